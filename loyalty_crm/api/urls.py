@@ -1,0 +1,7 @@
+"""Every app's API under /api/v1/ (API.md)."""
+
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("members.api.urls")),
+]

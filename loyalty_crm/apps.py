@@ -1,0 +1,16 @@
+from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
+from django.utils.translation import gettext_lazy as _
+
+
+class LoyaltyAdminConfig(admin_apps.AdminConfig):
+    """Installs the project's admin site (header, dashboard) as `django.contrib.admin`."""
+
+    default = False
+    default_site = "loyalty_crm.admin_site.LoyaltyAdminSite"
+
+
+class LoyaltyCrmConfig(AppConfig):
+    default = True
+    name = "loyalty_crm"
+    verbose_name = _("Loyalty CRM")

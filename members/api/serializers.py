@@ -1,0 +1,214 @@
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from members import loyalty
+from members.models import (
+    Category,
+    ConsentTopic,
+    Interaction,
+    Member,
+    Preference,
+    Product,
+    Purchase,
+    PurchaseItem,
+    ServiceRecord,
+    Store,
+)
+
+
+class ConsentsField(serializers.DictField):
+    """`{"marketing_email": true, "marketing_sms": false, ...}`; unknown keys are refused."""
+
+    child = serializers.BooleanField()
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        unknown = sorted(set(value) - set(ConsentTopic.values))
+        if unknown:
+            raise serializers.ValidationError(
+                _("Unknown consent: %(topics)s. Known: %(known)s.")
+                % {"topics": ", ".join(unknown), "known": ", ".join(ConsentTopic.values)}
+            )
+        return value
+
+
+class TierSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+
+
+class MemberInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    phone = serializers.CharField(max_length=32)
+    email = serializers.EmailField(required=False, allow_blank=True, allow_null=True)
+    birthday = serializers.DateField(required=False, allow_null=True)
+    gender = serializers.ChoiceField(choices=Member.Gender.choices, required=False)
+    store = serializers.SlugRelatedField(
+        slug_field="code", queryset=Store.objects.all(), required=False, allow_null=True, source="home_store"
+    )
+    external_id = serializers.CharField(max_length=64, required=False, allow_blank=True, allow_null=True)
+    consents = ConsentsField(required=False)
+    referral_code = serializers.CharField(max_length=12, required=False, allow_blank=True)
+    tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False)
+    notes = serializers.CharField(required=False, allow_blank=True)
+    source_channel = serializers.ChoiceField(choices=Member.SourceChannel.choices, required=False)
+
+
+class MemberUpdateSerializer(MemberInputSerializer):
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True, allow_null=True)
+    name = serializers.CharField(max_length=100, required=False)
+    status = serializers.ChoiceField(
+        choices=[
+            (Member.Status.ACTIVE, Member.Status.ACTIVE.label),
+            (Member.Status.FROZEN, Member.Status.FROZEN.label),
+        ],
+        required=False,
+    )
+    referral_code = None
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    """A profile as integrators see it. `points_balance` and `tier` come from `rewards`."""
+
+    store = serializers.SlugRelatedField(slug_field="code", read_only=True, source="home_store")
+    tier = serializers.SerializerMethodField()
+    points_balance = serializers.SerializerMethodField()
+    consents = serializers.SerializerMethodField()
+    tags = serializers.SerializerMethodField()
+    referred_by = serializers.SlugRelatedField(slug_field="member_no", read_only=True)
+
+    class Meta:
+        model = Member
+        fields = [
+            "member_no",
+            "external_id",
+            "name",
+            "gender",
+            "birthday",
+            "phone",
+            "email",
+            "store",
+            "status",
+            "tags",
+            "referral_code",
+            "referred_by",
+            "registered_at",
+            "source_channel",
+            "notes",
+            "points_balance",
+            "tier",
+            "consents",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def _snapshot(self, member):
+        snapshots = self.context.get("loyalty_snapshots")
+        if snapshots is not None and member.pk in snapshots:
+            return snapshots[member.pk]
+        return loyalty.snapshot(member)
+
+    @extend_schema_field(TierSerializer)
+    def get_tier(self, member) -> dict:
+        tier = self._snapshot(member).tier
+        return {"code": tier.code, "name": tier.name}
+
+    def get_points_balance(self, member) -> int:
+        return self._snapshot(member).points_balance
+
+    @extend_schema_field(serializers.DictField(child=serializers.BooleanField()))
+    def get_consents(self, member) -> dict:
+        granted = {c.topic: c.granted for c in member.consents.all()}
+        return {topic: granted.get(topic, False) for topic in ConsentTopic.values}
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_tags(self, member) -> list:
+        return sorted(tag.name for tag in member.tags.all())
+
+
+class StoreRefField(serializers.SlugRelatedField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("slug_field", "code")
+        kwargs.setdefault("queryset", Store.objects.all())
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("allow_null", True)
+        super().__init__(**kwargs)
+
+
+class ServiceRecordSerializer(serializers.ModelSerializer):
+    store = StoreRefField()
+    staff = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = ServiceRecord
+        fields = [
+            "id",
+            "kind",
+            "status",
+            "store",
+            "staff",
+            "summary",
+            "details",
+            "opened_at",
+            "closed_at",
+            "created_at",
+        ]
+        read_only_fields = ["id", "staff", "created_at"]
+
+
+class PreferenceSerializer(serializers.ModelSerializer):
+    category = serializers.SlugRelatedField(
+        slug_field="code", queryset=Category.objects.all(), required=False, allow_null=True
+    )
+    product = serializers.SlugRelatedField(
+        slug_field="sku", queryset=Product.objects.all(), required=False, allow_null=True
+    )
+
+    class Meta:
+        model = Preference
+        fields = ["id", "kind", "key", "value", "category", "product", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+
+class InteractionSerializer(serializers.ModelSerializer):
+    store = StoreRefField()
+    staff = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Interaction
+        fields = ["id", "kind", "channel", "direction", "summary", "occurred_at", "store", "staff", "created_at"]
+        read_only_fields = ["id", "staff", "created_at"]
+
+
+class PurchaseItemSerializer(serializers.ModelSerializer):
+    category = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+    class Meta:
+        model = PurchaseItem
+        fields = ["sku", "name", "category", "quantity", "unit_price", "discount", "line_total"]
+
+
+class PurchaseSerializer(serializers.ModelSerializer):
+    member = serializers.SlugRelatedField(slug_field="member_no", read_only=True)
+    store = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    items = PurchaseItemSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Purchase
+        fields = [
+            "id",
+            "member",
+            "external_ref",
+            "store",
+            "channel",
+            "payment_method",
+            "ordered_at",
+            "subtotal",
+            "discount_total",
+            "total",
+            "refunded_total",
+            "items",
+            "created_at",
+        ]

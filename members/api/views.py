@@ -1,0 +1,205 @@
+"""Members API (API.md "Members"). Thin: validate, call one service or selector, render."""
+
+from django.db.models import Prefetch, Q
+from django.shortcuts import get_object_or_404
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.response import Response
+
+from members import loyalty, services
+from members.api.serializers import (
+    InteractionSerializer,
+    MemberInputSerializer,
+    MemberSerializer,
+    MemberUpdateSerializer,
+    PreferenceSerializer,
+    PurchaseSerializer,
+    ServiceRecordSerializer,
+)
+from members.models import (
+    Consent,
+    ConsentSource,
+    Interaction,
+    Member,
+    Preference,
+    Purchase,
+    PurchaseItem,
+    ServiceRecord,
+)
+from members.normalize import email_hashes, phone_hashes
+
+
+class MemberFilter(filters.FilterSet):
+    phone = filters.CharFilter(method="filter_phone", label="Exact phone number (any format)")
+    email = filters.CharFilter(method="filter_email", label="Exact email address")
+    external_id = filters.CharFilter(field_name="external_id")
+    tier = filters.CharFilter(method="filter_tier", label="Tier code")
+    store = filters.CharFilter(field_name="home_store__code", label="Home store code")
+    status = filters.ChoiceFilter(choices=Member.Status.choices)
+    tag = filters.CharFilter(field_name="tags__name", label="Tag name")
+    registered_after = filters.IsoDateTimeFilter(field_name="registered_at", lookup_expr="gte")
+    registered_before = filters.IsoDateTimeFilter(field_name="registered_at", lookup_expr="lt")
+    search = filters.CharFilter(method="filter_search", label="Member number, name, external id, exact phone or email")
+
+    class Meta:
+        model = Member
+        fields = []
+
+    def filter_phone(self, queryset, name, value):
+        return queryset.with_phone(value)
+
+    def filter_email(self, queryset, name, value):
+        return queryset.with_email(value)
+
+    def filter_tier(self, queryset, name, value):
+        return loyalty.filter_by_tier(queryset, value)
+
+    def filter_search(self, queryset, name, value):
+        return search_members(queryset, value)
+
+
+def search_members(queryset, term: str):
+    """Member number, external id (exact), name (contains), phone or email (exact, via hashes)."""
+    term = (term or "").strip()
+    if not term:
+        return queryset
+    condition = Q(member_no__iexact=term) | Q(external_id=term) | Q(name__icontains=term)
+    hashes = phone_hashes(term) + email_hashes(term)
+    if hashes:
+        condition |= Q(phone_hash__in=hashes) | Q(email_hash__in=hashes)
+    return queryset.filter(condition)
+
+
+class MemberViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    lookup_field = "member_no"
+    serializer_class = MemberSerializer
+    filterset_class = MemberFilter
+    queryset = Member.objects.none()  # for the permission class's model lookup
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self):
+        return (
+            Member.objects.select_related("home_store", "referred_by")
+            .prefetch_related(
+                "tags", Prefetch("consents", queryset=Consent.objects.only("member_id", "topic", "granted"))
+            )
+            .order_by("-registered_at", "-id")
+        )
+
+    def get_serializer_context(self):
+        return super().get_serializer_context()
+
+    def _render(self, members, many=False, **kwargs):
+        members = list(members) if many else [members]
+        context = self.get_serializer_context() | {"loyalty_snapshots": loyalty.snapshots(members)}
+        serializer = MemberSerializer(members if many else members[0], many=many, context=context)
+        return serializer.data
+
+    def list(self, request, *args, **kwargs):
+        queryset = self.filter_queryset(self.get_queryset()).distinct()
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(self._render(page, many=True))
+
+    def retrieve(self, request, *args, **kwargs):
+        return Response(self._render(self.get_object()))
+
+    @extend_schema(request=MemberInputSerializer, responses={201: MemberSerializer})
+    def create(self, request, *args, **kwargs):
+        data = MemberInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        values.setdefault("source_channel", Member.SourceChannel.API)
+        member = services.create_member(**values, actor=request.user, consent_source=ConsentSource.API)
+        return Response(self._render(self.get_queryset().get(pk=member.pk)), status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=MemberUpdateSerializer, responses={200: MemberSerializer})
+    def partial_update(self, request, *args, **kwargs):
+        member = self.get_object()
+        data = MemberUpdateSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        services.update_member(
+            member=member, actor=request.user, consent_source=ConsentSource.API, **data.validated_data
+        )
+        return Response(self._render(self.get_queryset().get(pk=member.pk)))
+
+    def update(self, request, *args, **kwargs):
+        return self.partial_update(request, *args, **kwargs)
+
+
+MEMBER_PARAM = OpenApiParameter("member_no", str, OpenApiParameter.PATH, description="The member's public number")
+
+
+class MemberRecordViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
+    """A member's records: list (newest first) and add through the `members` service."""
+
+    model = None
+    service = None
+
+    def get_member(self) -> Member:
+        if not hasattr(self, "_member"):
+            self._member = get_object_or_404(Member, member_no=self.kwargs["member_no"])
+        return self._member
+
+    def get_queryset(self):
+        return self.model.objects.filter(member=self.get_member())
+
+    def perform_create(self, serializer):
+        serializer.instance = self.service(
+            member=self.get_member(), actor=self.request.user, **serializer.validated_data
+        )
+
+
+@extend_schema(parameters=[MEMBER_PARAM])
+class ServiceRecordViewSet(MemberRecordViewSet):
+    model = ServiceRecord
+    queryset = ServiceRecord.objects.none()
+    serializer_class = ServiceRecordSerializer
+    service = staticmethod(services.add_service_record)
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("store", "staff")
+
+
+@extend_schema(parameters=[MEMBER_PARAM])
+class PreferenceViewSet(MemberRecordViewSet):
+    model = Preference
+    queryset = Preference.objects.none()
+    serializer_class = PreferenceSerializer
+    service = staticmethod(services.add_preference)
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("category", "product")
+
+
+@extend_schema(parameters=[MEMBER_PARAM])
+class InteractionViewSet(MemberRecordViewSet):
+    model = Interaction
+    queryset = Interaction.objects.none()
+    serializer_class = InteractionSerializer
+    service = staticmethod(services.add_interaction)
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("store", "staff")
+
+
+@extend_schema(parameters=[MEMBER_PARAM])
+class MemberPurchaseViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """A member's purchases, newest first. Posting purchases is `POST /api/v1/purchases/` (rewards)."""
+
+    queryset = Purchase.objects.none()
+    serializer_class = PurchaseSerializer
+
+    def get_queryset(self):
+        member = get_object_or_404(Member, member_no=self.kwargs["member_no"])
+        return (
+            Purchase.objects.filter(member=member)
+            .select_related("member", "store")
+            .prefetch_related(Prefetch("items", queryset=PurchaseItem.objects.select_related("category")))
+        )

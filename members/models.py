@@ -1,0 +1,526 @@
+"""The customer profile ("客户档案") and the records around it.
+
+Phone, email and birthday are encrypted at rest (`loyalty_crm.fields`); phone and email
+also carry a keyed hash for exact lookup. Workflows live in `members.services`.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from loyalty_crm.fields import EncryptedDateField, EncryptedTextField
+
+
+class TimeStamped(models.Model):
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class Store(TimeStamped):
+    code = models.SlugField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    city = models.CharField(_("city"), max_length=50, blank=True)
+    address = models.CharField(_("address"), max_length=200, blank=True)
+    phone = models.CharField(_("phone"), max_length=32, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("store")
+        verbose_name_plural = _("stores")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.city})" if self.city else self.name
+
+
+class Category(TimeStamped):
+    code = models.SlugField(_("code"), max_length=50, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    parent = models.ForeignKey(
+        "self",
+        verbose_name=_("parent"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="children",
+    )
+
+    class Meta:
+        verbose_name = _("category")
+        verbose_name_plural = _("categories")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Product(TimeStamped):
+    sku = models.CharField(_("SKU"), max_length=64, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    category = models.ForeignKey(
+        Category,
+        verbose_name=_("category"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="products",
+    )
+    unit_price = models.DecimalField(_("unit price"), max_digits=12, decimal_places=2, default=Decimal("0.00"))
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
+        ordering = ["sku"]
+
+    def __str__(self) -> str:
+        return f"{self.sku} · {self.name}"
+
+
+class Tag(models.Model):
+    name = models.CharField(_("name"), max_length=50, unique=True)
+
+    class Meta:
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MemberQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(status=Member.Status.ACTIVE)
+
+    def not_erased(self):
+        return self.exclude(status=Member.Status.ERASED)
+
+    def with_phone(self, phone: str):
+        """Exact match on a phone number in any accepted format (via the lookup hash)."""
+        from members.normalize import phone_hashes
+
+        hashes = phone_hashes(phone)
+        return self.filter(phone_hash__in=hashes) if hashes else self.none()
+
+    def with_email(self, email: str):
+        from members.normalize import email_hashes
+
+        hashes = email_hashes(email)
+        return self.filter(email_hash__in=hashes) if hashes else self.none()
+
+
+class Member(TimeStamped):
+    class Gender(models.TextChoices):
+        UNKNOWN = "unknown", _("Not given")
+        FEMALE = "female", _("Female")
+        MALE = "male", _("Male")
+        OTHER = "other", _("Other")
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        FROZEN = "frozen", _("Frozen")
+        ERASED = "erased", _("Erased")
+
+    class SourceChannel(models.TextChoices):
+        STORE = "store", _("In store")
+        ONLINE = "online", _("Online shop")
+        WECHAT = "wechat", _("WeChat")
+        REFERRAL = "referral", _("Referral")
+        EVENT = "event", _("Event")
+        IMPORT = "import", _("Import")
+        API = "api", _("API")
+        OTHER = "other", _("Other")
+
+    member_no = models.CharField(_("member number"), max_length=16, unique=True, editable=False)
+    external_id = models.CharField(
+        _("external ID"),
+        max_length=64,
+        null=True,
+        blank=True,
+        unique=True,
+        help_text=_("The customer's id in the POS, online shop or an imported system."),
+    )
+    name = models.CharField(_("name"), max_length=100)
+    gender = models.CharField(_("gender"), max_length=10, choices=Gender.choices, default=Gender.UNKNOWN)
+    birthday = EncryptedDateField(_("birthday"), null=True, blank=True)
+    # Month and day (never the year) stay queryable for birthday greetings and segments.
+    birth_month = models.PositiveSmallIntegerField(_("birth month"), null=True, blank=True, editable=False)
+    birth_day = models.PositiveSmallIntegerField(_("birth day"), null=True, blank=True, editable=False)
+    phone = EncryptedTextField(_("phone"), null=True, blank=True)
+    phone_hash = models.CharField(max_length=64, blank=True, default="", editable=False, db_index=True)
+    email = EncryptedTextField(_("email"), null=True, blank=True)
+    email_hash = models.CharField(max_length=64, blank=True, default="", editable=False, db_index=True)
+    home_store = models.ForeignKey(
+        Store,
+        verbose_name=_("home store"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="members",
+    )
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE, db_index=True)
+    tags = models.ManyToManyField(Tag, verbose_name=_("tags"), blank=True, related_name="members")
+    referral_code = models.CharField(_("referral code"), max_length=12, unique=True, editable=False)
+    referred_by = models.ForeignKey(
+        "self",
+        verbose_name=_("referred by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="referrals",
+    )
+    registered_at = models.DateTimeField(_("registered at"), default=timezone.now, db_index=True)
+    source_channel = models.CharField(
+        _("source channel"), max_length=10, choices=SourceChannel.choices, default=SourceChannel.STORE
+    )
+    notes = models.TextField(_("notes"), blank=True)
+
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+    objects = MemberQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("member")
+        verbose_name_plural = _("members")
+        ordering = ["-registered_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["phone_hash"],
+                condition=~Q(phone_hash=""),
+                name="members_member_unique_phone",
+                violation_error_message=_("Another member already has this phone number."),
+            ),
+        ]
+        indexes = [models.Index(fields=["birth_month", "birth_day"], name="members_birthday_md")]
+        permissions = [
+            ("export_member", _("Can export a member's data")),
+            ("erase_member", _("Can erase (anonymise) a member")),
+            ("import_members", _("Can import members from CSV")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_no} {self.name}"
+
+    @property
+    def is_erased(self) -> bool:
+        return self.status == self.Status.ERASED
+
+    @property
+    def masked_phone(self) -> str:
+        if not self.phone:
+            return ""
+        return self.phone[:-8] + "****" + self.phone[-4:] if len(self.phone) > 8 else "****"
+
+
+class ConsentTopic(models.TextChoices):
+    MARKETING_EMAIL = "marketing_email", _("Marketing by email")
+    MARKETING_SMS = "marketing_sms", _("Marketing by SMS")
+    MARKETING_WECHAT = "marketing_wechat", _("Marketing by WeChat")
+    DATA_PROCESSING = "data_processing", _("Data processing (profile and analytics)")
+
+
+class ConsentSource(models.TextChoices):
+    ADMIN = "admin", _("Back office")
+    API = "api", _("API")
+    IMPORT = "import", _("Import")
+    WEB = "web", _("Web page")
+    UNSUBSCRIBE = "unsubscribe", _("Unsubscribe link")
+    ERASURE = "erasure", _("Erasure")
+
+
+class Consent(models.Model):
+    """The current state of one consent of one member. Marketing reads only this table."""
+
+    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="consents")
+    topic = models.CharField(_("purpose and channel"), max_length=20, choices=ConsentTopic.choices)
+    granted = models.BooleanField(_("granted"), default=False)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("consent")
+        verbose_name_plural = _("consents")
+        constraints = [models.UniqueConstraint(fields=["member", "topic"], name="members_consent_one_per_topic")]
+        indexes = [models.Index(fields=["topic", "granted"], name="members_consent_topic")]
+
+    def __str__(self) -> str:
+        return f"{self.get_topic_display()}: {_('yes') if self.granted else _('no')}"
+
+
+class ConsentEvent(models.Model):
+    """Append-only history: every grant and withdrawal, when, by whom and from where."""
+
+    member = models.ForeignKey(
+        Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="consent_events"
+    )
+    topic = models.CharField(_("purpose and channel"), max_length=20, choices=ConsentTopic.choices)
+    granted = models.BooleanField(_("granted"))
+    at = models.DateTimeField(_("when"), default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    source = models.CharField(_("source"), max_length=20, choices=ConsentSource.choices)
+
+    class Meta:
+        verbose_name = _("consent event")
+        verbose_name_plural = _("consent history")
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        verb = _("granted") if self.granted else _("withdrawn")
+        return f"{self.get_topic_display()} {verb}"
+
+
+class SalesChannel(models.TextChoices):
+    STORE = "store", _("In store")
+    ONLINE = "online", _("Online shop")
+    WECHAT = "wechat", _("WeChat")
+    PHONE = "phone", _("Phone order")
+    OTHER = "other", _("Other")
+
+
+class PaymentMethod(models.TextChoices):
+    CASH = "cash", _("Cash")
+    CARD = "card", _("Bank card")
+    WECHAT_PAY = "wechat_pay", _("WeChat Pay")
+    ALIPAY = "alipay", _("Alipay")
+    STORED_VALUE = "stored_value", _("Stored value")
+    OTHER = "other", _("Other")
+
+
+class Purchase(models.Model):
+    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="purchases")
+    external_ref = models.CharField(_("external reference"), max_length=64, unique=True)
+    store = models.ForeignKey(
+        Store,
+        verbose_name=_("store"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="purchases",
+    )
+    channel = models.CharField(_("channel"), max_length=10, choices=SalesChannel.choices, default=SalesChannel.STORE)
+    payment_method = models.CharField(_("payment method"), max_length=20, choices=PaymentMethod.choices, blank=True)
+    ordered_at = models.DateTimeField(_("ordered at"), db_index=True)
+    subtotal = models.DecimalField(_("subtotal"), max_digits=12, decimal_places=2)
+    discount_total = models.DecimalField(_("discount"), max_digits=12, decimal_places=2, default=Decimal("0.00"))
+    total = models.DecimalField(_("total paid"), max_digits=12, decimal_places=2)
+    refunded_total = models.DecimalField(_("refunded"), max_digits=12, decimal_places=2, default=Decimal("0.00"))
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("purchase")
+        verbose_name_plural = _("purchases")
+        ordering = ["-ordered_at", "-id"]
+        indexes = [models.Index(fields=["member", "-ordered_at"], name="members_purchase_member")]
+        constraints = [
+            models.CheckConstraint(condition=Q(total__gte=0), name="members_purchase_total_gte_0"),
+            models.CheckConstraint(
+                condition=Q(refunded_total__gte=0) & Q(refunded_total__lte=models.F("total")),
+                name="members_purchase_refund_within_total",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.external_ref} ({self.total})"
+
+
+class PurchaseItem(models.Model):
+    purchase = models.ForeignKey(Purchase, verbose_name=_("purchase"), on_delete=models.CASCADE, related_name="items")
+    product = models.ForeignKey(
+        Product,
+        verbose_name=_("product"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="purchase_items",
+    )
+    sku = models.CharField(_("SKU"), max_length=64)
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    category = models.ForeignKey(
+        Category,
+        verbose_name=_("category"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="purchase_items",
+    )
+    quantity = models.PositiveIntegerField(_("quantity"))
+    unit_price = models.DecimalField(_("unit price"), max_digits=12, decimal_places=2)
+    discount = models.DecimalField(_("discount"), max_digits=12, decimal_places=2, default=Decimal("0.00"))
+    line_total = models.DecimalField(_("line total"), max_digits=12, decimal_places=2)
+
+    class Meta:
+        verbose_name = _("purchase line")
+        verbose_name_plural = _("purchase lines")
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="members_item_quantity_gt_0"),
+            models.CheckConstraint(condition=Q(unit_price__gte=0), name="members_item_price_gte_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sku} × {self.quantity}"
+
+
+class ServiceRecord(TimeStamped):
+    class Kind(models.TextChoices):
+        REPAIR = "repair", _("Repair")
+        DELIVERY = "delivery", _("Delivery")
+        CONSULTATION = "consultation", _("Consultation")
+        COMPLAINT = "complaint", _("Complaint")
+        CARE_CLAIM = "care_claim", _("Care plan claim")
+        OTHER = "other", _("Other")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        IN_PROGRESS = "in_progress", _("In progress")
+        DONE = "done", _("Done")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    member = models.ForeignKey(
+        Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="service_records"
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.OPEN)
+    store = models.ForeignKey(
+        Store,
+        verbose_name=_("store"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="service_records",
+    )
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("staff"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="service_records",
+    )
+    summary = models.CharField(_("summary"), max_length=200)
+    details = models.TextField(_("details"), blank=True)
+    opened_at = models.DateTimeField(_("opened at"), default=timezone.now)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("service record")
+        verbose_name_plural = _("service records")
+        ordering = ["-opened_at", "-id"]
+        indexes = [models.Index(fields=["member", "-opened_at"], name="members_service_member")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.summary}"
+
+
+class Preference(TimeStamped):
+    class Kind(models.TextChoices):
+        FAVOURITE_CATEGORY = "favourite_category", _("Favourite category")
+        FAVOURITE_PRODUCT = "favourite_product", _("Favourite product")
+        COLOUR = "colour", _("Colour")
+        STYLE = "style", _("Style")
+        PREFERRED_CHANNEL = "preferred_channel", _("Preferred channel")
+        CONTACT_TIME = "contact_time", _("Preferred contact time")
+        CUSTOM = "custom", _("Other (free-form)")
+
+    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="preferences")
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    key = models.CharField(_("key"), max_length=50, blank=True, help_text=_("Only for free-form preferences."))
+    value = models.CharField(_("value"), max_length=200, blank=True)
+    category = models.ForeignKey(
+        Category,
+        verbose_name=_("category"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    product = models.ForeignKey(
+        Product,
+        verbose_name=_("product"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("preference")
+        verbose_name_plural = _("preferences")
+        ordering = ["kind", "id"]
+
+    def __str__(self) -> str:
+        label = self.key if self.kind == self.Kind.CUSTOM else self.get_kind_display()
+        shown = self.value or self.category or self.product or ""
+        return f"{label}: {shown}"
+
+
+class Interaction(models.Model):
+    class Kind(models.TextChoices):
+        VISIT = "visit", _("Store visit")
+        CALL = "call", _("Call")
+        MESSAGE = "message", _("Message")
+        EVENT = "event", _("Event attendance")
+        CAMPAIGN_RESPONSE = "campaign_response", _("Campaign response")
+        OTHER = "other", _("Other")
+
+    class Channel(models.TextChoices):
+        STORE = "store", _("In store")
+        PHONE = "phone", _("Phone")
+        SMS = "sms", _("SMS")
+        EMAIL = "email", _("Email")
+        WECHAT = "wechat", _("WeChat")
+        WEB = "web", _("Web")
+        OTHER = "other", _("Other")
+
+    class Direction(models.TextChoices):
+        INBOUND = "inbound", _("From the customer")
+        OUTBOUND = "outbound", _("To the customer")
+
+    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="interactions")
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    direction = models.CharField(_("direction"), max_length=10, choices=Direction.choices, default=Direction.INBOUND)
+    summary = models.CharField(_("summary"), max_length=500)
+    occurred_at = models.DateTimeField(_("occurred at"), default=timezone.now)
+    store = models.ForeignKey(
+        Store,
+        verbose_name=_("store"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="interactions",
+    )
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("staff"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="interactions",
+    )
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("interaction")
+        verbose_name_plural = _("interactions")
+        ordering = ["-occurred_at", "-id"]
+        indexes = [models.Index(fields=["member", "-occurred_at"], name="members_interaction_member")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} · {self.summary[:40]}"

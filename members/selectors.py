@@ -1,0 +1,170 @@
+"""The questions that read customer profiles, with their query work done once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Max, Prefetch, QuerySet, Sum
+from django.db.models.functions import Coalesce
+
+from members import loyalty
+from members.models import (
+    ConsentEvent,
+    Interaction,
+    Member,
+    Preference,
+    Purchase,
+    PurchaseItem,
+    ServiceRecord,
+)
+from members.services import consent_state
+
+RECENT = 10
+
+
+def member_list(*, filters: dict | None = None) -> QuerySet[Member]:
+    """Members with what a list shows (store) loaded in the same query."""
+    queryset = Member.objects.select_related("home_store")
+    return queryset.filter(**(filters or {}))
+
+
+def member_get(member_no: str) -> Member | None:
+    return Member.objects.select_related("home_store", "referred_by").filter(member_no=member_no).first()
+
+
+@dataclass
+class Member360:
+    member: Member
+    loyalty: loyalty.LoyaltySnapshot
+    consents: dict[str, bool]
+    consent_events: list[ConsentEvent]
+    purchase_stats: dict
+    recent_purchases: list[Purchase]
+    service_records: list[ServiceRecord]
+    preferences: list[Preference]
+    interactions: list[Interaction]
+    tags: list[str] = field(default_factory=list)
+
+
+def member_360(member: Member) -> Member360:
+    """Everything staff see on one screen, in a fixed number of queries whatever the history."""
+    purchases = member.purchases.select_related("store").prefetch_related(
+        Prefetch("items", queryset=PurchaseItem.objects.select_related("category"))
+    )
+    stats = member.purchases.aggregate(
+        count=Count("id"),
+        spend=Coalesce(Sum("total"), 0, output_field=Purchase._meta.get_field("total")),
+        refunded=Coalesce(Sum("refunded_total"), 0, output_field=Purchase._meta.get_field("total")),
+        last=Max("ordered_at"),
+    )
+    return Member360(
+        member=member,
+        loyalty=loyalty.snapshot(member),
+        consents=consent_state(member),
+        consent_events=list(member.consent_events.select_related("actor")[:RECENT]),
+        purchase_stats=stats,
+        recent_purchases=list(purchases[:RECENT]),
+        service_records=list(member.service_records.select_related("store", "staff")[:RECENT]),
+        preferences=list(member.preferences.select_related("category", "product")),
+        interactions=list(member.interactions.select_related("store", "staff")[:RECENT]),
+        tags=list(member.tags.values_list("name", flat=True)),
+    )
+
+
+def _iso(value):
+    return value.isoformat() if value else None
+
+
+def member_export(member: Member) -> dict:
+    """A member's full data as JSON-ready values (the right of access)."""
+    snapshot = loyalty.snapshot(member)
+    return {
+        "member_no": member.member_no,
+        "external_id": member.external_id,
+        "name": member.name,
+        "gender": member.gender,
+        "birthday": _iso(member.birthday),
+        "phone": member.phone,
+        "email": member.email,
+        "home_store": member.home_store.code if member.home_store else None,
+        "status": member.status,
+        "tags": sorted(member.tags.values_list("name", flat=True)),
+        "referral_code": member.referral_code,
+        "referred_by": member.referred_by.member_no if member.referred_by else None,
+        "registered_at": _iso(member.registered_at),
+        "source_channel": member.source_channel,
+        "notes": member.notes,
+        "points_balance": snapshot.points_balance,
+        "tier": {"code": snapshot.tier.code, "name": snapshot.tier.name},
+        "consents": consent_state(member),
+        "consent_history": [
+            {
+                "topic": e.topic,
+                "granted": e.granted,
+                "at": _iso(e.at),
+                "source": e.source,
+                "by": e.actor.get_username() if e.actor else None,
+            }
+            for e in member.consent_events.select_related("actor").order_by("at", "id")
+        ],
+        "purchases": [
+            {
+                "external_ref": p.external_ref,
+                "ordered_at": _iso(p.ordered_at),
+                "store": p.store.code if p.store else None,
+                "channel": p.channel,
+                "payment_method": p.payment_method,
+                "subtotal": str(p.subtotal),
+                "discount_total": str(p.discount_total),
+                "total": str(p.total),
+                "refunded_total": str(p.refunded_total),
+                "items": [
+                    {
+                        "sku": i.sku,
+                        "name": i.name,
+                        "category": i.category.code if i.category else None,
+                        "quantity": i.quantity,
+                        "unit_price": str(i.unit_price),
+                        "discount": str(i.discount),
+                        "line_total": str(i.line_total),
+                    }
+                    for i in p.items.all()
+                ],
+            }
+            for p in member.purchases.select_related("store")
+            .prefetch_related(Prefetch("items", queryset=PurchaseItem.objects.select_related("category")))
+            .order_by("ordered_at", "id")
+        ],
+        "service_records": [
+            {
+                "kind": s.kind,
+                "status": s.status,
+                "summary": s.summary,
+                "details": s.details,
+                "store": s.store.code if s.store else None,
+                "opened_at": _iso(s.opened_at),
+                "closed_at": _iso(s.closed_at),
+            }
+            for s in member.service_records.select_related("store").order_by("opened_at", "id")
+        ],
+        "preferences": [
+            {
+                "kind": p.kind,
+                "key": p.key,
+                "value": p.value,
+                "category": p.category.code if p.category else None,
+                "product": p.product.sku if p.product else None,
+            }
+            for p in member.preferences.select_related("category", "product")
+        ],
+        "interactions": [
+            {
+                "kind": i.kind,
+                "channel": i.channel,
+                "direction": i.direction,
+                "summary": i.summary,
+                "occurred_at": _iso(i.occurred_at),
+            }
+            for i in member.interactions.order_by("occurred_at", "id")
+        ],
+    }

@@ -1,0 +1,535 @@
+"""The verbs that change customer profiles. Admin, API, import commands and tasks all call these.
+
+Rules enforced here:
+- phone and email are normalised, encrypted, and hashed for lookup; a phone belongs to one member;
+- every profile change is recorded in the member's history with who made it;
+- consents change only through `set_consents`, which writes the consent history;
+- purchases are recorded with their lines and totals here; points and tiers belong to `rewards`,
+  which calls `record_purchase` inside its own transaction (see `members.signals` for the hook);
+- erasure anonymises irreversibly and keeps purchase totals for reports.
+"""
+
+from __future__ import annotations
+
+import datetime
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+
+from loyalty_crm import crypto
+from loyalty_crm.errors import DomainError
+from members import signals
+from members.models import (
+    Category,
+    Consent,
+    ConsentEvent,
+    ConsentSource,
+    ConsentTopic,
+    Interaction,
+    Member,
+    Preference,
+    Product,
+    Purchase,
+    PurchaseItem,
+    ServiceRecord,
+    Store,
+    Tag,
+)
+from members.normalize import email_key, normalise_email, normalise_phone
+
+REFERRAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+ERASED_NAME = "Erased member"
+MONEY = Decimal("0.01")
+
+
+class MemberErased(DomainError):
+    code = "member_erased"
+
+
+class DuplicatePurchase(DomainError):
+    code = "duplicate_purchase"
+
+
+# --- numbers -------------------------------------------------------------------------------
+
+
+def _random_member_no() -> str:
+    return "M" + str(secrets.randbelow(9 * 10**9) + 10**9)
+
+
+def _random_referral_code() -> str:
+    return "".join(secrets.choice(REFERRAL_ALPHABET) for _i in range(8))
+
+
+def _fresh(count: int, make, field: str) -> list[str]:
+    """`count` new values unique among themselves and in the table (one query per round)."""
+    chosen: set[str] = set()
+    while len(chosen) < count:
+        candidates = {make() for _i in range(count - len(chosen))} - chosen
+        taken = set(Member.objects.filter(**{f"{field}__in": candidates}).values_list(field, flat=True))
+        chosen |= candidates - taken
+    return list(chosen)
+
+
+def new_member_numbers(count: int) -> list[tuple[str, str]]:
+    """`count` pairs of (member_no, referral_code) not used by any member."""
+    return list(
+        zip(
+            _fresh(count, _random_member_no, "member_no"),
+            _fresh(count, _random_referral_code, "referral_code"),
+            strict=True,
+        )
+    )
+
+
+# --- contact data --------------------------------------------------------------------------
+
+
+def apply_contact_data(
+    member: Member,
+    *,
+    phone: str | object | None = ...,
+    email: str | object | None = ...,
+    birthday: datetime.date | object | None = ...,
+) -> None:
+    """Set phone, email and birthday (normalised) with their hashes; `...` leaves a field as is.
+
+    Raises ValidationError keyed by field name.
+    """
+    errors: dict[str, list] = {}
+    if phone is not ...:
+        if phone:
+            try:
+                member.phone = normalise_phone(phone)
+                member.phone_hash = crypto.lookup_hash(member.phone)
+            except ValidationError as exc:
+                errors["phone"] = exc.messages
+        else:
+            member.phone, member.phone_hash = None, ""
+    if email is not ...:
+        if email:
+            try:
+                member.email = normalise_email(email)
+                member.email_hash = crypto.lookup_hash(email_key(member.email))
+            except ValidationError:
+                errors["email"] = [_("“%(value)s” is not a valid email address.") % {"value": email}]
+        else:
+            member.email, member.email_hash = None, ""
+    if birthday is not ...:
+        if birthday and not isinstance(birthday, datetime.date):
+            errors["birthday"] = [_("Enter a valid date.")]
+        elif birthday and birthday > timezone.localdate():
+            errors["birthday"] = [_("The birthday cannot be in the future.")]
+        else:
+            member.birthday = birthday or None
+            member.birth_month = birthday.month if birthday else None
+            member.birth_day = birthday.day if birthday else None
+    if errors:
+        raise ValidationError(errors)
+
+
+def _check_phone_free(member: Member) -> None:
+    if not member.phone_hash:
+        return
+    clash = Member.objects.filter(phone_hash=member.phone_hash).exclude(pk=member.pk).first()
+    if clash:
+        raise ValidationError(
+            {"phone": [_("Member %(member_no)s already has this phone number.") % {"member_no": clash.member_no}]}
+        )
+
+
+def _check_external_id_free(member: Member) -> None:
+    if not member.external_id:
+        return
+    clash = Member.objects.filter(external_id=member.external_id).exclude(pk=member.pk).first()
+    if clash:
+        raise ValidationError(
+            {"external_id": [_("Member %(member_no)s already has this external ID.") % {"member_no": clash.member_no}]}
+        )
+
+
+def resolve_referrer(referral_code: str | None) -> Member | None:
+    if not referral_code:
+        return None
+    referrer = Member.objects.not_erased().filter(referral_code=referral_code.strip().upper()).first()
+    if referrer is None:
+        raise ValidationError(
+            {"referral_code": [_("No member has the referral code “%(code)s”.") % {"code": referral_code}]}
+        )
+    return referrer
+
+
+# --- members -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_member(
+    *,
+    name: str,
+    phone: str | None = None,
+    email: str | None = None,
+    birthday: datetime.date | None = None,
+    gender: str = Member.Gender.UNKNOWN,
+    home_store: Store | None = None,
+    external_id: str | None = None,
+    consents: Mapping[str, bool] | None = None,
+    referral_code: str | None = None,
+    source_channel: str = Member.SourceChannel.STORE,
+    registered_at: datetime.datetime | None = None,
+    notes: str = "",
+    tags: Iterable[str] = (),
+    actor=None,
+    consent_source: str = ConsentSource.ADMIN,
+) -> Member:
+    """Register a customer. A phone or an email is required; the phone must be free."""
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": [_("Enter the member's name.")]})
+    if not phone and not email:
+        raise ValidationError({"phone": [_("Enter a phone number or an email address.")]})
+    member_no, code = new_member_numbers(1)[0]
+    member = Member(
+        member_no=member_no,
+        referral_code=code,
+        name=name,
+        gender=gender or Member.Gender.UNKNOWN,
+        home_store=home_store,
+        external_id=(external_id or "").strip() or None,
+        referred_by=resolve_referrer(referral_code),
+        source_channel=source_channel,
+        registered_at=registered_at or timezone.now(),
+        notes=notes or "",
+    )
+    apply_contact_data(member, phone=phone, email=email, birthday=birthday)
+    _check_phone_free(member)
+    _check_external_id_free(member)
+    member._history_user = actor
+    member.full_clean(exclude=["phone", "email", "birthday", "tags"], validate_unique=False)
+    try:
+        with transaction.atomic():
+            member.save()
+    except IntegrityError as exc:  # a concurrent registration took the phone or external id
+        raise ValidationError({"phone": [_("This phone number or external ID is already registered.")]}) from exc
+    if tags:
+        set_tags(member=member, names=tags)
+    if consents:
+        set_consents(member=member, consents=consents, actor=actor, source=consent_source)
+    return member
+
+
+UPDATABLE_FIELDS = {"name", "gender", "home_store", "status", "notes", "external_id", "source_channel"}
+
+
+@transaction.atomic
+def update_member(
+    *,
+    member: Member,
+    actor=None,
+    consents: Mapping[str, bool] | None = None,
+    consent_source: str = ConsentSource.ADMIN,
+    tags: Iterable[str] | None = None,
+    **changes,
+) -> Member:
+    """Change a profile; only the given fields change. Erased profiles cannot change."""
+    member = Member.objects.select_for_update().get(pk=member.pk)
+    if member.is_erased:
+        raise MemberErased(
+            _("Member %(member_no)s has been erased and cannot be changed.") % {"member_no": member.member_no}
+        )
+    unknown = set(changes) - UPDATABLE_FIELDS - {"phone", "email", "birthday"}
+    if unknown:
+        raise ValidationError({field: [_("This field cannot be changed.")] for field in sorted(unknown)})
+    if changes.get("status") == Member.Status.ERASED:
+        raise ValidationError({"status": [_("Use the erase action to erase a member.")]})
+    if "name" in changes and not (changes["name"] or "").strip():
+        raise ValidationError({"name": [_("Enter the member's name.")]})
+    for field in UPDATABLE_FIELDS & set(changes):
+        value = changes[field]
+        if field == "external_id":
+            value = (value or "").strip() or None
+        setattr(member, field, value)
+    apply_contact_data(
+        member,
+        phone=changes.get("phone", ...),
+        email=changes.get("email", ...),
+        birthday=changes.get("birthday", ...),
+    )
+    if not member.phone and not member.email:
+        raise ValidationError({"phone": [_("Enter a phone number or an email address.")]})
+    _check_phone_free(member)
+    _check_external_id_free(member)
+    member.full_clean(exclude=["phone", "email", "birthday", "tags"], validate_unique=False)
+    member._history_user = actor
+    member.save()
+    if tags is not None:
+        set_tags(member=member, names=tags)
+    if consents:
+        set_consents(member=member, consents=consents, actor=actor, source=consent_source)
+    return member
+
+
+def set_tags(*, member: Member, names: Iterable[str]) -> None:
+    wanted = sorted({name.strip() for name in names if name and name.strip()})
+    existing = {tag.name: tag for tag in Tag.objects.filter(name__in=wanted)}
+    missing = [Tag(name=name) for name in wanted if name not in existing]
+    if missing:
+        Tag.objects.bulk_create(missing, ignore_conflicts=True)
+        existing = {tag.name: tag for tag in Tag.objects.filter(name__in=wanted)}
+    member.tags.set(existing.values())
+
+
+# --- consent -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def set_consents(
+    *,
+    member: Member,
+    consents: Mapping[str, bool],
+    actor=None,
+    source: str = ConsentSource.ADMIN,
+    at: datetime.datetime | None = None,
+) -> list[ConsentEvent]:
+    """Grant or withdraw consents; each real change is recorded in the consent history at once."""
+    topics = set(ConsentTopic.values)
+    unknown = set(consents) - topics
+    if unknown:
+        raise ValidationError({"consents": [_("Unknown consent “%(topic)s”.") % {"topic": t} for t in sorted(unknown)]})
+    at = at or timezone.now()
+    current = {c.topic: c for c in Consent.objects.select_for_update().filter(member=member, topic__in=list(consents))}
+    events = []
+    for topic, granted in sorted(consents.items()):
+        granted = bool(granted)
+        consent = current.get(topic)
+        if consent is not None and consent.granted == granted:
+            continue
+        if consent is None:
+            Consent.objects.create(member=member, topic=topic, granted=granted, updated_at=at)
+        else:
+            Consent.objects.filter(pk=consent.pk).update(granted=granted, updated_at=at)
+        events.append(ConsentEvent(member=member, topic=topic, granted=granted, at=at, actor=actor, source=source))
+    ConsentEvent.objects.bulk_create(events)
+    return events
+
+
+def consent_state(member: Member) -> dict[str, bool]:
+    """Every consent topic of the member (absent means not granted)."""
+    granted = dict(member.consents.values_list("topic", "granted"))
+    return {topic: granted.get(topic, False) for topic in ConsentTopic.values}
+
+
+# --- purchases -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PurchaseLine:
+    sku: str
+    quantity: int
+    unit_price: Decimal
+    name: str = ""
+    category: str = ""
+    discount: Decimal = Decimal("0.00")
+
+
+def _money(value, field: str) -> Decimal:
+    try:
+        amount = Decimal(str(value)).quantize(MONEY)
+    except (InvalidOperation, TypeError, ValueError):
+        raise ValidationError({field: [_("“%(value)s” is not an amount.") % {"value": value}]}) from None
+    if amount < 0:
+        raise ValidationError({field: [_("The amount cannot be negative.")]})
+    return amount
+
+
+def resolve_category(label: str) -> Category | None:
+    """A category by code or name; a new one is created for a label never seen before."""
+    label = (label or "").strip()
+    if not label:
+        return None
+    found = Category.objects.filter(code=label.lower()).first() or Category.objects.filter(name=label).first()
+    if found:
+        return found
+    code = slugify(label, allow_unicode=False) or f"cat-{secrets.token_hex(4)}"
+    category, _created = Category.objects.get_or_create(code=code[:50], defaults={"name": label[:100]})
+    return category
+
+
+@transaction.atomic
+def record_purchase(
+    *,
+    member: Member,
+    external_ref: str,
+    ordered_at: datetime.datetime,
+    items: list[PurchaseLine],
+    store: Store | None = None,
+    channel: str = "store",
+    payment_method: str = "",
+    total: Decimal | None = None,
+    actor=None,
+) -> Purchase:
+    """Write a purchase and its lines. `total` is what the customer actually paid.
+
+    Without `total`, it is the sum of the lines less their discounts; with it, it may not exceed
+    the lines' subtotal (the difference is an order discount). Points are not computed here.
+    Raises DuplicatePurchase when the external reference is taken.
+    """
+    if member.is_erased:
+        raise MemberErased(_("Member %(member_no)s has been erased.") % {"member_no": member.member_no})
+    external_ref = (external_ref or "").strip()
+    if not external_ref:
+        raise ValidationError({"external_ref": [_("Enter the order's external reference.")]})
+    if not items:
+        raise ValidationError({"items": [_("A purchase needs at least one line.")]})
+    if ordered_at > timezone.now() + datetime.timedelta(minutes=10):
+        raise ValidationError({"ordered_at": [_("The order time is in the future.")]})
+    products = {p.sku: p for p in Product.objects.select_related("category").filter(sku__in={i.sku for i in items})}
+    category_cache: dict[str, Category | None] = {}
+    lines = []
+    subtotal = line_discounts = Decimal("0.00")
+    for index, item in enumerate(items, start=1):
+        if not item.sku:
+            raise ValidationError({"items": [_("Line %(line)d has no SKU.") % {"line": index}]})
+        if not isinstance(item.quantity, int) or item.quantity <= 0:
+            raise ValidationError(
+                {"items": [_("Line %(line)d: the quantity must be a whole number above 0.") % {"line": index}]}
+            )
+        unit_price = _money(item.unit_price, "items")
+        discount = _money(item.discount, "items")
+        gross = (unit_price * item.quantity).quantize(MONEY)
+        if discount > gross:
+            raise ValidationError(
+                {"items": [_("Line %(line)d: the discount exceeds the line amount.") % {"line": index}]}
+            )
+        product = products.get(item.sku)
+        if item.category not in category_cache:
+            category_cache[item.category] = resolve_category(item.category)
+        category = category_cache[item.category] or (product.category if product else None)
+        lines.append(
+            PurchaseItem(
+                product=product,
+                sku=item.sku,
+                name=item.name or (product.name if product else ""),
+                category=category,
+                quantity=item.quantity,
+                unit_price=unit_price,
+                discount=discount,
+                line_total=gross - discount,
+            )
+        )
+        subtotal += gross
+        line_discounts += discount
+    paid = subtotal - line_discounts
+    if total is not None:
+        total = _money(total, "total")
+        if total > subtotal:
+            raise ValidationError(
+                {
+                    "total": [
+                        _("The total paid (%(total)s) exceeds the lines' subtotal (%(subtotal)s).")
+                        % {"total": total, "subtotal": subtotal}
+                    ]
+                }
+            )
+        paid = total
+    try:
+        with transaction.atomic():
+            purchase = Purchase.objects.create(
+                member=member,
+                external_ref=external_ref,
+                store=store,
+                channel=channel or "store",
+                payment_method=payment_method or "",
+                ordered_at=ordered_at,
+                subtotal=subtotal,
+                discount_total=subtotal - paid,
+                total=paid,
+            )
+    except IntegrityError as exc:
+        raise DuplicatePurchase(
+            _("A purchase with the external reference “%(ref)s” is already recorded.") % {"ref": external_ref}
+        ) from exc
+    for line in lines:
+        line.purchase = purchase
+    PurchaseItem.objects.bulk_create(lines)
+    signals.purchase_recorded.send(sender=Purchase, purchase=purchase, actor=actor)
+    return purchase
+
+
+# --- service records, preferences, interactions -------------------------------------------
+
+
+def _create_record(model, *, member: Member, **fields):
+    if member.is_erased:
+        raise MemberErased(_("Member %(member_no)s has been erased.") % {"member_no": member.member_no})
+    record = model(member=member, **fields)
+    record.full_clean()
+    record.save()
+    return record
+
+
+@transaction.atomic
+def add_service_record(*, member: Member, kind: str, summary: str, actor=None, **fields) -> ServiceRecord:
+    fields.setdefault("staff", actor if getattr(actor, "is_authenticated", False) else None)
+    return _create_record(ServiceRecord, member=member, kind=kind, summary=summary, **fields)
+
+
+@transaction.atomic
+def add_preference(*, member: Member, kind: str, actor=None, **fields) -> Preference:
+    if kind == Preference.Kind.CUSTOM and not fields.get("key"):
+        raise ValidationError({"key": [_("A free-form preference needs a key.")]})
+    if not any(fields.get(f) for f in ("value", "category", "product")):
+        raise ValidationError({"value": [_("Give a value, a category or a product.")]})
+    return _create_record(Preference, member=member, kind=kind, **fields)
+
+
+@transaction.atomic
+def add_interaction(*, member: Member, kind: str, channel: str, summary: str, actor=None, **fields) -> Interaction:
+    fields.setdefault("staff", actor if getattr(actor, "is_authenticated", False) else None)
+    return _create_record(Interaction, member=member, kind=kind, channel=channel, summary=summary, **fields)
+
+
+# --- privacy -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def erase_member(*, member: Member, actor=None) -> Member:
+    """Anonymise a member irreversibly (the right to be forgotten).
+
+    Name, contact data, birthday, external id, notes, tags, preferences and the free text of
+    service and interaction records are wiped, consents withdrawn, and the earlier versions in
+    the change history deleted. Purchases (amounts, dates, stores) stay for reports, and other
+    apps anonymise their own rows on `members.signals.member_erased`.
+    """
+    member = Member.objects.select_for_update().get(pk=member.pk)
+    if member.is_erased:
+        return member
+    set_consents(
+        member=member,
+        consents=dict.fromkeys(ConsentTopic.values, False),
+        actor=actor,
+        source=ConsentSource.ERASURE,
+    )
+    member.preferences.all().delete()
+    member.interactions.update(summary="")
+    member.service_records.update(summary="—", details="")
+    member.tags.clear()
+    member.history.all().delete()
+    member.name = ERASED_NAME
+    apply_contact_data(member, phone=None, email=None, birthday=None)
+    member.external_id = None
+    member.notes = ""
+    member.gender = Member.Gender.UNKNOWN
+    member.referred_by = None
+    member.status = Member.Status.ERASED
+    member._history_user = actor
+    member._change_reason = "erased"
+    member.save()
+    signals.member_erased.send(sender=Member, member=member)
+    return member
