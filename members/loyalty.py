@@ -37,6 +37,9 @@ class LoyaltyProvider(Protocol):
     def filter_by_tier(self, queryset: QuerySet, tier_code: str) -> QuerySet:
         """Members whose current tier has this code."""
 
+    def tier_choices(self) -> list[tuple[str, str]]:
+        """(code, translated name) of every tier, lowest first."""
+
 
 class EntryTierProvider:
     """Before `rewards` exists: everyone has 0 points and the entry tier."""
@@ -49,6 +52,9 @@ class EntryTierProvider:
 
     def filter_by_tier(self, queryset, tier_code):
         return queryset if tier_code == self.entry[0] else queryset.none()
+
+    def tier_choices(self):
+        return [(self.entry[0], str(self.entry[1]))]
 
 
 _provider: LoyaltyProvider = EntryTierProvider()
@@ -69,3 +75,7 @@ def snapshot(member: Member) -> LoyaltySnapshot:
 
 def filter_by_tier(queryset: QuerySet, tier_code: str) -> QuerySet:
     return _provider.filter_by_tier(queryset, tier_code)
+
+
+def tier_choices() -> list[tuple[str, str]]:
+    return _provider.tier_choices()

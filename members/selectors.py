@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Max, Prefetch, QuerySet, Sum
+from django.db.models import Count, Max, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
 from members import loyalty
@@ -17,9 +17,22 @@ from members.models import (
     PurchaseItem,
     ServiceRecord,
 )
+from members.normalize import email_hashes, phone_hashes
 from members.services import consent_state
 
 RECENT = 10
+
+
+def member_search(queryset, term: str):
+    """Member number, external id (exact), name (contains), phone or email (exact, via hashes)."""
+    term = (term or "").strip()
+    if not term:
+        return queryset
+    condition = Q(member_no__iexact=term) | Q(external_id=term) | Q(name__icontains=term)
+    hashes = phone_hashes(term) + email_hashes(term)
+    if hashes:
+        condition |= Q(phone_hash__in=hashes) | Q(email_hash__in=hashes)
+    return queryset.filter(condition)
 
 
 def member_list(*, filters: dict | None = None) -> QuerySet[Member]:

@@ -1,6 +1,6 @@
 """Members API (API.md "Members"). Thin: validate, call one service or selector, render."""
 
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -27,7 +27,7 @@ from members.models import (
     PurchaseItem,
     ServiceRecord,
 )
-from members.normalize import email_hashes, phone_hashes
+from members.selectors import member_search
 
 
 class MemberFilter(filters.FilterSet):
@@ -56,19 +56,7 @@ class MemberFilter(filters.FilterSet):
         return loyalty.filter_by_tier(queryset, value)
 
     def filter_search(self, queryset, name, value):
-        return search_members(queryset, value)
-
-
-def search_members(queryset, term: str):
-    """Member number, external id (exact), name (contains), phone or email (exact, via hashes)."""
-    term = (term or "").strip()
-    if not term:
-        return queryset
-    condition = Q(member_no__iexact=term) | Q(external_id=term) | Q(name__icontains=term)
-    hashes = phone_hashes(term) + email_hashes(term)
-    if hashes:
-        condition |= Q(phone_hash__in=hashes) | Q(email_hash__in=hashes)
-    return queryset.filter(condition)
+        return member_search(queryset, value)
 
 
 class MemberViewSet(
