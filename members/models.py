@@ -524,3 +524,31 @@ class Interaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} · {self.summary[:40]}"
+
+
+class StaffProfile(models.Model):
+    """Which store a staff user works in; store staff see that store's reports only."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="staff_profile",
+    )
+    store = models.ForeignKey(
+        Store,
+        verbose_name=_("store"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="staff",
+        help_text=_("Reports are limited to this store for users who may not see all stores."),
+    )
+
+    class Meta:
+        verbose_name = _("staff profile")
+        verbose_name_plural = _("staff profiles")
+        permissions = [("view_all_stores", _("Can see every store's reports"))]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.store or '—'}"
