@@ -22,7 +22,11 @@ def test_settings_read_the_environment_defaults():
 
 def test_filesystem_broker_round_trip(tmp_path):
     """The embedded broker `make run` uses needs no server: a message put is a message got."""
-    options = {"data_folder_in": str(tmp_path), "data_folder_out": str(tmp_path)}
+    options = {
+        "data_folder_in": str(tmp_path),
+        "data_folder_out": str(tmp_path),
+        "control_folder": str(tmp_path / "control"),
+    }
     with Connection("filesystem://", transport_options=options) as conn:
         queue = conn.SimpleQueue("roundtrip")
         queue.put({"hello": "世界"})
