@@ -1,8 +1,56 @@
+"""The project's admin site: its header and the dashboard on the index page."""
+
+from __future__ import annotations
+
 from django.contrib import admin
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+VIEW_MEMBERS = "members.view_member"
+VIEW_ALL_STORES = "members.view_all_stores"
+
+
+def _bars(values: list) -> list[int]:
+    """Bar heights in percent of the largest value (a bar above zero stays visible)."""
+    top = max([float(v) for v in values] + [0.0])
+    if top <= 0:
+        return [0 for _v in values]
+    return [max(2, round(float(v) * 100 / top)) if v else 0 for v in values]
 
 
 class LoyaltyAdminSite(admin.AdminSite):
     site_header = _("Loyalty CRM")
     site_title = _("Loyalty CRM")
     index_title = _("Back office")
+
+    def index(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "dashboard": self.dashboard(request)}
+        return super().index(request, extra_context)
+
+    def dashboard(self, request) -> dict | None:
+        """The key figures for people who may see members; store staff see their own store's."""
+        user = request.user
+        if not user.has_perm(VIEW_MEMBERS):
+            return None
+        # Imported here: the admin site is built while apps load, before models can be imported.
+        from members.selectors import dashboard_figures
+
+        store = None
+        if not user.has_perm(VIEW_ALL_STORES):
+            profile = getattr(user, "staff_profile", None)
+            store = profile.store if profile is not None else None
+            if store is None:
+                return {"no_store": True}
+        figures = dashboard_figures(today=timezone.localdate(), store=store)
+        new_members = [month.new_members for month in figures.months]
+        revenue = [month.revenue for month in figures.months]
+        return {
+            "store": store,
+            "figures": figures,
+            "chart": [
+                {"month": month, "members_height": m, "revenue_height": r}
+                for month, m, r in zip(figures.months, _bars(new_members), _bars(revenue), strict=True)
+            ],
+            "max_new_members": max(new_members, default=0),
+            "max_revenue": max(revenue, default=0),
+        }

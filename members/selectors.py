@@ -181,3 +181,112 @@ def member_export(member: Member) -> dict:
             for i in member.interactions.order_by("occurred_at", "id")
         ],
     }
+
+
+# --- dashboard (added for the admin index; loyalty_crm.admin_site) --------------------------
+
+import datetime  # noqa: E402
+from decimal import Decimal  # noqa: E402
+
+from django.db.models import DecimalField, ExpressionWrapper, F, Value  # noqa: E402
+from django.db.models.functions import TruncMonth  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+
+@dataclass
+class MonthFigures:
+    month: datetime.date  # the first day of the month
+    new_members: int
+    revenue: Decimal
+
+
+@dataclass
+class DashboardFigures:
+    members_total: int
+    members_active: int
+    new_this_month: int
+    purchases_this_month: int
+    revenue_this_month: Decimal
+    open_service_records: int
+    months: list[MonthFigures]
+
+
+def _month_start(day: datetime.date, months_back: int = 0) -> datetime.date:
+    index = day.year * 12 + day.month - 1 - months_back
+    return datetime.date(index // 12, index % 12 + 1, 1)
+
+
+def dashboard_figures(*, today: datetime.date, store=None, months: int = 12) -> DashboardFigures:
+    """Key figures for the admin index, in a fixed number of queries (six).
+
+    Revenue is what customers paid less refunds, in CNY. Months follow the project's time zone.
+    With `store`, everything is limited to that store (members by home store); store staff who may
+    not see every store's reports get only their own store's figures.
+    """
+    tz = timezone.get_current_timezone()
+
+    def start_of(day: datetime.date) -> datetime.datetime:
+        return datetime.datetime.combine(day, datetime.time.min, tzinfo=tz)
+
+    this_month = start_of(_month_start(today))
+    first_month = start_of(_month_start(today, months - 1))
+    next_month = start_of(_month_start(_month_start(today) + datetime.timedelta(days=32)))
+
+    members = Member.objects.all()
+    purchases = Purchase.objects.all()
+    service_records = ServiceRecord.objects.all()
+    if store is not None:
+        members = members.filter(home_store=store)
+        purchases = purchases.filter(store=store)
+        service_records = service_records.filter(store=store)
+
+    money = DecimalField(max_digits=14, decimal_places=2)
+    net = ExpressionWrapper(F("total") - F("refunded_total"), output_field=money)
+    counts = members.aggregate(
+        total=Count("id"),
+        active=Count("id", filter=Q(status=Member.Status.ACTIVE)),
+        new=Count("id", filter=Q(registered_at__gte=this_month, registered_at__lt=next_month)),
+    )
+    sales = purchases.filter(ordered_at__gte=this_month, ordered_at__lt=next_month).aggregate(
+        count=Count("id"), revenue=Coalesce(Sum(net), Value(Decimal("0.00")), output_field=money)
+    )
+    open_records = service_records.filter(
+        status__in=[ServiceRecord.Status.OPEN, ServiceRecord.Status.IN_PROGRESS]
+    ).count()
+
+    window = {"gte": first_month, "lt": next_month}
+    new_by_month = {
+        row["month"].date(): row["n"]
+        for row in members.filter(registered_at__gte=window["gte"], registered_at__lt=window["lt"])
+        .annotate(month=TruncMonth("registered_at", tzinfo=tz))
+        .values("month")
+        .annotate(n=Count("id"))
+        .order_by("month")
+    }
+    revenue_by_month = {
+        row["month"].date(): row["revenue"]
+        for row in purchases.filter(ordered_at__gte=window["gte"], ordered_at__lt=window["lt"])
+        .annotate(month=TruncMonth("ordered_at", tzinfo=tz))
+        .values("month")
+        .annotate(revenue=Sum(net))
+        .order_by("month")
+    }
+    series = []
+    for back in range(months - 1, -1, -1):
+        month = _month_start(today, back)
+        series.append(
+            MonthFigures(
+                month=month,
+                new_members=new_by_month.get(month, 0),
+                revenue=Decimal(revenue_by_month.get(month) or 0).quantize(Decimal("0.01")),
+            )
+        )
+    return DashboardFigures(
+        members_total=counts["total"],
+        members_active=counts["active"],
+        new_this_month=counts["new"],
+        purchases_this_month=sales["count"],
+        revenue_this_month=Decimal(sales["revenue"]).quantize(Decimal("0.01")),
+        open_service_records=open_records,
+        months=series,
+    )

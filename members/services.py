@@ -216,6 +216,9 @@ def create_member(
         with transaction.atomic():
             member.save()
     except IntegrityError as exc:  # a concurrent registration took the phone or external id
+        # It has committed by now (the insert waited for it): name the member as the checks do.
+        _check_phone_free(member)
+        _check_external_id_free(member)
         raise ValidationError({"phone": [_("This phone number or external ID is already registered.")]}) from exc
     if tags:
         set_tags(member=member, names=tags)
@@ -328,6 +331,17 @@ def consent_state(member: Member) -> dict[str, bool]:
 # --- purchases -----------------------------------------------------------------------------
 
 
+def _refuse_erased(member: Member) -> None:
+    """Raise MemberErased when the member is erased in the database, not just in this instance.
+
+    The status is read under the row lock `erase_member` takes, so neither a stale instance nor
+    an erasure running at the same time lets a record in after the erasure.
+    """
+    status = Member.objects.select_for_update().filter(pk=member.pk).values_list("status", flat=True).first()
+    if status == Member.Status.ERASED:
+        raise MemberErased(_("Member %(member_no)s has been erased.") % {"member_no": member.member_no})
+
+
 @dataclass(frozen=True)
 class PurchaseLine:
     sku: str
@@ -380,8 +394,7 @@ def record_purchase(
     the lines' subtotal (the difference is an order discount). Points are not computed here.
     Raises DuplicatePurchase when the external reference is taken.
     """
-    if member.is_erased:
-        raise MemberErased(_("Member %(member_no)s has been erased.") % {"member_no": member.member_no})
+    _refuse_erased(member)
     external_ref = (external_ref or "").strip()
     if not external_ref:
         raise ValidationError({"external_ref": [_("Enter the order's external reference.")]})
@@ -466,8 +479,7 @@ def record_purchase(
 
 
 def _create_record(model, *, member: Member, **fields):
-    if member.is_erased:
-        raise MemberErased(_("Member %(member_no)s has been erased.") % {"member_no": member.member_no})
+    _refuse_erased(member)
     record = model(member=member, **fields)
     record.full_clean()
     record.save()

@@ -63,9 +63,10 @@ class MemberViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
     viewsets.GenericViewSet,
 ):
+    """PATCH is the one update verb (API.md); PUT is not offered, so no full replace can wipe fields."""
+
     lookup_field = "member_no"
     serializer_class = MemberSerializer
     filterset_class = MemberFilter
@@ -81,9 +82,6 @@ class MemberViewSet(
             .order_by("-registered_at", "-id")
         )
 
-    def get_serializer_context(self):
-        return super().get_serializer_context()
-
     def _render(self, members, many=False, **kwargs):
         members = list(members) if many else [members]
         context = self.get_serializer_context() | {"loyalty_snapshots": loyalty.snapshots(members)}
@@ -91,7 +89,9 @@ class MemberViewSet(
         return serializer.data
 
     def list(self, request, *args, **kwargs):
-        queryset = self.filter_queryset(self.get_queryset()).distinct()
+        # No DISTINCT: no filter joins to-many rows (one tag name matches a member at most once),
+        # and DISTINCT over every column would sort the whole table for each page and count.
+        queryset = self.filter_queryset(self.get_queryset())
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(self._render(page, many=True))
 
@@ -116,9 +116,6 @@ class MemberViewSet(
             member=member, actor=request.user, consent_source=ConsentSource.API, **data.validated_data
         )
         return Response(self._render(self.get_queryset().get(pk=member.pk)))
-
-    def update(self, request, *args, **kwargs):
-        return self.partial_update(request, *args, **kwargs)
 
 
 MEMBER_PARAM = OpenApiParameter("member_no", str, OpenApiParameter.PATH, description="The member's public number")
