@@ -1,0 +1,62 @@
+"""Benchmark: `seed_demo --members 10000` on a fresh SQLite file (target: under 60 s).
+
+Run by hand (not by pytest), from the project root:
+
+    .venv/bin/python benchmarks/bench_seed_demo.py [--members 10000] [--database-url URL]
+
+It migrates a fresh database (a temporary SQLite file unless `--database-url` is given), then
+times `manage.py seed_demo` in a subprocess and prints the row counts it reports. The figure goes
+to stdout and to benchmarks/results/seed_demo.txt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results" / "seed_demo.txt"
+TARGET_SECONDS = 60
+
+
+def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--members", type=int, default=10_000)
+    parser.add_argument("--database-url", help="an empty database to use (default: a temporary SQLite file)")
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {name: value for name, value in os.environ.items() if name not in {"DATABASE_URL", "DJANGO_DEBUG"}}
+        env["DATABASE_URL"] = options.database_url or f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
+        env["LOYALTY_VAR_DIR"] = str(Path(tmp) / "var")
+        manage(env, "migrate", "--no-input", "-v", "0")
+        started = time.perf_counter()
+        result = manage(env, "seed_demo", "--members", str(options.members), "-v", "0")
+        elapsed = time.perf_counter() - started
+    summary = result.stdout.strip().splitlines()[0]
+    verdict = "OK" if elapsed < TARGET_SECONDS else "TOO SLOW"
+    report = (
+        f"seed_demo --members {options.members}: {elapsed:.1f} s wall clock including start-up "
+        f"({verdict}, target < {TARGET_SECONDS} s)\n"
+        f"  {summary}\n"
+        f"  database: {'given URL' if options.database_url else 'SQLite (temporary file)'}; "
+        f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs\n"
+    )
+    print(report, end="")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(report, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
