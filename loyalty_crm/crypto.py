@@ -14,12 +14,14 @@ yet rotated are still found.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import os
 from dataclasses import dataclass
 from functools import lru_cache
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -88,10 +90,13 @@ def decrypt(token: str) -> str:
         raise DecryptionError("Not an encrypted value.") from exc
     if prefix != PREFIX:
         raise DecryptionError(f"Unknown encryption format {prefix!r}.")
-    raw = base64.b64decode(body)
     for key in keys():
         if key.key_id == key_id:
-            return key.aead.decrypt(raw[:12], raw[12:], PREFIX.encode("ascii")).decode("utf-8")
+            try:
+                raw = base64.b64decode(body, validate=True)
+                return key.aead.decrypt(raw[:12], raw[12:], PREFIX.encode("ascii")).decode("utf-8")
+            except (InvalidTag, binascii.Error, ValueError) as exc:
+                raise DecryptionError("The sealed value failed authentication (altered or corrupted).") from exc
     raise DecryptionError(f"No configured key has id {key_id}; was a key dropped too early?")
 
 

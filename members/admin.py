@@ -793,6 +793,14 @@ class ServiceRecordAdmin(MemberRecordAdmin):
     change_fields = ["member", "kind", "store", "summary", "details", "opened_at", "status", "staff", "closed_at"]
     readonly_on_change = ["member", "kind", "store", "summary", "details", "opened_at"]
 
+    def save_model(self, request, obj, form, change):
+        if change and not getattr(form, "saved_by_service", False):
+            # Through the service, which stamps or clears closed_at with the status.
+            changes = {f: form.cleaned_data[f] for f in form.changed_data if f in services.SERVICE_RECORD_FIELDS}
+            form.instance = services.update_service_record(record=obj, actor=request.user, **changes)
+            return
+        super().save_model(request, obj, form, change)
+
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "staff":
             kwargs["queryset"] = _active_staff_users()

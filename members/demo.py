@@ -47,6 +47,7 @@ from members.models import (
     PurchaseItem,
     SalesChannel,
     ServiceRecord,
+    StaffProfile,
     Store,
     Tag,
 )
@@ -938,6 +939,9 @@ def seed_demo(
     logins = ensure_demo_users()
     User = get_user_model()
     users = {user.username: user for user in User.objects.filter(username__in=["staff", "support"])}
+    if "staff" in users:
+        # The demo clerk works in the first store, so the dashboard shows that store's figures.
+        StaffProfile.objects.get_or_create(user=users["staff"], defaults={"store": catalogue.stores[0]})
     generator = DemoGenerator(seed=seed, catalogue=catalogue, users=users)
     start = Member.objects.count()
     for offset in range(0, members, batch_size):

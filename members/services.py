@@ -17,6 +17,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -362,6 +364,20 @@ def _money(value, field: str) -> Decimal:
     return amount
 
 
+def _line_money(value, line: int, label: str) -> Decimal:
+    try:
+        return _money(value, "items")
+    except ValidationError:
+        raise ValidationError(
+            {
+                "items": [
+                    _("Line %(line)d: the %(field)s “%(value)s” is not an amount of 0 or more.")
+                    % {"line": line, "field": label, "value": value}
+                ]
+            }
+        ) from None
+
+
 def resolve_category(label: str) -> Category | None:
     """A category by code or name; a new one is created for a label never seen before."""
     label = (label or "").strip()
@@ -413,8 +429,8 @@ def record_purchase(
             raise ValidationError(
                 {"items": [_("Line %(line)d: the quantity must be a whole number above 0.") % {"line": index}]}
             )
-        unit_price = _money(item.unit_price, "items")
-        discount = _money(item.discount, "items")
+        unit_price = _line_money(item.unit_price, index, _("unit price"))
+        discount = _line_money(item.discount, index, _("discount"))
         gross = (unit_price * item.quantity).quantize(MONEY)
         if discount > gross:
             raise ValidationError(
@@ -492,6 +508,29 @@ def add_service_record(*, member: Member, kind: str, summary: str, actor=None, *
     return _create_record(ServiceRecord, member=member, kind=kind, summary=summary, **fields)
 
 
+SERVICE_RECORD_FIELDS = {"kind", "status", "store", "staff", "summary", "details", "opened_at", "closed_at"}
+
+
+@transaction.atomic
+def update_service_record(*, record: ServiceRecord, actor=None, **changes) -> ServiceRecord:
+    """Change a service record; closing it (done or cancelled) stamps `closed_at`, reopening clears it."""
+    record = ServiceRecord.objects.select_for_update().get(pk=record.pk)
+    _refuse_erased(record.member)
+    unknown = set(changes) - SERVICE_RECORD_FIELDS
+    if unknown:
+        raise ValidationError({field: [_("This field cannot be changed.")] for field in sorted(unknown)})
+    for field, value in changes.items():
+        setattr(record, field, value)
+    closed = {ServiceRecord.Status.DONE, ServiceRecord.Status.CANCELLED}
+    if record.status in closed and record.closed_at is None:
+        record.closed_at = timezone.now()
+    elif record.status not in closed:
+        record.closed_at = None
+    record.full_clean()
+    record.save()
+    return record
+
+
 @transaction.atomic
 def add_preference(*, member: Member, kind: str, actor=None, **fields) -> Preference:
     if kind == Preference.Kind.CUSTOM and not fields.get("key"):
@@ -543,5 +582,9 @@ def erase_member(*, member: Member, actor=None) -> Member:
     member._history_user = actor
     member._change_reason = "erased"
     member.save()
+    # The admin's action log labels objects by their __str__, which held the name.
+    LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(Member), object_id=str(member.pk)).update(
+        object_repr=member.member_no
+    )
     signals.member_erased.send(sender=Member, member=member)
     return member

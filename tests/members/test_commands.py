@@ -53,11 +53,11 @@ def wipe_demo_data() -> None:
     Purchase.objects.all().delete()
     Member.objects.all().delete()
     Member.history.all().delete()
+    User.objects.filter(username__in=[username for username, _group, _name in demo.DEMO_USERS]).delete()
     Product.objects.all().delete()
     Category.objects.all().delete()
     Store.objects.all().delete()
     Tag.objects.all().delete()
-    User.objects.filter(username__in=[username for username, _group, _name in demo.DEMO_USERS]).delete()
 
 
 def digest() -> list:
@@ -315,3 +315,13 @@ def test_erase_member_says_when_the_member_was_already_erased(customer):
     out = io.StringIO()
     call_command("erase_member", customer.member_no, yes=True, stdout=out)
     assert "already erased" in out.getvalue()
+
+
+def test_erase_member_records_the_operator_given_with_by(db, manager):
+    from django.core.management import call_command
+
+    from tests.members import factories
+
+    member = factories.member(name="林晓")
+    call_command("erase_member", member.member_no, "--yes", "--by", "manager", stdout=io.StringIO())
+    assert member.history.first().history_user == manager

@@ -758,3 +758,45 @@ def test_records_are_refused_for_a_member_erased_behind_a_stale_instance(member,
 
     with pytest.raises(MemberErased):
         add(stale)
+
+
+def test_update_service_record_stamps_closed_at_when_done_and_clears_it_on_reopen(db):
+    from members.models import ServiceRecord
+
+    member = factories.member()
+    record = services.add_service_record(member=member, kind="delivery", summary="送花到公司")
+    record = services.update_service_record(record=record, status=ServiceRecord.Status.DONE)
+    assert record.closed_at is not None
+    record = services.update_service_record(record=record, status=ServiceRecord.Status.IN_PROGRESS)
+    assert record.closed_at is None
+
+
+def test_update_service_record_refuses_unknown_fields(db):
+    member = factories.member()
+    record = services.add_service_record(member=member, kind="delivery", summary="送花")
+    with pytest.raises(ValidationError):
+        services.update_service_record(record=record, member=factories.member())
+
+
+def test_record_purchase_names_the_line_with_a_negative_price(db):
+    member = factories.member()
+    lines = [
+        services.PurchaseLine(sku="A", quantity=1, unit_price=Decimal("10")),
+        services.PurchaseLine(sku="B", quantity=1, unit_price=Decimal("-5")),
+    ]
+    with pytest.raises(ValidationError) as excinfo:
+        services.record_purchase(member=member, external_ref="NEG-1", ordered_at=timezone.now(), items=lines)
+    assert "Line 2" in str(excinfo.value)
+
+
+def test_erasure_removes_the_name_from_the_admin_log(db, manager):
+    from django.contrib.admin.models import CHANGE, LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    member = factories.member(name="欧阳娜娜")
+    LogEntry.objects.log_actions(user_id=manager.pk, queryset=[member], action_flag=CHANGE, single_object=True)
+    services.erase_member(member=member, actor=manager)
+    reprs = LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(member)).values_list(
+        "object_repr", flat=True
+    )
+    assert list(reprs) == [member.member_no]

@@ -21,8 +21,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("member_no", help=_("the member's number, e.g. M1234567890"))
         parser.add_argument("--yes", action="store_true", help=_("do not ask for confirmation"))
+        parser.add_argument("--by", metavar="USERNAME", help=_("the staff user asking for the erasure (audited)"))
 
-    def handle(self, *args, member_no, yes, **options):
+    def handle(self, *args, member_no, yes, by=None, **options):
+        actor = None
+        if by:
+            from django.contrib.auth import get_user_model
+
+            actor = get_user_model().objects.filter(username=by).first()
+            if actor is None:
+                raise CommandError(_("No user is called “%(username)s”.") % {"username": by})
         member = member_get(member_no.strip())
         if member is None:
             raise CommandError(_("No member has the number “%(member_no)s”.") % {"member_no": member_no})
@@ -45,7 +53,7 @@ class Command(BaseCommand):
         versions = member.history.count()
         purchases = member.purchases.aggregate(total=Sum("total"))["total"]
         purchase_count = member.purchases.count()
-        services.erase_member(member=member)
+        services.erase_member(member=member, actor=actor)
         self.stdout.write(
             self.style.SUCCESS(
                 _(
