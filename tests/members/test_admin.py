@@ -592,7 +592,7 @@ def test_record_purchase_page_rejects_a_negative_price_with_a_message(login, mem
         reverse("admin:members_purchase_add"), purchase_post(member, **{"lines-1-unit_price": "-5"})
     )
     assert response.status_code == 200
-    assert "Line 1: the unit price" in response.text
+    assert "Line 2: the unit price" in response.text
     assert not Purchase.objects.exists()
 
 
