@@ -25,7 +25,8 @@ class Command(BaseCommand):
                 [*celery, "worker", "--loglevel", "INFO", "--concurrency", "2", "--without-gossip", "--without-mingle"],
                 [*celery, "beat", "--loglevel", "INFO", "--schedule", str(settings.VAR_DIR / "celerybeat-schedule")],
             ]
-        processes = [subprocess.Popen(command) for command in commands]  # noqa: S603 (our own argv)
+        # Children get their own session, so Ctrl-C reaches them once, forwarded from here.
+        processes = [subprocess.Popen(command, start_new_session=True) for command in commands]  # noqa: S603
         self.stdout.write(self.style.SUCCESS(f"Serving http://{addr}/admin/ — press Ctrl-C to stop everything."))
         try:
             while all(process.poll() is None for process in processes):
@@ -34,6 +35,7 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             pass
         finally:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the shutdown short
             for process in processes:
                 if process.poll() is None:
                     process.send_signal(signal.SIGINT)
