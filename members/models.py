@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from loyalty_crm.fields import EncryptedDateField, EncryptedTextField
@@ -151,7 +152,7 @@ class Member(TimeStamped):
         unique=True,
         help_text=_("The customer's id in the POS, online shop or an imported system."),
     )
-    name = models.CharField(_("name"), max_length=100)
+    name = models.CharField(pgettext_lazy("person", "name"), max_length=100)
     gender = models.CharField(_("gender"), max_length=10, choices=Gender.choices, default=Gender.UNKNOWN)
     birthday = EncryptedDateField(_("birthday"), null=True, blank=True)
     # Month and day (never the year) stay queryable for birthday greetings and segments.
