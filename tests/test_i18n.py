@@ -51,10 +51,10 @@ def test_every_message_in_the_source_is_in_the_catalogue(tmp_path):
 
 def test_compiled_catalogue_matches_the_po_file():
     compiled = polib.mofile(str(PO.with_suffix(".mo")))
-    translations = {entry.msgid: entry.msgstr for entry in compiled}
+    translations = {(entry.msgctxt, entry.msgid): entry.msgstr for entry in compiled}
     for entry in polib.pofile(str(PO)).translated_entries():
         if not entry.msgid_plural:
-            assert translations.get(entry.msgid) == entry.msgstr, f"recompile: {entry.msgid!r}"
+            assert translations.get((entry.msgctxt, entry.msgid)) == entry.msgstr, f"recompile: {entry.msgid!r}"
 
 
 @pytest.mark.django_db
