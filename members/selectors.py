@@ -24,14 +24,20 @@ RECENT = 10
 
 
 def member_search(queryset, term: str):
-    """Member number, external id (exact), name (contains), phone or email (exact, via hashes)."""
+    """Member number, external id (exact), name (contains), phone or email (exact, via hashes).
+
+    A term that is a phone number or an email is looked up by its hash only (no name scan), so
+    the counter's most common search stays an index lookup at any number of members.
+    """
     term = (term or "").strip()
     if not term:
         return queryset
-    condition = Q(member_no__iexact=term) | Q(external_id=term) | Q(name__icontains=term)
+    condition = Q(member_no=term.upper()) | Q(external_id=term)
     hashes = phone_hashes(term) + email_hashes(term)
     if hashes:
         condition |= Q(phone_hash__in=hashes) | Q(email_hash__in=hashes)
+    else:
+        condition |= Q(name__icontains=term)
     return queryset.filter(condition)
 
 
