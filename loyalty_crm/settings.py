@@ -170,7 +170,7 @@ MEDIA_URL = "/media/"
 # Largest upload accepted in one request (the admin member import included).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
-MEMBER_IMPORT_MAX_BYTES = env.int("MEMBER_IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
+MEMBER_IMPORT_MAX_BYTES = env.int("MEMBER_IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
 
 LOGIN_URL = "admin:login"
 

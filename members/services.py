@@ -75,7 +75,7 @@ def _fresh(count: int, make, field: str) -> list[str]:
     chosen: set[str] = set()
     while len(chosen) < count:
         candidates = {make() for _i in range(count - len(chosen))} - chosen
-        taken = set(Member.objects.filter(**{f"{field}__in": candidates}).values_list(field, flat=True))
+        taken = set(Member.objects.filter(**{f"{field}__in": candidates}).order_by().values_list(field, flat=True))
         chosen |= candidates - taken
     return list(chosen)
 
