@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format venv venv-dev messages bench-import clean
+.PHONY: run test lint format venv venv-dev messages bench-import bench-admin bench-seed clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,3 +49,9 @@ bench-import: venv-dev
 
 clean:
 	rm -rf var db.sqlite3
+
+bench-admin: venv-dev
+	$(BIN)/python benchmarks/bench_admin_lists.py
+
+bench-seed: venv-dev
+	$(BIN)/python benchmarks/bench_seed_demo.py
