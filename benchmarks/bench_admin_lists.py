@@ -24,13 +24,13 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_import_members import generate  # noqa: E402
+from bench_import_members import generate
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "admin_lists.txt"
 DB = "loyalty_bench_admin"
 
-MEASURE = r'''
+MEASURE = r"""
 import statistics, time, json, sys
 import django
 django.setup()
@@ -78,7 +78,7 @@ for label, client, url in pages:
     times.sort()
     rows.append((label, statistics.median(times), times[int(len(times) * 0.95) - 1], len(queries)))
 print(json.dumps(rows))
-'''
+"""
 
 
 def run(cmd: list[str], env: dict | None = None) -> str:
@@ -96,15 +96,16 @@ def main() -> None:
     args = parser.parse_args()
 
     if not args.keep:
-        run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"DROP DATABASE IF EXISTS {DB}", "-c", f"CREATE DATABASE {DB}"])
+        drop, create = f"DROP DATABASE IF EXISTS {DB}", f"CREATE DATABASE {DB}"
+        run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", drop, "-c", create])
     env = os.environ | {
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB}",
         "DJANGO_DEBUG": "0",
         "DJANGO_SECRET_KEY": "bench-" + "x" * 60,
         "FIELD_ENCRYPTION_KEY": "YmVuY2htYXJrLWtleS1iZW5jaG1hcmsta2V5LTMyYiE=",
         "DJANGO_ALLOWED_HOSTS": "localhost",
-        "DJANGO_SECURE_SSL_REDIRECT": "0",
-        "LOYALTY_VAR_DIR": str(Path(tempfile.gettempdir()) / "loyalty-bench-admin-var"),  # the test client speaks plain HTTP
+        "DJANGO_SECURE_SSL_REDIRECT": "0",  # the test client speaks plain HTTP
+        "LOYALTY_VAR_DIR": str(Path(tempfile.gettempdir()) / "loyalty-bench-admin-var"),
         "DJANGO_SETTINGS_MODULE": "loyalty_crm.settings",
     }
     python = sys.executable
