@@ -1,0 +1,57 @@
+"""The staff roles hold exactly these permissions (created by data migrations, not by hand)."""
+
+import pytest
+from django.contrib.auth.models import Group
+
+from loyalty_crm.roles import MANAGER, MARKETING, ROLES, STORE_STAFF, SUPPORT
+
+pytestmark = pytest.mark.django_db
+
+VIEW_REFERENCE = {"view_store", "view_category", "view_product", "view_tag", "view_consent", "view_consentevent"}
+
+EXPECTED = {
+    STORE_STAFF: VIEW_REFERENCE
+    | {
+        "view_member", "add_member", "change_member", "add_tag",
+        "view_purchase", "add_purchase", "view_purchaseitem", "add_purchaseitem",
+        "view_servicerecord", "add_servicerecord", "change_servicerecord",
+        "view_preference", "add_preference", "change_preference", "delete_preference",
+        "view_interaction", "add_interaction",
+    },
+    MARKETING: VIEW_REFERENCE
+    | {"view_member", "view_purchase", "view_purchaseitem", "view_preference", "view_interaction",
+       "add_interaction", "view_all_stores"},
+    SUPPORT: VIEW_REFERENCE
+    | {"view_member", "view_purchase", "view_purchaseitem", "view_servicerecord", "add_servicerecord",
+       "change_servicerecord", "view_preference", "view_interaction", "add_interaction", "view_all_stores"},
+    MANAGER: {
+        f"{action}_{model}"
+        for model in [
+            "member", "store", "category", "product", "tag", "consent", "consentevent", "purchase", "purchaseitem",
+            "servicerecord", "preference", "interaction", "historicalmember", "staffprofile",
+        ]
+        for action in ("view", "add", "change", "delete")
+    }
+    | {"export_member", "erase_member", "import_members", "view_all_stores"},
+}  # fmt: skip
+
+
+def permissions_of(role: str) -> set[str]:
+    group = Group.objects.get(name=role)
+    return set(group.permissions.filter(content_type__app_label="members").values_list("codename", flat=True))
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_role_has_exactly_its_permissions(role):
+    assert permissions_of(role) == EXPECTED[role]
+
+
+def test_only_managers_may_erase_export_or_import_members():
+    sensitive = {"erase_member", "export_member", "import_members"}
+    for role in ROLES:
+        assert (sensitive <= permissions_of(role)) == (role == MANAGER)
+        assert (sensitive & permissions_of(role) == set()) == (role != MANAGER)
+
+
+def test_store_staff_see_only_their_own_store_reports():
+    assert "view_all_stores" not in permissions_of(STORE_STAFF)
