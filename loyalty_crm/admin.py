@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
 
+from loyalty_crm.roles import role_label
 from members.models import StaffProfile
 
 
@@ -24,7 +25,7 @@ class StaffUserAdmin(UserAdmin):
 
     @admin.display(description=User._meta.get_field("groups").verbose_name)
     def roles(self, user):
-        return ", ".join(group.name for group in user.groups.all())
+        return ", ".join(role_label(group.name) for group in user.groups.all())
 
     @admin.display(description=StaffProfile._meta.get_field("store").verbose_name)
     def store(self, user):

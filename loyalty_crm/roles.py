@@ -5,12 +5,24 @@ permissions are the union of those migrations; `tests/test_roles.py` pins them.
 """
 
 from django.contrib.auth.management import create_permissions
+from django.utils.translation import gettext_lazy as _
 
 STORE_STAFF = "Store staff"
 MARKETING = "Marketing"
 SUPPORT = "Support"
 MANAGER = "Manager"
 ROLES = (STORE_STAFF, MARKETING, SUPPORT, MANAGER)
+# Group names are data (stable, English); staff see them translated.
+ROLE_LABELS = {
+    STORE_STAFF: _("Store staff"),
+    MARKETING: _("Marketing"),
+    SUPPORT: _("Support"),
+    MANAGER: _("Manager"),
+}
+
+
+def role_label(name: str) -> str:
+    return str(ROLE_LABELS.get(name, name))
 
 
 def grant(apps, app_label: str, grants: dict[str, list[str]]) -> None:

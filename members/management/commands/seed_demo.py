@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from tqdm import tqdm
 
+from loyalty_crm.roles import role_label
 from members import demo
 from members.models import Member
 
@@ -86,7 +87,7 @@ class Command(BaseCommand):
                 password = _("(changed since seeding)")
             else:
                 password = login.password
-            rows.append((login.role or _("Superuser"), login.username, password))
+            rows.append((role_label(login.role) if login.role else _("Superuser"), login.username, password))
         widths = [max(len(row[column]) for row in rows) for column in range(2)]
         for role, username, password in rows:
             self.stdout.write(f"  {role.ljust(widths[0])}  {username.ljust(widths[1])}  {password}")
