@@ -7,7 +7,7 @@ from tests.browser.conftest import screenshot
 from tests.conftest import make_user
 from tests.members import factories
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 def test_store_staff_finds_member_by_phone_and_opens_member_360(live_server, zh_page):
