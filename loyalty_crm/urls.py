@@ -10,4 +10,5 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include("loyalty_crm.api.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("feedback.urls")),
 ]

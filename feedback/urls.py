@@ -1,0 +1,3 @@
+"""Public feedback and survey pages (no account)."""
+
+urlpatterns: list = []
