@@ -1,3 +1,13 @@
-"""Public feedback and survey pages (no account)."""
+"""Public feedback pages (no account), and the staff-only view of customers' photos."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from feedback import views
+
+app_name = "feedback"
+
+urlpatterns = [
+    path("feedback/", views.feedback_form, name="form"),
+    path("feedback/thanks/<str:ticket_no>/", views.feedback_thanks, name="thanks"),
+    path("feedback/attachments/<int:pk>/", views.attachment_view, name="attachment"),
+]

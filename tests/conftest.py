@@ -15,7 +15,7 @@ from django.db import connection
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from loyalty_crm.roles import MANAGER, MARKETING, STORE_STAFF, SUPPORT
+from loyalty_crm.roles import MANAGER, MARKETING, ROLES, STORE_STAFF, SUPPORT
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -57,7 +57,27 @@ def _fast_and_quiet(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
+def ensure_roles() -> None:
+    """Recreate the role groups if a transactional test flushed them (they come from data migrations).
+
+    Runs the `*_roles` data migrations' RunPython steps again (they are idempotent).
+    """
+    if Group.objects.filter(name__in=ROLES).count() == len(ROLES):
+        return
+    from django.db.migrations.executor import MigrationExecutor
+    from django.db.migrations.operations import RunPython
+
+    loader = MigrationExecutor(connection).loader
+    state_apps = loader.project_state().apps
+    for (_app, name), migration in sorted(loader.disk_migrations.items()):
+        if name.endswith("roles"):
+            for operation in migration.operations:
+                if isinstance(operation, RunPython):
+                    operation.code(state_apps, None)
+
+
 def make_user(username: str, role: str | None = None, **extra) -> User:
+    ensure_roles()
     user = User.objects.create_user(username=username, password="pw-" + username, is_staff=True, **extra)
     if role:
         user.groups.add(Group.objects.get(name=role))

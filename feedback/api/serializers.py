@@ -1,0 +1,81 @@
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from feedback.images import MAX_PHOTOS
+from feedback.models import Ticket
+
+
+class FeedbackInputSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=Ticket.Kind.choices)
+    message = serializers.CharField(max_length=2000, trim_whitespace=True)
+    contact_name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+    email = serializers.CharField(max_length=254, required=False, allow_blank=True, default="")
+    member_no = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    purchase_ref = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    store = serializers.SlugRelatedField(
+        slug_field="code",
+        queryset=Ticket._meta.get_field("store").related_model.objects.filter(is_active=True),
+        required=False,
+        allow_null=True,
+        default=None,
+    )
+
+    # Schema components "TicketRequest"/"PatchedTicketRequest" beside "Ticket": drf-spectacular then
+    # names the enums TicketKindEnum/TicketStatusEnum instead of colliding with members' "kind"/"status".
+    class Meta:
+        ref_name = "Ticket"
+
+    photos = serializers.ListField(
+        child=serializers.FileField(),
+        required=False,
+        default=list,
+        max_length=None,
+        help_text=f"Up to {MAX_PHOTOS} images (JPEG, PNG, WebP; 5 MB each), multipart only.",
+    )
+
+
+class FeedbackOutputSerializer(serializers.Serializer):
+    ticket_no = serializers.CharField()
+
+
+class TicketSerializer(serializers.ModelSerializer):
+    member = serializers.SlugRelatedField(slug_field="member_no", read_only=True)
+    purchase = serializers.SlugRelatedField(slug_field="external_ref", read_only=True)
+    store = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    assignee = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    attachments = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Ticket
+        fields = [
+            "ticket_no", "kind", "channel", "priority", "status", "message", "contact_name", "phone", "email",
+            "member", "purchase", "store", "order_ref", "assignee", "attachments",
+            "created_at", "updated_at", "first_response_at", "resolved_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_attachments(self, ticket) -> list[str]:
+        from django.urls import reverse
+
+        request = self.context.get("request")
+        urls = [reverse("feedback:attachment", args=[a.pk]) for a in ticket.attachments.all()]
+        return [request.build_absolute_uri(u) if request else u for u in urls]
+
+
+class TicketUpdateSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Ticket.Status.choices, required=False)
+    priority = serializers.ChoiceField(choices=Ticket.Priority.choices, required=False)
+    assignee = serializers.SlugRelatedField(
+        slug_field="username",
+        queryset=get_user_model().objects.filter(is_active=True, is_staff=True),
+        required=False,
+        allow_null=True,
+    )
+
+    class Meta:
+        ref_name = "Ticket"
+
+    note = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text="Recorded with a status change."
+    )

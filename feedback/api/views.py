@@ -1,0 +1,103 @@
+"""Feedback API (API.md "Feedback"). Thin: validate, call one service, render."""
+
+from django.db import transaction
+from django.shortcuts import get_object_or_404
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
+from rest_framework.views import APIView
+
+from feedback import services
+from feedback.api.serializers import (
+    FeedbackInputSerializer,
+    FeedbackOutputSerializer,
+    TicketSerializer,
+    TicketUpdateSerializer,
+)
+from feedback.models import Ticket
+
+WORK_TICKETS = "feedback.change_ticket"
+
+
+class FeedbackThrottle(AnonRateThrottle):
+    """Anonymous submissions per client IP; DRF answers 429 with Retry-After."""
+
+    scope = "feedback"
+    rate = "10/hour"
+
+
+class FeedbackSubmitView(APIView):
+    permission_classes = [AllowAny]
+    throttle_classes = [FeedbackThrottle]
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    @extend_schema(request=FeedbackInputSerializer, responses={201: FeedbackOutputSerializer})
+    def post(self, request):
+        serializer = FeedbackInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        photos = request.FILES.getlist("photos") if hasattr(request, "FILES") else []
+        ticket = services.submit_feedback(
+            kind=data["kind"],
+            message=data["message"],
+            contact_name=data["contact_name"],
+            phone=data["phone"],
+            email=data["email"],
+            member_no=data["member_no"],
+            purchase_ref=data["purchase_ref"],
+            store=data["store"],
+            photos=photos,
+            channel=Ticket.Channel.API,
+            language=getattr(request, "LANGUAGE_CODE", ""),
+            actor=request.user,
+        )
+        return Response(FeedbackOutputSerializer(ticket).data, status=status.HTTP_201_CREATED)
+
+
+class CanWorkTickets(BasePermission):
+    """Support staff and managers: reading tickets needs the right to work them, not just view."""
+
+    def has_permission(self, request, view):
+        return request.user.has_perm(WORK_TICKETS)
+
+
+class TicketFilter(filters.FilterSet):
+    status = filters.MultipleChoiceFilter(choices=Ticket.Status.choices)
+    kind = filters.MultipleChoiceFilter(choices=Ticket.Kind.choices)
+    priority = filters.MultipleChoiceFilter(choices=Ticket.Priority.choices)
+    store = filters.CharFilter(field_name="store__code")
+    assignee = filters.CharFilter(field_name="assignee__username")
+    unassigned = filters.BooleanFilter(field_name="assignee", lookup_expr="isnull")
+
+    class Meta:
+        model = Ticket
+        fields = []
+
+
+class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    lookup_field = "ticket_no"
+    serializer_class = TicketSerializer
+    filterset_class = TicketFilter
+    permission_classes = [IsAuthenticated, CanWorkTickets]
+    http_method_names = ["get", "patch", "head", "options"]
+
+    def get_queryset(self):
+        return Ticket.objects.select_related("member", "purchase", "store", "assignee").prefetch_related("attachments")
+
+    @extend_schema(request=TicketUpdateSerializer, responses={200: TicketSerializer})
+    def partial_update(self, request, ticket_no=None):
+        ticket = get_object_or_404(Ticket, ticket_no=ticket_no)
+        serializer = TicketUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        with transaction.atomic():
+            changes = {field: data[field] for field in ("priority", "assignee") if field in data}
+            if changes:
+                services.update_ticket(ticket=ticket, actor=request.user, **changes)
+            if "status" in data and data["status"] != ticket.status:
+                services.change_status(ticket=ticket, to=data["status"], actor=request.user, note=data["note"])
+        return Response(TicketSerializer(self.get_queryset().get(pk=ticket.pk), context={"request": request}).data)

@@ -1,0 +1,85 @@
+"""The public feedback form. It checks the shape of the input; `submit_feedback` decides and writes."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from feedback.images import MAX_PHOTOS
+from feedback.models import Ticket
+from feedback.services import MAX_MESSAGE_LENGTH, MAX_NAME_LENGTH, MAX_REF_LENGTH
+from members.models import Store
+
+# Where a service error about a field shows on the form.
+SERVICE_FIELD_ALIASES = {"purchase_ref": "order_ref", "channel": None}
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultiplePhotoField(forms.FileField):
+    """Up to `MAX_PHOTOS` files from one `<input multiple>`; `feedback.images` checks each."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault(
+            "widget", MultipleFileInput(attrs={"accept": "image/jpeg,image/png,image/webp", "multiple": True})
+        )
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, list | tuple) else ([data] if data else [])
+        return [f for f in files if f]
+
+
+class FeedbackForm(forms.Form):
+    kind = forms.ChoiceField(
+        label=_("What is it about?"),
+        choices=Ticket.Kind.choices,
+        initial=Ticket.Kind.COMPLAINT,
+        widget=forms.RadioSelect,
+    )
+    message = forms.CharField(
+        label=_("Your message"),
+        max_length=MAX_MESSAGE_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 6, "maxlength": MAX_MESSAGE_LENGTH}),
+    )
+    contact_name = forms.CharField(label=_("Your name"), max_length=MAX_NAME_LENGTH, required=False)
+    phone = forms.CharField(
+        label=_("Phone"),
+        max_length=32,
+        required=False,
+        widget=forms.TextInput(attrs={"type": "tel", "inputmode": "tel", "autocomplete": "tel"}),
+    )
+    email = forms.CharField(
+        label=_("Email"), max_length=254, required=False, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
+    member_no = forms.CharField(label=_("Member number"), max_length=MAX_REF_LENGTH, required=False)
+    order_ref = forms.CharField(label=_("Order reference"), max_length=MAX_REF_LENGTH, required=False)
+    store = forms.ModelChoiceField(
+        label=_("Store"),
+        queryset=Store.objects.filter(is_active=True),
+        required=False,
+        empty_label=_("— not about a store —"),
+    )
+    photos = MultiplePhotoField(
+        label=_("Photos"),
+        required=False,
+        help_text=_("Up to %(count)s photos (JPEG, PNG or WebP), 5 MB each.") % {"count": MAX_PHOTOS},
+    )
+    # The honeypot: hidden from people, filled in by bots.
+    website = forms.CharField(label=_("Leave this field empty"), required=False)
+
+    def service_arguments(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "kind": data["kind"],
+            "message": data["message"],
+            "contact_name": data["contact_name"],
+            "phone": data["phone"],
+            "email": data["email"],
+            "member_no": data["member_no"],
+            "purchase_ref": data["order_ref"],
+            "store": data["store"],
+            "photos": data["photos"],
+        }

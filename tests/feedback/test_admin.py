@@ -1,0 +1,175 @@
+import pytest
+from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from feedback.models import Ticket, TicketEvent
+from tests.feedback.factories import ticket, ticket_in
+from tests.feedback.helpers import png_upload
+from tests.members import factories as mf
+
+pytestmark = pytest.mark.django_db
+CHANGELIST = "/admin/feedback/ticket/"
+
+
+def change_url(made):
+    return f"{CHANGELIST}{made.pk}/change/"
+
+
+def logged_in(client, user):
+    client.force_login(user)
+    return client
+
+
+def test_changelist_query_count_does_not_grow_with_tickets(client, support):
+    logged_in(client, support)
+    shop = mf.store()
+    member = mf.member(phone="13100131000")
+    for _i in range(3):
+        ticket(store=shop, phone="13100131000")
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(CHANGELIST).status_code == 200
+    for _i in range(27):
+        ticket(store=shop, phone="13100131000")
+    with CaptureQueriesContext(connection) as many:
+        response = client.get(CHANGELIST)
+    assert response.status_code == 200 and member.tickets.count() == 30
+    assert len(many) == len(few)
+
+
+def test_search_by_ticket_number_and_by_phone(client, support):
+    logged_in(client, support)
+    wanted = ticket(phone="13200132000")
+    other = ticket(phone="13200132001")
+    text = client.get(CHANGELIST, {"q": wanted.ticket_no}).content.decode()
+    assert wanted.ticket_no in text and other.ticket_no not in text
+    text = client.get(CHANGELIST, {"q": "132 0013 2000"}).content.decode()
+    assert wanted.ticket_no in text and other.ticket_no not in text
+
+
+def test_search_by_phone_finds_tickets_of_the_member(client, support):
+    logged_in(client, support)
+    member = mf.member(phone="13200132002")
+    made = ticket(member_no=member.member_no)
+    assert made.ticket_no in client.get(CHANGELIST, {"q": "13200132002"}).content.decode()
+
+
+def test_queue_filters_mine_and_unassigned(client, support):
+    logged_in(client, support)
+    mine = ticket()
+    Ticket.objects.filter(pk=mine.pk).update(assignee=support)
+    free = ticket()
+    text = client.get(CHANGELIST, {"queue": "mine"}).content.decode()
+    assert mine.ticket_no in text and free.ticket_no not in text
+    text = client.get(CHANGELIST, {"queue": "unassigned"}).content.decode()
+    assert free.ticket_no in text and mine.ticket_no not in text
+
+
+def test_assign_to_me_action(client, support):
+    logged_in(client, support)
+    made = ticket()
+    response = client.post(CHANGELIST, {"action": "assign_to_me", "_selected_action": [made.pk]})
+    assert response.status_code == 302
+    made.refresh_from_db()
+    assert made.assignee == support
+    assert made.events.filter(kind=TicketEvent.Kind.UPDATE).exists()
+
+
+def post_change(client, made, **fields):
+    data = {
+        "priority": made.priority,
+        "assignee": made.assignee_id or "",
+        "new_status": "",
+        "reply": "",
+        "internal_note": "",
+        "_save": "Save",
+        # The read-only history inline's management form, as the browser sends it.
+        "events-TOTAL_FORMS": "0",
+        "events-INITIAL_FORMS": "0",
+    }
+    data.update(fields)
+    return client.post(change_url(made), data)
+
+
+def test_status_change_in_admin_goes_through_the_workflow(client, support):
+    logged_in(client, support)
+    made = ticket()
+    assert post_change(client, made, new_status="open").status_code == 302
+    made.refresh_from_db()
+    assert made.status == "open"
+    assert made.events.filter(kind="status_change", actor=support).exists()
+
+
+def test_forbidden_status_in_admin_shows_an_error(client, support):
+    logged_in(client, support)
+    made = ticket_in("open")
+    response = post_change(client, made, new_status="closed")
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+    made.refresh_from_db()
+    assert made.status == "open"
+
+
+def test_reply_from_the_change_page_emails_and_records(client, support):
+    logged_in(client, support)
+    made = ticket(email="kehu@example.com")
+    assert post_change(client, made, reply="我们已经安排补送。", internal_note="老顾客").status_code == 302
+    made.refresh_from_db()
+    assert made.first_response_at is not None and len(mail.outbox) == 1
+    assert set(made.events.values_list("kind", flat=True)) >= {"reply", "internal_note"}
+
+
+def test_change_page_shows_history_and_photo_thumbnails(client, support):
+    logged_in(client, support)
+    made = ticket(photos=[png_upload()])
+    text = client.get(change_url(made)).content.decode()
+    assert f'src="/feedback/attachments/{made.attachments.get().pk}/"' in text
+    assert "history" in text.lower()
+
+
+def test_store_staff_record_a_complaint_in_store(client, store_staff):
+    logged_in(client, store_staff)
+    member = mf.member(phone="13300133000")
+    response = client.post(
+        "/admin/feedback/ticket/add/",
+        {"kind": "complaint", "channel": "store", "message": "包装破了", "phone": "13300133000", "_save": "Save"},
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    made = Ticket.objects.get()
+    assert made.member == member and made.channel == "store"
+    assert member.service_records.filter(kind="complaint").exists()
+
+
+def test_store_staff_cannot_change_tickets(client, store_staff):
+    logged_in(client, store_staff)
+    made = ticket()
+    post_change(client, made, new_status="open")
+    made.refresh_from_db()
+    assert made.status == "new"
+
+
+# --- attachment view -------------------------------------------------------------------------
+
+
+def test_attachment_view_serves_the_photo_to_support(client, support):
+    made = ticket(photos=[png_upload()])
+    response = logged_in(client, support).get(f"/feedback/attachments/{made.attachments.get().pk}/")
+    assert response.status_code == 200 and response["Content-Type"] == "image/png"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert b"".join(response.streaming_content).startswith(b"\x89PNG")
+
+
+def test_attachment_view_redirects_anonymous_to_login(client):
+    made = ticket(photos=[png_upload()])
+    response = client.get(f"/feedback/attachments/{made.attachments.get().pk}/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_attachment_view_is_forbidden_without_the_permission(client, store_staff):
+    made = ticket(photos=[png_upload()])
+    assert logged_in(client, store_staff).get(f"/feedback/attachments/{made.attachments.get().pk}/").status_code == 403
+
+
+def test_media_files_are_not_served_by_url(client, support):
+    made = ticket(photos=[png_upload()])
+    assert logged_in(client, support).get("/media/" + made.attachments.get().file.name).status_code == 404
