@@ -170,6 +170,11 @@ MEDIA_URL = "/media/"
 # Largest upload accepted in one request (the admin member import included).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# The public feedback form: submissions allowed per client IP within a window of seconds.
+FEEDBACK_FORM_RATE = (
+    env.int("FEEDBACK_FORM_MAX_POSTS", default=5),
+    env.int("FEEDBACK_FORM_WINDOW_SECONDS", default=600),
+)
 MEMBER_IMPORT_MAX_BYTES = env.int("MEMBER_IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
 
 LOGIN_URL = "admin:login"

@@ -231,3 +231,22 @@ def test_update_ticket_refuses_status_and_unknown_priority(support):
         services.update_ticket(ticket=made, actor=support, status="closed")
     with pytest.raises(ValidationError):
         services.update_ticket(ticket=made, actor=support, priority="asap")
+
+
+def test_erasing_a_member_anonymises_their_tickets_and_deletes_photos(db, django_capture_on_commit_callbacks):
+    from django.core.files.storage import default_storage
+
+    from members import services as member_services
+
+    member = mf.member(name="黄小姐", phone="13900139111")
+    made = ticket(kind="complaint", message="花束送到时已经枯萎了", phone="13900139111", photos=[png_upload()])
+    assert made.member == member
+    stored = made.attachments.get().file.name
+    with django_capture_on_commit_callbacks(execute=True):
+        member_services.erase_member(member=member)
+    made.refresh_from_db()
+    assert made.message == "—"
+    assert (made.phone, made.email, made.contact_name, made.phone_hash) == ("", "", "", "")
+    assert made.kind == "complaint"  # still counted in complaint figures
+    assert not made.attachments.exists()
+    assert not default_storage.exists(stored)
