@@ -4,6 +4,5 @@ from django.urls import include, path
 
 urlpatterns = [
     path("", include("members.api.urls")),
-    path("", include("rewards.api.urls")),
     path("", include("feedback.api.urls")),
 ]
