@@ -704,7 +704,8 @@ class PurchaseAdmin(MemberScopedAdminMixin, admin.ModelAdmin):
         if not external_ref:
             external_ref = f"ADM-{timezone.localtime():%Y%m%d%H%M%S}-{secrets.token_hex(3).upper()}"
         try:
-            return services.record_purchase(
+            # Through the loyalty hook: with `rewards` installed this also earns the points.
+            return loyalty.record_purchase(
                 member=data["member"],
                 external_ref=external_ref,
                 ordered_at=data["ordered_at"],
@@ -723,10 +724,9 @@ class PurchaseAdmin(MemberScopedAdminMixin, admin.ModelAdmin):
                 if not error.error_dict:
                     return None
             add_service_errors(form, error)
-        except services.DuplicatePurchase as error:
-            form.add_error("external_ref", error.detail)
         except DomainError as error:
-            form.add_error(None, error.detail)
+            duplicate = error.code in ("duplicate_purchase", "idempotency_conflict")
+            form.add_error("external_ref" if duplicate else None, error.detail)
         return None
 
     def _after_record(self, request, purchase):

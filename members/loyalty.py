@@ -40,6 +40,10 @@ class LoyaltyProvider(Protocol):
     def tier_choices(self) -> list[tuple[str, str]]:
         """(code, translated name) of every tier, lowest first."""
 
+    def record_purchase(self, **kwargs):
+        """Record a purchase (keyword arguments of `members.services.record_purchase`) and, where
+        the provider keeps points, earn them in the same transaction. Returns the Purchase."""
+
 
 class EntryTierProvider:
     """Before `rewards` exists: everyone has 0 points and the entry tier."""
@@ -55,6 +59,11 @@ class EntryTierProvider:
 
     def tier_choices(self):
         return [(self.entry[0], str(self.entry[1]))]
+
+    def record_purchase(self, **kwargs):
+        from members.services import record_purchase
+
+        return record_purchase(**kwargs)
 
 
 _provider: LoyaltyProvider = EntryTierProvider()
@@ -79,3 +88,8 @@ def filter_by_tier(queryset: QuerySet, tier_code: str) -> QuerySet:
 
 def tier_choices() -> list[tuple[str, str]]:
     return _provider.tier_choices()
+
+
+def record_purchase(**kwargs):
+    """What staff screens call to record a purchase: with `rewards`, points are earned too."""
+    return _provider.record_purchase(**kwargs)

@@ -491,6 +491,22 @@ def record_purchase(
     return purchase
 
 
+@transaction.atomic
+def record_refund(*, purchase: Purchase, amount: Decimal) -> Purchase:
+    """Add a refund to the purchase's `refunded_total`; refunds never exceed what was paid.
+
+    The sum is computed in decimals under the row lock: SQLite would add `F() + amount` in
+    floating point.
+    """
+    purchase = Purchase.objects.select_for_update().get(pk=purchase.pk)
+    amount = _money(amount, "amount")
+    if amount <= 0 or purchase.refunded_total + amount > purchase.total:
+        raise ValidationError({"amount": [_("The refund exceeds what is left of the purchase.")]})
+    purchase.refunded_total += amount
+    Purchase.objects.filter(pk=purchase.pk).update(refunded_total=purchase.refunded_total)
+    return purchase
+
+
 # --- service records, preferences, interactions -------------------------------------------
 
 

@@ -4,5 +4,6 @@ from django.urls import include, path
 
 urlpatterns = [
     path("", include("members.api.urls")),
+    path("", include("rewards.api.urls")),
     path("", include("feedback.api.urls")),
 ]

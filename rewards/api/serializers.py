@@ -1,0 +1,140 @@
+"""Input and output shapes of the points API (API.md "Purchases and points", "Tiers")."""
+
+from decimal import Decimal
+
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from members.models import Member, PaymentMethod, SalesChannel, Store
+from rewards.models import LedgerEntry, Tier
+
+
+class MemberNoField(serializers.SlugRelatedField):
+    default_error_messages = {
+        "does_not_exist": _("No member has the number “{value}”."),
+        "invalid": _("Enter a member number."),
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="member_no", queryset=Member.objects.all(), **kwargs)
+
+
+class StoreCodeField(serializers.SlugRelatedField):
+    default_error_messages = {"does_not_exist": _("No store has the code “{value}”.")}
+
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="code", queryset=Store.objects.all(), **kwargs)
+
+
+class ItemInputSerializer(serializers.Serializer):
+    sku = serializers.CharField(max_length=64)
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    category = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    quantity = serializers.IntegerField(min_value=1)
+    unit_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
+    discount = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=0, required=False, default=Decimal("0.00")
+    )
+
+
+@extend_schema_field({"type": "string", "enum": SalesChannel.values})
+class SalesChannelField(serializers.ChoiceField):
+    """Inline enum in the schema: `members` already has other choice sets named "channel"."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=SalesChannel.choices, **kwargs)
+
+
+class PurchaseInputSerializer(serializers.Serializer):
+    member = MemberNoField()
+    external_ref = serializers.CharField(max_length=64)
+    ordered_at = serializers.DateTimeField()
+    store = StoreCodeField(required=False, allow_null=True)
+    channel = SalesChannelField(required=False, default=SalesChannel.STORE)
+    payment_method = serializers.ChoiceField(
+        choices=PaymentMethod.choices, required=False, allow_blank=True, default=""
+    )
+    items = ItemInputSerializer(many=True, allow_empty=False)
+    total = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False, allow_null=True)
+
+
+class TierRefSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField(source="display_name")
+
+
+class PostingOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="purchase.pk")
+    member = serializers.CharField(source="purchase.member.member_no")
+    external_ref = serializers.CharField(source="purchase.external_ref")
+    total = serializers.DecimalField(max_digits=12, decimal_places=2, source="purchase.total")
+    points_earned = serializers.IntegerField()
+    points_balance = serializers.IntegerField()
+    tier = TierRefSerializer()
+    tier_changed = serializers.BooleanField()
+
+
+class RefundInputSerializer(serializers.Serializer):
+    external_ref = serializers.CharField(max_length=64)
+    amount = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=Decimal("0.01"), required=False, allow_null=True
+    )
+
+
+class RefundOutputSerializer(serializers.Serializer):
+    points_reversed = serializers.IntegerField()
+    points_balance = serializers.IntegerField()
+    tier = TierRefSerializer()
+
+
+class ExpiringSerializer(serializers.Serializer):
+    points = serializers.IntegerField()
+    expires_on = serializers.DateField()
+
+
+class PointsSummarySerializer(serializers.Serializer):
+    balance = serializers.IntegerField()
+    lifetime_earned = serializers.IntegerField()
+    lifetime_spend = serializers.DecimalField(max_digits=14, decimal_places=2)
+    tier = TierRefSerializer()
+    expiring = ExpiringSerializer(many=True)
+
+
+class LedgerEntrySerializer(serializers.ModelSerializer):
+    purchase = serializers.CharField(source="purchase.external_ref", default=None)
+    actor = serializers.CharField(source="actor.username", default=None)
+
+    class Meta:
+        model = LedgerEntry
+        fields = ["id", "kind", "points", "balance_after", "purchase", "reason", "actor", "created_at"]
+
+
+class AdjustInputSerializer(serializers.Serializer):
+    points = serializers.IntegerField()
+    reason = serializers.CharField(max_length=200)
+
+    def validate_points(self, value):
+        if value == 0:
+            raise serializers.ValidationError(_("Enter a whole number of points other than 0."))
+        return value
+
+
+class AdjustOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="entry.pk")
+    points = serializers.IntegerField(source="entry.points")
+    reason = serializers.CharField(source="entry.reason")
+    points_balance = serializers.IntegerField()
+
+
+class TierDetailSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(source="display_name")
+    benefits = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Tier
+        fields = ["code", "name", "rank", "threshold", "discount_percent", "free_delivery", "benefits"]
+
+    def get_benefits(self, tier) -> str:
+        return gettext(tier.benefits) if tier.benefits else ""

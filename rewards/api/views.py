@@ -1,0 +1,128 @@
+"""Points API: thin views that validate, call one service or selector, and render."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from loyalty_crm.api.permissions import ModelPermissions
+from members.models import Member, Purchase
+from members.services import PurchaseLine
+from rewards import selectors, services
+from rewards.api.serializers import (
+    AdjustInputSerializer,
+    AdjustOutputSerializer,
+    LedgerEntrySerializer,
+    PointsSummarySerializer,
+    PostingOutputSerializer,
+    PurchaseInputSerializer,
+    RefundInputSerializer,
+    RefundOutputSerializer,
+    TierDetailSerializer,
+)
+from rewards.models import LedgerEntry, PointsAccount, PurchasePosting, PurchaseRefund, Tier
+
+MEMBER_PARAM = OpenApiParameter("member_no", str, OpenApiParameter.PATH, description="The member's public number")
+
+
+class CanAdjustPoints(BasePermission):
+    def has_permission(self, request, view):
+        return bool(request.user and request.user.has_perm("rewards.adjust_points"))
+
+
+class PurchasePostView(APIView):
+    """Post a purchase: 201 the first time, 200 with the first answer for a retry, 409 on a
+    reused `external_ref` with a different body."""
+
+    queryset = PurchasePosting.objects.none()  # POST needs rewards.add_purchaseposting
+
+    @extend_schema(
+        request=PurchaseInputSerializer, responses={201: PostingOutputSerializer, 200: PostingOutputSerializer}
+    )
+    def post(self, request):
+        data = PurchaseInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        result = services.post_purchase(
+            member=values["member"],
+            external_ref=values["external_ref"],
+            ordered_at=values["ordered_at"],
+            items=[PurchaseLine(**item) for item in values["items"]],
+            store=values.get("store"),
+            channel=values["channel"],
+            payment_method=values["payment_method"],
+            total=values.get("total"),
+            actor=request.user,
+        )
+        return Response(
+            PostingOutputSerializer(result).data,
+            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+        )
+
+
+class PurchaseRefundView(APIView):
+    queryset = PurchaseRefund.objects.none()  # POST needs rewards.add_purchaserefund
+
+    @extend_schema(request=RefundInputSerializer, responses={201: RefundOutputSerializer, 200: RefundOutputSerializer})
+    def post(self, request, pk: int):
+        purchase = get_object_or_404(Purchase, pk=pk)
+        data = RefundInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = services.refund_purchase(
+            purchase=purchase,
+            external_ref=data.validated_data["external_ref"],
+            amount=data.validated_data.get("amount"),
+            actor=request.user,
+        )
+        return Response(
+            RefundOutputSerializer(result).data,
+            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+        )
+
+
+@extend_schema(parameters=[MEMBER_PARAM])
+class PointsSummaryView(APIView):
+    queryset = PointsAccount.objects.none()  # GET needs rewards.view_pointsaccount
+
+    @extend_schema(responses=PointsSummarySerializer)
+    def get(self, request, member_no: str):
+        member = get_object_or_404(Member, member_no=member_no)
+        return Response(PointsSummarySerializer(selectors.points_summary(member)).data)
+
+
+@extend_schema(parameters=[MEMBER_PARAM])
+class LedgerView(generics.ListAPIView):
+    """The member's ledger rows, newest first."""
+
+    queryset = LedgerEntry.objects.none()  # GET needs rewards.view_ledgerentry
+    serializer_class = LedgerEntrySerializer
+    filter_backends = []
+
+    def get_queryset(self):
+        return selectors.ledger_for(get_object_or_404(Member, member_no=self.kwargs["member_no"]))
+
+
+@extend_schema(parameters=[MEMBER_PARAM])
+class PointsAdjustView(APIView):
+    """Managers only (`rewards.adjust_points`); the reason is required and recorded."""
+
+    queryset = LedgerEntry.objects.none()
+    permission_classes = [ModelPermissions, CanAdjustPoints]
+
+    @extend_schema(request=AdjustInputSerializer, responses={201: AdjustOutputSerializer})
+    def post(self, request, member_no: str):
+        member = get_object_or_404(Member, member_no=member_no)
+        data = AdjustInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = services.adjust_points(member=member, actor=request.user, **data.validated_data)
+        return Response(AdjustOutputSerializer(result).data, status=status.HTTP_201_CREATED)
+
+
+class TierListView(generics.ListAPIView):
+    """Tiers, lowest first, with thresholds and benefits (names translated)."""
+
+    queryset = Tier.objects.order_by("rank")
+    serializer_class = TierDetailSerializer
+    filter_backends = []

@@ -1,0 +1,57 @@
+"""`rewards`' answer to `members.loyalty`: real points and tiers for the members screens and API."""
+
+from __future__ import annotations
+
+from django.db.models import Exists, IntegerField, OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils.translation import gettext
+
+from members.loyalty import LoyaltySnapshot, TierRef
+from members.models import Member
+from rewards.models import PointsAccount, Tier
+
+
+def _entry_tiers():
+    """The entry tier as a subquery: the one with no lower rank."""
+    return Tier.objects.exclude(Exists(Tier.objects.filter(rank__lt=OuterRef("rank"))))
+
+
+class RewardsLoyaltyProvider:
+    def snapshots(self, members) -> dict:
+        """One query: each member's balance and tier, or 0 and the entry tier without an account."""
+        ids = [member.pk for member in members]
+        if not ids:
+            return {}
+        account = PointsAccount.objects.filter(member_id=OuterRef("pk"))
+        entry = _entry_tiers()
+        rows = (
+            Member.objects.filter(pk__in=ids)
+            .order_by()
+            .annotate(
+                points=Coalesce(Subquery(account.values("balance")[:1]), Value(0), output_field=IntegerField()),
+                tier_code=Coalesce(Subquery(account.values("tier__code")[:1]), Subquery(entry.values("code")[:1])),
+                tier_name=Coalesce(Subquery(account.values("tier__name")[:1]), Subquery(entry.values("name")[:1])),
+            )
+            .values_list("pk", "points", "tier_code", "tier_name")
+        )
+        return {
+            pk: LoyaltySnapshot(points_balance=points, tier=TierRef(code=code, name=gettext(name) if name else code))
+            for pk, points, code, name in rows
+        }
+
+    def filter_by_tier(self, queryset: QuerySet, tier_code: str) -> QuerySet:
+        """Members in that tier, by EXISTS subqueries (never a join that could repeat a member)."""
+        in_tier = Exists(PointsAccount.objects.filter(member_id=OuterRef("pk"), tier__code=tier_code))
+        no_account = ~Exists(PointsAccount.objects.filter(member_id=OuterRef("pk")))
+        is_entry = Exists(_entry_tiers().filter(code=tier_code))
+        return queryset.filter(in_tier | (no_account & is_entry))
+
+    def record_purchase(self, **kwargs):
+        """For `members`' own "Record purchase" page (once `members.loyalty` forwards it here):
+        record the purchase AND earn its points, exactly as `POST /api/v1/purchases/` does."""
+        from rewards.services import post_purchase
+
+        return post_purchase(**kwargs).purchase
+
+    def tier_choices(self) -> list[tuple[str, str]]:
+        return [(tier.code, tier.display_name) for tier in Tier.objects.order_by("rank")]

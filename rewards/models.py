@@ -1,0 +1,372 @@
+"""Points, tiers and the rules that earn them.
+
+The ledger (`LedgerEntry`) is append-only: rows are never updated or deleted, reversals are new
+rows. Each member's `PointsAccount` holds the running balance and lifetime figures, changed only
+by `rewards.services` under a row lock in the same transaction as the ledger row, so the balance
+always equals the ledger sum (DESIGN.md invariant 1).
+
+What is left of an earn row lives on its `PointsLot`, a separate mutable row: spending, refunds
+and expiry consume lots oldest first (FIFO) while the ledger row itself stays untouched.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext_lazy as _
+
+from members.models import Category, Member, Product, Purchase
+
+# The seeded tier names, marked for the translation catalogue; `Tier.display_name` translates
+# whatever name is stored, so a renamed tier shows as typed.
+SEED_TIER_NAMES = [gettext_noop("Regular"), gettext_noop("Silver"), gettext_noop("Gold"), gettext_noop("Diamond")]
+SEED_TIER_BENEFITS = [
+    # xgettext:no-python-format
+    gettext_noop("10% off"),
+    # xgettext:no-python-format
+    gettext_noop("15% off"),
+    # xgettext:no-python-format
+    gettext_noop("20% off"),
+    # xgettext:no-python-format
+    gettext_noop("25% off, free delivery"),
+]
+
+
+class TimeStamped(models.Model):
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class Tier(TimeStamped):
+    """A membership level reached by cumulative spend (lifetime spend net of refunds)."""
+
+    code = models.SlugField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=50, help_text=_("In English; translated when shown."))
+    rank = models.PositiveSmallIntegerField(_("rank"), unique=True, help_text=_("0 is the entry tier."))
+    threshold = models.DecimalField(
+        _("threshold"),
+        max_digits=12,
+        decimal_places=2,
+        help_text=_("Cumulative spend from which a member reaches this tier."),
+    )
+    discount_percent = models.DecimalField(_("discount (%)"), max_digits=5, decimal_places=2, default=Decimal("0.00"))
+    free_delivery = models.BooleanField(_("free delivery"), default=False)
+    benefits = models.TextField(_("benefits"), blank=True)
+
+    class Meta:
+        verbose_name = _("tier")
+        verbose_name_plural = _("tiers")
+        ordering = ["rank"]
+        constraints = [
+            models.UniqueConstraint(fields=["threshold"], name="rewards_tier_unique_threshold"),
+            models.CheckConstraint(condition=Q(threshold__gte=0), name="rewards_tier_threshold_gte_0"),
+            models.CheckConstraint(
+                condition=Q(discount_percent__gte=0) & Q(discount_percent__lte=100),
+                name="rewards_tier_discount_0_100",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    def clean(self):
+        """Thresholds rise with rank, and the entry tier (rank 0) starts at 0."""
+        if self.rank == 0 and self.threshold is not None and self.threshold != 0:
+            raise ValidationError({"threshold": _("The entry tier (rank 0) starts at a spend of 0.")})
+        others = Tier.objects.exclude(pk=self.pk)
+        if self.threshold is None or self.rank is None:
+            return
+        lower = others.filter(rank__lt=self.rank, threshold__gte=self.threshold).first()
+        higher = others.filter(rank__gt=self.rank, threshold__lte=self.threshold).first()
+        clash = lower or higher
+        if clash:
+            raise ValidationError(
+                {
+                    "threshold": _("Thresholds must rise with rank: “%(tier)s” (rank %(rank)d) has %(threshold)s.")
+                    % {"tier": clash.display_name, "rank": clash.rank, "threshold": clash.threshold}
+                }
+            )
+
+    @property
+    def display_name(self) -> str:
+        return gettext(self.name) if self.name else self.code
+
+
+class PointsAccount(models.Model):
+    """One per member: the balance and lifetime figures, always equal to the ledger's sums.
+
+    `balance` may be negative, and only through a refund whose points were already spent: the
+    debt is repaid by future earning (see `rewards.services.refunds`). So there is no
+    `balance >= 0` constraint; the constraints below hold whatever the refund history.
+    `lifetime_earned` is points credited (earned, bonus, positive adjustments) less refund
+    reversals, so `balance <= lifetime_earned` always.
+    """
+
+    member = models.OneToOneField(
+        Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="points_account"
+    )
+    balance = models.IntegerField(_("points balance"), default=0)
+    lifetime_earned = models.IntegerField(_("lifetime points earned"), default=0)
+    lifetime_spend = models.DecimalField(_("lifetime spend"), max_digits=14, decimal_places=2, default=Decimal("0.00"))
+    tier = models.ForeignKey(Tier, verbose_name=_("tier"), on_delete=models.PROTECT, related_name="accounts")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("points account")
+        verbose_name_plural = _("points accounts")
+        ordering = ["member_id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(lifetime_earned__gte=0), name="rewards_account_earned_gte_0"),
+            models.CheckConstraint(condition=Q(lifetime_spend__gte=0), name="rewards_account_spend_gte_0"),
+            models.CheckConstraint(
+                condition=Q(balance__lte=models.F("lifetime_earned")), name="rewards_account_balance_lte_earned"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id}: {self.balance}"
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise TypeError("Ledger rows are never updated; write a reversal row instead.")
+
+    def delete(self):
+        raise TypeError("Ledger rows are never deleted; write a reversal row instead.")
+
+
+class LedgerEntry(models.Model):
+    """One change of a member's points. Never updated or deleted."""
+
+    class Kind(models.TextChoices):
+        EARN = "earn", _("Earned")
+        SPEND = "spend", _("Spent")
+        EXPIRE = "expire", _("Expired")
+        REFUND_REVERSAL = "refund_reversal", _("Refund reversal")
+        ADJUSTMENT = "adjustment", _("Manual adjustment")
+        BONUS = "bonus", _("Bonus")
+        TRANSFER = "transfer", _("Transfer")
+
+    account = models.ForeignKey(
+        PointsAccount, verbose_name=_("account"), on_delete=models.PROTECT, related_name="entries"
+    )
+    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="ledger")
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    points = models.IntegerField(_("points"))
+    balance_after = models.IntegerField(_("balance after"))
+    purchase = models.ForeignKey(
+        Purchase,
+        verbose_name=_("purchase"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="ledger_entries",
+    )
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True, db_index=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("ledger entry")
+        verbose_name_plural = _("points ledger")
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["member", "-id"], name="rewards_ledger_member")]
+        constraints = [models.CheckConstraint(condition=~Q(points=0), name="rewards_ledger_points_not_0")]
+        permissions = [("adjust_points", _("Can adjust a member's points by hand"))]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.points:+d}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise TypeError("Ledger rows are never updated; write a reversal row instead.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Ledger rows are never deleted; write a reversal row instead.")
+
+
+class PointsLot(models.Model):
+    """What is left of one credit (earn, bonus, positive adjustment) and when it expires.
+
+    Changed only under the account's lock, by FIFO consumption (oldest expiry first).
+    """
+
+    entry = models.OneToOneField(
+        LedgerEntry, verbose_name=_("ledger entry"), on_delete=models.PROTECT, related_name="lot"
+    )
+    account = models.ForeignKey(PointsAccount, verbose_name=_("account"), on_delete=models.PROTECT, related_name="lots")
+    points = models.PositiveIntegerField(_("points credited"))
+    remaining = models.PositiveIntegerField(_("points remaining"))
+    expired = models.PositiveIntegerField(_("points expired"), default=0)
+    expires_on = models.DateField(_("expires on"))
+
+    class Meta:
+        verbose_name = _("points lot")
+        verbose_name_plural = _("points lots")
+        ordering = ["expires_on", "id"]
+        indexes = [
+            models.Index(fields=["account", "expires_on", "id"], condition=Q(remaining__gt=0), name="rewards_lot_open"),
+            models.Index(fields=["expires_on"], condition=Q(remaining__gt=0), name="rewards_lot_due"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(remaining__lte=models.F("points")) & Q(expired__lte=models.F("points")),
+                name="rewards_lot_within_points",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.remaining}/{self.points} → {self.expires_on}"
+
+
+class TierHistory(models.Model):
+    class Reason(models.TextChoices):
+        PURCHASE = "purchase", _("Purchase")
+        REFUND = "refund", _("Refund")
+        ADJUSTMENT = "adjustment", _("Manual change")
+        REEVALUATION = "reevaluation", _("Periodic re-evaluation")
+
+    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="tier_history")
+    from_tier = models.ForeignKey(
+        Tier, verbose_name=_("from"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    to_tier = models.ForeignKey(Tier, verbose_name=_("to"), on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(_("reason"), max_length=20, choices=Reason.choices)
+    purchase = models.ForeignKey(
+        Purchase, verbose_name=_("purchase"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    at = models.DateTimeField(_("when"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("tier change")
+        verbose_name_plural = _("tier history")
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_tier} → {self.to_tier}"
+
+
+class EarnRule(TimeStamped):
+    """How purchases earn points. One active base rule; multipliers for products or categories.
+
+    A line earns base rate × the highest multiplier among the active rules naming its product or
+    category (multipliers do not compound); the purchase's total is rounded down once.
+    """
+
+    class Kind(models.TextChoices):
+        BASE = "base", _("Base rate (points per currency unit paid)")
+        PRODUCT = "product", _("Product multiplier")
+        CATEGORY = "category", _("Category multiplier")
+
+    name = models.CharField(_("name"), max_length=100)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    rate = models.DecimalField(
+        _("rate or multiplier"),
+        max_digits=6,
+        decimal_places=2,
+        help_text=_("Points per currency unit for the base rule; a multiplier (2 = double) for the others."),
+    )
+    product = models.ForeignKey(
+        Product, verbose_name=_("product"), on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    category = models.ForeignKey(
+        Category, verbose_name=_("category"), on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("earning rule")
+        verbose_name_plural = _("earning rules")
+        ordering = ["kind", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(rate__gte=0), name="rewards_earnrule_rate_gte_0"),
+            models.CheckConstraint(
+                condition=(Q(kind="base", product__isnull=True, category__isnull=True))
+                | Q(kind="product", product__isnull=False, category__isnull=True)
+                | Q(kind="category", category__isnull=False, product__isnull=True),
+                name="rewards_earnrule_target_matches_kind",
+                violation_error_message=_(
+                    "A product rule names a product, a category rule a category, the base rule neither."
+                ),
+            ),
+            models.UniqueConstraint(
+                fields=["kind"], condition=Q(kind="base", is_active=True), name="rewards_earnrule_one_active_base"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PurchasePosting(models.Model):
+    """How `rewards` posted a purchase: the request's fingerprint and the first answer.
+
+    A retry with the same `external_ref` is compared by fingerprint and answered from here.
+    """
+
+    purchase = models.OneToOneField(
+        Purchase, verbose_name=_("purchase"), on_delete=models.PROTECT, related_name="posting"
+    )
+    fingerprint = models.CharField(_("request fingerprint"), max_length=64)
+    points_earned = models.IntegerField(_("points earned"))
+    points_balance = models.IntegerField(_("balance after"))
+    tier = models.ForeignKey(Tier, verbose_name=_("tier after"), on_delete=models.PROTECT, related_name="+")
+    tier_changed = models.BooleanField(_("tier changed"))
+    points_reversed = models.IntegerField(_("points reversed by refunds"), default=0)
+    created_at = models.DateTimeField(_("posted at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("purchase posting")
+        verbose_name_plural = _("purchase postings")
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.purchase_id}: {self.points_earned:+d}"
+
+
+class PurchaseRefund(models.Model):
+    """One refund of a purchase (idempotent on `external_ref`) and its first answer."""
+
+    purchase = models.ForeignKey(Purchase, verbose_name=_("purchase"), on_delete=models.PROTECT, related_name="refunds")
+    external_ref = models.CharField(_("external reference"), max_length=64, unique=True)
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    points_reversed = models.IntegerField(_("points reversed"))
+    points_balance = models.IntegerField(_("balance after"))
+    tier = models.ForeignKey(Tier, verbose_name=_("tier after"), on_delete=models.PROTECT, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
+        ordering = ["-id"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="rewards_refund_amount_gt_0")]
+
+    def __str__(self) -> str:
+        return f"{self.external_ref} ({self.amount})"

@@ -1,0 +1,16 @@
+"""The verbs that change points and tiers. Admin, API, commands and tasks all call these."""
+
+from rewards.services.adjustments import AdjustmentResult, adjust_points
+from rewards.services.purchases import PostingResult, post_purchase, preview_points, request_fingerprint
+from rewards.services.refunds import RefundResult, refund_purchase
+
+__all__ = [
+    "AdjustmentResult",
+    "PostingResult",
+    "RefundResult",
+    "adjust_points",
+    "post_purchase",
+    "preview_points",
+    "refund_purchase",
+    "request_fingerprint",
+]

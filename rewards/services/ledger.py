@@ -1,0 +1,160 @@
+"""The ledger's building blocks, used by every points-changing service under the account lock.
+
+Not a public API: call `post_purchase`, `refund_purchase`, `adjust_points`. The caller holds the
+member lock and the account lock (`rewards.lock_objects`) and saves the account at the end.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from members.models import Member, Purchase
+from rewards import lock_objects, rules
+from rewards.errors import InsufficientPoints
+from rewards.models import LedgerEntry, PointsAccount, PointsLot, Tier, TierHistory
+from rewards.selectors import tier_levels
+
+
+def real_actor(actor):
+    """A user to record, or None for anonymous/system callers."""
+    return actor if getattr(actor, "is_authenticated", False) else None
+
+
+def lock_or_open_account(member: Member, tiers: list[Tier]) -> PointsAccount:
+    """The member's account, locked; opened at the entry tier on first use.
+
+    The caller already holds the member's row lock, so two openings of one account cannot race;
+    `ignore_conflicts` keeps it safe even for a caller that does not.
+    """
+    account = lock_objects.account_for_update(member.pk)
+    if account is None:
+        PointsAccount.objects.bulk_create([PointsAccount(member=member, tier=tiers[0])], ignore_conflicts=True)
+        account = lock_objects.account_for_update(member.pk)
+    return account
+
+
+def save_account(account: PointsAccount) -> None:
+    account.save(update_fields=["balance", "lifetime_earned", "lifetime_spend", "tier", "updated_at"])
+
+
+def _entry(account: PointsAccount, *, kind: str, points: int, purchase, reason: str, actor) -> LedgerEntry:
+    return LedgerEntry.objects.create(
+        account=account,
+        member_id=account.member_id,
+        kind=kind,
+        points=points,
+        balance_after=account.balance,
+        purchase=purchase,
+        reason=reason[:200],
+        actor=real_actor(actor),
+    )
+
+
+def credit(
+    account: PointsAccount,
+    *,
+    kind: str,
+    points: int,
+    earned_on: datetime.date,
+    purchase: Purchase | None = None,
+    reason: str = "",
+    actor=None,
+) -> LedgerEntry:
+    """Add points as a new lot. A debt (negative balance) is repaid first; a lot whose expiry
+    date has already passed (a backfilled purchase) expires at once with its own expire row."""
+    assert points > 0
+    debt = max(0, -account.balance)
+    account.balance += points
+    account.lifetime_earned += points
+    entry = _entry(account, kind=kind, points=points, purchase=purchase, reason=reason, actor=actor)
+    lot = PointsLot(
+        entry=entry,
+        account=account,
+        points=points,
+        remaining=max(0, points - debt),
+        expires_on=rules.expires_on(earned_on),
+    )
+    if lot.remaining and lot.expires_on < timezone.localdate():
+        lot.expired, lot.remaining = lot.remaining, 0
+        account.balance -= lot.expired
+        _entry(
+            account,
+            kind=LedgerEntry.Kind.EXPIRE,
+            points=-lot.expired,
+            purchase=purchase,
+            reason=_("Expired on %(date)s, before it was recorded") % {"date": lot.expires_on.isoformat()},
+            actor=actor,
+        )
+    lot.save()
+    return entry
+
+
+def debit(
+    account: PointsAccount,
+    *,
+    kind: str,
+    points: int,
+    allow_debt: bool = False,
+    first_lot: PointsLot | None = None,
+    purchase: Purchase | None = None,
+    reason: str = "",
+    actor=None,
+) -> LedgerEntry:
+    """Take points, oldest lots first (after `first_lot`, when given).
+
+    Only `allow_debt` (a refund reversing points already spent) may take the balance below 0.
+    """
+    assert points > 0
+    if not allow_debt and account.balance < points:
+        raise InsufficientPoints(
+            _("The member has %(balance)d points; %(points)d are needed.")
+            % {"balance": account.balance, "points": points}
+        )
+    account.balance -= points
+    entry = _entry(account, kind=kind, points=-points, purchase=purchase, reason=reason, actor=actor)
+    left = points
+    changed = []
+    if first_lot is not None and first_lot.remaining:
+        take = min(first_lot.remaining, left)
+        first_lot.remaining -= take
+        left -= take
+        changed.append(first_lot)
+    if left:
+        lots = lock_objects.open_lots_for_update(account.pk)
+        if first_lot is not None:
+            lots = lots.exclude(pk=first_lot.pk)
+        for lot in lots.iterator(chunk_size=100):
+            take = min(lot.remaining, left)
+            lot.remaining -= take
+            left -= take
+            changed.append(lot)
+            if not left:
+                break
+    if changed:
+        PointsLot.objects.bulk_update(changed, ["remaining"])
+    return entry
+
+
+def retier(
+    account: PointsAccount,
+    *,
+    tiers: list[Tier],
+    reason: str,
+    purchase: Purchase | None = None,
+    upgrade_only: bool = False,
+) -> bool:
+    """Move the account to the tier its lifetime spend reaches, with history. True if it moved."""
+    level = rules.tier_for_spend(tier_levels(tiers), account.lifetime_spend)
+    if level.id == account.tier_id:
+        return False
+    new_tier = next(t for t in tiers if t.pk == level.id)
+    if upgrade_only and new_tier.rank < account.tier.rank:
+        return False
+    TierHistory.objects.create(
+        member_id=account.member_id, from_tier=account.tier, to_tier=new_tier, reason=reason, purchase=purchase
+    )
+    account.tier = new_tier
+    return True

@@ -1,0 +1,243 @@
+"""Posting purchases: record them in `members`, earn points, re-evaluate the tier — one transaction."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from members import services as members_services
+from members.models import Category, Member, Product, Purchase, PurchaseItem, Store
+from members.services import DuplicatePurchase, PurchaseLine
+from rewards import rules, selectors
+from rewards.errors import IdempotencyConflict
+from rewards.models import LedgerEntry, PurchasePosting, Tier, TierHistory
+from rewards.services import ledger
+
+
+@dataclass(frozen=True)
+class PostingResult:
+    purchase: Purchase
+    points_earned: int
+    points_balance: int
+    tier: Tier
+    tier_changed: bool
+    created: bool  # False when this answers a retry from the stored first answer
+
+
+def _norm_money(value) -> str | None:
+    if value is None:
+        return None
+    try:
+        return str(Decimal(str(value)).quantize(Decimal("0.01")))
+    except (InvalidOperation, ValueError):
+        return str(value)
+
+
+def request_fingerprint(
+    *,
+    member: Member,
+    external_ref: str,
+    ordered_at: datetime.datetime,
+    items: list[PurchaseLine],
+    store: Store | None,
+    channel: str,
+    payment_method: str,
+    total,
+) -> str:
+    """A hash of the normalised request: equal bodies (in any key or line order) hash equal."""
+    body = {
+        "member": member.member_no,
+        "external_ref": external_ref,
+        "ordered_at": ordered_at.astimezone(datetime.UTC).isoformat(),
+        "store": store.code if store else None,
+        "channel": channel or "store",
+        "payment_method": payment_method or "",
+        "total": _norm_money(total),
+        "items": sorted(
+            [
+                item.sku,
+                item.name or "",
+                (item.category or "").strip(),
+                item.quantity,
+                _norm_money(item.unit_price),
+                _norm_money(item.discount),
+            ]
+            for item in items
+        ),
+    }
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _posting_for(external_ref: str) -> PurchasePosting | None:
+    return (
+        PurchasePosting.objects.select_related("purchase", "purchase__member", "tier")
+        .filter(purchase__external_ref=external_ref)
+        .first()
+    )
+
+
+def _replay(posting: PurchasePosting, fingerprint: str) -> PostingResult:
+    if posting.fingerprint != fingerprint:
+        raise IdempotencyConflict(
+            _("The external reference “%(ref)s” was already used for a different purchase.")
+            % {"ref": posting.purchase.external_ref}
+        )
+    return PostingResult(
+        purchase=posting.purchase,
+        points_earned=posting.points_earned,
+        points_balance=posting.points_balance,
+        tier=posting.tier,
+        tier_changed=posting.tier_changed,
+        created=False,
+    )
+
+
+@transaction.atomic
+def post_purchase(
+    *,
+    member: Member,
+    external_ref: str,
+    ordered_at: datetime.datetime,
+    items: list[PurchaseLine],
+    store: Store | None = None,
+    channel: str = "store",
+    payment_method: str = "",
+    total: Decimal | None = None,
+    actor=None,
+) -> PostingResult:
+    """Record a purchase, earn its points, add its spend and upgrade the tier, all or nothing.
+
+    Idempotent on `external_ref`: the same request again answers the first result (nothing is
+    written); a different request with that reference raises IdempotencyConflict. Concurrent
+    identical requests queue on the member's row lock; all but the first then meet the unique
+    external reference and answer from the stored posting.
+    """
+    external_ref = (external_ref or "").strip()
+    fingerprint = request_fingerprint(
+        member=member,
+        external_ref=external_ref,
+        ordered_at=ordered_at,
+        items=items,
+        store=store,
+        channel=channel,
+        payment_method=payment_method,
+        total=total,
+    )
+    posting = _posting_for(external_ref) if external_ref else None
+    if posting is not None:
+        return _replay(posting, fingerprint)
+    try:
+        # `record_purchase` raises DuplicatePurchase from inside its own savepoint, so this
+        # transaction stays usable for the re-read below.
+        return _post_new(
+            member=member,
+            external_ref=external_ref,
+            ordered_at=ordered_at,
+            items=items,
+            store=store,
+            channel=channel,
+            payment_method=payment_method,
+            total=total,
+            actor=actor,
+            fingerprint=fingerprint,
+        )
+    except DuplicatePurchase:
+        posting = _posting_for(external_ref)
+        if posting is None:
+            raise IdempotencyConflict(
+                _("The purchase “%(ref)s” was recorded without points (e.g. imported); it cannot be posted again.")
+                % {"ref": external_ref}
+            ) from None
+        return _replay(posting, fingerprint)
+
+
+def _post_new(*, member, external_ref, ordered_at, items, store, channel, payment_method, total, actor, fingerprint):
+    purchase = members_services.record_purchase(  # takes the member's row lock first
+        member=member,
+        external_ref=external_ref,
+        ordered_at=ordered_at,
+        items=items,
+        store=store,
+        channel=channel,
+        payment_method=payment_method,
+        total=total,
+        actor=actor,
+    )
+    tiers = selectors.tiers()
+    account = ledger.lock_or_open_account(member, tiers)
+    lines = [
+        rules.Line(sku=sku, line_total=line_total, product_id=product_id, category_id=category_id)
+        for sku, line_total, product_id, category_id in PurchaseItem.objects.filter(purchase=purchase)
+        .order_by("id")
+        .values_list("sku", "line_total", "product_id", "category_id")
+    ]
+    preview = rules.preview_points(lines, selectors.active_earn_rules(), paid=purchase.total)
+    account.lifetime_spend += purchase.total
+    if preview.points:
+        ledger.credit(
+            account,
+            kind=LedgerEntry.Kind.EARN,
+            points=preview.points,
+            earned_on=timezone.localdate(ordered_at),
+            purchase=purchase,
+            reason=_("Purchase %(ref)s") % {"ref": external_ref},
+            actor=actor,
+        )
+    changed = ledger.retier(
+        account, tiers=tiers, reason=TierHistory.Reason.PURCHASE, purchase=purchase, upgrade_only=True
+    )
+    ledger.save_account(account)
+    PurchasePosting.objects.create(
+        purchase=purchase,
+        fingerprint=fingerprint,
+        points_earned=preview.points,
+        points_balance=account.balance,
+        tier=account.tier,
+        tier_changed=changed,
+    )
+    return PostingResult(
+        purchase=purchase,
+        points_earned=preview.points,
+        points_balance=account.balance,
+        tier=account.tier,
+        tier_changed=changed,
+        created=True,
+    )
+
+
+def preview_points(*, items: list[PurchaseLine], total: Decimal | None = None) -> rules.PointsPreview:
+    """The points a basket would earn and the rules that apply (for the checkout quote). No writes.
+
+    Products are matched by SKU; a line's category label (code or name) overrides the product's.
+    """
+    products = {p.sku: p for p in Product.objects.filter(sku__in={i.sku for i in items})}
+    labels = {(i.category or "").strip() for i in items} - {""}
+    categories: dict[str, int] = {}
+    if labels:
+        for cat in Category.objects.filter(code__in={label.lower() for label in labels}) | Category.objects.filter(
+            name__in=labels
+        ):
+            categories[cat.code] = cat.pk
+            categories[cat.name] = cat.pk
+    lines = []
+    for item in items:
+        product = products.get(item.sku)
+        label = (item.category or "").strip()
+        category_id = categories.get(label.lower()) or categories.get(label) if label else None
+        if category_id is None and product is not None:
+            category_id = product.category_id
+        gross = Decimal(str(item.unit_price)) * item.quantity - Decimal(str(item.discount or 0))
+        lines.append(
+            rules.Line(
+                sku=item.sku, line_total=gross, product_id=product.pk if product else None, category_id=category_id
+            )
+        )
+    paid = Decimal(str(total)) if total is not None else None
+    return rules.preview_points(lines, selectors.active_earn_rules(), paid=paid)

@@ -1,0 +1,114 @@
+"""Real threads on PostgreSQL: each thread has its own connection and transaction."""
+
+import datetime
+import importlib
+import threading
+from decimal import Decimal
+
+import pytest
+from django.db import connections
+from django.utils import timezone
+
+from members.models import Purchase
+from rewards import services
+from rewards.models import EarnRule, LedgerEntry, PurchasePosting, Tier
+from tests.members import factories
+from tests.rewards.helpers import account_of, assert_ledger_invariants, line, post
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def _seeded_tiers_and_rules(transactional_db):
+    """A transactional test before this one may have flushed the migrations' seed rows."""
+    from decimal import Decimal as D
+
+    seed_defaults = importlib.import_module("rewards.migrations.0002_seed_tiers_rules_roles")
+
+    if not Tier.objects.exists():
+        for code, name, rank, threshold, discount, free_delivery, benefits in seed_defaults.TIERS:
+            Tier.objects.create(
+                code=code,
+                name=name,
+                rank=rank,
+                threshold=D(threshold),
+                discount_percent=D(discount),
+                free_delivery=free_delivery,
+                benefits=benefits,
+            )
+    if not EarnRule.objects.filter(kind="base").exists():
+        EarnRule.objects.create(name="1 point per 1 yuan paid", kind="base", rate=1)
+
+
+def run_at_once(calls) -> list[object]:
+    """Start every call in its own thread behind a barrier; return each result or exception."""
+    results: list[object] = [None] * len(calls)
+    barrier = threading.Barrier(len(calls), timeout=20)
+
+    def run(index):
+        try:
+            barrier.wait()
+            results[index] = calls[index]()
+        except Exception as exc:  # the test inspects what each thread got
+            results[index] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads)
+    return results
+
+
+def test_twenty_identical_posts_at_once_record_one_purchase_and_earn_once():
+    member = factories.member()
+    factories.product()
+    ordered_at = timezone.now() - datetime.timedelta(hours=1)
+
+    def post_it():
+        return services.post_purchase(
+            member=member, external_ref="POS-RACE", ordered_at=ordered_at, items=[line("188.80")]
+        )
+
+    results = run_at_once([post_it] * 20)
+
+    errors = [r for r in results if isinstance(r, Exception)]
+    assert errors == []
+    assert sorted(r.created for r in results) == [False] * 19 + [True]
+    assert {(r.purchase.pk, r.points_earned, r.points_balance) for r in results} == {
+        (Purchase.objects.get().pk, 188, 188)
+    }
+    assert PurchasePosting.objects.count() == 1
+    assert list(LedgerEntry.objects.values_list("kind", "points")) == [("earn", 188)]
+    assert account_of(member).balance == 188
+    assert_ledger_invariants(member)
+
+
+def test_refunds_and_adjustments_at_once_keep_the_balance_equal_to_the_ledger():
+    member = factories.member()
+    factories.product()
+    first = post(member, "100.00").purchase
+    second = post(member, "200.00").purchase
+
+    calls = [
+        lambda: services.refund_purchase(purchase=first, external_ref="R-A"),
+        lambda: services.refund_purchase(purchase=second, external_ref="R-B1", amount=Decimal("25.00")),
+        lambda: services.refund_purchase(purchase=second, external_ref="R-B2", amount=Decimal("25.00")),
+        lambda: services.adjust_points(member=member, points=-30, reason="redeemed", actor=None),
+        lambda: services.adjust_points(member=member, points=20, reason="goodwill", actor=None),
+        lambda: services.adjust_points(member=member, points=-40, reason="redeemed", actor=None),
+        lambda: post(member, "10.00"),
+    ] * 2
+    # The second round reuses the refund references: those answer the first result, or
+    # `already_refunded` never happens because the references match.
+    results = run_at_once(calls)
+
+    assert [r for r in results if isinstance(r, Exception)] == []
+    # 300 earned + 2×10 − 100 − 50 − 2×(30 − 20 + 40)
+    assert account_of(member).balance == 300 + 20 - 100 - 50 - 100
+    second.refresh_from_db()
+    assert second.refunded_total == Decimal("50.00")
+    assert_ledger_invariants(member)
