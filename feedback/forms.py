@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.functional import lazy
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from feedback.images import MAX_PHOTOS
+from feedback.images import MAX_PHOTO_BYTES, MAX_PHOTOS
 from feedback.models import Ticket
 from feedback.services import MAX_MESSAGE_LENGTH, MAX_NAME_LENGTH, MAX_REF_LENGTH
 from members.models import Store
 
 # Where a service error about a field shows on the form.
 SERVICE_FIELD_ALIASES = {"purchase_ref": "order_ref", "channel": None}
+
+
+def _photo_help_text() -> str:
+    # Translated at render time, in the customer's language (a `%` on a lazy string would not be).
+    return gettext("Up to %(count)d photos (JPEG, PNG or WebP), %(size)d MB each.") % {
+        "count": MAX_PHOTOS,
+        "size": MAX_PHOTO_BYTES // (1024 * 1024),
+    }
+
+
+_photo_help = lazy(_photo_help_text, str)
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -65,7 +78,7 @@ class FeedbackForm(forms.Form):
     photos = MultiplePhotoField(
         label=_("Photos"),
         required=False,
-        help_text=_("Up to %(count)s photos (JPEG, PNG or WebP), 5 MB each.") % {"count": MAX_PHOTOS},
+        help_text=_photo_help(),
     )
     # The honeypot: hidden from people, filled in by bots.
     website = forms.CharField(label=_("Leave this field empty"), required=False)

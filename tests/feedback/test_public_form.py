@@ -36,11 +36,13 @@ def test_form_page_is_chinese_for_chinese_browsers(client):
     assert response.status_code == 200
     assert '<html lang="zh-hans">' in response.content.decode()
     assert 'name="csrfmiddlewaretoken"' in response.content.decode()
+    assert "最多 3 张照片" in response.content.decode()  # help texts too, not only labels
 
 
 def test_form_page_is_english_otherwise(client):
     response = client.get(URL, HTTP_ACCEPT_LANGUAGE="de-DE")
     assert '<html lang="en">' in response.content.decode()
+    assert "Up to 3 photos" in response.content.decode()
 
 
 def test_good_submission_with_photo_redirects_to_thanks_page(client, settings):
