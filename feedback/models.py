@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from loyalty_crm.fields import EncryptedTextField
 
@@ -66,7 +67,7 @@ class Ticket(models.Model):
 
     class Status(models.TextChoices):
         NEW = "new", _("New")
-        OPEN = "open", _("Open")
+        OPEN = "open", pgettext_lazy("ticket status", "Open")
         WAITING = "waiting", _("Waiting on customer")
         RESOLVED = "resolved", _("Resolved")
         CLOSED = "closed", _("Closed")
