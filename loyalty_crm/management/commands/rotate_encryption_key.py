@@ -68,10 +68,14 @@ class Tally:
 
 
 class Command(BaseCommand):
-    help = gettext_lazy(
+    help_text = gettext_lazy(
         "Re-encrypt every encrypted value (members and their history) under the first key of "
         "FIELD_ENCRYPTION_KEY and recompute the lookup hashes. With --check, only count what is left to do."
     )
+
+    @property
+    def help(self) -> str:  # argparse needs a str, not a lazy string
+        return str(self.help_text)
 
     def add_arguments(self, parser):
         parser.add_argument(

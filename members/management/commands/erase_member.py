@@ -13,10 +13,14 @@ from members.selectors import member_get
 
 
 class Command(BaseCommand):
-    help = gettext_lazy(
+    help_text = gettext_lazy(
         "Erase (anonymise) a member irreversibly: personal data, tags, preferences, record texts and earlier "
         "versions in the history are wiped; purchases and their totals stay for reports."
     )
+
+    @property
+    def help(self) -> str:  # argparse needs a str, not a lazy string
+        return str(self.help_text)
 
     def add_arguments(self, parser):
         parser.add_argument("member_no", help=_("the member's number, e.g. M1234567890"))

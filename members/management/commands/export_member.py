@@ -11,7 +11,11 @@ from members.selectors import member_export, member_get
 
 
 class Command(BaseCommand):
-    help = gettext_lazy("Write a member's full data (profile, consents, purchases and records) as UTF-8 JSON.")
+    help_text = gettext_lazy("Write a member's full data (profile, consents, purchases and records) as UTF-8 JSON.")
+
+    @property
+    def help(self) -> str:  # argparse needs a str, not a lazy string
+        return str(self.help_text)
 
     def add_arguments(self, parser):
         parser.add_argument("member_no", help=_("the member's number, e.g. M1234567890"))

@@ -15,12 +15,16 @@ from members.importing import ImportFailed, import_members, write_error_report
 
 
 class Command(BaseCommand):
-    help = gettext_lazy(
+    help_text = gettext_lazy(
         "Create or update members from a UTF-8 CSV file, matched by external_id. Required columns: "
         "external_id, name, phone, email, birthday, registered_at; optional: gender, store, tags, "
         "consent_marketing_email, consent_marketing_sms, consent_marketing_wechat, consent_data_processing. "
         "All or nothing unless --skip-errors."
     )
+
+    @property
+    def help(self) -> str:  # argparse needs a str, not a lazy string
+        return str(self.help_text)
 
     def add_arguments(self, parser):
         parser.add_argument("file", help=_("The CSV file (UTF-8, with or without BOM)."))

@@ -15,10 +15,14 @@ from members.models import Member
 
 
 class Command(BaseCommand):
-    help = gettext_lazy(
+    help_text = gettext_lazy(
         "Load deterministic demo data (stores, products, members with purchases and records) and create "
         "a demo login for each role. Development only."
     )
+
+    @property
+    def help(self) -> str:  # argparse needs a str, not a lazy string
+        return str(self.help_text)
 
     def add_arguments(self, parser):
         parser.add_argument("--members", type=int, default=demo.DEFAULT_MEMBERS, help=_("how many members to create"))
