@@ -49,6 +49,88 @@ class PointsAccountAdmin(ReadOnlyAdmin):
     list_filter = ["tier"]
     search_fields = ["member__member_no"]
     show_full_result_count = False
+    actions = ["adjust_points_action"]
+
+    # Manual adjustments (managers only, `rewards.adjust_points`): a page of its own, linked from the
+    # account's page (templates/admin/rewards/pointsaccount/change_form.html) and from an action.
+
+    def has_adjust_permission(self, request, obj=None):
+        return request.user.has_perm("rewards.adjust_points")
+
+    def get_urls(self):
+        from django.urls import path
+
+        custom = [
+            path(
+                "<path:object_id>/adjust/",
+                self.admin_site.admin_view(self.adjust_points_view),
+                name="rewards_pointsaccount_adjust",
+            )
+        ]
+        return custom + super().get_urls()
+
+    @admin.action(description=_("Adjust points of the selected account"), permissions=["adjust"])
+    def adjust_points_action(self, request, queryset):
+        from django.contrib import messages
+        from django.shortcuts import redirect
+
+        ids = list(queryset.values_list("pk", flat=True)[:2])
+        if len(ids) != 1:
+            self.message_user(request, _("Select exactly one account to adjust."), messages.WARNING)
+            return None
+        return redirect("admin:rewards_pointsaccount_adjust", ids[0])
+
+    def adjust_points_view(self, request, object_id):
+        """Add or remove points by hand through `rewards.services.adjust_points`, with a reason."""
+        from django.contrib import messages
+        from django.core.exceptions import PermissionDenied, ValidationError
+        from django.shortcuts import get_object_or_404, redirect
+        from django.template.response import TemplateResponse
+
+        from loyalty_crm.errors import DomainError
+        from rewards import services
+        from rewards.forms import AdjustPointsForm
+
+        if not self.has_adjust_permission(request):
+            raise PermissionDenied
+        account = get_object_or_404(PointsAccount.objects.select_related("member", "tier"), pk=object_id)
+        form = AdjustPointsForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                result = services.adjust_points(
+                    member=account.member,
+                    points=form.cleaned_data["points"],
+                    reason=form.cleaned_data["reason"],
+                    actor=request.user,
+                )
+            except ValidationError as error:
+                form.add_error(None, error)
+            except DomainError as error:
+                form.add_error("points", error.detail)
+            else:
+                self.message_user(
+                    request,
+                    _("%(points)+d points recorded for member %(member_no)s; the balance is now %(balance)d.")
+                    % {
+                        "points": form.cleaned_data["points"],
+                        "member_no": account.member.member_no,
+                        "balance": result.points_balance,
+                    },
+                    messages.SUCCESS,
+                )
+                return redirect("admin:rewards_pointsaccount_change", account.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Adjust points"),
+            "subtitle": str(account.member),
+            "opts": self.opts,
+            "original": account,
+            "account": account,
+            "form": form,
+            "errors": bool(form.errors),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/rewards/pointsaccount/adjust_points.html", context)
 
 
 @admin.register(LedgerEntry)
@@ -73,3 +155,19 @@ class TierHistoryAdmin(ReadOnlyAdmin):
     list_select_related = ["member", "from_tier", "to_tier", "purchase"]
     list_filter = ["reason"]
     show_full_result_count = False
+
+
+from rewards.models import ExpiryPolicy  # noqa: E402 -- kept with its admin, below the others
+
+
+@admin.register(ExpiryPolicy)
+class ExpiryPolicyAdmin(admin.ModelAdmin):
+    """The points expiry policy. One row is active; a change applies to points earned from then on."""
+
+    list_display = ["__str__", "kind", "months", "is_active", "updated_at"]
+    list_filter = ["is_active"]
+    fields = ["kind", "months", "is_active"]
+
+    def has_delete_permission(self, request, obj=None):
+        # Keep the history of policies; switch by making another row the active one.
+        return False

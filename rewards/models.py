@@ -14,8 +14,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
@@ -370,3 +371,74 @@ class PurchaseRefund(models.Model):
 
     def __str__(self) -> str:
         return f"{self.external_ref} ({self.amount})"
+
+
+EXPIRY_POLICY_CACHE_KEY = "rewards:expiry-policy"
+EXPIRY_POLICY_CACHE_SECONDS = 60
+
+
+def _forget_expiry_policy() -> None:
+    """Drop the cached active policy now and again at commit (a reader may cache the old row
+    between the two)."""
+    cache.delete(EXPIRY_POLICY_CACHE_KEY)
+    transaction.on_commit(lambda: cache.delete(EXPIRY_POLICY_CACHE_KEY))
+
+
+class ExpiryPolicy(TimeStamped):
+    """When earned points expire. One active row (created by a data migration with the default);
+    the posting service stamps each new lot with the date this policy gives. Changing the policy
+    affects new lots only: lots keep the expiry date they were created with."""
+
+    class Kind(models.TextChoices):
+        YEAR_END_NEXT = "year_end_next", _("Cleared at the end of the next year (earned in Y, expire 31 Dec of Y+1)")
+        YEAR_END = "year_end", _("Cleared at the end of the year earned (31 Dec of Y)")
+        ROLLING = "rolling", _("Rolling: a number of months after earning")
+
+    kind = models.CharField(
+        _("policy"),
+        max_length=20,
+        choices=Kind.choices,
+        default=Kind.YEAR_END_NEXT,
+        help_text=_(
+            "Applies to points earned from now on; points already earned keep the expiry date they were given."
+        ),
+    )
+    months = models.PositiveSmallIntegerField(
+        _("months"), null=True, blank=True, help_text=_("For the rolling policy: months from earning to expiry.")
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("expiry policy")
+        verbose_name_plural = _("expiry policies")
+        ordering = ["-is_active", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_active"], condition=Q(is_active=True), name="rewards_expirypolicy_one_active"
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="rolling") | Q(months__gte=1),
+                name="rewards_expirypolicy_rolling_has_months",
+                violation_error_message=_("A rolling policy needs a number of months (1 or more)."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        if self.kind == self.Kind.ROLLING:
+            return gettext("Rolling, %(months)d months") % {"months": self.months or 0}
+        return str(self.get_kind_display())
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        _forget_expiry_policy()  # postings read the policy through the cache
+
+    def delete(self, *args, **kwargs):
+        result = super().delete(*args, **kwargs)
+        _forget_expiry_policy()
+        return result
+
+    def clean(self):
+        if self.kind == self.Kind.ROLLING and not self.months:
+            raise ValidationError({"months": _("A rolling policy needs a number of months (1 or more).")})
+        if self.kind != self.Kind.ROLLING and self.months:
+            raise ValidationError({"months": _("Only the rolling policy uses months; leave it empty.")})

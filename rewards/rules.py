@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime
 import math
 from collections.abc import Sequence
@@ -98,10 +99,40 @@ def preview_points(lines: Sequence[Line], rules: Sequence[Rule], paid: Decimal |
     return PointsPreview(points=max(points, 0), paid=paid, rules=applied)
 
 
+YEAR_END_NEXT = "year_end_next"
+YEAR_END = "year_end"
+ROLLING = "rolling"
+
+
+def _add_months(day: datetime.date, months: int) -> datetime.date:
+    """`day` moved `months` months on; the 31st becomes the month's last day when it has fewer."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    month += 1
+    return datetime.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def expiry_date(earned_on: datetime.date, policy_kind: str, months: int | None = None) -> datetime.date:
+    """The last day points earned on `earned_on` are still there (they are gone the day after).
+
+    "year_end_next" (the default, "每年年底清零" with every point living at least a year): earned
+    in year Y, expire at the end of 31 December of Y+1. "year_end": 31 December of Y.
+    "rolling": `months` months after earning.
+    """
+    if policy_kind == YEAR_END_NEXT:
+        return datetime.date(earned_on.year + 1, 12, 31)
+    if policy_kind == YEAR_END:
+        return datetime.date(earned_on.year, 12, 31)
+    if policy_kind == ROLLING:
+        if not months or months < 1:
+            raise ValueError(f"A rolling expiry policy needs months >= 1, not {months!r}.")
+        return _add_months(earned_on, months)
+    raise ValueError(f"Unknown expiry policy {policy_kind!r}.")
+
+
 def expires_on(earned_on: datetime.date) -> datetime.date:
-    """The default policy ("每年年底清零", every point living at least a year): points earned in
-    year Y expire at the end of 31 December of year Y+1."""
-    return datetime.date(earned_on.year + 1, 12, 31)
+    """The default policy's date (year_end_next)."""
+    return expiry_date(earned_on, YEAR_END_NEXT)
 
 
 def cumulative_reversal(*, earned: int, total: Decimal, refunded_total: Decimal) -> int:

@@ -8,13 +8,23 @@ from __future__ import annotations
 
 import datetime
 
+from django.core.cache import cache
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from members.models import Member, Purchase
 from rewards import lock_objects, rules
 from rewards.errors import InsufficientPoints
-from rewards.models import LedgerEntry, PointsAccount, PointsLot, Tier, TierHistory
+from rewards.models import (
+    EXPIRY_POLICY_CACHE_KEY,
+    EXPIRY_POLICY_CACHE_SECONDS,
+    ExpiryPolicy,
+    LedgerEntry,
+    PointsAccount,
+    PointsLot,
+    Tier,
+    TierHistory,
+)
 from rewards.selectors import tier_levels
 
 
@@ -34,6 +44,27 @@ def lock_or_open_account(member: Member, tiers: list[Tier]) -> PointsAccount:
         PointsAccount.objects.bulk_create([PointsAccount(member=member, tier=tiers[0])], ignore_conflicts=True)
         account = lock_objects.account_for_update(member.pk)
     return account
+
+
+def active_expiry_policy() -> tuple[str, int | None]:
+    """(kind, months) of the active `ExpiryPolicy` (the default when no row is active).
+
+    Read through the cache (shared when Redis is configured) so a posting costs no extra query;
+    `ExpiryPolicy.save()`/`delete()` drop the cached value when their transaction commits, and it
+    lives at most `EXPIRY_POLICY_CACHE_SECONDS` anyway.
+    """
+    policy = cache.get(EXPIRY_POLICY_CACHE_KEY)
+    if policy is None:
+        row = ExpiryPolicy.objects.filter(is_active=True).values_list("kind", "months").first()
+        policy = tuple(row) if row else (ExpiryPolicy.Kind.YEAR_END_NEXT.value, None)
+        cache.set(EXPIRY_POLICY_CACHE_KEY, policy, EXPIRY_POLICY_CACHE_SECONDS)
+    return policy[0], policy[1]
+
+
+def lot_expires_on(earned_on: datetime.date) -> datetime.date:
+    """The expiry date the active policy gives points earned on `earned_on`."""
+    kind, months = active_expiry_policy()
+    return rules.expiry_date(earned_on, kind, months)
 
 
 def save_account(account: PointsAccount) -> None:
@@ -75,7 +106,7 @@ def credit(
         account=account,
         points=points,
         remaining=max(0, points - debt),
-        expires_on=rules.expires_on(earned_on),
+        expires_on=lot_expires_on(earned_on),
     )
     if lot.remaining and lot.expires_on < timezone.localdate():
         lot.expired, lot.remaining = lot.remaining, 0

@@ -11,12 +11,13 @@ MODELS = [
     "tier", "pointsaccount", "ledgerentry", "pointslot", "tierhistory", "earnrule", "purchaseposting",
     "purchaserefund",
 ]  # fmt: skip
-VIEW = {f"view_{model}" for model in MODELS}
+VIEW = {f"view_{model}" for model in MODELS} | {"view_expirypolicy"}
 EXPECTED = {
     STORE_STAFF: VIEW | {"add_purchaseposting", "add_purchaserefund"},
     MARKETING: VIEW,
     SUPPORT: VIEW,
-    MANAGER: {f"{a}_{m}" for m in MODELS for a in ("view", "add", "change", "delete")} | {"adjust_points"},
+    MANAGER: {f"{a}_{m}" for m in MODELS for a in ("view", "add", "change", "delete")}
+    | {"adjust_points", "view_expirypolicy", "add_expirypolicy", "change_expirypolicy"},
 }
 
 

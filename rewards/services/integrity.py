@@ -1,0 +1,117 @@
+"""Invariant 1 checked and repaired: each account's balance and lifetime earned equal its ledger.
+
+Which side is the truth: the LEDGER. It is the append-only record of every change (who, when, why,
+which purchase), the lots hang off its rows, and `PointsAccount` is documented as a cache of its
+sums ("always equal to the ledger's sums", rewards.models). An account that disagrees was changed
+outside the services (raw SQL, a restored backup, a bug), so the repair corrects the ACCOUNT to
+the ledger and never touches a ledger row: writing an `adjustment` row instead would turn the
+corruption into real points (and their lot) and hide where it came from.
+
+So `repair_balances` writes no ledger row (a 0-point row is forbidden anyway, and the ledger
+already says what the balance is); it logs each correction, with the actor, to the
+`rewards.integrity` logger.
+
+The sums, as the services keep them (rewards.services.ledger, refunds):
+- balance = the sum of every row's points;
+- lifetime earned = the sum of the positive rows (earn, bonus, positive adjustment — every
+  credit, even one that expired at once) plus the refund reversals (which are negative).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import F, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
+
+from rewards import lock_objects
+from rewards.models import LedgerEntry, PointsAccount
+
+logger = logging.getLogger("rewards.integrity")
+
+_EARNED = Q(entries__points__gt=0) | Q(entries__kind=LedgerEntry.Kind.REFUND_REVERSAL)
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    account_id: int
+    member_id: int
+    member_no: str
+    balance: int
+    ledger_balance: int
+    lifetime_earned: int
+    ledger_lifetime_earned: int
+
+    @property
+    def balance_difference(self) -> int:
+        """What the account has too much (+) or too little (-) against its ledger."""
+        return self.balance - self.ledger_balance
+
+
+def _with_ledger_sums(accounts: QuerySet[PointsAccount]) -> QuerySet[PointsAccount]:
+    return accounts.annotate(
+        ledger_balance=Coalesce(Sum("entries__points"), Value(0)),
+        ledger_lifetime_earned=Coalesce(Sum("entries__points", filter=_EARNED), Value(0)),
+    )
+
+
+def find_balance_mismatches(*, accounts: QuerySet[PointsAccount] | None = None) -> list[Mismatch]:
+    """Every account (of `accounts`, default all) whose balance or lifetime earned differs from
+    its ledger, ordered by member. One query (a grouped join; the mismatches come from HAVING).
+
+    Pass a slice of accounts (e.g. a primary key range) to check a large table in batches.
+    """
+    accounts = PointsAccount.objects.all() if accounts is None else accounts
+    rows = (
+        _with_ledger_sums(accounts.order_by())
+        .filter(~Q(balance=F("ledger_balance")) | ~Q(lifetime_earned=F("ledger_lifetime_earned")))
+        .order_by("member_id")
+        .values_list(
+            "pk", "member_id", "member__member_no", "balance", "ledger_balance", "lifetime_earned",
+            "ledger_lifetime_earned",
+        )
+    )  # fmt: skip
+    return [Mismatch(*row) for row in rows]
+
+
+def repair_balances(*, actor=None, accounts: QuerySet[PointsAccount] | None = None) -> list[Mismatch]:
+    """Correct every mismatched account to its ledger's sums; return what was corrected.
+
+    Each account is fixed in its own transaction under the member and account locks (the
+    services' lock order), re-checked under the lock, so a posting running at the same time is
+    neither lost nor "repaired". Ledger rows and lots are never changed.
+    """
+    repaired = []
+    for suspect in find_balance_mismatches(accounts=accounts):
+        fixed = _repair_one(suspect.account_id, actor=actor)
+        if fixed is not None:
+            repaired.append(fixed)
+    return repaired
+
+
+@transaction.atomic
+def _repair_one(account_id: int, *, actor) -> Mismatch | None:
+    member_id = PointsAccount.objects.filter(pk=account_id).values_list("member_id", flat=True).first()
+    if member_id is None:
+        return None
+    lock_objects.member_for_update(member_id)
+    account = lock_objects.account_for_update(member_id)
+    found = find_balance_mismatches(accounts=PointsAccount.objects.filter(pk=account.pk))
+    if not found:
+        return None
+    mismatch = found[0]
+    account.balance = mismatch.ledger_balance
+    account.lifetime_earned = mismatch.ledger_lifetime_earned
+    account.save(update_fields=["balance", "lifetime_earned", "updated_at"])
+    logger.warning(
+        "Points account of member %s corrected to its ledger: balance %d -> %d, lifetime earned %d -> %d (by %s)",
+        mismatch.member_no,
+        mismatch.balance,
+        mismatch.ledger_balance,
+        mismatch.lifetime_earned,
+        mismatch.ledger_lifetime_earned,
+        getattr(actor, "username", None) or "system",
+    )
+    return mismatch
