@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format venv venv-dev messages bench-import bench-admin bench-seed clean
+.PHONY: run test lint format venv venv-dev messages bench-import bench-admin bench-seed bench-expiry clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,3 +55,6 @@ bench-admin: venv-dev
 
 bench-seed: venv-dev
 	$(BIN)/python benchmarks/bench_seed_demo.py
+
+bench-expiry: venv-dev
+	$(BIN)/python benchmarks/bench_expiry.py
