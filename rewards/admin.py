@@ -1,9 +1,16 @@
 """Back office for points and tiers. Money-like rows are read-only here; changes go through services."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
-from rewards.models import EarnRule, LedgerEntry, PointsAccount, PointsLot, Tier, TierHistory
+from loyalty_crm.errors import DomainError
+from rewards import services
+from rewards.forms import AdjustPointsForm
+from rewards.models import EarnRule, ExpiryPolicy, LedgerEntry, PointsAccount, PointsLot, Tier, TierHistory
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -58,7 +65,6 @@ class PointsAccountAdmin(ReadOnlyAdmin):
         return request.user.has_perm("rewards.adjust_points")
 
     def get_urls(self):
-        from django.urls import path
 
         custom = [
             path(
@@ -71,8 +77,6 @@ class PointsAccountAdmin(ReadOnlyAdmin):
 
     @admin.action(description=_("Adjust points of the selected account"), permissions=["adjust"])
     def adjust_points_action(self, request, queryset):
-        from django.contrib import messages
-        from django.shortcuts import redirect
 
         ids = list(queryset.values_list("pk", flat=True)[:2])
         if len(ids) != 1:
@@ -82,14 +86,6 @@ class PointsAccountAdmin(ReadOnlyAdmin):
 
     def adjust_points_view(self, request, object_id):
         """Add or remove points by hand through `rewards.services.adjust_points`, with a reason."""
-        from django.contrib import messages
-        from django.core.exceptions import PermissionDenied, ValidationError
-        from django.shortcuts import get_object_or_404, redirect
-        from django.template.response import TemplateResponse
-
-        from loyalty_crm.errors import DomainError
-        from rewards import services
-        from rewards.forms import AdjustPointsForm
 
         if not self.has_adjust_permission(request):
             raise PermissionDenied
@@ -155,9 +151,6 @@ class TierHistoryAdmin(ReadOnlyAdmin):
     list_select_related = ["member", "from_tier", "to_tier", "purchase"]
     list_filter = ["reason"]
     show_full_result_count = False
-
-
-from rewards.models import ExpiryPolicy  # noqa: E402 -- kept with its admin, below the others
 
 
 @admin.register(ExpiryPolicy)

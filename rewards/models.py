@@ -21,7 +21,7 @@ from django.db.models import Q
 from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
-from members.models import Category, Member, Product, Purchase
+from members.models import Category, Member, Product, Purchase, TimeStamped
 
 # The seeded tier names, marked for the translation catalogue; `Tier.display_name` translates
 # whatever name is stored, so a renamed tier shows as typed.
@@ -36,14 +36,6 @@ SEED_TIER_BENEFITS = [
     # xgettext:no-python-format
     gettext_noop("25% off, free delivery"),
 ]
-
-
-class TimeStamped(models.Model):
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
-    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
-
-    class Meta:
-        abstract = True
 
 
 class Tier(TimeStamped):
