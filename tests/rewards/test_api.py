@@ -114,7 +114,7 @@ def test_posting_runs_a_fixed_number_of_queries(api_staff, member):
     with CaptureQueriesContext(connection) as queries:
         response = api_staff.post(PURCHASES, body(member, ref="POS-2"), format="json")
     assert response.status_code == 201
-    # 4 for auth, permissions and the member; 20 for the posting itself (see the report).
+    # 4 for auth, permissions and the member; 20 for the posting itself (4 of them savepoints).
     assert len(queries) <= 24, "\n".join(q["sql"] for q in queries.captured_queries)
 
 
