@@ -8,8 +8,12 @@ transition or an unsent reply shows next to its field and nothing is half-writte
 
 from __future__ import annotations
 
+import datetime
+
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -18,8 +22,8 @@ from django.utils.timesince import timesince
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from feedback import services
-from feedback.models import Attachment, Ticket, TicketEvent
+from feedback import services, sla
+from feedback.models import Attachment, KpiTarget, ServiceKpi, SlaTarget, SurveyResponse, Team, Ticket, TicketEvent
 from members.admin import ServiceFormAdminMixin
 from members.forms import ServiceFormMixin, add_service_errors
 
@@ -87,7 +91,7 @@ class TicketChangeForm(forms.ModelForm):
 
     class Meta:
         model = Ticket
-        fields = ["priority", "assignee"]
+        fields = ["kind", "priority", "assignee", "team"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -95,8 +99,6 @@ class TicketChangeForm(forms.ModelForm):
         keep = ("", _("— keep “%(status)s” —") % {"status": self.instance.get_status_display()})
         self.fields["new_status"].choices = [keep, *choices]
         if "assignee" in self.fields:
-            from django.contrib.auth import get_user_model
-
             self.fields["assignee"].queryset = get_user_model().objects.filter(is_active=True, is_staff=True)
 
     def _post_clean(self):
@@ -110,7 +112,9 @@ class TicketChangeForm(forms.ModelForm):
         ticket = Ticket.objects.get(pk=self.instance.pk)
         try:
             with transaction.atomic():
-                changes = {f: data[f] for f in ("priority", "assignee") if f in data and f in self.changed_data}
+                changes = {
+                    f: data[f] for f in ("kind", "priority", "assignee", "team") if f in data and f in self.changed_data
+                }
                 if changes:
                     services.update_ticket(ticket=ticket, actor=self.actor, **changes)
                 if data.get("reply"):
@@ -147,9 +151,19 @@ class QueueFilter(admin.SimpleListFilter):
     parameter_name = "queue"
 
     def lookups(self, request, model_admin):
-        return [("mine", _("My tickets")), ("unassigned", _("Unassigned")), ("active", _("Not yet resolved"))]
+        return [
+            ("mine", _("My tickets")),
+            ("unassigned", _("Unassigned")),
+            ("about_to_breach", _("About to breach")),
+            ("breached", _("Breached")),
+            ("active", _("Not yet resolved")),
+        ]
 
     def queryset(self, request, queryset):
+        if self.value() == "about_to_breach":
+            return queryset.about_to_breach(timezone.now())
+        if self.value() == "breached":
+            return queryset.breached(timezone.now())
         if self.value() == "mine":
             return queryset.assigned_to(request.user).not_done()
         if self.value() == "unassigned":
@@ -157,6 +171,67 @@ class QueueFilter(admin.SimpleListFilter):
         if self.value() == "active":
             return queryset.not_done()
         return queryset
+
+
+class AgeFilter(admin.SimpleListFilter):
+    title = _("age")
+    parameter_name = "age"
+    AGES = {"1d": 1, "3d": 3, "7d": 7, "30d": 30}
+
+    def lookups(self, request, model_admin):
+        return [
+            ("today", _("Less than a day")),
+            ("1d", _("Older than 1 day")),
+            ("3d", _("Older than 3 days")),
+            ("7d", _("Older than a week")),
+            ("30d", _("Older than 30 days")),
+        ]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() == "today":
+            return queryset.filter(created_at__gt=now - datetime.timedelta(days=1))
+        if self.value() in self.AGES:
+            return queryset.filter(created_at__lte=now - datetime.timedelta(days=self.AGES[self.value()]))
+        return queryset
+
+
+class TicketActionForm(ActionForm):
+    """The changelist's action bar, with whom to assign the selected tickets to."""
+
+    assign_user = forms.ModelChoiceField(
+        label=_("user"),
+        queryset=get_user_model().objects.filter(is_active=True, is_staff=True).order_by("username"),
+        required=False,
+        empty_label=_("— nobody —"),
+    )
+    assign_team = forms.ModelChoiceField(
+        label=_("team"), queryset=Team.objects.order_by("name"), required=False, empty_label=_("— no team —")
+    )
+
+
+def breach_badge(ticket: Ticket, now: datetime.datetime):
+    """A coloured "time to breach": green, amber within the warning window, red (negative) once missed."""
+    left = sla.time_to_breach(ticket, now)
+    if left is None:
+        return "—"
+    due, warn_at = ticket.next_due()
+    if left.total_seconds() < 0:
+        state, colour = "breached", "#b42318"
+    elif warn_at is not None and now >= warn_at:
+        state, colour = "warning", "#b54708"
+    else:
+        state, colour = "ok", "#067647"
+    which = _("first response") if ticket.first_response_at is None and ticket.first_response_due else _("resolution")
+    return format_html(
+        '<span class="sla-badge sla-{}" title="{}: {}" style="display:inline-block;padding:1px 8px;'
+        'border-radius:10px;color:#fff;background:{};font-weight:600;white-space:nowrap">{}</span>',
+        state,
+        which,
+        timezone.localtime(due).strftime("%Y-%m-%d %H:%M:%S"),
+        colour,
+        sla.format_delta(left),
+    )
 
 
 class TicketEventInline(admin.TabularInline):
@@ -181,22 +256,30 @@ class TicketEventInline(admin.TabularInline):
 class TicketAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
     add_form = TicketAddForm
     form = TicketChangeForm
-    list_display = ["ticket_no", "kind", "status", "priority", "store", "member", "assignee", "created_at", "age"]
-    list_select_related = ["store", "member", "assignee"]
-    list_filter = [QueueFilter, "status", "kind", "priority", "store", "assignee", "channel"]
+    list_display = [
+        "ticket_no", "kind", "status", "priority", "time_to_breach", "store", "member", "assignee", "team",
+        "created_at", "age",
+    ]  # fmt: skip
+    list_select_related = ["store", "member", "assignee", "team"]
+    list_filter = [QueueFilter, "status", "kind", "priority", "store", AgeFilter, "team", "assignee", "channel"]
     search_fields = ["ticket_no", "message"]
     date_hierarchy = "created_at"
-    actions = ["assign_to_me"]
+    action_form = TicketActionForm
+    actions = ["assign_to_me", "assign_to_user", "assign_to_team"]
     inlines = [TicketEventInline]
     readonly_fields = [
-        "ticket_no", "status", "kind", "channel", "message", "contact_name", "phone", "email", "member",
+        "ticket_no", "status", "channel", "message", "contact_name", "phone", "email", "member",
         "purchase", "store", "order_ref", "created_at", "first_response_at", "resolved_at", "photos",
+        "time_to_breach", "first_response_due", "resolution_due", "first_response_breached_at",
+        "resolution_breached_at",
     ]  # fmt: skip
     change_fieldsets = [
         (None, {"fields": ["ticket_no", "status", "kind", "channel", "created_at", "message", "photos"]}),
+        (_("Service level"), {"fields": ["time_to_breach", "first_response_due", "first_response_at",
+                                         "first_response_breached_at", "resolution_due", "resolved_at",
+                                         "resolution_breached_at"]}),
         (_("Customer"), {"fields": ["contact_name", "phone", "email", "member", "purchase", "order_ref", "store"]}),
-        (_("Work"), {"fields": ["priority", "assignee", "new_status", "reply", "internal_note",
-                                "first_response_at", "resolved_at"]}),
+        (_("Work"), {"fields": ["priority", "assignee", "team", "new_status", "reply", "internal_note"]}),
     ]  # fmt: skip
 
     def get_fieldsets(self, request, obj=None):
@@ -214,7 +297,7 @@ class TicketAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
         if obj is None:
             kwargs["fields"] = TicketAddForm.Meta.fields
         else:
-            kwargs["fields"] = ["priority", "assignee", "new_status", "reply", "internal_note"]
+            kwargs["fields"] = ["kind", "priority", "assignee", "team", "new_status", "reply", "internal_note"]
             if not self.has_change_permission(request, obj):
                 kwargs["fields"] = []
         return super().get_form(request, obj, change, **kwargs)
@@ -226,6 +309,10 @@ class TicketAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
         if profile is not None and profile.store_id:
             initial.setdefault("store", profile.store_id)
         return initial
+
+    @admin.display(description=_("time to breach"))
+    def time_to_breach(self, obj):
+        return breach_badge(obj, timezone.now())
 
     @admin.display(description=_("age"), ordering="created_at")
     def age(self, obj):
@@ -265,6 +352,38 @@ class TicketAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
             messages.SUCCESS,
         )
 
+    @admin.action(description=_("Assign to the user chosen above"), permissions=["change"])
+    def assign_to_user(self, request, queryset):
+        form = TicketActionForm(request.POST)
+        user = form.cleaned_data.get("assign_user") if form.is_valid() else None
+        if user is None:
+            self.message_user(request, _("Choose a user first."), messages.ERROR)
+            return
+        self._bulk_assign(request, queryset, assignee=user)
+
+    @admin.action(description=_("Assign to the team chosen above"), permissions=["change"])
+    def assign_to_team(self, request, queryset):
+        form = TicketActionForm(request.POST)
+        team = form.cleaned_data.get("assign_team") if form.is_valid() else None
+        if team is None:
+            self.message_user(request, _("Choose a team first."), messages.ERROR)
+            return
+        self._bulk_assign(request, queryset, team=team)
+
+    def _bulk_assign(self, request, queryset, **target):
+        from django.core.exceptions import ValidationError
+
+        try:
+            changed = services.assign_tickets(tickets=list(queryset), actor=request.user, **target)
+        except ValidationError as error:
+            self.message_user(request, " ".join(error.messages), messages.ERROR)
+            return
+        self.message_user(
+            request,
+            ngettext("%(count)d ticket assigned.", "%(count)d tickets assigned.", changed) % {"count": changed},
+            messages.SUCCESS,
+        )
+
     def has_delete_permission(self, request, obj=None):
         # Tickets are records of what customers said; managers may still delete (e.g. spam).
         return super().has_delete_permission(request, obj)
@@ -286,3 +405,109 @@ class AttachmentAdmin(admin.ModelAdmin):
     @admin.display(description=_("preview"))
     def preview(self, obj):
         return format_html('<img src="{}" style="max-width:320px">', reverse("feedback:attachment", args=[obj.pk]))
+
+
+# --- teams, service levels, surveys, KPIs -----------------------------------------------------
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ["name", "lead", "member_count"]
+    list_select_related = ["lead"]
+    search_fields = ["name"]
+    filter_horizontal = ["members"]
+
+    def get_queryset(self, request):
+        from django.db.models import Count
+
+        return super().get_queryset(request).annotate(member_total=Count("members"))
+
+    @admin.display(description=_("members"), ordering="member_total")
+    def member_count(self, obj):
+        return obj.member_total
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "lead":
+            kwargs["queryset"] = get_user_model().objects.filter(is_active=True, is_staff=True)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "members":
+            kwargs["queryset"] = get_user_model().objects.filter(is_active=True, is_staff=True)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+@admin.register(SlaTarget)
+class SlaTargetAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "kind", "channel", "priority", "first_response_text", "resolution_text", "updated_at"]
+    list_filter = ["channel", "priority", "kind"]
+    fields = ["kind", "channel", "priority", "first_response", "resolution"]
+
+    @admin.display(description=_("first response within"), ordering="first_response")
+    def first_response_text(self, obj):
+        return sla.format_delta(obj.first_response)
+
+    @admin.display(description=_("resolution within"), ordering="resolution")
+    def resolution_text(self, obj):
+        return sla.format_delta(obj.resolution)
+
+
+@admin.register(KpiTarget)
+class KpiTargetAdmin(admin.ModelAdmin):
+    list_display = ["metric", "store", "baseline_month", "change_percent", "target_value", "due_month", "set_by"]
+    list_select_related = ["store", "set_by"]
+    list_filter = ["metric", "store"]
+    fields = ["metric", "store", "baseline_month", "change_percent", "target_value", "due_month"]
+
+    def save_model(self, request, obj, form, change):
+        obj.set_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(SurveyResponse)
+class SurveyResponseAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "kind", "score", "ticket", "member", "store", "short_comment"]
+    list_select_related = ["ticket", "member", "store"]
+    list_filter = ["kind", "store", "score"]
+    date_hierarchy = "created_at"
+    search_fields = ["ticket__ticket_no", "comment"]
+    fields = ["kind", "score", "comment", "ticket", "member", "store", "channel", "created_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("comment"))
+    def short_comment(self, obj):
+        from django.utils.text import Truncator
+
+        return Truncator(obj.comment).chars(60)
+
+
+@admin.register(ServiceKpi)
+class ServiceKpiAdmin(admin.ModelAdmin):
+    """ "Service KPIs": charts per month against the managers' targets, a store filter, CSV export."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        from django.core.exceptions import PermissionDenied
+
+        from feedback import admin_kpis
+
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return admin_kpis.kpi_page(request, self.admin_site.each_context(request), self.opts)

@@ -96,3 +96,20 @@ class FeedbackForm(forms.Form):
             "store": data["store"],
             "photos": data["photos"],
         }
+
+
+class SurveyForm(forms.Form):
+    """A score (1–5 for CSAT, 0–10 for NPS) and an optional comment; `feedback.surveys` decides."""
+
+    score = forms.TypedChoiceField(label=_("Your score"), coerce=int, widget=forms.RadioSelect)
+    comment = forms.CharField(
+        label=_("Anything you would like to add?"),
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 4, "maxlength": 1000}),
+    )
+
+    def __init__(self, *args, scores: range, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["score"].choices = [(value, str(value)) for value in scores]
+        self.fields["score"].error_messages["required"] = gettext("Please choose a score.")

@@ -8,6 +8,7 @@ also carries a keyed lookup hash so support can find a caller's tickets. Workflo
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
@@ -42,6 +43,54 @@ class TicketQuerySet(models.QuerySet):
 
     def not_done(self):
         return self.exclude(status__in=[Ticket.Status.RESOLVED, Ticket.Status.CLOSED])
+
+    def first_response_pending(self):
+        return self.filter(first_response_at__isnull=True, first_response_due__isnull=False)
+
+    def breached(self, now):
+        """Open tickets past a target now: unanswered after the first-response target, or unresolved
+        after the resolution target (whether or not the beat task has flagged them yet)."""
+        return self.not_done().filter(
+            models.Q(first_response_at__isnull=True, first_response_due__lte=now) | models.Q(resolution_due__lte=now)
+        )
+
+    def about_to_breach(self, now):
+        """Open tickets not yet breached whose next target falls within its warning window."""
+        first = models.Q(first_response_at__isnull=True, first_response_warn_at__lte=now, first_response_due__gt=now)
+        resolution = models.Q(resolution_warn_at__lte=now, resolution_due__gt=now)
+        return (
+            self.not_done()
+            .filter(first | resolution)
+            .exclude(models.Q(first_response_at__isnull=True, first_response_due__lte=now))
+            .exclude(resolution_due__lte=now)
+        )
+
+
+class Team(models.Model):
+    """A support team: its lead hears about its tickets' breaches."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    lead = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("team lead"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="led_feedback_teams",
+    )
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, verbose_name=_("members"), blank=True, related_name="feedback_teams"
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("team")
+        verbose_name_plural = _("teams")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class Ticket(models.Model):
@@ -120,10 +169,28 @@ class Ticket(models.Model):
         blank=True,
         related_name="assigned_tickets",
     )
+    team = models.ForeignKey(
+        Team,
+        verbose_name=_("team"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="tickets",
+    )
     created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     first_response_at = models.DateTimeField(_("first response at"), null=True, blank=True)
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    # Service-level targets, computed from the matching SlaTarget when the ticket is created and
+    # again when its kind, channel or priority changes (feedback.sla). Empty: no target applies.
+    first_response_due = models.DateTimeField(_("first response due"), null=True, blank=True, db_index=True)
+    resolution_due = models.DateTimeField(_("resolution due"), null=True, blank=True, db_index=True)
+    # When the "about to breach" queue picks the ticket up (the last part of each target).
+    first_response_warn_at = models.DateTimeField(_("first response warning from"), null=True, blank=True)
+    resolution_warn_at = models.DateTimeField(_("resolution warning from"), null=True, blank=True)
+    # Set once by the beat task when a target is missed; the notification goes with it.
+    first_response_breached_at = models.DateTimeField(_("first response breached at"), null=True, blank=True)
+    resolution_breached_at = models.DateTimeField(_("resolution breached at"), null=True, blank=True)
 
     objects = TicketQuerySet.as_manager()
 
@@ -136,6 +203,18 @@ class Ticket(models.Model):
     def __str__(self) -> str:
         return f"{self.ticket_no} · {self.get_kind_display()}"
 
+    @property
+    def is_done(self) -> bool:
+        return self.status in (self.Status.RESOLVED, self.Status.CLOSED)
+
+    def next_due(self):
+        """(due, warn_at) of the target the ticket is working towards now, or (None, None)."""
+        if self.is_done:
+            return None, None
+        if self.first_response_at is None and self.first_response_due is not None:
+            return self.first_response_due, self.first_response_warn_at
+        return self.resolution_due, self.resolution_warn_at
+
 
 class TicketEvent(models.Model):
     """Append-only history of a ticket: status changes, internal notes and replies to the customer."""
@@ -146,6 +225,8 @@ class TicketEvent(models.Model):
         STATUS_CHANGE = "status_change", _("Status change")
         INTERNAL_NOTE = "internal_note", _("Internal note")
         REPLY = "reply", _("Reply to customer")
+        SLA_BREACH = "sla_breach", _("Service level missed")
+        SURVEY = "survey", _("Satisfaction survey")
 
     ticket = models.ForeignKey(Ticket, verbose_name=_("ticket"), on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
@@ -193,3 +274,205 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return self.original_name or self.file.name
+
+
+class SlaTarget(models.Model):
+    """How fast a kind × channel × priority of ticket must be answered and resolved.
+
+    A blank kind, channel or priority matches any; the target matching the most fields wins, and
+    between equally specific targets the stricter one (shorter first response, then resolution).
+    """
+
+    kind = models.CharField(_("kind"), max_length=20, choices=Ticket.Kind.choices, blank=True)
+    channel = models.CharField(_("channel"), max_length=10, choices=Ticket.Channel.choices, blank=True)
+    priority = models.CharField(_("priority"), max_length=10, choices=Ticket.Priority.choices, blank=True)
+    first_response = models.DurationField(
+        _("first response within"), help_text=_("For example 00:00:30 for 30 seconds, 04:00:00 for 4 hours.")
+    )
+    resolution = models.DurationField(
+        _("resolution within"), help_text=_("For example 2 00:00:00 for 2 days, 08:00:00 for 8 hours.")
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("service-level target")
+        verbose_name_plural = _("service-level targets")
+        ordering = ["kind", "channel", "priority"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "channel", "priority"], name="feedback_slatarget_unique"),
+            models.CheckConstraint(
+                condition=models.Q(first_response__gt=timedelta(0)) & models.Q(resolution__gt=timedelta(0)),
+                name="feedback_slatarget_positive",
+                violation_error_message=_("Targets must be longer than zero."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        anything = _("any")
+        return " · ".join(
+            str(label or anything)
+            for label in (self.get_kind_display(), self.get_channel_display(), self.get_priority_display())
+        )
+
+    def specificity(self) -> int:
+        return sum(1 for value in (self.kind, self.channel, self.priority) if value)
+
+    def matches(self, *, kind: str, channel: str, priority: str) -> bool:
+        return self.kind in ("", kind) and self.channel in ("", channel) and self.priority in ("", priority)
+
+
+class SurveyResponse(models.Model):
+    """One answer to a satisfaction survey. `token_id` is unique: each link records one answer."""
+
+    class Kind(models.TextChoices):
+        CSAT = "csat", _("Satisfaction (CSAT, 1–5)")
+        NPS = "nps", _("Recommendation (NPS, 0–10)")
+
+    kind = models.CharField(_("kind"), max_length=4, choices=Kind.choices)
+    token_id = models.CharField(_("survey link"), max_length=80, unique=True, editable=False)
+    ticket = models.ForeignKey(
+        Ticket,
+        verbose_name=_("ticket"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="survey_responses",
+    )
+    member = models.ForeignKey(
+        "members.Member",
+        verbose_name=_("member"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="survey_responses",
+    )
+    store = models.ForeignKey(
+        "members.Store",
+        verbose_name=_("store"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="survey_responses",
+    )
+    channel = models.CharField(_("sent by"), max_length=10, blank=True)
+    score = models.PositiveSmallIntegerField(_("score"))
+    comment = models.TextField(_("comment"), blank=True)
+    created_at = models.DateTimeField(_("answered at"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("survey response")
+        verbose_name_plural = _("survey responses")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(kind="csat") & models.Q(score__gte=1) & models.Q(score__lte=5))
+                | (models.Q(kind="nps") & models.Q(score__lte=10)),
+                name="feedback_survey_score_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.score}"
+
+
+class KpiTarget(models.Model):
+    """A manager's target for a service KPI: an absolute value, or a change versus a baseline month."""
+
+    class Metric(models.TextChoices):
+        COMPLAINT_RATE = "complaint_rate", _("Complaint rate (per 100 purchases)")
+        FIRST_RESPONSE = "first_response", _("Median first response (minutes)")
+        RESOLUTION = "resolution", _("Median resolution (hours)")
+        BREACH_RATE = "breach_rate", _("SLA breach rate (%)")
+        CSAT = "csat", _("CSAT average (1–5)")
+        NPS = "nps", _("NPS (−100 to 100)")
+
+    metric = models.CharField(_("metric"), max_length=20, choices=Metric.choices)
+    store = models.ForeignKey(
+        "members.Store",
+        verbose_name=_("store"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="kpi_targets",
+        help_text=_("Empty: all stores together."),
+    )
+    baseline_month = models.DateField(
+        _("baseline month"), null=True, blank=True, help_text=_("Any day of the month the change is measured from.")
+    )
+    change_percent = models.DecimalField(
+        _("change versus baseline (%)"),
+        max_digits=6,
+        decimal_places=1,
+        null=True,
+        blank=True,
+        help_text=_("For example −30 for a complaint rate 30% lower, 10 for a CSAT 10% higher."),
+    )
+    target_value = models.DecimalField(
+        _("target value"),
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("Instead of a change: the value to reach, in the metric's unit."),
+    )
+    due_month = models.DateField(_("reach by"), null=True, blank=True, help_text=_("Any day of the month."))
+    set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("set by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("KPI target")
+        verbose_name_plural = _("KPI targets")
+        ordering = ["metric", "store__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["metric", "store"], name="feedback_kpitarget_one_per_store"),
+            models.UniqueConstraint(
+                fields=["metric"],
+                condition=models.Q(store__isnull=True),
+                name="feedback_kpitarget_one_for_all",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(target_value__isnull=False)
+                | (models.Q(baseline_month__isnull=False) & models.Q(change_percent__isnull=False)),
+                name="feedback_kpitarget_value_or_change",
+                violation_error_message=_("Give a target value, or a baseline month and a change."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_metric_display()} · {self.store or _('all stores')}"
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        if self.target_value is None and (self.baseline_month is None or self.change_percent is None):
+            raise ValidationError(_("Give a target value, or a baseline month and a change."))
+        if self.metric == self.Metric.NPS and self.change_percent is not None:
+            raise ValidationError(
+                {"change_percent": _("NPS can be negative, so a percentage change is unclear: give a target value.")}
+            )
+        if self.target_value is not None and self.change_percent is not None:
+            raise ValidationError(
+                {"target_value": _("Give either a target value or a change versus a baseline, not both.")}
+            )
+        if self.baseline_month:
+            self.baseline_month = self.baseline_month.replace(day=1)
+        if self.due_month:
+            self.due_month = self.due_month.replace(day=1)
+
+
+class ServiceKpi(KpiTarget):
+    """Not a table: the admin's "Service KPIs" page hangs here, with its own view permission."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("service KPIs")
+        verbose_name_plural = _("service KPIs")
+        default_permissions = ("view",)

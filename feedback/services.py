@@ -12,18 +12,22 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.mail import EmailMessage
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 
+from feedback import sla
 from feedback.images import clean_photos
-from feedback.models import Attachment, Ticket, TicketEvent, new_ticket_no
+from feedback.models import Attachment, SlaTarget, Team, Ticket, TicketEvent, new_ticket_no
 from loyalty_crm import crypto
 from loyalty_crm.errors import DomainError
 from members import services as member_services
@@ -198,7 +202,10 @@ def submit_feedback(
             ticket_no = new_ticket_no()
             while Ticket.objects.filter(ticket_no=ticket_no).exists():  # pragma: no cover - 1 in 8e14
                 ticket_no = new_ticket_no()
+            now = timezone.now()
             ticket = Ticket.objects.create(
+                **_deadline_fields(kind=kind, channel=channel, priority=Ticket.Priority.NORMAL, start=now),
+                created_at=now,
                 ticket_no=ticket_no,
                 kind=kind,
                 channel=channel,
@@ -238,6 +245,31 @@ def _user(actor):
     return actor if getattr(actor, "is_authenticated", False) else None
 
 
+# --- service levels ---------------------------------------------------------------------------
+
+DEADLINE_FIELDS = ["first_response_due", "first_response_warn_at", "resolution_due", "resolution_warn_at"]
+
+
+def _deadline_fields(*, kind: str, channel: str, priority: str, start) -> dict:
+    target = sla.choose_target(SlaTarget.objects.all(), kind=kind, channel=channel, priority=priority)
+    found = sla.deadlines(target, start=start)
+    return {field: getattr(found, field) for field in DEADLINE_FIELDS}
+
+
+def _recompute_deadlines(ticket: Ticket, *, now) -> list[str]:
+    """Deadlines from the ticket's creation under the target that now applies. A breach flag whose
+    target moved into the future is cleared, so a later miss is flagged (and notified) again."""
+    for field, value in _deadline_fields(
+        kind=ticket.kind, channel=ticket.channel, priority=ticket.priority, start=ticket.created_at
+    ).items():
+        setattr(ticket, field, value)
+    if ticket.first_response_breached_at and (ticket.first_response_due is None or ticket.first_response_due > now):
+        ticket.first_response_breached_at = None
+    if ticket.resolution_breached_at and (ticket.resolution_due is None or ticket.resolution_due > now):
+        ticket.resolution_breached_at = None
+    return [*DEADLINE_FIELDS, "first_response_breached_at", "resolution_breached_at"]
+
+
 # --- workflow ---------------------------------------------------------------------------------
 
 
@@ -246,7 +278,10 @@ def _locked(ticket: Ticket) -> Ticket:
 
 
 def _sync(target: Ticket, source: Ticket) -> None:
-    for field in ("status", "priority", "assignee_id", "first_response_at", "resolved_at", "updated_at"):
+    for field in (
+        "status", "kind", "priority", "assignee_id", "team_id", "first_response_at", "resolved_at", "updated_at",
+        *DEADLINE_FIELDS, "first_response_breached_at", "resolution_breached_at",
+    ):  # fmt: skip
         setattr(target, field, getattr(source, field))
 
 
@@ -276,6 +311,11 @@ def change_status(*, ticket: Ticket, to: str, actor, note: str = "") -> Ticket:
         body=(note or "").strip(),
         actor=_user(actor),
     )
+    if to == S.RESOLVED and locked.email:
+        from feedback import surveys
+
+        ticket_id = locked.pk
+        transaction.on_commit(lambda: surveys.send_csat_survey(ticket_id=ticket_id))
     _sync(ticket, locked)
     return locked
 
@@ -329,17 +369,26 @@ def reply(*, ticket: Ticket, body: str, actor) -> TicketEvent:
     return event
 
 
-UPDATABLE = {"priority", "assignee"}
+UPDATABLE = {"priority", "assignee", "kind", "team"}
 
 
 @transaction.atomic
 def update_ticket(*, ticket: Ticket, actor, **changes) -> Ticket:
-    """Change priority and/or assignee (status goes through `change_status`), recorded in the history."""
+    """Change kind, priority, assignee and/or team (status goes through `change_status`), recorded
+    in the history. A new kind or priority recomputes the service-level deadlines."""
     unknown = set(changes) - UPDATABLE
     if unknown:
         raise ValidationError({field: [_("This field cannot be changed here.")] for field in sorted(unknown)})
     locked = _locked(ticket)
+    before = (locked.kind, locked.priority)
     described = []
+    if "kind" in changes and changes["kind"] != locked.kind:
+        if changes["kind"] not in Ticket.Kind.values:
+            raise ValidationError({"kind": [_("“%(value)s” is not a kind of feedback.") % {"value": changes["kind"]}]})
+        described.append(
+            _("kind: %(old)s → %(new)s") % {"old": locked.get_kind_display(), "new": Ticket.Kind(changes["kind"]).label}
+        )
+        locked.kind = changes["kind"]
     if "priority" in changes and changes["priority"] != locked.priority:
         if changes["priority"] not in Ticket.Priority.values:
             raise ValidationError({"priority": [_("“%(value)s” is not a priority.") % {"value": changes["priority"]}]})
@@ -360,8 +409,20 @@ def update_ticket(*, ticket: Ticket, actor, **changes) -> Ticket:
             }
         )
         locked.assignee = new
+    if "team" in changes and changes["team"] != locked.team:
+        new_team = changes["team"]
+        if new_team is not None and not isinstance(new_team, Team):
+            raise ValidationError({"team": [_("Choose a team.")]})
+        described.append(
+            _("team: %(old)s → %(new)s")
+            % {"old": locked.team.name if locked.team else "—", "new": new_team.name if new_team else "—"}
+        )
+        locked.team = new_team
     if described:
-        locked.save(update_fields=["priority", "assignee", "updated_at"])
+        fields = ["kind", "priority", "assignee", "team", "updated_at"]
+        if (locked.kind, locked.priority) != before:
+            fields += _recompute_deadlines(locked, now=timezone.now())
+        locked.save(update_fields=fields)
         TicketEvent.objects.create(
             ticket=locked, kind=TicketEvent.Kind.UPDATE, body="; ".join(described), actor=_user(actor)
         )
@@ -369,14 +430,140 @@ def update_ticket(*, ticket: Ticket, actor, **changes) -> Ticket:
     return locked
 
 
-def assign_tickets(*, tickets: Iterable[Ticket], assignee, actor) -> int:
-    """Assign several tickets (the admin's bulk action); returns how many changed hands."""
+_UNCHANGED = object()
+
+
+@transaction.atomic
+def assign_tickets(*, tickets: Iterable[Ticket], actor, assignee=_UNCHANGED, team=_UNCHANGED) -> int:
+    """Assign several tickets to a user and/or a team (the admin's bulk actions), all or none;
+    returns how many changed hands."""
+    changes = {}
+    if assignee is not _UNCHANGED:
+        changes["assignee"] = assignee
+    if team is not _UNCHANGED:
+        changes["team"] = team
+    if not changes:
+        raise ValidationError(_("Choose a user or a team to assign the tickets to."))
     changed = 0
     for ticket in sorted(tickets, key=lambda t: t.pk):  # primary-key order: no lock-order deadlocks
-        before = ticket.assignee_id
-        update_ticket(ticket=ticket, actor=actor, assignee=assignee)
-        changed += before != ticket.assignee_id
+        before = (ticket.assignee_id, ticket.team_id)
+        update_ticket(ticket=ticket, actor=actor, **changes)
+        changed += before != (ticket.assignee_id, ticket.team_id)
     return changed
+
+
+# --- breaches ---------------------------------------------------------------------------------
+
+
+@dataclass
+class BreachResult:
+    first_response: int = 0
+    resolution: int = 0
+    notified: int = 0
+
+
+def _breach_candidates(now):
+    return (
+        Ticket.objects.not_done()
+        .filter(
+            Q(first_response_at__isnull=True, first_response_due__lt=now, first_response_breached_at__isnull=True)
+            | Q(resolution_due__lt=now, resolution_breached_at__isnull=True)
+        )
+        .order_by("pk")
+    )
+
+
+def flag_sla_breaches(*, now=None, batch_size: int = 500) -> BreachResult:
+    """Flag each newly missed target once: stamp `*_breached_at`, write a history event and email
+    the assignee and the team lead — in one transaction per ticket, so a failed email leaves the
+    ticket unflagged for the next run rather than flagged without notice.
+
+    Safe to run concurrently: each ticket is locked with SKIP LOCKED (a ticket another worker is
+    flagging is skipped) and its flags are re-read under the lock, so no breach is flagged or
+    notified twice.
+    """
+    now = now or timezone.now()
+    result = BreachResult()
+    for pk in list(_breach_candidates(now).values_list("pk", flat=True)[:batch_size]):
+        with transaction.atomic():
+            locked = Ticket.objects.select_for_update(skip_locked=True).filter(pk=pk).first()
+            if locked is None or locked.is_done:
+                continue
+            missed = []
+            if (
+                locked.first_response_at is None
+                and locked.first_response_due is not None
+                and locked.first_response_due < now
+                and locked.first_response_breached_at is None
+            ):
+                locked.first_response_breached_at = now
+                missed.append("first_response")
+            if (
+                locked.resolution_due is not None
+                and locked.resolution_due < now
+                and locked.resolution_breached_at is None
+            ):
+                locked.resolution_breached_at = now
+                missed.append("resolution")
+            if not missed:
+                continue
+            locked.save(update_fields=["first_response_breached_at", "resolution_breached_at"])
+            with translation.override(_staff_language()):
+                body = _breach_text(locked, missed)
+            TicketEvent.objects.create(ticket=locked, kind=TicketEvent.Kind.SLA_BREACH, body=body, at=now)
+            result.first_response += "first_response" in missed
+            result.resolution += "resolution" in missed
+            result.notified += _notify_breach(locked, body)
+    return result
+
+
+def _staff_language() -> str:
+    return getattr(settings, "FEEDBACK_STAFF_LANGUAGE", "zh-hans")
+
+
+def _breach_text(ticket: Ticket, missed: list[str]) -> str:
+    lines = []
+    if "first_response" in missed:
+        lines.append(
+            _("First-response target missed: due %(due)s, no reply yet.")
+            % {"due": timezone.localtime(ticket.first_response_due).strftime("%Y-%m-%d %H:%M:%S")}
+        )
+    if "resolution" in missed:
+        lines.append(
+            _("Resolution target missed: due %(due)s.")
+            % {"due": timezone.localtime(ticket.resolution_due).strftime("%Y-%m-%d %H:%M:%S")}
+        )
+    return " ".join(lines)
+
+
+def _notify_breach(ticket: Ticket, body: str) -> int:
+    """Email the assignee and the team lead (whoever has an address); 1 if a message went out."""
+    recipients = []
+    users = Ticket.objects.filter(pk=ticket.pk).values_list("assignee__email", "team__lead__email").first() or ()
+    for address in users:
+        if address and address not in recipients:
+            recipients.append(address)
+    if not recipients:
+        return 0
+    with translation.override(_staff_language()):
+        subject = _("Service level missed: ticket %(no)s") % {"no": ticket.ticket_no}
+        text = "\n\n".join(
+            [
+                body,
+                _("Kind: %(kind)s · priority: %(priority)s")
+                % {"kind": ticket.get_kind_display(), "priority": ticket.get_priority_display()},
+                _("Open the ticket: %(url)s") % {"url": public_url(f"/admin/feedback/ticket/{ticket.pk}/change/")},
+            ]
+        )
+    # Raises on failure: the transaction rolls back and the next run tries again.
+    EmailMessage(subject=subject, body=text, to=recipients).send()
+    return 1
+
+
+def public_url(path: str) -> str:
+    """An absolute address for links in emails (FEEDBACK_PUBLIC_URL, e.g. https://crm.example.com)."""
+    base = getattr(settings, "FEEDBACK_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+    return base + path
 
 
 @transaction.atomic

@@ -18,9 +18,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods
 
-from feedback import services
-from feedback.forms import SERVICE_FIELD_ALIASES, FeedbackForm
-from feedback.models import Attachment, Ticket
+from feedback import services, surveys
+from feedback.forms import SERVICE_FIELD_ALIASES, FeedbackForm, SurveyForm
+from feedback.models import Attachment, SurveyResponse, Ticket
+from feedback.netaddr import client_ip
 from members.forms import add_service_errors
 
 THANKS_SALT = "feedback.thanks"
@@ -31,11 +32,6 @@ VIEW_ATTACHMENT = "feedback.view_attachment"
 def form_rate() -> tuple[int, int]:
     """(submissions, seconds) allowed per IP address on the public form."""
     return tuple(getattr(settings, "FEEDBACK_FORM_RATE", (5, 10 * 60)))
-
-
-def client_ip(request) -> str:
-    # REMOTE_ADDR only: X-Forwarded-For is whatever the client says unless a trusted proxy sets it.
-    return request.META.get("REMOTE_ADDR") or "unknown"
 
 
 def take_rate_slot(request) -> int:
@@ -129,3 +125,55 @@ def attachment_view(request, pk: int):
     response["Cache-Control"] = "private, no-store"
     response["Content-Security-Policy"] = "default-src 'none'"
     return response
+
+
+# --- surveys ----------------------------------------------------------------------------------
+
+SURVEY_REFUSALS = {
+    surveys.SurveyLinkInvalid: (400, "invalid"),
+    surveys.SurveyLinkExpired: (410, "expired"),
+    surveys.SurveyAlreadyAnswered: (410, "answered"),
+}
+
+
+def _survey_refused(request, error):
+    status, reason = SURVEY_REFUSALS[type(error)]
+    context = {"reason": reason, "max_age_days": surveys.max_age().days}
+    return render(request, "feedback/survey_refused.html", context, status=status)
+
+
+def _survey(request, token: str, kind: str):
+    try:
+        invite = surveys.open_survey(token=token, kind=kind)
+    except tuple(SURVEY_REFUSALS) as error:
+        return _survey_refused(request, error)
+    form = SurveyForm(request.POST or None, scores=invite.scores)
+    if request.method == "POST" and form.is_valid():
+        try:
+            surveys.record_survey_response(
+                token=token, kind=kind, score=form.cleaned_data["score"], comment=form.cleaned_data["comment"]
+            )
+        except tuple(SURVEY_REFUSALS) as error:
+            return _survey_refused(request, error)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            return render(request, "feedback/survey_thanks.html", {"kind": kind})
+    status = 400 if request.method == "POST" else 200
+    return render(request, "feedback/survey.html", {"form": form, "invite": invite, "kind": kind}, status=status)
+
+
+@never_cache
+@csrf_protect
+@require_http_methods(["GET", "POST"])
+def csat_survey(request, token: str):
+    """The customer rates how a resolved ticket was handled (1–5 and a comment)."""
+    return _survey(request, token, SurveyResponse.Kind.CSAT)
+
+
+@never_cache
+@csrf_protect
+@require_http_methods(["GET", "POST"])
+def nps_survey(request, token: str):
+    """How likely a member is to recommend the shop (0–10 and a comment)."""
+    return _survey(request, token, SurveyResponse.Kind.NPS)

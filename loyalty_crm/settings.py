@@ -175,6 +175,15 @@ FEEDBACK_FORM_RATE = (
     env.int("FEEDBACK_FORM_MAX_POSTS", default=5),
     env.int("FEEDBACK_FORM_WINDOW_SECONDS", default=600),
 )
+# Reverse proxies (IPs or CIDRs) whose X-Forwarded-For is believed; empty = use REMOTE_ADDR only.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+# Feedback: absolute address for links in emails, survey link lifetime, "about to breach" window,
+# and the language of staff notifications.
+FEEDBACK_PUBLIC_URL = env.str("FEEDBACK_PUBLIC_URL", default="http://127.0.0.1:8000")
+FEEDBACK_SURVEY_MAX_AGE_DAYS = env.int("FEEDBACK_SURVEY_MAX_AGE_DAYS", default=14)
+FEEDBACK_SLA_WARNING_FRACTION = env.float("FEEDBACK_SLA_WARNING_FRACTION", default=0.25)
+FEEDBACK_SLA_WARNING_MAX_SECONDS = env.int("FEEDBACK_SLA_WARNING_MAX_SECONDS", default=3600)
+FEEDBACK_STAFF_LANGUAGE = env.str("FEEDBACK_STAFF_LANGUAGE", default="zh-hans")
 MEMBER_IMPORT_MAX_BYTES = env.int("MEMBER_IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
 
 LOGIN_URL = "admin:login"

@@ -296,3 +296,25 @@ def dashboard_figures(*, today: datetime.date, store=None, months: int = 12) -> 
         open_service_records=open_records,
         months=series,
     )
+
+
+# --- purchases per store and month (for feedback's complaint rate) --------------------------
+
+
+def purchase_counts_by_store_month(
+    *, start: datetime.datetime, end: datetime.datetime
+) -> dict[tuple[int | None, datetime.date], int]:
+    """How many purchases each store recorded in each month of [start, end), in one query.
+
+    Keys are (store id or None, first day of the month in the project's time zone). Used by
+    `feedback.kpis` for complaints per 100 purchases.
+    """
+    tz = timezone.get_current_timezone()
+    rows = (
+        Purchase.objects.filter(ordered_at__gte=start, ordered_at__lt=end)
+        .annotate(month=TruncMonth("ordered_at", tzinfo=tz))
+        .values("store_id", "month")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return {(row["store_id"], row["month"].date()): row["n"] for row in rows}

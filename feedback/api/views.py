@@ -19,6 +19,7 @@ from feedback.api.serializers import (
     TicketUpdateSerializer,
 )
 from feedback.models import Ticket
+from feedback.netaddr import client_ip
 
 WORK_TICKETS = "feedback.change_ticket"
 
@@ -28,6 +29,11 @@ class FeedbackThrottle(AnonRateThrottle):
 
     scope = "feedback"
     rate = "10/hour"
+
+    def get_ident(self, request):
+        # DRF's own reading of X-Forwarded-For believes whatever the client sends; ours trusts
+        # only TRUSTED_PROXIES (feedback.netaddr).
+        return client_ip(request)
 
 
 class FeedbackSubmitView(APIView):

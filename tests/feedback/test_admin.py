@@ -77,8 +77,10 @@ def test_assign_to_me_action(client, support):
 
 def post_change(client, made, **fields):
     data = {
+        "kind": made.kind,
         "priority": made.priority,
         "assignee": made.assignee_id or "",
+        "team": made.team_id or "",
         "new_status": "",
         "reply": "",
         "internal_note": "",

@@ -1,0 +1,9 @@
+"""Signals `feedback` sends for other apps (documented in the README).
+
+- `survey_answered(sender=SurveyResponse, response=...)`: after a CSAT or NPS answer is stored
+  (sent on commit). The answer is also recorded as an interaction on the member's profile.
+"""
+
+from django.dispatch import Signal
+
+survey_answered = Signal()
