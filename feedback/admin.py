@@ -196,8 +196,8 @@ class AgeFilter(admin.SimpleListFilter):
         return queryset
 
 
-class TicketActionForm(ActionForm):
-    """The changelist's action bar, with whom to assign the selected tickets to."""
+class AssignChoiceForm(forms.Form):
+    """Whom the bulk actions assign the selected tickets to."""
 
     assign_user = forms.ModelChoiceField(
         label=_("user"),
@@ -208,6 +208,10 @@ class TicketActionForm(ActionForm):
     assign_team = forms.ModelChoiceField(
         label=_("team"), queryset=Team.objects.order_by("name"), required=False, empty_label=_("— no team —")
     )
+
+
+class TicketActionForm(ActionForm, AssignChoiceForm):
+    """The changelist's action bar, with the user and team choices of the bulk actions."""
 
 
 def breach_badge(ticket: Ticket, now: datetime.datetime):
@@ -354,7 +358,7 @@ class TicketAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
 
     @admin.action(description=_("Assign to the user chosen above"), permissions=["change"])
     def assign_to_user(self, request, queryset):
-        form = TicketActionForm(request.POST)
+        form = AssignChoiceForm(request.POST)
         user = form.cleaned_data.get("assign_user") if form.is_valid() else None
         if user is None:
             self.message_user(request, _("Choose a user first."), messages.ERROR)
@@ -363,7 +367,7 @@ class TicketAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
 
     @admin.action(description=_("Assign to the team chosen above"), permissions=["change"])
     def assign_to_team(self, request, queryset):
-        form = TicketActionForm(request.POST)
+        form = AssignChoiceForm(request.POST)
         team = form.cleaned_data.get("assign_team") if form.is_valid() else None
         if team is None:
             self.message_user(request, _("Choose a team first."), messages.ERROR)
