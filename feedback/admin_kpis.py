@@ -64,6 +64,7 @@ def kpi_page(request, site_context: dict, opts):
                     target_label=target_label,
                     title=label,
                     color=color,
+                    empty_text=_("No figures in these months yet."),
                 ),
             }
         )

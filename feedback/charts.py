@@ -8,7 +8,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 WIDTH, HEIGHT = 560, 220
-LEFT, RIGHT, TOP, BOTTOM = 48, 12, 14, 34
+LEFT, RIGHT, TOP, BOTTOM = 48, 24, 14, 34
 
 
 def _fmt(value) -> str:
@@ -17,7 +17,14 @@ def _fmt(value) -> str:
 
 
 def line_chart(
-    *, labels: list[str], values: list, target=None, target_label: str = "", title: str = "", color: str = "#b8326a"
+    *,
+    labels: list[str],
+    values: list,
+    target=None,
+    target_label: str = "",
+    title: str = "",
+    color: str = "#b8326a",
+    empty_text: str = "",
 ) -> SafeString:
     """Monthly values as a line with dots (gaps where a month has no figure), and the target as a
     dashed horizontal line. Every dot carries a <title> with its month and value."""
@@ -52,7 +59,7 @@ def line_chart(
             '<text x="{}" y="{}" text-anchor="end" font-size="11" fill="#5f6670">{}</text>',
             LEFT - 6,
             round(y(v), 1) + 4,
-            _fmt(Decimal(str(round(v, 2)))),
+            _fmt(Decimal(str(round(v, 0 if high - low >= 10 else 2)))),
         )
         for v in (low, (low + high) / 2, high)
     ]
@@ -95,6 +102,15 @@ def line_chart(
         for i, value in enumerate(values)
         if value is not None
     ]
+    if not known and empty_text:
+        parts.append(
+            format_html(
+                '<text class="kpi-empty" x="{}" y="{}" text-anchor="middle" font-size="13" fill="#5f6670">{}</text>',
+                LEFT + plot_w / 2,
+                TOP + plot_h / 2,
+                empty_text,
+            )
+        )
     if target is not None:
         ty = round(y(float(target)), 1)
         parts.append(

@@ -405,6 +405,7 @@ class KpiTarget(models.Model):
         decimal_places=1,
         null=True,
         blank=True,
+        # xgettext:no-python-format
         help_text=_("For example −30 for a complaint rate 30% lower, 10 for a CSAT 10% higher."),
     )
     target_value = models.DecimalField(
