@@ -101,7 +101,7 @@ def _csv(first, last, store, stores) -> HttpResponse:
     for key in keys:
         if key not in table:
             continue
-        label = _("All stores") if key == kpis.ALL else names.get(key, _("No store"))
+        label = _text(_("All stores") if key == kpis.ALL else names.get(key, _("No store")))
         for m in table[key]:
             writer.writerow(
                 [
@@ -111,6 +111,11 @@ def _csv(first, last, store, stores) -> HttpResponse:
                 ]
             )  # fmt: skip
     return response
+
+
+def _text(value: str) -> str:
+    # Spreadsheets run a cell starting with = + - @ as a formula; store names are typed by staff.
+    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
 
 
 def _cell(value) -> str:

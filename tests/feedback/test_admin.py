@@ -22,18 +22,26 @@ def logged_in(client, user):
 
 
 def test_changelist_query_count_does_not_grow_with_tickets(client, support):
+    from feedback.models import Team
+
     logged_in(client, support)
     shop = mf.store()
     member = mf.member(phone="13100131000")
-    for _i in range(3):
-        ticket(store=shop, phone="13100131000")
+    team = Team.objects.create(name="客服一组", lead=support)
+
+    def add(count):
+        for _i in range(count):
+            made = ticket(store=shop, phone="13100131000")
+            Ticket.objects.filter(pk=made.pk).update(assignee=support, team=team)
+
+    add(3)
     with CaptureQueriesContext(connection) as few:
         assert client.get(CHANGELIST).status_code == 200
-    for _i in range(27):
-        ticket(store=shop, phone="13100131000")
+    add(27)
     with CaptureQueriesContext(connection) as many:
         response = client.get(CHANGELIST)
     assert response.status_code == 200 and member.tickets.count() == 30
+    assert response.content.decode().count("sla-badge") == 30  # time to breach on every row
     assert len(many) == len(few)
 
 

@@ -282,3 +282,10 @@ def test_breach_notification_reaches_the_team_lead_set_in_the_admin(client, mana
 
     services.flag_sla_breaches()
     assert [m.to for m in mail.outbox] == [["lead@example.com"]]
+
+
+def test_kpi_csv_neutralises_formula_like_store_names(client, manager):
+    ticket(store=mf.store("x-001", "=HYPERLINK(1)"))
+    rows = logged_in(client, manager).get(KPI_PAGE, {"format": "csv"}).content.decode("utf-8-sig").splitlines()
+    assert any(row.startswith("'=HYPERLINK(1)") for row in rows)
+    assert not any(row.startswith("=") for row in rows)
