@@ -176,6 +176,9 @@ FEEDBACK_FORM_RATE = (
     env.int("FEEDBACK_FORM_WINDOW_SECONDS", default=600),
 )
 MEMBER_IMPORT_MAX_BYTES = env.int("MEMBER_IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
+# Paid membership: the daily task sends `rewards.signals.membership_renewal_due` this many days
+# (or fewer) before a membership ends, once per membership.
+MEMBERSHIP_RENEWAL_REMINDER_DAYS = env.int("MEMBERSHIP_RENEWAL_REMINDER_DAYS", default=30)
 
 LOGIN_URL = "admin:login"
 
