@@ -220,6 +220,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The inline sales-channel enum of rewards' inputs (purchase posting, points preview) keeps one name.
+    "ENUM_NAME_OVERRIDES": {"PurchaseInputChannelEnum": ["store", "online", "wechat", "phone", "other"]},
 }
 
 # Celery: Redis or RabbitMQ in production; an embedded filesystem broker needing no server otherwise.

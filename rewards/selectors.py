@@ -118,7 +118,7 @@ def memberships_of(member: Member) -> QuerySet[MembershipSubscription]:
     """The member's paid memberships, latest first."""
     return (
         MembershipSubscription.objects.filter(member=member)
-        .select_related("plan", "sold_by")
+        .select_related("member", "plan", "sold_by")
         .order_by("-starts_on", "-id")
     )
 
