@@ -16,6 +16,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models, transaction
 from django.db.models import Q
 from django.utils.translation import gettext, gettext_noop
@@ -484,6 +485,7 @@ class Promotion(TimeStamped):
         decimal_places=2,
         null=True,
         blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
         help_text=_("For a multiplier promotion: 2 = double points."),
     )
     bonus_points = models.PositiveIntegerField(
@@ -552,6 +554,7 @@ class EarningSettings(TimeStamped):
         max_digits=12,
         decimal_places=2,
         default=Decimal("0.00"),
+        validators=[MinValueValidator(Decimal("0"))],
         help_text=_("A purchase paying less than this earns no points (0: every purchase earns)."),
     )
     max_points_per_purchase = models.PositiveIntegerField(
@@ -658,14 +661,19 @@ class MembershipPlan(TimeStamped):
 
     code = models.SlugField(_("code"), max_length=32, unique=True)
     name = models.CharField(_("name"), max_length=100, help_text=_("In English; translated when shown."))
-    price = models.DecimalField(_("price"), max_digits=12, decimal_places=2)
-    duration_months = models.PositiveSmallIntegerField(_("duration (months)"), default=12)
+    price = models.DecimalField(
+        _("price"), max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0"))]
+    )
+    duration_months = models.PositiveSmallIntegerField(
+        _("duration (months)"), default=12, validators=[MinValueValidator(1)]
+    )
     free_delivery = models.BooleanField(_("free delivery"), default=False)
     points_multiplier = models.DecimalField(
         _("points multiplier"),
         max_digits=4,
         decimal_places=2,
         default=Decimal("1.00"),
+        validators=[MinValueValidator(Decimal("1"))],
         help_text=_("1.5 = half as many points again on purchases; 1 = no extra points."),
     )
     member_only_rewards = models.BooleanField(_("member-only rewards"), default=False)

@@ -118,7 +118,8 @@ def test_refunded_points_free_the_daily_cap(member):
 
 def test_preview_is_the_same_computation_as_posting(member):
     plan = MembershipPlan.objects.get(code="annual-plus")
-    services.buy_membership(member=member, plan=plan, external_ref="PLAN-1")
+    yesterday = timezone.localdate() - datetime.timedelta(days=1)
+    services.buy_membership(member=member, plan=plan, external_ref="PLAN-1", starts_on=yesterday)
     promotion(bonus=10, name="Opening bonus")
     preview = services.preview_points(items=[line("100.00")], member=member)
     assert (preview.points, [r.kind for r in preview.rules]) == (160, ["base", "plan", "promotion_bonus"])
