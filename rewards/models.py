@@ -656,6 +656,10 @@ class BonusAward(models.Model):
 # --- paid membership (付费会员) -----------------------------------------------------------------
 
 
+# The seeded plan's name, marked for the catalogue; `display_name` translates whatever is stored.
+SEED_PLAN_NAMES = [gettext_noop("Annual plus")]
+
+
 class MembershipPlan(TimeStamped):
     """A paid membership plan: bought for a fee, for a number of months, with its own perks."""
 
