@@ -185,6 +185,9 @@ FEEDBACK_SLA_WARNING_FRACTION = env.float("FEEDBACK_SLA_WARNING_FRACTION", defau
 FEEDBACK_SLA_WARNING_MAX_SECONDS = env.int("FEEDBACK_SLA_WARNING_MAX_SECONDS", default=3600)
 FEEDBACK_STAFF_LANGUAGE = env.str("FEEDBACK_STAFF_LANGUAGE", default="zh-hans")
 MEMBER_IMPORT_MAX_BYTES = env.int("MEMBER_IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
+# Paid membership: the daily task sends `rewards.signals.membership_renewal_due` this many days
+# (or fewer) before a membership ends, once per membership.
+MEMBERSHIP_RENEWAL_REMINDER_DAYS = env.int("MEMBERSHIP_RENEWAL_REMINDER_DAYS", default=30)
 
 LOGIN_URL = "admin:login"
 
@@ -226,6 +229,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The inline sales-channel enum of rewards' inputs (purchase posting, points preview) keeps one name.
+    "ENUM_NAME_OVERRIDES": {"PurchaseInputChannelEnum": ["store", "online", "wechat", "phone", "other"]},
 }
 
 # Celery: Redis or RabbitMQ in production; an embedded filesystem broker needing no server otherwise.

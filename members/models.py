@@ -478,6 +478,8 @@ class Interaction(models.Model):
         MESSAGE = "message", _("Message")
         EVENT = "event", _("Event attendance")
         CAMPAIGN_RESPONSE = "campaign_response", _("Campaign response")
+        REVIEW = "review", _("Review")
+        SURVEY = "survey", _("Survey completed")
         OTHER = "other", _("Other")
 
     class Channel(models.TextChoices):

@@ -226,6 +226,7 @@ def create_member(
         set_tags(member=member, names=tags)
     if consents:
         set_consents(member=member, consents=consents, actor=actor, source=consent_source)
+    signals.send_after_commit(signals.member_registered, sender=Member, member=member, actor=actor)
     return member
 
 
@@ -559,7 +560,9 @@ def add_preference(*, member: Member, kind: str, actor=None, **fields) -> Prefer
 @transaction.atomic
 def add_interaction(*, member: Member, kind: str, channel: str, summary: str, actor=None, **fields) -> Interaction:
     fields.setdefault("staff", actor if getattr(actor, "is_authenticated", False) else None)
-    return _create_record(Interaction, member=member, kind=kind, channel=channel, summary=summary, **fields)
+    interaction = _create_record(Interaction, member=member, kind=kind, channel=channel, summary=summary, **fields)
+    signals.send_after_commit(signals.interaction_recorded, sender=Interaction, interaction=interaction, actor=actor)
+    return interaction
 
 
 # --- privacy -------------------------------------------------------------------------------

@@ -5,11 +5,44 @@
 are written. `rewards` does not need it (it calls `record_purchase` itself and earns in the
 same transaction); it is there for read-side listeners such as caches and analytics.
 
+`member_registered(sender=Member, member=..., actor=...)` — sent by
+`members.services.create_member` once its transaction has COMMITTED (`transaction.on_commit`),
+through `send_robust`: a failing listener is logged and never loses the registration. `rewards`
+gives the sign-up bonus from it. Members written in bulk by `import_members` are not
+"registered" here (they registered elsewhere before) and send nothing.
+
+`interaction_recorded(sender=Interaction, interaction=..., actor=...)` — sent by
+`members.services.add_interaction` after commit, the same way. `rewards` gives activity bonuses
+for reviews, completed surveys and event attendance from it.
+
 `member_erased(sender=Member, member=...)` — sent by `members.services.erase_member` inside
 its transaction, so apps holding data about the member can anonymise their own rows.
 """
 
+import logging
+
+from django.db import transaction
 from django.dispatch import Signal
 
+logger = logging.getLogger("members.signals")
+
 purchase_recorded = Signal()
+member_registered = Signal()
+interaction_recorded = Signal()
 member_erased = Signal()
+
+
+def send_after_commit(signal: Signal, **kwargs) -> None:
+    """Send `signal` once the current transaction commits; a listener's error is logged (with the
+    record's id, never personal data) and does not reach the caller."""
+
+    def send():
+        for receiver, result in signal.send_robust(**kwargs):
+            if isinstance(result, Exception):
+                logger.error(
+                    "Listener %s of a members signal failed",
+                    getattr(receiver, "__qualname__", receiver),
+                    exc_info=(type(result), result, result.__traceback__),
+                )
+
+    transaction.on_commit(send)

@@ -12,3 +12,11 @@ class RewardsConfig(AppConfig):
         from rewards.loyalty import RewardsLoyaltyProvider
 
         loyalty.register_provider(RewardsLoyaltyProvider())
+
+        from members import signals as member_signals
+        from rewards import receivers
+
+        member_signals.member_registered.connect(receivers.on_member_registered, dispatch_uid="rewards-sign-up")
+        member_signals.interaction_recorded.connect(
+            receivers.on_interaction_recorded, dispatch_uid="rewards-interaction-bonus"
+        )

@@ -19,3 +19,15 @@ class InsufficientPoints(RewardsError):
 
 class AlreadyRefunded(RewardsError):
     code = "already_refunded"
+
+
+class PlanNotOnSale(RewardsError):
+    code = "plan_not_on_sale"
+
+
+class MembershipNotActive(RewardsError):
+    code = "membership_not_active"
+
+
+class BonusNotAvailable(RewardsError):
+    code = "bonus_not_available"

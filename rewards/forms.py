@@ -23,3 +23,81 @@ class AdjustPointsForm(forms.Form):
         if points == 0:
             raise forms.ValidationError(_("Enter a whole number of points other than 0."), code="zero")
         return points
+
+
+class MemberNoField(forms.CharField):
+    """A member typed by number (as on the card or the till), looked up when cleaned."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("label", _("member number"))
+        kwargs.setdefault("max_length", 20)
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        from members.models import Member
+
+        number = super().clean(value).strip().upper()
+        member = Member.objects.filter(member_no=number).first()
+        if member is None:
+            raise forms.ValidationError(_("No member has the number “%(number)s”."), params={"number": number})
+        return member
+
+
+class SellMembershipForm(forms.Form):
+    """Selling a paid plan at the counter; `buy_membership` applies the rules (renewal, idempotency)."""
+
+    member = MemberNoField()
+    plan = forms.ModelChoiceField(label=_("plan"), queryset=None, empty_label=None)
+    external_ref = forms.CharField(
+        label=_("external reference"),
+        max_length=64,
+        help_text=_("The till's receipt or order number; selling twice with it sells once."),
+    )
+    starts_on = forms.DateField(
+        label=_("starts on"),
+        required=False,
+        help_text=_("Today when empty. A renewal starts the day after the current membership ends."),
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        from rewards.models import MembershipPlan
+
+        super().__init__(*args, **kwargs)
+        self.fields["plan"].queryset = MembershipPlan.objects.filter(is_active=True).order_by("price", "id")
+
+
+class AwardBonusForm(forms.Form):
+    """A manager awarding an activity bonus by hand; `award_bonus` keeps the once-per-period limit."""
+
+    member = MemberNoField()
+    kind = forms.ChoiceField(label=_("activity"))
+    reference = forms.CharField(
+        label=_("reference"),
+        max_length=64,
+        required=False,
+        help_text=_("What it is for (survey, review, event, referred member's number); required for referrals."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        from rewards.models import ActivityBonus
+
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = ActivityBonus.Kind.choices
+
+
+class PromotionAdminForm(forms.ModelForm):
+    """Channels are stored as a list; staff tick them."""
+
+    channels = forms.MultipleChoiceField(
+        label=_("channels"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("None chosen: every channel."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        from members.models import SalesChannel
+
+        super().__init__(*args, **kwargs)
+        self.fields["channels"].choices = SalesChannel.choices

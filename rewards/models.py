@@ -16,12 +16,13 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models, transaction
 from django.db.models import Q
 from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
-from members.models import Category, Member, Product, Purchase, TimeStamped
+from members.models import Category, Member, Product, Purchase, SalesChannel, Store, TimeStamped
 
 # The seeded tier names, marked for the translation catalogue; `Tier.display_name` translates
 # whatever name is stored, so a renamed tier shows as typed.
@@ -269,6 +270,7 @@ class EarnRule(TimeStamped):
         BASE = "base", _("Base rate (points per currency unit paid)")
         PRODUCT = "product", _("Product multiplier")
         CATEGORY = "category", _("Category multiplier")
+        TIER = "tier", _("Tier multiplier")
 
     name = models.CharField(_("name"), max_length=100)
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
@@ -284,6 +286,9 @@ class EarnRule(TimeStamped):
     category = models.ForeignKey(
         Category, verbose_name=_("category"), on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
+    tier = models.ForeignKey(
+        Tier, verbose_name=_("tier"), on_delete=models.CASCADE, null=True, blank=True, related_name="earn_rules"
+    )
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:
@@ -293,12 +298,14 @@ class EarnRule(TimeStamped):
         constraints = [
             models.CheckConstraint(condition=Q(rate__gte=0), name="rewards_earnrule_rate_gte_0"),
             models.CheckConstraint(
-                condition=(Q(kind="base", product__isnull=True, category__isnull=True))
-                | Q(kind="product", product__isnull=False, category__isnull=True)
-                | Q(kind="category", category__isnull=False, product__isnull=True),
-                name="rewards_earnrule_target_matches_kind",
+                condition=(Q(kind="base", product__isnull=True, category__isnull=True, tier__isnull=True))
+                | Q(kind="product", product__isnull=False, category__isnull=True, tier__isnull=True)
+                | Q(kind="category", category__isnull=False, product__isnull=True, tier__isnull=True)
+                | Q(kind="tier", tier__isnull=False, product__isnull=True, category__isnull=True),
+                name="rewards_earnrule_target_matches_kind_v2",
                 violation_error_message=_(
-                    "A product rule names a product, a category rule a category, the base rule neither."
+                    "A product rule names a product, a category rule a category, a tier rule a tier, "
+                    "the base rule none of them."
                 ),
             ),
             models.UniqueConstraint(
@@ -308,6 +315,19 @@ class EarnRule(TimeStamped):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self):
+        """Name the field that is missing or too many for the kind (the constraint says it once more)."""
+        targets = {"product": self.product_id, "category": self.category_id, "tier": self.tier_id}
+        wanted = {self.Kind.PRODUCT: "product", self.Kind.CATEGORY: "category", self.Kind.TIER: "tier"}.get(self.kind)
+        errors = {}
+        for name, value in targets.items():
+            if name == wanted and value is None:
+                errors[name] = _("A rule of this kind needs one.")
+            elif name != wanted and value is not None:
+                errors[name] = _("Leave this empty for a rule of this kind.")
+        if errors:
+            raise ValidationError(errors)
 
 
 class PurchasePosting(models.Model):
@@ -434,3 +454,320 @@ class ExpiryPolicy(TimeStamped):
             raise ValidationError({"months": _("A rolling policy needs a number of months (1 or more).")})
         if self.kind != self.Kind.ROLLING and self.months:
             raise ValidationError({"months": _("Only the rolling policy uses months; leave it empty.")})
+
+
+# --- earning: promotions, limits, the cached configuration --------------------------------
+
+EARNING_CONFIG_CACHE_KEY = "rewards:earning-config"
+EARNING_CONFIG_CACHE_SECONDS = 60
+
+
+def forget_earning_config(**_kwargs) -> None:
+    """Drop the cached earning configuration (rules, promotions, limits) now and at commit."""
+    cache.delete(EARNING_CONFIG_CACHE_KEY)
+    transaction.on_commit(lambda: cache.delete(EARNING_CONFIG_CACHE_KEY))
+
+
+class Promotion(TimeStamped):
+    """A time-limited promotion: a points multiplier (double points weekend) or fixed bonus points
+    per purchase, from `starts_at` until `ends_at`, in the chosen stores and channels (none chosen:
+    all). Of several running multiplier promotions the highest applies; bonus points add up."""
+
+    class Kind(models.TextChoices):
+        MULTIPLIER = "multiplier", _("Points multiplier")
+        BONUS = "bonus", _("Fixed bonus points per purchase")
+
+    name = models.CharField(_("name"), max_length=100)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.MULTIPLIER)
+    multiplier = models.DecimalField(
+        _("multiplier"),
+        max_digits=6,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_("For a multiplier promotion: 2 = double points."),
+    )
+    bonus_points = models.PositiveIntegerField(
+        _("bonus points"), null=True, blank=True, help_text=_("For a bonus promotion: points added to each purchase.")
+    )
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"), help_text=_("Purchases from this moment on no longer count."))
+    stores = models.ManyToManyField(
+        Store, verbose_name=_("stores"), blank=True, related_name="+", help_text=_("None chosen: every store.")
+    )
+    channels = models.JSONField(_("channels"), default=list, blank=True, help_text=_("None chosen: every channel."))
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("promotion")
+        verbose_name_plural = _("promotions")
+        ordering = ["-starts_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=models.F("starts_at")),
+                name="rewards_promotion_ends_after_start",
+                violation_error_message=_("A promotion must end after it starts."),
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="multiplier", multiplier__gte=0, bonus_points__isnull=True)
+                | Q(kind="bonus", bonus_points__gt=0, multiplier__isnull=True),
+                name="rewards_promotion_value_matches_kind",
+                violation_error_message=_(
+                    "A multiplier promotion has a multiplier and no bonus points; a bonus promotion the reverse."
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self):
+        errors = {}
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            errors["ends_at"] = _("A promotion must end after it starts.")
+        if self.kind == self.Kind.MULTIPLIER:
+            if self.multiplier is None:
+                errors["multiplier"] = _("Enter the multiplier (2 = double points).")
+            if self.bonus_points is not None:
+                errors["bonus_points"] = _("A multiplier promotion has no bonus points; leave this empty.")
+        elif self.kind == self.Kind.BONUS:
+            if not self.bonus_points:
+                errors["bonus_points"] = _("Enter the bonus points (1 or more).")
+            if self.multiplier is not None:
+                errors["multiplier"] = _("A bonus promotion has no multiplier; leave this empty.")
+        unknown = set(self.channels or []) - set(SalesChannel.values)
+        if unknown:
+            errors["channels"] = _("Unknown channel: %(channels)s.") % {"channels": ", ".join(sorted(unknown))}
+        if errors:
+            raise ValidationError(errors)
+
+
+class EarningSettings(TimeStamped):
+    """Purchase-wide earning limits: one row (pk 1), created by a data migration, edited in the
+    admin; read through the cache with the rules. Empty = no limit."""
+
+    SINGLETON_PK = 1
+
+    min_spend = models.DecimalField(
+        _("minimum spend"),
+        max_digits=12,
+        decimal_places=2,
+        default=Decimal("0.00"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_("A purchase paying less than this earns no points (0: every purchase earns)."),
+    )
+    max_points_per_purchase = models.PositiveIntegerField(
+        _("most points per purchase"), null=True, blank=True, help_text=_("Empty: no limit.")
+    )
+    max_points_per_day = models.PositiveIntegerField(
+        _("most points per member per day"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Points a member's purchases may earn on one day (the purchase's date, Asia/Shanghai); "
+            "activity bonuses do not count. Empty: no limit."
+        ),
+    )
+
+    class Meta:
+        verbose_name = _("earning limits")
+        verbose_name_plural = _("earning limits")
+        constraints = [models.CheckConstraint(condition=Q(min_spend__gte=0), name="rewards_earningsettings_min_gte_0")]
+
+    def __str__(self) -> str:
+        return gettext("Earning limits")
+
+    def save(self, *args, **kwargs):
+        self.pk = self.SINGLETON_PK
+        super().save(*args, **kwargs)
+
+
+# --- activity bonuses ------------------------------------------------------------------------
+
+
+class ActivityBonus(TimeStamped):
+    """Points for an activity (sign-up, birthday, …), at most once per `limit` period per member."""
+
+    class Kind(models.TextChoices):
+        SIGN_UP = "sign_up", _("Sign-up")
+        BIRTHDAY = "birthday", _("Birthday")
+        SURVEY = "survey", _("Survey completed")
+        REVIEW = "review", _("Review")
+        REFERRAL = "referral", _("Referral")
+        EVENT = "event", _("Event attendance")
+
+    class Limit(models.TextChoices):
+        ONCE = "once", _("Once ever")
+        YEARLY = "yearly", _("Once per year")
+        MONTHLY = "monthly", _("Once per month")
+        PER_REFERENCE = "per_reference", _("Once per reference (e.g. per referred member)")
+
+    kind = models.CharField(_("activity"), max_length=20, choices=Kind.choices, unique=True)
+    points = models.PositiveIntegerField(_("points"))
+    limit = models.CharField(_("limit"), max_length=20, choices=Limit.choices)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("activity bonus")
+        verbose_name_plural = _("activity bonuses")
+        ordering = ["id"]
+        constraints = [models.CheckConstraint(condition=Q(points__gt=0), name="rewards_activitybonus_points_gt_0")]
+
+    def __str__(self) -> str:
+        return str(self.get_kind_display())
+
+
+class BonusAward(models.Model):
+    """One bonus given to one member. Unique per (member, bonus, period key), so the database
+    refuses a second award in the same period even when two requests race."""
+
+    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="bonus_awards")
+    bonus = models.ForeignKey(ActivityBonus, verbose_name=_("bonus"), on_delete=models.PROTECT, related_name="awards")
+    period_key = models.CharField(_("period"), max_length=80)
+    reference = models.CharField(_("reference"), max_length=64, blank=True)
+    points = models.PositiveIntegerField(_("points"))
+    entry = models.OneToOneField(
+        LedgerEntry, verbose_name=_("ledger entry"), on_delete=models.PROTECT, related_name="bonus_award"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    awarded_at = models.DateTimeField(_("awarded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("bonus award")
+        verbose_name_plural = _("bonus awards")
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["member", "bonus", "period_key"], name="rewards_bonusaward_once_per_period")
+        ]
+        permissions = [("award_bonus", _("Can award an activity bonus by hand"))]
+
+    def __str__(self) -> str:
+        return f"{self.bonus} +{self.points} ({self.period_key})"
+
+
+# --- paid membership (付费会员) -----------------------------------------------------------------
+
+
+# The seeded plan's name, marked for the catalogue; `display_name` translates whatever is stored.
+SEED_PLAN_NAMES = [gettext_noop("Annual plus")]
+
+
+class MembershipPlan(TimeStamped):
+    """A paid membership plan: bought for a fee, for a number of months, with its own perks."""
+
+    code = models.SlugField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=100, help_text=_("In English; translated when shown."))
+    price = models.DecimalField(
+        _("price"), max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0"))]
+    )
+    duration_months = models.PositiveSmallIntegerField(
+        _("duration (months)"), default=12, validators=[MinValueValidator(1)]
+    )
+    free_delivery = models.BooleanField(_("free delivery"), default=False)
+    points_multiplier = models.DecimalField(
+        _("points multiplier"),
+        max_digits=4,
+        decimal_places=2,
+        default=Decimal("1.00"),
+        validators=[MinValueValidator(Decimal("1"))],
+        help_text=_("1.5 = half as many points again on purchases; 1 = no extra points."),
+    )
+    member_only_rewards = models.BooleanField(_("member-only rewards"), default=False)
+    priority_booking = models.TextField(
+        _("priority booking and events"), blank=True, help_text=_("What the plan gives for bookings and member events.")
+    )
+    is_active = models.BooleanField(_("on sale"), default=True)
+
+    class Meta:
+        verbose_name = _("membership plan")
+        verbose_name_plural = _("membership plans")
+        ordering = ["price", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(price__gte=0), name="rewards_plan_price_gte_0"),
+            models.CheckConstraint(condition=Q(duration_months__gte=1), name="rewards_plan_duration_gte_1"),
+            models.CheckConstraint(condition=Q(points_multiplier__gte=1), name="rewards_plan_multiplier_gte_1"),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        return gettext(self.name) if self.name else self.code
+
+
+class MembershipSubscription(models.Model):
+    """One purchase of a plan by a member, from `starts_on` to `ends_on` (both included).
+
+    Written only by `rewards.services.memberships` (buy, cancel, expire). A renewal bought while
+    a subscription runs starts the day after it ends."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        CANCELLED = "cancelled", _("Cancelled")
+        EXPIRED = "expired", _("Expired")
+
+    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="memberships")
+    plan = models.ForeignKey(
+        MembershipPlan, verbose_name=_("plan"), on_delete=models.PROTECT, related_name="subscriptions"
+    )
+    starts_on = models.DateField(_("starts on"))
+    ends_on = models.DateField(_("ends on"))
+    price_paid = models.DecimalField(_("price paid"), max_digits=12, decimal_places=2)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    external_ref = models.CharField(_("external reference"), max_length=64, unique=True)
+    sold_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("sold by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("cancelled by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    renewal_reminded_at = models.DateTimeField(_("renewal reminder sent at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("sold at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+        ordering = ["-starts_on", "-id"]
+        indexes = [
+            models.Index(fields=["member", "status", "ends_on"], name="rewards_subscription_member"),
+            models.Index(fields=["status", "ends_on"], name="rewards_subscription_due"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_on__gte=models.F("starts_on")), name="rewards_sub_ends_after_start"
+            ),
+            models.CheckConstraint(condition=Q(price_paid__gte=0), name="rewards_sub_price_gte_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.plan} {self.starts_on} – {self.ends_on}"
+
+
+# The cached earning configuration (`rewards.services.earning.earning_config`) is dropped whenever
+# one of the rows it is made of changes — through the admin, a service or a cascade.
+for _model in (EarnRule, Promotion, EarningSettings, MembershipPlan):
+    models.signals.post_save.connect(forget_earning_config, sender=_model, dispatch_uid=f"forget-{_model.__name__}")
+    models.signals.post_delete.connect(forget_earning_config, sender=_model, dispatch_uid=f"del-{_model.__name__}")
+models.signals.m2m_changed.connect(
+    forget_earning_config, sender=Promotion.stores.through, dispatch_uid="forget-promotion-stores"
+)

@@ -23,14 +23,90 @@ class Line:
     category_id: int | None = None
 
 
+BASE = "base"
+PRODUCT = "product"
+CATEGORY = "category"
+TIER = "tier"
+PLAN = "plan"
+PROMOTION = "promotion"  # a multiplier during a promotion
+PROMOTION_BONUS = "promotion_bonus"  # fixed points during a promotion
+
+CAPPED_BY_MIN_SPEND = "min_spend"
+CAPPED_BY_PURCHASE = "purchase_cap"
+CAPPED_BY_DAY = "daily_cap"
+
+
 @dataclass(frozen=True)
 class Rule:
+    """An earning rule row: the base rate, or a multiplier for a product, a category or a tier."""
+
     id: int | None
     name: str
-    kind: str  # "base" | "product" | "category"
+    kind: str  # BASE | PRODUCT | CATEGORY | TIER
     rate: Decimal
     product_id: int | None = None
     category_id: int | None = None
+    tier_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """A time-limited promotion: a multiplier or fixed bonus points for purchases in
+    [starts_at, ends_at), optionally only in some stores and/or channels (empty = all)."""
+
+    id: int | None
+    name: str
+    starts_at: datetime.datetime
+    ends_at: datetime.datetime
+    multiplier: Decimal | None = None
+    bonus_points: int = 0
+    store_ids: frozenset[int] = frozenset()
+    channels: frozenset[str] = frozenset()
+
+    def applies(self, *, at: datetime.datetime | None, store_id: int | None, channel: str | None) -> bool:
+        if at is None or not (self.starts_at <= at < self.ends_at):
+            return False
+        if self.store_ids and store_id not in self.store_ids:
+            return False
+        return not (self.channels and channel not in self.channels)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The paid membership plan a member holds at the time of the purchase."""
+
+    id: int | None
+    name: str
+    multiplier: Decimal
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Purchase-wide limits: below `min_spend` paid a purchase earns nothing; a purchase earns at
+    most `max_points_per_purchase`; a member earns at most `max_points_per_day` from purchases
+    per local day. None means no limit."""
+
+    min_spend: Decimal = Decimal("0")
+    max_points_per_purchase: int | None = None
+    max_points_per_day: int | None = None
+
+
+NO_LIMITS = Limits()
+
+
+@dataclass(frozen=True)
+class PurchaseContext:
+    """Who bought, where, when: what the rules besides the lines depend on.
+
+    `earned_today` is what the member's purchases already earned that local day (only read
+    when a daily cap is set)."""
+
+    tier_id: int | None = None
+    plan: Plan | None = None
+    store_id: int | None = None
+    channel: str | None = None
+    at: datetime.datetime | None = None
+    earned_today: int = 0
 
 
 @dataclass(frozen=True)
@@ -40,13 +116,19 @@ class AppliedRule:
     kind: str
     rate: Decimal
     skus: tuple[str, ...] = ()
+    points: int | None = None  # fixed bonus points (promotion bonuses)
 
 
 @dataclass(frozen=True)
 class PointsPreview:
+    """The points a purchase earns and why: the rules that applied, in the order of application,
+    and the limit that cut them (`capped_by`: "min_spend", "purchase_cap" or "daily_cap")."""
+
     points: int
     paid: Decimal
     rules: list[AppliedRule] = field(default_factory=list)
+    capped_by: str | None = None
+    uncapped_points: int = 0
 
 
 def paid_shares(lines: Sequence[Line], paid: Decimal) -> list[Decimal]:
@@ -58,7 +140,7 @@ def paid_shares(lines: Sequence[Line], paid: Decimal) -> list[Decimal]:
 
 
 def _best_by_target(rules: Sequence[Rule], kind: str, attribute: str) -> dict[int, Rule]:
-    """The highest multiplier of the given kind per product (or category) id."""
+    """The highest multiplier of the given kind per product (or category, or tier) id."""
     best: dict[int, Rule] = {}
     for rule in rules:
         target = getattr(rule, attribute)
@@ -67,36 +149,103 @@ def _best_by_target(rules: Sequence[Rule], kind: str, attribute: str) -> dict[in
     return best
 
 
-def preview_points(lines: Sequence[Line], rules: Sequence[Rule], paid: Decimal | None = None) -> PointsPreview:
-    """Points a basket earns: Σ paid share × base rate × best multiplier, rounded down once.
+def preview_points(
+    lines: Sequence[Line],
+    rules: Sequence[Rule],
+    paid: Decimal | None = None,
+    *,
+    context: PurchaseContext | None = None,
+    promotions: Sequence[Promotion] = (),
+    limits: Limits = NO_LIMITS,
+) -> PointsPreview:
+    """The points one purchase earns, and why. The order of application:
 
-    `paid` is what the customer actually paid (default: the lines' total). Without an active base
-    rule nothing is earned. Multipliers from product and category rules do not compound: a line
-    takes the highest that names its product or its category.
+    1. Nothing without an active base rule, or when nothing was paid.
+    2. Minimum spend: paying less than `limits.min_spend` earns nothing (capped_by "min_spend").
+    3. Each line earns its share of what was paid × the base rate × a factor. The factor is
+       1 plus the EXTRA of every multiplier that applies — multipliers never multiply each other:
+       - the line's best product or category multiplier (the highest of those naming the line's
+         product or category; product and category rules do not add up with each other),
+       - the member's tier multiplier (the highest active rule for the tier held when buying),
+       - the paid membership plan's multiplier,
+       - the best multiplier among the promotions running at `at` for the store and channel.
+       So double points on roses (2×) bought by a plan member (1.5×) earn 1 + 1 + 0.5 = 2.5×
+       the base. A factor never drops below 0.
+    4. Fixed bonus points of every running bonus promotion are added.
+    5. The sum is rounded down, once per purchase.
+    6. The per-purchase cap, then the daily cap (what is left of it after `earned_today`).
     """
+    context = context or PurchaseContext()
     gross = sum((line.line_total for line in lines), Decimal("0"))
     paid = gross if paid is None else paid
-    base = next((rule for rule in rules if rule.kind == "base"), None)
+    base = next((rule for rule in rules if rule.kind == BASE), None)
     if base is None or paid <= 0:
         return PointsPreview(points=0, paid=paid, rules=[])
-    by_product = _best_by_target(rules, "product", "product_id")
-    by_category = _best_by_target(rules, "category", "category_id")
+    if limits.min_spend and paid < limits.min_spend:
+        return PointsPreview(points=0, paid=paid, rules=[], capped_by=CAPPED_BY_MIN_SPEND)
+
+    applied = [AppliedRule(id=base.id, name=base.name, kind=base.kind, rate=base.rate)]
+    all_skus = tuple(line.sku for line in lines)
+    purchase_extra = Decimal("0")
+    tier_rule = _best_by_target(rules, TIER, "tier_id").get(context.tier_id) if context.tier_id else None
+    if tier_rule is not None:
+        purchase_extra += tier_rule.rate - ONE
+    plan = context.plan
+    if plan is not None and plan.multiplier != ONE:
+        purchase_extra += plan.multiplier - ONE
+    running = [
+        promo
+        for promo in promotions
+        if promo.applies(at=context.at, store_id=context.store_id, channel=context.channel)
+    ]
+    best_promo = max((p for p in running if p.multiplier is not None), key=lambda p: p.multiplier, default=None)
+    if best_promo is not None:
+        purchase_extra += best_promo.multiplier - ONE
+
+    by_product = _best_by_target(rules, PRODUCT, "product_id")
+    by_category = _best_by_target(rules, CATEGORY, "category_id")
     exact = Decimal("0")
     used: dict[int | None, list[str]] = {}
+    line_rules: dict[int | None, Rule] = {}
     for line, share in zip(lines, paid_shares(lines, paid), strict=True):
         candidates = [r for r in (by_product.get(line.product_id), by_category.get(line.category_id)) if r]
         best = max(candidates, key=lambda r: r.rate, default=None)
-        multiplier = best.rate if best else ONE
+        line_extra = (best.rate - ONE) if best else Decimal("0")
         if best is not None:
             used.setdefault(best.id, []).append(line.sku)
-        exact += share * base.rate * multiplier
-    points = int(exact.to_integral_value(rounding=ROUND_FLOOR))
-    applied = [AppliedRule(id=base.id, name=base.name, kind=base.kind, rate=base.rate)]
-    rules_by_id = {rule.id: rule for rule in rules}
+            line_rules[best.id] = best
+        factor = max(Decimal("0"), ONE + line_extra + purchase_extra)
+        exact += share * base.rate * factor
     for rule_id, skus in used.items():
-        rule = rules_by_id[rule_id]
+        rule = line_rules[rule_id]
         applied.append(AppliedRule(id=rule.id, name=rule.name, kind=rule.kind, rate=rule.rate, skus=tuple(skus)))
-    return PointsPreview(points=max(points, 0), paid=paid, rules=applied)
+    if tier_rule is not None:
+        applied.append(AppliedRule(id=tier_rule.id, name=tier_rule.name, kind=TIER, rate=tier_rule.rate, skus=all_skus))
+    if plan is not None and plan.multiplier != ONE:
+        applied.append(AppliedRule(id=plan.id, name=plan.name, kind=PLAN, rate=plan.multiplier, skus=all_skus))
+    if best_promo is not None:
+        applied.append(
+            AppliedRule(
+                id=best_promo.id, name=best_promo.name, kind=PROMOTION, rate=best_promo.multiplier, skus=all_skus
+            )
+        )
+    for promo in running:
+        if promo.bonus_points > 0:
+            exact += promo.bonus_points
+            applied.append(
+                AppliedRule(
+                    id=promo.id, name=promo.name, kind=PROMOTION_BONUS, rate=Decimal("0"), points=promo.bonus_points
+                )
+            )
+    uncapped = max(int(exact.to_integral_value(rounding=ROUND_FLOOR)), 0)
+    points, capped_by = uncapped, None
+    if limits.max_points_per_purchase is not None and points > limits.max_points_per_purchase:
+        points, capped_by = limits.max_points_per_purchase, CAPPED_BY_PURCHASE
+    if limits.max_points_per_day is not None:
+        left_today = max(0, limits.max_points_per_day - max(context.earned_today, 0))
+        if points > left_today:
+            points, capped_by = left_today, CAPPED_BY_DAY
+    return PointsPreview(points=points, paid=paid, rules=applied, capped_by=capped_by, uncapped_points=uncapped)
 
 
 YEAR_END_NEXT = "year_end_next"
@@ -164,3 +313,49 @@ def tier_for_spend(tiers: Sequence[TierLevel], spend: Decimal) -> TierLevel:
         if spend >= tier.threshold:
             reached = tier
     return reached
+
+
+# --- activity bonuses and paid membership -------------------------------------------------
+
+ONCE = "once"
+YEARLY = "yearly"
+MONTHLY = "monthly"
+PER_REFERENCE = "per_reference"
+
+
+def bonus_period_key(limit: str, on: datetime.date, reference: str = "") -> str:
+    """The key a bonus award is unique on, per member and bonus: "once" ever, the year ("2025"),
+    the month ("2025-03"), or the reference (e.g. the referred member's number)."""
+    if limit == ONCE:
+        return "once"
+    if limit == YEARLY:
+        return f"{on.year:04d}"
+    if limit == MONTHLY:
+        return f"{on.year:04d}-{on.month:02d}"
+    if limit == PER_REFERENCE:
+        if not reference:
+            raise ValueError("A bonus limited per reference needs a reference.")
+        return f"ref:{reference}"
+    raise ValueError(f"Unknown bonus limit {limit!r}.")
+
+
+def birthdays_on(day: datetime.date) -> list[tuple[int, int]]:
+    """The (month, day) birthdays celebrated on `day`: its own, plus 29 February on 28 February
+    of a year that has no 29 February."""
+    dates = [(day.month, day.day)]
+    if day.month == 2 and day.day == 28 and not calendar.isleap(day.year):
+        dates.append((2, 29))
+    return dates
+
+
+def membership_ends_on(starts_on: datetime.date, months: int) -> datetime.date:
+    """The last day of a membership of `months` months from `starts_on` (inclusive): the day
+    before the same day `months` later (1 March 2025 + 12 months ends on 28 February 2026); when
+    that month is too short for the day, its last day (31 January + 1 month ends on 28 February,
+    29 February 2024 + 12 months on 28 February 2025)."""
+    if months < 1:
+        raise ValueError(f"A membership lasts at least one month, not {months!r}.")
+    same_day_later = _add_months(starts_on, months)
+    if same_day_later.day < starts_on.day:  # the month was too short: it ends on its last day
+        return same_day_later
+    return same_day_later - datetime.timedelta(days=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -10,7 +11,14 @@ from django.utils import timezone
 
 from members.models import Member
 from rewards import rules
-from rewards.models import EarnRule, LedgerEntry, PointsAccount, PointsLot, Tier
+from rewards.models import (
+    EarnRule,
+    LedgerEntry,
+    MembershipSubscription,
+    PointsAccount,
+    PointsLot,
+    Tier,
+)
 
 
 def tiers() -> list[Tier]:
@@ -27,7 +35,15 @@ def tier_levels(all_tiers: list[Tier]) -> list[rules.TierLevel]:
 
 def active_earn_rules() -> list[rules.Rule]:
     return [
-        rules.Rule(id=r.pk, name=r.name, kind=r.kind, rate=r.rate, product_id=r.product_id, category_id=r.category_id)
+        rules.Rule(
+            id=r.pk,
+            name=r.name,
+            kind=r.kind,
+            rate=r.rate,
+            product_id=r.product_id,
+            category_id=r.category_id,
+            tier_id=r.tier_id,
+        )
         for r in EarnRule.objects.filter(is_active=True).order_by("id")
     ]
 
@@ -74,3 +90,46 @@ def ledger_for(member: Member) -> QuerySet[LedgerEntry]:
 
 def ledger_sum(member: Member) -> int:
     return LedgerEntry.objects.filter(member=member).aggregate(total=Sum("points"))["total"] or 0
+
+
+def _day(at) -> datetime.date:
+    if at is None:
+        return timezone.localdate()
+    if isinstance(at, datetime.datetime):
+        return timezone.localdate(at)
+    return at
+
+
+def active_membership(member: Member, at: datetime.date | datetime.datetime | None = None):
+    """The paid membership in force for the member on that day (today by default), or None.
+
+    Active (not cancelled or expired) and `starts_on <= day <= ends_on`; a renewal bought ahead
+    starts only after the current one ends, so at most one is in force."""
+    day = _day(at)
+    return (
+        MembershipSubscription.objects.select_related("plan")
+        .filter(member=member, status=MembershipSubscription.Status.ACTIVE, starts_on__lte=day, ends_on__gte=day)
+        .order_by("starts_on", "id")
+        .first()
+    )
+
+
+def memberships_of(member: Member) -> QuerySet[MembershipSubscription]:
+    """The member's paid memberships, latest first."""
+    return (
+        MembershipSubscription.objects.filter(member=member)
+        .select_related("member", "plan", "sold_by")
+        .order_by("-starts_on", "-id")
+    )
+
+
+def free_delivery_for(member: Member, at: datetime.date | datetime.datetime | None = None) -> bool:
+    """Free delivery from the member's tier (e.g. Diamond) or from a paid plan in force that day."""
+    tier_free = PointsAccount.objects.filter(member=member).values_list("tier__free_delivery", flat=True).first()
+    if tier_free is None:
+        entry = entry_tier()
+        tier_free = bool(entry and entry.free_delivery)
+    if tier_free:
+        return True
+    subscription = active_membership(member, at)
+    return bool(subscription and subscription.plan.free_delivery)

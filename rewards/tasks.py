@@ -17,3 +17,22 @@ def expire_points(batch_size: int = 50_000) -> dict[str, int]:
     hold nothing, so a rerun picks up exactly what is left.
     """
     return asdict(expire_due_lots(batch_size=batch_size))
+
+
+@shared_task(name="rewards.award_birthday_bonuses", acks_late=True)
+def award_birthday_bonuses() -> dict:
+    """Nightly (beat task "Award birthday bonuses (nightly)", 00:05 Asia/Shanghai): the birthday
+    bonus for today's birthdays (29 February on 28 February in other years). Safe to rerun."""
+    from rewards.services.bonuses import award_birthday_bonuses as award
+
+    run = award()
+    return {"day": run.day.isoformat(), "members": run.members, "awarded": run.awarded}
+
+
+@shared_task(name="rewards.process_memberships", acks_late=True)
+def process_memberships() -> dict[str, int]:
+    """Daily (beat task "Memberships: renewal reminders and expiry (daily)", 01:15 Asia/Shanghai):
+    expire ended paid memberships and send `membership_renewal_due` once per membership."""
+    from rewards.services.memberships import process_memberships as process
+
+    return asdict(process())

@@ -8,7 +8,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from members.models import Member, PaymentMethod, SalesChannel, Store
-from rewards.models import LedgerEntry, Tier
+from rewards import rules
+from rewards.models import LedgerEntry, MembershipPlan, MembershipSubscription, Tier
 
 
 class MemberNoField(serializers.SlugRelatedField):
@@ -138,3 +139,108 @@ class TierDetailSerializer(serializers.ModelSerializer):
 
     def get_benefits(self, tier) -> str:
         return gettext(tier.benefits) if tier.benefits else ""
+
+
+# --- points preview ---------------------------------------------------------------------------
+
+
+class PreviewInputSerializer(serializers.Serializer):
+    member = MemberNoField(required=False, allow_null=True, help_text=_("Adds the member's tier, plan and daily cap."))
+    items = ItemInputSerializer(many=True, allow_empty=False)
+    total = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        min_value=0,
+        required=False,
+        allow_null=True,
+        help_text=_("What the customer pays; the lines' total when absent."),
+    )
+    store = StoreCodeField(required=False, allow_null=True)
+    channel = SalesChannelField(required=False, default=SalesChannel.STORE)
+    ordered_at = serializers.DateTimeField(required=False, allow_null=True, help_text=_("Now when absent."))
+
+
+class AppliedRuleSerializer(serializers.Serializer):
+    id = serializers.IntegerField(allow_null=True)
+    name = serializers.CharField()
+    kind = serializers.ChoiceField(
+        choices=[
+            rules.BASE,
+            rules.PRODUCT,
+            rules.CATEGORY,
+            rules.TIER,
+            rules.PLAN,
+            rules.PROMOTION,
+            rules.PROMOTION_BONUS,
+        ]
+    )
+    rate = serializers.DecimalField(max_digits=6, decimal_places=2, help_text=_("Rate or multiplier."))
+    skus = serializers.ListField(child=serializers.CharField(), help_text=_("The lines the rule applied to."))
+    points = serializers.IntegerField(allow_null=True, help_text=_("Fixed bonus points (promotion bonuses)."))
+
+
+class PreviewOutputSerializer(serializers.Serializer):
+    points = serializers.IntegerField()
+    paid = serializers.DecimalField(max_digits=12, decimal_places=2)
+    uncapped_points = serializers.IntegerField(help_text=_("Before the per-purchase and daily caps."))
+    capped_by = serializers.ChoiceField(
+        choices=[rules.CAPPED_BY_MIN_SPEND, rules.CAPPED_BY_PURCHASE, rules.CAPPED_BY_DAY],
+        allow_null=True,
+        help_text=_("The limit that cut the points, if any."),
+    )
+    rules = AppliedRuleSerializer(many=True)
+
+
+# --- paid membership ----------------------------------------------------------------------------
+
+
+class MembershipPlanSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(source="display_name")
+
+    class Meta:
+        model = MembershipPlan
+        fields = [
+            "code",
+            "name",
+            "price",
+            "duration_months",
+            "free_delivery",
+            "points_multiplier",
+            "member_only_rewards",
+            "priority_booking",
+        ]
+
+
+class PlanRefSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField(source="display_name")
+
+
+class MembershipInputSerializer(serializers.Serializer):
+    plan = serializers.SlugRelatedField(
+        slug_field="code",
+        queryset=MembershipPlan.objects.all(),
+        error_messages={"does_not_exist": _("No membership plan has the code “{value}”.")},
+    )
+    external_ref = serializers.CharField(max_length=64)
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    member = serializers.CharField(source="member.member_no")
+    plan = PlanRefSerializer()
+    sold_by = serializers.CharField(source="sold_by.username", default=None)
+
+    class Meta:
+        model = MembershipSubscription
+        fields = [
+            "id",
+            "member",
+            "plan",
+            "starts_on",
+            "ends_on",
+            "price_paid",
+            "status",
+            "external_ref",
+            "sold_by",
+            "created_at",
+        ]

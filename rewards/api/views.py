@@ -15,14 +15,28 @@ from rewards.api.serializers import (
     AdjustInputSerializer,
     AdjustOutputSerializer,
     LedgerEntrySerializer,
+    MembershipInputSerializer,
+    MembershipPlanSerializer,
+    MembershipSerializer,
     PointsSummarySerializer,
     PostingOutputSerializer,
+    PreviewInputSerializer,
+    PreviewOutputSerializer,
     PurchaseInputSerializer,
     RefundInputSerializer,
     RefundOutputSerializer,
     TierDetailSerializer,
 )
-from rewards.models import LedgerEntry, PointsAccount, PurchasePosting, PurchaseRefund, Tier
+from rewards.models import (
+    EarnRule,
+    LedgerEntry,
+    MembershipPlan,
+    MembershipSubscription,
+    PointsAccount,
+    PurchasePosting,
+    PurchaseRefund,
+    Tier,
+)
 
 MEMBER_PARAM = OpenApiParameter("member_no", str, OpenApiParameter.PATH, description="The member's public number")
 
@@ -126,3 +140,74 @@ class TierListView(generics.ListAPIView):
     queryset = Tier.objects.order_by("rank")
     serializer_class = TierDetailSerializer
     filter_backends = []
+
+
+class CanViewEarningRules(BasePermission):
+    """The preview writes nothing: whoever may read the earning rules may ask it (POST carries a basket)."""
+
+    def has_permission(self, request, view):
+        return bool(request.user and request.user.is_authenticated and request.user.has_perm("rewards.view_earnrule"))
+
+
+class PointsPreviewView(APIView):
+    """The points a basket would earn and why: the rules, promotions and caps that applied.
+
+    The same computation as purchase posting; nothing is written. With `member`, the member's
+    tier, paid plan and what they earned that day count too."""
+
+    queryset = EarnRule.objects.none()
+    permission_classes = [CanViewEarningRules]
+
+    @extend_schema(request=PreviewInputSerializer, responses={200: PreviewOutputSerializer})
+    def post(self, request):
+        data = PreviewInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        preview = services.preview_points(
+            items=[PurchaseLine(**item) for item in values["items"]],
+            total=values.get("total"),
+            member=values.get("member"),
+            store=values.get("store"),
+            channel=values["channel"],
+            ordered_at=values.get("ordered_at"),
+        )
+        return Response(PreviewOutputSerializer(preview).data)
+
+
+class MembershipPlanListView(generics.ListAPIView):
+    """Paid membership plans on sale, cheapest first (names translated)."""
+
+    queryset = MembershipPlan.objects.filter(is_active=True).order_by("price", "id")
+    serializer_class = MembershipPlanSerializer
+    filter_backends = []
+
+
+@extend_schema(parameters=[MEMBER_PARAM])
+class MemberMembershipsView(generics.ListAPIView):
+    """GET: the member's paid memberships, latest first. POST: sell a plan (a renewal starts when
+    the current membership ends); idempotent on `external_ref` (201 first, 200 for a retry, 409
+    `idempotency_conflict` for another member or plan, 409 `plan_not_on_sale`)."""
+
+    queryset = MembershipSubscription.objects.none()  # GET: view_, POST: add_membershipsubscription
+    serializer_class = MembershipSerializer
+    filter_backends = []
+
+    def get_queryset(self):
+        return selectors.memberships_of(get_object_or_404(Member, member_no=self.kwargs["member_no"]))
+
+    @extend_schema(request=MembershipInputSerializer, responses={201: MembershipSerializer, 200: MembershipSerializer})
+    def post(self, request, member_no: str):
+        member = get_object_or_404(Member, member_no=member_no)
+        data = MembershipInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = services.buy_membership(
+            member=member,
+            plan=data.validated_data["plan"],
+            external_ref=data.validated_data["external_ref"],
+            actor=request.user,
+        )
+        subscription = selectors.memberships_of(member).get(pk=result.subscription.pk)
+        return Response(
+            MembershipSerializer(subscription).data,
+            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+        )

@@ -1,19 +1,35 @@
 """The verbs that change points and tiers. Admin, API, commands and tasks all call these."""
 
 from rewards.services.adjustments import AdjustmentResult, adjust_points
+from rewards.services.bonuses import BonusResult, award_birthday_bonuses, award_bonus
+from rewards.services.earning import points_for_purchase, preview_points
 from rewards.services.expiry import ExpiryResult, expire_due_lots
-from rewards.services.purchases import PostingResult, post_purchase, preview_points, request_fingerprint
+from rewards.services.memberships import (
+    MembershipResult,
+    buy_membership,
+    cancel_membership,
+    process_memberships,
+)
+from rewards.services.purchases import PostingResult, post_purchase, request_fingerprint
 from rewards.services.refunds import RefundResult, refund_purchase
 
 __all__ = [
     "AdjustmentResult",
+    "BonusResult",
     "ExpiryResult",
+    "MembershipResult",
     "PostingResult",
     "RefundResult",
     "adjust_points",
+    "award_birthday_bonuses",
+    "award_bonus",
+    "buy_membership",
+    "cancel_membership",
     "expire_due_lots",
+    "points_for_purchase",
     "post_purchase",
     "preview_points",
+    "process_memberships",
     "refund_purchase",
     "request_fingerprint",
 ]

@@ -13,12 +13,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from members import services as members_services
-from members.models import Category, Member, Product, Purchase, PurchaseItem, Store
+from members.models import Member, Purchase, PurchaseItem, Store
 from members.services import DuplicatePurchase, PurchaseLine
 from rewards import rules, selectors
 from rewards.errors import IdempotencyConflict
 from rewards.models import LedgerEntry, PurchasePosting, Tier, TierHistory
-from rewards.services import ledger
+from rewards.services import earning, ledger
 
 
 @dataclass(frozen=True)
@@ -178,7 +178,15 @@ def _post_new(*, member, external_ref, ordered_at, items, store, channel, paymen
         .order_by("id")
         .values_list("sku", "line_total", "product_id", "category_id")
     ]
-    preview = rules.preview_points(lines, selectors.active_earn_rules(), paid=purchase.total)
+    preview = earning.points_for_purchase(
+        lines=lines,
+        paid=purchase.total,
+        member=member,
+        store_id=purchase.store_id,
+        channel=purchase.channel,
+        at=purchase.ordered_at,
+        tier_id=account.tier_id,  # the tier held when buying (before this purchase's upgrade)
+    )
     account.lifetime_spend += purchase.total
     if preview.points:
         ledger.credit(
@@ -210,34 +218,3 @@ def _post_new(*, member, external_ref, ordered_at, items, store, channel, paymen
         tier_changed=changed,
         created=True,
     )
-
-
-def preview_points(*, items: list[PurchaseLine], total: Decimal | None = None) -> rules.PointsPreview:
-    """The points a basket would earn and the rules that apply (for the checkout quote). No writes.
-
-    Products are matched by SKU; a line's category label (code or name) overrides the product's.
-    """
-    products = {p.sku: p for p in Product.objects.filter(sku__in={i.sku for i in items})}
-    labels = {(i.category or "").strip() for i in items} - {""}
-    categories: dict[str, int] = {}
-    if labels:
-        for cat in Category.objects.filter(code__in={label.lower() for label in labels}) | Category.objects.filter(
-            name__in=labels
-        ):
-            categories[cat.code] = cat.pk
-            categories[cat.name] = cat.pk
-    lines = []
-    for item in items:
-        product = products.get(item.sku)
-        label = (item.category or "").strip()
-        category_id = categories.get(label.lower()) or categories.get(label) if label else None
-        if category_id is None and product is not None:
-            category_id = product.category_id
-        gross = Decimal(str(item.unit_price)) * item.quantity - Decimal(str(item.discount or 0))
-        lines.append(
-            rules.Line(
-                sku=item.sku, line_total=gross, product_id=product.pk if product else None, category_id=category_id
-            )
-        )
-    paid = Decimal(str(total)) if total is not None else None
-    return rules.preview_points(lines, selectors.active_earn_rules(), paid=paid)

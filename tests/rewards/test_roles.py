@@ -11,13 +11,20 @@ MODELS = [
     "tier", "pointsaccount", "ledgerentry", "pointslot", "tierhistory", "earnrule", "purchaseposting",
     "purchaserefund",
 ]  # fmt: skip
-VIEW = {f"view_{model}" for model in MODELS} | {"view_expirypolicy"}
+EARNING_MODELS = [
+    "promotion", "earningsettings", "activitybonus", "bonusaward", "membershipplan", "membershipsubscription",
+]  # fmt: skip
+VIEW = {f"view_{model}" for model in MODELS + EARNING_MODELS} | {"view_expirypolicy"}
 EXPECTED = {
-    STORE_STAFF: VIEW | {"add_purchaseposting", "add_purchaserefund"},
-    MARKETING: VIEW,
+    STORE_STAFF: VIEW | {"add_purchaseposting", "add_purchaserefund", "add_membershipsubscription"},
+    MARKETING: VIEW | {"add_promotion", "change_promotion"},
     SUPPORT: VIEW,
     MANAGER: {f"{a}_{m}" for m in MODELS for a in ("view", "add", "change", "delete")}
-    | {"adjust_points", "view_expirypolicy", "add_expirypolicy", "change_expirypolicy"},
+    | {"adjust_points", "view_expirypolicy", "add_expirypolicy", "change_expirypolicy"}
+    | {f"view_{m}" for m in EARNING_MODELS}
+    | {"add_promotion", "change_promotion", "delete_promotion", "change_earningsettings", "change_activitybonus"}
+    | {"award_bonus", "add_membershipplan", "change_membershipplan"}
+    | {"add_membershipsubscription", "change_membershipsubscription"},
 }
 
 
@@ -33,3 +40,12 @@ def test_role_has_exactly_its_rewards_permissions(role):
 
 def test_only_managers_may_adjust_points():
     assert [role for role in ROLES if "adjust_points" in permissions_of(role)] == [MANAGER]
+
+
+def test_only_managers_may_award_bonuses_by_hand():
+    assert [role for role in ROLES if "award_bonus" in permissions_of(role)] == [MANAGER]
+
+
+def test_nobody_writes_bonus_awards_except_through_the_service():
+    for role in ROLES:
+        assert not {"add_bonusaward", "change_bonusaward", "delete_bonusaward"} & permissions_of(role)
