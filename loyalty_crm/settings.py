@@ -217,6 +217,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets whose field names ("kind", "status") other apps use too.
+    "ENUM_NAME_OVERRIDES": {
+        "RewardKindEnum": "rewards.models_catalogue.RewardKind",
+        "CouponKindEnum": "rewards.models_catalogue.CouponKind",
+        "CouponStatusEnum": "rewards.models_catalogue.Coupon.Status",
+        "CouponSourceEnum": "rewards.models_catalogue.Coupon.Source",
+        "RedemptionStatusEnum": "rewards.models_catalogue.Redemption.Status",
+    },
 }
 
 # Celery: Redis or RabbitMQ in production; an embedded filesystem broker needing no server otherwise.

@@ -164,3 +164,7 @@ class ExpiryPolicyAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         # Keep the history of policies; switch by making another row the active one.
         return False
+
+
+# The reward catalogue, coupons and redemptions (with the counter's "Redeem a reward" page).
+from rewards import admin_catalogue  # noqa: E402, F401

@@ -148,6 +148,8 @@ class LedgerEntry(models.Model):
         ADJUSTMENT = "adjustment", _("Manual adjustment")
         BONUS = "bonus", _("Bonus")
         TRANSFER = "transfer", _("Transfer")
+        # Points given back when a redemption is cancelled: not earned, so not in lifetime earned.
+        REDEMPTION_RETURN = "redemption_return", _("Redemption cancelled")
 
     account = models.ForeignKey(
         PointsAccount, verbose_name=_("account"), on_delete=models.PROTECT, related_name="entries"
@@ -434,3 +436,14 @@ class ExpiryPolicy(TimeStamped):
             raise ValidationError({"months": _("A rolling policy needs a number of months (1 or more).")})
         if self.kind != self.Kind.ROLLING and self.months:
             raise ValidationError({"months": _("Only the rolling policy uses months; leave it empty.")})
+
+
+# The reward catalogue, redemptions and coupons live in their own module (same app, same tables prefix).
+from rewards.models_catalogue import (  # noqa: E402, F401
+    Coupon,
+    CouponKind,
+    CouponTemplate,
+    Redemption,
+    Reward,
+    RewardKind,
+)
