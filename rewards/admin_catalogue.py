@@ -59,6 +59,14 @@ class RewardAdmin(admin.ModelAdmin):
         "per_member_limit",
     ]
 
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "stock" and field is not None:
+            # Compare with the stock the page showed, not the row at save time: a redemption that
+            # took a unit meanwhile must not make an untouched field look changed.
+            field.show_hidden_initial = True
+        return field
+
     @admin.display(description=gettext_lazy("stock"), ordering="stock")
     def stock_display(self, reward):
         return _("unlimited") if reward.stock is None else reward.stock

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from members.models import Member
 from rewards import rules
-from rewards.models import EarnRule, LedgerEntry, PointsAccount, PointsLot, Redemption, Tier
+from rewards.models import Coupon, EarnRule, LedgerEntry, PointsAccount, PointsLot, Redemption, Tier
 
 
 def tiers() -> list[Tier]:
@@ -109,4 +109,7 @@ def rewards_available_to(queryset, member: Member, *, now=None):
 
 
 def redemptions() -> QuerySet[Redemption]:
-    return Redemption.objects.select_related("member", "reward", "actor", "cancelled_by").prefetch_related("coupons")
+    coupons = Coupon.objects.select_related("template", "member").order_by("pk")
+    return Redemption.objects.select_related("member", "reward", "actor", "cancelled_by").prefetch_related(
+        Prefetch("coupons", queryset=coupons)
+    )

@@ -26,6 +26,7 @@ class RewardSerializer(serializers.ModelSerializer):
     )
     points_cost = serializers.IntegerField(min_value=1)
     stock = serializers.IntegerField(min_value=0, required=False, allow_null=True)
+    is_active = serializers.BooleanField(required=False, default=True)
 
     class Meta:
         model = Reward
