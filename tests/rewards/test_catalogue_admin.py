@@ -245,3 +245,13 @@ def test_coupon_search_finds_a_code_typed_loosely(support):
     typed = f"{coupon.code[:6].lower()}-{coupon.code[6:]}"
     response = client_for(support).get(reverse("admin:rewards_coupon_changelist"), {"q": typed})
     assert [c.code for c in response.context["cl"].result_list] == [coupon.code]
+
+
+def test_member_autocomplete_on_the_redeem_page_works_for_store_staff(store_staff):
+    member = cf.funded_member(10, name="周一鸣")
+    response = client_for(store_staff).get(
+        reverse("admin:autocomplete"),
+        {"app_label": "rewards", "model_name": "redemption", "field_name": "member", "term": member.member_no},
+    )
+    assert response.status_code == 200
+    assert [row["id"] for row in response.json()["results"]] == [str(member.pk)]
