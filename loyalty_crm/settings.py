@@ -229,8 +229,16 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    # The inline sales-channel enum of rewards' inputs (purchase posting, points preview) keeps one name.
-    "ENUM_NAME_OVERRIDES": {"PurchaseInputChannelEnum": ["store", "online", "wechat", "phone", "other"]},
+    # Choice sets whose field names ("kind", "status", "channel") other apps use too; the inline
+    # sales-channel enum of rewards' inputs (purchase posting, points preview) keeps one name.
+    "ENUM_NAME_OVERRIDES": {
+        "PurchaseInputChannelEnum": ["store", "online", "wechat", "phone", "other"],
+        "RewardKindEnum": "rewards.models_catalogue.RewardKind",
+        "CouponKindEnum": "rewards.models_catalogue.CouponKind",
+        "CouponStatusEnum": "rewards.models_catalogue.Coupon.Status",
+        "CouponSourceEnum": "rewards.models_catalogue.Coupon.Source",
+        "RedemptionStatusEnum": "rewards.models_catalogue.Redemption.Status",
+    },
 }
 
 # Celery: Redis or RabbitMQ in production; an embedded filesystem broker needing no server otherwise.

@@ -480,6 +480,7 @@ class MemberAdmin(PlainForeignKeysMixin, ServiceFormAdminMixin, SimpleHistoryAdm
         if user.has_perm("members.add_purchase") and not member.is_erased:
             url = reverse("admin:members_purchase_add", current_app=self.admin_site.name)
             links["record_purchase"] = f"{url}?member={member.pk}"
+        links["loyalty_tools"] = [] if member.is_erased else loyalty.member_tools(user, member)
         return links
 
     # --- history ---

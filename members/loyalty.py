@@ -44,6 +44,10 @@ class LoyaltyProvider(Protocol):
         """Record a purchase (keyword arguments of `members.services.record_purchase`) and, where
         the provider keeps points, earn them in the same transaction. Returns the Purchase."""
 
+    def member_tools(self, user, member: Member) -> list[tuple[str, str]]:
+        """(label, URL) of the provider's staff pages for this member that `user` may open
+        (e.g. "Redeem a reward"), shown as buttons on the member's page. No queries."""
+
 
 class EntryTierProvider:
     """Before `rewards` exists: everyone has 0 points and the entry tier."""
@@ -64,6 +68,9 @@ class EntryTierProvider:
         from members.services import record_purchase
 
         return record_purchase(**kwargs)
+
+    def member_tools(self, user, member):
+        return []
 
 
 _provider: LoyaltyProvider = EntryTierProvider()
@@ -93,3 +100,8 @@ def tier_choices() -> list[tuple[str, str]]:
 def record_purchase(**kwargs):
     """What staff screens call to record a purchase: with `rewards`, points are earned too."""
     return _provider.record_purchase(**kwargs)
+
+
+def member_tools(user, member: Member) -> list[tuple[str, str]]:
+    """Buttons the loyalty provider adds to a member's page for this user."""
+    return _provider.member_tools(user, member)

@@ -414,3 +414,7 @@ class MembershipSubscriptionAdmin(admin.ModelAdmin):
             submit_label=_("Sell"),
             page_class="sell-membership",
         )
+
+
+# The reward catalogue, coupons and redemptions (with the counter's "Redeem a reward" page).
+from rewards import admin_catalogue  # noqa: E402, F401

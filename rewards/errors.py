@@ -31,3 +31,46 @@ class MembershipNotActive(RewardsError):
 
 class BonusNotAvailable(RewardsError):
     code = "bonus_not_available"
+
+
+class OutOfStock(RewardsError):
+    code = "out_of_stock"
+
+
+class RewardUnavailable(RewardsError):
+    """Inactive, outside its validity window, or above the member's tier."""
+
+    code = "reward_unavailable"
+
+
+class RewardLimitReached(RewardsError):
+    code = "reward_limit_reached"
+
+
+class AlreadyCancelled(RewardsError):
+    code = "already_cancelled"
+
+
+class CouponUsed(RewardsError):
+    """A redemption whose coupon was already used cannot be cancelled; a used coupon cannot be voided."""
+
+    code = "coupon_used"
+
+
+class CouponLimitReached(RewardsError):
+    code = "coupon_limit_reached"
+
+
+class CouponTemplateUnavailable(RewardsError):
+    code = "coupon_template_unavailable"
+
+
+class CouponInvalid(RewardsError):
+    """The code cannot be used: `reason` says why (unknown, not_yours, used, void, expired,
+    not_yet_valid, below_min_spend)."""
+
+    code = "coupon_invalid"
+
+    def __init__(self, detail: str, *, reason: str):
+        super().__init__(detail)
+        self.reason = reason

@@ -1,7 +1,14 @@
 """Forms of the rewards back office. They only collect input; `rewards.services` applies the rules."""
 
 from django import forms
+from django.contrib.admin.widgets import AutocompleteSelect
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+
+from members.models import Member
+from rewards.models import Redemption, Reward
 
 
 class AdjustPointsForm(forms.Form):
@@ -101,3 +108,42 @@ class PromotionAdminForm(forms.ModelForm):
 
         super().__init__(*args, **kwargs)
         self.fields["channels"].choices = SalesChannel.choices
+
+
+class RedeemRewardForm(forms.Form):
+    """The counter's "Redeem a reward" page; `rewards.services.redeem_reward` applies every rule.
+
+    `idempotency_key` is drawn when the page is shown, so a double click or a resent form redeems once.
+    """
+
+    member = forms.ModelChoiceField(label=_("member"), queryset=None)
+    reward = forms.ModelChoiceField(label=_("reward"), queryset=None, empty_label=None)
+    quantity = forms.IntegerField(label=_("quantity"), min_value=1, max_value=100, initial=1)
+    idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
+    def __init__(self, *args, admin_site=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["member"].queryset = Member.objects.not_erased()
+        now = timezone.now()
+        self.fields["reward"].queryset = (
+            Reward.objects.filter(is_active=True)
+            .filter(Q(valid_from__isnull=True) | Q(valid_from__lte=now))
+            .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now))
+            .order_by("points_cost", "name", "id")
+        )
+        self.fields["reward"].label_from_instance = reward_label
+        if admin_site is not None:
+            field = self.fields["member"]
+            field.widget = AutocompleteSelect(Redemption._meta.get_field("member"), admin_site)
+            field.widget.choices = field.choices
+            field.widget.is_required = True
+
+
+def reward_label(reward) -> str:
+    if reward.stock is None:
+        return gettext("%(name)s — %(points)d points") % {"name": reward.name, "points": reward.points_cost}
+    return gettext("%(name)s — %(points)d points (%(stock)d left)") % {
+        "name": reward.name,
+        "points": reward.points_cost,
+        "stock": reward.stock,
+    }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Exists, IntegerField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
+from django.urls import reverse
 from django.utils.translation import gettext
 
 from members.loyalty import LoyaltySnapshot, TierRef
@@ -52,6 +53,13 @@ class RewardsLoyaltyProvider:
         from rewards.services import post_purchase
 
         return post_purchase(**kwargs).purchase
+
+    def member_tools(self, user, member) -> list[tuple[str, str]]:
+        """ "Redeem a reward" for staff who may redeem (`rewards.add_redemption`)."""
+        if not user.has_perm("rewards.add_redemption"):
+            return []
+        url = reverse("admin:rewards_redemption_add")
+        return [(gettext("Redeem a reward"), f"{url}?member={member.pk}")]
 
     def tier_choices(self) -> list[tuple[str, str]]:
         return [(tier.code, tier.display_name) for tier in Tier.objects.order_by("rank")]

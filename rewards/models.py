@@ -149,6 +149,8 @@ class LedgerEntry(models.Model):
         ADJUSTMENT = "adjustment", _("Manual adjustment")
         BONUS = "bonus", _("Bonus")
         TRANSFER = "transfer", _("Transfer")
+        # Points given back when a redemption is cancelled: not earned, so not in lifetime earned.
+        REDEMPTION_RETURN = "redemption_return", _("Redemption cancelled")
 
     account = models.ForeignKey(
         PointsAccount, verbose_name=_("account"), on_delete=models.PROTECT, related_name="entries"
@@ -770,4 +772,14 @@ for _model in (EarnRule, Promotion, EarningSettings, MembershipPlan):
     models.signals.post_delete.connect(forget_earning_config, sender=_model, dispatch_uid=f"del-{_model.__name__}")
 models.signals.m2m_changed.connect(
     forget_earning_config, sender=Promotion.stores.through, dispatch_uid="forget-promotion-stores"
+)
+
+# The reward catalogue, redemptions and coupons live in their own module (same app, same tables prefix).
+from rewards.models_catalogue import (  # noqa: E402, F401
+    Coupon,
+    CouponKind,
+    CouponTemplate,
+    Redemption,
+    Reward,
+    RewardKind,
 )

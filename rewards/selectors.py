@@ -6,17 +6,20 @@ import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import QuerySet, Sum
+from django.db.models import F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from members.models import Member
 from rewards import rules
 from rewards.models import (
+    Coupon,
     EarnRule,
     LedgerEntry,
     MembershipSubscription,
     PointsAccount,
     PointsLot,
+    Redemption,
     Tier,
 )
 
@@ -133,3 +136,41 @@ def free_delivery_for(member: Member, at: datetime.date | datetime.datetime | No
         return True
     subscription = active_membership(member, at)
     return bool(subscription and subscription.plan.free_delivery)
+
+
+# --- catalogue, redemptions, coupons -------------------------------------------------------
+
+
+def member_tier(member: Member) -> Tier:
+    account = PointsAccount.objects.select_related("tier").filter(member=member).first()
+    return account.tier if account else entry_tier()
+
+
+def rewards_available_to(queryset, member: Member, *, now=None):
+    """Rewards `member` could redeem now (points aside): active, within their dates, in stock,
+    open to the member's tier, and under the per-member limit."""
+    now = now or timezone.now()
+    tier = member_tier(member)
+    had = (
+        Redemption.objects.filter(member=member, reward=OuterRef("pk"), status=Redemption.Status.COMPLETED)
+        .order_by()
+        .values("reward")
+        .annotate(n=Sum("quantity"))
+        .values("n")
+    )
+    return (
+        queryset.filter(is_active=True)
+        .filter(Q(valid_from__isnull=True) | Q(valid_from__lte=now))
+        .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now))
+        .filter(Q(stock__isnull=True) | Q(stock__gt=0))
+        .filter(Q(min_tier__isnull=True) | Q(min_tier__rank__lte=tier.rank))
+        .annotate(redeemed_units=Coalesce(Subquery(had, output_field=IntegerField()), 0))
+        .filter(Q(per_member_limit__isnull=True) | Q(per_member_limit__gt=F("redeemed_units")))
+    )
+
+
+def redemptions() -> QuerySet[Redemption]:
+    coupons = Coupon.objects.select_related("template", "member").order_by("pk")
+    return Redemption.objects.select_related("member", "reward", "actor", "cancelled_by").prefetch_related(
+        Prefetch("coupons", queryset=coupons)
+    )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from rewards.api import views
+from rewards.api import catalogue_views, views
 
 urlpatterns = [
     path("purchases/", views.PurchasePostView.as_view(), name="purchase-post"),
@@ -12,4 +12,15 @@ urlpatterns = [
     path("points/preview/", views.PointsPreviewView.as_view(), name="points-preview"),
     path("membership-plans/", views.MembershipPlanListView.as_view(), name="membership-plan-list"),
     path("members/<str:member_no>/memberships/", views.MemberMembershipsView.as_view(), name="member-memberships"),
+    # Reward catalogue, redemptions, coupons, checkout quote (rewards.api.catalogue_views)
+    path("rewards/", catalogue_views.RewardListCreateView.as_view(), name="reward-list"),
+    path("rewards/<int:pk>/", catalogue_views.RewardDetailView.as_view(), name="reward-detail"),
+    path("redemptions/", catalogue_views.RedemptionListCreateView.as_view(), name="redemption-list"),
+    path("redemptions/<int:pk>/", catalogue_views.RedemptionDetailView.as_view(), name="redemption-detail"),
+    path("redemptions/<int:pk>/cancel/", catalogue_views.RedemptionCancelView.as_view(), name="redemption-cancel"),
+    path("coupons/", catalogue_views.CouponListIssueView.as_view(), name="coupon-list"),
+    path("coupons/validate/", catalogue_views.CouponValidateView.as_view(), name="coupon-validate"),
+    path("coupons/<str:code>/redeem/", catalogue_views.CouponRedeemView.as_view(), name="coupon-redeem"),
+    path("coupon-templates/", catalogue_views.CouponTemplateListView.as_view(), name="coupon-template-list"),
+    path("checkout/quote/", catalogue_views.CheckoutQuoteView.as_view(), name="checkout-quote"),
 ]

@@ -14,7 +14,9 @@ already says what the balance is); it logs each correction, with the actor, to t
 The sums, as the services keep them (rewards.services.ledger, refunds):
 - balance = the sum of every row's points;
 - lifetime earned = the sum of the positive rows (earn, bonus, positive adjustment — every
-  credit, even one that expired at once) plus the refund reversals (which are negative).
+  credit, even one that expired at once) plus the refund reversals (which are negative); points
+  given back by a cancelled redemption (`redemption_return`) were earned once already and do
+  not count again.
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ from rewards.models import LedgerEntry, PointsAccount
 
 logger = logging.getLogger("rewards.integrity")
 
-_EARNED = Q(entries__points__gt=0) | Q(entries__kind=LedgerEntry.Kind.REFUND_REVERSAL)
+_EARNED = (Q(entries__points__gt=0) & ~Q(entries__kind=LedgerEntry.Kind.REDEMPTION_RETURN)) | Q(
+    entries__kind=LedgerEntry.Kind.REFUND_REVERSAL
+)
 
 
 @dataclass(frozen=True)

@@ -93,20 +93,26 @@ def credit(
     purchase: Purchase | None = None,
     reason: str = "",
     actor=None,
+    expires_on: datetime.date | None = None,
 ) -> LedgerEntry:
     """Add points as a new lot. A debt (negative balance) is repaid first; a lot whose expiry
-    date has already passed (a backfilled purchase) expires at once with its own expire row."""
+    date has already passed (a backfilled purchase) expires at once with its own expire row.
+
+    `expires_on` overrides the policy's date (points given back keep the date they had). A
+    `redemption_return` row gives back points already counted once, so it does not add to
+    lifetime earned (`rewards.services.integrity` sums it the same way)."""
     assert points > 0
     debt = max(0, -account.balance)
     account.balance += points
-    account.lifetime_earned += points
+    if kind != LedgerEntry.Kind.REDEMPTION_RETURN:
+        account.lifetime_earned += points
     entry = _entry(account, kind=kind, points=points, purchase=purchase, reason=reason, actor=actor)
     lot = PointsLot(
         entry=entry,
         account=account,
         points=points,
         remaining=max(0, points - debt),
-        expires_on=lot_expires_on(earned_on),
+        expires_on=expires_on or lot_expires_on(earned_on),
     )
     if lot.remaining and lot.expires_on < timezone.localdate():
         lot.expired, lot.remaining = lot.remaining, 0
@@ -133,10 +139,12 @@ def debit(
     purchase: Purchase | None = None,
     reason: str = "",
     actor=None,
+    taken: list | None = None,
 ) -> LedgerEntry:
     """Take points, oldest lots first (after `first_lot`, when given).
 
     Only `allow_debt` (a refund reversing points already spent) may take the balance below 0.
+    When `taken` is a list, `(expires_on, points)` is appended for each lot drawn from.
     """
     assert points > 0
     if not allow_debt and account.balance < points:
@@ -153,6 +161,8 @@ def debit(
         first_lot.remaining -= take
         left -= take
         changed.append(first_lot)
+        if taken is not None:
+            taken.append((first_lot.expires_on, take))
     if left:
         lots = lock_objects.open_lots_for_update(account.pk)
         if first_lot is not None:
@@ -162,6 +172,8 @@ def debit(
             lot.remaining -= take
             left -= take
             changed.append(lot)
+            if taken is not None:
+                taken.append((lot.expires_on, take))
             if not left:
                 break
     if changed:

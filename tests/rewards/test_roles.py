@@ -28,6 +28,20 @@ EXPECTED = {
 }
 
 
+# The reward catalogue, redemptions and coupons (rewards/migrations/0006_catalogue_roles.py).
+CATALOGUE_MODELS = ["reward", "coupontemplate", "coupon", "redemption"]
+CATALOGUE_VIEW = {f"view_{model}" for model in CATALOGUE_MODELS}
+CATALOGUE = {
+    STORE_STAFF: CATALOGUE_VIEW | {"add_redemption", "redeem_coupon"},
+    MARKETING: CATALOGUE_VIEW | {"issue_coupon"},
+    SUPPORT: CATALOGUE_VIEW,
+    MANAGER: {f"{a}_{m}" for m in CATALOGUE_MODELS for a in ("view", "add", "change", "delete")}
+    | {"issue_coupon", "redeem_coupon", "void_coupon", "cancel_redemption"},
+}
+for _role, _codenames in CATALOGUE.items():
+    EXPECTED[_role] = EXPECTED[_role] | _codenames
+
+
 def permissions_of(role):
     group = Group.objects.get(name=role)
     return set(group.permissions.filter(content_type__app_label="rewards").values_list("codename", flat=True))
@@ -49,3 +63,13 @@ def test_only_managers_may_award_bonuses_by_hand():
 def test_nobody_writes_bonus_awards_except_through_the_service():
     for role in ROLES:
         assert not {"add_bonusaward", "change_bonusaward", "delete_bonusaward"} & permissions_of(role)
+
+
+def test_only_managers_may_cancel_redemptions_or_void_coupons():
+    for codename in ("cancel_redemption", "void_coupon", "add_reward", "change_reward"):
+        assert [role for role in ROLES if codename in permissions_of(role)] == [MANAGER]
+
+
+def test_coupons_are_issued_by_marketing_and_managers_and_accepted_by_store_staff():
+    assert [role for role in ROLES if "issue_coupon" in permissions_of(role)] == [MARKETING, MANAGER]
+    assert [role for role in ROLES if "redeem_coupon" in permissions_of(role)] == [STORE_STAFF, MANAGER]
