@@ -41,7 +41,7 @@ class RewardAdmin(admin.ModelAdmin):
         "valid_from",
         "valid_until",
     ]
-    list_filter = ["kind", "is_active", "min_tier"]
+    list_filter = ["kind", "is_active", "min_tier", "plan_members_only"]
     list_select_related = ["min_tier", "coupon_template"]
     search_fields = ["name"]
     show_full_result_count = False
@@ -55,6 +55,7 @@ class RewardAdmin(admin.ModelAdmin):
         "valid_from",
         "valid_until",
         "min_tier",
+        "plan_members_only",
         "coupon_template",
         "per_member_limit",
     ]

@@ -236,6 +236,11 @@ class Reward(TimeStamped):
         related_name="+",
         help_text=_("Only members of this tier or higher may redeem it. Empty: every member."),
     )
+    plan_members_only = models.BooleanField(
+        _("paid members only"),
+        default=False,
+        help_text=_("Only members whose paid membership plan in force offers member-only rewards may redeem it."),
+    )
     coupon_template = models.ForeignKey(
         CouponTemplate,
         verbose_name=_("coupon to issue"),

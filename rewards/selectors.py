@@ -146,6 +146,11 @@ def member_tier(member: Member) -> Tier:
     return account.tier if account else entry_tier()
 
 
+def has_member_only_plan(member: Member, now) -> bool:
+    subscription = active_membership(member, now)
+    return bool(subscription and subscription.plan.member_only_rewards)
+
+
 def rewards_available_to(queryset, member: Member, *, now=None):
     """Rewards `member` could redeem now (points aside): active, within their dates, in stock,
     open to the member's tier, and under the per-member limit."""
@@ -164,6 +169,7 @@ def rewards_available_to(queryset, member: Member, *, now=None):
         .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now))
         .filter(Q(stock__isnull=True) | Q(stock__gt=0))
         .filter(Q(min_tier__isnull=True) | Q(min_tier__rank__lte=tier.rank))
+        .filter(Q(plan_members_only=False) | Q(plan_members_only=has_member_only_plan(member, now)))
         .annotate(redeemed_units=Coalesce(Subquery(had, output_field=IntegerField()), 0))
         .filter(Q(per_member_limit__isnull=True) | Q(per_member_limit__gt=F("redeemed_units")))
     )

@@ -41,6 +41,7 @@ class RewardSerializer(serializers.ModelSerializer):
             "valid_from",
             "valid_until",
             "min_tier",
+            "plan_members_only",
             "coupon_template",
             "per_member_limit",
         ]

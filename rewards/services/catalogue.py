@@ -18,6 +18,7 @@ EDITABLE = (
     "valid_from",
     "valid_until",
     "min_tier",
+    "plan_members_only",
     "coupon_template",
     "per_member_limit",
 )

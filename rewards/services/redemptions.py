@@ -68,8 +68,11 @@ def _existing(idempotency_key: str) -> Redemption | None:
     return Redemption.objects.select_related("member", "reward").filter(idempotency_key=idempotency_key).first()
 
 
-def unavailable_reason(reward: Reward, *, tier, now: datetime.datetime) -> str:
-    """Why `reward` cannot be redeemed now by a member of `tier` ("" when it can), for staff."""
+def unavailable_reason(reward: Reward, *, tier, now: datetime.datetime, member: Member | None = None) -> str:
+    """Why `reward` cannot be redeemed now by a member of `tier` ("" when it can), for staff.
+
+    A paid-members-only reward also needs `member` to hold, today, a paid membership whose plan
+    offers member-only rewards."""
     if not reward.is_active:
         return _("The reward “%(name)s” is not offered at the moment.") % {"name": reward.name}
     if reward.valid_from and reward.valid_from > now:
@@ -87,6 +90,10 @@ def unavailable_reason(reward: Reward, *, tier, now: datetime.datetime) -> str:
             "name": reward.name,
             "tier": reward.min_tier.display_name,
             "current": tier.display_name,
+        }
+    if reward.plan_members_only and not (member is not None and selectors.has_member_only_plan(member, now)):
+        return _("The reward “%(name)s” is for paid members only; this member has no such plan in force.") % {
+            "name": reward.name
         }
     return ""
 
@@ -147,7 +154,7 @@ def _redeem(*, member, reward, quantity, idempotency_key, fingerprint, actor) ->
     account = ledger.lock_or_open_account(member, selectors.tiers())
     reward = lock_objects.reward_for_update(reward.pk)
 
-    reason = unavailable_reason(reward, tier=account.tier, now=timezone.now())
+    reason = unavailable_reason(reward, tier=account.tier, now=timezone.now(), member=member)
     if reason:
         raise RewardUnavailable(reason)
     if reward.per_member_limit:

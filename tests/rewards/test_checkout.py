@@ -116,3 +116,15 @@ def test_a_quote_changes_nothing():
     coupon.refresh_from_db()
     assert coupon.status == "issued"
     assert LedgerEntry.objects.count() == entries
+
+
+def test_a_paid_plan_in_force_gives_its_free_delivery_and_extra_points():
+    from rewards.models import MembershipPlan
+    from rewards.services import buy_membership
+
+    member = factories.member()
+    buy_membership(member=member, plan=MembershipPlan.objects.get(code="annual-plus"), external_ref="PLAN-Q")
+    quote = quote_checkout(member=member, items=items("100.00"))
+    assert quote.total == Decimal("90.00")
+    assert quote.free_delivery is True
+    assert quote.points_to_earn == 135  # 90 paid × 1.5 (the plan's multiplier)

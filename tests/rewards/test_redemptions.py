@@ -137,6 +137,33 @@ def test_tier_restricted_reward_needs_the_tier():
     assert redeem(member, reward).created
 
 
+def test_paid_members_only_reward_needs_a_plan_with_member_only_rewards_in_force(manager):
+    from rewards.models import MembershipPlan
+    from rewards.selectors import rewards_available_to
+    from rewards.services import buy_membership, cancel_membership
+
+    member = cf.funded_member(1000)
+    reward = cf.reward(plan_members_only=True)
+    available = lambda: list(rewards_available_to(Reward.objects.all(), member))  # noqa: E731
+    before = snapshot(member, reward)
+    with pytest.raises(RewardUnavailable, match="paid members only"):
+        redeem(member, reward)
+    assert snapshot(member, reward) == before
+    assert reward not in available()
+
+    plain = MembershipPlan.objects.create(code="basic", name="Basic", price="9.00", member_only_rewards=False)
+    buy_membership(member=member, plan=plain, external_ref="PLAN-1")
+    with pytest.raises(RewardUnavailable, match="paid members only"):
+        redeem(member, reward)
+
+    cancel_membership(subscription=member.memberships.get(), actor=manager)
+    plus = MembershipPlan.objects.get(code="annual-plus")
+    assert plus.member_only_rewards
+    buy_membership(member=member, plan=plus, external_ref="PLAN-2")
+    assert reward in available()
+    assert redeem(member, reward).created
+
+
 def test_per_member_limit_counts_units_and_ignores_cancelled_redemptions():
     member = cf.funded_member(1000)
     reward = cf.reward(per_member_limit=2)
