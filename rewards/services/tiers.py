@@ -1,0 +1,408 @@
+"""What decides a member's tier, and the nightly re-evaluation of every member's tier.
+
+The qualifying figure is what `TierPolicy` says: lifetime spend (the default), spend in a rolling
+window of N months, or points earned (lifetime or in the window). Tier thresholds are compared with
+it. Purchases upgrade at once (`rewards.services.ledger.retier`); refunds re-evaluate at once and may
+lower the tier; the nightly task `reevaluate_tiers` catches everything that time changes:
+
+- a member whose figure reaches a higher tier is upgraded ("Periodic re-evaluation", or
+  "Rolling-window re-evaluation" when the basis is a window);
+- a member whose figure falls below their tier's threshold is marked `below_since` (today) and keeps
+  the tier for the grace period; if they are still below when it ends, they move down to the tier
+  their figure reaches ("Grace period ended"); qualifying again (by a purchase or on a later night)
+  clears the mark. With 0 days of grace the downgrade happens on the first night below.
+
+The run is set-based: per batch of accounts (by id) one SQL statement computes every figure (the
+account's own column, or one grouped aggregate over the batch's purchases or ledger rows) and the
+tier it reaches, returning only the accounts that change. Those are locked in primary-key order
+(the lock every points writer takes), decided again now that they are locked, and changed with a
+few UPDATEs (one per target tier) and one bulk INSERT of their history rows. Running it twice in a
+day changes nothing the second time.
+"""
+
+# ruff: noqa: S608 -- only table names from the models' _meta are interpolated; values are parameters.
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.db.models import F, Q, Sum
+from django.utils import timezone
+
+from members.models import Purchase
+from rewards import rules
+from rewards.models import (
+    TIER_POLICY_CACHE_KEY,
+    TIER_POLICY_CACHE_SECONDS,
+    LedgerEntry,
+    PointsAccount,
+    PurchasePosting,
+    Tier,
+    TierHistory,
+    TierPolicy,
+)
+
+MONEY = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The tier policy's values (cached; `TierPolicy.save()` drops the cache at commit)."""
+
+    basis: str = TierPolicy.Basis.LIFETIME_SPEND.value
+    window_months: int = 12
+    grace_days: int = 30
+    downgrade: bool = True
+
+    @property
+    def uses_window(self) -> bool:
+        return self.basis in TierPolicy.WINDOW_BASES
+
+    @property
+    def uses_points(self) -> bool:
+        return self.basis in TierPolicy.POINTS_BASES
+
+    def describe(self, figure: Decimal) -> str:
+        return TierPolicy.describe_figure(self.basis, self.window_months, figure)
+
+
+def tier_policy() -> Policy:
+    """The active tier policy (the defaults without a row), read through the cache so a posting
+    costs no extra query."""
+    policy = cache.get(TIER_POLICY_CACHE_KEY)
+    if policy is None:
+        row = (
+            TierPolicy.objects.filter(pk=TierPolicy.SINGLETON_ID)
+            .values_list("basis", "window_months", "grace_days", "downgrade")
+            .first()
+        )
+        policy = Policy(*row) if row else Policy()
+        cache.set(TIER_POLICY_CACHE_KEY, policy, TIER_POLICY_CACHE_SECONDS)
+    return policy
+
+
+def window_start(today: datetime.date, months: int) -> datetime.datetime:
+    """The first moment that counts in a window of `months` ending today: local midnight of the same
+    date `months` months ago (a purchase of 10 June 2025 counts until 10 June 2026 in a 12-month
+    window and no longer on 11 June)."""
+    start = rules._add_months(today, -months)
+    return timezone.make_aware(datetime.datetime.combine(start, datetime.time.min))
+
+
+def qualifying_figure(
+    account: PointsAccount,
+    *,
+    policy: Policy,
+    today: datetime.date | None = None,
+    purchase: Purchase | None = None,
+) -> Decimal:
+    """The account's figure under `policy`. Lifetime bases read the account (no query); window bases
+    sum the member's posted purchases (or earned points) of the window in one query. `purchase` is
+    one being posted right now, counted although its posting row is written after the tier."""
+    if policy.basis == TierPolicy.Basis.LIFETIME_SPEND:
+        return account.lifetime_spend
+    if policy.basis == TierPolicy.Basis.LIFETIME_POINTS:
+        return Decimal(account.lifetime_earned)
+    start = window_start(today or timezone.localdate(), policy.window_months)
+    if policy.basis == TierPolicy.Basis.WINDOW_SPEND:
+        posted = Q(posting__isnull=False)
+        if purchase is not None:
+            posted |= Q(pk=purchase.pk)
+        total = (
+            Purchase.objects.filter(posted, member_id=account.member_id, ordered_at__gte=start)
+            .order_by()
+            .aggregate(s=Sum(F("total") - F("refunded_total")))["s"]
+        )
+        return Decimal(str(total or 0)).quantize(MONEY)
+    total = (
+        LedgerEntry.objects.filter(Q(points__gt=0) | Q(kind=LedgerEntry.Kind.REFUND_REVERSAL), account_id=account.pk)
+        .filter(Q(purchase__isnull=True, created_at__gte=start) | Q(purchase__ordered_at__gte=start))
+        .order_by()
+        .aggregate(s=Sum("points"))["s"]
+    )
+    return Decimal(total or 0)
+
+
+def history_row(
+    account: PointsAccount,
+    *,
+    to_tier_id: int,
+    reason: str,
+    policy: Policy,
+    figure: Decimal,
+    purchase: Purchase | None = None,
+    below_since: datetime.date | None = None,
+) -> TierHistory:
+    return TierHistory(
+        member_id=account.member_id,
+        from_tier_id=account.tier_id,
+        to_tier_id=to_tier_id,
+        reason=reason,
+        purchase=purchase,
+        basis=policy.basis,
+        window_months=policy.window_months if policy.uses_window else None,
+        figure=figure,
+        below_since=below_since,
+    )
+
+
+# --- the nightly re-evaluation ------------------------------------------------------------------
+
+
+@dataclass
+class ReevaluationResult:
+    """What a run did (or, with dry_run, would do)."""
+
+    accounts: int = 0
+    batches: int = 0
+    upgrades: int = 0
+    downgrades: int = 0
+    grace_started: int = 0
+    grace_cleared: int = 0
+    dry_run: bool = False
+    moves: dict[str, int] = field(default_factory=dict)  # "silver→gold": count
+
+    @property
+    def changed(self) -> int:
+        return self.upgrades + self.downgrades + self.grace_started + self.grace_cleared
+
+
+@dataclass(frozen=True)
+class _Row:
+    account_id: int
+    member_id: int
+    tier_id: int
+    below_since: datetime.date | None
+    figure: Decimal
+    target_id: int
+    current_rank: int
+    target_rank: int
+
+
+UPGRADE, DOWNGRADE, START_GRACE, CLEAR_GRACE = "upgrade", "downgrade", "start_grace", "clear_grace"
+
+
+def _tables() -> dict[str, str]:
+    quote = connection.ops.quote_name
+    return {
+        "account": quote(PointsAccount._meta.db_table),
+        "tier": quote(Tier._meta.db_table),
+        "purchase": quote(Purchase._meta.db_table),
+        "posting": quote(PurchasePosting._meta.db_table),
+        "entry": quote(LedgerEntry._meta.db_table),
+    }
+
+
+def _figure_sql(policy: Policy, t: dict[str, str]) -> tuple[str, str]:
+    """(JOIN clause, figure expression) for the accounts a.id in (lo, hi]."""
+    if policy.basis == TierPolicy.Basis.LIFETIME_SPEND:
+        return "", "a.lifetime_spend"
+    if policy.basis == TierPolicy.Basis.LIFETIME_POINTS:
+        return "", "a.lifetime_earned"
+    if policy.basis == TierPolicy.Basis.WINDOW_SPEND:
+        join = (
+            f"LEFT JOIN (SELECT p.member_id, SUM(p.total - p.refunded_total) AS figure FROM {t['purchase']} p "
+            f"JOIN {t['posting']} pp ON pp.purchase_id = p.id "
+            f"JOIN {t['account']} b ON b.member_id = p.member_id "
+            f"WHERE b.id > %(lo)s AND b.id <= %(hi)s AND p.ordered_at >= %(start)s "
+            f"GROUP BY p.member_id) w ON w.member_id = a.member_id"
+        )
+        return join, "COALESCE(w.figure, 0)"
+    join = (
+        f"LEFT JOIN (SELECT e.account_id, SUM(e.points) AS figure FROM {t['entry']} e "
+        f"LEFT JOIN {t['purchase']} p ON p.id = e.purchase_id "
+        f"WHERE e.account_id > %(lo)s AND e.account_id <= %(hi)s "
+        f"AND (e.points > 0 OR e.kind = %(reversal)s) AND COALESCE(p.ordered_at, e.created_at) >= %(start)s "
+        f"GROUP BY e.account_id) w ON w.account_id = a.id"
+    )
+    return join, "COALESCE(w.figure, 0)"
+
+
+def _changing_rows(cursor, t, *, policy: Policy, today: datetime.date, lo: int, hi: int, entry_id: int) -> list[_Row]:
+    """The accounts of (lo, hi] whose tier or grace mark changes tonight, with their figure."""
+    join, figure = _figure_sql(policy, t)
+    below = ""
+    if policy.downgrade:
+        below = "OR (tt.rank < d.current_rank AND (d.below_since IS NULL OR d.below_since <= %(cutoff)s))"
+    cursor.execute(
+        f"WITH f AS (SELECT a.id, a.member_id, a.tier_id, a.below_since, ROUND({figure}, 2) AS figure "
+        f"FROM {t['account']} a {join} WHERE a.id > %(lo)s AND a.id <= %(hi)s), "
+        f"d AS (SELECT f.id, f.member_id, f.tier_id, f.below_since, f.figure, cur.rank AS current_rank, "
+        f"COALESCE((SELECT x.id FROM {t['tier']} x WHERE x.threshold <= f.figure ORDER BY x.rank DESC LIMIT 1), "
+        f"%(entry)s) AS target_id FROM f JOIN {t['tier']} cur ON cur.id = f.tier_id) "
+        f"SELECT d.id, d.member_id, d.tier_id, d.below_since, d.figure, d.target_id, d.current_rank, tt.rank "
+        f"FROM d JOIN {t['tier']} tt ON tt.id = d.target_id "
+        f"WHERE tt.rank > d.current_rank OR (tt.rank >= d.current_rank AND d.below_since IS NOT NULL) {below} "
+        f"ORDER BY d.id",
+        {
+            "lo": lo,
+            "hi": hi,
+            "start": connection.ops.adapt_datetimefield_value(window_start(today, policy.window_months)),
+            "reversal": LedgerEntry.Kind.REFUND_REVERSAL.value,
+            "entry": entry_id,
+            "cutoff": connection.ops.adapt_datefield_value(today - datetime.timedelta(days=policy.grace_days)),
+        },
+    )
+    rows = []
+    for account_id, member_id, tier_id, below_since, value, target_id, current_rank, target_rank in cursor.fetchall():
+        if isinstance(below_since, str):  # SQLite returns dates from raw SQL as text
+            below_since = datetime.date.fromisoformat(below_since)
+        rows.append(
+            _Row(
+                account_id=account_id,
+                member_id=member_id,
+                tier_id=tier_id,
+                below_since=below_since,
+                figure=Decimal(str(value or 0)).quantize(MONEY),
+                target_id=target_id,
+                current_rank=current_rank,
+                target_rank=target_rank,
+            )
+        )
+    return rows
+
+
+def _decide(rows: list[_Row], *, policy: Policy) -> list[tuple[_Row, str]]:
+    """What tonight does to each row the query returned (it returns only rows that change)."""
+    decided = []
+    for row in rows:
+        if row.target_rank > row.current_rank:
+            action = UPGRADE
+        elif row.target_rank == row.current_rank:
+            action = CLEAR_GRACE
+        elif row.below_since is None:
+            action = DOWNGRADE if policy.grace_days == 0 else START_GRACE
+        else:
+            action = DOWNGRADE  # the query returns a marked row below only once its grace has ended
+        decided.append((row, action))
+    return decided
+
+
+def _next_batch(cursor, t, *, after: int, size: int) -> tuple[int | None, int]:
+    """(highest id, number) of the next `size` accounts after id `after`; (None, 0) when none is left."""
+    cursor.execute(
+        f"SELECT MAX(id), COUNT(*) FROM (SELECT a.id FROM {t['account']} a WHERE a.id > %s ORDER BY a.id LIMIT %s) "
+        f"AS batch",
+        [after, size],
+    )
+    hi, count = cursor.fetchone()
+    return hi, count
+
+
+def _count(result: ReevaluationResult, decided: list[tuple[_Row, str]], codes: dict[int, str]) -> None:
+    for row, action in decided:
+        if action == UPGRADE:
+            result.upgrades += 1
+        elif action == DOWNGRADE:
+            result.downgrades += 1
+        elif action == START_GRACE:
+            result.grace_started += 1
+        else:
+            result.grace_cleared += 1
+        if action in (UPGRADE, DOWNGRADE):
+            move = f"{codes[row.tier_id]}→{codes[row.target_id]}"
+            result.moves[move] = result.moves.get(move, 0) + 1
+
+
+def _apply(decided: list[tuple[_Row, str]], *, policy: Policy, today: datetime.date) -> None:
+    """Write one batch's decisions: a few UPDATEs (one per target tier) and one bulk INSERT."""
+    now = timezone.now()
+    by_target: dict[int, list[int]] = {}
+    start_grace: list[int] = []
+    clear_grace: list[int] = []
+    history: list[TierHistory] = []
+    window = policy.window_months if policy.uses_window else None
+    for row, action in decided:
+        if action in (UPGRADE, DOWNGRADE):
+            by_target.setdefault(row.target_id, []).append(row.account_id)
+            grace_ended = action == DOWNGRADE and row.below_since is not None
+            if grace_ended:
+                reason = TierHistory.Reason.GRACE_ENDED
+            else:
+                reason = TierHistory.Reason.WINDOW if policy.uses_window else TierHistory.Reason.REEVALUATION
+            history.append(
+                TierHistory(
+                    member_id=row.member_id,
+                    from_tier_id=row.tier_id,
+                    to_tier_id=row.target_id,
+                    reason=reason,
+                    basis=policy.basis,
+                    window_months=window,
+                    figure=row.figure,
+                    below_since=row.below_since if grace_ended else None,
+                )
+            )
+        elif action == START_GRACE:
+            start_grace.append(row.account_id)
+        else:
+            clear_grace.append(row.account_id)
+    accounts = PointsAccount.objects.order_by()
+    for target_id, ids in by_target.items():
+        accounts.filter(pk__in=ids).update(tier_id=target_id, below_since=None, updated_at=now)
+    if start_grace:
+        accounts.filter(pk__in=start_grace).update(below_since=today, updated_at=now)
+    if clear_grace:
+        accounts.filter(pk__in=clear_grace).update(below_since=None, updated_at=now)
+    TierHistory.objects.bulk_create(history, batch_size=2000)
+
+
+def reevaluate_tiers(
+    *,
+    today: datetime.date | None = None,
+    batch_size: int = 10_000,
+    dry_run: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> ReevaluationResult:
+    """Re-evaluate every account's tier under the tier policy (see the module docstring).
+
+    Each batch of `batch_size` accounts is one transaction: it finds the accounts that change,
+    locks them in primary-key order, decides again under the lock (a purchase that committed
+    meanwhile counts) and writes. With `dry_run` nothing is locked or written; the result says
+    what would change. `progress` is called after each batch with the accounts done in it.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be 1 or more, not {batch_size}.")
+    today = today or timezone.localdate()
+    policy = tier_policy()
+    tiers = list(Tier.objects.order_by("rank").values_list("pk", "code"))
+    result = ReevaluationResult(dry_run=dry_run)
+    if not tiers:
+        return result
+    codes = dict(tiers)
+    entry_id = tiers[0][0]
+    t = _tables()
+    last = 0
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            hi, done = _next_batch(cursor, t, after=last, size=batch_size)
+            if hi is None:
+                break
+            rows = _changing_rows(cursor, t, policy=policy, today=today, lo=last, hi=hi, entry_id=entry_id)
+            if rows and not dry_run:
+                ids = [row.account_id for row in rows]
+                locked = set(
+                    PointsAccount.objects.select_for_update()
+                    .filter(pk__in=ids)
+                    .order_by("pk")
+                    .values_list("pk", flat=True)
+                )
+                # Decided again under the locks: a posting that held one has committed by now.
+                rows = [
+                    row
+                    for row in _changing_rows(cursor, t, policy=policy, today=today, lo=last, hi=hi, entry_id=entry_id)
+                    if row.account_id in locked
+                ]
+            decided = _decide(rows, policy=policy)
+            if not dry_run:
+                _apply(decided, policy=policy, today=today)
+            _count(result, decided, codes)
+        result.accounts += done
+        result.batches += 1
+        last = hi
+        if progress is not None:
+            progress(done)
+    return result
