@@ -30,3 +30,18 @@ def open_lots_for_update(account_id: int):
         .filter(account_id=account_id, remaining__gt=0)
         .order_by("expires_on", "id")
     )
+
+
+def members_and_accounts_for_reevaluation(account_ids: list[int]) -> set[int]:
+    """Lock, in the usual order, the members of these accounts, then the accounts (each by primary
+    key); returns the ids of the accounts locked.
+
+    The member rows are locked FOR NO KEY UPDATE: that still queues behind (and holds off) the
+    member lock of a posting, refund or adjustment, but lets the nightly expiry's inserts check
+    their foreign key to the member (FOR KEY SHARE) while it holds an account this batch wants.
+    """
+    member_ids = PointsAccount.objects.filter(pk__in=account_ids).order_by().values_list("member_id", flat=True)
+    list(Member.objects.select_for_update(no_key=True).filter(pk__in=member_ids).order_by("pk").values_list("pk"))
+    return set(
+        PointsAccount.objects.select_for_update().filter(pk__in=account_ids).order_by("pk").values_list("pk", flat=True)
+    )

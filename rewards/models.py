@@ -18,6 +18,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
@@ -550,7 +551,10 @@ class TierPolicy(TimeStamped):
         return str(self.get_basis_display())
 
     def save(self, *args, **kwargs):
-        self.pk = self.SINGLETON_ID
+        self.pk = self.SINGLETON_ID  # there is only one policy: saving another replaces it
+        if self.created_at is None:
+            existing = TierPolicy.objects.filter(pk=self.pk).values_list("created_at", flat=True).first()
+            self.created_at = existing or timezone.now()
         super().save(*args, **kwargs)
         _forget_tier_policy()  # postings read the policy through the cache
 

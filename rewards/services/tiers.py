@@ -14,8 +14,9 @@ lower the tier; the nightly task `reevaluate_tiers` catches everything that time
 
 The run is set-based: per batch of accounts (by id) one SQL statement computes every figure (the
 account's own column, or one grouped aggregate over the batch's purchases or ledger rows) and the
-tier it reaches, returning only the accounts that change. Those are locked in primary-key order
-(the lock every points writer takes), decided again now that they are locked, and changed with a
+tier it reaches, returning only the accounts that change. Those are locked the way every points
+writer locks — their members, then the accounts, each in primary-key order (`rewards.lock_objects`)
+— decided again now that they are locked (a posting that held one has committed), and changed with a
 few UPDATEs (one per target tier) and one bulk INSERT of their history rows. Running it twice in a
 day changes nothing the second time.
 """
@@ -34,7 +35,7 @@ from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from members.models import Purchase
-from rewards import rules
+from rewards import lock_objects, rules
 from rewards.models import (
     TIER_POLICY_CACHE_KEY,
     TIER_POLICY_CACHE_SECONDS,
@@ -384,12 +385,7 @@ def reevaluate_tiers(
             rows = _changing_rows(cursor, t, policy=policy, today=today, lo=last, hi=hi, entry_id=entry_id)
             if rows and not dry_run:
                 ids = [row.account_id for row in rows]
-                locked = set(
-                    PointsAccount.objects.select_for_update()
-                    .filter(pk__in=ids)
-                    .order_by("pk")
-                    .values_list("pk", flat=True)
-                )
+                locked = lock_objects.members_and_accounts_for_reevaluation(ids)
                 # Decided again under the locks: a posting that held one has committed by now.
                 rows = [
                     row
