@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
+    from django.http import HttpRequest
 
     from members.models import Member
 
@@ -44,6 +45,11 @@ class LoyaltyProvider(Protocol):
         """Record a purchase (keyword arguments of `members.services.record_purchase`) and, where
         the provider keeps points, earn them in the same transaction. Returns the Purchase."""
 
+    def member_panel(self, *, member: Member, request: HttpRequest) -> str:
+        """The provider's panel for the member page, as safe HTML, or "" when the request's user may
+        not see it. The provider reads its own parameters (e.g. the ledger page) from the request and
+        checks its own permissions; a fixed number of queries whatever the member's history."""
+
 
 class EntryTierProvider:
     """Before `rewards` exists: everyone has 0 points and the entry tier."""
@@ -64,6 +70,9 @@ class EntryTierProvider:
         from members.services import record_purchase
 
         return record_purchase(**kwargs)
+
+    def member_panel(self, *, member, request):
+        return ""  # no points without a provider; the member page's own panel shows the entry tier
 
 
 _provider: LoyaltyProvider = EntryTierProvider()
@@ -93,3 +102,8 @@ def tier_choices() -> list[tuple[str, str]]:
 def record_purchase(**kwargs):
     """What staff screens call to record a purchase: with `rewards`, points are earned too."""
     return _provider.record_purchase(**kwargs)
+
+
+def member_panel(*, member: Member, request: HttpRequest) -> str:
+    """The provider's panel for the member page (safe HTML; "" when there is nothing to show)."""
+    return _provider.member_panel(member=member, request=request)
