@@ -186,4 +186,4 @@ def test_the_panel_is_in_chinese_for_chinese_staff(manager, member):
     )
     html = response.content.decode()
     assert "积分、等级与流水" in html
-    assert "银卡" in html
+    assert "银卡会员" in html
