@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
@@ -577,17 +578,21 @@ class TierPolicy(TimeStamped):
 
     @classmethod
     def describe_figure(cls, basis: str, window_months: int | None, figure) -> str:
-        """“Spend in the last 12 months: 4,200.00” — the figure named in the reader's language."""
+        """“Spend in the last 12 months: 4,200.00” — the figure named and formatted in the reader's language."""
+        if basis in cls.POINTS_BASES:
+            shown = number_format(int(figure), 0, force_grouping=True)
+        else:
+            shown = number_format(figure, 2, force_grouping=True)
         if basis == cls.Basis.LIFETIME_SPEND:
-            return gettext("Lifetime spend: %(figure)s") % {"figure": f"{figure:,.2f}"}
+            return gettext("Lifetime spend: %(figure)s") % {"figure": shown}
         if basis == cls.Basis.WINDOW_SPEND:
             return gettext("Spend in the last %(months)d months: %(figure)s") % {
                 "months": window_months or 0,
-                "figure": f"{figure:,.2f}",
+                "figure": shown,
             }
         if basis == cls.Basis.LIFETIME_POINTS:
-            return gettext("Points earned, lifetime: %(figure)s") % {"figure": f"{int(figure):,d}"}
+            return gettext("Points earned, lifetime: %(figure)s") % {"figure": shown}
         return gettext("Points earned in the last %(months)d months: %(figure)s") % {
             "months": window_months or 0,
-            "figure": f"{int(figure):,d}",
+            "figure": shown,
         }

@@ -37,14 +37,11 @@ class Command(BaseCommand):
             disable=options["verbosity"] < 1 or total <= batch_size,
         ) as bar:
             result = reevaluate_tiers(batch_size=batch_size, dry_run=dry_run, progress=bar.update)
-        self.stdout.write(
-            _("Policy: %(policy)s; grace period %(days)d days; downgrades %(downgrades)s.")
-            % {
-                "policy": self._policy_name(policy),
-                "days": policy.grace_days,
-                "downgrades": _("on") if policy.downgrade else _("off"),
-            }
-        )
+        if policy.downgrade:
+            policy_line = _("Policy: %(policy)s; grace period %(days)d days; periodic downgrades on.")
+        else:
+            policy_line = _("Policy: %(policy)s; periodic downgrades off.")
+        self.stdout.write(policy_line % {"policy": self._policy_name(policy), "days": policy.grace_days})
         summary = _(
             "%(accounts)d accounts in %(batches)d batches: %(upgrades)d upgraded, %(downgrades)d downgraded, "
             "%(started)d newly below their tier (grace period started), %(cleared)d qualifying again."
