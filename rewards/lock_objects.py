@@ -7,6 +7,8 @@ run one after another and cannot deadlock each other.
 
 from __future__ import annotations
 
+from django.db import connection
+
 from members.models import Member, Purchase
 from rewards.models import PointsAccount, PointsLot
 
@@ -39,9 +41,22 @@ def members_and_accounts_for_reevaluation(account_ids: list[int]) -> set[int]:
     The member rows are locked FOR NO KEY UPDATE: that still queues behind (and holds off) the
     member lock of a posting, refund or adjustment, but lets the nightly expiry's inserts check
     their foreign key to the member (FOR KEY SHARE) while it holds an account this batch wants.
+    Raw SQL with one array parameter on PostgreSQL: ten thousand ids in an IN list cost more to
+    send and parse than the locking itself. SQLite locks the whole file instead.
     """
-    member_ids = PointsAccount.objects.filter(pk__in=account_ids).order_by().values_list("member_id", flat=True)
-    list(Member.objects.select_for_update(no_key=True).filter(pk__in=member_ids).order_by("pk").values_list("pk"))
-    return set(
-        PointsAccount.objects.select_for_update().filter(pk__in=account_ids).order_by("pk").values_list("pk", flat=True)
-    )
+    if connection.vendor != "postgresql":
+        return set(PointsAccount.objects.filter(pk__in=account_ids).values_list("pk", flat=True))
+    quote = connection.ops.quote_name
+    member, account = quote(Member._meta.db_table), quote(PointsAccount._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT m.id FROM {member} m WHERE m.id IN (SELECT a.member_id FROM {account} a WHERE a.id = ANY(%s)) "  # noqa: S608
+            f"ORDER BY m.id FOR NO KEY UPDATE",
+            [list(account_ids)],
+        )
+        cursor.fetchall()
+        cursor.execute(
+            f"SELECT a.id FROM {account} a WHERE a.id = ANY(%s) ORDER BY a.id FOR UPDATE",  # noqa: S608
+            [list(account_ids)],
+        )
+        return {row[0] for row in cursor.fetchall()}

@@ -195,56 +195,69 @@ def _tables() -> dict[str, str]:
         "purchase": quote(Purchase._meta.db_table),
         "posting": quote(PurchasePosting._meta.db_table),
         "entry": quote(LedgerEntry._meta.db_table),
+        "history": quote(TierHistory._meta.db_table),
     }
 
 
-def _figure_sql(policy: Policy, t: dict[str, str]) -> tuple[str, str]:
-    """(JOIN clause, figure expression) for the accounts a.id in (lo, hi]."""
+def _figure_sql(policy: Policy, t: dict[str, str]) -> str:
+    """The figure of account `a` as an SQL expression: its own column for the lifetime bases; for the
+    window bases a correlated sum that PostgreSQL answers per account from the indexes (the member's
+    purchases by date, the posting by purchase; or the account's ledger rows) — cheaper than grouping
+    the whole window's purchases once per batch."""
     if policy.basis == TierPolicy.Basis.LIFETIME_SPEND:
-        return "", "a.lifetime_spend"
+        return "a.lifetime_spend"
     if policy.basis == TierPolicy.Basis.LIFETIME_POINTS:
-        return "", "a.lifetime_earned"
+        return "a.lifetime_earned"
     if policy.basis == TierPolicy.Basis.WINDOW_SPEND:
-        join = (
-            f"LEFT JOIN (SELECT p.member_id, SUM(p.total - p.refunded_total) AS figure FROM {t['purchase']} p "
-            f"JOIN {t['posting']} pp ON pp.purchase_id = p.id "
-            f"JOIN {t['account']} b ON b.member_id = p.member_id "
-            f"WHERE b.id > %(lo)s AND b.id <= %(hi)s AND p.ordered_at >= %(start)s "
-            f"GROUP BY p.member_id) w ON w.member_id = a.member_id"
+        return (
+            f"COALESCE((SELECT SUM(p.total - p.refunded_total) FROM {t['purchase']} p "
+            f"WHERE p.member_id = a.member_id AND p.ordered_at >= %(start)s "
+            f"AND EXISTS (SELECT 1 FROM {t['posting']} pp WHERE pp.purchase_id = p.id)), 0)"
         )
-        return join, "COALESCE(w.figure, 0)"
-    join = (
-        f"LEFT JOIN (SELECT e.account_id, SUM(e.points) AS figure FROM {t['entry']} e "
-        f"LEFT JOIN {t['purchase']} p ON p.id = e.purchase_id "
-        f"WHERE e.account_id > %(lo)s AND e.account_id <= %(hi)s "
-        f"AND (e.points > 0 OR e.kind = %(reversal)s) AND COALESCE(p.ordered_at, e.created_at) >= %(start)s "
-        f"GROUP BY e.account_id) w ON w.account_id = a.id"
+    return (
+        f"COALESCE((SELECT SUM(e.points) FROM {t['entry']} e LEFT JOIN {t['purchase']} p ON p.id = e.purchase_id "
+        f"WHERE e.account_id = a.id AND (e.points > 0 OR e.kind = %(reversal)s) "
+        f"AND COALESCE(p.ordered_at, e.created_at) >= %(start)s), 0)"
     )
-    return join, "COALESCE(w.figure, 0)"
 
 
-def _changing_rows(cursor, t, *, policy: Policy, today: datetime.date, lo: int, hi: int, entry_id: int) -> list[_Row]:
-    """The accounts of (lo, hi] whose tier or grace mark changes tonight, with their figure."""
-    join, figure = _figure_sql(policy, t)
+def _changing_rows(
+    cursor, t, *, policy: Policy, today: datetime.date, lo: int, hi: int, entry: tuple[int, int], only=None
+) -> list[_Row]:
+    """The accounts of (lo, hi] (and among `only`, on PostgreSQL) whose tier or grace mark changes
+    tonight, with their figure and the tier it reaches.
+
+    The tier a figure reaches comes from a join with the tiers as bands [threshold, next threshold)
+    (thresholds rise with rank, `Tier.clean`); both CTEs are MATERIALIZED so each figure is computed
+    once per account.
+    """
+    postgres = connection.vendor == "postgresql"
     below = ""
     if policy.downgrade:
-        below = "OR (tt.rank < d.current_rank AND (d.below_since IS NULL OR d.below_since <= %(cutoff)s))"
+        below = "OR (target_rank < cur.rank AND (f.below_since IS NULL OR f.below_since <= %(cutoff)s))"
+    among = " AND a.id = ANY(%(only)s)" if only is not None and postgres else ""
+    target_rank = "COALESCE(b.rank, %(entry_rank)s)"
     cursor.execute(
-        f"WITH f AS (SELECT a.id, a.member_id, a.tier_id, a.below_since, ROUND({figure}, 2) AS figure "
-        f"FROM {t['account']} a {join} WHERE a.id > %(lo)s AND a.id <= %(hi)s), "
-        f"d AS (SELECT f.id, f.member_id, f.tier_id, f.below_since, f.figure, cur.rank AS current_rank, "
-        f"COALESCE((SELECT x.id FROM {t['tier']} x WHERE x.threshold <= f.figure ORDER BY x.rank DESC LIMIT 1), "
-        f"%(entry)s) AS target_id FROM f JOIN {t['tier']} cur ON cur.id = f.tier_id) "
-        f"SELECT d.id, d.member_id, d.tier_id, d.below_since, d.figure, d.target_id, d.current_rank, tt.rank "
-        f"FROM d JOIN {t['tier']} tt ON tt.id = d.target_id "
-        f"WHERE tt.rank > d.current_rank OR (tt.rank >= d.current_rank AND d.below_since IS NOT NULL) {below} "
-        f"ORDER BY d.id",
+        f"WITH bands AS MATERIALIZED (SELECT t.id, t.rank, t.threshold, "
+        f"LEAD(t.threshold) OVER (ORDER BY t.threshold) AS upper FROM {t['tier']} t), "
+        f"f AS MATERIALIZED (SELECT a.id, a.member_id, a.tier_id, a.below_since, "
+        f"ROUND({_figure_sql(policy, t)}, 2) AS figure "
+        f"FROM {t['account']} a WHERE a.id > %(lo)s AND a.id <= %(hi)s{among}) "
+        f"SELECT f.id, f.member_id, f.tier_id, f.below_since, f.figure, COALESCE(b.id, %(entry)s), cur.rank, "
+        f"{target_rank} AS target_rank "
+        f"FROM f JOIN {t['tier']} cur ON cur.id = f.tier_id "
+        f"LEFT JOIN bands b ON f.figure >= b.threshold AND (b.upper IS NULL OR f.figure < b.upper) "
+        f"WHERE {target_rank} > cur.rank OR ({target_rank} >= cur.rank AND f.below_since IS NOT NULL) "
+        f"{below.replace('target_rank', target_rank)} "
+        f"ORDER BY f.id",
         {
             "lo": lo,
             "hi": hi,
+            **({"only": sorted(only)} if among else {}),
             "start": connection.ops.adapt_datetimefield_value(window_start(today, policy.window_months)),
             "reversal": LedgerEntry.Kind.REFUND_REVERSAL.value,
-            "entry": entry_id,
+            "entry": entry[0],
+            "entry_rank": entry[1],
             "cutoff": connection.ops.adapt_datefield_value(today - datetime.timedelta(days=policy.grace_days)),
         },
     )
@@ -309,13 +322,27 @@ def _count(result: ReevaluationResult, decided: list[tuple[_Row, str]], codes: d
             result.moves[move] = result.moves.get(move, 0) + 1
 
 
-def _apply(decided: list[tuple[_Row, str]], *, policy: Policy, today: datetime.date) -> None:
-    """Write one batch's decisions: a few UPDATEs (one per target tier) and one bulk INSERT."""
-    now = timezone.now()
+def id_lists(ids: list[int]) -> list[tuple[str, list]]:
+    """`(condition, params)` pairs matching `id` to these ids: one `= ANY(array)` on PostgreSQL (a long
+    IN list costs more to send and parse than to run), IN lists of at most 500 elsewhere (SQLite's
+    variable limit)."""
+    if connection.vendor == "postgresql":
+        return [("= ANY(%s)", [list(ids)])]
+    return [
+        (f"IN ({', '.join(['%s'] * len(chunk))})", list(chunk))
+        for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500))
+    ]
+
+
+def _apply(cursor, t, decided: list[tuple[_Row, str]], *, policy: Policy, today: datetime.date) -> None:
+    """Write one batch's decisions: an UPDATE per target tier and per grace change, and the history
+    rows in one executemany (pipelined by psycopg), in raw SQL: model instances for ten thousand rows
+    cost more than the database's work."""
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
     by_target: dict[int, list[int]] = {}
     start_grace: list[int] = []
     clear_grace: list[int] = []
-    history: list[TierHistory] = []
+    history: list[tuple] = []
     window = policy.window_months if policy.uses_window else None
     for row, action in decided:
         if action in (UPGRADE, DOWNGRADE):
@@ -325,30 +352,50 @@ def _apply(decided: list[tuple[_Row, str]], *, policy: Policy, today: datetime.d
                 reason = TierHistory.Reason.GRACE_ENDED
             else:
                 reason = TierHistory.Reason.WINDOW if policy.uses_window else TierHistory.Reason.REEVALUATION
+            below_since = connection.ops.adapt_datefield_value(row.below_since) if grace_ended else None
             history.append(
-                TierHistory(
-                    member_id=row.member_id,
-                    from_tier_id=row.tier_id,
-                    to_tier_id=row.target_id,
-                    reason=reason,
-                    basis=policy.basis,
-                    window_months=window,
-                    figure=row.figure,
-                    below_since=row.below_since if grace_ended else None,
+                (
+                    row.member_id,
+                    row.tier_id,
+                    row.target_id,
+                    reason.value,
+                    policy.basis,
+                    window,
+                    connection.ops.adapt_decimalfield_value(row.figure, 14, 2),
+                    below_since,
+                    now,
                 )
             )
         elif action == START_GRACE:
             start_grace.append(row.account_id)
         else:
             clear_grace.append(row.account_id)
-    accounts = PointsAccount.objects.order_by()
-    for target_id, ids in by_target.items():
-        accounts.filter(pk__in=ids).update(tier_id=target_id, below_since=None, updated_at=now)
+    changes = [("tier_id = %s, below_since = NULL", [target_id], ids) for target_id, ids in by_target.items()]
     if start_grace:
-        accounts.filter(pk__in=start_grace).update(below_since=today, updated_at=now)
+        changes.append(("below_since = %s", [connection.ops.adapt_datefield_value(today)], start_grace))
     if clear_grace:
-        accounts.filter(pk__in=clear_grace).update(below_since=None, updated_at=now)
-    TierHistory.objects.bulk_create(history, batch_size=2000)
+        changes.append(("below_since = NULL", [], clear_grace))
+    for assignment, values, ids in changes:
+        for condition, params in id_lists(ids):
+            cursor.execute(
+                f"UPDATE {t['account']} SET {assignment}, updated_at = %s WHERE id {condition}",
+                [*values, now, *params],
+            )
+    if not history:
+        return
+    columns = "member_id, from_tier_id, to_tier_id, reason, basis, window_months, figure, below_since, at"
+    if connection.vendor == "postgresql":
+        # One statement for the batch: the rows travel as arrays, one per column.
+        cursor.execute(
+            f"INSERT INTO {t['history']} ({columns}) SELECT * FROM unnest(%s::bigint[], %s::bigint[], "
+            f"%s::bigint[], %s::varchar[], %s::varchar[], %s::smallint[], %s::numeric[], %s::date[], "
+            f"%s::timestamptz[])",
+            [list(column) for column in zip(*history, strict=True)],
+        )
+    else:
+        cursor.executemany(
+            f"INSERT INTO {t['history']} ({columns}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)", history
+        )
 
 
 def reevaluate_tiers(
@@ -369,10 +416,39 @@ def reevaluate_tiers(
         raise ValueError(f"batch_size must be 1 or more, not {batch_size}.")
     today = today or timezone.localdate()
     policy = tier_policy()
-    tiers = list(Tier.objects.order_by("rank").values_list("pk", "code"))
+    tiers = list(Tier.objects.order_by("rank").values_list("pk", "code", "rank"))
     result = ReevaluationResult(dry_run=dry_run)
     if not tiers:
         return result
+    codes = {pk: code for pk, code, _rank in tiers}
+    entry = (tiers[0][0], tiers[0][2])
+    t = _tables()
+    last = 0
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                # The correlated sums look expensive to the planner, whose JIT compilation would then
+                # cost more than the query itself.
+                cursor.execute("SET LOCAL jit = off")
+            hi, done = _next_batch(cursor, t, after=last, size=batch_size)
+            if hi is None:
+                break
+            batch = {"policy": policy, "today": today, "lo": last, "hi": hi, "entry": entry}
+            rows = _changing_rows(cursor, t, **batch)
+            if rows and not dry_run:
+                locked = lock_objects.members_and_accounts_for_reevaluation([row.account_id for row in rows])
+                # Decided again under the locks: a posting that held one has committed by now.
+                rows = [row for row in _changing_rows(cursor, t, **batch, only=locked) if row.account_id in locked]
+            decided = _decide(rows, policy=policy)
+            if not dry_run:
+                _apply(cursor, t, decided, policy=policy, today=today)
+            _count(result, decided, codes)
+        result.accounts += done
+        result.batches += 1
+        last = hi
+        if progress is not None:
+            progress(done)
+    return result
     codes = dict(tiers)
     entry_id = tiers[0][0]
     t = _tables()
@@ -394,7 +470,7 @@ def reevaluate_tiers(
                 ]
             decided = _decide(rows, policy=policy)
             if not dry_run:
-                _apply(decided, policy=policy, today=today)
+                _apply(cursor, t, decided, policy=policy, today=today)
             _count(result, decided, codes)
         result.accounts += done
         result.batches += 1
