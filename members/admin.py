@@ -454,6 +454,8 @@ class MemberAdmin(PlainForeignKeysMixin, ServiceFormAdminMixin, SimpleHistoryAdm
             # Lazy: computed while the page renders, after a rolled-back POST, never before it.
             context["member360"] = SimpleLazyObject(lambda: self._member360_context(obj))
             context["member360_links"] = self._record_links(request, obj)
+            # The loyalty provider's panel (points, tier, ledger), rendered only where the page uses it.
+            context["loyalty_panel"] = lambda: loyalty.member_panel(member=obj, request=request)
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def _member360_context(self, member) -> dict:

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
+    from django.http import HttpRequest
 
     from members.models import Member
 
@@ -48,6 +49,11 @@ class LoyaltyProvider(Protocol):
         """(label, URL) of the provider's staff pages for this member that `user` may open
         (e.g. "Redeem a reward"), shown as buttons on the member's page. No queries."""
 
+    def member_panel(self, *, member: Member, request: HttpRequest) -> str:
+        """The provider's panel for the member page, as safe HTML, or "" when the request's user may
+        not see it. The provider reads its own parameters (e.g. the ledger page) from the request and
+        checks its own permissions; a fixed number of queries whatever the member's history."""
+
 
 class EntryTierProvider:
     """Before `rewards` exists: everyone has 0 points and the entry tier."""
@@ -71,6 +77,9 @@ class EntryTierProvider:
 
     def member_tools(self, user, member):
         return []
+
+    def member_panel(self, *, member, request):
+        return ""  # no points without a provider; the member page's own panel shows the entry tier
 
 
 _provider: LoyaltyProvider = EntryTierProvider()
@@ -105,3 +114,8 @@ def record_purchase(**kwargs):
 def member_tools(user, member: Member) -> list[tuple[str, str]]:
     """Buttons the loyalty provider adds to a member's page for this user."""
     return _provider.member_tools(user, member)
+
+
+def member_panel(*, member: Member, request: HttpRequest) -> str:
+    """The provider's panel for the member page (safe HTML; "" when there is nothing to show)."""
+    return _provider.member_panel(member=member, request=request)

@@ -338,9 +338,11 @@ def _refuse_erased(member: Member) -> None:
     """Raise MemberErased when the member is erased in the database, not just in this instance.
 
     The status is read under the row lock `erase_member` takes, so neither a stale instance nor
-    an erasure running at the same time lets a record in after the erasure.
+    an erasure running at the same time lets a record in after the erasure. FOR NO KEY UPDATE (on
+    PostgreSQL): it still queues behind an erasure or another posting, but not behind rows being
+    inserted that merely reference the member (their foreign-key check takes FOR KEY SHARE).
     """
-    status = Member.objects.select_for_update().filter(pk=member.pk).values_list("status", flat=True).first()
+    status = Member.objects.select_for_update(no_key=True).filter(pk=member.pk).values_list("status", flat=True).first()
     if status == Member.Status.ERASED:
         raise MemberErased(_("Member %(member_no)s has been erased.") % {"member_no": member.member_no})
 

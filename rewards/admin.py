@@ -24,6 +24,7 @@ from rewards.models import (
     Promotion,
     Tier,
     TierHistory,
+    TierPolicy,
 )
 
 
@@ -67,7 +68,7 @@ class EarnRuleAdmin(admin.ModelAdmin):
 
 @admin.register(PointsAccount)
 class PointsAccountAdmin(ReadOnlyAdmin):
-    list_display = ["member", "balance", "lifetime_earned", "lifetime_spend", "tier", "updated_at"]
+    list_display = ["member", "balance", "lifetime_earned", "lifetime_spend", "tier", "below_since", "updated_at"]
     list_select_related = ["member", "tier"]
     list_filter = ["tier"]
     search_fields = ["member__member_no"]
@@ -163,10 +164,15 @@ class PointsLotAdmin(ReadOnlyAdmin):
 
 @admin.register(TierHistory)
 class TierHistoryAdmin(ReadOnlyAdmin):
-    list_display = ["at", "member", "from_tier", "to_tier", "reason", "purchase"]
+    list_display = ["at", "member", "from_tier", "to_tier", "reason", "note", "purchase"]
     list_select_related = ["member", "from_tier", "to_tier", "purchase"]
     list_filter = ["reason"]
+    search_fields = ["member__member_no"]
     show_full_result_count = False
+
+    @admin.display(description=_("qualifying figure"))
+    def note(self, change):
+        return change.note
 
 
 @admin.register(ExpiryPolicy)
@@ -418,3 +424,24 @@ class MembershipSubscriptionAdmin(admin.ModelAdmin):
 
 # The reward catalogue, coupons and redemptions (with the counter's "Redeem a reward" page).
 from rewards import admin_catalogue  # noqa: E402, F401
+
+
+@admin.register(TierPolicy)
+class TierPolicyAdmin(admin.ModelAdmin):
+    """How members qualify for tiers: one row (created by a data migration), edited by managers."""
+
+    list_display = ["__str__", "grace_days", "downgrade", "updated_at"]
+    fields = ["basis", "window_months", "grace_days", "downgrade"]
+
+    def has_add_permission(self, request):
+        return False  # a single row, seeded by the data migration
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        # One row: its list is just a detour to its page.
+        policy = TierPolicy.objects.filter(pk=TierPolicy.SINGLETON_ID).first()
+        if policy is not None and self.has_view_or_change_permission(request, policy):
+            return redirect("admin:rewards_tierpolicy_change", policy.pk)
+        return super().changelist_view(request, extra_context)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.db.models import Exists, IntegerField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext
 
 from members.loyalty import LoyaltySnapshot, TierRef
 from members.models import Member
+from rewards import selectors
 from rewards.models import PointsAccount, Tier
 
 
@@ -63,3 +67,48 @@ class RewardsLoyaltyProvider:
 
     def tier_choices(self) -> list[tuple[str, str]]:
         return [(tier.code, tier.display_name) for tier in Tier.objects.order_by("rank")]
+
+    # --- the member page's points panel ---
+
+    LEDGER_PAGE_PARAM = "ledger_page"
+    LEDGER_PER_PAGE = 20
+
+    def member_panel(self, *, member, request) -> str:
+        """Balance, lifetime figures, tier and the next one, expiring points, tier history and the
+        ledger (read-only, `LEDGER_PER_PAGE` rows a page, newest first) for staff who may view the
+        ledger (`rewards.view_ledgerentry`)."""
+        user = request.user
+        if not user.has_perm("rewards.view_ledgerentry"):
+            return ""
+        panel = selectors.points_panel(
+            member, page=request.GET.get(self.LEDGER_PAGE_PARAM) or 1, per_page=self.LEDGER_PER_PAGE
+        )
+        page = panel.ledger_page
+
+        def page_url(number) -> str:
+            query = request.GET.copy()
+            query[self.LEDGER_PAGE_PARAM] = str(number)
+            return f"?{query.urlencode()}#points-ledger"
+
+        page_urls = {"numbers": [], "previous": "", "next": ""}
+        if page.has_other_pages():
+            page_urls["numbers"] = [
+                (number, page_url(number) if number != page.paginator.ELLIPSIS else "")
+                for number in page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1)
+            ]
+            if page.has_previous():
+                page_urls["previous"] = page_url(page.previous_page_number())
+            if page.has_next():
+                page_urls["next"] = page_url(page.next_page_number())
+        links = {}
+        search = urlencode({"q": member.member_no})
+        if user.has_perm("rewards.view_tierhistory"):
+            links["tier_history"] = f"{reverse('admin:rewards_tierhistory_changelist')}?{search}"
+        links["ledger"] = f"{reverse('admin:rewards_ledgerentry_changelist')}?{search}"
+        if panel.account_id and user.has_perm("rewards.adjust_points") and not member.is_erased:
+            links["adjust"] = reverse("admin:rewards_pointsaccount_adjust", args=[panel.account_id])
+        return render_to_string(
+            "rewards/member_points_panel.html",
+            {"p": panel, "page_urls": page_urls, "links": links},
+            request=request,
+        )

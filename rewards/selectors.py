@@ -6,6 +6,7 @@ import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.core.paginator import Page, Paginator
 from django.db.models import F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -21,6 +22,8 @@ from rewards.models import (
     PointsLot,
     Redemption,
     Tier,
+    TierHistory,
+    TierPolicy,
 )
 
 
@@ -180,3 +183,100 @@ def redemptions() -> QuerySet[Redemption]:
     return Redemption.objects.select_related("member", "reward", "actor", "cancelled_by").prefetch_related(
         Prefetch("coupons", queryset=coupons)
     )
+
+
+@dataclass(frozen=True)
+class NextTier:
+    tier: Tier
+    missing: Decimal  # how much of the qualifying figure is still missing
+
+
+@dataclass(frozen=True)
+class PointsPanel:
+    """What the member page's points panel shows (see `points_panel`)."""
+
+    summary: PointsSummary
+    account_id: int | None
+    policy_text: str
+    figure: Decimal
+    figure_text: str
+    counts_points: bool
+    next_tier: NextTier | None
+    below_since: object  # date or None
+    downgrade_on: object  # date or None: when the grace period ends
+    history: list[TierHistory]
+    more_history: bool
+    ledger_page: Page
+
+
+PANEL_HISTORY_ROWS = 10
+
+
+def points_panel(member: Member, *, page: object = 1, per_page: int = 20) -> PointsPanel:
+    """Balance, lifetime figures, tier with the next one and what is missing, what expires next, the
+    latest tier changes and one page of the ledger (newest first) — a fixed number of queries,
+    whatever the ledger's size: the account, the tiers, expiring lots, tier history, and the
+    ledger's count and page (plus one for the figure under a rolling-window policy)."""
+    from rewards.services.tiers import qualifying_figure, tier_policy
+
+    policy = tier_policy()
+    account = PointsAccount.objects.select_related("tier").filter(member=member).first()
+    all_tiers = tiers()
+    empty_page = Paginator(LedgerEntry.objects.none(), per_page).get_page(1)
+    if account is None:
+        entry = all_tiers[0] if all_tiers else None
+        summary = PointsSummary(0, 0, Decimal("0.00"), entry, [])
+        figure = Decimal("0")
+        history, more, ledger_page = [], False, empty_page
+        current_rank = entry.rank if entry else 0
+    else:
+        due = (
+            PointsLot.objects.filter(account=account, remaining__gt=0, expires_on__gte=timezone.localdate())
+            .values("expires_on")
+            .annotate(points=Sum("remaining"))
+            .order_by("expires_on")[:3]
+        )
+        summary = PointsSummary(
+            balance=account.balance,
+            lifetime_earned=account.lifetime_earned,
+            lifetime_spend=account.lifetime_spend,
+            tier=account.tier,
+            expiring=[ExpiringPoints(points=row["points"], expires_on=row["expires_on"]) for row in due],
+        )
+        figure = qualifying_figure(account, policy=policy)
+        history = list(
+            TierHistory.objects.filter(member=member)
+            .select_related("from_tier", "to_tier", "purchase")
+            .order_by("-id")[: PANEL_HISTORY_ROWS + 1]
+        )
+        more = len(history) > PANEL_HISTORY_ROWS
+        history = history[:PANEL_HISTORY_ROWS]
+        ledger_page = Paginator(ledger_for(member), per_page).get_page(page)
+        current_rank = account.tier.rank
+    higher = [tier for tier in all_tiers if tier.rank > current_rank]
+    next_tier = None
+    if higher:
+        next_tier = NextTier(tier=higher[0], missing=max(Decimal("0"), higher[0].threshold - figure))
+    below_since = account.below_since if account is not None else None
+    downgrade_on = None
+    if below_since is not None and policy.downgrade:
+        downgrade_on = below_since + datetime.timedelta(days=policy.grace_days)
+    return PointsPanel(
+        summary=summary,
+        account_id=account.pk if account is not None else None,
+        policy_text=str(TierPolicy(basis=policy.basis, window_months=policy.window_months)),
+        figure=figure,
+        figure_text=policy.describe(figure),
+        counts_points=policy.uses_points,
+        next_tier=next_tier,
+        below_since=below_since,
+        downgrade_on=downgrade_on,
+        history=history,
+        more_history=more,
+        ledger_page=ledger_page,
+    )
+
+
+def tier_history_for(member: Member) -> QuerySet[TierHistory]:
+    """The member's tier changes, newest first."""
+    return TierHistory.objects.filter(member=member).select_related("from_tier", "to_tier", "purchase").order_by("-id")

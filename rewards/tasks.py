@@ -7,6 +7,7 @@ from dataclasses import asdict
 from celery import shared_task
 
 from rewards.services.expiry import expire_due_lots
+from rewards.services.tiers import reevaluate_tiers as reevaluate_tier_service
 
 
 @shared_task(name="rewards.expire_points", acks_late=True)
@@ -36,3 +37,14 @@ def process_memberships() -> dict[str, int]:
     from rewards.services.memberships import process_memberships as process
 
     return asdict(process())
+
+
+@shared_task(name="rewards.reevaluate_tiers", acks_late=True)
+def reevaluate_tiers(batch_size: int = 10_000) -> dict[str, object]:
+    """Nightly (beat task "Re-evaluate tiers (nightly)", 03:00 Asia/Shanghai): upgrade, start or clear
+    grace periods, and downgrade members whose grace ended (rewards.services.tiers).
+
+    Safe to run twice or to retry after a crash: each batch commits on its own, and a second run the
+    same day finds nothing to change.
+    """
+    return asdict(reevaluate_tier_service(batch_size=batch_size))

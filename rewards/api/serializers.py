@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from members.models import Member, PaymentMethod, SalesChannel, Store
 from rewards import rules
-from rewards.models import LedgerEntry, MembershipPlan, MembershipSubscription, Tier
+from rewards.models import LedgerEntry, MembershipPlan, MembershipSubscription, Tier, TierHistory, TierPolicy
 
 
 class MemberNoField(serializers.SlugRelatedField):
@@ -243,4 +243,40 @@ class MembershipSerializer(serializers.ModelSerializer):
             "external_ref",
             "sold_by",
             "created_at",
+        ]
+
+
+class TierHistorySerializer(serializers.ModelSerializer):
+    """One tier change: from/to (`from_tier` is null for the first one ever), why, and the figure."""
+
+    from_tier = TierRefSerializer(allow_null=True)
+    to_tier = TierRefSerializer()
+    reason = serializers.ChoiceField(choices=TierHistory.Reason.choices)
+    reason_label = serializers.CharField(source="get_reason_display", help_text=_("The reason, translated."))
+    purchase = serializers.CharField(
+        source="purchase.external_ref", default=None, allow_null=True, help_text=_("The purchase or refunded purchase.")
+    )
+    basis = serializers.ChoiceField(
+        choices=TierPolicy.Basis.choices,
+        allow_blank=True,
+        help_text=_("What the tier policy compared with the thresholds (empty on older rows)."),
+    )
+    figure = serializers.DecimalField(max_digits=14, decimal_places=2, allow_null=True)
+    note = serializers.CharField(help_text=_("The figure in words, translated."))
+
+    class Meta:
+        model = TierHistory
+        fields = [
+            "id",
+            "from_tier",
+            "to_tier",
+            "reason",
+            "reason_label",
+            "purchase",
+            "basis",
+            "window_months",
+            "figure",
+            "below_since",
+            "note",
+            "at",
         ]

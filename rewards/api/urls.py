@@ -8,6 +8,7 @@ urlpatterns = [
     path("members/<str:member_no>/points/", views.PointsSummaryView.as_view(), name="member-points"),
     path("members/<str:member_no>/points/adjust/", views.PointsAdjustView.as_view(), name="member-points-adjust"),
     path("members/<str:member_no>/ledger/", views.LedgerView.as_view(), name="member-ledger"),
+    path("members/<str:member_no>/tier-history/", views.TierHistoryView.as_view(), name="member-tier-history"),
     path("tiers/", views.TierListView.as_view(), name="tier-list"),
     path("points/preview/", views.PointsPreviewView.as_view(), name="points-preview"),
     path("membership-plans/", views.MembershipPlanListView.as_view(), name="membership-plan-list"),

@@ -26,6 +26,7 @@ from rewards.api.serializers import (
     RefundInputSerializer,
     RefundOutputSerializer,
     TierDetailSerializer,
+    TierHistorySerializer,
 )
 from rewards.models import (
     EarnRule,
@@ -36,6 +37,7 @@ from rewards.models import (
     PurchasePosting,
     PurchaseRefund,
     Tier,
+    TierHistory,
 )
 
 MEMBER_PARAM = OpenApiParameter("member_no", str, OpenApiParameter.PATH, description="The member's public number")
@@ -116,6 +118,18 @@ class LedgerView(generics.ListAPIView):
 
     def get_queryset(self):
         return selectors.ledger_for(get_object_or_404(Member, member_no=self.kwargs["member_no"]))
+
+
+@extend_schema(parameters=[MEMBER_PARAM])
+class TierHistoryView(generics.ListAPIView):
+    """The member's tier changes, newest first, each with its reason and qualifying figure."""
+
+    queryset = TierHistory.objects.none()  # GET needs rewards.view_tierhistory
+    serializer_class = TierHistorySerializer
+    filter_backends = []
+
+    def get_queryset(self):
+        return selectors.tier_history_for(get_object_or_404(Member, member_no=self.kwargs["member_no"]))
 
 
 @extend_schema(parameters=[MEMBER_PARAM])

@@ -23,9 +23,9 @@ from rewards.models import (
     PointsAccount,
     PointsLot,
     Tier,
-    TierHistory,
 )
 from rewards.selectors import tier_levels
+from rewards.services import tiers as tier_rules
 
 
 def real_actor(actor):
@@ -68,7 +68,7 @@ def lot_expires_on(earned_on: datetime.date) -> datetime.date:
 
 
 def save_account(account: PointsAccount) -> None:
-    account.save(update_fields=["balance", "lifetime_earned", "lifetime_spend", "tier", "updated_at"])
+    account.save(update_fields=["balance", "lifetime_earned", "lifetime_spend", "tier", "below_since", "updated_at"])
 
 
 def _entry(account: PointsAccount, *, kind: str, points: int, purchase, reason: str, actor) -> LedgerEntry:
@@ -189,15 +189,27 @@ def retier(
     purchase: Purchase | None = None,
     upgrade_only: bool = False,
 ) -> bool:
-    """Move the account to the tier its lifetime spend reaches, with history. True if it moved."""
-    level = rules.tier_for_spend(tier_levels(tiers), account.lifetime_spend)
+    """Move the account to the tier its qualifying figure reaches (`TierPolicy`), with history.
+    True if it moved.
+
+    `upgrade_only` (a purchase): only a higher tier is taken at once; a member below their tier's
+    threshold keeps it, and the nightly re-evaluation decides after the grace period. Otherwise (a
+    refund) the tier follows the figure both ways at once. Reaching the tier's threshold again
+    clears the grace mark (`below_since`).
+    """
+    policy = tier_rules.tier_policy()
+    figure = tier_rules.qualifying_figure(account, policy=policy, purchase=purchase)
+    level = rules.tier_for_spend(tier_levels(tiers), figure)
+    new_tier = next(t for t in tiers if t.pk == level.id)
+    if new_tier.rank >= account.tier.rank:
+        account.below_since = None
     if level.id == account.tier_id:
         return False
-    new_tier = next(t for t in tiers if t.pk == level.id)
     if upgrade_only and new_tier.rank < account.tier.rank:
         return False
-    TierHistory.objects.create(
-        member_id=account.member_id, from_tier=account.tier, to_tier=new_tier, reason=reason, purchase=purchase
-    )
+    tier_rules.history_row(
+        account, to_tier_id=new_tier.pk, reason=reason, policy=policy, figure=figure, purchase=purchase
+    ).save()
     account.tier = new_tier
+    account.below_since = None
     return True

@@ -92,6 +92,8 @@ def refund_purchase(
                 ]
             }
         )
+    # Recorded first, so the tier below counts the purchase net of this refund (window bases read it).
+    member_services.record_refund(purchase=purchase, amount=requested)
     tiers = selectors.tiers()
     member = purchase.member
     account = ledger.lock_or_open_account(member, tiers)
@@ -123,7 +125,6 @@ def refund_purchase(
             posting.save(update_fields=["points_reversed"])
         ledger.retier(account, tiers=tiers, reason=TierHistory.Reason.REFUND, purchase=purchase)
         ledger.save_account(account)
-    member_services.record_refund(purchase=purchase, amount=requested)
     try:
         with transaction.atomic():
             refund = PurchaseRefund.objects.create(

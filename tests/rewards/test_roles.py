@@ -14,7 +14,7 @@ MODELS = [
 EARNING_MODELS = [
     "promotion", "earningsettings", "activitybonus", "bonusaward", "membershipplan", "membershipsubscription",
 ]  # fmt: skip
-VIEW = {f"view_{model}" for model in MODELS + EARNING_MODELS} | {"view_expirypolicy"}
+VIEW = {f"view_{model}" for model in MODELS + EARNING_MODELS} | {"view_expirypolicy", "view_tierpolicy"}
 EXPECTED = {
     STORE_STAFF: VIEW | {"add_purchaseposting", "add_purchaserefund", "add_membershipsubscription"},
     MARKETING: VIEW | {"add_promotion", "change_promotion"},
@@ -24,7 +24,8 @@ EXPECTED = {
     | {f"view_{m}" for m in EARNING_MODELS}
     | {"add_promotion", "change_promotion", "delete_promotion", "change_earningsettings", "change_activitybonus"}
     | {"award_bonus", "add_membershipplan", "change_membershipplan"}
-    | {"add_membershipsubscription", "change_membershipsubscription"},
+    | {"add_membershipsubscription", "change_membershipsubscription"}
+    | {"view_tierpolicy", "change_tierpolicy"},
 }
 
 
@@ -73,3 +74,8 @@ def test_only_managers_may_cancel_redemptions_or_void_coupons():
 def test_coupons_are_issued_by_marketing_and_managers_and_accepted_by_store_staff():
     assert [role for role in ROLES if "issue_coupon" in permissions_of(role)] == [MARKETING, MANAGER]
     assert [role for role in ROLES if "redeem_coupon" in permissions_of(role)] == [STORE_STAFF, MANAGER]
+
+
+def test_only_managers_may_change_the_tier_policy():
+    assert [role for role in ROLES if "change_tierpolicy" in permissions_of(role)] == [MANAGER]
+    assert not any({"add_tierpolicy", "delete_tierpolicy"} & permissions_of(role) for role in ROLES)
