@@ -155,6 +155,7 @@ class Decision:
     address: str = ""
     member_no: str = ""
     channel: str = ""
+    language: str = ""
 
 
 def _skip(message: OutboxMessage, reason: str, now) -> Decision:
@@ -233,7 +234,14 @@ def prepare_message(*, message_id: int, owner: str, now: datetime.datetime | Non
     OutboxMessage.objects.filter(pk=message.pk).update(
         status=OutboxMessage.Status.SENDING, sending_at=now, lease_expires_at=now + lease_length(), updated_at=now
     )
-    return Decision("send", message=rendered, address=address, member_no=member.member_no, channel=message.channel)
+    return Decision(
+        "send",
+        message=rendered,
+        address=address,
+        member_no=member.member_no,
+        channel=message.channel,
+        language=campaign.language,
+    )
 
 
 def finish_message(*, message_id: int, owner: str, provider_ref: str = "", error: str = "") -> None:
@@ -254,18 +262,22 @@ def send_prepared(*, message_id: int, owner: str, decision: Decision) -> str:
     """Hand a prepared message to its channel and record the outcome ("sent" or "failed")."""
     reference = f"outbox-{message_id}"
     try:
-        if decision.channel == Channel.EMAIL:
-            provider_ref = channels.send_email(
-                address=decision.address, message=decision.message, member_no=decision.member_no, reference=reference
-            )
-        else:
-            provider_ref = channels.send_sms(phone=decision.address, message=decision.message, reference=reference)
+        with translation.override(decision.language or None):
+            provider_ref = _send(decision, reference)
     except Exception as exc:  # the channel refused or broke: failed, never retried (it may have gone out)
         logger.warning("outbox message %s failed: %s", message_id, type(exc).__name__)
         finish_message(message_id=message_id, owner=owner, error=str(exc) or type(exc).__name__)
         return "failed"
     finish_message(message_id=message_id, owner=owner, provider_ref=provider_ref or "")
     return "sent"
+
+
+def _send(decision: Decision, reference: str) -> str:
+    if decision.channel == Channel.EMAIL:
+        return channels.send_email(
+            address=decision.address, message=decision.message, member_no=decision.member_no, reference=reference
+        )
+    return channels.send_sms(phone=decision.address, message=decision.message, reference=reference)
 
 
 @dataclass
