@@ -8,6 +8,7 @@ renders an unknown variable as empty; saving a campaign lists such variables as 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
@@ -46,9 +47,14 @@ class RenderedMessage:
         return linebreaks(escape(self.text))
 
 
+@functools.lru_cache(maxsize=64)
+def _compiled(source: str):
+    return _engine.from_string(source)
+
+
 def compile_template(source: str, *, field: str):
     try:
-        return _engine.from_string(source or "")
+        return _compiled(source or "")
     except TemplateSyntaxError as exc:
         raise ValidationError({field: [_("Template error: %(error)s") % {"error": exc}]}) from exc
 
