@@ -187,6 +187,8 @@ class ContactPolicyAdmin(admin.ModelAdmin):
     ]
 
     def changelist_view(self, request, extra_context=None):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
         policy = selectors.contact_policy()
         return redirect(reverse("admin:campaigns_contactpolicy_change", args=[policy.pk]))
 

@@ -139,6 +139,7 @@ class Campaign(TimeStamped):
             models.CheckConstraint(
                 condition=models.Q(control_group_pct__lte=90),
                 name="campaigns_campaign_control_group_pct_range",
+                # xgettext:no-python-format
                 violation_error_message=_("The control group can be at most 90% of the audience."),
             ),
         ]

@@ -229,6 +229,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several apps have a field named "channel" with their own choices; name campaigns' set.
+    "ENUM_NAME_OVERRIDES": {"CampaignChannelEnum": "campaigns.models.Channel"},
 }
 
 # Celery: Redis or RabbitMQ in production; an embedded filesystem broker needing no server otherwise.

@@ -8,7 +8,6 @@ from campaigns.models import Campaign, Channel, Segment, SkipReason
 from campaigns.selectors import CampaignResults
 
 
-@extend_schema_field({"type": "string", "enum": Channel.values})
 class ChannelField(serializers.ChoiceField):
     def __init__(self, **kwargs):
         super().__init__(choices=Channel.choices, **kwargs)

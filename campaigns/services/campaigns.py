@@ -46,6 +46,7 @@ def validate_campaign(values: dict) -> list[str]:
         errors["subject"] = [_("An email needs a subject.")]
     pct = values.get("control_group_pct") or 0
     if not 0 <= pct <= 90:
+        # xgettext:no-python-format
         errors["control_group_pct"] = [_("The control group can be at most 90% of the audience.")]
     start_at, end_at = values.get("start_at"), values.get("end_at")
     if start_at and end_at and end_at <= start_at:
