@@ -73,6 +73,12 @@ class CampaignAdmin(admin.ModelAdmin):
             return [*EDITABLE_FIELDS, *self.STATUS_FIELDS, "results"]
         return [*self.STATUS_FIELDS, "results"]
 
+    def has_change_permission(self, request, obj=None):
+        # Only drafts are edited; a launched campaign's page is read-only (launch/cancel buttons stay).
+        if obj is not None and obj.status != Campaign.Status.DRAFT:
+            return False
+        return super().has_change_permission(request, obj)
+
     def has_delete_permission(self, request, obj=None):
         # Only drafts: a launched campaign's outbox is the record of what was sent.
         if obj is not None and obj.status != Campaign.Status.DRAFT:

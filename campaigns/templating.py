@@ -76,12 +76,13 @@ def check_templates(*, subject: str, body: str) -> list[str]:
     warnings for variables that will render empty."""
     errors = {}
     warnings = []
+    labels = {"subject": _("subject"), "body": _("body")}
     for field, source in (("subject", subject), ("body", body)):
         try:
             for name in unknown_variables(source, field=field):
                 warnings.append(
                     _("%(field)s: “{{ %(name)s }}” is not a member field and will be empty.")
-                    % {"field": field, "name": name}
+                    % {"field": labels[field], "name": name}
                 )
         except ValidationError as exc:
             errors.update(exc.message_dict)

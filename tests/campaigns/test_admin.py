@@ -99,9 +99,10 @@ def test_a_launched_campaign_is_read_only_with_results(client, marketing):
     response = logged_in(client, marketing).get(f"{CAMPAIGNS}{made.pk}/change/")
     assert response.status_code == 200
     assert "body" not in response.context["adminform"].form.fields  # read-only
+    assert not response.context["has_change_permission"]  # no save buttons
     page = response.content.decode()
     assert "campaign-results" in page
-    client.post(f"{CAMPAIGNS}{made.pk}/change/", form_data(name="改名"))
+    assert client.post(f"{CAMPAIGNS}{made.pk}/change/", form_data(name="改名")).status_code == 403
     made.refresh_from_db()
     assert made.name == "已发送"
 
