@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -249,9 +251,13 @@ class ContactPolicy(models.Model):
     """The one row of rules that keep marketing from over-contacting anyone (DESIGN.md)."""
 
     quiet_hours_start = models.TimeField(
-        _("quiet hours start"), null=True, blank=True, help_text=_("Leave both empty for no quiet hours.")
+        _("quiet hours start"),
+        null=True,
+        blank=True,
+        default=datetime.time(21, 0),
+        help_text=_("Leave both empty for no quiet hours."),
     )
-    quiet_hours_end = models.TimeField(_("quiet hours end"), null=True, blank=True)
+    quiet_hours_end = models.TimeField(_("quiet hours end"), null=True, blank=True, default=datetime.time(9, 0))
     timezone = models.CharField(_("time zone of quiet hours"), max_length=50, default="Asia/Shanghai")
     frequency_cap_messages = models.PositiveIntegerField(
         _("frequency cap: messages"), default=4, help_text=_("At most this many marketing messages per member…")

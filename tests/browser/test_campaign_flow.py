@@ -33,14 +33,14 @@ def test_marketer_writes_previews_and_launches_a_campaign(live_server, zh_page):
     page.fill("#id_control_group_pct", "10")
     screenshot(page, "campaigns_01_add_zh")
     page.click("input[name=_continue]")
-    page.wait_for_url("**/admin/campaigns/campaign/*/change/**")
+    page.wait_for_url("**/admin/campaigns/campaign/*/change/**", timeout=60_000)
     body = page.locator("body").inner_text()
     assert "member.nick" in body and "不是会员字段" in body  # the warning, in Chinese
     assert "陈美玲您好！母亲节快乐，您是普通会员，现有0积分。" in body  # the preview
     screenshot(page, "campaigns_02_saved_with_preview_zh")
 
     page.click("button.campaign-launch")
-    page.wait_for_url("**/admin/campaigns/campaign/*/change/**")
+    page.locator("text=已排期，将在开始时间发送").wait_for(timeout=60_000)  # the success message
     assert "已排期" in page.locator("body").inner_text()
     screenshot(page, "campaigns_03_launched_zh")
     assert Campaign.objects.get().status in ("scheduled", "sending", "completed")

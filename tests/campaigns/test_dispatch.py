@@ -217,3 +217,16 @@ def test_rate_limit_spreads_sends_over_seconds():
         wait_for_send_slot("sms-test", 3, clock=lambda: clock[0], sleep=sleep)
     # 3 in second 1000, 3 in 1001, 1 in 1002: two waits of a full second.
     assert slept == [1.0, 1.0]
+
+
+def test_a_missing_policy_row_comes_back_with_the_documented_defaults():
+    from campaigns.models import ContactPolicy
+
+    ContactPolicy.objects.all().delete()
+    policy = selectors.contact_policy()
+    assert (policy.quiet_hours_start, policy.quiet_hours_end, policy.timezone) == (
+        datetime.time(21), datetime.time(9), "Asia/Shanghai",
+    )  # fmt: skip
+    assert (policy.frequency_cap_messages, policy.frequency_cap_days, policy.email_rate, policy.sms_rate) == (
+        4, 30, 20, 10,
+    )  # fmt: skip
