@@ -6,10 +6,13 @@
 
 from __future__ import annotations
 
+import datetime
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from loyalty_crm.fields import EncryptedTextField
 from members.models import TimeStamped
 
 
@@ -39,3 +42,274 @@ class Segment(TimeStamped):
 
     def __str__(self) -> str:
         return self.name
+
+
+# --- campaigns and dispatch -----------------------------------------------------------------
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", _("Email")
+    SMS = "sms", _("SMS")
+
+
+class CampaignQuerySet(models.QuerySet):
+    def due(self, now):
+        return self.filter(status=Campaign.Status.SCHEDULED, start_at__lte=now)
+
+
+class Campaign(TimeStamped):
+    """A message sent once to an audience (a segment, or every member) on one channel.
+
+    Its lifecycle — draft → scheduled → sending → completed, or cancelled — changes only
+    through `campaigns.services.campaigns`; the sending itself lives in the outbox.
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        SCHEDULED = "scheduled", _("Scheduled")
+        SENDING = "sending", _("Sending")
+        COMPLETED = "completed", _("Completed")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    name = models.CharField(_("name"), max_length=150)
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    language = models.CharField(
+        _("language"),
+        max_length=10,
+        choices=settings.LANGUAGES,
+        default="zh-hans",
+        help_text=_("Language of the message (the tier name is written in it)."),
+    )
+    subject = models.CharField(
+        _("subject"), max_length=200, blank=True, help_text=_("Email only. A template like the body.")
+    )
+    body = models.TextField(
+        _("body"),
+        help_text=_(
+            "A template: {{ member.name }}, {{ member.member_no }}, {{ points_balance }} and {{ tier }} "
+            "are filled in for each member."
+        ),
+    )
+    segment = models.ForeignKey(
+        Segment,
+        verbose_name=_("segment"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="campaigns",
+        help_text=_("Leave empty to send to every member."),
+    )
+    start_at = models.DateTimeField(
+        _("start at"), null=True, blank=True, help_text=_("Leave empty to start as soon as it is launched.")
+    )
+    end_at = models.DateTimeField(
+        _("send until"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Optional. A message that quiet hours hold back beyond this time is dropped "
+            "(counted as skipped for quiet hours) instead of waiting."
+        ),
+    )
+    control_group_pct = models.PositiveSmallIntegerField(
+        _("control group (%)"),
+        default=0,
+        help_text=_("Share of the audience held back at random (receives nothing), for measuring lift."),
+    )
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    launched_at = models.DateTimeField(_("launched at"), null=True, blank=True)
+    started_at = models.DateTimeField(_("started sending at"), null=True, blank=True)
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+
+    objects = CampaignQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+        ordering = ["-created_at", "-id"]
+        permissions = [("launch_campaign", _("Can launch and cancel campaigns"))]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(control_group_pct__lte=90),
+                name="campaigns_campaign_control_group_pct_range",
+                # xgettext:no-python-format
+                violation_error_message=_("The control group can be at most 90% of the audience."),
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "start_at"], name="campaigns_campaign_due")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CampaignStep(models.Model):
+    """One message of a campaign. A one-off campaign has step 1; automations add later steps.
+
+    The outbox holds one row per (step, member), which is what makes a repeat impossible.
+    """
+
+    campaign = models.ForeignKey(Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, related_name="steps")
+    number = models.PositiveSmallIntegerField(_("step"), default=1)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("campaign step")
+        verbose_name_plural = _("campaign steps")
+        ordering = ["campaign", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "number"], name="campaigns_step_unique_number"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign} #{self.number}"
+
+
+class SkipReason(models.TextChoices):
+    NO_CONSENT = "no_consent", _("No marketing consent")
+    OPTED_OUT = "opted_out", _("Opted out")
+    FREQUENCY_CAP = "frequency_cap", _("Frequency cap reached")
+    QUIET_HOURS = "quiet_hours", _("Quiet hours until the campaign ended")
+    CONTROL_GROUP = "control_group", _("Control group")
+    CANCELLED = "cancelled", _("Campaign cancelled")
+
+
+class OutboxMessage(models.Model):
+    """One message to one member for one campaign step: the unit of "exactly once".
+
+    pending (possibly leased by a worker) → sending (committed before the channel is called)
+    → sent | failed; or skipped (with a reason). A `sending` row whose lease expires becomes
+    `in_doubt` and is never sent again.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+        SKIPPED = "skipped", _("Skipped")
+        IN_DOUBT = "in_doubt", _("In doubt")
+
+    campaign = models.ForeignKey(
+        Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, related_name="outbox_messages"
+    )
+    step = models.ForeignKey(
+        CampaignStep, verbose_name=_("step"), on_delete=models.CASCADE, related_name="outbox_messages"
+    )
+    member = models.ForeignKey(
+        "members.Member", verbose_name=_("member"), on_delete=models.CASCADE, related_name="campaign_messages"
+    )
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    skip_reason = models.CharField(_("skip reason"), max_length=20, choices=SkipReason.choices, blank=True)
+    not_before = models.DateTimeField(_("not before"), null=True, blank=True)
+    lease_owner = models.CharField(_("leased by"), max_length=100, blank=True)
+    lease_expires_at = models.DateTimeField(_("lease expires at"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    sending_at = models.DateTimeField(_("sending started at"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    provider_ref = models.CharField(_("provider reference"), max_length=100, blank=True)
+    error = models.CharField(_("error"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("outbox message")
+        verbose_name_plural = _("outbox")
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["step", "member"], name="campaigns_outbox_once_per_step_member"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["not_before", "id"],
+                condition=models.Q(status="pending"),
+                name="campaigns_outbox_pending",
+            ),
+            models.Index(
+                fields=["lease_expires_at"],
+                condition=models.Q(status__in=["pending", "sending"]),
+                name="campaigns_outbox_leases",
+            ),
+            models.Index(fields=["campaign", "status"], name="campaigns_outbox_campaign"),
+            models.Index(fields=["member", "sending_at"], name="campaigns_outbox_member_sent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}/{self.step_id} → {self.member_id}: {self.status}"
+
+
+class ContactPolicy(models.Model):
+    """The one row of rules that keep marketing from over-contacting anyone (DESIGN.md)."""
+
+    quiet_hours_start = models.TimeField(
+        _("quiet hours start"),
+        null=True,
+        blank=True,
+        default=datetime.time(21, 0),
+        help_text=_("Leave both empty for no quiet hours."),
+    )
+    quiet_hours_end = models.TimeField(_("quiet hours end"), null=True, blank=True, default=datetime.time(9, 0))
+    timezone = models.CharField(_("time zone of quiet hours"), max_length=50, default="Asia/Shanghai")
+    frequency_cap_messages = models.PositiveIntegerField(
+        _("frequency cap: messages"), default=4, help_text=_("At most this many marketing messages per member…")
+    )
+    frequency_cap_days = models.PositiveIntegerField(
+        _("frequency cap: days"), default=30, help_text=_("…within this many days, across all campaigns.")
+    )
+    email_rate = models.PositiveIntegerField(_("email send rate (per second)"), default=20)
+    sms_rate = models.PositiveIntegerField(_("SMS send rate (per second)"), default=10)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("contact policy")
+        verbose_name_plural = _("contact policy")
+        constraints = [
+            models.CheckConstraint(condition=models.Q(id=1), name="campaigns_contactpolicy_singleton"),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(quiet_hours_start__isnull=True, quiet_hours_end__isnull=True)
+                    | models.Q(quiet_hours_start__isnull=False, quiet_hours_end__isnull=False)
+                ),
+                name="campaigns_contactpolicy_quiet_hours_both",
+                violation_error_message=_("Give both the start and the end of quiet hours, or neither."),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    frequency_cap_messages__gte=1, frequency_cap_days__gte=1, email_rate__gte=1, sms_rate__gte=1
+                ),
+                name="campaigns_contactpolicy_positive",
+                violation_error_message=_("The frequency cap and the send rates must be at least 1."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(_("Contact policy"))
+
+    def rate_for(self, channel: str) -> int:
+        return self.email_rate if channel == Channel.EMAIL else self.sms_rate
+
+
+class SmsLog(models.Model):
+    """Text messages "sent" by the development SMS provider (`SMS_PROVIDER`'s default)."""
+
+    phone = EncryptedTextField(_("phone"))
+    text = models.TextField(_("text"))
+    reference = models.CharField(_("reference"), max_length=100, db_index=True)
+    created_at = models.DateTimeField(_("sent at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("SMS log entry")
+        verbose_name_plural = _("SMS log")
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return self.reference

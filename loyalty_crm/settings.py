@@ -189,6 +189,18 @@ MEMBER_IMPORT_MAX_BYTES = env.int("MEMBER_IMPORT_MAX_BYTES", default=20 * 1024 *
 # (or fewer) before a membership ends, once per membership.
 MEMBERSHIP_RENEWAL_REMINDER_DAYS = env.int("MEMBERSHIP_RENEWAL_REMINDER_DAYS", default=30)
 
+# Campaign dispatch (README "Campaigns: sending").
+# The public address of this site, for links in messages (unsubscribe).
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+# Dotted path of the SMS provider class; the default stores messages in the SMS log (development).
+SMS_PROVIDER = env.str("SMS_PROVIDER", default="campaigns.channels.DatabaseSmsProvider")
+# How long a worker holds the outbox messages it claimed; a send still "sending" after its lease
+# expires is reported in doubt and never re-sent. Longer than one batch of sends takes.
+CAMPAIGN_LEASE_SECONDS = env.int("CAMPAIGN_LEASE_SECONDS", default=300)
+CAMPAIGN_BATCH_SIZE = env.int("CAMPAIGN_BATCH_SIZE", default=100)
+# Dispatch batches enqueued at once (at most this many workers send one campaign side by side).
+CAMPAIGN_DISPATCH_PARALLELISM = env.int("CAMPAIGN_DISPATCH_PARALLELISM", default=4)
+
 LOGIN_URL = "admin:login"
 
 EMAIL_BACKEND = env.str(
@@ -238,6 +250,7 @@ SPECTACULAR_SETTINGS = {
         "CouponStatusEnum": "rewards.models_catalogue.Coupon.Status",
         "CouponSourceEnum": "rewards.models_catalogue.Coupon.Source",
         "RedemptionStatusEnum": "rewards.models_catalogue.Redemption.Status",
+        "CampaignChannelEnum": "campaigns.models.Channel",
     },
 }
 

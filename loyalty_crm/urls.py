@@ -11,4 +11,5 @@ urlpatterns = [
     path("api/v1/", include("loyalty_crm.api.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("feedback.urls")),
+    path("", include("campaigns.urls")),
 ]

@@ -1,0 +1,240 @@
+"""Back office for campaigns: drafts, preview, launch and cancel (through the services), results,
+the contact policy, and the read-only outbox and SMS log."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
+
+from campaigns import selectors, services
+from campaigns.models import Campaign, ContactPolicy, OutboxMessage, SkipReason, SmsLog
+from campaigns.services.campaigns import EDITABLE_FIELDS, validate_campaign
+from loyalty_crm.errors import DomainError
+from members.models import Member
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written only by the dispatch services."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class CampaignForm(forms.ModelForm):
+    class Meta:
+        model = Campaign
+        fields = list(EDITABLE_FIELDS)
+        widgets = {"body": forms.Textarea(attrs={"rows": 8, "cols": 80})}
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.errors:
+            try:
+                self.warnings = validate_campaign(cleaned)
+            except ValidationError as error:
+                for field, field_errors in error.message_dict.items():
+                    self.add_error(field if field in self.fields else None, field_errors)
+        return cleaned
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    form = CampaignForm
+    list_display = ["name", "channel", "status", "segment", "start_at", "created_by", "created_at"]
+    list_filter = ["status", "channel"]
+    list_select_related = ["segment", "created_by"]
+    search_fields = ["name"]
+    show_full_result_count = False
+    change_form_template = "admin/campaigns/campaign/change_form.html"
+    STATUS_FIELDS = ["status", "created_by", "launched_at", "started_at", "completed_at", "cancelled_at"]
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = [(None, {"fields": list(EDITABLE_FIELDS)})]
+        if obj is not None:
+            fieldsets.append((_("Status and results"), {"fields": [*self.STATUS_FIELDS, "results"]}))
+        return fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        if obj.status != Campaign.Status.DRAFT:
+            return [*EDITABLE_FIELDS, *self.STATUS_FIELDS, "results"]
+        return [*self.STATUS_FIELDS, "results"]
+
+    def has_change_permission(self, request, obj=None):
+        # Only drafts are edited; a launched campaign's page is read-only (launch/cancel buttons stay).
+        if obj is not None and obj.status != Campaign.Status.DRAFT:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        # Only drafts: a launched campaign's outbox is the record of what was sent.
+        if obj is not None and obj.status != Campaign.Status.DRAFT:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    @admin.display(description=_("results"))
+    def results(self, campaign):
+        figures = selectors.campaign_results(campaign)
+        rows = [
+            (_("Audience"), figures.audience),
+            (_("Waiting to be sent"), figures.pending + figures.sending),
+            (_("Sent"), figures.sent),
+            (_("Failed"), figures.failed),
+            (_("In doubt (a worker stopped while sending)"), figures.in_doubt),
+        ] + [(label, figures.skipped.get(reason, 0)) for reason, label in self._skip_labels()]
+        return format_html(
+            '<table class="campaign-results">{}</table>', format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows)
+        )
+
+    @staticmethod
+    def _skip_labels():
+        return [(reason, _("Skipped: %(reason)s") % {"reason": label}) for reason, label in SkipReason.choices]
+
+    def save_model(self, request, obj, form, change):
+        """Through the services: a new draft with `create_campaign`, changes with `update_campaign`."""
+        values = {name: form.cleaned_data[name] for name in EDITABLE_FIELDS if name in form.cleaned_data}
+        if change:
+            saved = services.update_campaign(campaign=obj, actor=request.user, **values)
+        else:
+            saved = services.create_campaign(actor=request.user, **values)
+        obj.pk = saved.campaign.pk
+        obj.refresh_from_db()
+        for warning in saved.warnings:
+            self.message_user(request, warning, messages.WARNING)
+
+    # --- launch, cancel and preview ---------------------------------------------------------
+
+    def has_launch_permission(self, request, obj=None):
+        return request.user.has_perm("campaigns.launch_campaign")
+
+    def get_urls(self):
+        custom = [
+            path(
+                "<int:object_id>/launch/",
+                self.admin_site.admin_view(require_POST(self.launch_view)),
+                name="campaigns_campaign_launch",
+            ),
+            path(
+                "<int:object_id>/cancel/",
+                self.admin_site.admin_view(require_POST(self.cancel_view)),
+                name="campaigns_campaign_cancel",
+            ),
+        ]
+        return custom + super().get_urls()
+
+    def _transition(self, request, object_id, service, done_message):
+        if not self.has_launch_permission(request):
+            raise PermissionDenied
+        campaign = get_object_or_404(Campaign, pk=object_id)
+        try:
+            campaign = service(campaign=campaign, actor=request.user)
+        except ValidationError as error:
+            self.message_user(request, " ".join(error.messages), messages.ERROR)
+        except DomainError as error:
+            self.message_user(request, error.detail, messages.ERROR)
+        else:
+            self.message_user(request, done_message % {"name": campaign.name}, messages.SUCCESS)
+        return redirect("admin:campaigns_campaign_change", object_id)
+
+    def launch_view(self, request, object_id):
+        return self._transition(
+            request, object_id, services.launch_campaign, _("“%(name)s” is scheduled and will send at its start time.")
+        )
+
+    def cancel_view(self, request, object_id):
+        return self._transition(request, object_id, services.cancel_campaign, _("“%(name)s” is cancelled."))
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = dict(extra_context or {})
+        campaign = Campaign.objects.select_related("segment").filter(pk=object_id).first()
+        if campaign is not None:
+            extra_context.update(self._preview_context(request, campaign))
+            extra_context["can_launch"] = self.has_launch_permission(request)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _preview_context(self, request, campaign):
+        """The message as a sample member would get it: `?preview=<member number>`, or the first
+        member of the audience."""
+        member_no = (request.GET.get("preview") or "").strip()
+        if member_no:
+            member = Member.objects.not_erased().filter(member_no=member_no).first()
+        else:
+            member = selectors.audience_members(campaign).order_by("pk").first()
+        context = {"preview_member": member, "preview_member_no": member_no}
+        if member is not None:
+            try:
+                context["preview"] = services.render_for(campaign, member)
+            except ValidationError as error:
+                context["preview_error"] = " ".join(error.messages)
+        return context
+
+
+@admin.register(ContactPolicy)
+class ContactPolicyAdmin(admin.ModelAdmin):
+    """One row; the list goes straight to it."""
+
+    fieldsets = [
+        (_("Quiet hours"), {"fields": ["quiet_hours_start", "quiet_hours_end", "timezone"]}),
+        (_("Frequency cap"), {"fields": ["frequency_cap_messages", "frequency_cap_days"]}),
+        (_("Send rate"), {"fields": ["email_rate", "sms_rate"]}),
+    ]
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        policy = selectors.contact_policy()
+        return redirect(reverse("admin:campaigns_contactpolicy_change", args=[policy.pk]))
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        values = {name: form.cleaned_data[name] for name in form.changed_data}
+        services.update_contact_policy(actor=request.user, **values)
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id", "campaign", "member_no", "channel", "status", "skip_reason", "attempts", "sending_at", "sent_at",
+        "lease_owner",
+    ]  # fmt: skip
+    list_filter = ["status", "skip_reason", "channel"]
+    list_select_related = ["campaign", "member"]
+    search_fields = ["member__member_no", "campaign__name"]
+    show_full_result_count = False
+    raw_id_fields = ["campaign", "step", "member"]
+
+    @admin.display(description=_("member"), ordering="member__member_no")
+    def member_no(self, message):
+        return message.member.member_no
+
+
+@admin.register(SmsLog)
+class SmsLogAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "reference", "masked_phone", "text"]
+    search_fields = ["reference"]
+    show_full_result_count = False
+    exclude = ["phone"]
+    readonly_fields = ["created_at", "reference", "masked_phone", "text"]
+
+    @admin.display(description=_("phone"))
+    def masked_phone(self, entry):
+        phone = entry.phone or ""
+        return phone[:-8] + "****" + phone[-4:] if len(phone) > 8 else "****"

@@ -1,0 +1,150 @@
+"""Shapes of the campaigns API (API.md "Segments, campaigns and contact policy")."""
+
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from campaigns.models import Campaign, Channel, Segment, SkipReason
+from campaigns.selectors import CampaignResults
+
+
+class ChannelField(serializers.ChoiceField):
+    def __init__(self, **kwargs):
+        super().__init__(choices=Channel.choices, **kwargs)
+
+
+class CampaignInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=150)
+    channel = ChannelField()
+    subject = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    body = serializers.CharField()
+    segment = serializers.PrimaryKeyRelatedField(
+        queryset=Segment.objects.all(),
+        required=False,
+        allow_null=True,
+        default=None,
+        error_messages={"does_not_exist": _("No segment has the id “{pk_value}”.")},
+    )
+    start_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    end_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    control_group_pct = serializers.IntegerField(min_value=0, max_value=90, required=False, default=0)
+    language = serializers.ChoiceField(choices=Campaign._meta.get_field("language").choices, required=False,
+                                       default="zh-hans")  # fmt: skip
+
+
+class CampaignCreatedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    warnings = serializers.ListField(child=serializers.CharField(), help_text=_("Template fields that render empty."))
+
+
+class SkippedSerializer(serializers.Serializer):
+    no_consent = serializers.IntegerField()
+    opted_out = serializers.IntegerField()
+    frequency_cap = serializers.IntegerField()
+    quiet_hours = serializers.IntegerField()
+    control_group = serializers.IntegerField()
+    cancelled = serializers.IntegerField()
+
+
+class CampaignSerializer(serializers.ModelSerializer):
+    """A campaign with its outbox counts (context "results": {campaign id: CampaignResults})."""
+
+    channel = ChannelField()
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    audience = serializers.SerializerMethodField()
+    pending = serializers.SerializerMethodField()
+    sent = serializers.SerializerMethodField()
+    failed = serializers.SerializerMethodField()
+    in_doubt = serializers.SerializerMethodField()
+    skipped = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Campaign
+        fields = [
+            "id", "name", "status", "channel", "language", "subject", "body", "segment", "start_at", "end_at",
+            "control_group_pct", "created_by", "created_at", "launched_at", "started_at", "completed_at",
+            "cancelled_at", "audience", "pending", "sent", "failed", "in_doubt", "skipped",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def _results(self, campaign) -> CampaignResults:
+        return self.context["results"].get(campaign.pk) or CampaignResults()
+
+    def get_audience(self, campaign) -> int:
+        return self._results(campaign).audience
+
+    def get_pending(self, campaign) -> int:
+        return self._results(campaign).pending
+
+    def get_sent(self, campaign) -> int:
+        return self._results(campaign).sent
+
+    def get_failed(self, campaign) -> int:
+        return self._results(campaign).failed
+
+    def get_in_doubt(self, campaign) -> int:
+        return self._results(campaign).in_doubt
+
+    @extend_schema_field(SkippedSerializer)
+    def get_skipped(self, campaign) -> dict:
+        skipped = self._results(campaign).skipped
+        return {reason: skipped.get(reason, 0) for reason in SkipReason.values}
+
+
+class CampaignStatusSerializer(serializers.Serializer):
+    status = serializers.CharField()
+
+
+class QuietHoursSerializer(serializers.Serializer):
+    start = serializers.TimeField(format="%H:%M", input_formats=["%H:%M", "%H:%M:%S"])
+    end = serializers.TimeField(format="%H:%M", input_formats=["%H:%M", "%H:%M:%S"])
+
+
+class FrequencyCapSerializer(serializers.Serializer):
+    messages = serializers.IntegerField(min_value=1, max_value=1000)
+    days = serializers.IntegerField(min_value=1, max_value=366)
+
+
+class SendRateSerializer(serializers.Serializer):
+    email = serializers.IntegerField(min_value=1, max_value=10_000, help_text=_("Emails per second."))
+    sms = serializers.IntegerField(min_value=1, max_value=10_000, help_text=_("Text messages per second."))
+
+
+class ContactPolicySerializer(serializers.Serializer):
+    quiet_hours = QuietHoursSerializer(allow_null=True, required=False)
+    timezone = serializers.CharField(max_length=50, required=False)
+    frequency_cap = FrequencyCapSerializer(required=False)
+    send_rate = SendRateSerializer(required=False)
+
+    def to_representation(self, policy):
+        quiet = None
+        if policy.quiet_hours_start is not None:
+            quiet = {
+                "start": policy.quiet_hours_start.strftime("%H:%M"),
+                "end": policy.quiet_hours_end.strftime("%H:%M"),
+            }
+        return {
+            "quiet_hours": quiet,
+            "timezone": policy.timezone,
+            "frequency_cap": {"messages": policy.frequency_cap_messages, "days": policy.frequency_cap_days},
+            "send_rate": {"email": policy.email_rate, "sms": policy.sms_rate},
+        }
+
+    def service_changes(self) -> dict:
+        """The validated body as `update_contact_policy` keyword arguments."""
+        data = self.validated_data
+        changes = {}
+        if "quiet_hours" in data:
+            quiet = data["quiet_hours"]
+            changes["quiet_hours_start"] = quiet["start"] if quiet else None
+            changes["quiet_hours_end"] = quiet["end"] if quiet else None
+        if "timezone" in data:
+            changes["timezone"] = data["timezone"]
+        if "frequency_cap" in data:
+            changes["frequency_cap_messages"] = data["frequency_cap"]["messages"]
+            changes["frequency_cap_days"] = data["frequency_cap"]["days"]
+        if "send_rate" in data:
+            changes["email_rate"] = data["send_rate"]["email"]
+            changes["sms_rate"] = data["send_rate"]["sms"]
+        return changes

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from campaigns.api import views
+
+urlpatterns = [
+    path("campaigns/", views.CampaignListCreateView.as_view(), name="campaign-list"),
+    path("campaigns/<int:pk>/", views.CampaignDetailView.as_view(), name="campaign-detail"),
+    path("campaigns/<int:pk>/launch/", views.CampaignLaunchView.as_view(), name="campaign-launch"),
+    path("campaigns/<int:pk>/cancel/", views.CampaignCancelView.as_view(), name="campaign-cancel"),
+    path("contact-policy/", views.ContactPolicyView.as_view(), name="contact-policy"),
+]

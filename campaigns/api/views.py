@@ -1,0 +1,115 @@
+"""Campaigns API: thin views that validate, call one service or selector, and render."""
+
+from django.shortcuts import get_object_or_404
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from campaigns import selectors, services
+from campaigns.api.serializers import (
+    CampaignCreatedSerializer,
+    CampaignInputSerializer,
+    CampaignSerializer,
+    CampaignStatusSerializer,
+    ContactPolicySerializer,
+)
+from campaigns.models import Campaign, ContactPolicy
+from loyalty_crm.api.permissions import ModelPermissions
+
+CONFLICT = OpenApiResponse(description="The campaign's status does not allow this: `{code, detail}`.")
+
+
+class CanLaunchCampaigns(BasePermission):
+    def has_permission(self, request, view):
+        return bool(request.user and request.user.has_perm("campaigns.launch_campaign"))
+
+
+class CampaignFilter(filters.FilterSet):
+    status = filters.ChoiceFilter(choices=Campaign.Status.choices)
+    channel = filters.ChoiceFilter(choices=Campaign._meta.get_field("channel").choices)
+
+    class Meta:
+        model = Campaign
+        fields = []
+
+
+class CampaignListCreateView(generics.ListAPIView):
+    """Campaigns, newest first, with their counts; POST creates a draft (Marketing, Managers)."""
+
+    queryset = Campaign.objects.none()  # for the permission class: view / add campaign
+    serializer_class = CampaignSerializer
+    filterset_class = CampaignFilter
+
+    def get_queryset(self):
+        return selectors.campaign_list()
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        serializer = CampaignSerializer(page, many=True, context={"results": selectors.results_for(page)})
+        return self.get_paginated_response(serializer.data)
+
+    @extend_schema(
+        request=CampaignInputSerializer,
+        responses={201: CampaignCreatedSerializer, 400: OpenApiResponse(description="Field errors")},
+    )
+    def post(self, request):
+        data = CampaignInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        saved = services.create_campaign(actor=request.user, **data.validated_data)
+        body = {"id": saved.campaign.pk, "status": saved.campaign.status, "warnings": saved.warnings}
+        return Response(CampaignCreatedSerializer(body).data, status=status.HTTP_201_CREATED)
+
+
+class CampaignDetailView(generics.RetrieveAPIView):
+    queryset = Campaign.objects.none()
+
+    @extend_schema(responses=CampaignSerializer)
+    def get(self, request, pk: int):
+        campaign = get_object_or_404(selectors.campaign_list(), pk=pk)
+        results = {campaign.pk: selectors.campaign_results(campaign)}
+        return Response(CampaignSerializer(campaign, context={"results": results}).data)
+
+
+class CampaignLaunchView(APIView):
+    """draft → scheduled: it sends at `start_at`, or now. 409 `invalid_transition` otherwise."""
+
+    permission_classes = [IsAuthenticated, CanLaunchCampaigns]
+
+    @extend_schema(request=None, responses={202: CampaignStatusSerializer, 409: CONFLICT})
+    def post(self, request, pk: int):
+        campaign = get_object_or_404(Campaign, pk=pk)
+        campaign = services.launch_campaign(campaign=campaign, actor=request.user)
+        return Response({"status": campaign.status}, status=status.HTTP_202_ACCEPTED)
+
+
+class CampaignCancelView(APIView):
+    """draft, scheduled or sending → cancelled; messages not yet sent are skipped."""
+
+    permission_classes = [IsAuthenticated, CanLaunchCampaigns]
+
+    @extend_schema(request=None, responses={200: CampaignStatusSerializer, 409: CONFLICT})
+    def post(self, request, pk: int):
+        campaign = get_object_or_404(Campaign, pk=pk)
+        campaign = services.cancel_campaign(campaign=campaign, actor=request.user)
+        return Response({"status": campaign.status})
+
+
+class ContactPolicyView(APIView):
+    """The contact policy (Managers): quiet hours, frequency cap and send rate per channel."""
+
+    queryset = ContactPolicy.objects.none()  # view / change contact policy
+    permission_classes = [ModelPermissions]
+
+    @extend_schema(responses=ContactPolicySerializer)
+    def get(self, request):
+        return Response(ContactPolicySerializer(selectors.contact_policy()).data)
+
+    @extend_schema(request=ContactPolicySerializer, responses={200: ContactPolicySerializer})
+    def patch(self, request):
+        data = ContactPolicySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        policy = services.update_contact_policy(actor=request.user, **data.service_changes())
+        return Response(ContactPolicySerializer(policy).data)

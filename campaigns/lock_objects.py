@@ -1,0 +1,46 @@
+"""Every row lock of `campaigns` in one place.
+
+Lock order: the campaign, then outbox rows (by primary key), then the per-member contact lock.
+"""
+
+from __future__ import annotations
+
+from django.db import connection
+
+from campaigns.models import Campaign, ContactPolicy, OutboxMessage
+
+
+def campaign_for_update(campaign_id: int) -> Campaign:
+    return Campaign.objects.select_for_update(of=("self",)).select_related("segment").get(pk=campaign_id)
+
+
+def outbox_message_for_update(message_id: int) -> OutboxMessage | None:
+    return (
+        OutboxMessage.objects.select_for_update(of=("self",))
+        .select_related("campaign", "member")
+        .filter(pk=message_id)
+        .first()
+    )
+
+
+def claimable_outbox_ids(queryset, limit: int) -> list[int]:
+    """Lock up to `limit` rows of `queryset`, skipping rows another worker holds locked."""
+    return list(
+        queryset.select_for_update(skip_locked=True, of=("self",)).order_by("id").values_list("id", flat=True)[:limit]
+    )
+
+
+def contact_policy_for_update() -> ContactPolicy:
+    ContactPolicy.objects.get_or_create(pk=1)
+    return ContactPolicy.objects.select_for_update().get(pk=1)
+
+
+def lock_member_contact(member_id: int) -> None:
+    """Serialise the frequency-cap check of one member across workers until the transaction ends.
+
+    A PostgreSQL advisory lock keyed by the member id (no row of `members` is locked or written);
+    SQLite runs one writer at a time anyway.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [7316, member_id % 2_147_483_647])

@@ -1,0 +1,116 @@
+"""Questions about campaigns: results counted from the outbox, the contact policy, audiences."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+
+from campaigns.models import Campaign, ContactPolicy, OutboxMessage, SkipReason
+from campaigns.segments import segment_members
+from members.models import Consent, ConsentEvent, Member
+
+API_SKIP_REASONS = ("no_consent", "opted_out", "frequency_cap", "quiet_hours", "control_group")
+
+
+def contact_policy() -> ContactPolicy:
+    """The single contact policy row (created with the defaults if missing)."""
+    return ContactPolicy.objects.get_or_create(pk=1)[0]
+
+
+@dataclass
+class CampaignResults:
+    audience: int = 0
+    pending: int = 0
+    sending: int = 0
+    sent: int = 0
+    failed: int = 0
+    in_doubt: int = 0
+    skipped: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SkipReason.values, 0))
+
+    @property
+    def skipped_total(self) -> int:
+        return sum(self.skipped.values())
+
+
+def campaign_results(campaign: Campaign) -> CampaignResults:
+    """Counts of the campaign's outbox by status and skip reason, in one grouped query."""
+    results = CampaignResults()
+    rows = (
+        OutboxMessage.objects.filter(campaign=campaign)
+        .order_by()
+        .values("status", "skip_reason")
+        .annotate(n=Count("id"))
+    )
+    for row in rows:
+        results.audience += row["n"]
+        if row["status"] == OutboxMessage.Status.SKIPPED:
+            results.skipped[row["skip_reason"]] = results.skipped.get(row["skip_reason"], 0) + row["n"]
+        else:
+            setattr(results, row["status"], getattr(results, row["status"]) + row["n"])
+    return results
+
+
+def results_for(campaigns: list[Campaign]) -> dict[int, CampaignResults]:
+    """Results of several campaigns in one grouped query (API and admin lists)."""
+    results = {campaign.pk: CampaignResults() for campaign in campaigns}
+    rows = (
+        OutboxMessage.objects.filter(campaign_id__in=list(results))
+        .order_by()
+        .values("campaign_id", "status", "skip_reason")
+        .annotate(n=Count("id"))
+    )
+    for row in rows:
+        result = results[row["campaign_id"]]
+        result.audience += row["n"]
+        if row["status"] == OutboxMessage.Status.SKIPPED:
+            result.skipped[row["skip_reason"]] = result.skipped.get(row["skip_reason"], 0) + row["n"]
+        else:
+            setattr(result, row["status"], getattr(result, row["status"]) + row["n"])
+    return results
+
+
+def campaign_list() -> QuerySet[Campaign]:
+    return Campaign.objects.select_related("segment", "created_by")
+
+
+def audience_members(campaign: Campaign) -> QuerySet[Member]:
+    """Who the campaign is for: its segment's members, or every member; never erased ones."""
+    rules = campaign.segment.rules if campaign.segment_id else {}
+    return segment_members(rules).exclude(status=Member.Status.ERASED)
+
+
+def consent_topic(channel: str) -> str:
+    return f"marketing_{channel}"
+
+
+def consent_granted(channel: str):
+    """An expression: the member (OuterRef "member_id") currently consents to marketing on channel."""
+    return Exists(Consent.objects.filter(member_id=OuterRef("member_id"), topic=consent_topic(channel), granted=True))
+
+
+def ever_granted(channel: str):
+    """An expression: the member (OuterRef "member_id") once granted that consent (so a refusal
+    now is an opt-out, not a consent never given)."""
+    return Exists(
+        ConsentEvent.objects.filter(member_id=OuterRef("member_id"), topic=consent_topic(channel), granted=True)
+    )
+
+
+def recent_contacts(member_id: int, since) -> int:
+    """Marketing messages the member was sent (or may have been: sending, in doubt) since then."""
+    return OutboxMessage.objects.filter(
+        member_id=member_id,
+        sending_at__gte=since,
+        status__in=[OutboxMessage.Status.SENDING, OutboxMessage.Status.SENT, OutboxMessage.Status.IN_DOUBT],
+    ).count()
+
+
+def due_work_exists(now) -> bool:
+    """Whether some outbox message of a sending campaign could be claimed now."""
+    return (
+        OutboxMessage.objects.filter(status=OutboxMessage.Status.PENDING, campaign__status=Campaign.Status.SENDING)
+        .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
+        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
+        .exists()
+    )

@@ -1,0 +1,353 @@
+"""The outbox: resolving a campaign's audience and sending each message at most once.
+
+1. `start_campaign` (at `start_at`): one outbox row per (step, member) — the unique constraint
+   makes a second row, and so a second send, impossible. The control group and members without
+   consent are marked skipped in the same transaction, set-based.
+2. `claim_batch`: a worker leases up to N due pending rows (`FOR UPDATE SKIP LOCKED`, so workers
+   never wait for or take each other's rows).
+3. `process_message`, per row: re-check the contact policy under the row lock; a message held
+   by quiet hours goes back to pending with `not_before`; otherwise it is marked `sending` and
+   COMMITTED before the channel is called, then marked `sent` or `failed`.
+4. `recover_expired_leases` (beat, every minute): leased pending rows whose lease expired are
+   released; `sending` rows whose lease expired become `in_doubt` — the worker died after
+   committing `sending`, so the message may have gone out: it is reported, never sent again.
+Nothing relies on the broker redelivering a task.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, F, OuterRef, Q
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from campaigns import channels, lock_objects, rules, selectors
+from campaigns.models import Campaign, CampaignStep, Channel, OutboxMessage, SkipReason
+from campaigns.ratelimit import wait_for_send_slot
+from campaigns.templating import MessageContext, RenderedMessage, render_message
+from members import loyalty
+from members.models import Member
+
+logger = logging.getLogger(__name__)
+INSERT_BATCH = 5_000
+
+
+def lease_length() -> datetime.timedelta:
+    return datetime.timedelta(seconds=settings.CAMPAIGN_LEASE_SECONDS)
+
+
+# --- starting ----------------------------------------------------------------------------------
+
+
+@dataclass
+class StartResult:
+    campaign_id: int
+    audience: int
+    control_group: int
+
+
+@transaction.atomic
+def start_campaign(*, campaign_id: int, now: datetime.datetime | None = None) -> StartResult | None:
+    """scheduled → sending, once its start time has come: resolve the audience into the outbox.
+
+    Safe to call twice or concurrently: the second call finds the campaign no longer scheduled
+    (it waits for the first one's row lock) and does nothing.
+    """
+    now = now or timezone.now()
+    campaign = lock_objects.campaign_for_update(campaign_id)
+    if campaign.status != Campaign.Status.SCHEDULED or (campaign.start_at and campaign.start_at > now):
+        return None
+    step, _created = CampaignStep.objects.get_or_create(campaign=campaign, number=1)
+    member_ids = selectors.audience_members(campaign).order_by("pk").values_list("pk", flat=True)
+    audience = control = 0
+    batch: list[OutboxMessage] = []
+
+    def flush():
+        OutboxMessage.objects.bulk_create(batch, ignore_conflicts=True)
+        batch.clear()
+
+    for member_id in member_ids.iterator(chunk_size=INSERT_BATCH):
+        held_back = rules.in_control_group(campaign_id=campaign.pk, member_id=member_id, pct=campaign.control_group_pct)
+        audience += 1
+        control += held_back
+        batch.append(
+            OutboxMessage(
+                campaign=campaign,
+                step=step,
+                member_id=member_id,
+                channel=campaign.channel,
+                status=OutboxMessage.Status.SKIPPED if held_back else OutboxMessage.Status.PENDING,
+                skip_reason=SkipReason.CONTROL_GROUP if held_back else "",
+            )
+        )
+        if len(batch) >= INSERT_BATCH:
+            flush()
+    flush()
+    # Consent is checked again at send time; skipping the clear cases now saves the work.
+    pending = OutboxMessage.objects.filter(campaign=campaign, status=OutboxMessage.Status.PENDING)
+    no_consent = pending.filter(~selectors.consent_granted(campaign.channel))
+    no_consent.filter(selectors.ever_granted(campaign.channel)).update(
+        status=OutboxMessage.Status.SKIPPED, skip_reason=SkipReason.OPTED_OUT, updated_at=now
+    )
+    no_consent.update(status=OutboxMessage.Status.SKIPPED, skip_reason=SkipReason.NO_CONSENT, updated_at=now)
+    campaign.status = Campaign.Status.SENDING
+    campaign.started_at = now
+    campaign.save(update_fields=["status", "started_at", "updated_at"])
+    logger.info("campaign %s started: audience %s, control group %s", campaign.pk, audience, control)
+    transaction.on_commit(kick_dispatch)
+    return StartResult(campaign_id=campaign.pk, audience=audience, control_group=control)
+
+
+def start_due_campaigns(*, now: datetime.datetime | None = None) -> list[int]:
+    """Start every scheduled campaign whose start time has passed (beat, every minute)."""
+    now = now or timezone.now()
+    started = []
+    for campaign_id in Campaign.objects.due(now).order_by("start_at", "pk").values_list("pk", flat=True):
+        if start_campaign(campaign_id=campaign_id, now=now):
+            started.append(campaign_id)
+    return started
+
+
+def kick_dispatch() -> None:
+    """Enqueue dispatch batches (CAMPAIGN_DISPATCH_PARALLELISM of them, each re-enqueueing itself
+    while it finds full batches). Best effort: the beat task resumes dispatch every minute."""
+    from campaigns.tasks import dispatch_batch_task
+
+    try:
+        for _i in range(settings.CAMPAIGN_DISPATCH_PARALLELISM):
+            dispatch_batch_task.delay()
+    except Exception:
+        logger.exception("could not enqueue campaign dispatch; the beat task will resume it")
+
+
+# --- claiming and sending ----------------------------------------------------------------------
+
+
+def _due(now: datetime.datetime):
+    return (
+        OutboxMessage.objects.filter(status=OutboxMessage.Status.PENDING, campaign__status=Campaign.Status.SENDING)
+        .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
+        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
+    )
+
+
+@transaction.atomic
+def claim_batch(*, owner: str, batch_size: int, now: datetime.datetime | None = None) -> list[int]:
+    """Lease up to `batch_size` due pending messages to `owner` (rows other workers hold are skipped)."""
+    now = now or timezone.now()
+    ids = lock_objects.claimable_outbox_ids(_due(now), batch_size)
+    if ids:
+        OutboxMessage.objects.filter(pk__in=ids).update(
+            lease_owner=owner, lease_expires_at=now + lease_length(), attempts=F("attempts") + 1, updated_at=now
+        )
+    return ids
+
+
+@dataclass
+class Decision:
+    outcome: str  # "send", "skipped", "deferred", "failed", "lost"
+    message: RenderedMessage | None = None
+    address: str = ""
+    member_no: str = ""
+    channel: str = ""
+    language: str = ""
+
+
+def _skip(message: OutboxMessage, reason: str, now) -> Decision:
+    OutboxMessage.objects.filter(pk=message.pk).update(
+        status=OutboxMessage.Status.SKIPPED, skip_reason=reason, lease_owner="", lease_expires_at=None, updated_at=now
+    )
+    return Decision("skipped")
+
+
+def _fail(message: OutboxMessage, error: str, now) -> Decision:
+    OutboxMessage.objects.filter(pk=message.pk).update(
+        status=OutboxMessage.Status.FAILED, error=error[:300], lease_owner="", lease_expires_at=None, updated_at=now
+    )
+    return Decision("failed")
+
+
+def _consent_reason(member: Member, channel: str) -> str | None:
+    """None when the member consents to marketing on `channel`; otherwise why not."""
+    topic = selectors.consent_topic(channel)
+    if member.is_erased:
+        return SkipReason.NO_CONSENT
+    if member.consents.filter(topic=topic, granted=True).exists():
+        return None
+    if member.consent_events.filter(topic=topic, granted=True).exists():
+        return SkipReason.OPTED_OUT
+    return SkipReason.NO_CONSENT
+
+
+def render_for(campaign: Campaign, member: Member) -> RenderedMessage:
+    """The campaign's message as this member would receive it (also the admin preview)."""
+    with translation.override(campaign.language):
+        snapshot = loyalty.snapshots([member])[member.pk]
+        context = MessageContext(
+            name=member.name,
+            member_no=member.member_no,
+            points_balance=snapshot.points_balance,
+            tier=snapshot.tier.name,
+        )
+        return render_message(subject=campaign.subject, body=campaign.body, context=context)
+
+
+@transaction.atomic
+def prepare_message(*, message_id: int, owner: str, now: datetime.datetime | None = None) -> Decision:
+    """Under the row lock: apply the contact policy and, when the message may go, mark it
+    `sending` (committed when this returns, before anything is handed to the channel)."""
+    now = now or timezone.now()
+    message = lock_objects.outbox_message_for_update(message_id)
+    if message is None or message.status != OutboxMessage.Status.PENDING or message.lease_owner != owner:
+        return Decision("lost")  # cancelled, or the lease expired and another worker took it
+    campaign, member = message.campaign, message.member
+    if campaign.status != Campaign.Status.SENDING:
+        return _skip(message, SkipReason.CANCELLED, now)
+    policy = selectors.contact_policy()
+    reason = _consent_reason(member, message.channel)
+    if reason:
+        return _skip(message, reason, now)
+    reopens = rules.quiet_hours_end(now, start=policy.quiet_hours_start, end=policy.quiet_hours_end, tz=policy.timezone)
+    if reopens is not None:
+        if campaign.end_at and reopens > campaign.end_at:
+            return _skip(message, SkipReason.QUIET_HOURS, now)
+        OutboxMessage.objects.filter(pk=message.pk).update(
+            not_before=reopens, lease_owner="", lease_expires_at=None, updated_at=now
+        )
+        return Decision("deferred")
+    lock_objects.lock_member_contact(member.pk)
+    since = now - datetime.timedelta(days=policy.frequency_cap_days)
+    if selectors.recent_contacts(member.pk, since) >= policy.frequency_cap_messages:
+        return _skip(message, SkipReason.FREQUENCY_CAP, now)
+    address = member.email if message.channel == Channel.EMAIL else member.phone
+    if not address:
+        return _fail(message, _("No email address") if message.channel == Channel.EMAIL else _("No mobile number"), now)
+    try:
+        rendered = render_for(campaign, member)
+    except Exception as exc:  # a template that cannot render for this member
+        return _fail(message, _("Template error: %(error)s") % {"error": type(exc).__name__}, now)
+    OutboxMessage.objects.filter(pk=message.pk).update(
+        status=OutboxMessage.Status.SENDING, sending_at=now, lease_expires_at=now + lease_length(), updated_at=now
+    )
+    return Decision(
+        "send",
+        message=rendered,
+        address=address,
+        member_no=member.member_no,
+        channel=message.channel,
+        language=campaign.language,
+    )
+
+
+def finish_message(*, message_id: int, owner: str, provider_ref: str = "", error: str = "") -> None:
+    """sending (or in_doubt, if recovery gave up on a slow send that did complete) → sent | failed."""
+    now = timezone.now()
+    rows = OutboxMessage.objects.filter(
+        pk=message_id, lease_owner=owner, status__in=[OutboxMessage.Status.SENDING, OutboxMessage.Status.IN_DOUBT]
+    )
+    if error:
+        rows.update(status=OutboxMessage.Status.FAILED, error=error[:300], lease_owner="", lease_expires_at=None,
+                    updated_at=now)  # fmt: skip
+    else:
+        rows.update(status=OutboxMessage.Status.SENT, sent_at=now, provider_ref=provider_ref[:100], lease_owner="",
+                    lease_expires_at=None, updated_at=now)  # fmt: skip
+
+
+def send_prepared(*, message_id: int, owner: str, decision: Decision) -> str:
+    """Hand a prepared message to its channel and record the outcome ("sent" or "failed")."""
+    reference = f"outbox-{message_id}"
+    try:
+        with translation.override(decision.language or None):
+            provider_ref = _send(decision, reference)
+    except Exception as exc:  # the channel refused or broke: failed, never retried (it may have gone out)
+        logger.warning("outbox message %s failed: %s", message_id, type(exc).__name__)
+        finish_message(message_id=message_id, owner=owner, error=str(exc) or type(exc).__name__)
+        return "failed"
+    finish_message(message_id=message_id, owner=owner, provider_ref=provider_ref or "")
+    return "sent"
+
+
+def _send(decision: Decision, reference: str) -> str:
+    if decision.channel == Channel.EMAIL:
+        return channels.send_email(
+            address=decision.address, message=decision.message, member_no=decision.member_no, reference=reference
+        )
+    return channels.send_sms(phone=decision.address, message=decision.message, reference=reference)
+
+
+@dataclass
+class BatchResult:
+    claimed: int = 0
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    deferred: int = 0
+    lost: int = 0
+
+
+def dispatch_batch(*, owner: str, batch_size: int | None = None) -> BatchResult:
+    """Claim a batch and send it, message by message, respecting each channel's send rate."""
+    batch_size = batch_size or settings.CAMPAIGN_BATCH_SIZE
+    result = BatchResult()
+    ids = claim_batch(owner=owner, batch_size=batch_size)
+    result.claimed = len(ids)
+    policy = selectors.contact_policy()
+    for message_id in ids:
+        channel = OutboxMessage.objects.filter(pk=message_id).values_list("channel", flat=True).first()
+        if channel is None:
+            result.lost += 1
+            continue
+        wait_for_send_slot(channel, policy.rate_for(channel))
+        decision = prepare_message(message_id=message_id, owner=owner)
+        if decision.outcome == "send":
+            outcome = send_prepared(message_id=message_id, owner=owner, decision=decision)
+        else:
+            outcome = decision.outcome
+        setattr(result, outcome, getattr(result, outcome) + 1)
+    complete_finished_campaigns()
+    return result
+
+
+# --- recovery and completion ------------------------------------------------------------------
+
+
+@dataclass
+class RecoveryResult:
+    released: int
+    in_doubt: int
+    completed: list[int]
+
+
+@transaction.atomic
+def recover_expired_leases(*, now: datetime.datetime | None = None) -> RecoveryResult:
+    """Release pending rows whose worker's lease expired; mark expired `sending` rows `in_doubt`."""
+    now = now or timezone.now()
+    released = OutboxMessage.objects.filter(status=OutboxMessage.Status.PENDING, lease_expires_at__lt=now).update(
+        lease_owner="", lease_expires_at=None, updated_at=now
+    )
+    in_doubt = OutboxMessage.objects.filter(status=OutboxMessage.Status.SENDING, lease_expires_at__lt=now).update(
+        status=OutboxMessage.Status.IN_DOUBT, lease_expires_at=None, updated_at=now
+    )
+    if released or in_doubt:
+        logger.warning("outbox recovery: %s released to pending, %s in doubt", released, in_doubt)
+    return RecoveryResult(released=released, in_doubt=in_doubt, completed=complete_finished_campaigns(now=now))
+
+
+def complete_finished_campaigns(*, now: datetime.datetime | None = None) -> list[int]:
+    """sending → completed for every campaign with nothing pending or sending left."""
+    now = now or timezone.now()
+    unfinished = OutboxMessage.objects.filter(
+        campaign_id=OuterRef("pk"), status__in=[OutboxMessage.Status.PENDING, OutboxMessage.Status.SENDING]
+    )
+    finished = Campaign.objects.filter(status=Campaign.Status.SENDING).filter(~Exists(unfinished))
+    ids = list(finished.values_list("pk", flat=True))
+    if ids:
+        Campaign.objects.filter(pk__in=ids, status=Campaign.Status.SENDING).filter(~Exists(unfinished)).update(
+            status=Campaign.Status.COMPLETED, completed_at=now, updated_at=now
+        )
+    return ids

@@ -1,0 +1,48 @@
+"""Celery tasks of `campaigns`: thin wrappers over `campaigns.services` taking ids only.
+
+Beat runs "Start due campaigns" and "Recover campaign outbox leases" every minute (created by a
+data migration, editable under Periodic tasks). Dispatch never relies on the broker redelivering
+a task: a dead worker's leases expire and the recovery task resumes its work.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from celery import shared_task
+from django.conf import settings
+
+from campaigns import selectors
+from campaigns.services import dispatch
+
+
+@shared_task(name="campaigns.start_due_campaigns")
+def start_due_campaigns() -> list[int]:
+    return dispatch.start_due_campaigns()
+
+
+@shared_task(name="campaigns.start_campaign")
+def start_campaign_task(campaign_id: int) -> bool:
+    return dispatch.start_campaign(campaign_id=campaign_id) is not None
+
+
+@shared_task(name="campaigns.dispatch_batch", bind=True)
+def dispatch_batch_task(self, batch_size: int | None = None) -> dict[str, int]:
+    """Send one batch; when it was full, enqueue the next one (the chain ends when work runs out)."""
+    batch_size = batch_size or settings.CAMPAIGN_BATCH_SIZE
+    owner = f"{socket.gethostname()}:{os.getpid()}:{(self.request.id or 'local')[:8]}"
+    result = dispatch.dispatch_batch(owner=owner, batch_size=batch_size)
+    if result.claimed >= batch_size:
+        dispatch_batch_task.delay(batch_size)
+    return result.__dict__
+
+
+@shared_task(name="campaigns.recover_expired_leases")
+def recover_expired_leases() -> dict:
+    """Release expired leases, mark in-doubt sends, complete finished campaigns, and resume
+    dispatch of whatever is due (released rows, and messages quiet hours held back)."""
+    recovery = dispatch.recover_expired_leases()
+    if selectors.due_work_exists(dispatch.timezone.now()):
+        dispatch.kick_dispatch()
+    return {"released": recovery.released, "in_doubt": recovery.in_doubt, "completed": recovery.completed}
