@@ -5,12 +5,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import QuerySet, Sum
+from django.db.models import Exists, OuterRef, QuerySet, Sum
 from django.utils import timezone
 
 from members.models import Member
 from rewards import rules
 from rewards.models import EarnRule, LedgerEntry, PointsAccount, PointsLot, Tier
+
+
+def members_in_tiers(queryset: QuerySet[Member], tier_codes: list[str]) -> QuerySet[Member]:
+    """Members whose current tier is one of `tier_codes` (a member without a points account is in
+    the entry tier), by EXISTS subqueries: never a join that could repeat a member."""
+    codes = list(tier_codes)
+    in_tier = Exists(PointsAccount.objects.filter(member_id=OuterRef("pk"), tier__code__in=codes))
+    no_account = ~Exists(PointsAccount.objects.filter(member_id=OuterRef("pk")))
+    lowest = Tier.objects.exclude(Exists(Tier.objects.filter(rank__lt=OuterRef("rank"))))
+    entry_chosen = Exists(lowest.filter(code__in=codes))
+    return queryset.filter(in_tier | (no_account & entry_chosen))
 
 
 def tiers() -> list[Tier]:
