@@ -156,7 +156,6 @@ class MemberScore(models.Model):
         verbose_name = _("member score")
         verbose_name_plural = _("member scores")
         ordering = ["member_id"]
-        indexes = [models.Index(fields=["spend_12m"], name="campaigns_score_spend")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(r_score__isnull=True) | (Q(r_score__gte=1) & Q(r_score__lte=5)),

@@ -44,9 +44,12 @@ def build_shop(members: int = 400, seed: int = 20260630) -> None:
     purchases = []
     for i in range(members):
         habit = rng.choice([0, 0, 1, 1, 2, 3, 5, 8, 12])
-        recent = rng.random()
-        for _ in range(habit):
-            offset = span * (1 - rng.random() ** (1 + 3 * recent))  # some buy mostly recently
+        # Active from a first purchase for an exponential life (mean 400 days), then silent: the
+        # buying-then-dropping-out pattern BG/NBD describes, so its fit is not degenerate.
+        first = rng.random() * span
+        life = min(rng.expovariate(1 / (400 * 86400)), span - first)
+        for k in range(habit):
+            offset = first if k == 0 else first + rng.random() * life
             when = start + datetime.timedelta(seconds=int(offset))
             if rng.random() < 0.05:
                 when = when.replace(hour=23, minute=59) if rng.random() < 0.5 else when.replace(hour=0, minute=1)

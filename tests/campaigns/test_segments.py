@@ -6,7 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from campaigns.models import MemberScore, Segment
-from campaigns.segments import refresh_segment_sizes, save_segment, segment_members, validate_rules
+from campaigns.segments import _build, refresh_segment_sizes, save_segment, segment_members, validate_rules
 from members import services as member_services
 from tests.campaigns.helpers import buy
 from tests.members import factories
@@ -101,8 +101,6 @@ def test_segment_members_is_lazy_and_counts_in_one_query(people, django_assert_n
     }  # fmt: skip
     clean = validate_rules(rules)
     with django_assert_num_queries(0):
-        from campaigns.segments import _build  # noqa: PLC0415
-
         queryset = _build(clean)
     with django_assert_num_queries(1):
         assert queryset.count() == 1
