@@ -7,13 +7,14 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect, JsonResponse
 from django.urls import path, reverse
+from django.utils.dates import MONTHS
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from campaigns import segments
 from campaigns.api.views import csv_response
 from campaigns.models import Classification, ClassificationPolicy, ClassificationRun, MemberScore, Segment
-from campaigns.segment_forms import SegmentAdminForm, SegmentRulesForm
+from campaigns.segment_forms import CHANNEL_CHOICES, SegmentAdminForm, SegmentRulesForm
 
 RULE_FIELDS = [
     "classification",
@@ -41,6 +42,10 @@ def describe_rules(rules: dict) -> str:
         field = SegmentRulesForm.base_fields[key]
         if key == "classification":
             value = ", ".join(str(labels.get(code, code)) for code in value)
+        elif key == "consented_channel":
+            value = dict(CHANNEL_CHOICES).get(value, value)
+        elif key == "birthday_month":
+            value = ", ".join(str(MONTHS[m]) for m in (value if isinstance(value, list) else [value]))
         elif isinstance(value, list):
             value = ", ".join(str(v) for v in value)
         parts.append(f"{field.label}: {value}")
@@ -75,7 +80,7 @@ class SegmentAdmin(admin.ModelAdmin):
     def has_export_permission(self, request):
         return request.user.has_perm("campaigns.export_segment")
 
-    @admin.display(description=gettext_lazy("members"), ordering="size")
+    @admin.display(description=gettext_lazy("size"), ordering="size")
     def size_shown(self, segment):
         return "—" if segment.size is None else segment.size
 

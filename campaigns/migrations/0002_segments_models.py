@@ -72,7 +72,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='segment',
             name='size',
-            field=models.PositiveIntegerField(blank=True, editable=False, null=True, verbose_name='members'),
+            field=models.PositiveIntegerField(blank=True, editable=False, null=True, verbose_name='size'),
         ),
         migrations.AddField(
             model_name='segment',
