@@ -204,8 +204,9 @@ def classify_members(
             f"ELSE '{Classification.ORDINARY}' END AS classification, "
             f"{quintile('a.recency_days DESC')} AS r_score, "
             f"{quintile('a.n_w')} AS f_score, "
-            f"{quintile('a.spend_w')} AS m_score "
-            f"FROM cls_agg a",
+            f"{quintile('a.spend_w')} AS m_score, "
+            f"pr.p_alive AS p_alive, pr.expected AS expected, pr.clv AS clv "
+            f"FROM cls_agg a LEFT JOIN cls_pred pr ON pr.member_id = a.member_id",
             params,
         )
         if dialect.postgres:
@@ -226,9 +227,10 @@ def classify_members(
             f"SELECT m.id, {as_of_date}, COALESCE(r.classification, '{Classification.NO_PURCHASES}'), "
             f"COALESCE(r.spend_w, 0), COALESCE(r.n_w, 0), r.last_at, r.recency_days, "
             f"r.r_score, r.f_score, r.m_score, r.r_score + r.f_score + r.m_score, "
-            f"pr.p_alive, 1 - pr.p_alive, pr.expected, ROUND(CAST(pr.clv AS NUMERIC), 2), %(now)s "
-            f"FROM {member_table} m LEFT JOIN cls_ranked r ON r.member_id = m.id "
-            f"LEFT JOIN cls_pred pr ON pr.member_id = m.id "
+            f"r.p_alive, 1 - r.p_alive, r.expected, ROUND(CAST(r.clv AS NUMERIC), 2), %(now)s "
+            # The range on both sides lets each batch read only its slice of the scratch table.
+            f"FROM {member_table} m LEFT JOIN cls_ranked r "
+            f"ON r.member_id = m.id AND r.member_id >= %(lo)s AND r.member_id < %(hi)s "
             f"WHERE m.id >= %(lo)s AND m.id < %(hi)s "
             f"ON CONFLICT (member_id) DO UPDATE SET {updates}"
         )

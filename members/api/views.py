@@ -39,7 +39,7 @@ class MemberFilter(filters.FilterSet):
     classification = filters.MultipleChoiceFilter(
         choices=member_classification.choices,
         method="filter_classification",
-        label="Classification (high_value, potential, ordinary, lapsed); repeat for any of several",
+        label="Classification (high_value, potential, ordinary, lapsed, no_purchases); repeat for several",
     )
     store = filters.CharFilter(field_name="home_store__code", label="Home store code")
     status = filters.ChoiceFilter(choices=Member.Status.choices)
@@ -61,7 +61,7 @@ class MemberFilter(filters.FilterSet):
     def filter_tier(self, queryset, name, value):
         return loyalty.filter_by_tier(queryset, value)
 
-    def filter_classification(self, queryset, name, value):
+    def filter_classification(self, queryset, name, value: str):
         return member_classification.filter_by_classification(queryset, value) if value else queryset
 
     def filter_search(self, queryset, name, value):
