@@ -12,7 +12,11 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from campaigns import selectors, services
+from campaigns import (
+    admin_segments,  # noqa: F401 -- registers the segment and classification admins
+    selectors,
+    services,
+)
 from campaigns.models import Campaign, ContactPolicy, OutboxMessage, SkipReason, SmsLog
 from campaigns.services.campaigns import EDITABLE_FIELDS, validate_campaign
 from loyalty_crm.errors import DomainError

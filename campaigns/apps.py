@@ -6,3 +6,9 @@ class CampaignsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "campaigns"
     verbose_name = _("Campaigns")
+
+    def ready(self):
+        from campaigns.providers import ScoreClassificationProvider
+        from members import classification
+
+        classification.register_provider(ScoreClassificationProvider())

@@ -2,7 +2,8 @@
 
 Beat runs "Start due campaigns" and "Recover campaign outbox leases" every minute (created by a
 data migration, editable under Periodic tasks). Dispatch never relies on the broker redelivering
-a task: a dead worker's leases expire and the recovery task resumes its work.
+a task: a dead worker's leases expire and the recovery task resumes its work. "Classify members
+(nightly)" runs at 03:00 Asia/Shanghai.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from celery import shared_task
 from django.conf import settings
 
 from campaigns import selectors
+from campaigns.classification import classify_members as run_classification
+from campaigns.segments import refresh_segment_sizes
 from campaigns.services import dispatch
 
 
@@ -46,3 +49,24 @@ def recover_expired_leases() -> dict:
     if selectors.due_work_exists(dispatch.timezone.now()):
         dispatch.kick_dispatch()
     return {"released": recovery.released, "in_doubt": recovery.in_doubt, "completed": recovery.completed}
+
+
+@shared_task(name="campaigns.classify_members", acks_late=True)
+def classify_members(as_of: str | None = None) -> dict:
+    """Nightly (beat task "Classify members (nightly)", 03:00 Asia/Shanghai): classify every
+    member as of today (or `as_of`, "YYYY-MM-DD"), then recount the segments.
+
+    Safe to run twice or to retry after a crash: a run rewrites every member's score whole.
+    """
+    import datetime
+
+    day = datetime.date.fromisoformat(as_of) if as_of else None
+    result = run_classification(as_of=day)
+    segments = refresh_segment_sizes()
+    return {
+        "as_of": result.as_of.isoformat(),
+        "members": result.members,
+        "counts": result.counts,
+        "seconds": result.seconds,
+        "segments_counted": segments,
+    }

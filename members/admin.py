@@ -35,6 +35,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
 
 from loyalty_crm.errors import DomainError
+from members import classification as member_classification
 from members import loyalty, services
 from members.forms import (
     CONSENT_FIELDS,
@@ -464,6 +465,7 @@ class MemberAdmin(PlainForeignKeysMixin, ServiceFormAdminMixin, SimpleHistoryAdm
             "m": m,
             "masked_email": mask_email(member.email),
             "consent_rows": [(topic, ConsentTopic(topic).label, granted) for topic, granted in m.consents.items()],
+            "classification": member_classification.snapshot(member),
         }
 
     def _record_links(self, request, member) -> dict[str, str]:

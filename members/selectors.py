@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Max, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
 from members import loyalty
 from members.models import (
+    Consent,
     ConsentEvent,
+    ConsentTopic,
     Interaction,
     Member,
     Preference,
@@ -49,6 +51,24 @@ def member_list(*, filters: dict | None = None) -> QuerySet[Member]:
 
 def member_get(member_no: str) -> Member | None:
     return Member.objects.select_related("home_store", "referred_by").filter(member_no=member_no).first()
+
+
+MARKETING_CHANNELS = {
+    "email": ConsentTopic.MARKETING_EMAIL,
+    "sms": ConsentTopic.MARKETING_SMS,
+    "wechat": ConsentTopic.MARKETING_WECHAT,
+}
+
+
+def members_with_marketing_consent(queryset: QuerySet[Member], channel: str) -> QuerySet[Member]:
+    """Members whose marketing consent for `channel` ("email", "sms", "wechat") is granted now.
+
+    Reads the current consent state (`Consent`), so a withdrawal counts at once. An EXISTS
+    subquery, never a join, so a member appears once.
+    """
+    topic = MARKETING_CHANNELS[channel]
+    granted = Consent.objects.filter(member_id=OuterRef("pk"), topic=topic, granted=True)
+    return queryset.filter(Exists(granted))
 
 
 @dataclass

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.paginator import Page, Paginator
-from django.db.models import F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models import Exists, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -25,6 +25,17 @@ from rewards.models import (
     TierHistory,
     TierPolicy,
 )
+
+
+def members_in_tiers(queryset: QuerySet[Member], tier_codes: list[str]) -> QuerySet[Member]:
+    """Members whose current tier is one of `tier_codes` (a member without a points account is in
+    the entry tier), by EXISTS subqueries: never a join that could repeat a member."""
+    codes = list(tier_codes)
+    in_tier = Exists(PointsAccount.objects.filter(member_id=OuterRef("pk"), tier__code__in=codes))
+    no_account = ~Exists(PointsAccount.objects.filter(member_id=OuterRef("pk")))
+    lowest = Tier.objects.exclude(Exists(Tier.objects.filter(rank__lt=OuterRef("rank"))))
+    entry_chosen = Exists(lowest.filter(code__in=codes))
+    return queryset.filter(in_tier | (no_account & entry_chosen))
 
 
 def tiers() -> list[Tier]:

@@ -8,4 +8,7 @@ urlpatterns = [
     path("campaigns/<int:pk>/launch/", views.CampaignLaunchView.as_view(), name="campaign-launch"),
     path("campaigns/<int:pk>/cancel/", views.CampaignCancelView.as_view(), name="campaign-cancel"),
     path("contact-policy/", views.ContactPolicyView.as_view(), name="contact-policy"),
+    path("segments/", views.SegmentListView.as_view(), name="segment-list"),
+    path("segments/<int:pk>/", views.SegmentDetailView.as_view(), name="segment-detail"),
+    path("segments/<int:pk>/export/", views.SegmentExportView.as_view(), name="segment-export"),
 ]

@@ -2,6 +2,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from members import classification as member_classification
 from members import loyalty
 from members.models import (
     Category,
@@ -36,6 +37,18 @@ class ConsentsField(serializers.DictField):
 class TierSerializer(serializers.Serializer):
     code = serializers.CharField()
     name = serializers.CharField()
+
+
+class RFMSerializer(serializers.Serializer):
+    recency = serializers.IntegerField(help_text="Quintile score 1–5; 5 = bought most recently.")
+    frequency = serializers.IntegerField(help_text="Quintile score 1–5 of purchases in the window.")
+    monetary = serializers.IntegerField(help_text="Quintile score 1–5 of spend in the window.")
+    score = serializers.IntegerField(help_text="recency + frequency + monetary (3–15).")
+    recency_days = serializers.IntegerField(help_text="Days from the last purchase to the classification date.")
+    purchases_12m = serializers.IntegerField(help_text="Purchases in the classification window.")
+    spend_12m = serializers.DecimalField(
+        max_digits=14, decimal_places=2, help_text="Spend in the window, net of refunds."
+    )
 
 
 class MemberInputSerializer(serializers.Serializer):
@@ -77,6 +90,11 @@ class MemberSerializer(serializers.ModelSerializer):
     consents = serializers.SerializerMethodField()
     tags = serializers.SerializerMethodField()
     referred_by = serializers.SlugRelatedField(slug_field="member_no", read_only=True)
+    classification = serializers.SerializerMethodField(
+        help_text="high_value, potential, ordinary, lapsed or no_purchases, from the last nightly "
+        "classification; null before the member is first classified."
+    )
+    rfm = serializers.SerializerMethodField(help_text="RFM scores; null for a member who never bought.")
 
     class Meta:
         model = Member
@@ -99,6 +117,8 @@ class MemberSerializer(serializers.ModelSerializer):
             "points_balance",
             "tier",
             "consents",
+            "classification",
+            "rfm",
             "created_at",
             "updated_at",
         ]
@@ -117,6 +137,21 @@ class MemberSerializer(serializers.ModelSerializer):
 
     def get_points_balance(self, member) -> int:
         return self._snapshot(member).points_balance
+
+    def _classification(self, member) -> member_classification.ClassificationSnapshot:
+        snapshots = self.context.get("classification_snapshots")
+        if snapshots is not None and member.pk in snapshots:
+            return snapshots[member.pk]
+        return member_classification.snapshot(member)
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_classification(self, member) -> str | None:
+        return self._classification(member).classification
+
+    @extend_schema_field(RFMSerializer(allow_null=True))
+    def get_rfm(self, member) -> dict | None:
+        rfm = self._classification(member).rfm
+        return RFMSerializer(rfm).data if rfm is not None else None
 
     @extend_schema_field(serializers.DictField(child=serializers.BooleanField()))
     def get_consents(self, member) -> dict:

@@ -7,6 +7,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
 
+from members import classification as member_classification
 from members import loyalty, services
 from members.api.serializers import (
     InteractionSerializer,
@@ -35,6 +36,11 @@ class MemberFilter(filters.FilterSet):
     email = filters.CharFilter(method="filter_email", label="Exact email address")
     external_id = filters.CharFilter(field_name="external_id")
     tier = filters.CharFilter(method="filter_tier", label="Tier code")
+    classification = filters.MultipleChoiceFilter(
+        choices=member_classification.choices,
+        method="filter_classification",
+        label="Classification (high_value, potential, ordinary, lapsed, no_purchases); repeat for several",
+    )
     store = filters.CharFilter(field_name="home_store__code", label="Home store code")
     status = filters.ChoiceFilter(choices=Member.Status.choices)
     tag = filters.CharFilter(field_name="tags__name", label="Tag name")
@@ -55,6 +61,9 @@ class MemberFilter(filters.FilterSet):
     def filter_tier(self, queryset, name, value):
         return loyalty.filter_by_tier(queryset, value)
 
+    def filter_classification(self, queryset, name, value: str):
+        return member_classification.filter_by_classification(queryset, value) if value else queryset
+
     def filter_search(self, queryset, name, value):
         return member_search(queryset, value)
 
@@ -74,7 +83,7 @@ class MemberViewSet(
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
-        return (
+        return member_classification.prepare(
             Member.objects.select_related("home_store", "referred_by")
             .prefetch_related(
                 "tags", Prefetch("consents", queryset=Consent.objects.only("member_id", "topic", "granted"))
@@ -84,7 +93,10 @@ class MemberViewSet(
 
     def _render(self, members, many=False, **kwargs):
         members = list(members) if many else [members]
-        context = self.get_serializer_context() | {"loyalty_snapshots": loyalty.snapshots(members)}
+        context = self.get_serializer_context() | {
+            "loyalty_snapshots": loyalty.snapshots(members),
+            "classification_snapshots": member_classification.snapshots(members),
+        }
         serializer = MemberSerializer(members if many else members[0], many=many, context=context)
         return serializer.data
 
