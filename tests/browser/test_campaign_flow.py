@@ -6,6 +6,7 @@ import pytest
 from campaigns.channels import unsubscribe_token
 from campaigns.models import Campaign
 from loyalty_crm.roles import MARKETING
+from members import loyalty
 from members.services import consent_state
 from tests.browser.conftest import screenshot
 from tests.campaigns.helpers import member
@@ -16,7 +17,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, seria
 
 def test_marketer_writes_previews_and_launches_a_campaign(live_server, zh_page):
     make_user("marketer", MARKETING)
-    member(name="陈美玲", sms_consent=True)
+    customer = member(name="陈美玲", sms_consent=True)
     page = zh_page
     page.goto(f"{live_server.url}/admin/login/")
     page.fill("#id_username", "marketer")
@@ -36,7 +37,8 @@ def test_marketer_writes_previews_and_launches_a_campaign(live_server, zh_page):
     page.wait_for_url("**/admin/campaigns/campaign/*/change/**", timeout=60_000)
     body = page.locator("body").inner_text()
     assert "member.nick" in body and "不是会员字段" in body  # the warning, in Chinese
-    assert "陈美玲您好！母亲节快乐，您是普通会员，现有0积分。" in body  # the preview
+    balance = loyalty.snapshots([customer])[customer.pk].points_balance  # e.g. a sign-up bonus
+    assert f"陈美玲您好！母亲节快乐，您是普通会员，现有{balance}积分。" in body  # the preview
     screenshot(page, "campaigns_02_saved_with_preview_zh")
 
     page.click("button.campaign-launch")
