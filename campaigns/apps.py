@@ -6,3 +6,11 @@ class CampaignsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "campaigns"
     verbose_name = _("Campaigns")
+
+    def ready(self):
+        from campaigns import referral_receivers
+        from members import signals as member_signals
+
+        member_signals.purchase_recorded.connect(
+            referral_receivers.on_purchase_recorded, dispatch_uid="campaigns-referral-and-partner-offers"
+        )

@@ -6,4 +6,5 @@ urlpatterns = [
     path("", include("members.api.urls")),
     path("", include("rewards.api.urls")),
     path("", include("feedback.api.urls")),
+    path("", include("campaigns.urls_referral")),
 ]
