@@ -93,7 +93,8 @@ class ReferrerAdmin(ReadOnlyAdmin):
 
     def get_queryset(self, request):
         referred = Referrer.objects.filter(referred_by=OuterRef("pk"))
-        return referrer_counts(super().get_queryset(request).filter(Exists(referred)))
+        queryset = referrer_counts(self.model._default_manager.filter(Exists(referred)))
+        return queryset.order_by(*self.get_ordering(request))
 
     def get_ordering(self, request):
         return ["-referred_count", "member_no"]

@@ -53,9 +53,12 @@ def coupon_offer(threshold: str = "200.00", **kwargs) -> PartnerOffer:
     )
 
 
-def pool(purpose: str = PartnerCodePool.Purpose.ACCEPT, **kwargs) -> PartnerCodePool:
+def accept_pool(purpose: str = PartnerCodePool.Purpose.ACCEPT, **kwargs) -> PartnerCodePool:
     if purpose == PartnerCodePool.Purpose.ACCEPT:
         kwargs.setdefault("coupon_template", template(name="合作伙伴 ¥30", value="30.00"))
-    return PartnerCodePool.objects.create(
-        partner=kwargs.pop("partner", None) or partner(), name="2026 春", purpose=purpose, **kwargs
-    )
+    kwargs.setdefault("name", "2026 春")
+    return PartnerCodePool.objects.create(partner=kwargs.pop("partner", None) or partner(), purpose=purpose, **kwargs)
+
+
+def hand_out_pool(**kwargs) -> PartnerCodePool:
+    return accept_pool(PartnerCodePool.Purpose.HAND_OUT, **kwargs)
