@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
@@ -22,9 +22,8 @@ from campaigns import partners, referrals
 from campaigns.models import PartnerCode, ReferralReward
 from members.models import Member
 from rewards.api.catalogue_serializers import CouponSerializer
+from rewards.api.catalogue_views import CONFLICT
 from rewards.api.serializers import MemberNoField
-
-CONFLICT = inline_serializer("Conflict", fields={"code": serializers.CharField(), "detail": serializers.CharField()})
 
 
 def has_perms(*codenames: str) -> type[BasePermission]:
