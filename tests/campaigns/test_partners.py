@@ -300,3 +300,24 @@ def test_report_of_a_partner_with_nothing_has_empty_months():
         datetime.date(2026, m, 1) for m in (1, 2, 3)
     ]
     assert all(row.coupons_issued == 0 and row.redemption_rate is None for row in report)
+
+
+def test_report_runs_a_fixed_number_of_queries(django_capture_on_commit_callbacks):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    offer = coupon_offer()
+    member = factories.member()
+
+    def sell(count):
+        for _index in range(count):
+            post_committed(django_capture_on_commit_callbacks, member, "300.00")
+
+    sell(1)
+    with CaptureQueriesContext(connection) as few:
+        partners.partner_report(partner=offer.partner)
+    sell(12)
+    with CaptureQueriesContext(connection) as many:
+        report = partners.partner_report(partner=offer.partner)
+    assert report[-1].coupons_issued == 13
+    assert len(many) == len(few) == 3
