@@ -13,6 +13,8 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from campaigns import (
+    admin_partners,  # noqa: F401 -- registers the partner admins
+    admin_referral,  # noqa: F401 -- registers the referral admins
     admin_segments,  # noqa: F401 -- registers the segment and classification admins
     selectors,
     services,

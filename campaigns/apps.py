@@ -12,3 +12,9 @@ class CampaignsConfig(AppConfig):
         from members import classification
 
         classification.register_provider(ScoreClassificationProvider())
+        from campaigns import referral_receivers
+        from members import signals as member_signals
+
+        member_signals.purchase_recorded.connect(
+            referral_receivers.on_purchase_recorded, dispatch_uid="campaigns-referral-and-partner-offers"
+        )

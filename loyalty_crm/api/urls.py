@@ -7,4 +7,5 @@ urlpatterns = [
     path("", include("rewards.api.urls")),
     path("", include("feedback.api.urls")),
     path("", include("campaigns.api.urls")),
+    path("", include("campaigns.urls_referral")),
 ]

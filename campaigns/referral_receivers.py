@@ -1,0 +1,36 @@
+"""`campaigns` listening to `members`: referral rewards and partner offers on posted purchases.
+
+`members.signals.purchase_recorded` is sent inside the posting's transaction; these handlers only
+schedule the work for after it commits (`robust`: an error is logged, never raised to the caller),
+so a failing reward or offer never undoes or fails a posting, and a rolled-back posting rewards
+nothing. The rules live in campaigns.referrals and campaigns.partners.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+
+logger = logging.getLogger("campaigns.referrals")
+
+
+def on_purchase_recorded(sender, *, purchase, actor=None, **kwargs):
+    purchase_id, member_id = purchase.pk, purchase.member_id
+    has_referrer = purchase.member.referred_by_id is not None
+
+    def reward():
+        from campaigns.referrals import reward_referral
+        from members.models import Member
+
+        reward_referral(member=Member(pk=member_id), actor=actor)
+
+    def offers():
+        from campaigns.partners import issue_partner_offers
+        from members.models import Purchase
+
+        issue_partner_offers(purchase=Purchase(pk=purchase_id), actor=actor)
+
+    if has_referrer:
+        transaction.on_commit(reward, robust=True)
+    transaction.on_commit(offers, robust=True)

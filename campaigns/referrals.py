@@ -1,0 +1,213 @@
+"""Referral (推荐有礼): when a referred member's first purchase is posted, both members get the
+programme's reward — once.
+
+Once-only rests on two things: the members' row locks (taken in primary-key order, so a
+referrer and a referred member cannot deadlock) serialise concurrent postings, and the
+ReferralReward row, unique per referred member, makes a second reward impossible even without
+them. The reward is given after the purchase's transaction commits (campaigns.receivers), so a
+failing reward never undoes a posting; a reward missed that way is given on the member's next
+purchase, still counted on the first one.
+
+A refund of the first purchase does not take the reward back, and a purchase posted again
+(refunded, then re-posted under a new reference) gives nothing more: the reward is for bringing a
+customer who bought, and the ReferralReward row stays.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
+from django.utils.translation import gettext as _
+
+from campaigns.models import ReferralProgramme, ReferralReward
+from loyalty_crm.errors import DomainError
+from members.models import Member, Purchase
+from rewards.models import ActivityBonus, Coupon
+from rewards.services import award_bonus
+from rewards.services.coupons import issue_coupon
+from rewards.services.grants import grant_points
+
+logger = logging.getLogger("campaigns.referrals")
+
+
+@dataclass(frozen=True)
+class ReferralOutcome:
+    reward: ReferralReward | None  # None: not a referred member, or no purchase yet
+    created: bool
+
+
+NOTHING = ReferralOutcome(reward=None, created=False)
+
+
+def members_for_update(member_ids: list[int]) -> list[Member]:
+    """Lock the members' rows in primary-key order (every writer of `rewards` locks the member first)."""
+    return list(Member.objects.select_for_update().filter(pk__in=sorted(set(member_ids))).order_by("pk"))
+
+
+def first_purchase(member_id: int) -> Purchase | None:
+    """The member's first purchase (earliest order time; the first recorded among equals)."""
+    return Purchase.objects.filter(member_id=member_id).order_by("ordered_at", "id").first()
+
+
+def referrer_points_for(programme: ReferralProgramme, purchase: Purchase) -> int:
+    """Points of the fixed or percentage modes (the activity bonus gives its own)."""
+    mode = programme.referrer_points_mode
+    if mode == ReferralProgramme.ReferrerPoints.FIXED:
+        return programme.referrer_points
+    if mode == ReferralProgramme.ReferrerPoints.PERCENT:
+        points = (purchase.total * programme.referrer_percent / 100).quantize(Decimal("1"), rounding=ROUND_DOWN)
+        return int(points)
+    return 0
+
+
+@transaction.atomic
+def reward_referral(*, member: Member, actor=None) -> ReferralOutcome:
+    """Give the referral rewards for `member`'s first purchase unless given (or refused) before.
+
+    Nothing happens for a member nobody referred, a member without a purchase, or a member who
+    already has a ReferralReward row. While the programme is off (or the referred member is not
+    active) the first purchase is recorded as `not_rewarded`, so switching the programme on later
+    does not reward old purchases. A part that cannot be given (an inactive coupon template, a
+    referrer no longer active) is skipped and named in the row's note; the rest is given.
+    """
+    referrer_id = Member.objects.filter(pk=member.pk).values_list("referred_by_id", flat=True).first()
+    if referrer_id is None or referrer_id == member.pk:
+        return NOTHING
+    existing = ReferralReward.objects.filter(referred_id=member.pk).first()
+    if existing is not None:
+        return ReferralOutcome(reward=existing, created=False)
+    locked = {m.pk: m for m in members_for_update([member.pk, referrer_id])}
+    referred, referrer = locked.get(member.pk), locked.get(referrer_id)
+    if referred is None or referrer is None or referred.referred_by_id != referrer_id:
+        return NOTHING
+    existing = ReferralReward.objects.filter(referred=referred).first()  # a racer may have won the lock first
+    if existing is not None:
+        return ReferralOutcome(reward=existing, created=False)
+    purchase = first_purchase(referred.pk)
+    if purchase is None:
+        return NOTHING
+    programme = ReferralProgramme.load()
+    reward = ReferralReward(referred=referred, referrer=referrer, purchase=purchase)
+    notes: list[str] = []
+    if not programme.is_active:
+        reward.status = ReferralReward.Status.NOT_REWARDED
+        notes.append(_("The referral programme was off."))
+    elif referred.status != Member.Status.ACTIVE:
+        reward.status = ReferralReward.Status.NOT_REWARDED
+        notes.append(_("The referred member is not active."))
+    else:
+        reward.status = ReferralReward.Status.REWARDED
+    try:
+        with transaction.atomic():  # a savepoint: the unique constraint is the last word on "once"
+            reward.save(force_insert=True)
+    except IntegrityError:
+        return ReferralOutcome(reward=ReferralReward.objects.filter(referred=referred).first(), created=False)
+    if reward.status == ReferralReward.Status.REWARDED:
+        _give_referred(reward, programme, notes, actor)
+        if referrer.status == Member.Status.ACTIVE:
+            _give_referrer(reward, programme, purchase, notes, actor)
+        else:
+            notes.append(_("The referrer is not active: nothing for them."))
+    reward.note = " ".join(notes)[:300]
+    reward.save(update_fields=["referrer_points", "referred_points", "referrer_coupon", "referred_coupon", "note"])
+    logger.info("Referral reward %s: %s", reward.pk, reward.status)
+    return ReferralOutcome(reward=reward, created=True)
+
+
+def _coupon(template, member: Member, notes: list[str], actor) -> Coupon | None:
+    if template is None:
+        return None
+    try:
+        with transaction.atomic():
+            return issue_coupon(template=template, member=member, source=Coupon.Source.REFERRAL, actor=actor)
+    except DomainError as error:
+        notes.append(_("No coupon for %(member_no)s: %(reason)s") % {"member_no": member.member_no, "reason": error})
+        return None
+
+
+def _points(member: Member, points: int, reason: str, notes: list[str], actor) -> int:
+    if points <= 0:
+        return 0
+    try:
+        with transaction.atomic():
+            return grant_points(member=member, points=points, reason=reason, actor=actor).points
+    except DomainError as error:
+        notes.append(_("No points for %(member_no)s: %(reason)s") % {"member_no": member.member_no, "reason": error})
+        return 0
+
+
+def _give_referred(reward: ReferralReward, programme: ReferralProgramme, notes: list[str], actor) -> None:
+    referred = reward.referred
+    reason = _("Referral: welcome (referred by %(member_no)s)") % {"member_no": reward.referrer.member_no}
+    reward.referred_points = _points(referred, programme.referred_points, reason, notes, actor)
+    reward.referred_coupon = _coupon(programme.referred_coupon_template, referred, notes, actor)
+
+
+def _give_referrer(reward, programme: ReferralProgramme, purchase: Purchase, notes: list[str], actor) -> None:
+    referrer = reward.referrer
+    if programme.referrer_points_mode == ReferralProgramme.ReferrerPoints.ACTIVITY_BONUS:
+        result = award_bonus(
+            member=referrer, kind=ActivityBonus.Kind.REFERRAL, reference=reward.referred.member_no, actor=actor
+        )
+        reward.referrer_points = result.points
+        if not result.awarded:
+            notes.append(_("The “Referral” activity bonus is off or was given before."))
+    else:
+        reason = _("Referral: %(member_no)s made a first purchase") % {"member_no": reward.referred.member_no}
+        reward.referrer_points = _points(referrer, referrer_points_for(programme, purchase), reason, notes, actor)
+    reward.referrer_coupon = _coupon(programme.referrer_coupon_template, referrer, notes, actor)
+
+
+# --- selectors -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReferredMember:
+    member_no: str
+    registered_at: object
+    status: str  # "pending" (no purchase yet), "rewarded" or "not_rewarded"
+    rewarded_at: object
+    referrer_points: int
+    referred_points: int
+
+
+def referrals_of(member: Member) -> list[ReferredMember]:
+    """The members `member` referred, newest first, with their reward status (one query)."""
+    rows = Member.objects.filter(referred_by=member).select_related("referral_reward").order_by("-registered_at", "-id")
+    result = []
+    for row in rows:
+        reward = getattr(row, "referral_reward", None)
+        result.append(
+            ReferredMember(
+                member_no=row.member_no,
+                registered_at=row.registered_at,
+                status=reward.status if reward else "pending",
+                rewarded_at=reward.created_at if reward else None,
+                referrer_points=reward.referrer_points if reward else 0,
+                referred_points=reward.referred_points if reward else 0,
+            )
+        )
+    return result
+
+
+def referrer_counts(queryset):
+    """Annotate members with how many they referred, how many of those were rewarded and the
+    referrer's points from them (subqueries: one query for any number of rows)."""
+    referred = (
+        Member.objects.filter(referred_by=OuterRef("pk")).order_by().values("referred_by").annotate(n=Count("pk"))
+    )
+    rewards = (
+        ReferralReward.objects.filter(referrer=OuterRef("pk"), status=ReferralReward.Status.REWARDED)
+        .order_by()
+        .values("referrer")
+    )
+    return queryset.annotate(
+        referred_count=Coalesce(Subquery(referred.values("n")), 0),
+        rewarded_count=Coalesce(Subquery(rewards.annotate(n=Count("pk")).values("n")), 0),
+        referrer_points_total=Coalesce(Subquery(rewards.annotate(s=Sum("referrer_points")).values("s")), 0),
+    )
