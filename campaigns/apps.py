@@ -12,3 +12,10 @@ class CampaignsConfig(AppConfig):
         from members import classification
 
         classification.register_provider(ScoreClassificationProvider())
+
+        from django.db.models.signals import post_save
+
+        from campaigns.automations import on_tier_history_saved
+        from rewards.models import TierHistory
+
+        post_save.connect(on_tier_history_saved, sender=TierHistory, dispatch_uid="campaigns-tier-upgrade")
