@@ -553,9 +553,9 @@ class AutomationOccurrence(models.Model):
         Automation, verbose_name=_("automation"), on_delete=models.CASCADE, related_name="occurrences"
     )
     key = models.CharField(
-        _("occurrence"), max_length=20, help_text=_("The year, or the date, this occurrence stands for.")
+        _("occurrence"), max_length=20, help_text=_("The year, month or day this occurrence stands for.")
     )
-    on = models.DateField(_("date"), null=True, blank=True, help_text=_("The birthday, holiday or expiry date."))
+    on = models.DateField(_("date"), null=True, blank=True, help_text=_("The holiday, the first day of the expiry month, or the day."))
     step = models.OneToOneField(
         CampaignStep, verbose_name=_("step"), on_delete=models.PROTECT, related_name="occurrence"
     )
