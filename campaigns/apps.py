@@ -15,7 +15,13 @@ class CampaignsConfig(AppConfig):
 
         from django.db.models.signals import post_save
 
-        from campaigns.automations import on_tier_history_saved
+        from campaigns import automations
+        from members import signals as member_signals
+        from rewards import signals as reward_signals
         from rewards.models import TierHistory
 
-        post_save.connect(on_tier_history_saved, sender=TierHistory, dispatch_uid="campaigns-tier-upgrade")
+        post_save.connect(automations.on_tier_history_saved, sender=TierHistory, dispatch_uid="campaigns-tier-upgrade")
+        member_signals.member_registered.connect(automations.on_member_registered, dispatch_uid="campaigns-welcome")
+        reward_signals.membership_renewal_due.connect(
+            automations.on_membership_renewal_due, dispatch_uid="campaigns-renewal-reminder"
+        )

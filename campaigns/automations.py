@@ -49,6 +49,9 @@ DEFAULT_DAYS = {
     Automation.Kind.WIN_BACK: 30,
     Automation.Kind.HOLIDAY: 0,
     Automation.Kind.TIER_UPGRADE: 0,
+    Automation.Kind.WELCOME: 0,
+    Automation.Kind.WELCOME_FOLLOW_UP: 7,
+    Automation.Kind.RENEWAL_REMINDER: 0,
 }
 # The message an automation starts with (Chinese SMS; marketing edits it in the admin):
 # (campaign name, body) per kind, or per holiday.
@@ -65,6 +68,11 @@ DEFAULT_MESSAGES = {
     "qixi": ("自动：七夕祝福", "{{ member.name }}您好，七夕快乐！"),
     "mothers_day": ("自动：母亲节祝福", "{{ member.name }}您好，母亲节快乐，祝天下母亲健康幸福！"),
     "mid_autumn": ("自动：中秋祝福", "{{ member.name }}您好，中秋快乐，花好月圆！"),
+    "welcome": ("自动：欢迎新会员", "{{ member.name }}您好，欢迎加入！您的会员号是{{ member.member_no }}。"),
+    "welcome_follow_up": ("自动：新会员关怀",
+                          "{{ member.name }}您好，加入一周了，您已有{{ points_balance }}积分，期待再次光临！"),
+    "renewal_reminder": ("自动：付费会员续费提醒",
+                         "{{ member.name }}您好，您的{{ plan }}将于{{ ends_on }}到期，续费可继续享受会员权益。"),
 }  # fmt: skip
 # Variables automation templates may use besides the member fields every campaign has.
 EXTRA_VARIABLES = {
@@ -73,6 +81,9 @@ EXTRA_VARIABLES = {
     Automation.Kind.POINTS_EXPIRY: ("expiring_points", "expires_on", "coupon_code", "coupon_name"),
     Automation.Kind.TIER_UPGRADE: ("coupon_code", "coupon_name"),
     Automation.Kind.HOLIDAY: ("holiday", "holiday_date", "coupon_code", "coupon_name"),
+    Automation.Kind.WELCOME: ("coupon_code", "coupon_name"),
+    Automation.Kind.WELCOME_FOLLOW_UP: ("coupon_code", "coupon_name"),
+    Automation.Kind.RENEWAL_REMINDER: ("plan", "ends_on", "coupon_code", "coupon_name"),
 }
 
 
@@ -81,7 +92,13 @@ EXTRA_VARIABLES = {
 
 @transaction.atomic
 def enqueue_occurrence(
-    *, automation: Automation, key: str, on: datetime.date | None, members: QuerySet[Member], now=None
+    *,
+    automation: Automation,
+    key: str,
+    on: datetime.date | None,
+    members: QuerySet[Member],
+    now=None,
+    not_before: datetime.datetime | None = None,
 ) -> int:
     """Queue the automation's message for `members` under the occurrence `key`; returns how many
     rows were added. Members already queued for this occurrence are left alone (and the unique
@@ -105,7 +122,11 @@ def enqueue_occurrence(
     added = 0
     batch: list[OutboxMessage] = []
     for member_id in new_ids.iterator(chunk_size=INSERT_BATCH):
-        batch.append(OutboxMessage(campaign=campaign, step=step, member_id=member_id, channel=campaign.channel))
+        batch.append(
+            OutboxMessage(
+                campaign=campaign, step=step, member_id=member_id, channel=campaign.channel, not_before=not_before
+            )
+        )
         if len(batch) >= INSERT_BATCH:
             OutboxMessage.objects.bulk_create(batch, ignore_conflicts=True)
             added += len(batch)
@@ -257,6 +278,60 @@ def congratulate_tier_upgrade(*, tier_history_id: int, now=None) -> int:
         return 0
 
 
+# --- the event triggers: sign-up and paid-membership renewal -----------------------------------------
+
+
+def on_member_registered(sender, *, member, actor=None, **kwargs) -> None:
+    """`members.signals.member_registered` (sent after commit): queue the welcome series."""
+    welcome_member(member_id=member.pk)
+
+
+def welcome_member(*, member_id: int, now=None) -> int:
+    """The welcome message at once and the follow-up N days later (held by `not_before`), once
+    per member ever (both occurrences have the fixed key "welcome")."""
+    now = now or timezone.now()
+    added = 0
+    kinds = [Automation.Kind.WELCOME, Automation.Kind.WELCOME_FOLLOW_UP]
+    for automation in Automation.objects.filter(kind__in=kinds, enabled=True, campaign__isnull=False).order_by("pk"):
+        later = automation.kind == Automation.Kind.WELCOME_FOLLOW_UP and automation.days_before
+        try:
+            added += enqueue_occurrence(
+                automation=automation,
+                key="welcome",
+                on=None,
+                members=Member.objects.filter(pk=member_id),
+                now=now,
+                not_before=now + datetime.timedelta(days=automation.days_before) if later else None,
+            )
+        except Exception:  # never break the sign-up
+            logger.exception("welcome automation %s failed for member %s", automation.pk, member_id)
+    return added
+
+
+def on_membership_renewal_due(sender, *, subscription, days_left=None, **kwargs) -> None:
+    """`rewards.signals.membership_renewal_due`: remind the member once rewards' transaction commits."""
+    member_id = subscription.member_id
+    transaction.on_commit(lambda: remind_renewal(member_id=member_id))
+
+
+def remind_renewal(*, member_id: int, now=None) -> int:
+    """Queue the renewal reminder (rewards sends the signal once per membership; the occurrence is
+    the day, so a member gets at most one a day)."""
+    automation = Automation.objects.filter(
+        kind=Automation.Kind.RENEWAL_REMINDER, enabled=True, campaign__isnull=False
+    ).first()
+    if automation is None:
+        return 0
+    day = timezone.localdate(now)
+    try:
+        return enqueue_occurrence(
+            automation=automation, key=day.isoformat(), on=day, members=Member.objects.filter(pk=member_id), now=now
+        )
+    except Exception:
+        logger.exception("renewal reminder automation failed for member %s", member_id)
+        return 0
+
+
 # --- at send time: the offer and the template's extra variables --------------------------------------
 
 
@@ -289,6 +364,10 @@ def before_send(*, message: OutboxMessage, now: datetime.datetime) -> dict:
         )
         extra["expiring_points"] = expiring.points
         extra["expires_on"] = expiring.expires_on.isoformat() if expiring.expires_on else ""
+    elif automation.kind == Automation.Kind.RENEWAL_REMINDER:
+        membership = rewards_selectors.active_membership(member, now)
+        extra["plan"] = membership.plan.display_name if membership else ""
+        extra["ends_on"] = membership.ends_on.isoformat() if membership else ""
     template = automation.coupon_template
     if template is not None:
         from rewards.models_catalogue import Coupon

@@ -490,6 +490,9 @@ class Automation(TimeStamped):
         POINTS_EXPIRY = "points_expiry", _("Points-expiry reminder")
         TIER_UPGRADE = "tier_upgrade", _("Tier upgrade congratulation")
         HOLIDAY = "holiday", _("Holiday greeting")
+        WELCOME = "welcome", _("Welcome: first message")
+        WELCOME_FOLLOW_UP = "welcome_follow_up", _("Welcome: follow-up")
+        RENEWAL_REMINDER = "renewal_reminder", _("Paid-membership renewal reminder")
 
     class Holiday(models.TextChoices):
         SPRING_FESTIVAL = "spring_festival", _("Spring Festival")
@@ -513,7 +516,8 @@ class Automation(TimeStamped):
         validators=[MaxValueValidator(90)],
         help_text=_(
             "Birthday, points expiry, holiday: how many days before the date the message goes out. "
-            "Win-back: how many days after becoming lapsed a member is still greeted."
+            "Win-back: how many days after becoming lapsed a member is still greeted. "
+            "Welcome follow-up: how many days after sign-up it goes out."
         ),
     )
     coupon_template = models.ForeignKey(
@@ -555,7 +559,9 @@ class AutomationOccurrence(models.Model):
     key = models.CharField(
         _("occurrence"), max_length=20, help_text=_("The year, month or day this occurrence stands for.")
     )
-    on = models.DateField(_("date"), null=True, blank=True, help_text=_("The holiday, the first day of the expiry month, or the day."))
+    on = models.DateField(
+        _("date"), null=True, blank=True, help_text=_("The holiday, the first day of the expiry month, or the day.")
+    )
     step = models.OneToOneField(
         CampaignStep, verbose_name=_("step"), on_delete=models.PROTECT, related_name="occurrence"
     )

@@ -27,6 +27,9 @@ AUTOMATIONS = [
     ("holiday", "qixi", 0),
     ("holiday", "mothers_day", 0),
     ("holiday", "mid_autumn", 0),
+    ("welcome", "", 0),
+    ("welcome_follow_up", "", 7),
+    ("renewal_reminder", "", 0),
 ]
 
 

@@ -64,7 +64,7 @@ def test_holiday_dates(holiday, year, expected):
 
 
 def test_seeded_automations_are_off_and_the_daily_task_exists():
-    assert Automation.objects.count() == 9
+    assert Automation.objects.count() == 12
     assert not Automation.objects.filter(enabled=True).exists()
     task = PeriodicTask.objects.get(name="Run automations (daily)")
     assert task.task == "campaigns.run_automations" and task.crontab.hour == "10"
@@ -287,3 +287,47 @@ def test_changelist_query_count_is_fixed(client, manager, django_assert_max_num_
     client.force_login(manager)
     with django_assert_max_num_queries(15):
         assert client.get(ADMIN).status_code == 200
+
+
+# --- welcome series and renewal reminder -------------------------------------------------------------
+
+
+def test_welcome_series_at_once_and_follow_up_after_n_days(django_capture_on_commit_callbacks):
+    no_quiet_hours()
+    first = automation("welcome")
+    follow_up = automation("welcome_follow_up", days_before=3)
+    with time_machine.travel(noon(2026, 4, 1), tick=False):
+        with django_capture_on_commit_callbacks(execute=True):
+            alice = member(name="Alice", sms_consent=True)
+        drain()
+        assert [m.text for m in SmsLog.objects.all()] == [f"Alice您好，欢迎加入！您的会员号是{alice.member_no}。"]
+        assert automations.welcome_member(member_id=alice.pk) == 0  # once per member
+    held = outbox(follow_up).get()
+    assert held.status == OutboxMessage.Status.PENDING and held.not_before == noon(2026, 4, 4)
+    with time_machine.travel(noon(2026, 4, 3), tick=False):
+        drain()
+        assert SmsLog.objects.count() == 1
+    with time_machine.travel(noon(2026, 4, 4), tick=False):
+        drain()
+    assert SmsLog.objects.count() == 2 and outbox(first).get().status == OutboxMessage.Status.SENT
+    assert outbox(follow_up).get().status == OutboxMessage.Status.SENT
+
+
+def test_renewal_reminder_on_rewards_signal(django_capture_on_commit_callbacks):
+    from rewards.models import MembershipPlan
+    from rewards.services.memberships import remind_renewals
+
+    no_quiet_hours()
+    found = automation("renewal_reminder")
+    alice = member(name="Alice", sms_consent=True)
+    with time_machine.travel(noon(2025, 3, 10), tick=False):
+        reward_services.buy_membership(
+            member=alice, plan=MembershipPlan.objects.get(code="annual-plus"), external_ref="SALE-1"
+        )
+    with time_machine.travel(noon(2026, 2, 20), tick=False):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert remind_renewals() == 1
+            assert remind_renewals() == 0
+        drain()
+    assert outbox(found).get().status == OutboxMessage.Status.SENT
+    assert "2026-03-09" in SmsLog.objects.get().text
