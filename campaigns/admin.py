@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from campaigns import (
+    admin_automations,  # noqa: F401 -- registers the automation admins
     admin_partners,  # noqa: F401 -- registers the partner admins
     admin_referral,  # noqa: F401 -- registers the referral admins
     admin_segments,  # noqa: F401 -- registers the segment and classification admins

@@ -18,3 +18,15 @@ class CampaignsConfig(AppConfig):
         member_signals.purchase_recorded.connect(
             referral_receivers.on_purchase_recorded, dispatch_uid="campaigns-referral-and-partner-offers"
         )
+
+        from django.db.models.signals import post_save
+
+        from campaigns import automations
+        from rewards import signals as reward_signals
+        from rewards.models import TierHistory
+
+        post_save.connect(automations.on_tier_history_saved, sender=TierHistory, dispatch_uid="campaigns-tier-upgrade")
+        member_signals.member_registered.connect(automations.on_member_registered, dispatch_uid="campaigns-welcome")
+        reward_signals.membership_renewal_due.connect(
+            automations.on_membership_renewal_due, dispatch_uid="campaigns-renewal-reminder"
+        )

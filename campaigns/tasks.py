@@ -70,3 +70,12 @@ def classify_members(as_of: str | None = None) -> dict:
         "seconds": result.seconds,
         "segments_counted": segments,
     }
+
+
+@shared_task(name="campaigns.run_automations")
+def run_automations() -> dict:
+    """Daily (beat task "Run automations (daily)", 10:00 Asia/Shanghai): evaluate the date-based
+    automations (birthday, holidays, points expiry, win-back) and queue their messages."""
+    from campaigns.automations import run_automations as run
+
+    return run()

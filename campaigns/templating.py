@@ -8,6 +8,7 @@ renders an unknown variable as empty; saving a campaign lists such variables as 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 
@@ -28,9 +29,12 @@ class MessageContext:
     member_no: str
     points_balance: int
     tier: str
+    # Variables an automation adds (its offer's coupon code, the expiring points, ...).
+    extra: dict = dataclasses.field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {
+            **self.extra,
             "member": {"name": self.name, "member_no": self.member_no},
             "points_balance": self.points_balance,
             "tier": self.tier,

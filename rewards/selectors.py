@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Exists, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models import Exists, F, IntegerField, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -291,3 +291,30 @@ def points_panel(member: Member, *, page: object = 1, per_page: int = 20) -> Poi
 def tier_history_for(member: Member) -> QuerySet[TierHistory]:
     """The member's tier changes, newest first."""
     return TierHistory.objects.filter(member=member).select_related("from_tier", "to_tier", "purchase").order_by("-id")
+
+
+def expiring_lot_dates(first: datetime.date, last: datetime.date) -> list[datetime.date]:
+    """The dates from `first` to `last` (inclusive) on which some points lot with points left expires."""
+    return list(
+        PointsLot.objects.filter(remaining__gt=0, expires_on__gte=first, expires_on__lte=last)
+        .order_by("expires_on")
+        .values_list("expires_on", flat=True)
+        .distinct()
+    )
+
+
+def members_with_points_expiring(first: datetime.date, last: datetime.date) -> QuerySet[Member]:
+    """Members holding a lot with points left that expires from `first` to `last` (inclusive)."""
+    lots = PointsLot.objects.filter(
+        account__member=OuterRef("pk"), remaining__gt=0, expires_on__gte=first, expires_on__lte=last
+    )
+    return Member.objects.filter(Exists(lots))
+
+
+def points_expiring_between(member: Member, first: datetime.date, last: datetime.date) -> ExpiringPoints:
+    """The member's points left in lots expiring from `first` to `last`, and the first such date
+    (None when nothing expires then)."""
+    row = PointsLot.objects.filter(
+        account__member=member, remaining__gt=0, expires_on__gte=first, expires_on__lte=last
+    ).aggregate(points=Sum("remaining"), first=Min("expires_on"))
+    return ExpiringPoints(points=row["points"] or 0, expires_on=row["first"])

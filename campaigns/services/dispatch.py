@@ -26,7 +26,7 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from campaigns import channels, lock_objects, rules, selectors
+from campaigns import automations, channels, lock_objects, rules, selectors
 from campaigns.models import Campaign, CampaignStep, Channel, OutboxMessage, SkipReason
 from campaigns.ratelimit import wait_for_send_slot
 from campaigns.templating import MessageContext, RenderedMessage, render_message
@@ -184,8 +184,9 @@ def _consent_reason(member: Member, channel: str) -> str | None:
     return SkipReason.NO_CONSENT
 
 
-def render_for(campaign: Campaign, member: Member) -> RenderedMessage:
-    """The campaign's message as this member would receive it (also the admin preview)."""
+def render_for(campaign: Campaign, member: Member, extra: dict | None = None) -> RenderedMessage:
+    """The campaign's message as this member would receive it (also the admin preview); `extra`
+    holds an automation's own variables."""
     with translation.override(campaign.language):
         snapshot = loyalty.snapshots([member])[member.pk]
         context = MessageContext(
@@ -193,6 +194,7 @@ def render_for(campaign: Campaign, member: Member) -> RenderedMessage:
             member_no=member.member_no,
             points_balance=snapshot.points_balance,
             tier=snapshot.tier.name,
+            extra=extra or {},
         )
         return render_message(subject=campaign.subject, body=campaign.body, context=context)
 
@@ -228,7 +230,11 @@ def prepare_message(*, message_id: int, owner: str, now: datetime.datetime | Non
     if not address:
         return _fail(message, _("No email address") if message.channel == Channel.EMAIL else _("No mobile number"), now)
     try:
-        rendered = render_for(campaign, member)
+        with transaction.atomic():  # an automation's coupon is undone if the message cannot render
+            extra = automations.before_send(message=message, now=now)
+            rendered = render_for(campaign, member, extra)
+    except automations.OfferNotIssued as exc:
+        return _fail(message, str(exc), now)
     except Exception as exc:  # a template that cannot render for this member
         return _fail(message, _("Template error: %(error)s") % {"error": type(exc).__name__}, now)
     OutboxMessage.objects.filter(pk=message.pk).update(
@@ -344,7 +350,10 @@ def complete_finished_campaigns(*, now: datetime.datetime | None = None) -> list
     unfinished = OutboxMessage.objects.filter(
         campaign_id=OuterRef("pk"), status__in=[OutboxMessage.Status.PENDING, OutboxMessage.Status.SENDING]
     )
-    finished = Campaign.objects.filter(status=Campaign.Status.SENDING).filter(~Exists(unfinished))
+    # An automation's campaign keeps sending while it exists: its trigger adds messages any day.
+    finished = Campaign.objects.filter(status=Campaign.Status.SENDING, automation__isnull=True).filter(
+        ~Exists(unfinished)
+    )
     ids = list(finished.values_list("pk", flat=True))
     if ids:
         Campaign.objects.filter(pk__in=ids, status=Campaign.Status.SENDING).filter(~Exists(unfinished)).update(

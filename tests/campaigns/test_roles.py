@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth.models import Group
 
 from loyalty_crm.roles import MANAGER, MARKETING, ROLES, STORE_STAFF, SUPPORT
+from tests.campaigns.test_automations import EXPECTED as AUTOMATIONS_EXPECTED
 from tests.campaigns.test_roles_dispatch import EXPECTED as DISPATCH_EXPECTED
 from tests.campaigns.test_roles_referral import EXPECTED as REFERRAL_EXPECTED
 
@@ -27,8 +28,12 @@ def permissions_of(role):
 @pytest.mark.parametrize("role", ROLES)
 def test_role_has_exactly_its_campaigns_permissions(role):
     """Segments and classification here, campaigns and dispatch in test_roles_dispatch, referral and
-    partners in test_roles_referral: together, every campaigns permission the role holds."""
-    assert permissions_of(role) == EXPECTED[role] | DISPATCH_EXPECTED[role] | REFERRAL_EXPECTED[role]
+    partners in test_roles_referral, automations in test_automations: together, every campaigns
+    permission the role holds."""
+    assert (
+        permissions_of(role)
+        == EXPECTED[role] | DISPATCH_EXPECTED[role] | REFERRAL_EXPECTED[role] | AUTOMATIONS_EXPECTED[role]
+    )
 
 
 def test_nobody_edits_scores_or_runs_by_hand():

@@ -1,0 +1,131 @@
+"""Back office for automations: switch each trigger on or off, set its days, offer, channel and
+templates (saved through `campaigns.automations.update_automation`), see a holiday's dates and
+each occurrence's counts."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Q
+from django.utils import timezone
+from django.utils.html import format_html_join
+from django.utils.translation import gettext_lazy as _
+
+from campaigns import automations
+from campaigns.models import Automation, AutomationOccurrence, Campaign, Channel, OutboxMessage, Segment
+
+
+class AutomationForm(forms.ModelForm):
+    channel = forms.ChoiceField(label=_("channel"), choices=Channel.choices)
+    language = forms.ChoiceField(label=_("language"), choices=Campaign._meta.get_field("language").choices)
+    subject = forms.CharField(label=_("subject"), required=False, max_length=200, help_text=_("Email only."))
+    body = forms.CharField(label=_("body"), widget=forms.Textarea(attrs={"rows": 6, "cols": 80}))
+    segment = forms.ModelChoiceField(
+        label=_("segment"),
+        queryset=Segment.objects.all(),
+        required=False,
+        help_text=_("Optional: only members of this segment receive it."),
+    )
+
+    class Meta:
+        model = Automation
+        fields = ["enabled", "days_before", "coupon_template"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        campaign = self.instance.campaign
+        defaults = automations.default_message(self.instance)
+        for name in automations.CAMPAIGN_FIELDS:
+            value = getattr(campaign, f"{name}_id" if name == "segment" else name) if campaign else defaults[name]
+            self.initial.setdefault(name, value)
+        names = ", ".join(
+            f"{{{{ {v} }}}}"
+            for v in ("member.name", "member.member_no", "points_balance", "tier")
+            + automations.EXTRA_VARIABLES[self.instance.kind]
+        )
+        self.fields["body"].help_text = _("A template; it can use %(names)s.") % {"names": names}
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        try:
+            self.warnings = automations.validate_automation(kind=self.instance.kind, values=cleaned)
+        except ValidationError as error:
+            for field, field_errors in error.message_dict.items():
+                self.add_error(field if field in self.fields else None, field_errors)
+        return cleaned
+
+
+@admin.register(Automation)
+class AutomationAdmin(admin.ModelAdmin):
+    form = AutomationForm
+    list_display = ["__str__", "kind", "enabled", "days_before", "channel", "coupon_template", "dates", "last_run_on"]
+    list_filter = ["enabled", "kind"]
+    list_select_related = ["campaign", "coupon_template"]
+    readonly_fields = ["kind", "holiday", "dates", "occurrences", "last_run_on"]
+    fieldsets = [
+        (None, {"fields": ["kind", "holiday", "dates", "enabled", "days_before", "coupon_template", "last_run_on"]}),
+        (_("Message"), {"fields": ["channel", "language", "subject", "body", "segment"]}),
+        (_("Occurrences"), {"fields": ["occurrences"]}),
+    ]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("channel"))
+    def channel(self, obj):
+        return obj.campaign.get_channel_display() if obj.campaign else "—"
+
+    @admin.display(description=_("holiday dates (this year, next year)"))
+    def dates(self, obj):
+        days = automations.upcoming_dates(obj, timezone.localdate())
+        return ", ".join(day.isoformat() for day in days) or "—"
+
+    @admin.display(description=_("occurrences"))
+    def occurrences(self, obj):
+        rows = (
+            AutomationOccurrence.objects.filter(automation=obj)
+            .annotate(
+                queued=Count("step__outbox_messages"),
+                sent=Count("step__outbox_messages", filter=Q(step__outbox_messages__status=OutboxMessage.Status.SENT)),
+                skipped=Count(
+                    "step__outbox_messages", filter=Q(step__outbox_messages__status=OutboxMessage.Status.SKIPPED)
+                ),
+            )
+            .order_by("-created_at")[:20]
+        )
+        if not rows:
+            return _("None yet.")
+        return format_html_join(
+            "\n",
+            "<div>{}: {} {} · {} {} · {} {}</div>",
+            ((row.key, _("queued"), row.queued, _("sent"), row.sent, _("skipped"), row.skipped) for row in rows),
+        )
+
+    def save_model(self, request, obj, form, change):
+        changes = {name: form.cleaned_data[name] for name in automations.CAMPAIGN_FIELDS}
+        changes.update({name: form.cleaned_data[name] for name in automations.AUTOMATION_FIELDS})
+        warnings = automations.update_automation(automation=obj, actor=request.user, **changes)
+        for warning in warnings:
+            messages.warning(request, warning)
+
+
+@admin.register(AutomationOccurrence)
+class AutomationOccurrenceAdmin(admin.ModelAdmin):
+    list_display = ["automation", "key", "on", "step", "created_at"]
+    list_filter = ["automation"]
+    list_select_related = ["automation", "step__campaign"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
