@@ -17,7 +17,7 @@ from django.template.base import VariableNode
 from django.utils.html import escape, linebreaks
 from django.utils.translation import gettext as _
 
-ALLOWED_VARIABLES = ("member.name", "member.member_no", "points_balance", "tier")
+ALLOWED_VARIABLES = ("member.name", "member.member_no", "points_balance", "tier", "coupon.code", "offer_points")
 
 _engine = Engine(dirs=[], app_dirs=False, loaders=[], autoescape=False, string_if_invalid="")
 
@@ -28,12 +28,16 @@ class MessageContext:
     member_no: str
     points_balance: int
     tier: str
+    coupon_code: str = ""  # the campaign offer's coupon, issued for this message
+    offer_points: int = 0  # the campaign offer's bonus points
 
     def as_dict(self) -> dict:
         return {
             "member": {"name": self.name, "member_no": self.member_no},
             "points_balance": self.points_balance,
             "tier": self.tier,
+            "coupon": {"code": self.coupon_code},
+            "offer_points": self.offer_points,
         }
 
 
@@ -41,6 +45,11 @@ class MessageContext:
 class RenderedMessage:
     subject: str
     text: str
+
+    @property
+    def plain(self) -> str:
+        """The text part as sent (email tracking replaces its links)."""
+        return self.text
 
     @property
     def html(self) -> str:

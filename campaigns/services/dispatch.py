@@ -26,10 +26,11 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from campaigns import channels, lock_objects, rules, selectors
+from campaigns import channels, lock_objects, offers, rules, selectors, tracking
 from campaigns.models import Campaign, CampaignStep, Channel, OutboxMessage, SkipReason
 from campaigns.ratelimit import wait_for_send_slot
 from campaigns.templating import MessageContext, RenderedMessage, render_message
+from loyalty_crm.errors import DomainError
 from members import loyalty
 from members.models import Member
 
@@ -184,7 +185,7 @@ def _consent_reason(member: Member, channel: str) -> str | None:
     return SkipReason.NO_CONSENT
 
 
-def render_for(campaign: Campaign, member: Member) -> RenderedMessage:
+def render_for(campaign: Campaign, member: Member, *, coupon_code: str = "", offer_points: int = 0) -> RenderedMessage:
     """The campaign's message as this member would receive it (also the admin preview)."""
     with translation.override(campaign.language):
         snapshot = loyalty.snapshots([member])[member.pk]
@@ -193,6 +194,8 @@ def render_for(campaign: Campaign, member: Member) -> RenderedMessage:
             member_no=member.member_no,
             points_balance=snapshot.points_balance,
             tier=snapshot.tier.name,
+            coupon_code=coupon_code,
+            offer_points=offer_points,
         )
         return render_message(subject=campaign.subject, body=campaign.body, context=context)
 
@@ -227,10 +230,21 @@ def prepare_message(*, message_id: int, owner: str, now: datetime.datetime | Non
     address = member.email if message.channel == Channel.EMAIL else member.phone
     if not address:
         return _fail(message, _("No email address") if message.channel == Channel.EMAIL else _("No mobile number"), now)
+    try:  # the campaign's coupon, if it offers one: issued once for this message (campaigns.offers)
+        coupon = offers.coupon_for_message(message)
+    except DomainError as exc:
+        return _fail(message, _("The offer could not be given: %(error)s") % {"error": exc.detail}, now)
     try:
-        rendered = render_for(campaign, member)
+        rendered = render_for(
+            campaign,
+            member,
+            coupon_code=coupon.code if coupon else "",
+            offer_points=offers.offer_points(campaign.pk),
+        )
     except Exception as exc:  # a template that cannot render for this member
-        return _fail(message, _("Template error: %(error)s") % {"error": type(exc).__name__}, now)
+        decision = _fail(message, _("Template error: %(error)s") % {"error": type(exc).__name__}, now)
+        offers.settle_after_send(message_id=message.pk, sent=False)
+        return decision
     OutboxMessage.objects.filter(pk=message.pk).update(
         status=OutboxMessage.Status.SENDING, sending_at=now, lease_expires_at=now + lease_length(), updated_at=now
     )
@@ -244,18 +258,22 @@ def prepare_message(*, message_id: int, owner: str, now: datetime.datetime | Non
     )
 
 
+@transaction.atomic
 def finish_message(*, message_id: int, owner: str, provider_ref: str = "", error: str = "") -> None:
-    """sending (or in_doubt, if recovery gave up on a slow send that did complete) → sent | failed."""
+    """sending (or in_doubt, if recovery gave up on a slow send that did complete) → sent | failed;
+    then the offer is settled in the same transaction (points credited, or the coupon voided)."""
     now = timezone.now()
     rows = OutboxMessage.objects.filter(
         pk=message_id, lease_owner=owner, status__in=[OutboxMessage.Status.SENDING, OutboxMessage.Status.IN_DOUBT]
     )
     if error:
-        rows.update(status=OutboxMessage.Status.FAILED, error=error[:300], lease_owner="", lease_expires_at=None,
-                    updated_at=now)  # fmt: skip
+        changed = rows.update(status=OutboxMessage.Status.FAILED, error=error[:300], lease_owner="",
+                              lease_expires_at=None, updated_at=now)  # fmt: skip
     else:
-        rows.update(status=OutboxMessage.Status.SENT, sent_at=now, provider_ref=provider_ref[:100], lease_owner="",
-                    lease_expires_at=None, updated_at=now)  # fmt: skip
+        changed = rows.update(status=OutboxMessage.Status.SENT, sent_at=now, provider_ref=provider_ref[:100],
+                              lease_owner="", lease_expires_at=None, updated_at=now)  # fmt: skip
+    if changed:
+        offers.settle_after_send(message_id=message_id, sent=not error)
 
 
 def send_prepared(*, message_id: int, owner: str, decision: Decision) -> str:
@@ -263,7 +281,7 @@ def send_prepared(*, message_id: int, owner: str, decision: Decision) -> str:
     reference = f"outbox-{message_id}"
     try:
         with translation.override(decision.language or None):
-            provider_ref = _send(decision, reference)
+            provider_ref = _send(decision, reference, message_id)
     except Exception as exc:  # the channel refused or broke: failed, never retried (it may have gone out)
         logger.warning("outbox message %s failed: %s", message_id, type(exc).__name__)
         finish_message(message_id=message_id, owner=owner, error=str(exc) or type(exc).__name__)
@@ -272,10 +290,13 @@ def send_prepared(*, message_id: int, owner: str, decision: Decision) -> str:
     return "sent"
 
 
-def _send(decision: Decision, reference: str) -> str:
-    if decision.channel == Channel.EMAIL:
+def _send(decision: Decision, reference: str, message_id: int) -> str:
+    if decision.channel == Channel.EMAIL:  # links and an open pixel, signed per message (campaigns.tracking)
         return channels.send_email(
-            address=decision.address, message=decision.message, member_no=decision.member_no, reference=reference
+            address=decision.address,
+            message=tracking.tracked(decision.message, message_id=message_id),
+            member_no=decision.member_no,
+            reference=reference,
         )
     return channels.send_sms(phone=decision.address, message=decision.message, reference=reference)
 
