@@ -28,7 +28,7 @@ def test_pure_arithmetic():
 def test_results_of_a_points_campaign_with_a_control_group(monkeypatch, settings):
     settings.CAMPAIGN_POINT_VALUE = "0.01"
     no_quiet_hours()
-    a, b, c, d = (member(sms_consent=True) for _i in range(4))
+    a, b, c, _d = (member(sms_consent=True) for _i in range(4))
     e, f, g = (member(sms_consent=True) for _i in range(3))
     control = {e.pk, f.pk, g.pk}
     monkeypatch.setattr(dispatch.rules, "in_control_group", lambda *, campaign_id, member_id, pct: member_id in control)

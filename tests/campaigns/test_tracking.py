@@ -21,7 +21,7 @@ def sent_email():
 
 
 def test_links_are_tracked_and_redirect_only_to_the_message_url(client):
-    made, email, html = sent_email()
+    _made, email, html = sent_email()
     assert "https://shop.example.com/new?a=1" not in email.body  # the text part links through the redirect
     click = re.search(r"http://[^/]+(/c/c/[^/\s]+/)", email.body).group(1)
     assert f'href="http://127.0.0.1:8000{click}"' in html or click in html
@@ -37,7 +37,7 @@ def test_links_are_tracked_and_redirect_only_to_the_message_url(client):
 
 
 def test_open_pixel_records_the_first_open(client):
-    made, email, html = sent_email()
+    _made, _email, html = sent_email()
     pixel = re.search(r'src="http://[^/]+(/c/o/[^"]+\.gif)"', html).group(1)
     response = client.get(pixel)
     assert response.status_code == 200 and response["Content-Type"] == "image/gif"
@@ -48,7 +48,7 @@ def test_open_pixel_records_the_first_open(client):
 
 @pytest.mark.parametrize("mangle", [lambda t: t[:-2] + "xx", lambda t: "x" + t, lambda t: "abc"])
 def test_tampered_tokens_get_404_and_no_redirect(client, mangle):
-    made, email, html = sent_email()
+    _made, email, html = sent_email()
     click = re.search(r"/c/c/([^/\s]+)/", email.body).group(1)
     pixel = re.search(r"/c/o/([^\"]+)\.gif", html).group(1)
     assert client.get(f"/c/c/{mangle(click)}/").status_code == 404
@@ -59,7 +59,7 @@ def test_tampered_tokens_get_404_and_no_redirect(client, mangle):
 def test_a_token_signed_for_another_purpose_is_refused(client):
     from django.core import signing
 
-    made, email, html = sent_email()
+    made, _email, _html = sent_email()
     message_id = made.outbox_messages.get().pk
     forged = signing.dumps({"m": message_id, "u": "https://evil.example.com/"}, salt="campaigns.unsubscribe")
     assert client.get(f"/c/c/{forged}/").status_code == 404
