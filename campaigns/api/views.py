@@ -13,13 +13,15 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from campaigns import segments, selectors, services
+from campaigns import results, segments, selectors, services
 from campaigns.api.serializers import (
+    CampaignResultsSerializer,
     CampaignCreatedSerializer,
     CampaignInputSerializer,
     CampaignSerializer,
     CampaignStatusSerializer,
     ContactPolicySerializer,
+    ResultsQuerySerializer,
     SegmentInputSerializer,
     SegmentSerializer,
 )
@@ -78,6 +80,21 @@ class CampaignDetailView(generics.RetrieveAPIView):
         campaign = get_object_or_404(selectors.campaign_list(), pk=pk)
         results = {campaign.pk: selectors.campaign_results(campaign)}
         return Response(CampaignSerializer(campaign, context={"results": results}).data)
+
+
+class CampaignResultsView(generics.RetrieveAPIView):
+    """Results of one campaign (Marketing and Managers: the view-campaign permission)."""
+
+    queryset = Campaign.objects.none()  # for the permission class: view campaign
+    serializer_class = CampaignResultsSerializer
+
+    @extend_schema(parameters=[ResultsQuerySerializer], responses={200: CampaignResultsSerializer})
+    def get(self, request, pk: int):
+        query = ResultsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        campaign = get_object_or_404(Campaign, pk=pk)
+        figures = results.campaign_results(campaign, window_days=query.validated_data["window_days"])
+        return Response(CampaignResultsSerializer(figures).data)
 
 
 class CampaignLaunchView(APIView):
