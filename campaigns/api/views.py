@@ -15,9 +15,9 @@ from rest_framework.views import APIView
 
 from campaigns import results, segments, selectors, services
 from campaigns.api.serializers import (
-    CampaignResultsSerializer,
     CampaignCreatedSerializer,
     CampaignInputSerializer,
+    CampaignResultsSerializer,
     CampaignSerializer,
     CampaignStatusSerializer,
     ContactPolicySerializer,
