@@ -7,6 +7,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
@@ -14,11 +15,14 @@ from django.views.decorators.http import require_POST
 
 from campaigns import (
     admin_segments,  # noqa: F401 -- registers the segment and classification admins
+    offers,
+    results,
     selectors,
     services,
 )
-from campaigns.models import Campaign, ContactPolicy, OutboxMessage, SkipReason, SmsLog
+from campaigns.models import Campaign, CampaignOffer, ContactPolicy, OutboxMessage, SkipReason, SmsLog
 from campaigns.services.campaigns import EDITABLE_FIELDS, validate_campaign
+from loyalty_crm.admin_site import _bars
 from loyalty_crm.errors import DomainError
 from members.models import Member
 
@@ -53,9 +57,29 @@ class CampaignForm(forms.ModelForm):
         return cleaned
 
 
+class CampaignOfferInline(admin.StackedInline):
+    """The campaign's offer; saved through `campaigns.offers.set_offer` (CampaignAdmin.save_formset)."""
+
+    model = CampaignOffer
+    extra = 0
+    max_num = 1
+    can_delete = True
+    fields = ["kind", "coupon_template", "points"]
+    autocomplete_fields = []
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.status != Campaign.Status.DRAFT:
+            return False
+        return super().has_change_permission(request, obj)
+
+    has_add_permission = has_change_permission
+    has_delete_permission = has_change_permission
+
+
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
     form = CampaignForm
+    inlines = [CampaignOfferInline]
     list_display = ["name", "channel", "status", "segment", "start_at", "created_by", "created_at"]
     list_filter = ["status", "channel"]
     list_select_related = ["segment", "created_by"]
@@ -119,6 +143,70 @@ class CampaignAdmin(admin.ModelAdmin):
         for warning in saved.warnings:
             self.message_user(request, warning, messages.WARNING)
 
+    def save_formset(self, request, form, formset, change):
+        """The offer inline: through `offers.set_offer` (drafts only, checked there)."""
+        if formset.model is not CampaignOffer:
+            return super().save_formset(request, form, formset, change)
+        campaign = form.instance
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for inline_form in formset.forms:
+            if not inline_form.has_changed() and inline_form.instance.pk is None:
+                continue
+            data = inline_form.cleaned_data
+            if data.get("DELETE"):
+                offers.set_offer(campaign=campaign, kind=None, actor=request.user)
+            else:
+                offers.set_offer(
+                    campaign=campaign,
+                    kind=data.get("kind"),
+                    coupon_template=data.get("coupon_template"),
+                    points=data.get("points") or 0,
+                    actor=request.user,
+                )
+
+    # --- results --------------------------------------------------------------------------
+
+    def results_view(self, request, object_id):
+        """The campaign's results page: figures, repurchase vs control, cost and ROI, and a chart."""
+        campaign = get_object_or_404(Campaign, pk=object_id)
+        if not self.has_view_permission(request, campaign):
+            raise PermissionDenied
+        try:
+            window_days = int(request.GET.get("window_days") or results.DEFAULT_WINDOW_DAYS)
+        except ValueError:
+            window_days = results.DEFAULT_WINDOW_DAYS
+        window_days = min(max(window_days, 1), 365)
+        figures = results.campaign_results(campaign, window_days=window_days)
+        funnel = [
+            (_("Audience"), figures.audience),
+            (_("Sent"), figures.sent),
+            (_("Opened"), figures.opened),
+            (_("Clicked"), figures.clicked),
+            (_("Coupons used"), figures.coupons_redeemed),
+            (_("Bought in the window"), figures.recipients.repurchasers),
+        ]
+        if campaign.channel != "email":
+            funnel = [row for row in funnel if row[0] not in (_("Opened"), _("Clicked"))]
+        rates = [
+            (_("Recipients"), figures.recipients.repurchase_rate or 0),
+            (_("Control group"), figures.control.repurchase_rate or 0),
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": campaign,
+            "title": _("Results: %(name)s") % {"name": campaign.name},
+            "figures": figures,
+            "window_days": window_days,
+            "skipped": [(label, figures.skipped.get(reason, 0)) for reason, label in SkipReason.choices],
+            "funnel": [
+                {"label": label, "value": value, "height": height}
+                for (label, value), height in zip(funnel, _bars([v for _l, v in funnel]), strict=True)
+            ],
+            "rates": [{"label": label, "value": value, "height": round(value * 100)} for label, value in rates],
+        }
+        return TemplateResponse(request, "admin/campaigns/campaign/results.html", context)
+
     # --- launch, cancel and preview ---------------------------------------------------------
 
     def has_launch_permission(self, request, obj=None):
@@ -126,6 +214,11 @@ class CampaignAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         custom = [
+            path(
+                "<int:object_id>/results/",
+                self.admin_site.admin_view(self.results_view),
+                name="campaigns_campaign_results",
+            ),
             path(
                 "<int:object_id>/launch/",
                 self.admin_site.admin_view(require_POST(self.launch_view)),

@@ -5,6 +5,7 @@ from django.contrib.auth.models import Group
 
 from loyalty_crm.roles import MANAGER, MARKETING, ROLES, STORE_STAFF, SUPPORT
 from tests.campaigns.test_roles_dispatch import EXPECTED as DISPATCH_EXPECTED
+from tests.campaigns.test_roles_results import EXPECTED as RESULTS_EXPECTED
 
 pytestmark = pytest.mark.django_db
 
@@ -25,8 +26,9 @@ def permissions_of(role):
 
 @pytest.mark.parametrize("role", ROLES)
 def test_role_has_exactly_its_campaigns_permissions(role):
-    """Segments and classification here, campaigns and dispatch in test_roles_dispatch: together, all."""
-    assert permissions_of(role) == EXPECTED[role] | DISPATCH_EXPECTED[role]
+    """Segments and classification here, campaigns and dispatch in test_roles_dispatch, offers and
+    engagement in test_roles_results: together, all."""
+    assert permissions_of(role) == EXPECTED[role] | DISPATCH_EXPECTED[role] | RESULTS_EXPECTED[role]
 
 
 def test_nobody_edits_scores_or_runs_by_hand():
