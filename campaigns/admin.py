@@ -16,11 +16,21 @@ from django.views.decorators.http import require_POST
 from campaigns import (
     admin_segments,  # noqa: F401 -- registers the segment and classification admins
     offers,
+    pilots,
     results,
     selectors,
     services,
 )
-from campaigns.models import Campaign, CampaignOffer, ContactPolicy, OutboxMessage, SkipReason, SmsLog
+from campaigns.models import (
+    Campaign,
+    CampaignOffer,
+    CampaignPilot,
+    Classification,
+    ContactPolicy,
+    OutboxMessage,
+    SkipReason,
+    SmsLog,
+)
 from campaigns.services.campaigns import EDITABLE_FIELDS, validate_campaign
 from loyalty_crm.admin_site import _bars
 from loyalty_crm.errors import DomainError
@@ -225,6 +235,16 @@ class CampaignAdmin(admin.ModelAdmin):
                 name="campaigns_campaign_launch",
             ),
             path(
+                "<int:object_id>/pilot/",
+                self.admin_site.admin_view(require_POST(self.pilot_view)),
+                name="campaigns_campaign_pilot",
+            ),
+            path(
+                "<int:object_id>/expand/",
+                self.admin_site.admin_view(require_POST(self.expand_view)),
+                name="campaigns_campaign_expand",
+            ),
+            path(
                 "<int:object_id>/cancel/",
                 self.admin_site.admin_view(require_POST(self.cancel_view)),
                 name="campaigns_campaign_cancel",
@@ -251,6 +271,28 @@ class CampaignAdmin(admin.ModelAdmin):
             request, object_id, services.launch_campaign, _("“%(name)s” is scheduled and will send at its start time.")
         )
 
+    def pilot_view(self, request, object_id):
+        """Launch as a pilot: `sample_pct` (a share) or `classification` from the change page."""
+        try:
+            sample_pct = int(request.POST.get("sample_pct") or 0) or None
+        except ValueError:
+            sample_pct = None
+        classification = request.POST.get("classification") or ""
+
+        def launch(*, campaign, actor):
+            return pilots.launch_pilot(
+                campaign=campaign, sample_pct=sample_pct, classification=classification, actor=actor
+            )
+
+        return self._transition(request, object_id, launch, _("“%(name)s” is scheduled as a pilot."))
+
+    def expand_view(self, request, object_id):
+        def expand(*, campaign, actor):
+            pilots.expand_campaign(campaign=campaign, actor=actor)
+            return campaign
+
+        return self._transition(request, object_id, expand, _("“%(name)s” is being sent to the rest of its audience."))
+
     def cancel_view(self, request, object_id):
         return self._transition(request, object_id, services.cancel_campaign, _("“%(name)s” is cancelled."))
 
@@ -260,6 +302,8 @@ class CampaignAdmin(admin.ModelAdmin):
         if campaign is not None:
             extra_context.update(self._preview_context(request, campaign))
             extra_context["can_launch"] = self.has_launch_permission(request)
+            extra_context["pilot"] = CampaignPilot.objects.filter(campaign=campaign).first()
+            extra_context["classifications"] = Classification.choices
         return super().change_view(request, object_id, form_url, extra_context)
 
     def _preview_context(self, request, campaign):

@@ -567,3 +567,44 @@ class MessageEngagement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.message_id}"
+
+
+class CampaignPilot(models.Model):
+    """A campaign launched first on a sample: a random share of its audience, or only the
+    audience's members of one classification (e.g. high value). After the results, "expand"
+    sends the campaign as step 2 to the rest of the audience not yet contacted."""
+
+    campaign = models.OneToOneField(
+        Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, related_name="pilot"
+    )
+    sample_pct = models.PositiveSmallIntegerField(
+        _("pilot share (%)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(90)],
+        help_text=_("A random share of the audience to try the campaign on first."),
+    )
+    classification = models.CharField(
+        _("pilot classification"),
+        max_length=20,
+        choices=Classification.choices,
+        blank=True,
+        help_text=_("Or try it first on the audience's members of one classification (e.g. high value)."),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    expanded_at = models.DateTimeField(_("expanded at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("pilot")
+        verbose_name_plural = _("pilots")
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(sample_pct__isnull=False) & Q(classification=""))
+                | (Q(sample_pct__isnull=True) & ~Q(classification="")),
+                name="campaigns_pilot_one_rule",
+                violation_error_message=_("Choose either a pilot share or a classification."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.campaign)

@@ -265,3 +265,28 @@ class CampaignResultsSerializer(serializers.Serializer):
     @extend_schema_field(SkippedSerializer)
     def get_skipped(self, results) -> dict:
         return {reason: results.skipped.get(reason, 0) for reason in SkipReason.values}
+
+
+class PilotSerializer(serializers.Serializer):
+    sample_pct = serializers.IntegerField(min_value=1, max_value=90, required=False, allow_null=True, default=None)
+    classification = serializers.ChoiceField(choices=Classification.choices, required=False, default="")
+
+    def validate(self, attrs):
+        if bool(attrs.get("sample_pct")) == bool(attrs.get("classification")):
+            raise serializers.ValidationError(_("Choose either a pilot share or a classification."))
+        return attrs
+
+
+class LaunchInputSerializer(serializers.Serializer):
+    pilot = PilotSerializer(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=_("Launch as a pilot on a random share of the audience or on one classification."),
+    )
+
+
+class ExpandedSerializer(serializers.Serializer):
+    status = serializers.CharField()
+    audience = serializers.IntegerField(help_text=_("Members added by the expansion."))
+    control_group = serializers.IntegerField()

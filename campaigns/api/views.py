@@ -13,7 +13,7 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from campaigns import results, segments, selectors, services
+from campaigns import pilots, results, segments, selectors, services
 from campaigns.api.serializers import (
     CampaignCreatedSerializer,
     CampaignInputSerializer,
@@ -21,6 +21,8 @@ from campaigns.api.serializers import (
     CampaignSerializer,
     CampaignStatusSerializer,
     ContactPolicySerializer,
+    ExpandedSerializer,
+    LaunchInputSerializer,
     ResultsQuerySerializer,
     SegmentInputSerializer,
     SegmentSerializer,
@@ -102,11 +104,35 @@ class CampaignLaunchView(APIView):
 
     permission_classes = [IsAuthenticated, CanLaunchCampaigns]
 
-    @extend_schema(request=None, responses={202: CampaignStatusSerializer, 409: CONFLICT})
+    @extend_schema(request=LaunchInputSerializer, responses={202: CampaignStatusSerializer, 409: CONFLICT})
+    def post(self, request, pk: int):
+        data = LaunchInputSerializer(data=request.data or {})
+        data.is_valid(raise_exception=True)
+        campaign = get_object_or_404(Campaign, pk=pk)
+        pilot = data.validated_data.get("pilot")
+        if pilot:
+            campaign = pilots.launch_pilot(
+                campaign=campaign,
+                sample_pct=pilot.get("sample_pct"),
+                classification=pilot.get("classification") or "",
+                actor=request.user,
+            )
+        else:
+            campaign = services.launch_campaign(campaign=campaign, actor=request.user)
+        return Response({"status": campaign.status}, status=status.HTTP_202_ACCEPTED)
+
+
+class CampaignExpandView(APIView):
+    """A finished pilot → step 2 to the rest of its audience (nobody twice). 409 when not possible."""
+
+    permission_classes = [IsAuthenticated, CanLaunchCampaigns]
+
+    @extend_schema(request=None, responses={202: ExpandedSerializer, 409: CONFLICT})
     def post(self, request, pk: int):
         campaign = get_object_or_404(Campaign, pk=pk)
-        campaign = services.launch_campaign(campaign=campaign, actor=request.user)
-        return Response({"status": campaign.status}, status=status.HTTP_202_ACCEPTED)
+        result = pilots.expand_campaign(campaign=campaign, actor=request.user)
+        body = {"status": Campaign.Status.SENDING, "audience": result.audience, "control_group": result.control_group}
+        return Response(ExpandedSerializer(body).data, status=status.HTTP_202_ACCEPTED)
 
 
 class CampaignCancelView(APIView):

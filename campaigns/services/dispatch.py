@@ -27,7 +27,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from campaigns import channels, lock_objects, offers, rules, selectors, tracking
-from campaigns.models import Campaign, CampaignStep, Channel, OutboxMessage, SkipReason
+from campaigns.models import Campaign, CampaignPilot, CampaignStep, Channel, OutboxMessage, SkipReason
 from campaigns.ratelimit import wait_for_send_slot
 from campaigns.templating import MessageContext, RenderedMessage, render_message
 from loyalty_crm.errors import DomainError
@@ -64,7 +64,27 @@ def start_campaign(*, campaign_id: int, now: datetime.datetime | None = None) ->
     if campaign.status != Campaign.Status.SCHEDULED or (campaign.start_at and campaign.start_at > now):
         return None
     step, _created = CampaignStep.objects.get_or_create(campaign=campaign, number=1)
-    member_ids = selectors.audience_members(campaign).order_by("pk").values_list("pk", flat=True)
+    members = selectors.audience_members(campaign)
+    pilot = CampaignPilot.objects.filter(campaign=campaign).first()
+    if pilot is not None and pilot.classification:  # a pilot on one classification (campaigns.pilots)
+        members = members.filter(campaign_score__classification=pilot.classification)
+    sample_pct = pilot.sample_pct if pilot is not None and pilot.sample_pct else None
+    result = fill_outbox(campaign=campaign, step=step, members=members, sample_pct=sample_pct, now=now)
+    campaign.status = Campaign.Status.SENDING
+    campaign.started_at = now
+    campaign.save(update_fields=["status", "started_at", "updated_at"])
+    logger.info(
+        "campaign %s started: audience %s, control group %s", campaign.pk, result.audience, result.control_group
+    )
+    transaction.on_commit(kick_dispatch)
+    return result
+
+
+def fill_outbox(*, campaign: Campaign, step: CampaignStep, members, sample_pct: int | None, now) -> StartResult:
+    """One outbox row per member of `members` for `step` (control group drawn, no-consent skipped).
+    With `sample_pct`, only that random share of them (a pilot). Set-based; the caller holds the
+    campaign's lock."""
+    member_ids = members.order_by("pk").values_list("pk", flat=True)
     audience = control = 0
     batch: list[OutboxMessage] = []
 
@@ -73,6 +93,8 @@ def start_campaign(*, campaign_id: int, now: datetime.datetime | None = None) ->
         batch.clear()
 
     for member_id in member_ids.iterator(chunk_size=INSERT_BATCH):
+        if sample_pct and not rules.in_pilot_sample(campaign_id=campaign.pk, member_id=member_id, pct=sample_pct):
+            continue
         held_back = rules.in_control_group(campaign_id=campaign.pk, member_id=member_id, pct=campaign.control_group_pct)
         audience += 1
         control += held_back
@@ -90,17 +112,12 @@ def start_campaign(*, campaign_id: int, now: datetime.datetime | None = None) ->
             flush()
     flush()
     # Consent is checked again at send time; skipping the clear cases now saves the work.
-    pending = OutboxMessage.objects.filter(campaign=campaign, status=OutboxMessage.Status.PENDING)
+    pending = OutboxMessage.objects.filter(step=step, status=OutboxMessage.Status.PENDING)
     no_consent = pending.filter(~selectors.consent_granted(campaign.channel))
     no_consent.filter(selectors.ever_granted(campaign.channel)).update(
         status=OutboxMessage.Status.SKIPPED, skip_reason=SkipReason.OPTED_OUT, updated_at=now
     )
     no_consent.update(status=OutboxMessage.Status.SKIPPED, skip_reason=SkipReason.NO_CONSENT, updated_at=now)
-    campaign.status = Campaign.Status.SENDING
-    campaign.started_at = now
-    campaign.save(update_fields=["status", "started_at", "updated_at"])
-    logger.info("campaign %s started: audience %s, control group %s", campaign.pk, audience, control)
-    transaction.on_commit(kick_dispatch)
     return StartResult(campaign_id=campaign.pk, audience=audience, control_group=control)
 
 

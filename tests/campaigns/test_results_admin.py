@@ -54,3 +54,28 @@ def test_offer_inline_saves_through_the_service(client, marketing):
     assert response.status_code == 302, response.context["errors"] if response.context else response
     offer = CampaignOffer.objects.get()
     assert (offer.kind, offer.coupon_template_id, offer.points) == ("coupon", template.pk, 0)
+
+
+def test_admin_launches_a_pilot_and_expands_it(client, marketing, store_staff):
+    from campaigns.services import dispatch
+
+    no_quiet_hours()
+    for _i in range(10):
+        member(sms_consent=True)
+    made = campaign()
+    logged_in(client, marketing)
+    page = client.get(f"{CAMPAIGNS}{made.pk}/change/").content.decode()
+    assert "campaign-pilot-form" in page
+    client.post(f"{CAMPAIGNS}{made.pk}/pilot/", {"classification": "", "sample_pct": "50"})
+    made.refresh_from_db()
+    assert made.status == "scheduled" and made.pilot.sample_pct == 50
+    dispatch.start_campaign(campaign_id=made.pk)
+    drain()
+    piloted = made.outbox_messages.count()
+    page = client.get(f"{CAMPAIGNS}{made.pk}/change/").content.decode()
+    assert "campaign-expand" in page
+    logged_in(client, store_staff)
+    assert client.post(f"{CAMPAIGNS}{made.pk}/expand/").status_code in (302, 403)
+    assert made.outbox_messages.count() == piloted
+    logged_in(client, marketing).post(f"{CAMPAIGNS}{made.pk}/expand/")
+    assert made.outbox_messages.count() == 10
