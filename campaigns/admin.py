@@ -3,9 +3,12 @@ the contact policy, and the read-only outbox and SMS log."""
 
 from __future__ import annotations
 
+import csv
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -17,12 +20,14 @@ from campaigns import (
     admin_segments,  # noqa: F401 -- registers the segment and classification admins
     offers,
     pilots,
+    reports,
     results,
     selectors,
     services,
 )
 from campaigns.models import (
     Campaign,
+    CampaignKpiTarget,
     CampaignOffer,
     CampaignPilot,
     Classification,
@@ -217,6 +222,53 @@ class CampaignAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/campaigns/campaign/results.html", context)
 
+    REPORT_COLUMNS = (
+        "campaigns_sent", "recipients", "participants", "participation_rate", "buyers", "repeat_buyers",
+        "repurchase_rate", "coupons_issued", "coupons_redeemed", "redemption_rate",
+    )  # fmt: skip
+
+    def monthly_report_view(self, request):
+        """The monthly marketing review: figures per month, three charts, KPI targets, CSV export."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        months = reports.monthly_report(months=12)
+        if request.GET.get("format") == "csv":
+            response = HttpResponse(content_type="text/csv; charset=utf-8")
+            response["Content-Disposition"] = 'attachment; filename="campaigns-monthly-report.csv"'
+            response.write("\ufeff")  # so spreadsheet programs read the file as UTF-8
+            writer = csv.writer(response)
+            writer.writerow(["month", *self.REPORT_COLUMNS])
+            for month in months:
+                values = [getattr(month, name) for name in self.REPORT_COLUMNS]
+                writer.writerow(
+                    [month.month.strftime("%Y-%m")]
+                    + ["" if v is None else (f"{v:.4f}" if isinstance(v, float) else v) for v in values]
+                )
+            return response
+        charts = []
+        for metric, label in CampaignKpiTarget.Metric.choices:
+            values = [getattr(month, metric) for month in months]
+            charts.append(
+                {
+                    "metric": metric,
+                    "label": label,
+                    "bars": [
+                        {"month": month.month, "value": value, "height": round((value or 0) * 100)}
+                        for month, value in zip(months, values, strict=True)
+                    ],
+                }
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Monthly marketing review"),
+            "months": months,
+            "charts": charts,
+            "targets": reports.target_statuses(),
+            "can_set_targets": request.user.has_perm("campaigns.add_campaignkpitarget"),
+        }
+        return TemplateResponse(request, "admin/campaigns/campaign/monthly_report.html", context)
+
     # --- launch, cancel and preview ---------------------------------------------------------
 
     def has_launch_permission(self, request, obj=None):
@@ -224,6 +276,11 @@ class CampaignAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         custom = [
+            path(
+                "monthly-report/",
+                self.admin_site.admin_view(self.monthly_report_view),
+                name="campaigns_campaign_monthly_report",
+            ),
             path(
                 "<int:object_id>/results/",
                 self.admin_site.admin_view(self.results_view),
@@ -379,3 +436,11 @@ class SmsLogAdmin(ReadOnlyAdmin):
     def masked_phone(self, entry):
         phone = entry.phone or ""
         return phone[:-8] + "****" + phone[-4:] if len(phone) > 8 else "****"
+
+
+@admin.register(CampaignKpiTarget)
+class CampaignKpiTargetAdmin(admin.ModelAdmin):
+    """Managers set marketing KPI targets; the monthly report shows them against the actuals."""
+
+    list_display = ["metric", "baseline_month", "change_percent", "months", "created_at"]
+    list_filter = ["metric"]

@@ -608,3 +608,37 @@ class CampaignPilot(models.Model):
 
     def __str__(self) -> str:
         return str(self.campaign)
+
+
+class CampaignKpiTarget(models.Model):
+    """A manager's target for a marketing KPI of the monthly report: a change versus a baseline
+    month (e.g. repurchase rate +20% within 6 months of March), shown against the actuals."""
+
+    class Metric(models.TextChoices):
+        REPURCHASE_RATE = "repurchase_rate", _("Repurchase rate of members")
+        PARTICIPATION_RATE = "participation_rate", _("Campaign participation rate")
+        REDEMPTION_RATE = "redemption_rate", _("Campaign coupon redemption rate")
+
+    metric = models.CharField(_("metric"), max_length=20, choices=Metric.choices)
+    baseline_month = models.DateField(
+        _("baseline month"), help_text=_("Any day of the month the change is measured from.")
+    )
+    change_percent = models.DecimalField(
+        _("change versus baseline (%)"),
+        max_digits=6,
+        decimal_places=1,
+        # xgettext:no-python-format
+        help_text=_("E.g. 20 for +20%, −10 for a 10% fall."),
+    )
+    months = models.PositiveSmallIntegerField(
+        _("within (months)"), default=6, validators=[MinValueValidator(1), MaxValueValidator(36)]
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("marketing KPI target")
+        verbose_name_plural = _("marketing KPI targets")
+        ordering = ["metric", "-baseline_month"]
+
+    def __str__(self) -> str:
+        return f"{self.get_metric_display()} {self.change_percent:+}%"

@@ -7,13 +7,19 @@ from loyalty_crm.roles import MANAGER, MARKETING, ROLES, STORE_STAFF, SUPPORT
 
 pytestmark = pytest.mark.django_db
 
-MODELS = ["campaignoffer", "offergrant", "messageengagement"]
+MODELS = ["campaignoffer", "offergrant", "messageengagement", "campaignkpitarget"]
 CODENAMES = {f"{a}_{m}" for m in MODELS for a in ("view", "add", "change", "delete")}
 OFFERS = {
     "view_campaignoffer", "add_campaignoffer", "change_campaignoffer", "delete_campaignoffer",
     "view_offergrant", "view_messageengagement",
 }  # fmt: skip
-EXPECTED = {STORE_STAFF: set(), SUPPORT: set(), MARKETING: OFFERS, MANAGER: OFFERS}
+KPI_ALL = {f"{a}_campaignkpitarget" for a in ("view", "add", "change", "delete")}
+EXPECTED = {
+    STORE_STAFF: set(),
+    SUPPORT: set(),
+    MARKETING: OFFERS | {"view_campaignkpitarget"},
+    MANAGER: OFFERS | KPI_ALL,
+}
 
 
 @pytest.mark.parametrize("role", ROLES)
