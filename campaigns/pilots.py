@@ -37,6 +37,7 @@ def launch_pilot(
     if bool(sample_pct) == bool(classification):
         errors["pilot"] = [_("Choose either a pilot share or a classification.")]
     elif sample_pct and not (isinstance(sample_pct, int) and 1 <= sample_pct <= 90):
+        # xgettext:no-python-format
         errors["sample_pct"] = [_("The pilot share must be between 1% and 90%.")]
     elif classification and classification not in Classification.values:
         errors["classification"] = [_("Unknown classification “%(value)s”.") % {"value": classification}]
