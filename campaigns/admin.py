@@ -3,10 +3,14 @@ the contact policy, and the read-only outbox and SMS log."""
 
 from __future__ import annotations
 
+import csv
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
@@ -17,11 +21,26 @@ from campaigns import (
     admin_partners,  # noqa: F401 -- registers the partner admins
     admin_referral,  # noqa: F401 -- registers the referral admins
     admin_segments,  # noqa: F401 -- registers the segment and classification admins
+    offers,
+    pilots,
+    reports,
+    results,
     selectors,
     services,
 )
-from campaigns.models import Campaign, ContactPolicy, OutboxMessage, SkipReason, SmsLog
+from campaigns.models import (
+    Campaign,
+    CampaignKpiTarget,
+    CampaignOffer,
+    CampaignPilot,
+    Classification,
+    ContactPolicy,
+    OutboxMessage,
+    SkipReason,
+    SmsLog,
+)
 from campaigns.services.campaigns import EDITABLE_FIELDS, validate_campaign
+from loyalty_crm.admin_site import _bars
 from loyalty_crm.errors import DomainError
 from members.models import Member
 
@@ -56,9 +75,29 @@ class CampaignForm(forms.ModelForm):
         return cleaned
 
 
+class CampaignOfferInline(admin.StackedInline):
+    """The campaign's offer; saved through `campaigns.offers.set_offer` (CampaignAdmin.save_formset)."""
+
+    model = CampaignOffer
+    extra = 0
+    max_num = 1
+    can_delete = True
+    fields = ["kind", "coupon_template", "points"]
+    autocomplete_fields = []
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.status != Campaign.Status.DRAFT:
+            return False
+        return super().has_change_permission(request, obj)
+
+    has_add_permission = has_change_permission
+    has_delete_permission = has_change_permission
+
+
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
     form = CampaignForm
+    inlines = [CampaignOfferInline]
     list_display = ["name", "channel", "status", "segment", "start_at", "created_by", "created_at"]
     list_filter = ["status", "channel"]
     list_select_related = ["segment", "created_by"]
@@ -122,6 +161,117 @@ class CampaignAdmin(admin.ModelAdmin):
         for warning in saved.warnings:
             self.message_user(request, warning, messages.WARNING)
 
+    def save_formset(self, request, form, formset, change):
+        """The offer inline: through `offers.set_offer` (drafts only, checked there)."""
+        if formset.model is not CampaignOffer:
+            return super().save_formset(request, form, formset, change)
+        campaign = form.instance
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for inline_form in formset.forms:
+            if not inline_form.has_changed() and inline_form.instance.pk is None:
+                continue
+            data = inline_form.cleaned_data
+            if data.get("DELETE"):
+                offers.set_offer(campaign=campaign, kind=None, actor=request.user)
+            else:
+                offers.set_offer(
+                    campaign=campaign,
+                    kind=data.get("kind"),
+                    coupon_template=data.get("coupon_template"),
+                    points=data.get("points") or 0,
+                    actor=request.user,
+                )
+
+    # --- results --------------------------------------------------------------------------
+
+    def results_view(self, request, object_id):
+        """The campaign's results page: figures, repurchase vs control, cost and ROI, and a chart."""
+        campaign = get_object_or_404(Campaign, pk=object_id)
+        if not self.has_view_permission(request, campaign):
+            raise PermissionDenied
+        try:
+            window_days = int(request.GET.get("window_days") or results.DEFAULT_WINDOW_DAYS)
+        except ValueError:
+            window_days = results.DEFAULT_WINDOW_DAYS
+        window_days = min(max(window_days, 1), 365)
+        figures = results.campaign_results(campaign, window_days=window_days)
+        funnel = [
+            (_("Audience"), figures.audience),
+            (_("Sent"), figures.sent),
+            (_("Opened"), figures.opened),
+            (_("Clicked"), figures.clicked),
+            (_("Coupons used"), figures.coupons_redeemed),
+            (_("Bought in the window"), figures.recipients.repurchasers),
+        ]
+        if campaign.channel != "email":
+            funnel = [row for row in funnel if row[0] not in (_("Opened"), _("Clicked"))]
+        rates = [
+            (_("Recipients"), figures.recipients.repurchase_rate or 0),
+            (_("Control group"), figures.control.repurchase_rate or 0),
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": campaign,
+            "title": _("Results: %(name)s") % {"name": campaign.name},
+            "figures": figures,
+            "window_days": window_days,
+            "skipped": [(label, figures.skipped.get(reason, 0)) for reason, label in SkipReason.choices],
+            "funnel": [
+                {"label": label, "value": value, "height": height}
+                for (label, value), height in zip(funnel, _bars([v for _l, v in funnel]), strict=True)
+            ],
+            "rates": [{"label": label, "value": value, "height": round(value * 100)} for label, value in rates],
+        }
+        return TemplateResponse(request, "admin/campaigns/campaign/results.html", context)
+
+    REPORT_COLUMNS = (
+        "campaigns_sent", "recipients", "participants", "participation_rate", "buyers", "repeat_buyers",
+        "repurchase_rate", "coupons_issued", "coupons_redeemed", "redemption_rate",
+    )  # fmt: skip
+
+    def monthly_report_view(self, request):
+        """The monthly marketing review: figures per month, three charts, KPI targets, CSV export."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        months = reports.monthly_report(months=12)
+        if request.GET.get("format") == "csv":
+            response = HttpResponse(content_type="text/csv; charset=utf-8")
+            response["Content-Disposition"] = 'attachment; filename="campaigns-monthly-report.csv"'
+            response.write("\ufeff")  # so spreadsheet programs read the file as UTF-8
+            writer = csv.writer(response)
+            writer.writerow(["month", *self.REPORT_COLUMNS])
+            for month in months:
+                values = [getattr(month, name) for name in self.REPORT_COLUMNS]
+                writer.writerow(
+                    [month.month.strftime("%Y-%m")]
+                    + ["" if v is None else (f"{v:.4f}" if isinstance(v, float) else v) for v in values]
+                )
+            return response
+        charts = []
+        for metric, label in CampaignKpiTarget.Metric.choices:
+            values = [getattr(month, metric) for month in months]
+            charts.append(
+                {
+                    "metric": metric,
+                    "label": label,
+                    "bars": [
+                        {"month": month.month, "value": value, "height": round((value or 0) * 100)}
+                        for month, value in zip(months, values, strict=True)
+                    ],
+                }
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Monthly marketing review"),
+            "months": months,
+            "charts": charts,
+            "targets": reports.target_statuses(),
+            "can_set_targets": request.user.has_perm("campaigns.add_campaignkpitarget"),
+        }
+        return TemplateResponse(request, "admin/campaigns/campaign/monthly_report.html", context)
+
     # --- launch, cancel and preview ---------------------------------------------------------
 
     def has_launch_permission(self, request, obj=None):
@@ -130,9 +280,29 @@ class CampaignAdmin(admin.ModelAdmin):
     def get_urls(self):
         custom = [
             path(
+                "monthly-report/",
+                self.admin_site.admin_view(self.monthly_report_view),
+                name="campaigns_campaign_monthly_report",
+            ),
+            path(
+                "<int:object_id>/results/",
+                self.admin_site.admin_view(self.results_view),
+                name="campaigns_campaign_results",
+            ),
+            path(
                 "<int:object_id>/launch/",
                 self.admin_site.admin_view(require_POST(self.launch_view)),
                 name="campaigns_campaign_launch",
+            ),
+            path(
+                "<int:object_id>/pilot/",
+                self.admin_site.admin_view(require_POST(self.pilot_view)),
+                name="campaigns_campaign_pilot",
+            ),
+            path(
+                "<int:object_id>/expand/",
+                self.admin_site.admin_view(require_POST(self.expand_view)),
+                name="campaigns_campaign_expand",
             ),
             path(
                 "<int:object_id>/cancel/",
@@ -161,6 +331,28 @@ class CampaignAdmin(admin.ModelAdmin):
             request, object_id, services.launch_campaign, _("“%(name)s” is scheduled and will send at its start time.")
         )
 
+    def pilot_view(self, request, object_id):
+        """Launch as a pilot: `sample_pct` (a share) or `classification` from the change page."""
+        try:
+            sample_pct = int(request.POST.get("sample_pct") or 0) or None
+        except ValueError:
+            sample_pct = None
+        classification = request.POST.get("classification") or ""
+
+        def launch(*, campaign, actor):
+            return pilots.launch_pilot(
+                campaign=campaign, sample_pct=sample_pct, classification=classification, actor=actor
+            )
+
+        return self._transition(request, object_id, launch, _("“%(name)s” is scheduled as a pilot."))
+
+    def expand_view(self, request, object_id):
+        def expand(*, campaign, actor):
+            pilots.expand_campaign(campaign=campaign, actor=actor)
+            return campaign
+
+        return self._transition(request, object_id, expand, _("“%(name)s” is being sent to the rest of its audience."))
+
     def cancel_view(self, request, object_id):
         return self._transition(request, object_id, services.cancel_campaign, _("“%(name)s” is cancelled."))
 
@@ -170,6 +362,8 @@ class CampaignAdmin(admin.ModelAdmin):
         if campaign is not None:
             extra_context.update(self._preview_context(request, campaign))
             extra_context["can_launch"] = self.has_launch_permission(request)
+            extra_context["pilot"] = CampaignPilot.objects.filter(campaign=campaign).first()
+            extra_context["classifications"] = Classification.choices
         return super().change_view(request, object_id, form_url, extra_context)
 
     def _preview_context(self, request, campaign):
@@ -245,3 +439,11 @@ class SmsLogAdmin(ReadOnlyAdmin):
     def masked_phone(self, entry):
         phone = entry.phone or ""
         return phone[:-8] + "****" + phone[-4:] if len(phone) > 8 else "****"
+
+
+@admin.register(CampaignKpiTarget)
+class CampaignKpiTargetAdmin(admin.ModelAdmin):
+    """Managers set marketing KPI targets; the monthly report shows them against the actuals."""
+
+    list_display = ["metric", "baseline_month", "change_percent", "months", "created_at"]
+    list_filter = ["metric"]

@@ -85,7 +85,7 @@ def send_email(*, address: str, message: RenderedMessage, member_no: str, refere
     )
     email = EmailMultiAlternatives(
         subject=message.subject,
-        body=f"{message.text}\n\n--\n{footer}\n",
+        body=f"{message.plain}\n\n--\n{footer}\n",
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[address],
         headers={

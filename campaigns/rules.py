@@ -38,3 +38,11 @@ def in_control_group(*, campaign_id: int, member_id: int, pct: int) -> bool:
         return False
     digest = hashlib.sha256(f"campaigns.control:{campaign_id}:{member_id}".encode()).digest()
     return int.from_bytes(digest[:8], "big") % 10_000 < pct * 100
+
+
+def in_pilot_sample(*, campaign_id: int, member_id: int, pct: int) -> bool:
+    """The pilot's random share: deterministic, and drawn independently of the control group."""
+    if pct <= 0:
+        return False
+    digest = hashlib.sha256(f"campaigns.pilot:{campaign_id}:{member_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % 10_000 < pct * 100

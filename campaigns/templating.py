@@ -18,7 +18,7 @@ from django.template.base import VariableNode
 from django.utils.html import escape, linebreaks
 from django.utils.translation import gettext as _
 
-ALLOWED_VARIABLES = ("member.name", "member.member_no", "points_balance", "tier")
+ALLOWED_VARIABLES = ("member.name", "member.member_no", "points_balance", "tier", "coupon.code", "offer_points")
 
 _engine = Engine(dirs=[], app_dirs=False, loaders=[], autoescape=False, string_if_invalid="")
 
@@ -31,6 +31,8 @@ class MessageContext:
     tier: str
     # Variables an automation adds (its offer's coupon code, the expiring points, ...).
     extra: dict = dataclasses.field(default_factory=dict)
+    coupon_code: str = ""  # the campaign offer's coupon, issued for this message
+    offer_points: int = 0  # the campaign offer's bonus points
 
     def as_dict(self) -> dict:
         return {
@@ -38,6 +40,8 @@ class MessageContext:
             "member": {"name": self.name, "member_no": self.member_no},
             "points_balance": self.points_balance,
             "tier": self.tier,
+            "coupon": {"code": self.coupon_code},
+            "offer_points": self.offer_points,
         }
 
 
@@ -45,6 +49,11 @@ class MessageContext:
 class RenderedMessage:
     subject: str
     text: str
+
+    @property
+    def plain(self) -> str:
+        """The text part as sent (email tracking replaces its links)."""
+        return self.text
 
     @property
     def html(self) -> str:

@@ -1,4 +1,4 @@
-"""Public campaign pages (no account)."""
+"""Public campaign pages (no account): unsubscribe, and email tracking (open pixel, click redirect)."""
 
 from django.urls import path
 
@@ -8,4 +8,6 @@ app_name = "campaigns"
 
 urlpatterns = [
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
+    path("c/o/<str:token>.gif", views.open_pixel, name="open"),
+    path("c/c/<str:token>/", views.click, name="click"),
 ]

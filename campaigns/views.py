@@ -1,13 +1,15 @@
-"""The public unsubscribe page: a signed link from a campaign message, no login needed."""
+"""Public pages reached from campaign messages by signed links, no login needed: unsubscribe,
+the open pixel and the click redirect."""
 
 from __future__ import annotations
 
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from campaigns import services
+from campaigns import services, tracking
 from campaigns.services.policy import member_for_unsubscribe_token
 
 
@@ -25,3 +27,23 @@ def unsubscribe(request, token: str):
         services.unsubscribe(token=token)
         return render(request, "campaigns/unsubscribe_done.html", {"channel": channel})
     return render(request, "campaigns/unsubscribe_confirm.html", {"channel": channel, "token": token})
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD"])
+def open_pixel(request, token: str):
+    """The 1×1 open pixel of a campaign email: records the first open; a bad token gets 404."""
+    if not tracking.record_open(token=token):
+        raise Http404
+    return HttpResponse(tracking.PIXEL, content_type="image/gif")
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD"])
+def click(request, token: str):
+    """A tracked link: records the first click and redirects to the URL signed into the token —
+    only ever a link of that message. A tampered or unknown token gets 404, never a redirect."""
+    url = tracking.record_click(token=token)
+    if url is None:
+        raise Http404
+    return HttpResponseRedirect(url)

@@ -200,6 +200,8 @@ CAMPAIGN_LEASE_SECONDS = env.int("CAMPAIGN_LEASE_SECONDS", default=300)
 CAMPAIGN_BATCH_SIZE = env.int("CAMPAIGN_BATCH_SIZE", default=100)
 # Dispatch batches enqueued at once (at most this many workers send one campaign side by side).
 CAMPAIGN_DISPATCH_PARALLELISM = env.int("CAMPAIGN_DISPATCH_PARALLELISM", default=4)
+# What one point costs the business (CNY), for campaign results: cost = bonus points × this + coupon value used.
+CAMPAIGN_POINT_VALUE = env.str("CAMPAIGN_POINT_VALUE", default="0.01")
 
 LOGIN_URL = "admin:login"
 

@@ -216,3 +216,77 @@ class SegmentInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     description = serializers.CharField(required=False, allow_blank=True, default="")
     rules = RulesField(required=False, default=dict)
+
+
+class ResultsQuerySerializer(serializers.Serializer):
+    window_days = serializers.IntegerField(
+        min_value=1, max_value=365, required=False, default=30, help_text=_("Days after the send a purchase counts.")
+    )
+
+
+class GroupOutcomeSerializer(serializers.Serializer):
+    members = serializers.IntegerField()
+    repurchasers = serializers.IntegerField(help_text=_("Members who bought within the window."))
+    repurchase_rate = serializers.FloatField(allow_null=True)
+    revenue = serializers.DecimalField(max_digits=16, decimal_places=2, help_text=_("Paid net of refunds."))
+
+
+class CampaignResultsSerializer(serializers.Serializer):
+    """`campaigns.results.Results`: see that module for the attribution rule and the formulas."""
+
+    campaign = serializers.IntegerField(source="campaign_id")
+    window_days = serializers.IntegerField()
+    audience = serializers.IntegerField()
+    sent = serializers.IntegerField(help_text=_("Handed to the channel (delivered + in doubt)."))
+    delivered = serializers.IntegerField(help_text=_("Accepted by the channel."))
+    failed = serializers.IntegerField()
+    in_doubt = serializers.IntegerField()
+    pending = serializers.IntegerField()
+    skipped = serializers.SerializerMethodField()
+    opened = serializers.IntegerField(help_text=_("Email only: first opens (the pixel, or a click)."))
+    clicked = serializers.IntegerField(help_text=_("Email only."))
+    open_rate = serializers.FloatField(allow_null=True)
+    click_rate = serializers.FloatField(allow_null=True)
+    coupons_issued = serializers.IntegerField()
+    coupons_redeemed = serializers.IntegerField()
+    redemption_rate = serializers.FloatField(allow_null=True)
+    points_given = serializers.IntegerField()
+    points_cost = serializers.DecimalField(max_digits=16, decimal_places=2)
+    coupon_cost = serializers.DecimalField(max_digits=16, decimal_places=2)
+    cost = serializers.DecimalField(max_digits=16, decimal_places=2)
+    recipients = GroupOutcomeSerializer()
+    control = GroupOutcomeSerializer()
+    lift = serializers.FloatField(
+        allow_null=True, help_text=_("(recipients' repurchase rate − control's) / control's; null without a control.")
+    )
+    attributed_revenue = serializers.DecimalField(max_digits=16, decimal_places=2)
+    roi = serializers.FloatField(allow_null=True, help_text=_("(attributed revenue − cost) / cost; null at no cost."))
+
+    @extend_schema_field(SkippedSerializer)
+    def get_skipped(self, results) -> dict:
+        return {reason: results.skipped.get(reason, 0) for reason in SkipReason.values}
+
+
+class PilotSerializer(serializers.Serializer):
+    sample_pct = serializers.IntegerField(min_value=1, max_value=90, required=False, allow_null=True, default=None)
+    classification = serializers.ChoiceField(choices=Classification.choices, required=False, default="")
+
+    def validate(self, attrs):
+        if bool(attrs.get("sample_pct")) == bool(attrs.get("classification")):
+            raise serializers.ValidationError(_("Choose either a pilot share or a classification."))
+        return attrs
+
+
+class LaunchInputSerializer(serializers.Serializer):
+    pilot = PilotSerializer(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=_("Launch as a pilot on a random share of the audience or on one classification."),
+    )
+
+
+class ExpandedSerializer(serializers.Serializer):
+    status = serializers.CharField()
+    audience = serializers.IntegerField(help_text=_("Members added by the expansion."))
+    control_group = serializers.IntegerField()

@@ -5,7 +5,9 @@ from campaigns.api import views
 urlpatterns = [
     path("campaigns/", views.CampaignListCreateView.as_view(), name="campaign-list"),
     path("campaigns/<int:pk>/", views.CampaignDetailView.as_view(), name="campaign-detail"),
+    path("campaigns/<int:pk>/results/", views.CampaignResultsView.as_view(), name="campaign-results"),
     path("campaigns/<int:pk>/launch/", views.CampaignLaunchView.as_view(), name="campaign-launch"),
+    path("campaigns/<int:pk>/expand/", views.CampaignExpandView.as_view(), name="campaign-expand"),
     path("campaigns/<int:pk>/cancel/", views.CampaignCancelView.as_view(), name="campaign-cancel"),
     path("contact-policy/", views.ContactPolicyView.as_view(), name="contact-policy"),
     path("segments/", views.SegmentListView.as_view(), name="segment-list"),

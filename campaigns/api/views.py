@@ -13,13 +13,17 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from campaigns import segments, selectors, services
+from campaigns import pilots, results, segments, selectors, services
 from campaigns.api.serializers import (
     CampaignCreatedSerializer,
     CampaignInputSerializer,
+    CampaignResultsSerializer,
     CampaignSerializer,
     CampaignStatusSerializer,
     ContactPolicySerializer,
+    ExpandedSerializer,
+    LaunchInputSerializer,
+    ResultsQuerySerializer,
     SegmentInputSerializer,
     SegmentSerializer,
 )
@@ -80,16 +84,55 @@ class CampaignDetailView(generics.RetrieveAPIView):
         return Response(CampaignSerializer(campaign, context={"results": results}).data)
 
 
+class CampaignResultsView(generics.RetrieveAPIView):
+    """Results of one campaign (Marketing and Managers: the view-campaign permission)."""
+
+    queryset = Campaign.objects.none()  # for the permission class: view campaign
+    serializer_class = CampaignResultsSerializer
+
+    @extend_schema(parameters=[ResultsQuerySerializer], responses={200: CampaignResultsSerializer})
+    def get(self, request, pk: int):
+        query = ResultsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        campaign = get_object_or_404(Campaign, pk=pk)
+        figures = results.campaign_results(campaign, window_days=query.validated_data["window_days"])
+        return Response(CampaignResultsSerializer(figures).data)
+
+
 class CampaignLaunchView(APIView):
     """draft → scheduled: it sends at `start_at`, or now. 409 `invalid_transition` otherwise."""
 
     permission_classes = [IsAuthenticated, CanLaunchCampaigns]
 
-    @extend_schema(request=None, responses={202: CampaignStatusSerializer, 409: CONFLICT})
+    @extend_schema(request=LaunchInputSerializer, responses={202: CampaignStatusSerializer, 409: CONFLICT})
+    def post(self, request, pk: int):
+        data = LaunchInputSerializer(data=request.data or {})
+        data.is_valid(raise_exception=True)
+        campaign = get_object_or_404(Campaign, pk=pk)
+        pilot = data.validated_data.get("pilot")
+        if pilot:
+            campaign = pilots.launch_pilot(
+                campaign=campaign,
+                sample_pct=pilot.get("sample_pct"),
+                classification=pilot.get("classification") or "",
+                actor=request.user,
+            )
+        else:
+            campaign = services.launch_campaign(campaign=campaign, actor=request.user)
+        return Response({"status": campaign.status}, status=status.HTTP_202_ACCEPTED)
+
+
+class CampaignExpandView(APIView):
+    """A finished pilot → step 2 to the rest of its audience (nobody twice). 409 when not possible."""
+
+    permission_classes = [IsAuthenticated, CanLaunchCampaigns]
+
+    @extend_schema(request=None, responses={202: ExpandedSerializer, 409: CONFLICT})
     def post(self, request, pk: int):
         campaign = get_object_or_404(Campaign, pk=pk)
-        campaign = services.launch_campaign(campaign=campaign, actor=request.user)
-        return Response({"status": campaign.status}, status=status.HTTP_202_ACCEPTED)
+        result = pilots.expand_campaign(campaign=campaign, actor=request.user)
+        body = {"status": Campaign.Status.SENDING, "audience": result.audience, "control_group": result.control_group}
+        return Response(ExpandedSerializer(body).data, status=status.HTTP_202_ACCEPTED)
 
 
 class CampaignCancelView(APIView):

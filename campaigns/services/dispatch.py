@@ -26,10 +26,11 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from campaigns import automations, channels, lock_objects, rules, selectors
-from campaigns.models import Campaign, CampaignStep, Channel, OutboxMessage, SkipReason
+from campaigns import automations, channels, lock_objects, offers, rules, selectors, tracking
+from campaigns.models import Campaign, CampaignPilot, CampaignStep, Channel, OutboxMessage, SkipReason
 from campaigns.ratelimit import wait_for_send_slot
 from campaigns.templating import MessageContext, RenderedMessage, render_message
+from loyalty_crm.errors import DomainError
 from members import loyalty
 from members.models import Member
 
@@ -63,7 +64,27 @@ def start_campaign(*, campaign_id: int, now: datetime.datetime | None = None) ->
     if campaign.status != Campaign.Status.SCHEDULED or (campaign.start_at and campaign.start_at > now):
         return None
     step, _created = CampaignStep.objects.get_or_create(campaign=campaign, number=1)
-    member_ids = selectors.audience_members(campaign).order_by("pk").values_list("pk", flat=True)
+    members = selectors.audience_members(campaign)
+    pilot = CampaignPilot.objects.filter(campaign=campaign).first()
+    if pilot is not None and pilot.classification:  # a pilot on one classification (campaigns.pilots)
+        members = members.filter(campaign_score__classification=pilot.classification)
+    sample_pct = pilot.sample_pct if pilot is not None and pilot.sample_pct else None
+    result = fill_outbox(campaign=campaign, step=step, members=members, sample_pct=sample_pct, now=now)
+    campaign.status = Campaign.Status.SENDING
+    campaign.started_at = now
+    campaign.save(update_fields=["status", "started_at", "updated_at"])
+    logger.info(
+        "campaign %s started: audience %s, control group %s", campaign.pk, result.audience, result.control_group
+    )
+    transaction.on_commit(kick_dispatch)
+    return result
+
+
+def fill_outbox(*, campaign: Campaign, step: CampaignStep, members, sample_pct: int | None, now) -> StartResult:
+    """One outbox row per member of `members` for `step` (control group drawn, no-consent skipped).
+    With `sample_pct`, only that random share of them (a pilot). Set-based; the caller holds the
+    campaign's lock."""
+    member_ids = members.order_by("pk").values_list("pk", flat=True)
     audience = control = 0
     batch: list[OutboxMessage] = []
 
@@ -72,6 +93,8 @@ def start_campaign(*, campaign_id: int, now: datetime.datetime | None = None) ->
         batch.clear()
 
     for member_id in member_ids.iterator(chunk_size=INSERT_BATCH):
+        if sample_pct and not rules.in_pilot_sample(campaign_id=campaign.pk, member_id=member_id, pct=sample_pct):
+            continue
         held_back = rules.in_control_group(campaign_id=campaign.pk, member_id=member_id, pct=campaign.control_group_pct)
         audience += 1
         control += held_back
@@ -89,17 +112,12 @@ def start_campaign(*, campaign_id: int, now: datetime.datetime | None = None) ->
             flush()
     flush()
     # Consent is checked again at send time; skipping the clear cases now saves the work.
-    pending = OutboxMessage.objects.filter(campaign=campaign, status=OutboxMessage.Status.PENDING)
+    pending = OutboxMessage.objects.filter(step=step, status=OutboxMessage.Status.PENDING)
     no_consent = pending.filter(~selectors.consent_granted(campaign.channel))
     no_consent.filter(selectors.ever_granted(campaign.channel)).update(
         status=OutboxMessage.Status.SKIPPED, skip_reason=SkipReason.OPTED_OUT, updated_at=now
     )
     no_consent.update(status=OutboxMessage.Status.SKIPPED, skip_reason=SkipReason.NO_CONSENT, updated_at=now)
-    campaign.status = Campaign.Status.SENDING
-    campaign.started_at = now
-    campaign.save(update_fields=["status", "started_at", "updated_at"])
-    logger.info("campaign %s started: audience %s, control group %s", campaign.pk, audience, control)
-    transaction.on_commit(kick_dispatch)
     return StartResult(campaign_id=campaign.pk, audience=audience, control_group=control)
 
 
@@ -184,9 +202,16 @@ def _consent_reason(member: Member, channel: str) -> str | None:
     return SkipReason.NO_CONSENT
 
 
-def render_for(campaign: Campaign, member: Member, extra: dict | None = None) -> RenderedMessage:
+def render_for(
+    campaign: Campaign,
+    member: Member,
+    extra: dict | None = None,
+    *,
+    coupon_code: str = "",
+    offer_points: int = 0,
+) -> RenderedMessage:
     """The campaign's message as this member would receive it (also the admin preview); `extra`
-    holds an automation's own variables."""
+    holds an automation's own variables, `coupon_code`/`offer_points` the campaign offer's."""
     with translation.override(campaign.language):
         snapshot = loyalty.snapshots([member])[member.pk]
         context = MessageContext(
@@ -195,6 +220,8 @@ def render_for(campaign: Campaign, member: Member, extra: dict | None = None) ->
             points_balance=snapshot.points_balance,
             tier=snapshot.tier.name,
             extra=extra or {},
+            coupon_code=coupon_code,
+            offer_points=offer_points,
         )
         return render_message(subject=campaign.subject, body=campaign.body, context=context)
 
@@ -229,14 +256,28 @@ def prepare_message(*, message_id: int, owner: str, now: datetime.datetime | Non
     address = member.email if message.channel == Channel.EMAIL else member.phone
     if not address:
         return _fail(message, _("No email address") if message.channel == Channel.EMAIL else _("No mobile number"), now)
+    try:  # the campaign's coupon, if it offers one: issued once for this message (campaigns.offers)
+        coupon = offers.coupon_for_message(message)
+    except DomainError as exc:
+        return _fail(message, _("The offer could not be given: %(error)s") % {"error": exc.detail}, now)
     try:
         with transaction.atomic():  # an automation's coupon is undone if the message cannot render
             extra = automations.before_send(message=message, now=now)
-            rendered = render_for(campaign, member, extra)
+            rendered = render_for(
+                campaign,
+                member,
+                extra,
+                coupon_code=coupon.code if coupon else "",
+                offer_points=offers.offer_points(campaign.pk),
+            )
     except automations.OfferNotIssued as exc:
-        return _fail(message, str(exc), now)
+        decision = _fail(message, str(exc), now)
+        offers.settle_after_send(message_id=message.pk, sent=False)
+        return decision
     except Exception as exc:  # a template that cannot render for this member
-        return _fail(message, _("Template error: %(error)s") % {"error": type(exc).__name__}, now)
+        decision = _fail(message, _("Template error: %(error)s") % {"error": type(exc).__name__}, now)
+        offers.settle_after_send(message_id=message.pk, sent=False)
+        return decision
     OutboxMessage.objects.filter(pk=message.pk).update(
         status=OutboxMessage.Status.SENDING, sending_at=now, lease_expires_at=now + lease_length(), updated_at=now
     )
@@ -250,18 +291,22 @@ def prepare_message(*, message_id: int, owner: str, now: datetime.datetime | Non
     )
 
 
+@transaction.atomic
 def finish_message(*, message_id: int, owner: str, provider_ref: str = "", error: str = "") -> None:
-    """sending (or in_doubt, if recovery gave up on a slow send that did complete) → sent | failed."""
+    """sending (or in_doubt, if recovery gave up on a slow send that did complete) → sent | failed;
+    then the offer is settled in the same transaction (points credited, or the coupon voided)."""
     now = timezone.now()
     rows = OutboxMessage.objects.filter(
         pk=message_id, lease_owner=owner, status__in=[OutboxMessage.Status.SENDING, OutboxMessage.Status.IN_DOUBT]
     )
     if error:
-        rows.update(status=OutboxMessage.Status.FAILED, error=error[:300], lease_owner="", lease_expires_at=None,
-                    updated_at=now)  # fmt: skip
+        changed = rows.update(status=OutboxMessage.Status.FAILED, error=error[:300], lease_owner="",
+                              lease_expires_at=None, updated_at=now)  # fmt: skip
     else:
-        rows.update(status=OutboxMessage.Status.SENT, sent_at=now, provider_ref=provider_ref[:100], lease_owner="",
-                    lease_expires_at=None, updated_at=now)  # fmt: skip
+        changed = rows.update(status=OutboxMessage.Status.SENT, sent_at=now, provider_ref=provider_ref[:100],
+                              lease_owner="", lease_expires_at=None, updated_at=now)  # fmt: skip
+    if changed:
+        offers.settle_after_send(message_id=message_id, sent=not error)
 
 
 def send_prepared(*, message_id: int, owner: str, decision: Decision) -> str:
@@ -269,7 +314,7 @@ def send_prepared(*, message_id: int, owner: str, decision: Decision) -> str:
     reference = f"outbox-{message_id}"
     try:
         with translation.override(decision.language or None):
-            provider_ref = _send(decision, reference)
+            provider_ref = _send(decision, reference, message_id)
     except Exception as exc:  # the channel refused or broke: failed, never retried (it may have gone out)
         logger.warning("outbox message %s failed: %s", message_id, type(exc).__name__)
         finish_message(message_id=message_id, owner=owner, error=str(exc) or type(exc).__name__)
@@ -278,10 +323,13 @@ def send_prepared(*, message_id: int, owner: str, decision: Decision) -> str:
     return "sent"
 
 
-def _send(decision: Decision, reference: str) -> str:
-    if decision.channel == Channel.EMAIL:
+def _send(decision: Decision, reference: str, message_id: int) -> str:
+    if decision.channel == Channel.EMAIL:  # links and an open pixel, signed per message (campaigns.tracking)
         return channels.send_email(
-            address=decision.address, message=decision.message, member_no=decision.member_no, reference=reference
+            address=decision.address,
+            message=tracking.tracked(decision.message, message_id=message_id),
+            member_no=decision.member_no,
+            reference=reference,
         )
     return channels.send_sms(phone=decision.address, message=decision.message, reference=reference)
 

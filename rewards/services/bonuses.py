@@ -131,3 +131,23 @@ def award_birthday_bonuses(*, on: datetime.date | None = None) -> BirthdayRun:
             awarded += int(result.awarded)
     logger.info("Birthday bonuses for %s: %d members, %d awarded", on.isoformat(), found, awarded)
     return BirthdayRun(day=on, members=found, awarded=awarded)
+
+
+@transaction.atomic
+def credit_campaign_points(*, member: Member, points: int, reason: str, actor=None) -> LedgerEntry | None:
+    """Bonus points a campaign's offer gives (a `bonus` lot, expiring like earned points).
+
+    The caller (campaigns) makes it once per message; this only credits, under the member's row
+    lock. None when the member is not active (frozen or erased members get nothing).
+    """
+    if not isinstance(points, int) or isinstance(points, bool) or points <= 0:
+        raise ValueError("points must be a positive whole number")
+    member = lock_objects.member_for_update(member.pk)
+    if member.status != Member.Status.ACTIVE:
+        return None
+    account = ledger.lock_or_open_account(member, selectors.tiers())
+    entry = ledger.credit(
+        account, kind=LedgerEntry.Kind.BONUS, points=points, earned_on=timezone.localdate(), reason=reason, actor=actor
+    )
+    ledger.save_account(account)
+    return entry

@@ -22,6 +22,7 @@ def form_data(**changes):
         "name": "母亲节问候", "channel": "sms", "language": "zh-hans", "subject": "",
         "body": "{{ member.name }}，母亲节快乐！", "segment": "", "start_at_0": "", "start_at_1": "",
         "end_at_0": "", "end_at_1": "", "control_group_pct": "10",
+        "offer-TOTAL_FORMS": "0", "offer-INITIAL_FORMS": "0", "offer-MIN_NUM_FORMS": "0", "offer-MAX_NUM_FORMS": "1",
     }  # fmt: skip
     return data | changes
 

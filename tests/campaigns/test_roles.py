@@ -7,6 +7,7 @@ from loyalty_crm.roles import MANAGER, MARKETING, ROLES, STORE_STAFF, SUPPORT
 from tests.campaigns.test_automations import EXPECTED as AUTOMATIONS_EXPECTED
 from tests.campaigns.test_roles_dispatch import EXPECTED as DISPATCH_EXPECTED
 from tests.campaigns.test_roles_referral import EXPECTED as REFERRAL_EXPECTED
+from tests.campaigns.test_roles_results import EXPECTED as RESULTS_EXPECTED
 
 pytestmark = pytest.mark.django_db
 
@@ -27,12 +28,15 @@ def permissions_of(role):
 
 @pytest.mark.parametrize("role", ROLES)
 def test_role_has_exactly_its_campaigns_permissions(role):
-    """Segments and classification here, campaigns and dispatch in test_roles_dispatch, referral and
-    partners in test_roles_referral, automations in test_automations: together, every campaigns
-    permission the role holds."""
-    assert (
-        permissions_of(role)
-        == EXPECTED[role] | DISPATCH_EXPECTED[role] | REFERRAL_EXPECTED[role] | AUTOMATIONS_EXPECTED[role]
+    """Segments and classification here; campaigns and dispatch in test_roles_dispatch; referral and
+    partners in test_roles_referral; automations in test_automations; offers and engagement in
+    test_roles_results: together, every campaigns permission the role holds."""
+    assert permissions_of(role) == (
+        EXPECTED[role]
+        | DISPATCH_EXPECTED[role]
+        | REFERRAL_EXPECTED[role]
+        | AUTOMATIONS_EXPECTED[role]
+        | RESULTS_EXPECTED[role]
     )
 
 

@@ -1,0 +1,115 @@
+"""Campaign offers: a coupon or bonus points for each member a message is actually sent to.
+
+One `OfferGrant` per outbox message (a one-to-one row), so the offer is given at most once per
+(campaign step, member), whatever retries or workers do:
+
+* a coupon is issued in `prepare_message`, under the outbox row's lock and in the transaction
+  that marks the message `sending` (the code must be in the rendered message). If the channel
+  then refuses the message, the coupon is voided; a message `in_doubt` keeps it.
+* bonus points are credited when the message is marked `sent`, in the same transaction.
+
+Coupons and points are given through `rewards.services` only (`issue_coupon`,
+`credit_campaign_points`, `void_coupon`); campaigns never write rewards' tables.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from campaigns import lock_objects
+from campaigns.errors import CampaignNotEditable
+from campaigns.models import Campaign, CampaignOffer, OfferGrant, OutboxMessage
+from rewards.models import Coupon
+from rewards.services.bonuses import credit_campaign_points
+from rewards.services.coupons import void_coupon
+
+logger = logging.getLogger(__name__)
+
+
+@transaction.atomic
+def set_offer(*, campaign: Campaign, kind: str | None, coupon_template=None, points: int = 0, actor=None):
+    """Give a draft campaign an offer (a coupon template or bonus points), or remove it (kind None)."""
+    locked = lock_objects.campaign_for_update(campaign.pk)
+    if locked.status != Campaign.Status.DRAFT:
+        raise CampaignNotEditable(
+            _("Only a draft can be edited; this campaign is %(status)s.") % {"status": locked.get_status_display()}
+        )
+    if kind is None:
+        CampaignOffer.objects.filter(campaign=locked).delete()
+        return None
+    errors = {}
+    if kind == CampaignOffer.Kind.COUPON:
+        if coupon_template is None:
+            errors["coupon_template"] = [_("Choose the coupon to give.")]
+        elif not coupon_template.is_active:
+            errors["coupon_template"] = [_("The coupon “%(name)s” is not active.") % {"name": coupon_template.name}]
+        points = 0
+    elif kind == CampaignOffer.Kind.POINTS:
+        if not isinstance(points, int) or isinstance(points, bool) or points <= 0:
+            errors["points"] = [_("Enter a whole number of points above 0.")]
+        coupon_template = None
+    else:
+        errors["kind"] = [_("Choose a coupon or bonus points.")]
+    if errors:
+        raise ValidationError(errors)
+    offer, _created = CampaignOffer.objects.update_or_create(
+        campaign=locked, defaults={"kind": kind, "coupon_template": coupon_template, "points": points}
+    )
+    return offer
+
+
+def offer_of(campaign_id: int) -> CampaignOffer | None:
+    return CampaignOffer.objects.select_related("coupon_template").filter(campaign_id=campaign_id).first()
+
+
+def coupon_for_message(message: OutboxMessage) -> Coupon | None:
+    """The coupon the message carries (issued now, or the one issued by an earlier attempt).
+
+    Runs inside `prepare_message`'s transaction, with the outbox row locked. Raises the rewards
+    error (inactive template, member's limit reached, erased member) when it cannot be issued.
+    """
+    from rewards.services.coupons import issue_coupon
+
+    offer = offer_of(message.campaign_id)
+    if offer is None or offer.kind != CampaignOffer.Kind.COUPON:
+        return None
+    grant = OfferGrant.objects.select_related("coupon").filter(message_id=message.pk).first()
+    if grant is not None:
+        return grant.coupon
+    coupon = issue_coupon(template=offer.coupon_template, member=message.member, source=Coupon.Source.CAMPAIGN)
+    OfferGrant.objects.create(
+        message=message, campaign_id=message.campaign_id, member_id=message.member_id, coupon=coupon
+    )
+    return coupon
+
+
+def offer_points(campaign_id: int) -> int:
+    offer = offer_of(campaign_id)
+    return offer.points if offer is not None and offer.kind == CampaignOffer.Kind.POINTS else 0
+
+
+def settle_after_send(*, message_id: int, sent: bool) -> None:
+    """After the channel answered: credit a points offer (sent) or void the coupon (failed).
+
+    Called in `finish_message`'s transaction, right after the status change."""
+    message = OutboxMessage.objects.select_related("campaign", "member").get(pk=message_id)
+    if sent:
+        points = offer_points(message.campaign_id)
+        if not points or OfferGrant.objects.filter(message_id=message_id).exists():
+            return
+        reason = _("Campaign: %(name)s") % {"name": message.campaign.name}
+        entry = credit_campaign_points(member=message.member, points=points, reason=reason)
+        if entry is not None:
+            OfferGrant.objects.create(
+                message=message, campaign_id=message.campaign_id, member_id=message.member_id, points=points,
+                ledger_entry=entry,
+            )  # fmt: skip
+        return
+    grant = OfferGrant.objects.select_related("coupon").filter(message_id=message_id, coupon__isnull=False).first()
+    if grant is not None and grant.coupon.status == Coupon.Status.ISSUED:
+        with transaction.atomic():
+            void_coupon(coupon=grant.coupon, reason=_("The campaign message could not be sent."))

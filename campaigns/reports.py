@@ -1,0 +1,175 @@
+"""The monthly marketing review (the seeds' monthly review): one row per calendar month.
+
+* campaigns sent: campaigns with at least one message sent in the month;
+* recipients: members sent at least one campaign message in the month;
+* participants: those recipients who, for a message of that month, clicked it, used its coupon,
+  or bought within 30 days of it (`results.DEFAULT_WINDOW_DAYS`); participation rate =
+  participants / recipients;
+* repurchase rate of members: of the members who bought in the month, the share who had bought
+  before the month;
+* coupon redemption rate: campaign coupons issued in the month that have been used / issued.
+
+Each figure is one grouped query over the whole range (months in the current time zone).
+KPI targets (`CampaignKpiTarget`) are a change versus a baseline month's actual value.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models.functions import TruncMonth
+from django.utils import timezone
+
+from campaigns.models import CampaignKpiTarget, MessageEngagement, OfferGrant, OutboxMessage
+from campaigns.results import DEFAULT_WINDOW_DAYS, rate
+from members.models import Purchase
+from rewards.models import Coupon
+
+
+@dataclass
+class Month:
+    month: datetime.date
+    campaigns_sent: int = 0
+    recipients: int = 0
+    participants: int = 0
+    buyers: int = 0
+    repeat_buyers: int = 0
+    coupons_issued: int = 0
+    coupons_redeemed: int = 0
+
+    @property
+    def participation_rate(self) -> float | None:
+        return rate(self.participants, self.recipients)
+
+    @property
+    def repurchase_rate(self) -> float | None:
+        return rate(self.repeat_buyers, self.buyers)
+
+    @property
+    def redemption_rate(self) -> float | None:
+        return rate(self.coupons_redeemed, self.coupons_issued)
+
+
+def month_start(day: datetime.date) -> datetime.date:
+    return day.replace(day=1)
+
+
+def add_months(day: datetime.date, months: int) -> datetime.date:
+    index = day.year * 12 + day.month - 1 + months
+    return datetime.date(index // 12, index % 12 + 1, 1)
+
+
+def _aware(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+def _key(value) -> datetime.date:
+    return value.date() if isinstance(value, datetime.datetime) else value
+
+
+def monthly_report(*, months: int = 12, today: datetime.date | None = None) -> list[Month]:
+    """The last `months` calendar months up to and including today's, oldest first."""
+    today = today or timezone.localdate()
+    first = add_months(month_start(today), -(months - 1))
+    start, end = _aware(first), _aware(add_months(month_start(today), 1))
+    rows = {add_months(first, i): Month(month=add_months(first, i)) for i in range(months)}
+
+    sent = OutboxMessage.objects.filter(status=OutboxMessage.Status.SENT, sent_at__gte=start, sent_at__lt=end)
+    window = datetime.timedelta(days=DEFAULT_WINDOW_DAYS)
+    clicked = MessageEngagement.objects.filter(message_id=OuterRef("pk"), clicked_at__isnull=False)
+    redeemed = OfferGrant.objects.filter(message_id=OuterRef("pk"), coupon__status=Coupon.Status.REDEEMED)
+    bought = Purchase.objects.filter(
+        member_id=OuterRef("member_id"),
+        ordered_at__gt=OuterRef("sent_at"),
+        ordered_at__lte=OuterRef("sent_at") + window,
+    )
+    for row in (
+        sent.annotate(m=TruncMonth("sent_at"), took_part=Exists(clicked) | Exists(redeemed) | Exists(bought))
+        .order_by()
+        .values("m")
+        .annotate(
+            campaigns=Count("campaign_id", distinct=True),
+            recipients=Count("member_id", distinct=True),
+            participants=Count("member_id", distinct=True, filter=Q(took_part=True)),
+        )
+    ):
+        month = rows.get(_key(row["m"]))
+        if month is not None:
+            month.campaigns_sent, month.recipients, month.participants = (
+                row["campaigns"], row["recipients"], row["participants"]
+            )  # fmt: skip
+
+    earlier = Purchase.objects.filter(member_id=OuterRef("member_id"), ordered_at__lt=OuterRef("m"))
+    for row in (
+        Purchase.objects.filter(ordered_at__gte=start, ordered_at__lt=end)
+        .annotate(m=TruncMonth("ordered_at"))
+        .annotate(repeat=Exists(earlier))
+        .order_by()
+        .values("m")
+        .annotate(
+            buyers=Count("member_id", distinct=True),
+            repeat_buyers=Count("member_id", distinct=True, filter=Q(repeat=True)),
+        )
+    ):
+        month = rows.get(_key(row["m"]))
+        if month is not None:
+            month.buyers, month.repeat_buyers = row["buyers"], row["repeat_buyers"]
+
+    for row in (
+        OfferGrant.objects.filter(coupon__isnull=False, coupon__issued_at__gte=start, coupon__issued_at__lt=end)
+        .annotate(m=TruncMonth("coupon__issued_at"))
+        .order_by()
+        .values("m")
+        .annotate(issued=Count("id"), used=Count("id", filter=Q(coupon__status=Coupon.Status.REDEEMED)))
+    ):
+        month = rows.get(_key(row["m"]))
+        if month is not None:
+            month.coupons_issued, month.coupons_redeemed = row["issued"], row["used"]
+    return list(rows.values())
+
+
+@dataclass
+class TargetStatus:
+    target: CampaignKpiTarget
+    baseline: float | None  # the metric in the baseline month
+    goal: float | None  # baseline × (1 + change %)
+    actual: float | None  # the metric in the latest month up to the deadline
+    actual_month: datetime.date | None
+    deadline: datetime.date
+
+    @property
+    def met(self) -> bool | None:
+        if self.goal is None or self.actual is None:
+            return None
+        rising = self.target.change_percent >= 0
+        return self.actual >= self.goal if rising else self.actual <= self.goal
+
+
+def target_statuses(*, today: datetime.date | None = None) -> list[TargetStatus]:
+    """Each KPI target with its baseline, goal and the latest actual value (at most 36 months back)."""
+    today = today or timezone.localdate()
+    targets = list(CampaignKpiTarget.objects.all())
+    if not targets:
+        return []
+    oldest = min(month_start(t.baseline_month) for t in targets)
+    span = (today.year - oldest.year) * 12 + today.month - oldest.month + 1
+    report = {m.month: m for m in monthly_report(months=max(1, min(span, 36)), today=today)}
+    statuses = []
+    for target in targets:
+        baseline_month = month_start(target.baseline_month)
+        deadline = add_months(baseline_month, target.months)
+        baseline_row = report.get(baseline_month)
+        baseline = getattr(baseline_row, target.metric) if baseline_row else None
+        goal = baseline * (1 + float(target.change_percent / Decimal(100))) if baseline is not None else None
+        latest_month = min(deadline, month_start(today))
+        latest_row = report.get(latest_month)
+        actual = getattr(latest_row, target.metric) if latest_row else None
+        statuses.append(
+            TargetStatus(
+                target=target, baseline=baseline, goal=goal, actual=actual, actual_month=latest_month, deadline=deadline
+            )
+        )
+    return statuses
