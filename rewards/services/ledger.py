@@ -71,8 +71,9 @@ def save_account(account: PointsAccount) -> None:
     account.save(update_fields=["balance", "lifetime_earned", "lifetime_spend", "tier", "updated_at"])
 
 
-def _entry(account: PointsAccount, *, kind: str, points: int, purchase, reason: str, actor) -> LedgerEntry:
-    return LedgerEntry.objects.create(
+def _new_entry(account: PointsAccount, *, kind: str, points: int, purchase, reason: str, actor) -> LedgerEntry:
+    """An unsaved ledger row recording the account's balance as it is now."""
+    return LedgerEntry(
         account=account,
         member_id=account.member_id,
         kind=kind,
@@ -82,6 +83,53 @@ def _entry(account: PointsAccount, *, kind: str, points: int, purchase, reason: 
         reason=reason[:200],
         actor=real_actor(actor),
     )
+
+
+def _entry(account: PointsAccount, *, kind: str, points: int, purchase, reason: str, actor) -> LedgerEntry:
+    entry = _new_entry(account, kind=kind, points=points, purchase=purchase, reason=reason, actor=actor)
+    entry.save()
+    return entry
+
+
+def plan_credit(
+    account: PointsAccount,
+    *,
+    kind: str,
+    points: int,
+    earned_on: datetime.date,
+    purchase: Purchase | None = None,
+    reason: str = "",
+    actor=None,
+) -> tuple[list[LedgerEntry], PointsLot]:
+    """`credit` without the writes: changes the account in memory and returns the unsaved
+    ledger rows (the credit, and its expire row when the lot is already past its date) and the
+    unsaved lot, for the caller to insert in that order (the batch service inserts many)."""
+    assert points > 0
+    debt = max(0, -account.balance)
+    account.balance += points
+    account.lifetime_earned += points
+    entries = [_new_entry(account, kind=kind, points=points, purchase=purchase, reason=reason, actor=actor)]
+    lot = PointsLot(
+        entry=entries[0],
+        account=account,
+        points=points,
+        remaining=max(0, points - debt),
+        expires_on=lot_expires_on(earned_on),
+    )
+    if lot.remaining and lot.expires_on < timezone.localdate():
+        lot.expired, lot.remaining = lot.remaining, 0
+        account.balance -= lot.expired
+        entries.append(
+            _new_entry(
+                account,
+                kind=LedgerEntry.Kind.EXPIRE,
+                points=-lot.expired,
+                purchase=purchase,
+                reason=_("Expired on %(date)s, before it was recorded") % {"date": lot.expires_on.isoformat()},
+                actor=actor,
+            )
+        )
+    return entries, lot
 
 
 def credit(
@@ -96,31 +144,14 @@ def credit(
 ) -> LedgerEntry:
     """Add points as a new lot. A debt (negative balance) is repaid first; a lot whose expiry
     date has already passed (a backfilled purchase) expires at once with its own expire row."""
-    assert points > 0
-    debt = max(0, -account.balance)
-    account.balance += points
-    account.lifetime_earned += points
-    entry = _entry(account, kind=kind, points=points, purchase=purchase, reason=reason, actor=actor)
-    lot = PointsLot(
-        entry=entry,
-        account=account,
-        points=points,
-        remaining=max(0, points - debt),
-        expires_on=lot_expires_on(earned_on),
+    entries, lot = plan_credit(
+        account, kind=kind, points=points, earned_on=earned_on, purchase=purchase, reason=reason, actor=actor
     )
-    if lot.remaining and lot.expires_on < timezone.localdate():
-        lot.expired, lot.remaining = lot.remaining, 0
-        account.balance -= lot.expired
-        _entry(
-            account,
-            kind=LedgerEntry.Kind.EXPIRE,
-            points=-lot.expired,
-            purchase=purchase,
-            reason=_("Expired on %(date)s, before it was recorded") % {"date": lot.expires_on.isoformat()},
-            actor=actor,
-        )
+    for entry in entries:
+        entry.save()
+    lot.entry = entries[0]
     lot.save()
-    return entry
+    return entries[0]
 
 
 def debit(
