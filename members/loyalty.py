@@ -44,6 +44,10 @@ class LoyaltyProvider(Protocol):
         """Record a purchase (keyword arguments of `members.services.record_purchase`) and, where
         the provider keeps points, earn them in the same transaction. Returns the Purchase."""
 
+    def record_purchases(self, drafts: list, actor=None) -> list:
+        """`record_purchase` for many `members.services.PurchaseDraft`s at once (bulk jobs such as
+        the demo data), each member's in time order. Returns the Purchases in the drafts' order."""
+
 
 class EntryTierProvider:
     """Before `rewards` exists: everyone has 0 points and the entry tier."""
@@ -64,6 +68,11 @@ class EntryTierProvider:
         from members.services import record_purchase
 
         return record_purchase(**kwargs)
+
+    def record_purchases(self, drafts, actor=None):
+        from members.services import record_purchases
+
+        return record_purchases(drafts=drafts, actor=actor)
 
 
 _provider: LoyaltyProvider = EntryTierProvider()
@@ -93,3 +102,8 @@ def tier_choices() -> list[tuple[str, str]]:
 def record_purchase(**kwargs):
     """What staff screens call to record a purchase: with `rewards`, points are earned too."""
     return _provider.record_purchase(**kwargs)
+
+
+def record_purchases(drafts: list, actor=None) -> list:
+    """Many purchases at once (the demo data): with `rewards`, they earn points as if posted one by one."""
+    return _provider.record_purchases(drafts, actor=actor)
