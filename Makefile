@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format venv venv-dev messages bench-import bench-admin bench-seed bench-expiry clean
+.PHONY: run test lint format venv venv-dev messages bench-import bench-admin bench-seed bench-expiry bench-posting bench-import-purchases clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,3 +58,9 @@ bench-seed: venv-dev
 
 bench-expiry: venv-dev
 	$(BIN)/python benchmarks/bench_expiry.py
+
+bench-posting: venv-dev
+	$(BIN)/python benchmarks/bench_posting.py
+
+bench-import-purchases: venv-dev
+	$(BIN)/python benchmarks/bench_import_purchases.py
