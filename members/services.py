@@ -25,6 +25,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from loyalty_crm import bulk, crypto
 from loyalty_crm.errors import DomainError
@@ -50,6 +51,8 @@ from members.normalize import email_key, normalise_email, normalise_phone
 REFERRAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 ERASED_NAME = "Erased member"
 MONEY = Decimal("0.01")
+UNIT_PRICE_LABEL = gettext_lazy("unit price")
+DISCOUNT_LABEL = gettext_lazy("discount")
 
 
 class MemberErased(DomainError):
@@ -447,8 +450,9 @@ def _build_purchase(
             raise ValidationError(
                 {"items": [_("Line %(line)d: the quantity must be a whole number above 0.") % {"line": index}]}
             )
-        unit_price = _line_money(item.unit_price, index, _("unit price"))
-        discount = _line_money(item.discount, index, _("discount"))
+        # Lazy labels: translated only for an error message (gettext per line costs in bulk jobs).
+        unit_price = _line_money(item.unit_price, index, UNIT_PRICE_LABEL)
+        discount = _line_money(item.discount, index, DISCOUNT_LABEL)
         gross = (unit_price * item.quantity).quantize(MONEY)
         if discount > gross:
             raise ValidationError(
