@@ -3,8 +3,7 @@
 `post_purchases_batch` gives exactly what posting the same purchases one by one through
 `post_purchase` (in the order of their `ordered_at` per member) gives — the same purchases and
 lines, ledger rows, lots, postings, balances, lifetime figures and tier history (a test posts one
-generated data set both ways and compares) — in a fixed number of queries per batch plus one
-per tier change:
+generated data set both ways and compares) — in a fixed number of queries per batch:
 
 - the purchases are recorded by `members.services.record_purchases` (members' own checks and row
   locks, bulk inserts);
@@ -13,8 +12,8 @@ per tier change:
 - per member, in `ordered_at` order, the points come from `_points_for` (the same computation as
   `post_purchase`'s), the credit from `ledger.plan_credit` (the same expiry policy, debt
   repayment and immediate expiry of back-dated lots as `ledger.credit`), the tier from
-  `ledger.retier` (upgrade only, with history, as on a posting);
-- ledger rows, lots and postings are then inserted in bulk (COPY on PostgreSQL) and the accounts
+  `ledger.plan_retier` (`ledger.retier`'s rule: upgrade only, with history, as on a posting);
+- ledger rows, lots, postings and tier history are then inserted in bulk (COPY on PostgreSQL) and the accounts
   updated with one statement per chunk.
 
 Idempotent on `external_ref` like `post_purchase`: a reference already posted with the same
@@ -244,6 +243,7 @@ def _post_new(new: list[int], *, drafts, refs, fingerprints, outcomes, actor) ->
     entries: list[LedgerEntry] = []
     lots: list[PointsLot] = []
     postings: list[PurchasePosting] = []
+    histories: list[TierHistory] = []
     for index, purchase in zip(new, purchases, strict=True):
         draft = drafts[index]
         account = accounts[draft.member.pk]
@@ -261,9 +261,12 @@ def _post_new(new: list[int], *, drafts, refs, fingerprints, outcomes, actor) ->
             )
             entries += credit_entries
             lots.append(lot)
-        changed = ledger.retier(
+        history = ledger.plan_retier(
             account, tiers=tiers, reason=TierHistory.Reason.PURCHASE, purchase=purchase, upgrade_only=True
         )
+        changed = history is not None
+        if changed:
+            histories.append(history)
         postings.append(
             PurchasePosting(
                 purchase=purchase,
@@ -289,4 +292,5 @@ def _post_new(new: list[int], *, drafts, refs, fingerprints, outcomes, actor) ->
     bulk.insert_new(LedgerEntry, entries)
     bulk.insert_new(PointsLot, lots)  # each lot's entry got its id just above
     bulk.insert_new(PurchasePosting, postings)
+    bulk.insert_new(TierHistory, histories)
     _save_accounts(list(accounts.values()))

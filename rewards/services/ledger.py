@@ -200,6 +200,29 @@ def debit(
     return entry
 
 
+def plan_retier(
+    account: PointsAccount,
+    *,
+    tiers: list[Tier],
+    reason: str,
+    purchase: Purchase | None = None,
+    upgrade_only: bool = False,
+) -> TierHistory | None:
+    """`retier` without the write: moves the account in memory and returns the unsaved history
+    row (None when the tier stays), for the caller to insert (the batch service inserts many)."""
+    level = rules.tier_for_spend(tier_levels(tiers), account.lifetime_spend)
+    if level.id == account.tier_id:
+        return None
+    new_tier = next(t for t in tiers if t.pk == level.id)
+    if upgrade_only and new_tier.rank < account.tier.rank:
+        return None
+    history = TierHistory(
+        member_id=account.member_id, from_tier=account.tier, to_tier=new_tier, reason=reason, purchase=purchase
+    )
+    account.tier = new_tier
+    return history
+
+
 def retier(
     account: PointsAccount,
     *,
@@ -209,14 +232,8 @@ def retier(
     upgrade_only: bool = False,
 ) -> bool:
     """Move the account to the tier its lifetime spend reaches, with history. True if it moved."""
-    level = rules.tier_for_spend(tier_levels(tiers), account.lifetime_spend)
-    if level.id == account.tier_id:
+    history = plan_retier(account, tiers=tiers, reason=reason, purchase=purchase, upgrade_only=upgrade_only)
+    if history is None:
         return False
-    new_tier = next(t for t in tiers if t.pk == level.id)
-    if upgrade_only and new_tier.rank < account.tier.rank:
-        return False
-    TierHistory.objects.create(
-        member_id=account.member_id, from_tier=account.tier, to_tier=new_tier, reason=reason, purchase=purchase
-    )
-    account.tier = new_tier
+    history.save()
     return True

@@ -318,7 +318,7 @@ def test_a_batch_runs_a_fixed_number_of_queries_whatever_its_size():
         at = timezone.now() - datetime.timedelta(days=1)
         drafts = [
             PurchaseDraft(
-                member=person, external_ref=f"{prefix}-{i}", ordered_at=at, items=[line("10.00", sku="LILY-3")]
+                member=person, external_ref=f"{prefix}-{i}", ordered_at=at, items=[line("1200.00", sku="LILY-3")]
             )
             for i, person in enumerate(people)
         ]
@@ -327,4 +327,5 @@ def test_a_batch_runs_a_fixed_number_of_queries_whatever_its_size():
         return len(queries)
 
     run(1, "W")  # warms the cached expiry policy
-    assert run(3, "S") == run(30, "L")
+    assert run(3, "S") == run(30, "L")  # every purchase here also upgrades its member to silver
+    assert TierHistory.objects.filter(to_tier__code="silver").count() == 34
