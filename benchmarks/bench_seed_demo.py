@@ -44,12 +44,29 @@ def main() -> None:
         started = time.perf_counter()
         result = manage(env, "seed_demo", "--members", str(options.members), "-v", "0")
         elapsed = time.perf_counter() - started
+        # The purchases earn points through rewards' batch service: say what they left.
+        points = (
+            manage(
+                env,
+                "shell",
+                "-c",
+                "from django.db.models import Count, Sum; "
+                "from rewards.models import LedgerEntry, PointsAccount; "
+                "a = PointsAccount.objects.aggregate(n=Count('id'), b=Sum('balance')); "
+                "tiers = dict(PointsAccount.objects.values_list('tier__code').annotate(Count('id'))); "
+                "print(f\"{a['n']} points accounts, {LedgerEntry.objects.count()} ledger rows, \""
+                "f\"{a['b']} points in balances, tiers {tiers}\")",
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )  # after the shell's own "objects imported" notice
     summary = result.stdout.strip().splitlines()[0]
     verdict = "OK" if elapsed < TARGET_SECONDS else "TOO SLOW"
     report = (
         f"seed_demo --members {options.members}: {elapsed:.1f} s wall clock including start-up "
         f"({verdict}, target < {TARGET_SECONDS} s)\n"
         f"  {summary}\n"
+        f"  {points}\n"
         f"  database: {'given URL' if options.database_url else 'SQLite (temporary file)'}; "
         f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs\n"
     )
