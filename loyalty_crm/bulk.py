@@ -1,15 +1,23 @@
 """Inserting many new rows fast, for the apps' batch services (no domain rules here).
 
-`insert_new(model, objects)` writes unsaved model instances and gives each its primary key, as
-`bulk_create` does: on PostgreSQL with COPY (ids drawn from the table's sequence first), which is
-about twice as fast as a multi-row INSERT for large batches; elsewhere with `bulk_create`.
-Values are prepared by each field as `save()` would (`pre_save` for auto_now/auto_now_add, then
-`get_db_prep_save`), and foreign keys set through related objects saved earlier are picked up.
-The caller validates; database constraints still apply (a violation raises IntegrityError).
+`insert_rows(model, fields, rows)` writes plain tuples (no model instance per row) and returns
+their new primary keys in order: on PostgreSQL with COPY (ids drawn from the table's sequence
+first), about twice as fast as a multi-row INSERT; on SQLite with one `executemany` of the same
+INSERT (ids taken after the table's highest id and its AUTOINCREMENT counter; a concurrent
+writer in between makes the insert fail on the primary key, never write wrong rows — SQLite is
+for development and demos). Values are what the model's fields hold in Python; dates,
+aware datetimes and decimals are adapted for the database here.
+
+`insert_new(model, objects)` does the same for unsaved model instances and gives each its
+primary key, as `bulk_create` does. Values are prepared by each field as `save()` would
+(`pre_save` for auto_now/auto_now_add, then `get_db_prep_save`), and foreign keys set through
+related objects saved earlier are picked up. The caller validates; database constraints still
+apply (a violation raises IntegrityError).
 """
 
 from __future__ import annotations
 
+import datetime
 import operator
 from collections.abc import Callable, Sequence
 
@@ -47,6 +55,61 @@ def _preparer(field) -> Callable[[models.Model], object]:
     return lambda obj: field.get_db_prep_save(getattr(obj, field.attname), connection)
 
 
+def _new_ids(model: type[models.Model], count: int) -> list[int]:
+    meta = model._meta
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [meta.db_table, meta.pk.column, count],
+            )
+            return [pk for (pk,) in cursor.fetchall()]
+        if connection.vendor != "sqlite":
+            raise RuntimeError("Batch inserts need PostgreSQL or SQLite.")
+        quote = connection.ops.quote_name
+        cursor.execute(f"SELECT COALESCE(MAX({quote(meta.pk.column)}), 0) FROM {quote(meta.db_table)}")  # noqa: S608 (names from the model)
+        highest = cursor.fetchone()[0]
+        cursor.execute("SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = %s", [meta.db_table])
+        highest = max(highest, cursor.fetchone()[0])
+    return list(range(highest + 1, highest + 1 + count))
+
+
+def _sqlite_value(value):
+    if isinstance(value, datetime.datetime):
+        return connection.ops.adapt_datetimefield_value(value)
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return value  # Decimal: the backend's registered adapter (str)
+
+
+def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence[Sequence]) -> list[int]:
+    """Insert `rows` (tuples of the values of `fields`, attnames such as "member_id", without the
+    primary key) into `model`'s table; returns the new primary keys in the rows' order."""
+    if not rows:
+        return []
+    meta = model._meta
+    quote = connection.ops.quote_name
+    columns = [meta.pk.column] + [meta.get_field(name).column for name in fields]
+    names = ", ".join(quote(column) for column in columns)
+    ids = _new_ids(model, len(rows))
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # COPY bypasses Django's cursor wrapper; map its errors (IntegrityError) the same way.
+            with (
+                connection.wrap_database_errors,
+                cursor.cursor.copy(f"COPY {quote(meta.db_table)} ({names}) FROM STDIN") as copy,
+            ):
+                for pk, row in zip(ids, rows, strict=True):
+                    copy.write_row((pk, *row))
+        else:
+            marks = ", ".join(["%s"] * len(columns))
+            cursor.executemany(
+                f"INSERT INTO {quote(meta.db_table)} ({names}) VALUES ({marks})",  # noqa: S608 (names from the model)
+                [(pk, *[_sqlite_value(value) for value in row]) for pk, row in zip(ids, rows, strict=True)],
+            )
+    return ids
+
+
 def insert_new(model: type[models.Model], objects: Sequence[models.Model]) -> None:
     """Insert `objects` (new instances of `model`) and set their primary keys."""
     if not objects:
@@ -54,30 +117,12 @@ def insert_new(model: type[models.Model], objects: Sequence[models.Model]) -> No
     for obj in objects:
         # Foreign keys assigned as objects saved after the assignment (as bulk_create does).
         obj._prepare_related_fields_for_save(operation_name="insert_new")
-    if connection.vendor != "postgresql":
-        model.objects.bulk_create(objects)
-        if objects[0].pk is None:
-            raise RuntimeError("Batch inserts need a database that returns ids (PostgreSQL, SQLite ≥ 3.35).")
-        return
-    meta = model._meta
-    quote = connection.ops.quote_name
-    fields = meta.concrete_fields
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
     preparers = [_preparer(field) for field in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [meta.db_table, meta.pk.column, len(objects)],
-        )
-        for obj, (pk,) in zip(objects, cursor.fetchall(), strict=True):
-            obj.pk = pk
-        columns = ", ".join(quote(field.column) for field in fields)
-        # COPY bypasses Django's cursor wrapper; map its errors (IntegrityError) the same way.
-        with (
-            connection.wrap_database_errors,
-            cursor.cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy,
-        ):
-            for obj in objects:
-                copy.write_row([prepare(obj) for prepare in preparers])
-    for obj in objects:
+    ids = insert_rows(
+        model, [field.attname for field in fields], [[prepare(o) for prepare in preparers] for o in objects]
+    )
+    for obj, pk in zip(objects, ids, strict=True):
+        obj.pk = pk
         obj._state.adding = False
         obj._state.db = connection.alias

@@ -611,7 +611,10 @@ def record_purchases(*, drafts: list[PurchaseDraft], actor=None) -> list[Purchas
     for start in range(0, len(member_ids), 10_000):
         chunk = member_ids[start : start + 10_000]
         statuses.update(
-            Member.objects.select_for_update().filter(pk__in=chunk).order_by("pk").values_list("pk", "status")
+            Member.objects.select_for_update(no_key=True)
+            .filter(pk__in=chunk)
+            .order_by("pk")
+            .values_list("pk", "status")
         )
     for draft in drafts:
         if statuses.get(draft.member.pk) in (None, Member.Status.ERASED):

@@ -7,6 +7,7 @@ member lock and the account lock (`rewards.lock_objects`) and saves the account 
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.cache import cache
@@ -93,6 +94,41 @@ def _entry(account: PointsAccount, *, kind: str, points: int, purchase, reason: 
     return entry
 
 
+@dataclass(frozen=True, slots=True)
+class CreditMove:
+    """What a credit did to the account (see `move_credit`)."""
+
+    balance_after: int  # the balance the credit row records
+    remaining: int  # the new lot's points left (0 when they repaid a debt or expired at once)
+    expired: int  # points of the new lot expired at once (a lot dated before today), else 0
+    expires_on: datetime.date
+    balance_after_expiry: int  # the balance the expire row records (when `expired`)
+
+
+def move_credit(
+    account: PointsAccount, *, kind: str, points: int, expires_on: datetime.date, today: datetime.date | None = None
+) -> CreditMove:
+    """THE arithmetic of a credit, in memory: a debt (negative balance) is repaid first; a lot whose
+    expiry date has already passed expires at once. `plan_credit` (and so `credit`) and the batch
+    service build their rows from it."""
+    assert points > 0
+    debt = max(0, -account.balance)
+    account.balance += points
+    if kind != LedgerEntry.Kind.REDEMPTION_RETURN:
+        account.lifetime_earned += points
+    balance_after = account.balance
+    remaining, expired = max(0, points - debt), 0
+    if remaining and expires_on < (today or timezone.localdate()):
+        expired, remaining = remaining, 0
+        account.balance -= expired
+    return CreditMove(balance_after, remaining, expired, expires_on, account.balance)
+
+
+def expired_at_once_reason(expires_on: datetime.date) -> str:
+    """The reason of the expire row of a lot dated before it was recorded."""
+    return _("Expired on %(date)s, before it was recorded") % {"date": expires_on.isoformat()}
+
+
 def plan_credit(
     account: PointsAccount,
     *,
@@ -104,35 +140,44 @@ def plan_credit(
     actor=None,
     expires_on: datetime.date | None = None,
 ) -> tuple[list[LedgerEntry], PointsLot]:
-    """`credit` without the writes: changes the account in memory and returns the unsaved
-    ledger rows (the credit, and its expire row when the lot is already past its date) and the
-    unsaved lot, for the caller to insert in that order (the batch service inserts many)."""
-    assert points > 0
-    debt = max(0, -account.balance)
-    account.balance += points
-    if kind != LedgerEntry.Kind.REDEMPTION_RETURN:
-        account.lifetime_earned += points
-    entries = [_new_entry(account, kind=kind, points=points, purchase=purchase, reason=reason, actor=actor)]
+    """`credit` without the writes: changes the account in memory (`move_credit`) and returns the
+    unsaved ledger rows (the credit, and its expire row when the lot is already past its date) and
+    the unsaved lot, for the caller to insert in that order."""
+    move = move_credit(account, kind=kind, points=points, expires_on=expires_on or lot_expires_on(earned_on))
+    actor = real_actor(actor)
+    entries = [
+        LedgerEntry(
+            account=account,
+            member_id=account.member_id,
+            kind=kind,
+            points=points,
+            balance_after=move.balance_after,
+            purchase=purchase,
+            reason=reason[:200],
+            actor=actor,
+        )
+    ]
+    if move.expired:
+        entries.append(
+            LedgerEntry(
+                account=account,
+                member_id=account.member_id,
+                kind=LedgerEntry.Kind.EXPIRE,
+                points=-move.expired,
+                balance_after=move.balance_after_expiry,
+                purchase=purchase,
+                reason=expired_at_once_reason(move.expires_on)[:200],
+                actor=actor,
+            )
+        )
     lot = PointsLot(
         entry=entries[0],
         account=account,
         points=points,
-        remaining=max(0, points - debt),
-        expires_on=expires_on or lot_expires_on(earned_on),
+        remaining=move.remaining,
+        expired=move.expired,
+        expires_on=move.expires_on,
     )
-    if lot.remaining and lot.expires_on < timezone.localdate():
-        lot.expired, lot.remaining = lot.remaining, 0
-        account.balance -= lot.expired
-        entries.append(
-            _new_entry(
-                account,
-                kind=LedgerEntry.Kind.EXPIRE,
-                points=-lot.expired,
-                purchase=purchase,
-                reason=_("Expired on %(date)s, before it was recorded") % {"date": lot.expires_on.isoformat()},
-                actor=actor,
-            )
-        )
     return entries, lot
 
 

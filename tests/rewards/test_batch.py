@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import random
+from collections import Counter
 from decimal import Decimal
 
 import pytest
@@ -20,14 +21,21 @@ from members.models import Member, Purchase
 from members.services import DuplicatePurchase, MemberErased, PurchaseDraft, PurchaseLine, erase_member
 from rewards import rules, services
 from rewards.models import (
+    EARNING_CONFIG_CACHE_KEY,
     EXPIRY_POLICY_CACHE_KEY,
+    TIER_POLICY_CACHE_KEY,
+    EarningSettings,
     EarnRule,
     ExpiryPolicy,
     LedgerEntry,
+    MembershipPlan,
     PointsAccount,
     PointsLot,
+    Promotion,
     PurchasePosting,
+    Tier,
     TierHistory,
+    TierPolicy,
 )
 from rewards.services import batch
 from tests.members import factories
@@ -60,11 +68,13 @@ def _product_id(sku):
 
 def _data_set(seed: int, members: int) -> list[dict]:
     """Purchases of `members` people over four years (some points expire at once), random lines,
-    some with an order discount or an explicit category label."""
+    some with an order discount or an explicit category label, in one of two stores or online;
+    about a third on a day the person already bought on (the daily cap)."""
     rng = random.Random(seed)
     now = timezone.now()
     purchases = []
     for person in range(members):
+        days: list[datetime.datetime] = []
         for number in range(rng.randint(1, 9)):
             items = []
             for _line in range(rng.choice([1, 1, 2, 3])):
@@ -82,14 +92,20 @@ def _data_set(seed: int, members: int) -> list[dict]:
                 )
             gross = sum(i.unit_price * i.quantity - i.discount for i in items)
             total = (gross - Decimal("30.00")) if gross > 300 and rng.random() < 0.3 else None
+            if days and rng.random() < 0.35:  # the same local day as an earlier one (never in the future)
+                ordered_at = min(rng.choice(days) + datetime.timedelta(minutes=rng.randint(-99, 99)), now)
+            else:
+                ordered_at = now - datetime.timedelta(days=rng.randint(0, 4 * 365), minutes=rng.randint(0, 999))
+            days.append(ordered_at)
             purchases.append(
                 {
                     "person": person,
                     "ref": f"{person}-{number}",
-                    "ordered_at": now - datetime.timedelta(days=rng.randint(0, 4 * 365), minutes=rng.randint(0, 999)),
+                    "ordered_at": ordered_at,
                     "items": items,
                     "total": total,
                     "channel": rng.choice(["store", "wechat", "online"]),
+                    "store": rng.choice([0, 1, None]),
                 }
             )
     rng.shuffle(purchases)  # the service orders them itself
@@ -106,13 +122,13 @@ def _twins(count: int, prefix: str, start: datetime.datetime) -> list[Member]:
     return people
 
 
-def _draft(people, prefix, row, store) -> PurchaseDraft:
+def _draft(people, prefix, row, stores) -> PurchaseDraft:
     return PurchaseDraft(
         member=people[row["person"]],
         external_ref=f"{prefix}{row['ref']}",
         ordered_at=row["ordered_at"],
         items=row["items"],
-        store=store,
+        store=None if row.get("store") is None else stores[row["store"]],
         channel=row["channel"],
         total=row["total"],
     )
@@ -127,7 +143,13 @@ def _picture(member: Member, prefix: str) -> dict:
     account = PointsAccount.objects.get(member=member)
     purchases = Purchase.objects.filter(member=member).order_by("ordered_at", "external_ref")
     return {
-        "account": (account.balance, account.lifetime_earned, account.lifetime_spend, account.tier.code),
+        "account": (
+            account.balance,
+            account.lifetime_earned,
+            account.lifetime_spend,
+            account.tier.code,
+            account.below_since,
+        ),
         "purchases": [
             (
                 ref(p.external_ref),
@@ -159,7 +181,15 @@ def _picture(member: Member, prefix: str) -> dict:
             .order_by("purchase__ordered_at", "purchase__external_ref")
         ],
         "tiers": [
-            (h.from_tier.code if h.from_tier else None, h.to_tier.code, h.reason, ref(h.purchase.external_ref))
+            (
+                h.from_tier.code if h.from_tier else None,
+                h.to_tier.code,
+                h.reason,
+                ref(h.purchase.external_ref if h.purchase else ""),
+                h.basis,
+                h.window_months,
+                h.figure,
+            )
             for h in TierHistory.objects.filter(member=member)
             .select_related("from_tier", "to_tier", "purchase")
             .order_by("id")
@@ -167,16 +197,87 @@ def _picture(member: Member, prefix: str) -> dict:
     }
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_batch_posting_equals_posting_one_by_one(seed):
+@pytest.fixture
+def forget_cached_rules():
+    """Postings cache the earning configuration and the tier policy; a test's rules must not
+    outlive its rolled-back rows (rollbacks send no signals)."""
+    keys = [EARNING_CONFIG_CACHE_KEY, TIER_POLICY_CACHE_KEY, EXPIRY_POLICY_CACHE_KEY]
+    cache.delete_many(keys)
+    yield
+    cache.delete_many(keys)
+
+
+DAILY_CAP = 2500
+
+
+def _configure_rules(stores, twins: list[list[Member]]) -> None:
+    """Every kind of rule `earning.points_for_purchase` knows, and a rolling-window tier policy:
+    tier multipliers (the tier held when buying), a store promotion over the last 400 days, a
+    channel bonus over the last two years, a minimum spend, per-purchase and per-day caps, and a
+    paid plan (points multiplier) held by two of the people in both twin sets."""
+    EarnRule.objects.create(name="Silver 1.5x", kind="tier", rate=Decimal("1.5"), tier=Tier.objects.get(code="silver"))
+    EarnRule.objects.create(name="Gold 2x", kind="tier", rate=Decimal("2"), tier=Tier.objects.get(code="gold"))
+    now = timezone.now()
+    double = Promotion.objects.create(
+        name="Store double",
+        kind=Promotion.Kind.MULTIPLIER,
+        multiplier=Decimal("2"),
+        starts_at=now - datetime.timedelta(days=400),
+        ends_at=now + datetime.timedelta(days=1),
+    )
+    double.stores.set([stores[1]])
+    Promotion.objects.create(
+        name="WeChat bonus",
+        kind=Promotion.Kind.BONUS,
+        bonus_points=25,
+        starts_at=now - datetime.timedelta(days=730),
+        ends_at=now + datetime.timedelta(days=1),
+        channels=["wechat"],
+    )
+    settings_row, _created = EarningSettings.objects.get_or_create(pk=EarningSettings.SINGLETON_PK)
+    settings_row.min_spend = Decimal("20.00")
+    settings_row.max_points_per_purchase = 4000
+    settings_row.max_points_per_day = DAILY_CAP
+    settings_row.save()
+    plan = MembershipPlan.objects.get(code="annual-plus")
+    assert plan.points_multiplier > 1
+    for prefix, people in zip("AB", twins, strict=True):
+        for person in (0, 1):
+            services.buy_membership(
+                member=people[person],
+                plan=plan,
+                external_ref=f"PLAN-{prefix}{person}",
+                starts_on=timezone.localdate() - datetime.timedelta(days=200 + 100 * person),
+            )
+    policy = TierPolicy.objects.get()
+    policy.basis = TierPolicy.Basis.WINDOW_SPEND
+    policy.window_months = 12
+    policy.save()
+    cache.delete_many([EARNING_CONFIG_CACHE_KEY, TIER_POLICY_CACHE_KEY])
+
+
+@pytest.mark.parametrize(("seed", "configured"), [(1, False), (1, True), (2, True), (3, True)])
+def test_batch_posting_equals_posting_one_by_one(seed, configured, forget_cached_rules):
+    """Posting one data set both ways gives the same rows — under the seeded defaults, and under
+    tier multipliers, promotions, caps, a paid plan and a rolling-window tier policy. The last
+    batch adds purchases on days that already hold postings (the daily cap read back from the
+    database), after purchases made later in time."""
     _catalogue()
-    store = factories.store()
+    stores = [factories.store(), factories.store("sh-002", "上海徐汇店")]
     data = _data_set(seed, members=8)
     start = timezone.now() - datetime.timedelta(days=3)
     one_by_one, batched = _twins(8, "A", start), _twins(8, "B", start)
+    if configured:
+        _configure_rules(stores, [one_by_one, batched])
     chronological = sorted(data, key=lambda row: (row["ordered_at"], row["ref"]))
-    for row in chronological:
-        draft = _draft(one_by_one, "A", row, store)
+    rng = random.Random(seed)
+    extras = [
+        {**rng.choice(chronological), "ref": f"X-{number}", "channel": "store", "store": 0} for number in range(6)
+    ] + [{**chronological[0], "person": 2, "ref": "X-OLD", "ordered_at": start, "store": None}]
+    extras.sort(key=lambda row: (row["ordered_at"], row["ref"]))
+
+    def post_one(row):
+        draft = _draft(one_by_one, "A", row, stores)
         services.post_purchase(
             member=draft.member,
             external_ref=draft.external_ref,
@@ -186,16 +287,29 @@ def test_batch_posting_equals_posting_one_by_one(seed):
             channel=draft.channel,
             total=draft.total,
         )
-    # Two batches, split in time, each member's purchases in time order across them.
+
+    for row in chronological + extras:
+        post_one(row)
+    # Two batches, split in time, each member's purchases in time order across them; then the extras.
     half = len(chronological) // 2
-    first = batch.post_purchases_batch(drafts=[_draft(batched, "B", row, store) for row in chronological[:half]])
-    second = batch.post_purchases_batch(drafts=[_draft(batched, "B", row, store) for row in chronological[half:]])
-    assert first.count(batch.POSTED) + second.count(batch.POSTED) == len(data)
+    results = [
+        batch.post_purchases_batch(drafts=[_draft(batched, "B", row, stores) for row in rows])
+        for rows in (chronological[:half], chronological[half:], extras)
+    ]
+    assert sum(result.count(batch.POSTED) for result in results) == len(data) + len(extras)
     for a, b in zip(one_by_one, batched, strict=True):
         assert _picture(a, "A") == _picture(b, "B")
         assert_ledger_invariants(b)
     assert TierHistory.objects.filter(member__in=batched).exists()  # the data set does move tiers
     assert LedgerEntry.objects.filter(member__in=batched, kind="expire").exists()  # and back-dated lots expire
+    if configured:  # and the rules do bite
+        assert TierHistory.objects.filter(member__in=batched, basis="window_spend").exists()
+        capped_days = Counter()
+        for posting in PurchasePosting.objects.filter(purchase__member__in=batched).select_related("purchase"):
+            capped_days[(posting.purchase.member_id, timezone.localdate(posting.purchase.ordered_at))] += (
+                posting.points_earned
+            )
+        assert DAILY_CAP in capped_days.values()
 
 
 def test_batch_answers_like_post_purchase_in_the_drafts_order(member_with_history):
