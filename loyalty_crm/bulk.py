@@ -17,7 +17,6 @@ apply (a violation raises IntegrityError).
 
 from __future__ import annotations
 
-import datetime
 import operator
 from collections.abc import Callable, Sequence
 
@@ -74,12 +73,13 @@ def _new_ids(model: type[models.Model], count: int) -> list[int]:
     return list(range(highest + 1, highest + 1 + count))
 
 
-def _sqlite_value(value):
-    if isinstance(value, datetime.datetime):
-        return connection.ops.adapt_datetimefield_value(value)
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    return value  # Decimal: the backend's registered adapter (str)
+def _sqlite_adapter(field) -> Callable[[object], object] | None:
+    """How a value of `field` goes into SQLite (None: as it is; decimals use the backend's adapter)."""
+    if isinstance(field, models.DateTimeField):
+        return connection.ops.adapt_datetimefield_value
+    if isinstance(field, models.DateField):
+        return lambda value: None if value is None else value.isoformat()
+    return None
 
 
 def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence[Sequence]) -> list[int]:
@@ -103,9 +103,16 @@ def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence
                     copy.write_row((pk, *row))
         else:
             marks = ", ".join(["%s"] * len(columns))
+            adapters = [(i, a) for i, a in enumerate(_sqlite_adapter(meta.get_field(name)) for name in fields) if a]
+            values = []
+            for pk, row in zip(ids, rows, strict=True):
+                row = [pk, *row]
+                for i, adapt in adapters:
+                    row[i + 1] = adapt(row[i + 1])
+                values.append(row)
             cursor.executemany(
                 f"INSERT INTO {quote(meta.db_table)} ({names}) VALUES ({marks})",  # noqa: S608 (names from the model)
-                [(pk, *[_sqlite_value(value) for value in row]) for pk, row in zip(ids, rows, strict=True)],
+                values,
             )
     return ids
 
