@@ -10,8 +10,10 @@ import os
 import shutil
 
 import pytest
+from django.conf import settings as django_settings
 from django.contrib.auth.models import Group, User
 from django.db import connection
+from django.utils import translation
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -48,6 +50,15 @@ def _service_markers(request):
         missing_service("this test needs Redis (set REDIS_URL=redis://127.0.0.1:6379/0)")
     if request.node.get_closest_marker("browser") and not shutil.which(CHROMIUM):
         missing_service(f"this test needs Chromium at {CHROMIUM} (apt-get install chromium)")
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the default language: a request in Chinese through the test client
+    leaves LocaleMiddleware's choice active on the thread, which would leak into the next test."""
+    translation.activate(django_settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)
