@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format venv venv-dev messages bench-import bench-admin bench-seed bench-expiry bench-tiers bench-classify clean
+.PHONY: run test lint format venv venv-dev messages bench-import bench-admin bench-seed bench-expiry bench-tiers bench-classify bench-posting bench-import-purchases clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,3 +63,9 @@ bench-tiers: venv-dev
 	$(BIN)/python benchmarks/bench_reevaluate_tiers.py
 bench-classify: venv-dev
 	$(BIN)/python benchmarks/bench_classify.py
+
+bench-posting: venv-dev
+	$(BIN)/python benchmarks/bench_posting.py
+
+bench-import-purchases: venv-dev
+	$(BIN)/python benchmarks/bench_import_purchases.py

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -41,15 +42,39 @@ def main() -> None:
         env["DATABASE_URL"] = options.database_url or f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
         env["LOYALTY_VAR_DIR"] = str(Path(tmp) / "var")
         manage(env, "migrate", "--no-input", "-v", "0")
+        load_before = os.getloadavg()[0]
+        cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         result = manage(env, "seed_demo", "--members", str(options.members), "-v", "0")
         elapsed = time.perf_counter() - started
+        cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        # CPU time of the command: on a shared machine the wall clock also counts waiting for a core.
+        cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
+        load_after = os.getloadavg()[0]
+        # The purchases earn points through rewards' batch service: say what they left.
+        points = (
+            manage(
+                env,
+                "shell",
+                "-c",
+                "from django.db.models import Count, Sum; "
+                "from rewards.models import LedgerEntry, PointsAccount; "
+                "a = PointsAccount.objects.aggregate(n=Count('id'), b=Sum('balance')); "
+                "tiers = dict(PointsAccount.objects.values_list('tier__code').annotate(Count('id'))); "
+                "print(f\"{a['n']} points accounts, {LedgerEntry.objects.count()} ledger rows, \""
+                "f\"{a['b']} points in balances, tiers {tiers}\")",
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )  # after the shell's own "objects imported" notice
     summary = result.stdout.strip().splitlines()[0]
     verdict = "OK" if elapsed < TARGET_SECONDS else "TOO SLOW"
     report = (
         f"seed_demo --members {options.members}: {elapsed:.1f} s wall clock including start-up "
-        f"({verdict}, target < {TARGET_SECONDS} s)\n"
+        f"({verdict}, target < {TARGET_SECONDS} s); {cpu:.1f} s of CPU; "
+        f"load average {load_before:.1f} before, {load_after:.1f} after (1 = one busy core)\n"
         f"  {summary}\n"
+        f"  {points}\n"
         f"  database: {'given URL' if options.database_url else 'SQLite (temporary file)'}; "
         f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs\n"
     )

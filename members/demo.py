@@ -5,7 +5,9 @@ the same names, phones, birthdays, purchases and amounts whatever the batch size
 placed before the start of the current day (Asia/Shanghai), so two runs on the same day match
 to the second.
 
-Rows are written with `bulk_create` in batches inside one transaction (all or nothing); phone,
+Rows are written with `bulk_create` in batches inside one transaction (all or nothing), the
+purchases through the loyalty hook (`members.loyalty.record_purchases`: with `rewards`, in bulk
+and earning points, so balances, tiers and ledgers are real); phone,
 email and birthday go through `members.services.apply_contact_data` and the numbers through
 `members.services.new_member_numbers`, so encryption, lookup hashes and numbering are exactly
 the services' own. Purchases are spread over a normal background with peaks before Valentine's
@@ -31,7 +33,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from loyalty_crm import roles
-from members import services
+from members import loyalty, services
 from members.models import (
     Category,
     Consent,
@@ -606,8 +608,9 @@ class DemoGenerator:
             attended = self._interactions(plan, member, len(member_purchases), rows)
             self._preferences(plan, member, member_items, rows)
             tag_links += self._tags(plan, member, member_purchases, attended)
-        Purchase.objects.bulk_create(purchases)
-        PurchaseItem.objects.bulk_create(items)
+        # Through the loyalty hook: with `rewards` installed the purchases earn their points and
+        # move tiers exactly as postings do (in bulk), so balances, tiers and ledgers are real.
+        loyalty.record_purchases(self._drafts(purchases, items))
         for model, objects in rows.items():
             model.objects.bulk_create(objects)
         Member.tags.through.objects.bulk_create(tag_links)
@@ -617,6 +620,33 @@ class DemoGenerator:
         self.counts.service_records += len(rows[ServiceRecord])
         self.counts.interactions += len(rows[Interaction])
         self.counts.preferences += len(rows[Preference])
+
+    @staticmethod
+    def _drafts(purchases: list[Purchase], items: list[PurchaseItem]) -> list[services.PurchaseDraft]:
+        lines: dict[int, list[services.PurchaseLine]] = {id(purchase): [] for purchase in purchases}
+        for item in items:
+            lines[id(item.purchase)].append(
+                services.PurchaseLine(
+                    sku=item.sku,
+                    quantity=item.quantity,
+                    unit_price=item.unit_price,
+                    name=item.name,
+                    discount=item.discount,
+                )
+            )
+        return [
+            services.PurchaseDraft(
+                member=purchase.member,
+                external_ref=purchase.external_ref,
+                ordered_at=purchase.ordered_at,
+                items=lines[id(purchase)],
+                store=purchase.store,
+                channel=purchase.channel,
+                payment_method=purchase.payment_method,
+                total=purchase.total,
+            )
+            for purchase in purchases
+        ]
 
     def _free_phones(self, plans: Sequence[_Plan], members: Sequence[Member]) -> None:
         """Redraw the phones that members outside this run already have (rare: only when not empty)."""

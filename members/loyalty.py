@@ -54,6 +54,10 @@ class LoyaltyProvider(Protocol):
         not see it. The provider reads its own parameters (e.g. the ledger page) from the request and
         checks its own permissions; a fixed number of queries whatever the member's history."""
 
+    def record_purchases(self, drafts: list, actor=None) -> list:
+        """`record_purchase` for many `members.services.PurchaseDraft`s at once (bulk jobs such as
+        the demo data), each member's in time order. Returns the Purchases in the drafts' order."""
+
 
 class EntryTierProvider:
     """Before `rewards` exists: everyone has 0 points and the entry tier."""
@@ -80,6 +84,11 @@ class EntryTierProvider:
 
     def member_panel(self, *, member, request):
         return ""  # no points without a provider; the member page's own panel shows the entry tier
+
+    def record_purchases(self, drafts, actor=None):
+        from members.services import record_purchases
+
+        return record_purchases(drafts=drafts, actor=actor)
 
 
 _provider: LoyaltyProvider = EntryTierProvider()
@@ -119,3 +128,8 @@ def member_tools(user, member: Member) -> list[tuple[str, str]]:
 def member_panel(*, member: Member, request: HttpRequest) -> str:
     """The provider's panel for the member page (safe HTML; "" when there is nothing to show)."""
     return _provider.member_panel(member=member, request=request)
+
+
+def record_purchases(drafts: list, actor=None) -> list:
+    """Many purchases at once (the demo data): with `rewards`, they earn points as if posted one by one."""
+    return _provider.record_purchases(drafts, actor=actor)

@@ -33,7 +33,11 @@ def redemption_for_update(redemption_id: int) -> Redemption:
 
 
 def account_for_update(member_id: int) -> PointsAccount | None:
-    return PointsAccount.objects.select_for_update().select_related("tier").filter(member_id=member_id).first()
+    # `of=("self",)`: lock the account, not the tier row joined in (that would queue every posting
+    # of a tier behind one another on PostgreSQL).
+    return (
+        PointsAccount.objects.select_for_update(of=("self",)).select_related("tier").filter(member_id=member_id).first()
+    )
 
 
 def open_lots_for_update(account_id: int):

@@ -65,6 +65,19 @@ class RewardsLoyaltyProvider:
         url = reverse("admin:rewards_redemption_add")
         return [(gettext("Redeem a reward"), f"{url}?member={member.pk}")]
 
+    def record_purchases(self, drafts, actor=None):
+        """For bulk jobs of `members` (the demo data): the purchases AND their points, tiers and
+        ledger, through the batch service (the same rules as posting one by one)."""
+        from rewards.services import post_purchases_batch
+
+        result = post_purchases_batch(drafts=drafts, actor=actor)
+        conflicts = [outcome.detail for outcome in result.outcomes if outcome.status == "conflict"]
+        if conflicts:
+            from rewards.errors import IdempotencyConflict
+
+            raise IdempotencyConflict(conflicts[0])
+        return [outcome.result.purchase for outcome in result.outcomes]
+
     def tier_choices(self) -> list[tuple[str, str]]:
         return [(tier.code, tier.display_name) for tier in Tier.objects.order_by("rank")]
 

@@ -1,6 +1,7 @@
 """The verbs that change points and tiers. Admin, API, commands and tasks all call these."""
 
 from rewards.services.adjustments import AdjustmentResult, adjust_points
+from rewards.services.batch import BatchOutcome, BatchResult, post_purchases_batch
 from rewards.services.bonuses import BonusResult, award_birthday_bonuses, award_bonus
 from rewards.services.earning import points_for_purchase, preview_points
 from rewards.services.expiry import ExpiryResult, expire_due_lots
@@ -15,6 +16,8 @@ from rewards.services.refunds import RefundResult, refund_purchase
 
 __all__ = [
     "AdjustmentResult",
+    "BatchOutcome",
+    "BatchResult",
     "BonusResult",
     "ExpiryResult",
     "MembershipResult",
@@ -28,6 +31,7 @@ __all__ = [
     "expire_due_lots",
     "points_for_purchase",
     "post_purchase",
+    "post_purchases_batch",
     "preview_points",
     "process_memberships",
     "refund_purchase",

@@ -7,6 +7,8 @@ member lock and the account lock (`rewards.lock_objects`) and saves the account 
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass
+from decimal import Decimal
 
 from django.core.cache import cache
 from django.utils import timezone
@@ -23,6 +25,7 @@ from rewards.models import (
     PointsAccount,
     PointsLot,
     Tier,
+    TierHistory,
 )
 from rewards.selectors import tier_levels
 from rewards.services import tiers as tier_rules
@@ -71,8 +74,9 @@ def save_account(account: PointsAccount) -> None:
     account.save(update_fields=["balance", "lifetime_earned", "lifetime_spend", "tier", "below_since", "updated_at"])
 
 
-def _entry(account: PointsAccount, *, kind: str, points: int, purchase, reason: str, actor) -> LedgerEntry:
-    return LedgerEntry.objects.create(
+def _new_entry(account: PointsAccount, *, kind: str, points: int, purchase, reason: str, actor) -> LedgerEntry:
+    """An unsaved ledger row recording the account's balance as it is now."""
+    return LedgerEntry(
         account=account,
         member_id=account.member_id,
         kind=kind,
@@ -82,6 +86,99 @@ def _entry(account: PointsAccount, *, kind: str, points: int, purchase, reason: 
         reason=reason[:200],
         actor=real_actor(actor),
     )
+
+
+def _entry(account: PointsAccount, *, kind: str, points: int, purchase, reason: str, actor) -> LedgerEntry:
+    entry = _new_entry(account, kind=kind, points=points, purchase=purchase, reason=reason, actor=actor)
+    entry.save()
+    return entry
+
+
+@dataclass(frozen=True, slots=True)
+class CreditMove:
+    """What a credit did to the account (see `move_credit`)."""
+
+    balance_after: int  # the balance the credit row records
+    remaining: int  # the new lot's points left (0 when they repaid a debt or expired at once)
+    expired: int  # points of the new lot expired at once (a lot dated before today), else 0
+    expires_on: datetime.date
+    balance_after_expiry: int  # the balance the expire row records (when `expired`)
+
+
+def move_credit(
+    account: PointsAccount, *, kind: str, points: int, expires_on: datetime.date, today: datetime.date | None = None
+) -> CreditMove:
+    """THE arithmetic of a credit, in memory: a debt (negative balance) is repaid first; a lot whose
+    expiry date has already passed expires at once. `plan_credit` (and so `credit`) and the batch
+    service build their rows from it."""
+    assert points > 0
+    debt = max(0, -account.balance)
+    account.balance += points
+    if kind != LedgerEntry.Kind.REDEMPTION_RETURN:
+        account.lifetime_earned += points
+    balance_after = account.balance
+    remaining, expired = max(0, points - debt), 0
+    if remaining and expires_on < (today or timezone.localdate()):
+        expired, remaining = remaining, 0
+        account.balance -= expired
+    return CreditMove(balance_after, remaining, expired, expires_on, account.balance)
+
+
+def expired_at_once_reason(expires_on: datetime.date) -> str:
+    """The reason of the expire row of a lot dated before it was recorded."""
+    return _("Expired on %(date)s, before it was recorded") % {"date": expires_on.isoformat()}
+
+
+def plan_credit(
+    account: PointsAccount,
+    *,
+    kind: str,
+    points: int,
+    earned_on: datetime.date,
+    purchase: Purchase | None = None,
+    reason: str = "",
+    actor=None,
+    expires_on: datetime.date | None = None,
+) -> tuple[list[LedgerEntry], PointsLot]:
+    """`credit` without the writes: changes the account in memory (`move_credit`) and returns the
+    unsaved ledger rows (the credit, and its expire row when the lot is already past its date) and
+    the unsaved lot, for the caller to insert in that order."""
+    move = move_credit(account, kind=kind, points=points, expires_on=expires_on or lot_expires_on(earned_on))
+    actor = real_actor(actor)
+    entries = [
+        LedgerEntry(
+            account=account,
+            member_id=account.member_id,
+            kind=kind,
+            points=points,
+            balance_after=move.balance_after,
+            purchase=purchase,
+            reason=reason[:200],
+            actor=actor,
+        )
+    ]
+    if move.expired:
+        entries.append(
+            LedgerEntry(
+                account=account,
+                member_id=account.member_id,
+                kind=LedgerEntry.Kind.EXPIRE,
+                points=-move.expired,
+                balance_after=move.balance_after_expiry,
+                purchase=purchase,
+                reason=expired_at_once_reason(move.expires_on)[:200],
+                actor=actor,
+            )
+        )
+    lot = PointsLot(
+        entry=entries[0],
+        account=account,
+        points=points,
+        remaining=move.remaining,
+        expired=move.expired,
+        expires_on=move.expires_on,
+    )
+    return entries, lot
 
 
 def credit(
@@ -101,32 +198,21 @@ def credit(
     `expires_on` overrides the policy's date (points given back keep the date they had). A
     `redemption_return` row gives back points already counted once, so it does not add to
     lifetime earned (`rewards.services.integrity` sums it the same way)."""
-    assert points > 0
-    debt = max(0, -account.balance)
-    account.balance += points
-    if kind != LedgerEntry.Kind.REDEMPTION_RETURN:
-        account.lifetime_earned += points
-    entry = _entry(account, kind=kind, points=points, purchase=purchase, reason=reason, actor=actor)
-    lot = PointsLot(
-        entry=entry,
-        account=account,
+    entries, lot = plan_credit(
+        account,
+        kind=kind,
         points=points,
-        remaining=max(0, points - debt),
-        expires_on=expires_on or lot_expires_on(earned_on),
+        earned_on=earned_on,
+        purchase=purchase,
+        reason=reason,
+        actor=actor,
+        expires_on=expires_on,
     )
-    if lot.remaining and lot.expires_on < timezone.localdate():
-        lot.expired, lot.remaining = lot.remaining, 0
-        account.balance -= lot.expired
-        _entry(
-            account,
-            kind=LedgerEntry.Kind.EXPIRE,
-            points=-lot.expired,
-            purchase=purchase,
-            reason=_("Expired on %(date)s, before it was recorded") % {"date": lot.expires_on.isoformat()},
-            actor=actor,
-        )
+    for entry in entries:
+        entry.save()
+    lot.entry = entries[0]
     lot.save()
-    return entry
+    return entries[0]
 
 
 def debit(
@@ -181,6 +267,43 @@ def debit(
     return entry
 
 
+def plan_retier(
+    account: PointsAccount,
+    *,
+    tiers: list[Tier],
+    reason: str,
+    purchase: Purchase | None = None,
+    upgrade_only: bool = False,
+    policy: tier_rules.Policy | None = None,
+    figure: Decimal | None = None,
+) -> TierHistory | None:
+    """`retier` without the write: moves the account in memory (tier, grace mark) and returns the
+    unsaved history row (None when the tier stays), for the caller to insert (the batch service
+    inserts many).
+
+    The qualifying figure is the `TierPolicy`'s (`tiers.qualifying_figure`); a caller that keeps
+    the figure itself (the batch, for a rolling window over purchases not yet written) passes
+    `policy` and `figure`.
+    """
+    policy = policy or tier_rules.tier_policy()
+    if figure is None:
+        figure = tier_rules.qualifying_figure(account, policy=policy, purchase=purchase)
+    level = rules.tier_for_spend(tier_levels(tiers), figure)
+    new_tier = next(t for t in tiers if t.pk == level.id)
+    if new_tier.rank >= account.tier.rank:
+        account.below_since = None
+    if level.id == account.tier_id:
+        return None
+    if upgrade_only and new_tier.rank < account.tier.rank:
+        return None
+    history = tier_rules.history_row(
+        account, to_tier_id=new_tier.pk, reason=reason, policy=policy, figure=figure, purchase=purchase
+    )
+    account.tier = new_tier
+    account.below_since = None
+    return history
+
+
 def retier(
     account: PointsAccount,
     *,
@@ -197,19 +320,8 @@ def retier(
     refund) the tier follows the figure both ways at once. Reaching the tier's threshold again
     clears the grace mark (`below_since`).
     """
-    policy = tier_rules.tier_policy()
-    figure = tier_rules.qualifying_figure(account, policy=policy, purchase=purchase)
-    level = rules.tier_for_spend(tier_levels(tiers), figure)
-    new_tier = next(t for t in tiers if t.pk == level.id)
-    if new_tier.rank >= account.tier.rank:
-        account.below_since = None
-    if level.id == account.tier_id:
+    history = plan_retier(account, tiers=tiers, reason=reason, purchase=purchase, upgrade_only=upgrade_only)
+    if history is None:
         return False
-    if upgrade_only and new_tier.rank < account.tier.rank:
-        return False
-    tier_rules.history_row(
-        account, to_tier_id=new_tier.pk, reason=reason, policy=policy, figure=figure, purchase=purchase
-    ).save()
-    account.tier = new_tier
-    account.below_since = None
+    history.save()
     return True

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from members import services as members_services
-from members.models import Member, Purchase, PurchaseItem, Store
+from members.models import Member, Purchase, Store
 from members.services import DuplicatePurchase, PurchaseLine
 from rewards import rules, selectors
 from rewards.errors import IdempotencyConflict
@@ -172,11 +172,9 @@ def _post_new(*, member, external_ref, ordered_at, items, store, channel, paymen
     )
     tiers = selectors.tiers()
     account = ledger.lock_or_open_account(member, tiers)
-    lines = [
-        rules.Line(sku=sku, line_total=line_total, product_id=product_id, category_id=category_id)
-        for sku, line_total, product_id, category_id in PurchaseItem.objects.filter(purchase=purchase)
-        .order_by("id")
-        .values_list("sku", "line_total", "product_id", "category_id")
+    lines = [  # the lines just written, as `record_purchase` returns them (no re-read)
+        rules.Line(sku=item.sku, line_total=item.line_total, product_id=item.product_id, category_id=item.category_id)
+        for item in purchase.lines
     ]
     preview = earning.points_for_purchase(
         lines=lines,

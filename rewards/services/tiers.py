@@ -128,6 +128,43 @@ def qualifying_figure(
     return Decimal(total or 0)
 
 
+def window_bases(
+    accounts: list[PointsAccount], *, policy: Policy, today: datetime.date | None = None
+) -> dict[int, Decimal]:
+    """`qualifying_figure` of a window basis for many accounts at once, by member id, before the
+    purchases being posted now (the batch adds those as it goes): one grouped query per 10,000
+    accounts. Empty for a lifetime basis (the account holds the figure)."""
+    if not policy.uses_window or not accounts:
+        return {}
+    start = window_start(today or timezone.localdate(), policy.window_months)
+    figures: dict[int, Decimal] = {}
+    for offset in range(0, len(accounts), 10_000):
+        chunk = accounts[offset : offset + 10_000]
+        if policy.basis == TierPolicy.Basis.WINDOW_SPEND:
+            rows = (
+                Purchase.objects.filter(
+                    member_id__in=[a.member_id for a in chunk], posting__isnull=False, ordered_at__gte=start
+                )
+                .order_by()
+                .values_list("member_id")
+                .annotate(s=Sum(F("total") - F("refunded_total")))
+            )
+            figures.update((member_id, Decimal(str(total or 0)).quantize(MONEY)) for member_id, total in rows)
+        else:
+            members = {a.pk: a.member_id for a in chunk}
+            rows = (
+                LedgerEntry.objects.filter(
+                    Q(points__gt=0) | Q(kind=LedgerEntry.Kind.REFUND_REVERSAL), account_id__in=list(members)
+                )
+                .filter(Q(purchase__isnull=True, created_at__gte=start) | Q(purchase__ordered_at__gte=start))
+                .order_by()
+                .values_list("account_id")
+                .annotate(s=Sum("points"))
+            )
+            figures.update((members[account_id], Decimal(total or 0)) for account_id, total in rows)
+    return figures
+
+
 def history_row(
     account: PointsAccount,
     *,

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from members import services, signals
@@ -458,13 +458,15 @@ def test_purchase_recorded_signal_fires_inside_the_transaction_with_the_lines_wr
 
     signals.purchase_recorded.connect(listener)
     try:
-        with pytest.raises(RuntimeError):
+        # record_purchase has no savepoint of its own: an error inside it rolls back with the
+        # caller's transaction (here this block; outside any transaction, its own).
+        with pytest.raises(RuntimeError), transaction.atomic():
             buy(member, [line(), line(sku="CARD-1")], ref="ORD-9", actor="clerk")
     finally:
         signals.purchase_recorded.disconnect(listener)
 
     assert seen == [("ORD-9", 2, "clerk", True)]
-    # The listener's failure rolled the purchase back: it ran inside record_purchase's transaction.
+    # The listener's failure rolled the purchase back: it ran inside the purchase's transaction.
     assert not Purchase.objects.exists()
 
 

@@ -1,0 +1,135 @@
+"""Inserting many new rows fast, for the apps' batch services (no domain rules here).
+
+`insert_rows(model, fields, rows)` writes plain tuples (no model instance per row) and returns
+their new primary keys in order: on PostgreSQL with COPY (ids drawn from the table's sequence
+first), about twice as fast as a multi-row INSERT; on SQLite with one `executemany` of the same
+INSERT (ids taken after the table's highest id and its AUTOINCREMENT counter; a concurrent
+writer in between makes the insert fail on the primary key, never write wrong rows — SQLite is
+for development and demos). Values are what the model's fields hold in Python; dates,
+aware datetimes and decimals are adapted for the database here.
+
+`insert_new(model, objects)` does the same for unsaved model instances and gives each its
+primary key, as `bulk_create` does. Values are prepared by each field as `save()` would
+(`pre_save` for auto_now/auto_now_add, then `get_db_prep_save`), and foreign keys set through
+related objects saved earlier are picked up. The caller validates; database constraints still
+apply (a violation raises IntegrityError).
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Sequence
+
+from django.db import connection, models
+
+# Fields whose Python value PostgreSQL's COPY takes as it is (get_db_prep_save returns it unchanged).
+_PLAIN = (
+    models.BigAutoField,
+    models.AutoField,
+    models.BigIntegerField,
+    models.IntegerField,
+    models.PositiveIntegerField,
+    models.PositiveSmallIntegerField,
+    models.SmallIntegerField,
+    models.CharField,
+    models.SlugField,
+    models.TextField,
+    models.BooleanField,
+    models.DecimalField,
+    models.DateField,
+    models.ForeignKey,
+    models.OneToOneField,
+)
+
+
+def _preparer(field) -> Callable[[models.Model], object]:
+    if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+        if type(field) is models.DateTimeField:
+            return lambda obj: field.pre_save(obj, True)
+        return lambda obj: field.get_db_prep_save(field.pre_save(obj, True), connection)
+    if type(field) in _PLAIN:
+        return operator.attrgetter(field.attname)
+    if type(field) is models.DateTimeField:
+        return operator.attrgetter(field.attname)  # aware datetimes go in as they are
+    return lambda obj: field.get_db_prep_save(getattr(obj, field.attname), connection)
+
+
+def _new_ids(model: type[models.Model], count: int) -> list[int]:
+    meta = model._meta
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [meta.db_table, meta.pk.column, count],
+            )
+            return [pk for (pk,) in cursor.fetchall()]
+        if connection.vendor != "sqlite":
+            raise RuntimeError("Batch inserts need PostgreSQL or SQLite.")
+        quote = connection.ops.quote_name
+        cursor.execute(f"SELECT COALESCE(MAX({quote(meta.pk.column)}), 0) FROM {quote(meta.db_table)}")  # noqa: S608 (names from the model)
+        highest = cursor.fetchone()[0]
+        cursor.execute("SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = %s", [meta.db_table])
+        highest = max(highest, cursor.fetchone()[0])
+    return list(range(highest + 1, highest + 1 + count))
+
+
+def _sqlite_adapter(field) -> Callable[[object], object] | None:
+    """How a value of `field` goes into SQLite (None: as it is; decimals use the backend's adapter)."""
+    if isinstance(field, models.DateTimeField):
+        return connection.ops.adapt_datetimefield_value
+    if isinstance(field, models.DateField):
+        return lambda value: None if value is None else value.isoformat()
+    return None
+
+
+def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence[Sequence]) -> list[int]:
+    """Insert `rows` (tuples of the values of `fields`, attnames such as "member_id", without the
+    primary key) into `model`'s table; returns the new primary keys in the rows' order."""
+    if not rows:
+        return []
+    meta = model._meta
+    quote = connection.ops.quote_name
+    columns = [meta.pk.column] + [meta.get_field(name).column for name in fields]
+    names = ", ".join(quote(column) for column in columns)
+    ids = _new_ids(model, len(rows))
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # COPY bypasses Django's cursor wrapper; map its errors (IntegrityError) the same way.
+            with (
+                connection.wrap_database_errors,
+                cursor.cursor.copy(f"COPY {quote(meta.db_table)} ({names}) FROM STDIN") as copy,
+            ):
+                for pk, row in zip(ids, rows, strict=True):
+                    copy.write_row((pk, *row))
+        else:
+            marks = ", ".join(["%s"] * len(columns))
+            adapters = [(i, a) for i, a in enumerate(_sqlite_adapter(meta.get_field(name)) for name in fields) if a]
+            values = []
+            for pk, row in zip(ids, rows, strict=True):
+                row = [pk, *row]
+                for i, adapt in adapters:
+                    row[i + 1] = adapt(row[i + 1])
+                values.append(row)
+            cursor.executemany(
+                f"INSERT INTO {quote(meta.db_table)} ({names}) VALUES ({marks})",  # noqa: S608 (names from the model)
+                values,
+            )
+    return ids
+
+
+def insert_new(model: type[models.Model], objects: Sequence[models.Model]) -> None:
+    """Insert `objects` (new instances of `model`) and set their primary keys."""
+    if not objects:
+        return
+    for obj in objects:
+        # Foreign keys assigned as objects saved after the assignment (as bulk_create does).
+        obj._prepare_related_fields_for_save(operation_name="insert_new")
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    preparers = [_preparer(field) for field in fields]
+    ids = insert_rows(
+        model, [field.attname for field in fields], [[prepare(o) for prepare in preparers] for o in objects]
+    )
+    for obj, pk in zip(objects, ids, strict=True):
+        obj.pk = pk
+        obj._state.adding = False
+        obj._state.db = connection.alias

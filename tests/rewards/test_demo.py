@@ -1,0 +1,34 @@
+"""Demo data earns real points: seed_demo's purchases go through the batch posting service."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import call_command
+from django.db.models import Sum
+
+from members.models import Member, Purchase
+from rewards.models import LedgerEntry, PointsAccount, PurchasePosting, TierHistory
+from tests.rewards.helpers import assert_ledger_invariants
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_purchases_earn_points_and_move_tiers(settings):
+    settings.DEBUG = True  # seed_demo runs only in development
+    call_command("seed_demo", members=60, stdout=io.StringIO(), stderr=io.StringIO())
+    purchases = Purchase.objects.count()
+    assert purchases and PurchasePosting.objects.count() == purchases
+    assert LedgerEntry.objects.filter(kind="earn").count() == purchases
+    # Lifetime spend is the purchases' totals; tiers follow it, with history.
+    for account in PointsAccount.objects.select_related("member"):
+        spent = Purchase.objects.filter(member=account.member).aggregate(s=Sum("total"))["s"]
+        assert account.lifetime_spend == spent
+    assert PointsAccount.objects.exclude(tier__code="regular").exists()
+    assert TierHistory.objects.filter(reason="purchase").exists()
+    # Old purchases' points have expired (year-end policy), recent ones are spendable.
+    assert LedgerEntry.objects.filter(kind="expire").exists()
+    assert PointsAccount.objects.filter(balance__gt=0).exists()
+    for member in Member.objects.all():
+        assert_ledger_invariants(member)
