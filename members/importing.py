@@ -200,7 +200,14 @@ class _Row:
         self.errors.append(RowError(self.line, column, value[:MAX_SHOWN_VALUE], message))
 
 
-def _header(reader: Iterator[list[str]]) -> list[str]:
+def read_header(
+    reader: Iterator[list[str]],
+    *,
+    required: typing.Sequence[str] = REQUIRED_COLUMNS,
+    allowed: typing.Sequence[str] = ALL_COLUMNS,
+) -> list[str]:
+    """The CSV header's column names (trimmed, lower case, a BOM dropped); raises ImportFailed
+    naming every missing, unknown or repeated column. Shared by the CSV imports of other apps."""
     try:
         header = next(reader)
     except StopIteration:
@@ -208,7 +215,7 @@ def _header(reader: Iterator[list[str]]) -> list[str]:
     columns = [name.strip().lstrip("\ufeff").strip().lower() for name in header]
     named = [name for name in columns if name]
     problems = []
-    missing = [name for name in REQUIRED_COLUMNS if name not in named]
+    missing = [name for name in required if name not in named]
     if missing:
         problems.append(
             RowError(
@@ -218,7 +225,7 @@ def _header(reader: Iterator[list[str]]) -> list[str]:
                 _("Required columns are missing: %(columns)s.") % {"columns": ", ".join(missing)},
             )
         )
-    unknown = [name for name in named if name not in ALL_COLUMNS]
+    unknown = [name for name in named if name not in allowed]
     if unknown:
         problems.append(
             RowError(
@@ -226,7 +233,7 @@ def _header(reader: Iterator[list[str]]) -> list[str]:
                 ", ".join(unknown),
                 "",
                 _("Unknown columns: %(columns)s. The columns this import reads are: %(allowed)s.")
-                % {"columns": ", ".join(unknown), "allowed": ", ".join(ALL_COLUMNS)},
+                % {"columns": ", ".join(unknown), "allowed": ", ".join(allowed)},
             )
         )
     twice = sorted({name for name in named if named.count(name) > 1})
@@ -249,7 +256,7 @@ def _batches(stream: typing.TextIO, batch_size: int) -> Iterator[tuple[list[_Row
     reader = csv.reader(stream)
     line = 1
     try:
-        columns = _header(reader)
+        columns = read_header(reader)
         width = len(columns)
         line = reader.line_num + 1
         batch: list[_Row] = []

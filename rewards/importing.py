@@ -24,7 +24,7 @@ from __future__ import annotations
 import csv
 import datetime
 import typing
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
@@ -34,7 +34,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
-from members.importing import ImportFailed, RowError
+from members.importing import ImportFailed, RowError, read_header
 from members.models import Member, Purchase, PurchaseItem, SalesChannel, Store
 from members.services import PurchaseDraft, PurchaseLine
 from rewards.services import batch
@@ -166,50 +166,6 @@ def import_purchases(
 # --- reading -------------------------------------------------------------------------------
 
 
-def _header(reader: Iterator[list[str]]) -> list[str]:
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise ImportFailed([RowError(1, "", "", _("The file is empty; it needs a header line."))]) from None
-    columns = [name.strip().lstrip("\ufeff").strip().lower() for name in header]
-    named = [name for name in columns if name]
-    problems = []
-    missing = [name for name in REQUIRED_COLUMNS if name not in named]
-    if missing:
-        problems.append(
-            RowError(
-                1,
-                ", ".join(missing),
-                "",
-                _("Required columns are missing: %(columns)s.") % {"columns": ", ".join(missing)},
-            )
-        )
-    unknown = [name for name in named if name not in ALL_COLUMNS]
-    if unknown:
-        problems.append(
-            RowError(
-                1,
-                ", ".join(unknown),
-                "",
-                _("Unknown columns: %(columns)s. The columns this import reads are: %(allowed)s.")
-                % {"columns": ", ".join(unknown), "allowed": ", ".join(ALL_COLUMNS)},
-            )
-        )
-    twice = sorted({name for name in named if named.count(name) > 1})
-    if twice:
-        problems.append(
-            RowError(
-                1,
-                ", ".join(twice),
-                "",
-                _("These columns appear more than once: %(columns)s.") % {"columns": ", ".join(twice)},
-            )
-        )
-    if problems:
-        raise ImportFailed(problems)
-    return columns
-
-
 def _read(stream: typing.TextIO, progress: Progress) -> dict[str, _Purchase]:
     """The file's purchases by reference, each row cleaned (errors kept on the row)."""
     reader = csv.reader(stream)
@@ -217,7 +173,7 @@ def _read(stream: typing.TextIO, progress: Progress) -> dict[str, _Purchase]:
     purchases: dict[str, _Purchase] = {}
     now = timezone.now()
     try:
-        columns = _header(reader)
+        columns = read_header(reader, required=REQUIRED_COLUMNS, allowed=ALL_COLUMNS)
         width = len(columns)
         line = reader.line_num + 1
         rows_read = 0
