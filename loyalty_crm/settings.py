@@ -179,7 +179,6 @@ FEEDBACK_FORM_RATE = (
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 # Feedback: absolute address for links in emails, survey link lifetime, "about to breach" window,
 # and the language of staff notifications.
-FEEDBACK_PUBLIC_URL = env.str("FEEDBACK_PUBLIC_URL", default="http://127.0.0.1:8000")
 FEEDBACK_SURVEY_MAX_AGE_DAYS = env.int("FEEDBACK_SURVEY_MAX_AGE_DAYS", default=14)
 FEEDBACK_SLA_WARNING_FRACTION = env.float("FEEDBACK_SLA_WARNING_FRACTION", default=0.25)
 FEEDBACK_SLA_WARNING_MAX_SECONDS = env.int("FEEDBACK_SLA_WARNING_MAX_SECONDS", default=3600)
@@ -192,6 +191,8 @@ MEMBERSHIP_RENEWAL_REMINDER_DAYS = env.int("MEMBERSHIP_RENEWAL_REMINDER_DAYS", d
 # Campaign dispatch (README "Campaigns: sending").
 # The public address of this site, for links in messages (unsubscribe).
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+# Feedback's emailed links use the same address unless told otherwise.
+FEEDBACK_PUBLIC_URL = env.str("FEEDBACK_PUBLIC_URL", default=SITE_URL)
 # Dotted path of the SMS provider class; the default stores messages in the SMS log (development).
 SMS_PROVIDER = env.str("SMS_PROVIDER", default="campaigns.channels.DatabaseSmsProvider")
 # How long a worker holds the outbox messages it claimed; a send still "sending" after its lease
