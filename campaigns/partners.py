@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
@@ -68,6 +68,24 @@ def offers_for(purchase: Purchase) -> list[PartnerOffer]:
         .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=at))
         .order_by("pk")
     )
+
+
+def may_have_offers(*, total: Decimal, at: datetime.datetime) -> bool:
+    """Whether any active offer of an active partner, valid at `at`, has a threshold `total`
+    reaches — one small query in plain SQL, asked for every posted purchase so that the common
+    case (no offer applies) costs nothing more. `offers_for` decides what is given."""
+    ops = connection.ops
+    quote = ops.quote_name
+    offer, partner = quote(PartnerOffer._meta.db_table), quote(Partner._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {offer} o JOIN {partner} p ON p.id = o.partner_id "
+            "WHERE o.is_active AND p.is_active AND o.threshold <= %s "
+            "AND (o.valid_from IS NULL OR o.valid_from <= %s) AND (o.valid_until IS NULL OR o.valid_until > %s) "
+            "LIMIT 1",
+            [ops.adapt_decimalfield_value(total), ops.adapt_datetimefield_value(at), ops.adapt_datetimefield_value(at)],
+        )
+        return cursor.fetchone() is not None
 
 
 def issue_partner_offers(*, purchase: Purchase, actor=None) -> list[PartnerOfferIssue]:

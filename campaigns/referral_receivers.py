@@ -17,6 +17,7 @@ logger = logging.getLogger("campaigns.referrals")
 
 def on_purchase_recorded(sender, *, purchase, actor=None, **kwargs):
     purchase_id, member_id = purchase.pk, purchase.member_id
+    total, ordered_at = purchase.total, purchase.ordered_at
     has_referrer = purchase.member.referred_by_id is not None
 
     def reward():
@@ -26,9 +27,11 @@ def on_purchase_recorded(sender, *, purchase, actor=None, **kwargs):
         reward_referral(member=Member(pk=member_id), actor=actor)
 
     def offers():
-        from campaigns.partners import issue_partner_offers
+        from campaigns.partners import issue_partner_offers, may_have_offers
         from members.models import Purchase
 
+        if not may_have_offers(total=total, at=ordered_at):
+            return  # the common case: one small query, no purchase re-read
         issue_partner_offers(purchase=Purchase(pk=purchase_id), actor=actor)
 
     if has_referrer:

@@ -40,6 +40,15 @@ def account_for_update(member_id: int) -> PointsAccount | None:
     )
 
 
+def account_row_for_update(member_id: int) -> PointsAccount | None:
+    """The member's account row alone, locked (FOR UPDATE on PostgreSQL), in plain SQL: postings
+    read it on every request, and they already hold the tiers to attach (`account.tier`)."""
+    table = connection.ops.quote_name(PointsAccount._meta.db_table)
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    rows = list(PointsAccount.objects.raw(f"SELECT * FROM {table} WHERE member_id = %s{lock}", [member_id]))
+    return rows[0] if rows else None
+
+
 def open_lots_for_update(account_id: int):
     """The account's lots with points left, oldest expiry first (FIFO), in a stable order."""
     return (

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.paginator import Page, Paginator
+from django.db import connection
 from django.db.models import Exists, F, IntegerField, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -17,6 +18,7 @@ from rewards.models import (
     Coupon,
     EarnRule,
     LedgerEntry,
+    MembershipPlan,
     MembershipSubscription,
     PointsAccount,
     PointsLot,
@@ -39,7 +41,10 @@ def members_in_tiers(queryset: QuerySet[Member], tier_codes: list[str]) -> Query
 
 
 def tiers() -> list[Tier]:
-    return list(Tier.objects.order_by("rank"))
+    """Every tier, lowest rank first. Plain SQL (read on every posting): the same rows the ORM
+    would give, without building the query each time."""
+    table = connection.ops.quote_name(Tier._meta.db_table)
+    return list(Tier.objects.raw(f"SELECT * FROM {table} ORDER BY rank, id"))
 
 
 def entry_tier() -> Tier:
@@ -123,12 +128,29 @@ def active_membership(member: Member, at: datetime.date | datetime.datetime | No
     Active (not cancelled or expired) and `starts_on <= day <= ends_on`; a renewal bought ahead
     starts only after the current one ends, so at most one is in force."""
     day = _day(at)
-    return (
-        MembershipSubscription.objects.select_related("plan")
-        .filter(member=member, status=MembershipSubscription.Status.ACTIVE, starts_on__lte=day, ends_on__gte=day)
-        .order_by("starts_on", "id")
-        .first()
+    return _active_membership_sql(member.pk, day)
+
+
+def _active_membership_sql(member_id: int, day: datetime.date):
+    """Plain SQL (it runs for every posting when a plan adds points): the subscription and its
+    plan, as `select_related("plan")` would load them."""
+    quote = connection.ops.quote_name
+    subscription_table = quote(MembershipSubscription._meta.db_table)
+    rows = list(
+        MembershipSubscription.objects.raw(
+            f"SELECT * FROM {subscription_table} WHERE member_id = %s AND status = %s "
+            "AND starts_on <= %s AND ends_on >= %s ORDER BY starts_on, id LIMIT 1",
+            [member_id, MembershipSubscription.Status.ACTIVE.value, *[connection.ops.adapt_datefield_value(day)] * 2],
+        )
     )
+    if not rows:
+        return None
+    subscription = rows[0]
+    plan_table = quote(MembershipPlan._meta.db_table)
+    subscription.plan = next(
+        iter(MembershipPlan.objects.raw(f"SELECT * FROM {plan_table} WHERE id = %s", [subscription.plan_id]))
+    )
+    return subscription
 
 
 def memberships_of(member: Member) -> QuerySet[MembershipSubscription]:

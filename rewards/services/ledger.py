@@ -42,10 +42,12 @@ def lock_or_open_account(member: Member, tiers: list[Tier]) -> PointsAccount:
     The caller already holds the member's row lock, so two openings of one account cannot race;
     `ignore_conflicts` keeps it safe even for a caller that does not.
     """
-    account = lock_objects.account_for_update(member.pk)
+    account = lock_objects.account_row_for_update(member.pk)
     if account is None:
         PointsAccount.objects.bulk_create([PointsAccount(member=member, tier=tiers[0])], ignore_conflicts=True)
-        account = lock_objects.account_for_update(member.pk)
+        account = lock_objects.account_row_for_update(member.pk)
+    tier = next((t for t in tiers if t.pk == account.tier_id), None)
+    account.tier = tier if tier is not None else Tier.objects.get(pk=account.tier_id)
     return account
 
 

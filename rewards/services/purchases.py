@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -76,11 +76,19 @@ def request_fingerprint(
 
 
 def _posting_for(external_ref: str) -> PurchasePosting | None:
-    return (
-        PurchasePosting.objects.select_related("purchase", "purchase__member", "tier")
-        .filter(purchase__external_ref=external_ref)
-        .first()
-    )
+    # A new purchase (the common case) costs one small query in plain SQL; only a retry loads
+    # the stored posting with its purchase, member and tier.
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT pp.id FROM {quote(PurchasePosting._meta.db_table)} pp "
+            f"JOIN {quote(Purchase._meta.db_table)} p ON p.id = pp.purchase_id WHERE p.external_ref = %s",
+            [external_ref],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return PurchasePosting.objects.select_related("purchase", "purchase__member", "tier").get(pk=row[0])
 
 
 def _replay(posting: PurchasePosting, fingerprint: str) -> PostingResult:
