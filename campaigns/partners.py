@@ -79,7 +79,7 @@ def may_have_offers(*, total: Decimal, at: datetime.datetime) -> bool:
     offer, partner = quote(PartnerOffer._meta.db_table), quote(Partner._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT 1 FROM {offer} o JOIN {partner} p ON p.id = o.partner_id "
+            f"SELECT 1 FROM {offer} o JOIN {partner} p ON p.id = o.partner_id "  # noqa: S608
             "WHERE o.is_active AND p.is_active AND o.threshold <= %s "
             "AND (o.valid_from IS NULL OR o.valid_from <= %s) AND (o.valid_until IS NULL OR o.valid_until > %s) "
             "LIMIT 1",

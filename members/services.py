@@ -350,7 +350,8 @@ def _refuse_erased(member: Member) -> None:
     lock = " FOR NO KEY UPDATE" if connection.features.has_select_for_update else ""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT status FROM {connection.ops.quote_name(Member._meta.db_table)} WHERE id = %s{lock}", [member.pk]
+            f"SELECT status FROM {connection.ops.quote_name(Member._meta.db_table)} WHERE id = %s{lock}",  # noqa: S608
+            [member.pk],
         )
         row = cursor.fetchone()
     status = row[0] if row else None

@@ -45,7 +45,7 @@ def account_row_for_update(member_id: int) -> PointsAccount | None:
     read it on every request, and they already hold the tiers to attach (`account.tier`)."""
     table = connection.ops.quote_name(PointsAccount._meta.db_table)
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    rows = list(PointsAccount.objects.raw(f"SELECT * FROM {table} WHERE member_id = %s{lock}", [member_id]))
+    rows = list(PointsAccount.objects.raw(f"SELECT * FROM {table} WHERE member_id = %s{lock}", [member_id]))  # noqa: S608
     return rows[0] if rows else None
 
 

@@ -44,7 +44,7 @@ def tiers() -> list[Tier]:
     """Every tier, lowest rank first. Plain SQL (read on every posting): the same rows the ORM
     would give, without building the query each time."""
     table = connection.ops.quote_name(Tier._meta.db_table)
-    return list(Tier.objects.raw(f"SELECT * FROM {table} ORDER BY rank, id"))
+    return list(Tier.objects.raw(f"SELECT * FROM {table} ORDER BY rank, id"))  # noqa: S608
 
 
 def entry_tier() -> Tier:
@@ -138,7 +138,7 @@ def _active_membership_sql(member_id: int, day: datetime.date):
     subscription_table = quote(MembershipSubscription._meta.db_table)
     rows = list(
         MembershipSubscription.objects.raw(
-            f"SELECT * FROM {subscription_table} WHERE member_id = %s AND status = %s "
+            f"SELECT * FROM {subscription_table} WHERE member_id = %s AND status = %s "  # noqa: S608
             "AND starts_on <= %s AND ends_on >= %s ORDER BY starts_on, id LIMIT 1",
             [member_id, MembershipSubscription.Status.ACTIVE.value, *[connection.ops.adapt_datefield_value(day)] * 2],
         )
@@ -148,7 +148,7 @@ def _active_membership_sql(member_id: int, day: datetime.date):
     subscription = rows[0]
     plan_table = quote(MembershipPlan._meta.db_table)
     subscription.plan = next(
-        iter(MembershipPlan.objects.raw(f"SELECT * FROM {plan_table} WHERE id = %s", [subscription.plan_id]))
+        iter(MembershipPlan.objects.raw(f"SELECT * FROM {plan_table} WHERE id = %s", [subscription.plan_id]))  # noqa: S608
     )
     return subscription
 

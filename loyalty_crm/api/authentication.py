@@ -43,7 +43,7 @@ def load_permissions(user) -> set[str]:
     groups, in one query."""
     t = _tables()
     sql = (
-        f"SELECT ct.app_label, p.codename FROM {t['permission']} p "
+        f"SELECT ct.app_label, p.codename FROM {t['permission']} p "  # noqa: S608
         f"JOIN {t['content_type']} ct ON ct.id = p.content_type_id "
         f"WHERE p.id IN (SELECT up.permission_id FROM {t['user_permissions']} up WHERE up.user_id = %s "
         f"UNION SELECT gp.permission_id FROM {t['group_permissions']} gp "
@@ -61,7 +61,7 @@ class TokenAuthentication(authentication.TokenAuthentication):
         t = _tables()
         users = list(
             get_user_model().objects.raw(
-                f"SELECT u.*, t.created AS token_created FROM {t['token']} t "
+                f"SELECT u.*, t.created AS token_created FROM {t['token']} t "  # noqa: S608
                 f"JOIN {t['user']} u ON u.id = t.user_id WHERE t.key = %s",
                 [key],
             )

@@ -26,7 +26,8 @@ class _SlugLookupField(serializers.SlugRelatedField):
         column = model._meta.get_field(self.slug_field).column
         rows = list(
             model.objects.raw(
-                f"SELECT * FROM {quote(model._meta.db_table)} WHERE {quote(column)} = %s", [str(data)]
+                f"SELECT * FROM {quote(model._meta.db_table)} WHERE {quote(column)} = %s",  # noqa: S608
+                [str(data)],
             )
         )
         if not rows:

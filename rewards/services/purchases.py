@@ -81,7 +81,7 @@ def _posting_for(external_ref: str) -> PurchasePosting | None:
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT pp.id FROM {quote(PurchasePosting._meta.db_table)} pp "
+            f"SELECT pp.id FROM {quote(PurchasePosting._meta.db_table)} pp "  # noqa: S608
             f"JOIN {quote(Purchase._meta.db_table)} p ON p.id = pp.purchase_id WHERE p.external_ref = %s",
             [external_ref],
         )
