@@ -12,6 +12,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import translation
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
@@ -231,7 +232,7 @@ class CampaignAdmin(admin.ModelAdmin):
     )  # fmt: skip
 
     def monthly_report_view(self, request):
-        """The monthly marketing review: figures per month, three charts, KPI targets, CSV export."""
+        """The monthly marketing review: figures per month, three charts, KPI targets, CSV and PDF export."""
         if not self.has_view_permission(request):
             raise PermissionDenied
         months = reports.monthly_report(months=12)
@@ -247,6 +248,17 @@ class CampaignAdmin(admin.ModelAdmin):
                     [month.month.strftime("%Y-%m")]
                     + ["" if v is None else (f"{v:.4f}" if isinstance(v, float) else v) for v in values]
                 )
+            return response
+        if request.GET.get("format") == "pdf":
+            from campaigns.report_pdf import monthly_review_pdf
+
+            response = HttpResponse(
+                monthly_review_pdf(months=months, targets=reports.target_statuses()), content_type="application/pdf"
+            )
+            language = "zh-hans" if (translation.get_language() or "").startswith("zh") else "en"
+            response["Content-Disposition"] = (
+                f'attachment; filename="campaigns-monthly-review-{months[-1].month:%Y-%m}-{language}.pdf"'
+            )
             return response
         charts = []
         for metric, label in CampaignKpiTarget.Metric.choices:

@@ -7,6 +7,12 @@ rate at send time), and the normal dispatch sends it. The offer (a coupon) is is
 `before_send`, in the same transaction that marks the message `sending`, so it is issued once,
 and only to members the message actually goes to.
 
+The post-resolution satisfaction survey is a date trigger too: N days after a feedback ticket
+linked to a member was resolved (read through `feedback.surveys.resolved_tickets`), once per
+ticket (the occurrence is the ticket). Its `{{ survey_link }}` is a fresh single-use NPS link
+(`feedback.surveys.nps_survey_link`) made in `before_send`, when the message is prepared — after the
+consent check, for members the message actually goes to, so no link is made for a skipped one.
+
 Date triggers run in `run_automations` (beat task "Run automations (daily)", 10:00 Asia/Shanghai);
 each looks at a window of dates up to today + `days_before`, so a day the beat missed is caught up
 the next day. The tier-upgrade trigger listens to `TierHistory` rows after commit.
@@ -52,6 +58,7 @@ DEFAULT_DAYS = {
     Automation.Kind.WELCOME: 0,
     Automation.Kind.WELCOME_FOLLOW_UP: 7,
     Automation.Kind.RENEWAL_REMINDER: 0,
+    Automation.Kind.SATISFACTION_SURVEY: 3,
 }
 # The message an automation starts with (Chinese SMS; marketing edits it in the admin):
 # (campaign name, body) per kind, or per holiday.
@@ -73,6 +80,9 @@ DEFAULT_MESSAGES = {
                           "{{ member.name }}您好，加入一周了，您已有{{ points_balance }}积分，期待再次光临！"),
     "renewal_reminder": ("自动：付费会员续费提醒",
                          "{{ member.name }}您好，您的{{ plan }}将于{{ ends_on }}到期，续费可继续享受会员权益。"),
+    "satisfaction_survey": ("自动：满意度调查",
+                            "{{ member.name }}您好，您的反馈{{ ticket_no }}已处理完毕。您有多大可能向朋友推荐我们？"
+                            "请点击链接评分：{{ survey_link }}"),
 }  # fmt: skip
 # Variables automation templates may use besides the member fields every campaign has.
 EXTRA_VARIABLES = {
@@ -84,7 +94,11 @@ EXTRA_VARIABLES = {
     Automation.Kind.WELCOME: ("coupon_code", "coupon_name"),
     Automation.Kind.WELCOME_FOLLOW_UP: ("coupon_code", "coupon_name"),
     Automation.Kind.RENEWAL_REMINDER: ("plan", "ends_on", "coupon_code", "coupon_name"),
+    Automation.Kind.SATISFACTION_SURVEY: ("survey_link", "ticket_no", "coupon_code", "coupon_name"),
 }
+# How far back the survey trigger looks beyond "resolved N days ago", so days the beat missed
+# (or tickets resolved after the day's run) are caught up.
+SURVEY_CATCH_UP_DAYS = 7
 
 
 # --- enqueueing ---------------------------------------------------------------------------------
@@ -219,11 +233,44 @@ def run_win_back(automation: Automation, today: datetime.date, now=None) -> int:
     return enqueue_occurrence(automation=automation, key=today.isoformat(), on=today, members=members, now=now)
 
 
+def run_satisfaction_survey(automation: Automation, today: datetime.date, now=None) -> int:
+    """Members whose feedback ticket was resolved N days ago (or up to SURVEY_CATCH_UP_DAYS days
+    earlier, not yet surveyed), once per ticket: the occurrence key is the ticket number, so a
+    ticket already followed up (or reopened and resolved again) is never surveyed twice."""
+    from feedback import surveys
+
+    last = today - datetime.timedelta(days=automation.days_before)
+    first = last - datetime.timedelta(days=SURVEY_CATCH_UP_DAYS)
+    tz = timezone.get_current_timezone()
+    tickets = surveys.resolved_tickets(
+        start=datetime.datetime.combine(first, datetime.time.min, tzinfo=tz),
+        end=datetime.datetime.combine(last + datetime.timedelta(days=1), datetime.time.min, tzinfo=tz),
+    )
+    done = set(
+        AutomationOccurrence.objects.filter(
+            automation=automation, key__in=[ticket.ticket_no for ticket in tickets]
+        ).values_list("key", flat=True)
+    )
+    added = 0
+    for ticket in tickets:
+        if ticket.ticket_no in done:
+            continue
+        added += enqueue_occurrence(
+            automation=automation,
+            key=ticket.ticket_no,
+            on=timezone.localdate(ticket.resolved_at),
+            members=Member.objects.filter(pk=ticket.member_id),
+            now=now,
+        )
+    return added
+
+
 RUNNERS = {
     Automation.Kind.BIRTHDAY: run_birthday,
     Automation.Kind.HOLIDAY: run_holiday,
     Automation.Kind.POINTS_EXPIRY: run_points_expiry,
     Automation.Kind.WIN_BACK: run_win_back,
+    Automation.Kind.SATISFACTION_SURVEY: run_satisfaction_survey,
 }
 
 
@@ -368,6 +415,13 @@ def before_send(*, message: OutboxMessage, now: datetime.datetime) -> dict:
         membership = rewards_selectors.active_membership(member, now)
         extra["plan"] = membership.plan.display_name if membership else ""
         extra["ends_on"] = membership.ends_on.isoformat() if membership else ""
+    elif automation.kind == Automation.Kind.SATISFACTION_SURVEY:
+        from feedback import surveys
+
+        # A fresh single-use link per message, made here (the consent check has passed, so only
+        # members the message goes to get one); the signed token needs no row of its own.
+        extra["survey_link"] = surveys.nps_survey_link(member=member, channel=message.channel)
+        extra["ticket_no"] = occurrence.key
     template = automation.coupon_template
     if template is not None:
         from rewards.models_catalogue import Coupon

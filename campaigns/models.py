@@ -857,9 +857,9 @@ class Automation(TimeStamped):
     Its campaign (created on the first save from the admin) holds the channel, language,
     templates and optional segment; it stays `sending` while it exists (the dispatch never
     completes it) and is never launched. Each occurrence of the trigger (a birthday year, a
-    holiday's year, a month of points expiry, a day of tier upgrades or of new lapses) gets its
-    own campaign step, so the outbox's unique (step, member) makes a second message to a member
-    for the same occurrence impossible.
+    holiday's year, a month of points expiry, a day of tier upgrades or of new lapses, a resolved
+    feedback ticket) gets its own campaign step, so the outbox's unique (step, member) makes a
+    second message to a member for the same occurrence impossible.
     """
 
     class Kind(models.TextChoices):
@@ -871,6 +871,7 @@ class Automation(TimeStamped):
         WELCOME = "welcome", _("Welcome: first message")
         WELCOME_FOLLOW_UP = "welcome_follow_up", _("Welcome: follow-up")
         RENEWAL_REMINDER = "renewal_reminder", _("Paid-membership renewal reminder")
+        SATISFACTION_SURVEY = "satisfaction_survey", _("Satisfaction survey after a resolved ticket")
 
     class Holiday(models.TextChoices):
         SPRING_FESTIVAL = "spring_festival", _("Spring Festival")
@@ -895,7 +896,8 @@ class Automation(TimeStamped):
         help_text=_(
             "Birthday, points expiry, holiday: how many days before the date the message goes out. "
             "Win-back: how many days after becoming lapsed a member is still greeted. "
-            "Welcome follow-up: how many days after sign-up it goes out."
+            "Welcome follow-up: how many days after sign-up it goes out. "
+            "Satisfaction survey: how many days after the ticket was resolved it goes out."
         ),
     )
     coupon_template = models.ForeignKey(

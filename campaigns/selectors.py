@@ -71,7 +71,7 @@ def results_for(campaigns: list[Campaign]) -> dict[int, CampaignResults]:
 
 
 def campaign_list() -> QuerySet[Campaign]:
-    return Campaign.objects.select_related("segment", "created_by")
+    return Campaign.objects.select_related("segment", "created_by", "offer__coupon_template")
 
 
 def audience_members(campaign: Campaign) -> QuerySet[Member]:

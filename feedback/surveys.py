@@ -4,7 +4,8 @@ Links carry a signed, salted, time-stamped token (django.core.signing): a change
 refused, an old link (FEEDBACK_SURVEY_MAX_AGE_DAYS) has expired, and each link records one answer
 — `SurveyResponse.token_id` is unique, so two answers sent at once still store one.
 
-The NPS part is the hook campaigns use: `nps_survey_link()` and `send_nps_survey()`.
+The NPS part is the hook campaigns use: `nps_survey_link()`, `send_nps_survey()` and
+`resolved_tickets()` (which tickets to follow up with a survey).
 """
 
 from __future__ import annotations
@@ -77,6 +78,30 @@ def nps_survey_link(*, member: Member, channel: str = "email") -> str:
     """A fresh single-use NPS link for `member` (each call makes a new link). Part of the hook."""
     token = signing.dumps({"m": member.member_no, "n": secrets.token_urlsafe(12), "c": channel}, salt=NPS_SALT)
     return public_url(reverse("feedback:nps_survey", args=[token]))
+
+
+@dataclass(frozen=True)
+class ResolvedTicket:
+    ticket_no: str
+    member_id: int
+    resolved_at: datetime.datetime
+
+
+def resolved_tickets(*, start: datetime.datetime, end: datetime.datetime) -> list[ResolvedTicket]:
+    """Tickets linked to a member, resolved in [start, end) and still resolved or closed (a
+    reopened ticket has no resolution time), oldest first. Part of the hook: the post-resolution
+    survey automation reads it."""
+    rows = (
+        Ticket.objects.filter(
+            member__isnull=False,
+            status__in=[Ticket.Status.RESOLVED, Ticket.Status.CLOSED],
+            resolved_at__gte=start,
+            resolved_at__lt=end,
+        )
+        .order_by("resolved_at", "pk")
+        .values_list("ticket_no", "member_id", "resolved_at")
+    )
+    return [ResolvedTicket(ticket_no=no, member_id=member_id, resolved_at=at) for no, member_id, at in rows]
 
 
 @dataclass(frozen=True)

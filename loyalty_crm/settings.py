@@ -254,6 +254,7 @@ SPECTACULAR_SETTINGS = {
         "CouponSourceEnum": "rewards.models_catalogue.Coupon.Source",
         "RedemptionStatusEnum": "rewards.models_catalogue.Redemption.Status",
         "CampaignChannelEnum": "campaigns.models.Channel",
+        "CampaignOfferKindEnum": "campaigns.models.CampaignOffer.Kind",
     },
 }
 

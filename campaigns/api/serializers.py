@@ -5,14 +5,50 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from campaigns.models import Campaign, Channel, Classification, Segment, SkipReason
+from campaigns.models import Campaign, CampaignOffer, Channel, Classification, Segment, SkipReason
 from campaigns.segments import CHANNELS, validate_rules
 from campaigns.selectors import CampaignResults
+from rewards.models import CouponTemplate
 
 
 class ChannelField(serializers.ChoiceField):
     def __init__(self, **kwargs):
         super().__init__(choices=Channel.choices, **kwargs)
+
+
+class OfferInputSerializer(serializers.Serializer):
+    """A campaign's offer: `{"kind": "coupon", "coupon_template": <id>}` or `{"kind": "points",
+    "points": N}`; saved through `campaigns.offers.set_offer` (its checks: active template, points > 0)."""
+
+    kind = serializers.ChoiceField(choices=CampaignOffer.Kind.choices)
+    coupon_template = serializers.PrimaryKeyRelatedField(
+        queryset=CouponTemplate.objects.all(),
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=_("The coupon template's id (GET /api/v1/coupon-templates/); for kind “coupon”."),
+        error_messages={"does_not_exist": _("No coupon template has the id “{pk_value}”.")},
+    )
+    points = serializers.IntegerField(
+        required=False, allow_null=True, default=None, help_text=_("Bonus points per recipient; for kind “points”.")
+    )
+
+    def validate(self, attrs):
+        kind, template, points = attrs["kind"], attrs.get("coupon_template"), attrs.get("points")
+        if template is not None and points is not None:
+            raise serializers.ValidationError({"points": [_("Give either a coupon template or points, not both.")]})
+        if kind == CampaignOffer.Kind.COUPON and points is not None:
+            raise serializers.ValidationError({"points": [_("A coupon offer takes no points.")]})
+        if kind == CampaignOffer.Kind.POINTS and template is not None:
+            raise serializers.ValidationError({"coupon_template": [_("A points offer takes no coupon template.")]})
+        return attrs
+
+
+class OfferSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=CampaignOffer.Kind.choices)
+    coupon_template = serializers.IntegerField(source="coupon_template_id", allow_null=True)
+    coupon_name = serializers.CharField(source="coupon_template.name", read_only=True, allow_null=True, default=None)
+    points = serializers.IntegerField()
 
 
 class CampaignInputSerializer(serializers.Serializer):
@@ -32,6 +68,12 @@ class CampaignInputSerializer(serializers.Serializer):
     control_group_pct = serializers.IntegerField(min_value=0, max_value=90, required=False, default=0)
     language = serializers.ChoiceField(choices=Campaign._meta.get_field("language").choices, required=False,
                                        default="zh-hans")  # fmt: skip
+    offer = OfferInputSerializer(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=_("Optional: a coupon or bonus points for each member the message is actually sent to."),
+    )
 
 
 class CampaignCreatedSerializer(serializers.Serializer):
@@ -60,13 +102,14 @@ class CampaignSerializer(serializers.ModelSerializer):
     failed = serializers.SerializerMethodField()
     in_doubt = serializers.SerializerMethodField()
     skipped = serializers.SerializerMethodField()
+    offer = serializers.SerializerMethodField()
 
     class Meta:
         model = Campaign
         fields = [
             "id", "name", "status", "channel", "language", "subject", "body", "segment", "start_at", "end_at",
             "control_group_pct", "created_by", "created_at", "launched_at", "started_at", "completed_at",
-            "cancelled_at", "audience", "pending", "sent", "failed", "in_doubt", "skipped",
+            "cancelled_at", "audience", "pending", "sent", "failed", "in_doubt", "skipped", "offer",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -92,6 +135,14 @@ class CampaignSerializer(serializers.ModelSerializer):
     def get_skipped(self, campaign) -> dict:
         skipped = self._results(campaign).skipped
         return {reason: skipped.get(reason, 0) for reason in SkipReason.values}
+
+    @extend_schema_field(OfferSerializer(allow_null=True))
+    def get_offer(self, campaign) -> dict | None:
+        try:
+            offer = campaign.offer  # select_related by selectors.campaign_list
+        except CampaignOffer.DoesNotExist:
+            return None
+        return OfferSerializer(offer).data
 
 
 class CampaignStatusSerializer(serializers.Serializer):

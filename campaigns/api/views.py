@@ -2,18 +2,21 @@
 
 import csv
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import generics, status
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from campaigns import pilots, results, segments, selectors, services
+from campaigns import offers, pilots, results, segments, selectors, services
 from campaigns.api.serializers import (
     CampaignCreatedSerializer,
     CampaignInputSerializer,
@@ -64,12 +67,32 @@ class CampaignListCreateView(generics.ListAPIView):
 
     @extend_schema(
         request=CampaignInputSerializer,
-        responses={201: CampaignCreatedSerializer, 400: OpenApiResponse(description="Field errors")},
+        responses={
+            201: CampaignCreatedSerializer,
+            400: OpenApiResponse(description="Field errors (an offer's under `offer`)"),
+            403: OpenApiResponse(description="No permission to add campaigns, or to give an offer"),
+        },
     )
     def post(self, request):
         data = CampaignInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        saved = services.create_campaign(actor=request.user, **data.validated_data)
+        fields = dict(data.validated_data)
+        offer = fields.pop("offer", None)
+        if offer is not None and not request.user.has_perm("campaigns.add_campaignoffer"):
+            raise PermissionDenied()
+        with transaction.atomic():  # the draft and its offer together, or neither
+            saved = services.create_campaign(actor=request.user, **fields)
+            if offer is not None:
+                try:
+                    offers.set_offer(
+                        campaign=saved.campaign,
+                        actor=request.user,
+                        kind=offer["kind"],
+                        coupon_template=offer.get("coupon_template"),
+                        points=offer["points"] if offer.get("points") is not None else 0,
+                    )
+                except DjangoValidationError as exc:  # the offer's own checks, named under "offer"
+                    raise serializers.ValidationError({"offer": exc.message_dict}) from exc
         body = {"id": saved.campaign.pk, "status": saved.campaign.status, "warnings": saved.warnings}
         return Response(CampaignCreatedSerializer(body).data, status=status.HTTP_201_CREATED)
 
