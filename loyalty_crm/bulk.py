@@ -133,3 +133,31 @@ def insert_new(model: type[models.Model], objects: Sequence[models.Model]) -> No
         obj.pk = pk
         obj._state.adding = False
         obj._state.db = connection.alias
+
+
+def insert_unless_taken(obj: models.Model) -> bool:
+    """Insert one new instance unless a unique constraint already holds its values: one
+    `INSERT … ON CONFLICT DO NOTHING RETURNING` statement (PostgreSQL, SQLite ≥ 3.35), so a taken
+    value costs no savepoint and leaves the transaction usable. True (and `obj.pk` set) when it
+    was inserted, False when a unique value was taken. Values are prepared as `save()` prepares
+    them; no model signals are sent (as with bulk_create)."""
+    meta = obj._meta
+    obj._prepare_related_fields_for_save(operation_name="insert_unless_taken")
+    fields = [field for field in meta.concrete_fields if not field.primary_key]
+    values = [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(field.column) for field in fields)
+    marks = ", ".join(["%s"] * len(fields))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(meta.db_table)} ({names}) VALUES ({marks}) "  # noqa: S608 (names from the model)
+            f"ON CONFLICT DO NOTHING RETURNING {quote(meta.pk.column)}",
+            values,
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    obj.pk = row[0]
+    obj._state.adding = False
+    obj._state.db = connection.alias
+    return True
