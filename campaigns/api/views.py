@@ -69,7 +69,7 @@ class CampaignListCreateView(generics.ListAPIView):
     def post(self, request):
         data = CampaignInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        saved = services.create_campaign(actor=request.user, **data.validated_data)
+        saved = services.create_campaign(actor=request.user, **data.service_values())
         body = {"id": saved.campaign.pk, "status": saved.campaign.status, "warnings": saved.warnings}
         return Response(CampaignCreatedSerializer(body).data, status=status.HTTP_201_CREATED)
 

@@ -21,5 +21,6 @@ def vip_segment() -> Segment:
 
 
 def recurring(*, repeat="daily", time=datetime.time(10, 0), **kwargs):
-    kwargs.setdefault("segment", vip_segment())
+    if "segment" not in kwargs:
+        kwargs["segment"] = vip_segment()
     return campaign(repeat=repeat, repeat_time=time, **kwargs)
