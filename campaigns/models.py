@@ -242,7 +242,8 @@ class Campaign(TimeStamped):
 
 
 class CampaignStep(models.Model):
-    """One message of a campaign. A one-off campaign has step 1; automations add later steps.
+    """One message of a campaign. A one-off campaign has step 1; a pilot's expansion, each run of a
+    recurring campaign and each occurrence of an automation add later steps.
 
     The outbox holds one row per (step, member), which is what makes a repeat impossible.
     """

@@ -3,7 +3,8 @@
 Beat runs "Start due campaigns" and "Recover campaign outbox leases" every minute (created by a
 data migration, editable under Periodic tasks). Dispatch never relies on the broker redelivering
 a task: a dead worker's leases expire and the recovery task resumes its work. "Classify members
-(nightly)" runs at 03:00 Asia/Shanghai.
+(nightly)" runs at 03:00 Asia/Shanghai. A recurring campaign gets its own beat entry at launch
+("Recurring campaign #<id>: <name>", a crontab in Asia/Shanghai) running `run_recurring_campaign`.
 """
 
 from __future__ import annotations
