@@ -12,7 +12,8 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import translation
+from django.utils import timezone, translation
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
@@ -24,6 +25,7 @@ from campaigns import (
     admin_segments,  # noqa: F401 -- registers the segment and classification admins
     offers,
     pilots,
+    recurrence,
     reports,
     results,
     selectors,
@@ -32,15 +34,18 @@ from campaigns import (
 from campaigns.models import (
     Campaign,
     CampaignKpiTarget,
+    CampaignOccurrence,
     CampaignOffer,
     CampaignPilot,
     Classification,
     ContactPolicy,
     OutboxMessage,
+    Repeat,
     SkipReason,
     SmsLog,
 )
-from campaigns.services.campaigns import EDITABLE_FIELDS, validate_campaign
+from campaigns.services import recurring
+from campaigns.services.campaigns import EDITABLE_FIELDS, SCHEDULE_FIELDS, validate_campaign
 from loyalty_crm.admin_site import _bars
 from loyalty_crm.errors import DomainError
 from members.models import Member
@@ -63,10 +68,20 @@ class CampaignForm(forms.ModelForm):
     class Meta:
         model = Campaign
         fields = list(EDITABLE_FIELDS)
-        widgets = {"body": forms.Textarea(attrs={"rows": 8, "cols": 80})}
+        widgets = {
+            "body": forms.Textarea(attrs={"rows": 8, "cols": 80}),
+            "repeat_time": forms.TimeInput(format="%H:%M", attrs={"placeholder": "10:00", "size": 6}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "repeat" in self.fields:
+            self.fields["repeat"].required = False  # empty means once
 
     def clean(self):
         cleaned = super().clean()
+        if "repeat" in cleaned:
+            cleaned["repeat"] = cleaned.get("repeat") or Repeat.ONCE
         if not self.errors:
             try:
                 self.warnings = validate_campaign(cleaned)
@@ -99,26 +114,81 @@ class CampaignOfferInline(admin.StackedInline):
 class CampaignAdmin(admin.ModelAdmin):
     form = CampaignForm
     inlines = [CampaignOfferInline]
-    list_display = ["name", "channel", "status", "segment", "start_at", "created_by", "created_at"]
-    list_filter = ["status", "channel"]
+    list_display = ["name", "channel", "status", "segment", "start_at", "schedule", "created_by", "created_at"]
+    list_filter = ["status", "channel", "repeat"]
     list_select_related = ["segment", "created_by"]
     search_fields = ["name"]
     show_full_result_count = False
     change_form_template = "admin/campaigns/campaign/change_form.html"
     STATUS_FIELDS = ["status", "created_by", "launched_at", "started_at", "completed_at", "cancelled_at"]
+    REPEAT_FIELDS = ["repeat", *SCHEDULE_FIELDS]
+    SHOWN_FIELDS = ["next_run", "runs", "results"]
 
     def get_fieldsets(self, request, obj=None):
-        fieldsets = [(None, {"fields": list(EDITABLE_FIELDS)})]
+        main = [name for name in EDITABLE_FIELDS if name not in self.REPEAT_FIELDS]
+        fieldsets = [
+            (None, {"fields": main}),
+            (
+                _("Schedule"),
+                {
+                    "fields": [*self.REPEAT_FIELDS, *(["next_run"] if obj is not None else [])],
+                    "description": _(
+                        "Once: sent at “start at”. Recurring: sent again every day, week or month at the time "
+                        "given (Asia/Shanghai), from “start at” until “repeat until”; each run re-reads the "
+                        "segment's members."
+                    ),
+                },
+            ),
+        ]
         if obj is not None:
-            fieldsets.append((_("Status and results"), {"fields": [*self.STATUS_FIELDS, "results"]}))
+            status_fields = [*self.STATUS_FIELDS, *(["runs"] if obj.is_recurring else []), "results"]
+            fieldsets.append((_("Status and results"), {"fields": status_fields}))
         return fieldsets
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return []
         if obj.status != Campaign.Status.DRAFT:
-            return [*EDITABLE_FIELDS, *self.STATUS_FIELDS, "results"]
-        return [*self.STATUS_FIELDS, "results"]
+            return [*EDITABLE_FIELDS, *self.STATUS_FIELDS, *self.SHOWN_FIELDS]
+        return [*self.STATUS_FIELDS, *self.SHOWN_FIELDS]
+
+    @admin.display(description=_("schedule"), ordering="repeat")
+    def schedule(self, campaign):
+        schedule = recurring.schedule_of(campaign)
+        return recurrence.describe(schedule) if schedule else campaign.get_repeat_display()
+
+    @admin.display(description=_("next run"))
+    def next_run(self, campaign):
+        at = recurring.next_run_at(campaign)
+        return date_format(timezone.localtime(at), "DATETIME_FORMAT") if at else "—"
+
+    @admin.display(description=_("runs"))
+    def runs(self, campaign):
+        """Each run of a recurring campaign with its counts (two queries whatever the number of runs)."""
+        occurrences = list(CampaignOccurrence.objects.filter(campaign=campaign).select_related("step")[:100])
+        if not occurrences:
+            return _("No run yet.")
+        counts = selectors.results_by_step([occurrence.step_id for occurrence in occurrences])
+        header = format_html(
+            "<tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+            _("day"), _("step"), _("Audience"), _("Waiting to be sent"), _("Sent"), _("Skipped"),
+        )  # fmt: skip
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    occurrence.on.isoformat(),
+                    occurrence.step.number,
+                    counts[occurrence.step_id].audience,
+                    counts[occurrence.step_id].pending + counts[occurrence.step_id].sending,
+                    counts[occurrence.step_id].sent,
+                    counts[occurrence.step_id].skipped_total,
+                )
+                for occurrence in occurrences
+            ),
+        )
+        return format_html('<table class="campaign-runs">{}{}</table>', header, rows)
 
     def has_change_permission(self, request, obj=None):
         # Only drafts are edited; a launched campaign's page is read-only (launch/cancel buttons stay).

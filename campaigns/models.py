@@ -63,13 +63,36 @@ class Channel(models.TextChoices):
     SMS = "sms", _("SMS")
 
 
+class Repeat(models.TextChoices):
+    """How often a campaign is sent: once, or on a schedule (`campaigns.recurrence`)."""
+
+    ONCE = "once", _("Once")
+    DAILY = "daily", _("Every day")
+    WEEKLY = "weekly", _("Every week")
+    MONTHLY = "monthly", _("Every month")
+
+
+class Weekday(models.IntegerChoices):
+    """ISO weekday numbers (1 = Monday … 7 = Sunday)."""
+
+    MONDAY = 1, _("Monday")
+    TUESDAY = 2, _("Tuesday")
+    WEDNESDAY = 3, _("Wednesday")
+    THURSDAY = 4, _("Thursday")
+    FRIDAY = 5, _("Friday")
+    SATURDAY = 6, _("Saturday")
+    SUNDAY = 7, _("Sunday")
+
+
 class CampaignQuerySet(models.QuerySet):
     def due(self, now):
-        return self.filter(status=Campaign.Status.SCHEDULED, start_at__lte=now)
+        """One-off campaigns whose start time has come (a recurring one is started by its beat entry)."""
+        return self.filter(status=Campaign.Status.SCHEDULED, start_at__lte=now, repeat=Repeat.ONCE)
 
 
 class Campaign(TimeStamped):
-    """A message sent once to an audience (a segment, or every member) on one channel.
+    """A message sent to an audience (a segment, or every member) on one channel: once, or on a
+    schedule (daily, weekly, monthly; `campaigns.services.recurring`), each run a new step.
 
     Its lifecycle — draft → scheduled → sending → completed, or cancelled — changes only
     through `campaigns.services.campaigns`; the sending itself lives in the outbox.
@@ -127,6 +150,46 @@ class Campaign(TimeStamped):
         default=0,
         help_text=_("Share of the audience held back at random (receives nothing), for measuring lift."),
     )
+    # The schedule of a recurring campaign (local time of TIME_ZONE, Asia/Shanghai); django-celery-beat
+    # runs it through `periodic_task` once launched.
+    repeat = models.CharField(
+        _("repeats"),
+        max_length=10,
+        choices=Repeat.choices,
+        default=Repeat.ONCE,
+        help_text=_("Once, or again every day, week or month: each run re-reads the segment's members."),
+    )
+    repeat_time = models.TimeField(
+        _("at (time of day)"),
+        null=True,
+        blank=True,
+        help_text=_("Recurring only: the time each run sends, e.g. 10:00."),
+    )
+    repeat_weekday = models.PositiveSmallIntegerField(
+        _("on weekday"), null=True, blank=True, choices=Weekday.choices, help_text=_("Weekly only.")
+    )
+    repeat_day = models.PositiveSmallIntegerField(
+        _("on day of the month"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(28)],
+        help_text=_("Monthly only: 1 to 28, so that every month has the day."),
+    )
+    repeat_until = models.DateField(
+        _("repeat until"),
+        null=True,
+        blank=True,
+        help_text=_("Recurring only, optional: the last day a run may happen; then the campaign completes."),
+    )
+    periodic_task = models.OneToOneField(
+        "django_celery_beat.PeriodicTask",
+        verbose_name=_("beat entry"),
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.DRAFT, db_index=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -155,15 +218,32 @@ class Campaign(TimeStamped):
                 # xgettext:no-python-format
                 violation_error_message=_("The control group can be at most 90% of the audience."),
             ),
+            models.CheckConstraint(
+                condition=Q(repeat_day__isnull=True) | Q(repeat_day__gte=1, repeat_day__lte=28),
+                name="campaigns_campaign_repeat_day_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(repeat_weekday__isnull=True) | Q(repeat_weekday__gte=1, repeat_weekday__lte=7),
+                name="campaigns_campaign_repeat_weekday_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(repeat="once") | Q(repeat_time__isnull=False),
+                name="campaigns_campaign_recurring_has_time",
+            ),
         ]
         indexes = [models.Index(fields=["status", "start_at"], name="campaigns_campaign_due")]
 
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def is_recurring(self) -> bool:
+        return self.repeat != Repeat.ONCE
+
 
 class CampaignStep(models.Model):
-    """One message of a campaign. A one-off campaign has step 1; automations add later steps.
+    """One message of a campaign. A one-off campaign has step 1; a pilot's expansion, each run of a
+    recurring campaign and each occurrence of an automation add later steps.
 
     The outbox holds one row per (step, member), which is what makes a repeat impossible.
     """
@@ -182,6 +262,33 @@ class CampaignStep(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign} #{self.number}"
+
+
+class CampaignOccurrence(models.Model):
+    """One run of a recurring campaign: the local day it stands for and its own campaign step.
+
+    Unique per (campaign, day), so a second beat tick or a re-run of the same day adds nothing.
+    """
+
+    campaign = models.ForeignKey(
+        Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, related_name="occurrences"
+    )
+    on = models.DateField(_("day"), help_text=_("The local day of this run."))
+    step = models.OneToOneField(
+        CampaignStep, verbose_name=_("step"), on_delete=models.PROTECT, related_name="campaign_occurrence"
+    )
+    ran_at = models.DateTimeField(_("ran at"), help_text=_("When the audience was resolved for this run."))
+
+    class Meta:
+        verbose_name = _("campaign run")
+        verbose_name_plural = _("campaign runs")
+        ordering = ["campaign", "-on"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "on"], name="campaigns_occurrence_once_per_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign} · {self.on.isoformat()}"
 
 
 class SkipReason(models.TextChoices):

@@ -48,6 +48,8 @@ def launch_pilot(
         raise InvalidTransition(
             _("Only a draft can be launched; this campaign is %(status)s.") % {"status": locked.get_status_display()}
         )
+    if locked.is_recurring:
+        raise ValidationError({"pilot": [_("A recurring campaign cannot be launched as a pilot.")]})
     CampaignPilot.objects.update_or_create(
         campaign=locked, defaults={"sample_pct": sample_pct or None, "classification": classification or ""}
     )

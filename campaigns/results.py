@@ -4,7 +4,9 @@ Attribution rule (stated in the README): a recipient's purchase counts for the c
 was made within `window_days` (default 30) after the message was sent to them
 (`sent_at < ordered_at <= sent_at + window`); revenue is what was paid net of refunds. The
 control group's reference time is the campaign's start (`started_at`), the moment their message
-would have been queued. A purchase may be attributed to more than one campaign.
+would have been queued — for a recurring campaign, the start of each run. A purchase may be
+attributed to more than one campaign. A recurring campaign counts per message: a member in
+three runs is three recipients (or three control-group members), each with their own window.
 
 Rates: repurchase rate = members with at least one purchase in their window / members in the
 group. Lift = (recipients' rate − control's rate) / control's rate (None without a control
@@ -21,7 +23,19 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
-from django.db.models import Count, DecimalField, Exists, ExpressionWrapper, F, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import (
+    Count,
+    DateTimeField,
+    DecimalField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce
 
 from campaigns import selectors
@@ -178,9 +192,12 @@ def campaign_results(campaign: Campaign, *, window_days: int = DEFAULT_WINDOW_DA
         outbox.filter(status=OutboxMessage.Status.SENT), start=OuterRef("sent_at"), window=window
     )
     if campaign.started_at:
-        results.control = _group_outcome(
-            outbox.filter(status=OutboxMessage.Status.SKIPPED, skip_reason=SkipReason.CONTROL_GROUP),
-            start=campaign.started_at,
-            window=window,
+        # Each run of a recurring campaign has its own start (the run's time); a one-off campaign's
+        # control group starts with the campaign.
+        control = outbox.filter(status=OutboxMessage.Status.SKIPPED, skip_reason=SkipReason.CONTROL_GROUP).annotate(
+            control_start=Coalesce(
+                F("step__campaign_occurrence__ran_at"), Value(campaign.started_at, output_field=DateTimeField())
+            )
         )
+        results.control = _group_outcome(control, start=OuterRef("control_start"), window=window)
     return results

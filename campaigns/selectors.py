@@ -70,6 +70,25 @@ def results_for(campaigns: list[Campaign]) -> dict[int, CampaignResults]:
     return results
 
 
+def results_by_step(step_ids: list[int]) -> dict[int, CampaignResults]:
+    """Outbox counts per campaign step (the runs of a recurring campaign), in one grouped query."""
+    results = {step_id: CampaignResults() for step_id in step_ids}
+    rows = (
+        OutboxMessage.objects.filter(step_id__in=step_ids)
+        .order_by()
+        .values("step_id", "status", "skip_reason")
+        .annotate(n=Count("id"))
+    )
+    for row in rows:
+        result = results[row["step_id"]]
+        result.audience += row["n"]
+        if row["status"] == OutboxMessage.Status.SKIPPED:
+            result.skipped[row["skip_reason"]] = result.skipped.get(row["skip_reason"], 0) + row["n"]
+        else:
+            setattr(result, row["status"], getattr(result, row["status"]) + row["n"])
+    return results
+
+
 def campaign_list() -> QuerySet[Campaign]:
     return Campaign.objects.select_related("segment", "created_by", "offer__coupon_template")
 

@@ -3,7 +3,8 @@
 Beat runs "Start due campaigns" and "Recover campaign outbox leases" every minute (created by a
 data migration, editable under Periodic tasks). Dispatch never relies on the broker redelivering
 a task: a dead worker's leases expire and the recovery task resumes its work. "Classify members
-(nightly)" runs at 03:00 Asia/Shanghai.
+(nightly)" runs at 03:00 Asia/Shanghai. A recurring campaign gets its own beat entry at launch
+("Recurring campaign #<id>: <name>", a crontab in Asia/Shanghai) running `run_recurring_campaign`.
 """
 
 from __future__ import annotations
@@ -79,3 +80,17 @@ def run_automations() -> dict:
     from campaigns.automations import run_automations as run
 
     return run()
+
+
+@shared_task(name="campaigns.run_recurring_campaign")
+def run_recurring_campaign(campaign_id: int) -> dict | None:
+    """A recurring campaign's beat entry ("Recurring campaign #<id>: <name>", made at launch):
+    queue today's run once (a duplicate tick or a re-run adds nothing), or end the campaign after
+    its last day."""
+    from campaigns.services.recurring import run_occurrence
+
+    result = run_occurrence(campaign_id=campaign_id)
+    if result is None:
+        return None
+    return {"on": result.on.isoformat(), "step": result.step, "audience": result.audience,
+            "control_group": result.control_group}  # fmt: skip

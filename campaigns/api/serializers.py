@@ -5,9 +5,11 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from campaigns import recurrence
 from campaigns.models import Campaign, CampaignOffer, Channel, Classification, Segment, SkipReason
 from campaigns.segments import CHANNELS, validate_rules
 from campaigns.selectors import CampaignResults
+from campaigns.services import recurring
 from rewards.models import CouponTemplate
 
 
@@ -51,6 +53,33 @@ class OfferSerializer(serializers.Serializer):
     points = serializers.IntegerField()
 
 
+class RecurrenceSerializer(serializers.Serializer):
+    """A recurring campaign's schedule, in local time (Asia/Shanghai); see `campaigns.recurrence`."""
+
+    frequency = serializers.ChoiceField(choices=[(f, f) for f in recurrence.FREQUENCIES])
+    time = serializers.TimeField(format="%H:%M", input_formats=["%H:%M"], help_text=_("Time of day, e.g. 10:00."))
+    weekday = serializers.IntegerField(
+        min_value=1, max_value=7, required=False, allow_null=True, default=None,
+        help_text=_("Weekly only: 1 = Monday … 7 = Sunday."),
+    )  # fmt: skip
+    day = serializers.IntegerField(
+        min_value=1, max_value=28, required=False, allow_null=True, default=None,
+        help_text=_("Monthly only: day of the month, 1 to 28."),
+    )  # fmt: skip
+    until = serializers.DateField(
+        required=False, allow_null=True, default=None, help_text=_("Optional: the last day a run may happen.")
+    )
+
+    def validate(self, attrs):
+        errors = recurrence.check_schedule(
+            frequency=attrs["frequency"], time=attrs["time"], weekday=attrs.get("weekday"), day=attrs.get("day"),
+            until=attrs.get("until"),
+        )  # fmt: skip
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
 class CampaignInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=150)
     channel = ChannelField()
@@ -74,6 +103,36 @@ class CampaignInputSerializer(serializers.Serializer):
         default=None,
         help_text=_("Optional: a coupon or bonus points for each member the message is actually sent to."),
     )
+    recurrence = RecurrenceSerializer(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=_("Optional: send again every day, week or month (absent or null: once)."),
+    )
+
+    def validate(self, attrs):
+        schedule, start_at = attrs.get("recurrence"), attrs.get("start_at")
+        if schedule:
+            if attrs.get("end_at"):
+                raise serializers.ValidationError(
+                    {"end_at": [_("A recurring campaign ends with “until” in its recurrence; leave end_at empty.")]}
+                )
+            if schedule.get("until") and start_at and schedule["until"] < recurrence.local_date(start_at):
+                raise serializers.ValidationError(
+                    {"recurrence": {"until": [_("“Repeat until” must not be before the start.")]}}
+                )
+        return attrs
+
+    def service_values(self) -> dict:
+        """The validated body as `create_campaign` keyword arguments."""
+        values = dict(self.validated_data)
+        schedule = values.pop("recurrence", None)
+        if schedule:
+            values.update(
+                repeat=schedule["frequency"], repeat_time=schedule["time"], repeat_weekday=schedule.get("weekday"),
+                repeat_day=schedule.get("day"), repeat_until=schedule.get("until"),
+            )  # fmt: skip
+        return values
 
 
 class CampaignCreatedSerializer(serializers.Serializer):
@@ -103,13 +162,18 @@ class CampaignSerializer(serializers.ModelSerializer):
     in_doubt = serializers.SerializerMethodField()
     skipped = serializers.SerializerMethodField()
     offer = serializers.SerializerMethodField()
+    recurrence = serializers.SerializerMethodField()
+    next_run_at = serializers.SerializerMethodField(
+        help_text=_("A launched recurring campaign's next run; null otherwise.")
+    )
 
     class Meta:
         model = Campaign
         fields = [
             "id", "name", "status", "channel", "language", "subject", "body", "segment", "start_at", "end_at",
             "control_group_pct", "created_by", "created_at", "launched_at", "started_at", "completed_at",
-            "cancelled_at", "audience", "pending", "sent", "failed", "in_doubt", "skipped", "offer",
+            "cancelled_at", "audience", "pending", "sent", "failed", "in_doubt", "skipped", "offer", "recurrence",
+            "next_run_at",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -143,6 +207,21 @@ class CampaignSerializer(serializers.ModelSerializer):
         except CampaignOffer.DoesNotExist:
             return None
         return OfferSerializer(offer).data
+
+    @extend_schema_field(RecurrenceSerializer(allow_null=True))
+    def get_recurrence(self, campaign) -> dict | None:
+        schedule = recurring.schedule_of(campaign)
+        if schedule is None:
+            return None
+        return RecurrenceSerializer(
+            {"frequency": schedule.frequency, "time": schedule.time, "weekday": schedule.weekday,
+             "day": schedule.day, "until": schedule.until}
+        ).data  # fmt: skip
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_next_run_at(self, campaign) -> str | None:
+        at = recurring.next_run_at(campaign, now=self.context.get("now"))
+        return serializers.DateTimeField().to_representation(at) if at else None
 
 
 class CampaignStatusSerializer(serializers.Serializer):

@@ -76,7 +76,7 @@ class CampaignListCreateView(generics.ListAPIView):
     def post(self, request):
         data = CampaignInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        fields = dict(data.validated_data)
+        fields = data.service_values()
         offer = fields.pop("offer", None)
         if offer is not None and not request.user.has_perm("campaigns.add_campaignoffer"):
             raise PermissionDenied()

@@ -15,16 +15,24 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from campaigns import lock_objects
+from campaigns import lock_objects, recurrence
 from campaigns.errors import CampaignNotEditable, InvalidTransition
-from campaigns.models import Campaign, CampaignStep, Channel, OutboxMessage, Segment, SkipReason
+from campaigns.models import Campaign, CampaignStep, Channel, OutboxMessage, Repeat, Segment, SkipReason
+from campaigns.services import recurring
 from campaigns.templating import check_templates
 
 logger = logging.getLogger(__name__)
 
 EDITABLE_FIELDS = (
     "name", "channel", "language", "subject", "body", "segment", "start_at", "end_at", "control_group_pct",
+    "repeat", "repeat_time", "repeat_weekday", "repeat_day", "repeat_until",
 )  # fmt: skip
+SCHEDULE_FIELDS = ("repeat_time", "repeat_weekday", "repeat_day", "repeat_until")
+# The parts of a schedule (campaigns.recurrence, the API's `recurrence`) → the campaign's fields.
+SCHEDULE_PARTS = {
+    "frequency": "repeat", "time": "repeat_time", "weekday": "repeat_weekday", "day": "repeat_day",
+    "until": "repeat_until",
+}  # fmt: skip
 
 
 @dataclass
@@ -51,6 +59,22 @@ def validate_campaign(values: dict) -> list[str]:
     start_at, end_at = values.get("start_at"), values.get("end_at")
     if start_at and end_at and end_at <= start_at:
         errors["end_at"] = [_("“Send until” must be after the start.")]
+    repeat = values.get("repeat") or Repeat.ONCE
+    if repeat != Repeat.ONCE:
+        problems = recurrence.check_schedule(
+            frequency=repeat,
+            time=values.get("repeat_time"),
+            weekday=values.get("repeat_weekday"),
+            day=values.get("repeat_day"),
+            until=values.get("repeat_until"),
+            starts_on=recurrence.local_date(start_at) if start_at else None,
+        )
+        for part, messages in problems.items():
+            errors.setdefault(SCHEDULE_PARTS[part], []).extend(messages)
+        if end_at:
+            errors.setdefault("end_at", []).append(
+                _("A recurring campaign ends with “Repeat until”; leave “Send until” empty.")
+            )
     warnings: list[str] = []
     try:
         warnings = check_templates(subject=values.get("subject") or "", body=values.get("body") or "")
@@ -74,14 +98,23 @@ def create_campaign(
     end_at: datetime.datetime | None = None,
     control_group_pct: int = 0,
     language: str = "zh-hans",
+    repeat: str = Repeat.ONCE,
+    repeat_time: datetime.time | None = None,
+    repeat_weekday: int | None = None,
+    repeat_day: int | None = None,
+    repeat_until: datetime.date | None = None,
     actor=None,
 ) -> CampaignSaved:
     """Create a draft with its first step. Template errors are refused; fields no member has are
-    returned as warnings (they render empty)."""
+    returned as warnings (they render empty). `repeat` other than "once" makes it recurring
+    (`campaigns.services.recurring`)."""
     values = {
         "name": name, "channel": channel, "body": body, "subject": subject or "", "segment": segment,
         "start_at": start_at, "end_at": end_at, "control_group_pct": control_group_pct or 0, "language": language,
+        "repeat": repeat or Repeat.ONCE, "repeat_time": repeat_time, "repeat_weekday": repeat_weekday,
+        "repeat_day": repeat_day, "repeat_until": repeat_until,
     }  # fmt: skip
+    _normalise_schedule(values)
     warnings = validate_campaign(values)
     values["name"] = values["name"].strip()
     campaign = Campaign.objects.create(created_by=actor, **values)
@@ -102,11 +135,27 @@ def update_campaign(*, campaign: Campaign, actor=None, **changes) -> CampaignSav
         })  # fmt: skip
     values = {name: getattr(locked, name) for name in EDITABLE_FIELDS}
     values.update(changes)
+    _normalise_schedule(values)
     warnings = validate_campaign(values)
-    for name, value in changes.items():
+    for name in EDITABLE_FIELDS:
+        value = values[name]
         setattr(locked, name, value.strip() if name == "name" else value)
     locked.save()
     return CampaignSaved(campaign=locked, warnings=warnings)
+
+
+def _normalise_schedule(values: dict) -> None:
+    """A one-off campaign keeps no schedule; a schedule keeps only the parts its frequency uses."""
+    repeat = values.get("repeat") or Repeat.ONCE
+    values["repeat"] = repeat
+    if repeat == Repeat.ONCE:
+        values.update(dict.fromkeys(SCHEDULE_FIELDS))
+    elif repeat == Repeat.DAILY:
+        values["repeat_weekday"] = values["repeat_day"] = None
+    elif repeat == Repeat.WEEKLY:
+        values["repeat_day"] = None
+    elif repeat == Repeat.MONTHLY:
+        values["repeat_weekday"] = None
 
 
 @transaction.atomic
@@ -121,12 +170,16 @@ def launch_campaign(*, campaign: Campaign, actor=None, now: datetime.datetime | 
     validate_campaign({name: getattr(locked, name) for name in EDITABLE_FIELDS})
     if locked.end_at and locked.end_at <= now:
         raise ValidationError({"end_at": [_("“Send until” has already passed.")]})
+    if locked.repeat_until and locked.repeat_until < recurrence.local_date(now):
+        raise ValidationError({"repeat_until": [_("“Repeat until” has already passed.")]})
     locked.status = Campaign.Status.SCHEDULED
     locked.start_at = locked.start_at or now
     locked.launched_at = now
     locked.save(update_fields=["status", "start_at", "launched_at", "updated_at"])
     logger.info("campaign %s launched by %s, starts %s", locked.pk, getattr(actor, "pk", None), locked.start_at)
-    if locked.start_at <= now:
+    if locked.is_recurring:  # django-celery-beat runs it on its schedule, from its start on
+        recurring.schedule_beat_entry(campaign=locked)
+    elif locked.start_at <= now:
         campaign_id = locked.pk
         transaction.on_commit(lambda: _enqueue_start(campaign_id))
     return locked
@@ -155,6 +208,7 @@ def cancel_campaign(*, campaign: Campaign, actor=None, now: datetime.datetime | 
     locked.status = Campaign.Status.CANCELLED
     locked.cancelled_at = now
     locked.save(update_fields=["status", "cancelled_at", "updated_at"])
+    recurring.disable_beat_entries([locked.pk])
     OutboxMessage.objects.filter(campaign=locked, status=OutboxMessage.Status.PENDING).update(
         status=OutboxMessage.Status.SKIPPED,
         skip_reason=SkipReason.CANCELLED,

@@ -26,8 +26,8 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from campaigns import automations, channels, lock_objects, offers, rules, selectors, tracking
-from campaigns.models import Campaign, CampaignPilot, CampaignStep, Channel, OutboxMessage, SkipReason
+from campaigns import automations, channels, lock_objects, offers, recurrence, rules, selectors, tracking
+from campaigns.models import Campaign, CampaignPilot, CampaignStep, Channel, OutboxMessage, Repeat, SkipReason
 from campaigns.ratelimit import wait_for_send_slot
 from campaigns.templating import MessageContext, RenderedMessage, render_message
 from loyalty_crm.errors import DomainError
@@ -62,6 +62,8 @@ def start_campaign(*, campaign_id: int, now: datetime.datetime | None = None) ->
     now = now or timezone.now()
     campaign = lock_objects.campaign_for_update(campaign_id)
     if campaign.status != Campaign.Status.SCHEDULED or (campaign.start_at and campaign.start_at > now):
+        return None
+    if campaign.is_recurring:  # its beat entry runs it (campaigns.services.recurring)
         return None
     step, _created = CampaignStep.objects.get_or_create(campaign=campaign, number=1)
     members = selectors.audience_members(campaign)
@@ -393,18 +395,29 @@ def recover_expired_leases(*, now: datetime.datetime | None = None) -> RecoveryR
 
 
 def complete_finished_campaigns(*, now: datetime.datetime | None = None) -> list[int]:
-    """sending → completed for every campaign with nothing pending or sending left."""
+    """sending → completed for every campaign with nothing pending or sending left. A recurring
+    campaign only once its last day ("repeat until") has passed — also if it never ran — and its
+    beat entry is then disabled."""
     now = now or timezone.now()
+    today = recurrence.local_date(now)
     unfinished = OutboxMessage.objects.filter(
         campaign_id=OuterRef("pk"), status__in=[OutboxMessage.Status.PENDING, OutboxMessage.Status.SENDING]
     )
-    # An automation's campaign keeps sending while it exists: its trigger adds messages any day.
-    finished = Campaign.objects.filter(status=Campaign.Status.SENDING, automation__isnull=True).filter(
-        ~Exists(unfinished)
+    ended = Q(repeat=Repeat.ONCE, status=Campaign.Status.SENDING) | (
+        ~Q(repeat=Repeat.ONCE)
+        & Q(repeat_until__lt=today, status__in=[Campaign.Status.SCHEDULED, Campaign.Status.SENDING])
     )
-    ids = list(finished.values_list("pk", flat=True))
+    # An automation's campaign keeps sending while it exists: its trigger adds messages any day.
+    finished = Campaign.objects.filter(ended, automation__isnull=True).filter(~Exists(unfinished))
+    rows = list(finished.values_list("pk", "repeat"))
+    ids = [pk for pk, _repeat in rows]
     if ids:
-        Campaign.objects.filter(pk__in=ids, status=Campaign.Status.SENDING).filter(~Exists(unfinished)).update(
+        Campaign.objects.filter(ended, pk__in=ids).filter(~Exists(unfinished)).update(
             status=Campaign.Status.COMPLETED, completed_at=now, updated_at=now
         )
+        recurring_ids = [pk for pk, repeat in rows if repeat != Repeat.ONCE]
+        if recurring_ids:
+            from campaigns.services.recurring import disable_beat_entries
+
+            disable_beat_entries(recurring_ids)
     return ids

@@ -6,6 +6,7 @@ from django.contrib.auth.models import Group
 from loyalty_crm.roles import MANAGER, MARKETING, ROLES, STORE_STAFF, SUPPORT
 from tests.campaigns.test_automations import EXPECTED as AUTOMATIONS_EXPECTED
 from tests.campaigns.test_roles_dispatch import EXPECTED as DISPATCH_EXPECTED
+from tests.campaigns.test_roles_recurring import EXPECTED as RECURRING_EXPECTED
 from tests.campaigns.test_roles_referral import EXPECTED as REFERRAL_EXPECTED
 from tests.campaigns.test_roles_results import EXPECTED as RESULTS_EXPECTED
 
@@ -30,13 +31,15 @@ def permissions_of(role):
 def test_role_has_exactly_its_campaigns_permissions(role):
     """Segments and classification here; campaigns and dispatch in test_roles_dispatch; referral and
     partners in test_roles_referral; automations in test_automations; offers and engagement in
-    test_roles_results: together, every campaigns permission the role holds."""
+    test_roles_results; runs of recurring campaigns in test_roles_recurring: together, every
+    campaigns permission the role holds."""
     assert permissions_of(role) == (
         EXPECTED[role]
         | DISPATCH_EXPECTED[role]
         | REFERRAL_EXPECTED[role]
         | AUTOMATIONS_EXPECTED[role]
         | RESULTS_EXPECTED[role]
+        | RECURRING_EXPECTED[role]
     )
 
 
