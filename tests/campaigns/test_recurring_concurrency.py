@@ -11,7 +11,9 @@ from tests.campaigns.recurring_helpers import at
 from tests.campaigns.recurring_helpers import recurring as recurring_campaign
 from tests.rewards.test_concurrency import _seeded_tiers_and_rules, run_at_once  # noqa: F401
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+# serialized_rollback: the next files (referral, worker kill) restore the serialized database; a plain
+# transactional test before them would leave re-created content types that collide with it.
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 def test_concurrent_runs_of_the_same_occurrence_create_one_step():
