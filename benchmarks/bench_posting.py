@@ -283,7 +283,15 @@ def main() -> None:
 
     profile = json.loads(
         sh(
-            sys.executable, __file__, "--child", "profile", "--member", members[0], "--token", token, env=env
+            sys.executable,
+            __file__,
+            "--child",
+            "profile",
+            "--member",
+            members[0],
+            "--token",
+            token,
+            env={**env, "DJANGO_CONN_MAX_AGE": "600"},  # as gunicorn runs: one connection, not one per request
         ).splitlines()[-1]
     )
     print(f"one posting: {profile['queries']} SQL queries (Django test client, production settings)")
@@ -319,7 +327,7 @@ def main() -> None:
         f"one posting: {profile['queries']} SQL queries:",
         *(f"  {statement}" for statement in profile["statements"]),
         "",
-        "profile of 50 postings (pyinstrument, Django test client, production settings):",
+        "profile of 50 postings (pyinstrument, Django test client, production settings, persistent connection):",
         profile["profile"],
     ]
     if api["failures"]:
