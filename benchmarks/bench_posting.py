@@ -16,7 +16,14 @@ One run, side by side, on a fresh PostgreSQL database (`imports_bench`, dropped 
    purchase row and a ledger row and updating an account row — on scratch tables made
    `LIKE` the real ones (same columns, defaults, indexes, constraints).
 
-It prints both rates and their ratio, and profiles one posting (its SQL queries counted, and a
+3. The framework's floor: the same gunicorn and clients on `GET /api/v1/tiers/` (token
+   authentication, permissions, one small query, no writes) — what no posting can beat.
+
+For each gunicorn run it also reads, from /proc, the CPU time the gunicorn processes, all
+PostgreSQL processes and the clients spent per request: on a machine where the CPUs are the
+limit, cores ÷ (CPU per request) is the most requests per second there can be.
+
+It prints the rates and their ratio, and profiles one posting (its SQL queries counted, and a
 pyinstrument profile when installed). Figures go to benchmarks/results/posting.txt.
 The load generator runs on the same machine as the server and the database, as does pgbench.
 """
@@ -134,17 +141,21 @@ def body(member_no: str, ref: str, rng: random.Random) -> str:
 
 def client_loop(args: tuple) -> dict:
     """One client process: post until the deadline; returns its latencies and failures."""
-    index, port, token, members, deadline = args
+    index, port, token, members, deadline, *rest = args
+    floor = bool(rest and rest[0])  # GET /api/v1/tiers/ instead: the framework's own cost
     rng = random.Random(index)
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
     latencies, failures, n, ok = [], [], 0, 0
     while time.time() < deadline:
         n += 1
-        payload = body(rng.choice(members), f"BENCH-{index}-{n}", rng)
+        payload = None if floor else body(rng.choice(members), f"BENCH-{index}-{n}-{deadline}", rng)
         started = time.perf_counter()
         try:
-            connection.request("POST", "/api/v1/purchases/", payload, headers)
+            if floor:
+                connection.request("GET", "/api/v1/tiers/", headers=headers)
+            else:
+                connection.request("POST", "/api/v1/purchases/", payload, headers)
             response = connection.getresponse()
             text = response.read()
         except (OSError, http.client.HTTPException) as exc:
@@ -152,7 +163,7 @@ def client_loop(args: tuple) -> dict:
             connection.close()
             continue
         latencies.append(time.perf_counter() - started)
-        if response.status == 201:
+        if response.status == (200 if floor else 201):
             ok += 1
         else:
             failures.append(f"{response.status} {text[:200]!r}")
@@ -181,7 +192,24 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def run_api(env, token, members, *, clients: int, seconds: int, workers: int) -> dict:
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes have used (Linux /proc), 0 for those gone."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def pids_of(pattern: str) -> list[int]:
+    out = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout
+    return [int(pid) for pid in out.split()]
+
+
+def run_api(env, token, members, *, clients: int, seconds: int, workers: int, floor: bool = False) -> dict:
     port = free_port()
     server = subprocess.Popen(
         [
@@ -203,12 +231,18 @@ def run_api(env, token, members, *, clients: int, seconds: int, workers: int) ->
     try:
         wait_for(port)
         # Warm up every worker (imports, connections, caches) outside the measured time.
-        client_loop((999, port, token, members, time.time() + 3))
+        client_loop((999, port, token, members, time.time() + 3, floor))
+        server_pids, postgres_pids = pids_of(f"gunicorn.*127.0.0.1:{port}"), pids_of("postgres")
+        server_cpu, postgres_cpu, own = cpu_seconds(server_pids), cpu_seconds(postgres_pids), os.times()
         deadline = time.time() + seconds
         started = time.time()
         with multiprocessing.Pool(clients) as pool:
-            parts = pool.map(client_loop, [(i, port, token, members, deadline) for i in range(clients)])
+            parts = pool.map(client_loop, [(i, port, token, members, deadline, floor) for i in range(clients)])
         elapsed = time.time() - started
+        server_cpu = cpu_seconds(server_pids) - server_cpu
+        postgres_cpu = cpu_seconds(postgres_pids) - postgres_cpu
+        after = os.times()
+        client_cpu = (after.children_user + after.children_system) - (own.children_user + own.children_system)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
@@ -216,6 +250,11 @@ def run_api(env, token, members, *, clients: int, seconds: int, workers: int) ->
     failures = [value for part in parts for value in part["failures"]]
     ok = sum(part["ok"] for part in parts)
     return {
+        "cpu_ms": {  # CPU time per successful request, by who spent it
+            "gunicorn": server_cpu / max(ok, 1) * 1000,
+            "postgres": postgres_cpu / max(ok, 1) * 1000,
+            "clients": client_cpu / max(ok, 1) * 1000,
+        },
         "requests": len(latencies),
         "failures": failures,
         "rate": ok / elapsed,
@@ -301,6 +340,8 @@ def main() -> None:
         f"API (gunicorn): {api['rate']:,.1f} postings/s over {args.seconds}s; latency p50 {api['p50']:.1f} ms, "
         f"p95 {api['p95']:.1f} ms, p99 {api['p99']:.1f} ms; {len(api['failures'])} failures"
     )
+    floor = run_api(env, token, members, clients=args.clients, seconds=args.seconds, workers=args.workers, floor=True)
+    print(f"framework floor (GET /api/v1/tiers/: token, permissions, one query): {floor['rate']:,.1f} requests/s")
     raw = run_pgbench(args.database, clients=args.clients, seconds=args.seconds)
     print(f"PostgreSQL alone (pgbench): {raw['rate']:,.1f} transactions/s; latency average {raw['latency']} ms")
     ratio = api["rate"] / raw["rate"]
@@ -323,6 +364,18 @@ def main() -> None:
         f"{raw['rate']:,.1f} tps ({raw['rows']:,} purchases, {raw['failed']} failed), "
         f"latency average {raw['latency']} ms",
         f"ratio API / PostgreSQL alone: {ratio:.1%} ({verdict}, target ≥ {TARGET:.0%})",
+        "",
+        "where the CPU goes (per request; user + system time from /proc, all PostgreSQL processes):",
+        *(
+            f"  {label}: "
+            + ", ".join(f"{who} {ms:.2f} ms" for who, ms in run["cpu_ms"].items())
+            + f" = {sum(run['cpu_ms'].values()):.2f} ms on {os.cpu_count()} cores"
+            + f" -> at most {os.cpu_count() / sum(run['cpu_ms'].values()) * 1000:,.0f}/s"
+            for label, run in (("POST /api/v1/purchases/", api), ("GET /api/v1/tiers/ (floor)", floor))
+        ),
+        f"framework floor: GET /api/v1/tiers/ (token auth, permissions, one query, no writes): "
+        f"{floor['rate']:,.1f} requests/s = {floor['rate'] / raw['rate']:.1%} of pgbench's rate",
+        f"  (10% of pgbench is {TARGET * raw['rate']:,.1f}/s; {TARGET * raw['rate'] / floor['rate']:.2f}× the floor)",
         "",
         f"one posting: {profile['queries']} SQL queries:",
         *(f"  {statement}" for statement in profile["statements"]),
