@@ -602,7 +602,7 @@ def record_purchases(*, drafts: list[PurchaseDraft], actor=None) -> list[Purchas
 
     Locks the members' rows in primary-key order (the lock `record_purchase` takes) and refuses
     erased members; raises DuplicatePurchase when a reference is taken or used twice here, and
-    ValidationError for a bad purchase.
+    ValidationError for a bad purchase. Sends `signals.purchases_recorded` once, for them all.
     """
     if not drafts:
         return []
@@ -641,9 +641,8 @@ def record_purchases(*, drafts: list[PurchaseDraft], actor=None) -> list[Purchas
             line.purchase = purchase
         lines += purchase.lines
     bulk.insert_new(PurchaseItem, lines)
-    if signals.purchase_recorded.has_listeners(Purchase):
-        for purchase in purchases:
-            signals.purchase_recorded.send(sender=Purchase, purchase=purchase, actor=actor)
+    if signals.purchases_recorded.has_listeners(Purchase):
+        signals.purchases_recorded.send(sender=Purchase, purchases=purchases, actor=actor)
     return purchases
 
 
