@@ -38,10 +38,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from loyalty_crm import bulk
+from loyalty_crm.bulk import AnyOf
 from members import services as members_services
 from members.models import Purchase
 from members.services import PurchaseDraft
@@ -110,7 +112,7 @@ def recorded_purchases(external_refs: Iterable[str]) -> dict[str, tuple[Purchase
     refs = sorted(set(external_refs))
     found: dict[str, tuple[Purchase, PurchasePosting | None]] = {}
     for start in range(0, len(refs), _CHUNK):
-        for purchase in Purchase.objects.filter(external_ref__in=refs[start : start + _CHUNK]).select_related(
+        for purchase in Purchase.objects.filter(AnyOf(F("external_ref"), refs[start : start + _CHUNK])).select_related(
             "member", "posting", "posting__tier"
         ):
             posting = getattr(purchase, "posting", None)
@@ -187,7 +189,10 @@ def _load_context(purchases: list[Purchase], accounts: dict[int, PointsAccount])
         for start in range(0, len(member_ids), _CHUNK):
             for sub in (
                 MembershipSubscription.objects.select_related("plan")
-                .filter(member_id__in=member_ids[start : start + _CHUNK], status=MembershipSubscription.Status.ACTIVE)
+                .filter(
+                    AnyOf(F("member_id"), member_ids[start : start + _CHUNK]),
+                    status=MembershipSubscription.Status.ACTIVE,
+                )
                 .order_by("starts_on", "id")
             ):
                 plan = rules.Plan(id=sub.plan.pk, name=sub.plan.display_name, multiplier=sub.plan.points_multiplier)
@@ -201,7 +206,7 @@ def _load_context(purchases: list[Purchase], accounts: dict[int, PointsAccount])
         until = timezone.make_aware(datetime.datetime.combine(last + datetime.timedelta(days=1), datetime.time.min))
         for start in range(0, len(member_ids), _CHUNK):
             for member_id, ordered_at, points, reversed_ in PurchasePosting.objects.filter(
-                purchase__member_id__in=member_ids[start : start + _CHUNK],
+                AnyOf(F("purchase__member_id"), member_ids[start : start + _CHUNK]),
                 purchase__ordered_at__gte=since,
                 purchase__ordered_at__lt=until,
             ).values_list("purchase__member_id", "purchase__ordered_at", "points_earned", "points_reversed"):
@@ -228,7 +233,7 @@ def _lock_or_open_accounts(member_ids: list[int], tiers) -> dict[int, PointsAcco
         for start in range(0, len(ids), _CHUNK):
             for account in (
                 PointsAccount.objects.select_for_update()
-                .filter(member_id__in=ids[start : start + _CHUNK])
+                .filter(AnyOf(F("member_id"), ids[start : start + _CHUNK]))
                 .order_by("pk")
             ):
                 account.tier = by_id[account.tier_id]

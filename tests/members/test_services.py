@@ -831,3 +831,9 @@ def test_erasure_removes_the_name_from_the_admin_log(db, manager):
         "object_repr", flat=True
     )
     assert list(reprs) == [member.member_no]
+
+
+def test_bulk_recording_writes_every_column_of_purchases_and_lines():
+    """record_purchases writes rows as tuples of these fields: a new field must be added there."""
+    for model, fields in ((Purchase, services._PURCHASE_FIELDS), (PurchaseItem, services._LINE_FIELDS)):
+        assert set(fields) == {f.attname for f in model._meta.concrete_fields if not f.primary_key}
