@@ -139,6 +139,11 @@ class _Context:
     earned: dict[tuple[int, datetime.date], int]  # (member id, local day) → points its postings earned
     window_start: datetime.datetime | None  # a window basis: what counts from when
     window: dict[int, Decimal]  # member id → window figure (database + this batch so far)
+    zone: datetime.tzinfo = field(default_factory=timezone.get_current_timezone)
+
+    def day_of(self, at: datetime.datetime) -> datetime.date:
+        """`timezone.localdate(at)`, with the current time zone looked up once per batch."""
+        return at.astimezone(self.zone).date()
 
     def plan_on(self, member_id: int, day: datetime.date) -> rules.Plan | None:
         """`earning.plan_for_rules`: the first active subscription (by start, id) covering the day."""
@@ -148,15 +153,14 @@ class _Context:
         return None
 
 
-def _points_for(*, purchase: Purchase, account: PointsAccount, context: _Context) -> int:
+def _points_for(*, purchase: Purchase, account: PointsAccount, context: _Context, day: datetime.date) -> int:
     """THE computation of a purchase's points in a batch: `earning.points_for_purchase`, as
     `post_purchase` calls it, with what it would look up given from the batch's context —
     the tier held when buying (`account` as it stands just before this purchase), the paid plan
     in force that day, and what the member's postings earned that day (the database's, plus this
-    batch's earlier purchases) for the daily cap. tests/rewards/test_batch.py posts one data set
-    both ways and compares."""
+    batch's earlier purchases) for the daily cap (`day`: the purchase's local day).
+    tests/rewards/test_batch.py posts one data set both ways and compares."""
     member_id = purchase.member_id
-    day = timezone.localdate(purchase.ordered_at)
     capped = context.config.limits.max_points_per_day is not None
     preview = earning.points_for_purchase(
         lines=[
@@ -380,10 +384,10 @@ def _post_new(new: list[int], *, drafts, refs, fingerprints, outcomes, actor) ->
     for index, purchase in zip(new, purchases, strict=True):
         member_id = purchase.member_id
         account = accounts[member_id]
-        points = _points_for(purchase=purchase, account=account, context=context)
+        earned_on = context.day_of(purchase.ordered_at)
+        points = _points_for(purchase=purchase, account=account, context=context, day=earned_on)
         account.lifetime_spend += purchase.total
         if points:
-            earned_on = timezone.localdate(purchase.ordered_at)
             expires_on = expiry_dates.get(earned_on)
             if expires_on is None:
                 expires_on = expiry_dates[earned_on] = rules.expiry_date(earned_on, expiry_kind, expiry_months)
