@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -467,15 +467,31 @@ class RecordedLine:
         return self.category.pk if self.category is not None else None
 
 
+_PURCHASE_DEFAULTS = {field.attname: field.get_default() for field in Purchase._meta.concrete_fields}
+
+
+def _new_purchase(*, member: Member, store: Store | None, **values) -> Purchase:
+    """`Purchase(member=…, store=…, **values)` for bulk recording: the same unsaved instance
+    (member and store cached on it), built from positional values in a third of the time."""
+    fields = {**_PURCHASE_DEFAULTS, **values, "member_id": member.pk, "store_id": store.pk if store else None}
+    purchase = Purchase(*fields.values())
+    Purchase.member.field.set_cached_value(purchase, member)
+    if store is not None:
+        Purchase.store.field.set_cached_value(purchase, store)
+    return purchase
+
+
 def _build_purchase(
     draft: PurchaseDraft,
     *,
     products: dict[str, Product],
     categories: dict[str, Category | None],
     line_type: type = PurchaseItem,
+    purchase_type: Callable[..., Purchase] = Purchase,
 ) -> Purchase:
     """The unsaved purchase and its lines (`purchase.lines`, of `line_type`: PurchaseItem, or
-    RecordedLine in bulk), checked; raises ValidationError."""
+    RecordedLine in bulk), checked; raises ValidationError. `purchase_type` builds the Purchase
+    (`_new_purchase` in bulk)."""
     external_ref = (draft.external_ref or "").strip()
     if not external_ref:
         raise ValidationError({"external_ref": [_("Enter the order's external reference.")]})
@@ -531,7 +547,7 @@ def _build_purchase(
                 }
             )
         paid = total
-    purchase = Purchase(
+    purchase = purchase_type(
         member=draft.member,
         external_ref=external_ref,
         store=draft.store,
@@ -689,7 +705,10 @@ def record_purchases(*, drafts: list[PurchaseDraft], actor=None) -> list[Purchas
             raise MemberErased(_("Member %(member_no)s has been erased.") % {"member_no": draft.member.member_no})
     products, categories = _products_and_categories(drafts)
     purchases = [
-        _build_purchase(draft, products=products, categories=categories, line_type=RecordedLine) for draft in drafts
+        _build_purchase(
+            draft, products=products, categories=categories, line_type=RecordedLine, purchase_type=_new_purchase
+        )
+        for draft in drafts
     ]
     refs = [purchase.external_ref for purchase in purchases]
     seen: set[str] = set()

@@ -179,6 +179,7 @@ def _read(stream: typing.TextIO, progress: Progress) -> dict[str, _Purchase]:
     line = 1
     purchases: dict[str, _Purchase] = {}
     now = timezone.now()
+    times: dict[str, datetime.datetime | None] = {}  # the lines of a purchase repeat its time
     try:
         columns = read_header(reader, required=REQUIRED_COLUMNS, allowed=ALL_COLUMNS)
         width = len(columns)
@@ -203,7 +204,7 @@ def _read(stream: typing.TextIO, progress: Progress) -> dict[str, _Purchase]:
                 ref = f"\0line {start}"  # a purchase of its own: its reference is unknown
             else:
                 row = _Row(start, {name: cell.strip() for name, cell in zip(columns, record, strict=True) if name})
-                _clean(row, now)
+                _clean(row, now, times)
                 ref = row.cells["external_ref"] or f"\0line {start}"
             purchase = purchases.get(ref)
             if purchase is None:
@@ -238,8 +239,8 @@ def _parse_ordered_at(text: str) -> datetime.datetime | None:
     return value
 
 
-def _clean(row: _Row, now: datetime.datetime) -> None:
-    """Check one row's values (no database)."""
+def _clean(row: _Row, now: datetime.datetime, times: dict[str, datetime.datetime | None]) -> None:
+    """Check one row's values (no database); `times` caches the order times parsed."""
     cells = row.cells
     ref = cells["external_ref"]
     if not ref:
@@ -248,7 +249,10 @@ def _clean(row: _Row, now: datetime.datetime) -> None:
         row.error("external_ref", _("At most %(max)d characters.") % {"max": REF_MAX})
     if not cells["member_external_id"]:
         row.error("member_external_id", _("The member's external id is empty."))
-    ordered_at = _parse_ordered_at(cells["ordered_at"])
+    text = cells["ordered_at"]
+    ordered_at = times.get(text, False)
+    if ordered_at is False:
+        ordered_at = times[text] = _parse_ordered_at(text)
     if ordered_at is None:
         row.error(
             "ordered_at",

@@ -371,6 +371,7 @@ def _post_new(new: list[int], *, drafts, refs, fingerprints, outcomes, actor) ->
     policy = context.policy
     expiry_kind, expiry_months = ledger.active_expiry_policy()
     expiry_dates: dict[datetime.date, datetime.date] = {}
+    expired_reasons: dict[datetime.date, str] = {}  # translated once per date
     today = timezone.localdate()
     now = timezone.now()
     actor_id = getattr(ledger.real_actor(actor), "pk", None)
@@ -407,6 +408,9 @@ def _post_new(new: list[int], *, drafts, refs, fingerprints, outcomes, actor) ->
                 )
             )
             if move.expired:
+                expired_reason = expired_reasons.get(expires_on)
+                if expired_reason is None:
+                    expired_reason = expired_reasons[expires_on] = ledger.expired_at_once_reason(expires_on)[:200]
                 entries.append(
                     (
                         account.pk,
@@ -415,7 +419,7 @@ def _post_new(new: list[int], *, drafts, refs, fingerprints, outcomes, actor) ->
                         -move.expired,
                         move.balance_after_expiry,
                         purchase.pk,
-                        ledger.expired_at_once_reason(expires_on)[:200],
+                        expired_reason,
                         actor_id,
                         now,
                     )
