@@ -255,12 +255,32 @@ def _lock_or_open_accounts(member_ids: list[int], tiers) -> dict[int, PointsAcco
 
 
 def _save_accounts(accounts: list[PointsAccount]) -> None:
-    """`ledger.save_account` for many accounts: one UPDATE … FROM (VALUES …) per chunk."""
+    """`ledger.save_account` for many accounts: on PostgreSQL one UPDATE … FROM unnest(arrays),
+    one array parameter per column; elsewhere one UPDATE … FROM (VALUES …) per chunk."""
     if not accounts:
         return
     now = timezone.now()
     quote = connection.ops.quote_name
     table = quote(PointsAccount._meta.db_table)
+    if connection.vendor == "postgresql":
+        columns = [
+            [a.pk for a in accounts],
+            [a.balance for a in accounts],
+            [a.lifetime_earned for a in accounts],
+            [a.lifetime_spend for a in accounts],
+            [a.tier_id for a in accounts],
+            [a.below_since for a in accounts],
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} AS a SET balance = v.balance, lifetime_earned = v.lifetime_earned, "  # noqa: S608 (names from the model; values are parameters)
+                f"lifetime_spend = v.lifetime_spend, tier_id = v.tier_id, below_since = v.below_since, "
+                f"updated_at = %s "
+                f"FROM unnest(%s::bigint[], %s::integer[], %s::integer[], %s::numeric[], %s::bigint[], %s::date[]) "
+                f"AS v (id, balance, lifetime_earned, lifetime_spend, tier_id, below_since) WHERE a.id = v.id",
+                [now, *columns],
+            )
+        return
     names = ["id", "balance", "lifetime_earned", "lifetime_spend", "tier_id", "below_since"]
     spend = PointsAccount._meta.get_field("lifetime_spend")
     below = PointsAccount._meta.get_field("below_since")
@@ -278,29 +298,19 @@ def _save_accounts(accounts: list[PointsAccount]) -> None:
     columns = ", ".join(names)
     marks = "(" + ", ".join(["%s"] * len(names)) + ")"
     size = max(1, ((connection.features.max_query_params or 30_000) - 1) // len(names))
-    postgres = connection.vendor == "postgresql"
     with connection.cursor() as cursor:
         for start in range(0, len(rows), size):
             chunk = rows[start : start + size]
             values = ", ".join([marks] * len(chunk))
             params = [value for row in chunk for value in row]
-            if postgres:
-                sql = (
-                    f"UPDATE {table} AS a SET balance = v.balance, lifetime_earned = v.lifetime_earned, "  # noqa: S608 (names from the model; values are parameters)
-                    f"lifetime_spend = v.lifetime_spend::numeric, tier_id = v.tier_id, "
-                    f"below_since = v.below_since::date, updated_at = %s "
-                    f"FROM (VALUES {values}) AS v ({columns}) WHERE a.id = v.id"
-                )
-                cursor.execute(sql, [now, *params])
-            else:
-                sql = (
-                    f"WITH v ({columns}) AS (VALUES {values}) "  # noqa: S608 (names from the model; values are parameters)
-                    f"UPDATE {table} SET balance = v.balance, lifetime_earned = v.lifetime_earned, "
-                    f"lifetime_spend = v.lifetime_spend, tier_id = v.tier_id, below_since = v.below_since, "
-                    f"updated_at = %s "
-                    f"FROM v WHERE {table}.id = v.id"
-                )
-                cursor.execute(sql, [*params, now])
+            sql = (
+                f"WITH v ({columns}) AS (VALUES {values}) "  # noqa: S608 (names from the model; values are parameters)
+                f"UPDATE {table} SET balance = v.balance, lifetime_earned = v.lifetime_earned, "
+                f"lifetime_spend = v.lifetime_spend, tier_id = v.tier_id, below_since = v.below_since, "
+                f"updated_at = %s "
+                f"FROM v WHERE {table}.id = v.id"
+            )
+            cursor.execute(sql, [*params, now])
 
 
 def _replayed(draft: PurchaseDraft, purchase: Purchase, posting: PurchasePosting) -> PostingResult:
@@ -385,6 +395,7 @@ def _post_new(new: list[int], *, drafts, refs, fingerprints, outcomes, actor) ->
     for index, purchase in zip(new, purchases, strict=True):
         member_id = purchase.member_id
         account = accounts[member_id]
+        account_id, purchase_id = account.id, purchase.id
         earned_on = context.day_of(purchase.ordered_at)
         points = _points_for(purchase=purchase, account=account, context=context, day=earned_on)
         account.lifetime_spend += purchase.total
@@ -393,15 +404,15 @@ def _post_new(new: list[int], *, drafts, refs, fingerprints, outcomes, actor) ->
             if expires_on is None:
                 expires_on = expiry_dates[earned_on] = rules.expiry_date(earned_on, expiry_kind, expiry_months)
             move = ledger.move_credit(account, kind=earn, points=points, expires_on=expires_on, today=today)
-            lots.append((len(entries), account.pk, points, move.remaining, move.expired, expires_on))
+            lots.append((len(entries), account_id, points, move.remaining, move.expired, expires_on))
             entries.append(
                 (
-                    account.pk,
+                    account_id,
                     member_id,
                     earn,
                     points,
                     move.balance_after,
-                    purchase.pk,
+                    purchase_id,
                     (reason % {"ref": refs[index]})[:200],
                     actor_id,
                     now,
@@ -413,12 +424,12 @@ def _post_new(new: list[int], *, drafts, refs, fingerprints, outcomes, actor) ->
                     expired_reason = expired_reasons[expires_on] = ledger.expired_at_once_reason(expires_on)[:200]
                 entries.append(
                     (
-                        account.pk,
+                        account_id,
                         member_id,
                         expire,
                         -move.expired,
                         move.balance_after_expiry,
-                        purchase.pk,
+                        purchase_id,
                         expired_reason,
                         actor_id,
                         now,
@@ -441,7 +452,7 @@ def _post_new(new: list[int], *, drafts, refs, fingerprints, outcomes, actor) ->
         changed = history is not None
         if changed:
             histories.append(history)
-        postings.append((purchase.pk, fingerprints[index], points, account.balance, account.tier_id, changed, 0, now))
+        postings.append((purchase_id, fingerprints[index], points, account.balance, account.tier_id, changed, 0, now))
         outcomes[index] = BatchOutcome(
             refs[index],
             POSTED,
