@@ -21,13 +21,14 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from campaigns.models import Partner, PartnerCode, PartnerCodePool, PartnerOffer, PartnerOfferIssue
 from campaigns.referrals import members_for_update
+from loyalty_crm.bulk import AnyOf
 from loyalty_crm.errors import DomainError
 from members.models import Member, Purchase
 from members.services import MemberErased
@@ -105,7 +106,7 @@ def issue_partner_offers_for(*, purchase_ids: list[int], actor=None) -> list[Par
     ids = sorted(set(purchase_ids))
     for start in range(0, len(ids), 10_000):
         for purchase in (
-            Purchase.objects.select_related("member").filter(pk__in=ids[start : start + 10_000]).order_by("pk")
+            Purchase.objects.select_related("member").filter(AnyOf(F("pk"), ids[start : start + 10_000])).order_by("pk")
         ):
             qualified = [offer for offer in offers if qualifies(offer, purchase)]
             if not qualified:

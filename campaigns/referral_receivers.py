@@ -41,6 +41,9 @@ def on_purchases_recorded(sender, *, purchases, actor=None, **kwargs):
     """The same for purchases recorded in bulk, in a fixed number of queries: the referred
     members are found with one query, and one after-commit callback each rewards them and gives
     the partner offers (loaded once; only qualifying purchases are looked at)."""
+    from django.db.models import F
+
+    from loyalty_crm.bulk import AnyOf
     from members.models import Member
 
     if not purchases:
@@ -50,7 +53,7 @@ def on_purchases_recorded(sender, *, purchases, actor=None, **kwargs):
     referred: list[int] = []
     for start in range(0, len(member_ids), 10_000):
         referred += Member.objects.filter(
-            pk__in=member_ids[start : start + 10_000], referred_by__isnull=False
+            AnyOf(F("pk"), member_ids[start : start + 10_000]), referred_by__isnull=False
         ).values_list("pk", flat=True)
 
     def rewards():
