@@ -18,6 +18,9 @@ class CampaignsConfig(AppConfig):
         member_signals.purchase_recorded.connect(
             referral_receivers.on_purchase_recorded, dispatch_uid="campaigns-referral-and-partner-offers"
         )
+        member_signals.purchases_recorded.connect(
+            referral_receivers.on_purchases_recorded, dispatch_uid="campaigns-referral-and-partner-offers-bulk"
+        )
 
         from django.db.models.signals import post_save
 

@@ -21,13 +21,14 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from campaigns.models import Partner, PartnerCode, PartnerCodePool, PartnerOffer, PartnerOfferIssue
 from campaigns.referrals import members_for_update
+from loyalty_crm.bulk import AnyOf
 from loyalty_crm.errors import DomainError
 from members.models import Member, Purchase
 from members.services import MemberErased
@@ -57,17 +58,30 @@ class PoolEmpty(DomainError):
 # --- offers on purchases -------------------------------------------------------------------
 
 
+def active_offers() -> list[PartnerOffer]:
+    """The active offers of active partners, in primary-key order (one query)."""
+    return list(
+        PartnerOffer.objects.select_related("partner", "coupon_template", "code_pool")
+        .filter(is_active=True, partner__is_active=True)
+        .order_by("pk")
+    )
+
+
+def qualifies(offer: PartnerOffer, purchase: Purchase) -> bool:
+    """Whether `purchase` earns `offer`: valid when the purchase was made, threshold reached by
+    its paid total."""
+    at = purchase.ordered_at
+    return (
+        offer.threshold <= purchase.total
+        and (offer.valid_from is None or offer.valid_from <= at)
+        and (offer.valid_until is None or offer.valid_until > at)
+    )
+
+
 def offers_for(purchase: Purchase) -> list[PartnerOffer]:
     """The active offers of active partners, valid when the purchase was made, whose threshold
     the purchase's paid total reaches."""
-    at = purchase.ordered_at
-    return list(
-        PartnerOffer.objects.select_related("partner", "coupon_template", "code_pool")
-        .filter(is_active=True, partner__is_active=True, threshold__lte=purchase.total)
-        .filter(Q(valid_from__isnull=True) | Q(valid_from__lte=at))
-        .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=at))
-        .order_by("pk")
-    )
+    return [offer for offer in active_offers() if qualifies(offer, purchase)]
 
 
 def may_have_offers(*, total: Decimal, at: datetime.datetime) -> bool:
@@ -96,10 +110,37 @@ def issue_partner_offers(*, purchase: Purchase, actor=None) -> list[PartnerOffer
     Safe to call again for the same purchase: it gives nothing twice.
     """
     purchase = Purchase.objects.select_related("member").get(pk=purchase.pk)
+    return _issue(purchase, offers_for(purchase), actor)
+
+
+def issue_partner_offers_for(*, purchase_ids: list[int], actor=None) -> list[PartnerOfferIssue]:
+    """`issue_partner_offers` for many purchases (those recorded in bulk): the offers are loaded
+    once, and only the purchases that qualify for one are handled, each as `issue_partner_offers`
+    handles it. A purchase whose offers fail unexpectedly is logged and the others go on."""
+    offers = active_offers()
+    if not offers:
+        return []
+    issued = []
+    ids = sorted(set(purchase_ids))
+    for start in range(0, len(ids), 10_000):
+        for purchase in (
+            Purchase.objects.select_related("member").filter(AnyOf(F("pk"), ids[start : start + 10_000])).order_by("pk")
+        ):
+            qualified = [offer for offer in offers if qualifies(offer, purchase)]
+            if not qualified:
+                continue
+            try:
+                issued += _issue(purchase, qualified, actor)
+            except Exception:
+                logger.exception("Partner offers not given for purchase %s", purchase.pk)
+    return issued
+
+
+def _issue(purchase: Purchase, offers: list[PartnerOffer], actor) -> list[PartnerOfferIssue]:
     if purchase.member.status != Member.Status.ACTIVE:
         return []
     issued = []
-    for offer in offers_for(purchase):
+    for offer in offers:
         try:
             issue = issue_offer(offer=offer, purchase=purchase, actor=actor)
         except DomainError as error:

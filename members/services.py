@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -21,13 +21,14 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from loyalty_crm import bulk, crypto
+from loyalty_crm.bulk import AnyOf
 from loyalty_crm.errors import DomainError
 from members import signals
 from members.models import (
@@ -440,10 +441,65 @@ class PurchaseDraft:
     total: Decimal | None = None
 
 
+class RecordedLine:
+    """A purchase line recorded in bulk by `record_purchases`: the values of its PurchaseItem row
+    (and its `pk` once written), without the cost of a model instance per line. It holds its
+    purchase's id, not the purchase (which holds its lines): no reference cycle per purchase."""
+
+    __slots__ = (
+        "category",
+        "discount",
+        "line_total",
+        "name",
+        "new_category_label",
+        "pk",
+        "product",
+        "purchase_id",
+        "quantity",
+        "sku",
+        "unit_price",
+    )
+
+    def __init__(self, *, product, sku, name, category, quantity, unit_price, discount, line_total):
+        self.pk = self.purchase_id = None
+        self.product, self.sku, self.name, self.category = product, sku, name, category
+        self.quantity, self.unit_price, self.discount, self.line_total = quantity, unit_price, discount, line_total
+        self.new_category_label = ""
+
+    @property
+    def product_id(self) -> int | None:
+        return self.product.pk if self.product is not None else None
+
+    @property
+    def category_id(self) -> int | None:
+        return self.category.pk if self.category is not None else None
+
+
+_PURCHASE_DEFAULTS = {field.attname: field.get_default() for field in Purchase._meta.concrete_fields}
+
+
+def _new_purchase(*, member: Member, store: Store | None, **values) -> Purchase:
+    """`Purchase(member=…, store=…, **values)` for bulk recording: the same unsaved instance
+    (member and store cached on it), built from positional values in a third of the time."""
+    fields = {**_PURCHASE_DEFAULTS, **values, "member_id": member.pk, "store_id": store.pk if store else None}
+    purchase = Purchase(*fields.values())
+    Purchase.member.field.set_cached_value(purchase, member)
+    if store is not None:
+        Purchase.store.field.set_cached_value(purchase, store)
+    return purchase
+
+
 def _build_purchase(
-    draft: PurchaseDraft, *, products: dict[str, Product], categories: dict[str, Category | None]
+    draft: PurchaseDraft,
+    *,
+    products: dict[str, Product],
+    categories: dict[str, Category | None],
+    line_type: type = PurchaseItem,
+    purchase_type: Callable[..., Purchase] = Purchase,
 ) -> Purchase:
-    """The unsaved purchase and its lines (`purchase.lines`), checked; raises ValidationError."""
+    """The unsaved purchase and its lines (`purchase.lines`, of `line_type`: PurchaseItem, or
+    RecordedLine in bulk), checked; raises ValidationError. `purchase_type` builds the Purchase
+    (`_new_purchase` in bulk)."""
     external_ref = (draft.external_ref or "").strip()
     if not external_ref:
         raise ValidationError({"external_ref": [_("Enter the order's external reference.")]})
@@ -472,7 +528,7 @@ def _build_purchase(
         product = products.get(item.sku)
         label = (item.category or "").strip()
         category = categories.get(label) or (product.category if product else None)
-        line = PurchaseItem(
+        line = line_type(
             product=product,
             sku=item.sku,
             name=item.name or (product.name if product else ""),
@@ -499,7 +555,7 @@ def _build_purchase(
                 }
             )
         paid = total
-    purchase = Purchase(
+    purchase = purchase_type(
         member=draft.member,
         external_ref=external_ref,
         store=draft.store,
@@ -600,6 +656,32 @@ def record_purchase(
     return purchase
 
 
+_PURCHASE_FIELDS = (
+    "member_id",
+    "external_ref",
+    "store_id",
+    "channel",
+    "payment_method",
+    "ordered_at",
+    "subtotal",
+    "discount_total",
+    "total",
+    "refunded_total",
+    "created_at",
+)
+_LINE_FIELDS = (
+    "purchase_id",
+    "product_id",
+    "sku",
+    "name",
+    "category_id",
+    "quantity",
+    "unit_price",
+    "discount",
+    "line_total",
+)
+
+
 @transaction.atomic
 def record_purchases(*, drafts: list[PurchaseDraft], actor=None) -> list[Purchase]:
     """`record_purchase` for many purchases at once, with the same checks: bulk inserts, a fixed
@@ -608,7 +690,9 @@ def record_purchases(*, drafts: list[PurchaseDraft], actor=None) -> list[Purchas
 
     Locks the members' rows in primary-key order (the lock `record_purchase` takes) and refuses
     erased members; raises DuplicatePurchase when a reference is taken or used twice here, and
-    ValidationError for a bad purchase.
+    ValidationError for a bad purchase. Sends `signals.purchases_recorded` once, for them all.
+    The lines are RecordedLine rows (the PurchaseItem values, no model instances), written with
+    one bulk insert.
     """
     if not drafts:
         return []
@@ -618,7 +702,7 @@ def record_purchases(*, drafts: list[PurchaseDraft], actor=None) -> list[Purchas
         chunk = member_ids[start : start + 10_000]
         statuses.update(
             Member.objects.select_for_update(no_key=True)
-            .filter(pk__in=chunk)
+            .filter(AnyOf(F("pk"), chunk))
             .order_by("pk")
             .values_list("pk", "status")
         )
@@ -626,7 +710,12 @@ def record_purchases(*, drafts: list[PurchaseDraft], actor=None) -> list[Purchas
         if statuses.get(draft.member.pk) in (None, Member.Status.ERASED):
             raise MemberErased(_("Member %(member_no)s has been erased.") % {"member_no": draft.member.member_no})
     products, categories = _products_and_categories(drafts)
-    purchases = [_build_purchase(draft, products=products, categories=categories) for draft in drafts]
+    purchases = [
+        _build_purchase(
+            draft, products=products, categories=categories, line_type=RecordedLine, purchase_type=_new_purchase
+        )
+        for draft in drafts
+    ]
     refs = [purchase.external_ref for purchase in purchases]
     seen: set[str] = set()
     for ref in refs:
@@ -634,22 +723,56 @@ def record_purchases(*, drafts: list[PurchaseDraft], actor=None) -> list[Purchas
             raise _duplicate(ref)
         seen.add(ref)
     for start in range(0, len(refs), 10_000):
-        taken = Purchase.objects.filter(external_ref__in=refs[start : start + 10_000]).values_list(
+        taken = Purchase.objects.filter(AnyOf(F("external_ref"), refs[start : start + 10_000])).values_list(
             "external_ref", flat=True
         )[:1]
         for ref in taken:
             raise _duplicate(ref)
-    bulk.insert_new(Purchase, purchases)
+    now = timezone.now()
+    for purchase in purchases:
+        purchase.created_at = now
+    purchase_rows = [
+        (
+            p.member_id,
+            p.external_ref,
+            p.store_id,
+            p.channel,
+            p.payment_method,
+            p.ordered_at,
+            p.subtotal,
+            p.discount_total,
+            p.total,
+            p.refunded_total,
+            now,
+        )
+        for p in purchases
+    ]
+    bulk.mark_inserted(purchases, bulk.insert_rows(Purchase, _PURCHASE_FIELDS, purchase_rows))
     _create_new_categories(purchases)
     lines = []
+    rows = []
     for purchase in purchases:
+        purchase_id = purchase.pk
         for line in purchase.lines:
-            line.purchase = purchase
+            line.purchase_id = purchase_id
+            rows.append(
+                (
+                    purchase_id,
+                    line.product_id,
+                    line.sku,
+                    line.name,
+                    line.category_id,
+                    line.quantity,
+                    line.unit_price,
+                    line.discount,
+                    line.line_total,
+                )
+            )
         lines += purchase.lines
-    bulk.insert_new(PurchaseItem, lines)
-    if signals.purchase_recorded.has_listeners(Purchase):
-        for purchase in purchases:
-            signals.purchase_recorded.send(sender=Purchase, purchase=purchase, actor=actor)
+    for line, pk in zip(lines, bulk.insert_rows(PurchaseItem, _LINE_FIELDS, rows), strict=True):
+        line.pk = pk
+    if signals.purchases_recorded.has_listeners(Purchase):
+        signals.purchases_recorded.send(sender=Purchase, purchases=purchases, actor=actor)
     return purchases
 
 

@@ -5,6 +5,12 @@
 are written. `rewards` does not need it (it calls `record_purchase` itself and earns in the
 same transaction); it is there for read-side listeners such as caches and analytics.
 
+`purchases_recorded(sender=Purchase, purchases=[...], actor=...)` — the same for purchases
+recorded in bulk (`members.services.record_purchases`: imports, batch posting, the demo seed):
+sent ONCE per call, inside its transaction, with every purchase of the call (lines written),
+instead of one `purchase_recorded` per purchase, so a listener can do its work for the whole
+batch in a few queries. A listener that wants every purchase connects to both.
+
 `member_registered(sender=Member, member=..., actor=...)` — sent by
 `members.services.create_member` once its transaction has COMMITTED (`transaction.on_commit`),
 through `send_robust`: a failing listener is logged and never loses the registration. `rewards`
@@ -27,6 +33,7 @@ from django.dispatch import Signal
 logger = logging.getLogger("members.signals")
 
 purchase_recorded = Signal()
+purchases_recorded = Signal()
 member_registered = Signal()
 interaction_recorded = Signal()
 member_erased = Signal()

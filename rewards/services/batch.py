@@ -38,10 +38,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from loyalty_crm import bulk
+from loyalty_crm.bulk import AnyOf
 from members import services as members_services
 from members.models import Purchase
 from members.services import PurchaseDraft
@@ -110,7 +112,7 @@ def recorded_purchases(external_refs: Iterable[str]) -> dict[str, tuple[Purchase
     refs = sorted(set(external_refs))
     found: dict[str, tuple[Purchase, PurchasePosting | None]] = {}
     for start in range(0, len(refs), _CHUNK):
-        for purchase in Purchase.objects.filter(external_ref__in=refs[start : start + _CHUNK]).select_related(
+        for purchase in Purchase.objects.filter(AnyOf(F("external_ref"), refs[start : start + _CHUNK])).select_related(
             "member", "posting", "posting__tier"
         ):
             posting = getattr(purchase, "posting", None)
@@ -137,6 +139,11 @@ class _Context:
     earned: dict[tuple[int, datetime.date], int]  # (member id, local day) → points its postings earned
     window_start: datetime.datetime | None  # a window basis: what counts from when
     window: dict[int, Decimal]  # member id → window figure (database + this batch so far)
+    zone: datetime.tzinfo = field(default_factory=timezone.get_current_timezone)
+
+    def day_of(self, at: datetime.datetime) -> datetime.date:
+        """`timezone.localdate(at)`, with the current time zone looked up once per batch."""
+        return at.astimezone(self.zone).date()
 
     def plan_on(self, member_id: int, day: datetime.date) -> rules.Plan | None:
         """`earning.plan_for_rules`: the first active subscription (by start, id) covering the day."""
@@ -146,15 +153,14 @@ class _Context:
         return None
 
 
-def _points_for(*, purchase: Purchase, account: PointsAccount, context: _Context) -> int:
+def _points_for(*, purchase: Purchase, account: PointsAccount, context: _Context, day: datetime.date) -> int:
     """THE computation of a purchase's points in a batch: `earning.points_for_purchase`, as
     `post_purchase` calls it, with what it would look up given from the batch's context —
     the tier held when buying (`account` as it stands just before this purchase), the paid plan
     in force that day, and what the member's postings earned that day (the database's, plus this
-    batch's earlier purchases) for the daily cap. tests/rewards/test_batch.py posts one data set
-    both ways and compares."""
+    batch's earlier purchases) for the daily cap (`day`: the purchase's local day).
+    tests/rewards/test_batch.py posts one data set both ways and compares."""
     member_id = purchase.member_id
-    day = timezone.localdate(purchase.ordered_at)
     capped = context.config.limits.max_points_per_day is not None
     preview = earning.points_for_purchase(
         lines=[
@@ -187,7 +193,10 @@ def _load_context(purchases: list[Purchase], accounts: dict[int, PointsAccount])
         for start in range(0, len(member_ids), _CHUNK):
             for sub in (
                 MembershipSubscription.objects.select_related("plan")
-                .filter(member_id__in=member_ids[start : start + _CHUNK], status=MembershipSubscription.Status.ACTIVE)
+                .filter(
+                    AnyOf(F("member_id"), member_ids[start : start + _CHUNK]),
+                    status=MembershipSubscription.Status.ACTIVE,
+                )
                 .order_by("starts_on", "id")
             ):
                 plan = rules.Plan(id=sub.plan.pk, name=sub.plan.display_name, multiplier=sub.plan.points_multiplier)
@@ -201,7 +210,7 @@ def _load_context(purchases: list[Purchase], accounts: dict[int, PointsAccount])
         until = timezone.make_aware(datetime.datetime.combine(last + datetime.timedelta(days=1), datetime.time.min))
         for start in range(0, len(member_ids), _CHUNK):
             for member_id, ordered_at, points, reversed_ in PurchasePosting.objects.filter(
-                purchase__member_id__in=member_ids[start : start + _CHUNK],
+                AnyOf(F("purchase__member_id"), member_ids[start : start + _CHUNK]),
                 purchase__ordered_at__gte=since,
                 purchase__ordered_at__lt=until,
             ).values_list("purchase__member_id", "purchase__ordered_at", "points_earned", "points_reversed"):
@@ -228,7 +237,7 @@ def _lock_or_open_accounts(member_ids: list[int], tiers) -> dict[int, PointsAcco
         for start in range(0, len(ids), _CHUNK):
             for account in (
                 PointsAccount.objects.select_for_update()
-                .filter(member_id__in=ids[start : start + _CHUNK])
+                .filter(AnyOf(F("member_id"), ids[start : start + _CHUNK]))
                 .order_by("pk")
             ):
                 account.tier = by_id[account.tier_id]
@@ -246,12 +255,32 @@ def _lock_or_open_accounts(member_ids: list[int], tiers) -> dict[int, PointsAcco
 
 
 def _save_accounts(accounts: list[PointsAccount]) -> None:
-    """`ledger.save_account` for many accounts: one UPDATE … FROM (VALUES …) per chunk."""
+    """`ledger.save_account` for many accounts: on PostgreSQL one UPDATE … FROM unnest(arrays),
+    one array parameter per column; elsewhere one UPDATE … FROM (VALUES …) per chunk."""
     if not accounts:
         return
     now = timezone.now()
     quote = connection.ops.quote_name
     table = quote(PointsAccount._meta.db_table)
+    if connection.vendor == "postgresql":
+        columns = [
+            [a.pk for a in accounts],
+            [a.balance for a in accounts],
+            [a.lifetime_earned for a in accounts],
+            [a.lifetime_spend for a in accounts],
+            [a.tier_id for a in accounts],
+            [a.below_since for a in accounts],
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} AS a SET balance = v.balance, lifetime_earned = v.lifetime_earned, "  # noqa: S608 (names from the model; values are parameters)
+                f"lifetime_spend = v.lifetime_spend, tier_id = v.tier_id, below_since = v.below_since, "
+                f"updated_at = %s "
+                f"FROM unnest(%s::bigint[], %s::integer[], %s::integer[], %s::numeric[], %s::bigint[], %s::date[]) "
+                f"AS v (id, balance, lifetime_earned, lifetime_spend, tier_id, below_since) WHERE a.id = v.id",
+                [now, *columns],
+            )
+        return
     names = ["id", "balance", "lifetime_earned", "lifetime_spend", "tier_id", "below_since"]
     spend = PointsAccount._meta.get_field("lifetime_spend")
     below = PointsAccount._meta.get_field("below_since")
@@ -269,29 +298,19 @@ def _save_accounts(accounts: list[PointsAccount]) -> None:
     columns = ", ".join(names)
     marks = "(" + ", ".join(["%s"] * len(names)) + ")"
     size = max(1, ((connection.features.max_query_params or 30_000) - 1) // len(names))
-    postgres = connection.vendor == "postgresql"
     with connection.cursor() as cursor:
         for start in range(0, len(rows), size):
             chunk = rows[start : start + size]
             values = ", ".join([marks] * len(chunk))
             params = [value for row in chunk for value in row]
-            if postgres:
-                sql = (
-                    f"UPDATE {table} AS a SET balance = v.balance, lifetime_earned = v.lifetime_earned, "  # noqa: S608 (names from the model; values are parameters)
-                    f"lifetime_spend = v.lifetime_spend::numeric, tier_id = v.tier_id, "
-                    f"below_since = v.below_since::date, updated_at = %s "
-                    f"FROM (VALUES {values}) AS v ({columns}) WHERE a.id = v.id"
-                )
-                cursor.execute(sql, [now, *params])
-            else:
-                sql = (
-                    f"WITH v ({columns}) AS (VALUES {values}) "  # noqa: S608 (names from the model; values are parameters)
-                    f"UPDATE {table} SET balance = v.balance, lifetime_earned = v.lifetime_earned, "
-                    f"lifetime_spend = v.lifetime_spend, tier_id = v.tier_id, below_since = v.below_since, "
-                    f"updated_at = %s "
-                    f"FROM v WHERE {table}.id = v.id"
-                )
-                cursor.execute(sql, [*params, now])
+            sql = (
+                f"WITH v ({columns}) AS (VALUES {values}) "  # noqa: S608 (names from the model; values are parameters)
+                f"UPDATE {table} SET balance = v.balance, lifetime_earned = v.lifetime_earned, "
+                f"lifetime_spend = v.lifetime_spend, tier_id = v.tier_id, below_since = v.below_since, "
+                f"updated_at = %s "
+                f"FROM v WHERE {table}.id = v.id"
+            )
+            cursor.execute(sql, [*params, now])
 
 
 def _replayed(draft: PurchaseDraft, purchase: Purchase, posting: PurchasePosting) -> PostingResult:
@@ -362,6 +381,7 @@ def _post_new(new: list[int], *, drafts, refs, fingerprints, outcomes, actor) ->
     policy = context.policy
     expiry_kind, expiry_months = ledger.active_expiry_policy()
     expiry_dates: dict[datetime.date, datetime.date] = {}
+    expired_reasons: dict[datetime.date, str] = {}  # translated once per date
     today = timezone.localdate()
     now = timezone.now()
     actor_id = getattr(ledger.real_actor(actor), "pk", None)
@@ -375,38 +395,42 @@ def _post_new(new: list[int], *, drafts, refs, fingerprints, outcomes, actor) ->
     for index, purchase in zip(new, purchases, strict=True):
         member_id = purchase.member_id
         account = accounts[member_id]
-        points = _points_for(purchase=purchase, account=account, context=context)
+        account_id, purchase_id = account.id, purchase.id
+        earned_on = context.day_of(purchase.ordered_at)
+        points = _points_for(purchase=purchase, account=account, context=context, day=earned_on)
         account.lifetime_spend += purchase.total
         if points:
-            earned_on = timezone.localdate(purchase.ordered_at)
             expires_on = expiry_dates.get(earned_on)
             if expires_on is None:
                 expires_on = expiry_dates[earned_on] = rules.expiry_date(earned_on, expiry_kind, expiry_months)
             move = ledger.move_credit(account, kind=earn, points=points, expires_on=expires_on, today=today)
-            lots.append((len(entries), account.pk, points, move.remaining, move.expired, expires_on))
+            lots.append((len(entries), account_id, points, move.remaining, move.expired, expires_on))
             entries.append(
                 (
-                    account.pk,
+                    account_id,
                     member_id,
                     earn,
                     points,
                     move.balance_after,
-                    purchase.pk,
+                    purchase_id,
                     (reason % {"ref": refs[index]})[:200],
                     actor_id,
                     now,
                 )
             )
             if move.expired:
+                expired_reason = expired_reasons.get(expires_on)
+                if expired_reason is None:
+                    expired_reason = expired_reasons[expires_on] = ledger.expired_at_once_reason(expires_on)[:200]
                 entries.append(
                     (
-                        account.pk,
+                        account_id,
                         member_id,
                         expire,
                         -move.expired,
                         move.balance_after_expiry,
-                        purchase.pk,
-                        ledger.expired_at_once_reason(expires_on)[:200],
+                        purchase_id,
+                        expired_reason,
                         actor_id,
                         now,
                     )
@@ -428,7 +452,7 @@ def _post_new(new: list[int], *, drafts, refs, fingerprints, outcomes, actor) ->
         changed = history is not None
         if changed:
             histories.append(history)
-        postings.append((purchase.pk, fingerprints[index], points, account.balance, account.tier_id, changed, 0, now))
+        postings.append((purchase_id, fingerprints[index], points, account.balance, account.tier_id, changed, 0, now))
         outcomes[index] = BatchOutcome(
             refs[index],
             POSTED,

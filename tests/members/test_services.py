@@ -470,6 +470,35 @@ def test_purchase_recorded_signal_fires_inside_the_transaction_with_the_lines_wr
     assert not Purchase.objects.exists()
 
 
+@pytest.mark.django_db
+def test_record_purchases_sends_one_purchases_recorded_signal_for_them_all(member):
+    seen, single = [], []
+
+    def listener(sender, purchases, actor, **kwargs):
+        seen.append(([(p.external_ref, p.items.count()) for p in purchases], actor, connection.in_atomic_block))
+
+    def single_listener(sender, purchase, **kwargs):
+        single.append(purchase.external_ref)
+
+    signals.purchases_recorded.connect(listener)
+    signals.purchase_recorded.connect(single_listener)
+    try:
+        at = timezone.now() - datetime.timedelta(hours=1)
+        services.record_purchases(
+            drafts=[
+                services.PurchaseDraft(member=member, external_ref="B-1", ordered_at=at, items=[line(), line()]),
+                services.PurchaseDraft(member=member, external_ref="B-2", ordered_at=at, items=[line()]),
+            ],
+            actor="clerk",
+        )
+    finally:
+        signals.purchases_recorded.disconnect(listener)
+        signals.purchase_recorded.disconnect(single_listener)
+
+    assert seen == [([("B-1", 2), ("B-2", 1)], "clerk", True)]
+    assert single == []
+
+
 # --- erase_member --------------------------------------------------------------------------
 
 
@@ -802,3 +831,9 @@ def test_erasure_removes_the_name_from_the_admin_log(db, manager):
         "object_repr", flat=True
     )
     assert list(reprs) == [member.member_no]
+
+
+def test_bulk_recording_writes_every_column_of_purchases_and_lines():
+    """record_purchases writes rows as tuples of these fields: a new field must be added there."""
+    for model, fields in ((Purchase, services._PURCHASE_FIELDS), (PurchaseItem, services._LINE_FIELDS)):
+        assert set(fields) == {f.attname for f in model._meta.concrete_fields if not f.primary_key}

@@ -246,3 +246,48 @@ def test_the_service_reports_progress_in_both_phases(people):
 def test_the_actor_given_with_by_is_recorded(tmp_path, people, manager):
     run(write(tmp_path, GOOD), "--by", manager.username)
     assert set(LedgerEntry.objects.values_list("actor__username", flat=True)) == {manager.username}
+
+
+def test_an_import_gives_referral_rewards_and_partner_offers_once_committed(
+    tmp_path, people, django_capture_on_commit_callbacks
+):
+    from campaigns.models import PartnerOfferIssue, ReferralReward
+    from tests.campaigns.referral_helpers import coupon_offer
+
+    offer = coupon_offer(threshold="500.00")
+    referred = factories.member(name="张新客", external_id="POS-R", referral_code=people["alice"].referral_code)
+    text = f"{GOOD}O-3,POS-R,{YESTERDAY} 12:00,ROSE-11,,1,88.00\nO-4,POS-R,{YESTERDAY} 13:00,ROSE-11,,1,520.00\n"
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        run(write(tmp_path, text))
+    assert len(callbacks) == 2  # for the whole import: referral rewards, partner offers
+    reward = ReferralReward.objects.get()
+    assert (reward.referred, reward.referrer, reward.purchase.external_ref) == (referred, people["alice"], "O-3")
+    issued = PartnerOfferIssue.objects.order_by("purchase__external_ref")
+    assert list(issued.values_list("offer", "purchase__external_ref")) == [(offer.pk, "O-2"), (offer.pk, "O-4")]
+
+
+def test_an_imports_queries_do_not_grow_with_its_purchases(people, django_capture_on_commit_callbacks):
+    """Per batch, a fixed number of queries, the after-commit work (referral rewards when
+    nobody was referred, partner offers nobody reaches) included."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.campaigns.referral_helpers import coupon_offer
+
+    coupon_offer(threshold="100000.00")
+
+    def queries(count: int, prefix: str) -> int:
+        for i in range(count):
+            factories.member(external_id=f"{prefix}-{i}")
+        rows = "".join(
+            f"{prefix}{i},{prefix}-{i},{LAST_WEEK} 10:00,ROSE-11,roses,1,99.50\n"
+            f"{prefix}{i},{prefix}-{i},{LAST_WEEK} 10:00,CARD-1,cards,1,10.00\n"
+            for i in range(count)
+        )
+        with CaptureQueriesContext(connection) as captured, django_capture_on_commit_callbacks(execute=True):
+            result = import_purchases(stream=io.StringIO(f"{HEADER}\n{rows}"))
+        assert result.posted == count
+        return len(captured)
+
+    queries(1, "WARM")  # the settings and tiers cached on first use
+    assert queries(2, "FEW") == queries(40, "MANY")
