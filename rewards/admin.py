@@ -12,6 +12,7 @@ from rewards import services
 from rewards.forms import AdjustPointsForm, AwardBonusForm, PromotionAdminForm, SellMembershipForm
 from rewards.models import (
     ActivityBonus,
+    BalanceCorrection,
     BonusAward,
     EarningSettings,
     EarnRule,
@@ -173,6 +174,19 @@ class TierHistoryAdmin(ReadOnlyAdmin):
     @admin.display(description=_("qualifying figure"))
     def note(self, change):
         return change.note
+
+
+@admin.register(BalanceCorrection)
+class BalanceCorrectionAdmin(ReadOnlyAdmin):
+    """Accounts corrected to their ledger by `recompute_balances --fix` (managers read them)."""
+
+    list_display = [
+        "created_at", "member", "balance_before", "balance_after", "lifetime_earned_before",
+        "lifetime_earned_after", "actor",
+    ]  # fmt: skip
+    list_select_related = ["member", "actor"]
+    search_fields = ["member__member_no"]
+    show_full_result_count = False
 
 
 @admin.register(ExpiryPolicy)

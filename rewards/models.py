@@ -215,6 +215,47 @@ class LedgerEntry(models.Model):
         raise TypeError("Ledger rows are never deleted; write a reversal row instead.")
 
 
+class BalanceCorrection(models.Model):
+    """One repair of a points account to its ledger (`manage.py recompute_balances --fix`): what the
+    account said and what the ledger says, who ran it and when. The ledger is the truth, so the
+    repair writes no ledger row; this record is its trace, shown read-only in the admin. Never
+    updated or deleted."""
+
+    account = models.ForeignKey(
+        PointsAccount, verbose_name=_("account"), on_delete=models.PROTECT, related_name="corrections"
+    )
+    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="+")
+    balance_before = models.IntegerField(_("balance before"))
+    balance_after = models.IntegerField(_("balance after (the ledger's sum)"))
+    lifetime_earned_before = models.IntegerField(_("lifetime earned before"))
+    lifetime_earned_after = models.IntegerField(_("lifetime earned after (the ledger's sum)"))
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("run by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("corrected at"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("balance correction")
+        verbose_name_plural = _("balance corrections")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.member_id}: {self.balance_before} → {self.balance_after}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise TypeError("Balance corrections are never updated.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Balance corrections are never deleted.")
+
+
 class PointsLot(models.Model):
     """What is left of one credit (earn, bonus, positive adjustment) and when it expires.
 

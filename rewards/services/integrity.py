@@ -8,8 +8,9 @@ the ledger and never touches a ledger row: writing an `adjustment` row instead w
 corruption into real points (and their lot) and hide where it came from.
 
 So `repair_balances` writes no ledger row (a 0-point row is forbidden anyway, and the ledger
-already says what the balance is); it logs each correction, with the actor, to the
-`rewards.integrity` logger.
+already says what the balance is). Each correction is recorded instead as a `BalanceCorrection`
+row (the account's figures before and after, who ran it, when; append-only, read-only in the
+admin for managers) in the same transaction, and logged to the `rewards.integrity` logger.
 
 The sums, as the services keep them (rewards.services.ledger, refunds):
 - balance = the sum of every row's points;
@@ -29,7 +30,7 @@ from django.db.models import F, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
 from rewards import lock_objects
-from rewards.models import LedgerEntry, PointsAccount
+from rewards.models import BalanceCorrection, LedgerEntry, PointsAccount
 
 logger = logging.getLogger("rewards.integrity")
 
@@ -109,6 +110,15 @@ def _repair_one(account_id: int, *, actor) -> Mismatch | None:
     account.balance = mismatch.ledger_balance
     account.lifetime_earned = mismatch.ledger_lifetime_earned
     account.save(update_fields=["balance", "lifetime_earned", "updated_at"])
+    BalanceCorrection.objects.create(
+        account=account,
+        member_id=member_id,
+        balance_before=mismatch.balance,
+        balance_after=mismatch.ledger_balance,
+        lifetime_earned_before=mismatch.lifetime_earned,
+        lifetime_earned_after=mismatch.ledger_lifetime_earned,
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+    )
     logger.warning(
         "Points account of member %s corrected to its ledger: balance %d -> %d, lifetime earned %d -> %d (by %s)",
         mismatch.member_no,

@@ -95,7 +95,9 @@ def test_minimum_spend_and_caps_apply_to_postings(member):
     assert post(member, "400.00").points_earned == 300
     assert post(member, "400.00").points_earned == 200  # 500 a day: 300 already earned
     assert post(member, "400.00").points_earned == 0
-    yesterday = timezone.now() - datetime.timedelta(days=1)
+    # The day before the purchases above (posted an hour ago by default): another day in Shanghai
+    # whatever the time of the run (now − 1 day alone is the same Shanghai day just after midnight).
+    yesterday = timezone.now() - datetime.timedelta(hours=1, days=1)
     assert post(member, "100.00", ordered_at=yesterday).points_earned == 100
     assert_ledger_invariants(member)
 
@@ -134,7 +136,7 @@ def test_preview_without_member_ignores_plans_and_keeps_its_old_arguments(member
 
 def test_preview_reports_the_cap_that_cut_the_points(member):
     limits(max_points_per_day=150)
-    post(member, "100.00")
+    post(member, "100.00", ordered_at=timezone.now())  # today, as the preview (not an hour ago: midnight)
     preview = services.preview_points(items=[line("100.00")], member=member)
     assert (preview.points, preview.uncapped_points, preview.capped_by) == (50, 100, "daily_cap")
 

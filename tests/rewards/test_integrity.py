@@ -10,7 +10,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from rewards import services
-from rewards.models import LedgerEntry, PointsAccount
+from rewards.models import BalanceCorrection, LedgerEntry, PointsAccount
 from rewards.services.integrity import find_balance_mismatches, repair_balances
 from tests.members import factories
 from tests.rewards.helpers import account_of, assert_ledger_invariants, next_ref, post
@@ -90,6 +90,37 @@ def test_repair_corrects_the_account_to_its_ledger(busy_member, manager):
     assert repaired.member_no == busy_member.member_no
     assert find_balance_mismatches() == []
     assert_ledger_invariants(busy_member)
+
+
+def test_each_repair_is_recorded_with_the_figures_and_who_ran_it(busy_member, manager):
+    before = account_of(busy_member)
+    corrupt(busy_member, balance=-30, earned=10)
+    repair_balances(actor=manager)
+    [record] = BalanceCorrection.objects.all()
+    assert (record.member_id, record.account_id, record.actor) == (busy_member.pk, before.pk, manager)
+    assert (record.balance_before, record.balance_after) == (before.balance - 30, before.balance)
+    assert (record.lifetime_earned_before, record.lifetime_earned_after) == (
+        before.lifetime_earned + 10,
+        before.lifetime_earned,
+    )
+    with pytest.raises(TypeError):
+        record.save()
+    with pytest.raises(TypeError):
+        record.delete()
+    repair_balances()  # nothing left to correct: no second record
+    assert BalanceCorrection.objects.count() == 1
+
+
+def test_managers_read_the_corrections_in_the_admin_and_store_staff_do_not(busy_member, manager, store_staff, client):
+    corrupt(busy_member, balance=-5)
+    repair_balances(actor=manager)
+    url = "/admin/rewards/balancecorrection/"
+    client.force_login(manager)
+    page = client.get(url)
+    assert page.status_code == 200 and busy_member.member_no in page.content.decode()
+    assert client.get(url + "add/").status_code == 403
+    client.force_login(store_staff)
+    assert client.get(url).status_code == 403
 
 
 def test_repair_never_changes_or_removes_a_ledger_row(busy_member):

@@ -41,6 +41,8 @@ CATALOGUE = {
 }
 for _role, _codenames in CATALOGUE.items():
     EXPECTED[_role] = EXPECTED[_role] | _codenames
+# Balance corrections (rewards/migrations/0012_balance_corrections_roles.py): managers read them.
+EXPECTED[MANAGER] = EXPECTED[MANAGER] | {"view_balancecorrection"}
 
 
 def permissions_of(role):
