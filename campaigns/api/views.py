@@ -2,8 +2,6 @@
 
 import csv
 
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -16,7 +14,7 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from campaigns import offers, pilots, results, segments, selectors, services
+from campaigns import pilots, results, segments, selectors, services
 from campaigns.api.serializers import (
     CampaignCreatedSerializer,
     CampaignInputSerializer,
@@ -80,19 +78,10 @@ class CampaignListCreateView(generics.ListAPIView):
         offer = fields.pop("offer", None)
         if offer is not None and not request.user.has_perm("campaigns.add_campaignoffer"):
             raise PermissionDenied()
-        with transaction.atomic():  # the draft and its offer together, or neither
-            saved = services.create_campaign(actor=request.user, **fields)
-            if offer is not None:
-                try:
-                    offers.set_offer(
-                        campaign=saved.campaign,
-                        actor=request.user,
-                        kind=offer["kind"],
-                        coupon_template=offer.get("coupon_template"),
-                        points=offer["points"] if offer.get("points") is not None else 0,
-                    )
-                except DjangoValidationError as exc:  # the offer's own checks, named under "offer"
-                    raise serializers.ValidationError({"offer": exc.message_dict}) from exc
+        try:  # the draft and its offer together, or neither
+            saved = services.create_campaign_with_offer(actor=request.user, offer=offer, **fields)
+        except services.OfferRefused as exc:
+            raise serializers.ValidationError({"offer": exc.message_dict}) from exc
         body = {"id": saved.campaign.pk, "status": saved.campaign.status, "warnings": saved.warnings}
         return Response(CampaignCreatedSerializer(body).data, status=status.HTTP_201_CREATED)
 

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from campaigns import lock_objects, recurrence
+from campaigns import lock_objects, offers, recurrence
 from campaigns.errors import CampaignNotEditable, InvalidTransition
 from campaigns.models import Campaign, CampaignStep, Channel, OutboxMessage, Repeat, Segment, SkipReason
 from campaigns.services import recurring
@@ -120,6 +120,30 @@ def create_campaign(
     campaign = Campaign.objects.create(created_by=actor, **values)
     CampaignStep.objects.create(campaign=campaign, number=1)
     return CampaignSaved(campaign=campaign, warnings=warnings)
+
+
+class OfferRefused(ValidationError):
+    """The offer given with a new campaign was refused; its errors name the offer's fields."""
+
+
+@transaction.atomic
+def create_campaign_with_offer(*, offer: dict | None = None, actor=None, **fields) -> CampaignSaved:
+    """`create_campaign` and, when `offer` is given (`{kind, coupon_template, points}`), its offer
+    through `campaigns.offers.set_offer` — both or neither. A refused offer raises OfferRefused
+    (nothing is kept)."""
+    saved = create_campaign(actor=actor, **fields)
+    if offer is not None:
+        try:
+            offers.set_offer(
+                campaign=saved.campaign,
+                actor=actor,
+                kind=offer["kind"],
+                coupon_template=offer.get("coupon_template"),
+                points=offer.get("points") or 0,
+            )
+        except ValidationError as exc:
+            raise OfferRefused(exc.message_dict) from exc
+    return saved
 
 
 @transaction.atomic
