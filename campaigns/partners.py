@@ -85,21 +85,17 @@ def offers_for(purchase: Purchase) -> list[PartnerOffer]:
 
 
 def may_have_offers(*, total: Decimal, at: datetime.datetime) -> bool:
-    """Whether any active offer of an active partner, valid at `at`, has a threshold `total`
-    reaches — one small query in plain SQL, asked for every posted purchase so that the common
-    case (no offer applies) costs nothing more. `offers_for` decides what is given."""
-    ops = connection.ops
-    quote = ops.quote_name
+    """Whether a purchase of `total` paid at `at` earns any offer: `qualifies` over the active
+    offers of active partners, read in plain SQL without their related rows — it runs after every
+    posting, so the common case (no offer applies) costs one small query and no purchase re-read.
+    `issue_partner_offers` then decides with `offers_for` (the same rule)."""
+    quote = connection.ops.quote_name
     offer, partner = quote(PartnerOffer._meta.db_table), quote(Partner._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT 1 FROM {offer} o JOIN {partner} p ON p.id = o.partner_id "  # noqa: S608
-            "WHERE o.is_active AND p.is_active AND o.threshold <= %s "
-            "AND (o.valid_from IS NULL OR o.valid_from <= %s) AND (o.valid_until IS NULL OR o.valid_until > %s) "
-            "LIMIT 1",
-            [ops.adapt_decimalfield_value(total), ops.adapt_datetimefield_value(at), ops.adapt_datetimefield_value(at)],
-        )
-        return cursor.fetchone() is not None
+    active = PartnerOffer.objects.raw(
+        f"SELECT o.* FROM {offer} o JOIN {partner} p ON p.id = o.partner_id WHERE o.is_active AND p.is_active"  # noqa: S608
+    )
+    probe = Purchase(total=total, ordered_at=at)
+    return any(qualifies(candidate, probe) for candidate in active)
 
 
 def issue_partner_offers(*, purchase: Purchase, actor=None) -> list[PartnerOfferIssue]:

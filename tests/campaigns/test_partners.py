@@ -35,6 +35,20 @@ def test_threshold_is_the_paid_total(django_capture_on_commit_callbacks, paid, i
     assert Coupon.objects.filter(member=member, source=Coupon.Source.PARTNER).count() == issued
 
 
+def test_the_after_posting_probe_applies_the_offers_rule():
+    """`may_have_offers` (one small query after every posting) answers as `offers_for` would."""
+    now = timezone.now()
+    assert partners.may_have_offers(total=Decimal("999.00"), at=now) is False  # no offer at all
+    offer = coupon_offer(valid_from=now - datetime.timedelta(days=1), valid_until=now + datetime.timedelta(days=1))
+    assert partners.may_have_offers(total=Decimal("200.00"), at=now) is True
+    assert partners.may_have_offers(total=Decimal("199.99"), at=now) is False
+    assert partners.may_have_offers(total=Decimal("500.00"), at=now + datetime.timedelta(days=2)) is False
+    assert partners.may_have_offers(total=Decimal("500.00"), at=now - datetime.timedelta(days=2)) is False
+    offer.partner.is_active = False
+    offer.partner.save()
+    assert partners.may_have_offers(total=Decimal("500.00"), at=now) is False
+
+
 def test_threshold_counts_what_was_paid_after_discounts(django_capture_on_commit_callbacks):
     coupon_offer()
     member = factories.member()
