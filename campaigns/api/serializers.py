@@ -10,6 +10,7 @@ from campaigns.models import Campaign, CampaignOffer, Channel, Classification, S
 from campaigns.segments import CHANNELS, validate_rules
 from campaigns.selectors import CampaignResults
 from campaigns.services import recurring
+from campaigns.services.campaigns import SCHEDULE_PARTS
 from rewards.models import CouponTemplate
 
 
@@ -128,10 +129,7 @@ class CampaignInputSerializer(serializers.Serializer):
         values = dict(self.validated_data)
         schedule = values.pop("recurrence", None)
         if schedule:
-            values.update(
-                repeat=schedule["frequency"], repeat_time=schedule["time"], repeat_weekday=schedule.get("weekday"),
-                repeat_day=schedule.get("day"), repeat_until=schedule.get("until"),
-            )  # fmt: skip
+            values.update({field: schedule.get(part) for part, field in SCHEDULE_PARTS.items()})
         return values
 
 
