@@ -20,9 +20,9 @@ from rest_framework.views import APIView
 
 from campaigns import partners, referrals
 from campaigns.models import PartnerCode, ReferralReward
+from loyalty_crm.api.schema import conflict
 from members.models import Member
 from rewards.api.catalogue_serializers import CouponSerializer
-from rewards.api.catalogue_views import CONFLICT
 from rewards.api.serializers import MemberNoField
 
 
@@ -107,9 +107,7 @@ class PartnerCodeRedeemView(APIView):
         responses={
             201: PartnerCodeRedeemOutputSerializer,
             200: PartnerCodeRedeemOutputSerializer,
-            409: OpenApiResponse(
-                CONFLICT, description="coupon_invalid, coupon_template_unavailable, coupon_limit_reached, member_erased"
-            ),
+            409: conflict("coupon_invalid", "coupon_template_unavailable", "coupon_limit_reached", "member_erased"),
         },
     )
     def post(self, request, code: str):

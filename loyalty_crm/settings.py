@@ -230,7 +230,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "loyalty_crm.api.pagination.Pagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "loyalty_crm.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "loyalty_crm.api.exceptions.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
 }

@@ -13,3 +13,6 @@ urlpatterns = [
     path("", include("feedback.urls")),
     path("", include("campaigns.urls")),
 ]
+
+# JSON under /api/ for paths no route matches (an `{id}` that is not a number), HTML elsewhere.
+handler404 = "loyalty_crm.api.exceptions.page_not_found"

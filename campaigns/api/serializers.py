@@ -13,6 +13,25 @@ from campaigns.services import recurring
 from campaigns.services.campaigns import SCHEDULE_PARTS
 from rewards.models import CouponTemplate
 
+HOUR_MINUTE_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": HOUR_MINUTE_PATTERN,
+        "example": "21:00",
+        "description": "A local time of day as HH:MM, 24-hour clock (no seconds, no offset).",
+    }
+)
+class HourMinuteField(serializers.TimeField):
+    """A time of day written "21:00", in and out. Declared as a pattern-constrained string: OpenAPI's
+    `format: time` means RFC 3339's full-time ("21:00:00+08:00"), which this is not."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("input_formats", ["%H:%M"])
+        super().__init__(format="%H:%M", **kwargs)
+
 
 class ChannelField(serializers.ChoiceField):
     def __init__(self, **kwargs):
@@ -58,7 +77,7 @@ class RecurrenceSerializer(serializers.Serializer):
     """A recurring campaign's schedule, in local time (Asia/Shanghai); see `campaigns.recurrence`."""
 
     frequency = serializers.ChoiceField(choices=[(f, f) for f in recurrence.FREQUENCIES])
-    time = serializers.TimeField(format="%H:%M", input_formats=["%H:%M"], help_text=_("Time of day, e.g. 10:00."))
+    time = HourMinuteField(help_text=_("Time of day, e.g. 10:00."))
     weekday = serializers.IntegerField(
         min_value=1, max_value=7, required=False, allow_null=True, default=None,
         help_text=_("Weekly only: 1 = Monday … 7 = Sunday."),
@@ -152,7 +171,7 @@ class CampaignSerializer(serializers.ModelSerializer):
     """A campaign with its outbox counts (context "results": {campaign id: CampaignResults})."""
 
     channel = ChannelField()
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     audience = serializers.SerializerMethodField()
     pending = serializers.SerializerMethodField()
     sent = serializers.SerializerMethodField()
@@ -227,8 +246,9 @@ class CampaignStatusSerializer(serializers.Serializer):
 
 
 class QuietHoursSerializer(serializers.Serializer):
-    start = serializers.TimeField(format="%H:%M", input_formats=["%H:%M", "%H:%M:%S"])
-    end = serializers.TimeField(format="%H:%M", input_formats=["%H:%M", "%H:%M:%S"])
+    # "21:00:00" is still read, as before; the answer is always "21:00".
+    start = HourMinuteField(input_formats=["%H:%M", "%H:%M:%S"])
+    end = HourMinuteField(input_formats=["%H:%M", "%H:%M:%S"])
 
 
 class FrequencyCapSerializer(serializers.Serializer):
@@ -318,7 +338,7 @@ class SegmentSerializer(serializers.ModelSerializer):
         help_text="Members in the segment: counted now in the detail view; in the list, as last counted "
         "(on save and after the nightly classification, see size_computed_at)."
     )
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = Segment

@@ -30,8 +30,9 @@ from campaigns.api.serializers import (
 )
 from campaigns.models import Campaign, ContactPolicy, Segment
 from loyalty_crm.api.permissions import ModelPermissions
+from loyalty_crm.api.schema import conflict
 
-CONFLICT = OpenApiResponse(description="The campaign's status does not allow this: `{code, detail}`.")
+CONFLICT = conflict("invalid_transition")
 
 
 class CanLaunchCampaigns(BasePermission):

@@ -40,10 +40,10 @@ class FeedbackOutputSerializer(serializers.Serializer):
 
 
 class TicketSerializer(serializers.ModelSerializer):
-    member = serializers.SlugRelatedField(slug_field="member_no", read_only=True)
-    purchase = serializers.SlugRelatedField(slug_field="external_ref", read_only=True)
-    store = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    assignee = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    member = serializers.SlugRelatedField(slug_field="member_no", read_only=True, allow_null=True)
+    purchase = serializers.SlugRelatedField(slug_field="external_ref", read_only=True, allow_null=True)
+    store = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    assignee = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     attachments = serializers.SerializerMethodField()
 
     class Meta:

@@ -20,6 +20,7 @@ from feedback.api.serializers import (
 )
 from feedback.models import Ticket
 from feedback.netaddr import client_ip
+from loyalty_crm.api.schema import conflict
 
 WORK_TICKETS = "feedback.change_ticket"
 
@@ -94,7 +95,9 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def get_queryset(self):
         return Ticket.objects.select_related("member", "purchase", "store", "assignee").prefetch_related("attachments")
 
-    @extend_schema(request=TicketUpdateSerializer, responses={200: TicketSerializer})
+    @extend_schema(
+        request=TicketUpdateSerializer, responses={200: TicketSerializer, 409: conflict("invalid_transition")}
+    )
     def partial_update(self, request, ticket_no=None):
         ticket = get_object_or_404(Ticket, ticket_no=ticket_no)
         serializer = TicketUpdateSerializer(data=request.data)

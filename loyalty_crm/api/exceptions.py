@@ -1,5 +1,8 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import JsonResponse
+from django.views import defaults
 from rest_framework import status
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -18,3 +21,12 @@ def exception_handler(exc, context):
             body = {"non_field_errors": [str(m) for m in exc.messages]}
         return Response(body, status=status.HTTP_400_BAD_REQUEST)
     return drf_exception_handler(exc, context)
+
+
+def page_not_found(request, exception):
+    """The project's 404 handler (`handler404`): under /api/ a path no route matches (`/rewards/abc/`
+    where an id is a number) answers like every other API 404, JSON `{"detail": ...}`; elsewhere
+    Django's HTML page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": str(NotFound.default_detail)}, status=status.HTTP_404_NOT_FOUND)
+    return defaults.page_not_found(request, exception)

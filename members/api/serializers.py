@@ -84,12 +84,12 @@ class MemberUpdateSerializer(MemberInputSerializer):
 class MemberSerializer(serializers.ModelSerializer):
     """A profile as integrators see it. `points_balance` and `tier` come from `rewards`."""
 
-    store = serializers.SlugRelatedField(slug_field="code", read_only=True, source="home_store")
+    store = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True, source="home_store")
     tier = serializers.SerializerMethodField()
     points_balance = serializers.SerializerMethodField()
     consents = serializers.SerializerMethodField()
     tags = serializers.SerializerMethodField()
-    referred_by = serializers.SlugRelatedField(slug_field="member_no", read_only=True)
+    referred_by = serializers.SlugRelatedField(slug_field="member_no", read_only=True, allow_null=True)
     classification = serializers.SerializerMethodField(
         help_text="high_value, potential, ordinary, lapsed or no_purchases, from the last nightly "
         "classification; null before the member is first classified."
@@ -174,7 +174,7 @@ class StoreRefField(serializers.SlugRelatedField):
 
 class ServiceRecordSerializer(serializers.ModelSerializer):
     store = StoreRefField()
-    staff = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    staff = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = ServiceRecord
@@ -209,7 +209,7 @@ class PreferenceSerializer(serializers.ModelSerializer):
 
 class InteractionSerializer(serializers.ModelSerializer):
     store = StoreRefField()
-    staff = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    staff = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = Interaction
@@ -218,7 +218,7 @@ class InteractionSerializer(serializers.ModelSerializer):
 
 
 class PurchaseItemSerializer(serializers.ModelSerializer):
-    category = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    category = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
 
     class Meta:
         model = PurchaseItem
@@ -227,7 +227,7 @@ class PurchaseItemSerializer(serializers.ModelSerializer):
 
 class PurchaseSerializer(serializers.ModelSerializer):
     member = serializers.SlugRelatedField(slug_field="member_no", read_only=True)
-    store = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    store = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     items = PurchaseItemSerializer(many=True, read_only=True)
 
     class Meta:

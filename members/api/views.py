@@ -3,10 +3,11 @@
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
 
+from loyalty_crm.api.schema import conflict
 from members import classification as member_classification
 from members import loyalty, services
 from members.api.serializers import (
@@ -119,7 +120,7 @@ class MemberViewSet(
         member = services.create_member(**values, actor=request.user, consent_source=ConsentSource.API)
         return Response(self._render(self.get_queryset().get(pk=member.pk)), status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=MemberUpdateSerializer, responses={200: MemberSerializer})
+    @extend_schema(request=MemberUpdateSerializer, responses={200: MemberSerializer, 409: conflict("member_erased")})
     def partial_update(self, request, *args, **kwargs):
         member = self.get_object()
         data = MemberUpdateSerializer(data=request.data, partial=True)
@@ -154,6 +155,7 @@ class MemberRecordViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewse
 
 
 @extend_schema(parameters=[MEMBER_PARAM])
+@extend_schema_view(create=extend_schema(responses={201: ServiceRecordSerializer, 409: conflict("member_erased")}))
 class ServiceRecordViewSet(MemberRecordViewSet):
     model = ServiceRecord
     queryset = ServiceRecord.objects.none()
@@ -165,6 +167,7 @@ class ServiceRecordViewSet(MemberRecordViewSet):
 
 
 @extend_schema(parameters=[MEMBER_PARAM])
+@extend_schema_view(create=extend_schema(responses={201: PreferenceSerializer, 409: conflict("member_erased")}))
 class PreferenceViewSet(MemberRecordViewSet):
     model = Preference
     queryset = Preference.objects.none()
@@ -176,6 +179,7 @@ class PreferenceViewSet(MemberRecordViewSet):
 
 
 @extend_schema(parameters=[MEMBER_PARAM])
+@extend_schema_view(create=extend_schema(responses={201: InteractionSerializer, 409: conflict("member_erased")}))
 class InteractionViewSet(MemberRecordViewSet):
     model = Interaction
     queryset = Interaction.objects.none()

@@ -5,14 +5,15 @@ from __future__ import annotations
 import django_filters
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import generics, serializers, status
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from loyalty_crm.api.permissions import ModelPermissions
+from loyalty_crm.api.schema import conflict
 from members.models import Member
 from members.services import PurchaseLine
 from rewards import selectors
@@ -37,8 +38,6 @@ from rewards.services import catalogue as catalogue_services
 from rewards.services import checkout as checkout_services
 from rewards.services import coupons as coupon_services
 from rewards.services import redemptions as redemption_services
-
-CONFLICT = inline_serializer("Conflict", fields={"code": serializers.CharField(), "detail": serializers.CharField()})
 
 
 def has_perm(codename: str) -> type[BasePermission]:
@@ -143,10 +142,14 @@ class RedemptionListCreateView(generics.ListAPIView):
         responses={
             201: RedemptionCreatedSerializer,
             200: RedemptionCreatedSerializer,
-            409: OpenApiResponse(
-                CONFLICT,
-                description="insufficient_points, out_of_stock, reward_unavailable, reward_limit_reached, "
-                "coupon_limit_reached, idempotency_conflict, member_erased",
+            409: conflict(
+                "insufficient_points",
+                "out_of_stock",
+                "reward_unavailable",
+                "reward_limit_reached",
+                "coupon_limit_reached",
+                "idempotency_conflict",
+                "member_erased",
             ),
         },
     )
@@ -179,7 +182,7 @@ class RedemptionCancelView(APIView):
         request=CancelInputSerializer,
         responses={
             200: CancelOutputSerializer,
-            409: OpenApiResponse(CONFLICT, description="already_cancelled, coupon_used"),
+            409: conflict("already_cancelled", "coupon_used"),
         },
     )
     def post(self, request, pk: int):
@@ -220,7 +223,7 @@ class CouponListIssueView(generics.ListAPIView):
         request=CouponIssueInputSerializer,
         responses={
             201: CouponSerializer,
-            409: OpenApiResponse(CONFLICT, description="coupon_limit_reached, coupon_template_unavailable"),
+            409: conflict("coupon_limit_reached", "coupon_template_unavailable", "member_erased"),
         },
     )
     def post(self, request):
@@ -271,7 +274,7 @@ class CouponRedeemView(APIView):
         responses={
             201: CouponSerializer,
             200: CouponSerializer,
-            409: OpenApiResponse(CONFLICT, description="coupon_invalid"),
+            409: conflict("coupon_invalid", "member_erased"),
         },
     )
     def post(self, request, code: str):

@@ -127,8 +127,8 @@ class PointsSummarySerializer(serializers.Serializer):
 
 
 class LedgerEntrySerializer(serializers.ModelSerializer):
-    purchase = serializers.CharField(source="purchase.external_ref", default=None)
-    actor = serializers.CharField(source="actor.username", default=None)
+    purchase = serializers.CharField(source="purchase.external_ref", default=None, allow_null=True)
+    actor = serializers.CharField(source="actor.username", default=None, allow_null=True)
 
     class Meta:
         model = LedgerEntry
@@ -251,7 +251,7 @@ class MembershipInputSerializer(serializers.Serializer):
 class MembershipSerializer(serializers.ModelSerializer):
     member = serializers.CharField(source="member.member_no")
     plan = PlanRefSerializer()
-    sold_by = serializers.CharField(source="sold_by.username", default=None)
+    sold_by = serializers.CharField(source="sold_by.username", default=None, allow_null=True)
 
     class Meta:
         model = MembershipSubscription

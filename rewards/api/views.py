@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from loyalty_crm.api.permissions import ModelPermissions
+from loyalty_crm.api.schema import conflict
 from members.models import Member, Purchase
 from members.services import PurchaseLine
 from rewards import selectors, services
@@ -55,7 +56,12 @@ class PurchasePostView(APIView):
     queryset = PurchasePosting.objects.none()  # POST needs rewards.add_purchaseposting
 
     @extend_schema(
-        request=PurchaseInputSerializer, responses={201: PostingOutputSerializer, 200: PostingOutputSerializer}
+        request=PurchaseInputSerializer,
+        responses={
+            201: PostingOutputSerializer,
+            200: PostingOutputSerializer,
+            409: conflict("idempotency_conflict", "member_erased"),
+        },
     )
     def post(self, request):
         data = PurchaseInputSerializer(data=request.data)
@@ -81,7 +87,14 @@ class PurchasePostView(APIView):
 class PurchaseRefundView(APIView):
     queryset = PurchaseRefund.objects.none()  # POST needs rewards.add_purchaserefund
 
-    @extend_schema(request=RefundInputSerializer, responses={201: RefundOutputSerializer, 200: RefundOutputSerializer})
+    @extend_schema(
+        request=RefundInputSerializer,
+        responses={
+            201: RefundOutputSerializer,
+            200: RefundOutputSerializer,
+            409: conflict("idempotency_conflict", "already_refunded"),
+        },
+    )
     def post(self, request, pk: int):
         purchase = get_object_or_404(Purchase, pk=pk)
         data = RefundInputSerializer(data=request.data)
@@ -139,7 +152,10 @@ class PointsAdjustView(APIView):
     queryset = LedgerEntry.objects.none()
     permission_classes = [ModelPermissions, CanAdjustPoints]
 
-    @extend_schema(request=AdjustInputSerializer, responses={201: AdjustOutputSerializer})
+    @extend_schema(
+        request=AdjustInputSerializer,
+        responses={201: AdjustOutputSerializer, 409: conflict("insufficient_points", "member_erased")},
+    )
     def post(self, request, member_no: str):
         member = get_object_or_404(Member, member_no=member_no)
         data = AdjustInputSerializer(data=request.data)
@@ -209,7 +225,14 @@ class MemberMembershipsView(generics.ListAPIView):
     def get_queryset(self):
         return selectors.memberships_of(get_object_or_404(Member, member_no=self.kwargs["member_no"]))
 
-    @extend_schema(request=MembershipInputSerializer, responses={201: MembershipSerializer, 200: MembershipSerializer})
+    @extend_schema(
+        request=MembershipInputSerializer,
+        responses={
+            201: MembershipSerializer,
+            200: MembershipSerializer,
+            409: conflict("idempotency_conflict", "plan_not_on_sale", "member_erased"),
+        },
+    )
     def post(self, request, member_no: str):
         member = get_object_or_404(Member, member_no=member_no)
         data = MembershipInputSerializer(data=request.data)
