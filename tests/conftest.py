@@ -150,3 +150,18 @@ def api_support(support):
 @pytest.fixture
 def api_anon():
     return APIClient()
+
+
+@pytest.fixture
+def wsgi_keeps_the_test_transaction():
+    """For tests that call the project's WSGI application itself (the OpenAPI fuzzer): Django's
+    handler closes the database connection after each request, which would end the test's
+    transaction on PostgreSQL; the test client keeps it open the same way."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)

@@ -58,7 +58,7 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
 
 
 @pytest.fixture(params=[MANAGER, STORE_STAFF], ids=["manager", "store_staff"])
-def fuzz_token(request, db):
+def fuzz_token(request, db, wsgi_keeps_the_test_transaction):
     seed()
     user = make_user(f"fuzz-{request.param}".replace(" ", "-"), request.param)
     client = token_client(user)

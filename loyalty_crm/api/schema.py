@@ -10,6 +10,7 @@ really give, read from the view itself:
 - 403 `ErrorDetail` when a permission class other than AllowAny guards the view;
 - 404 `ErrorDetail` when the path names an object (`{member_no}`, `{id}`…), and for paginated
   lists (a page past the end is "Invalid page.");
+- 415 `ErrorDetail` when the operation reads a body: a Content-Type no parser of the view reads;
 - 429 `ErrorDetail` (with Retry-After) when the view is throttled.
 
 409 `Conflict` (`{code, detail}`, mapped from domain errors in `loyalty_crm.api.exceptions`) is
@@ -59,11 +60,12 @@ DESCRIPTIONS = {
     "403": _("Not allowed: the user lacks the permission."),
     "404": _("Not found: no such object, or a page past the end."),
     "409": _("Refused by a business rule: `{code, detail}`."),
+    "415": _("Unsupported media type: the operation does not read a body of this Content-Type (send JSON)."),
     "429": _("Too many requests: try again after Retry-After seconds."),
 }
 
 BODY_OF = {"400": VALIDATION_ERROR, "401": ERROR_DETAIL, "403": ERROR_DETAIL, "404": ERROR_DETAIL}
-BODY_OF |= {"409": CONFLICT, "429": ERROR_DETAIL}
+BODY_OF |= {"409": CONFLICT, "415": ERROR_DETAIL, "429": ERROR_DETAIL}
 
 
 def conflict(*codes: str) -> OpenApiResponse:
@@ -105,6 +107,8 @@ class AutoSchema(SpectacularAutoSchema):
             codes.append("403")
         if any(p["in"] == "path" or (p["in"], p["name"]) == ("query", "page") for p in parameters):
             codes.append("404")
+        if "requestBody" in operation:
+            codes.append("415")
         if self.view.get_throttles():
             codes.append("429")
         return codes
