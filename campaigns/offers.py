@@ -26,6 +26,7 @@ from campaigns.models import Campaign, CampaignOffer, OfferGrant, OutboxMessage
 from rewards.models import Coupon
 from rewards.services.bonuses import credit_campaign_points
 from rewards.services.coupons import void_coupon
+from rewards.services.ledger import MAX_POINTS_PER_GRANT
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,8 @@ def set_offer(*, campaign: Campaign, kind: str | None, coupon_template=None, poi
     elif kind == CampaignOffer.Kind.POINTS:
         if not isinstance(points, int) or isinstance(points, bool) or points <= 0:
             errors["points"] = [_("Enter a whole number of points above 0.")]
+        elif points > MAX_POINTS_PER_GRANT:
+            errors["points"] = [_("At most %(max)s points at a time.") % {"max": f"{MAX_POINTS_PER_GRANT:,}"}]
         coupon_template = None
     else:
         errors["kind"] = [_("Choose a coupon or bonus points.")]

@@ -52,6 +52,10 @@ from members.normalize import email_key, normalise_email, normalise_phone
 REFERRAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 ERASED_NAME = "Erased member"
 MONEY = Decimal("0.01")
+# The largest purchase (lines' subtotal) and line quantity accepted: far above any real basket, and
+# low enough that the money columns (12 digits) and the points it earns (integers) always fit.
+MAX_PURCHASE_AMOUNT = Decimal("9999999.99")
+MAX_LINE_QUANTITY = 100_000
 UNIT_PRICE_LABEL = gettext_lazy("unit price")
 DISCOUNT_LABEL = gettext_lazy("discount")
 
@@ -517,6 +521,15 @@ def _build_purchase(
             raise ValidationError(
                 {"items": [_("Line %(line)d: the quantity must be a whole number above 0.") % {"line": index}]}
             )
+        if item.quantity > MAX_LINE_QUANTITY:
+            raise ValidationError(
+                {
+                    "items": [
+                        _("Line %(line)d: the quantity cannot exceed %(max)s.")
+                        % {"line": index, "max": f"{MAX_LINE_QUANTITY:,}"}
+                    ]
+                }
+            )
         # Lazy labels: translated only for an error message (gettext per line costs in bulk jobs).
         unit_price = _line_money(item.unit_price, index, UNIT_PRICE_LABEL)
         discount = _line_money(item.discount, index, DISCOUNT_LABEL)
@@ -542,6 +555,10 @@ def _build_purchase(
         lines.append(line)
         subtotal += gross
         line_discounts += discount
+    if subtotal > MAX_PURCHASE_AMOUNT:
+        raise ValidationError(
+            {"items": [_("The lines add up to more than %(max)s.") % {"max": f"{MAX_PURCHASE_AMOUNT:,}"}]}
+        )
     paid = subtotal - line_discounts
     if draft.total is not None:
         total = _money(draft.total, "total")

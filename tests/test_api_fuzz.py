@@ -6,8 +6,16 @@ process, and checks each answer: never a 5xx, a status code the schema declares,
 content type, and a body that matches the declared shape. Once with a manager's token (who may do
 almost everything) and once with a store-staff token (who is refused much of it).
 
-Bounded and reproducible: a few examples per operation (`FUZZ_EXAMPLES`), `derandomize=True`, no
-example database. Run it alone with `pytest -m fuzz`.
+Seeded: a few members, a purchase, rewards, a redemption, a coupon, a ticket, a segment and a draft
+campaign; generated path parameters and body references are often pointed at them, so detail
+paths and the services behind validation are reached, not only refused.
+
+Bounded and reproducible: a few examples per operation (`FUZZ_EXAMPLES`, default 6; Schemathesis
+adds its boundary and invalid-input cases), `derandomize=True`, no example database. Nothing leaves
+the process: the test's transaction is never committed, so the `on_commit` hooks that enqueue
+Celery tasks and send messages never run, and email goes to the in-memory backend (conftest).
+Run it alone with `pytest -m fuzz`; on PostgreSQL too, where some inputs (NUL bytes) fail that
+SQLite accepts.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from campaigns.selectors import CampaignResults
 from campaigns.services import recurring
 from campaigns.services.campaigns import SCHEDULE_PARTS
 from rewards.models import CouponTemplate
+from rewards.services.ledger import MAX_POINTS_PER_GRANT
 
 HOUR_MINUTE_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 
@@ -52,7 +53,11 @@ class OfferInputSerializer(serializers.Serializer):
         error_messages={"does_not_exist": _("No coupon template has the id “{pk_value}”.")},
     )
     points = serializers.IntegerField(
-        required=False, allow_null=True, default=None, help_text=_("Bonus points per recipient; for kind “points”.")
+        required=False,
+        allow_null=True,
+        default=None,
+        max_value=MAX_POINTS_PER_GRANT,
+        help_text=_("Bonus points per recipient; for kind “points”."),
     )
 
     def validate(self, attrs):

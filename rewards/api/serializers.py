@@ -10,8 +10,10 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from members.models import Member, PaymentMethod, SalesChannel, Store
+from members.services import MAX_LINE_QUANTITY, MAX_PURCHASE_AMOUNT
 from rewards import rules
 from rewards.models import LedgerEntry, MembershipPlan, MembershipSubscription, Tier, TierHistory, TierPolicy
+from rewards.services.ledger import MAX_POINTS_PER_GRANT
 
 
 class _SlugLookupField(serializers.SlugRelatedField):
@@ -52,15 +54,36 @@ class StoreCodeField(_SlugLookupField):
         super().__init__(slug_field="code", queryset=Store.objects.all(), **kwargs)
 
 
+class ItemListSerializer(serializers.ListSerializer):
+    """A basket's lines: together at most `MAX_PURCHASE_AMOUNT`, the posting service's own limit
+    (checked here too for the quote and the points preview, which post nothing)."""
+
+    def validate(self, attrs):
+        subtotal = sum((item["unit_price"] * item["quantity"] for item in attrs), Decimal("0.00"))
+        if subtotal > MAX_PURCHASE_AMOUNT:
+            raise serializers.ValidationError(
+                gettext("The lines add up to more than %(max)s.") % {"max": f"{MAX_PURCHASE_AMOUNT:,}"}
+            )
+        return attrs
+
+
 class ItemInputSerializer(serializers.Serializer):
     sku = serializers.CharField(max_length=64)
     name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     category = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-    quantity = serializers.IntegerField(min_value=1)
-    unit_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_LINE_QUANTITY)
+    unit_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, max_value=MAX_PURCHASE_AMOUNT)
     discount = serializers.DecimalField(
-        max_digits=12, decimal_places=2, min_value=0, required=False, default=Decimal("0.00")
+        max_digits=12,
+        decimal_places=2,
+        min_value=0,
+        max_value=MAX_PURCHASE_AMOUNT,
+        required=False,
+        default=Decimal("0.00"),
     )
+
+    class Meta:
+        list_serializer_class = ItemListSerializer
 
 
 @extend_schema_field({"type": "string", "enum": SalesChannel.values})
@@ -136,7 +159,7 @@ class LedgerEntrySerializer(serializers.ModelSerializer):
 
 
 class AdjustInputSerializer(serializers.Serializer):
-    points = serializers.IntegerField()
+    points = serializers.IntegerField(min_value=-MAX_POINTS_PER_GRANT, max_value=MAX_POINTS_PER_GRANT)
     reason = serializers.CharField(max_length=200)
 
     def validate_points(self, value):

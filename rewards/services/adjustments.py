@@ -26,8 +26,9 @@ class AdjustmentResult:
 def adjust_points(*, member: Member, points: int, reason: str, actor) -> AdjustmentResult:
     """Add (a new lot, expiring like earned points) or remove points (oldest lots first).
 
-    A reason is required and recorded with the actor on the ledger row. Removing more than the
-    balance raises InsufficientPoints: only refunds may make a balance negative.
+    A reason is required and recorded with the actor on the ledger row; at most
+    MAX_POINTS_PER_GRANT points either way. Removing more than the balance raises InsufficientPoints: only refunds may
+    make a balance negative.
     """
     reason = (reason or "").strip()
     errors = {}
@@ -35,6 +36,8 @@ def adjust_points(*, member: Member, points: int, reason: str, actor) -> Adjustm
         errors["reason"] = [_("Give the reason for the adjustment.")]
     if not isinstance(points, int) or isinstance(points, bool) or points == 0:
         errors["points"] = [_("Enter a whole number of points other than 0.")]
+    elif abs(points) > ledger.MAX_POINTS_PER_GRANT:
+        errors["points"] = [_("At most %(max)s points at a time.") % {"max": f"{ledger.MAX_POINTS_PER_GRANT:,}"}]
     if errors:
         raise ValidationError(errors)
     member = lock_objects.member_for_update(member.pk)

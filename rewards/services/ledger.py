@@ -30,6 +30,11 @@ from rewards.models import (
 from rewards.selectors import tier_levels
 from rewards.services import tiers as tier_rules
 
+# The most points one manual grant may move (an adjustment, a campaign's bonus per recipient): far
+# above any real one, and low enough that balances and running totals stay within the database's
+# integers.
+MAX_POINTS_PER_GRANT = 10_000_000
+
 
 def real_actor(actor):
     """A user to record, or None for anonymous/system callers."""
