@@ -10,7 +10,7 @@ Seeded: a few members, a purchase, rewards, a redemption, a coupon, a ticket, a 
 campaign; generated path parameters and body references are often pointed at them, so detail
 paths and the services behind validation are reached, not only refused.
 
-Bounded and reproducible: a few examples per operation (`FUZZ_EXAMPLES`, default 6; Schemathesis
+Bounded and reproducible: a few examples per operation (`FUZZ_EXAMPLES`, default 20; Schemathesis
 adds its boundary and invalid-input cases), `derandomize=True`, no example database. Nothing leaves
 the process: the test's transaction is never committed, so the `on_commit` hooks that enqueue
 Celery tasks and send messages never run, and email goes to the in-memory backend (conftest).
@@ -40,7 +40,7 @@ from tests.rewards import catalogue_factories
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.django_db]
 
-FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "6"))
+FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "20"))
 CHECKS = [
     checks.not_a_server_error,
     checks.status_code_conformance,
