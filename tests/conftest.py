@@ -156,7 +156,9 @@ def api_anon():
 def wsgi_keeps_the_test_transaction():
     """For tests that call the project's WSGI application itself (the OpenAPI fuzzer): Django's
     handler closes the database connection after each request, which would end the test's
-    transaction on PostgreSQL; the test client keeps it open the same way."""
+    transaction on PostgreSQL; the test client keeps it open the same way. (The test client
+    reconnects the handler after each of its own requests: set data up with services, not the
+    test client, in such a test.)"""
     from django.core.signals import request_finished, request_started
     from django.db import close_old_connections
 

@@ -230,9 +230,13 @@ def test_answers_with_empty_relations_conform_to_the_schema(fuzz_schema, manager
     assert [ticket["member"], ticket["purchase"], ticket["store"], ticket["assignee"]] == [None] * 4
 
 
-def test_quiet_hours_are_declared_as_the_hh_mm_strings_they_are(schema, api_manager, fuzz_schema, manager):
+def test_quiet_hours_are_declared_as_the_hh_mm_strings_they_are(schema, fuzz_schema, manager):
+    import datetime
+
+    from campaigns import services as campaign_services
+
     declared = schema["components"]["schemas"]["QuietHours"]["properties"]["start"]
-    api_manager.patch("/api/v1/contact-policy/", {"quiet_hours": {"start": "21:00", "end": "09:00"}}, format="json")
+    campaign_services.update_contact_policy(quiet_hours_start=datetime.time(21, 0), quiet_hours_end=datetime.time(9, 0))
 
     body = conforms(fuzz_schema, manager, "GET", "/api/v1/contact-policy/")
 
