@@ -43,12 +43,6 @@ def member_search(queryset, term: str):
     return queryset.filter(condition)
 
 
-def member_list(*, filters: dict | None = None) -> QuerySet[Member]:
-    """Members with what a list shows (store) loaded in the same query."""
-    queryset = Member.objects.select_related("home_store")
-    return queryset.filter(**(filters or {}))
-
-
 def member_get(member_no: str) -> Member | None:
     return Member.objects.select_related("home_store", "referred_by").filter(member_no=member_no).first()
 

@@ -421,12 +421,6 @@ def resolve_categories(labels: Iterable[str], *, create: bool = True) -> dict[st
     return found
 
 
-def resolve_category(label: str) -> Category | None:
-    """A category by code or name; a new one is created for a label never seen before."""
-    label = (label or "").strip()
-    return resolve_categories([label])[label]
-
-
 @dataclass(frozen=True)
 class PurchaseDraft:
     """One purchase to record with `record_purchases` (the arguments of `record_purchase`)."""
