@@ -359,9 +359,8 @@ class MemberAdmin(PlainForeignKeysMixin, ServiceFormAdminMixin, SimpleHistoryAdm
     @admin.display(description=gettext_lazy("consents"))
     def consent_summary(self, member):
         state = services.consent_state(member)
-        return "; ".join(
-            f"{ConsentTopic(topic).label}: {_('yes') if granted else _('no')}" for topic, granted in state.items()
-        )
+        answers = {True: _("yes"), False: _("no")}
+        return "; ".join(f"{ConsentTopic(topic).label}: {answers[bool(granted)]}" for topic, granted in state.items())
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "can_import_members": self.has_import_permission(request)}

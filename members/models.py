@@ -254,7 +254,8 @@ class Consent(models.Model):
         indexes = [models.Index(fields=["topic", "granted"], name="members_consent_topic")]
 
     def __str__(self) -> str:
-        return f"{self.get_topic_display()}: {_('yes') if self.granted else _('no')}"
+        answer = _("yes") if self.granted else _("no")
+        return f"{self.get_topic_display()}: {answer}"
 
 
 class ConsentEvent(models.Model):
