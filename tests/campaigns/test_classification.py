@@ -191,9 +191,8 @@ def test_on_the_demo_data_the_degenerate_fit_is_refused_and_the_rule_gives_churn
     buyers = list(MemberScore.objects.exclude(last_purchase_at=None))
     assert buyers and all(s.churn_risk is not None and s.clv is not None for s in buyers)
     assert all(s.churn_risk == pytest.approx(1 - s.p_alive, abs=1e-9) for s in buyers)
-    long_silent = [s for s in buyers if s.recency_days >= 1000]
-    assert 1073 in {s.recency_days for s in long_silent}  # the member the check found
-    assert all(s.churn_risk > 0.8 for s in long_silent)
+    long_silent = [s for s in buyers if s.recency_days >= 1000]  # the check found one at 1,073 days
+    assert long_silent and all(s.churn_risk > 0.8 for s in long_silent)
     regulars = [s for s in buyers if s.purchases_12m >= 4 and s.recency_days <= 14]
     assert regulars and all(s.churn_risk < 0.25 for s in regulars)
     model = demo_shop.model
@@ -274,7 +273,7 @@ def test_the_fit_on_the_database_is_the_reference_librarys_fit_of_the_same_custo
     theirs = clv.BGNBDParams(**{k: float(reference.params_[k]) for k in ("r", "alpha", "a", "b")})
     ours = clv.BGNBDParams(**{k: model["bgnbd"][k] for k in ("r", "alpha", "a", "b")})
     assert model["bgnbd"]["log_likelihood"] == pytest.approx(
-        float(clv.bgnbd_log_likelihood(theirs, x, t_x, T).sum()), abs=0.05
+        float(clv.bgnbd_log_likelihood(theirs, x, t_x, T).sum()), abs=1e-3
     )
     assert clv.bgnbd_objective(ours, x, t_x, T, penalizer_coef=clv.DEFAULT_PENALIZER) <= (
         reference._negative_log_likelihood_ + 1e-8
