@@ -338,3 +338,17 @@ def test_the_command_says_which_method_produced_the_churn_risk(monkeypatch):
     call_command("classify_members", "--as-of", AS_OF.isoformat(), "--no-progress", stdout=out)
     assert "CLV model not fitted: the optimiser did not converge (NO)." in out.getvalue()
     assert "Churn risk and expected purchases from the recency rule" in out.getvalue()
+
+
+def test_too_few_buyers_for_the_model_still_get_the_rules_churn_risk_but_no_clv():
+    people = lapsed_and_active(AS_OF)
+    model = classify_members(as_of=AS_OF).model
+    assert (model["fitted"], model["method"]) == (False, "rule")
+    assert model["reason"].startswith("BG/NBD needs at least 20 customers")
+    assert model["gamma_gamma"] is None and model["gamma_gamma_reason"].startswith("Gamma-Gamma needs")
+    assert model["typical_gap_days"] == 18.5  # the median of the two repeat buyers' gaps, 30 and 7 days
+    s = _scores_by_member()
+    assert s[people["monthly_then_gone"].pk].churn_risk > 0.99
+    assert s[people["weekly_regular"].pk].churn_risk < 0.3
+    assert s[people["once_long_ago"].pk].churn_risk == pytest.approx(1 - 1 / (1 + 1050 / 18.5), abs=1e-6)
+    assert all(score.clv is None for score in s.values())
