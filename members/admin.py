@@ -331,10 +331,6 @@ class MemberAdmin(PlainForeignKeysMixin, ServiceFormAdminMixin, SimpleHistoryAdm
     def phone_masked(self, member):
         return masking.mask_phone(member.phone)
 
-    @admin.display(description=gettext_lazy("email"))
-    def email_masked(self, member):
-        return masking.mask_email(member.email)
-
     @staticmethod
     def _shown(member) -> masking.ContactValues:
         return getattr(member, "contact_values", None) or masking.contact_values(member, clear=False)

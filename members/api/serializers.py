@@ -162,7 +162,7 @@ class MemberSerializer(serializers.ModelSerializer):
     def get_email(self, member) -> str | None:
         return self._contact(member).email
 
-    @extend_schema_field(serializers.RegexField(r"^(\d{4}-)?\d{2}-\d{2}$", allow_null=True))
+    @extend_schema_field({"type": "string", "nullable": True, "pattern": r"^(\d{4}-)?\d{2}-\d{2}$"})
     def get_birthday(self, member) -> str | None:
         return self._contact(member).birthday
 

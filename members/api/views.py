@@ -57,6 +57,10 @@ class MemberPagination(Pagination):
     """
 
     capped_page_size = 100
+    page_size_query_description = (
+        "Results per page: up to 100, or up to 200 for users who may export members' data "
+        "(`members.export_member`); a larger size is served at the cap."
+    )
 
     def get_page_size(self, request):
         size = super().get_page_size(request)

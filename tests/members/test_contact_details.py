@@ -203,7 +203,9 @@ def test_lookup_of_a_phone_nobody_has_is_404(api_staff, customer):
     assert "phone" in response.json()["detail"]
 
 
-@pytest.mark.parametrize("body", [{"phone": "12345"}, {"phone": "not a phone"}, {"phone": ""}, {}])
+@pytest.mark.parametrize(
+    "body", [{"phone": "12345"}, {"phone": "not a phone"}, {"phone": ""}, {}, {"phone": "\u0000"}, {"phone": ["1"]}]
+)
 def test_lookup_of_a_malformed_or_missing_phone_is_400_naming_the_field(api_staff, customer, body):
     response = api_staff.post(LOOKUP, body, format="json")
 
