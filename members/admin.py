@@ -391,6 +391,24 @@ class MemberAdmin(PlainForeignKeysMixin, ServiceFormAdminMixin, SimpleHistoryAdm
         except (Member.DoesNotExist, ValidationError, ValueError):
             return None
 
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        response = super().changeform_view(request, object_id, form_url, extra_context)
+        member = getattr(request, "_contact_details_shown", None)
+        if member is not None:
+            # After, not inside, the page's transaction: a page re-shown with errors rolls that back,
+            # yet it showed the contact data in clear all the same.
+            self._record_contact_view(request, member)
+        return response
+
+    def _record_contact_view(self, request, member) -> bool:
+        return services.reveal_contact_details(
+            user=request.user,
+            member=member,
+            channel=ContactDetailView.Channel.ADMIN,
+            path=request.path,
+            client_ip=client_ip(request),
+        )
+
     def get_fieldsets(self, request, obj=None):
         if obj is not None and not self.has_change_permission(request, obj):
             # Read-only (view permission, or an erased profile): contact data stays masked.
@@ -465,15 +483,12 @@ class MemberAdmin(PlainForeignKeysMixin, ServiceFormAdminMixin, SimpleHistoryAdm
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
-            # The one place the back office shows a member's contact data in clear: recorded here.
-            clear = services.reveal_contact_details(
-                user=request.user,
-                member=obj,
-                channel=ContactDetailView.Channel.ADMIN,
-                path=request.path,
-                client_ip=client_ip(request),
-            )
+            # The one place the back office shows a member's contact data in clear; `changeform_view`
+            # records it once the page's own transaction is over.
+            clear = services.may_see_contact_details(request.user)
             obj.contact_values = masking.contact_values(obj, clear=clear)
+            if clear:
+                request._contact_details_shown = obj
             # Lazy: computed while the page renders, after a rolled-back POST, never before it.
             context["member360"] = SimpleLazyObject(lambda: self._member360_context(obj))
             context["member360_links"] = self._record_links(request, obj)
@@ -526,13 +541,7 @@ class MemberAdmin(PlainForeignKeysMixin, ServiceFormAdminMixin, SimpleHistoryAdm
         if request.method != "GET" or not super().has_change_permission(request):
             raise PermissionDenied
         member = self.get_object(request, object_id)
-        if member is None or not services.reveal_contact_details(
-            user=request.user,
-            member=member,
-            channel=ContactDetailView.Channel.ADMIN,
-            path=request.path,
-            client_ip=client_ip(request),
-        ):
+        if member is None or not self._record_contact_view(request, member):
             raise PermissionDenied
         return super().history_form_view(request, object_id, version_id, extra_context)
 

@@ -296,6 +296,16 @@ def test_the_admin_member_page_in_clear_is_recorded_once_per_page_and_in_the_exp
     assert [v["by"] for v in json.loads(out.getvalue())["contact_detail_views"]] == ["staff"]
 
 
+def test_a_member_page_shown_again_with_errors_is_recorded_although_the_page_rolls_back(client, store_staff, customer):
+    client.force_login(store_staff)
+
+    response = client.post(reverse("admin:members_member_change", args=[customer.pk]), {"email": "not an email"})
+
+    assert response.status_code == 200 and response.context["adminform"].form.errors
+    assert "+8613800138000" in response.text  # the profile panel, in clear
+    assert ContactDetailView.objects.filter(member=customer, username="staff").count() == 1
+
+
 def test_an_old_version_of_the_profile_is_refused_to_editors_who_may_not_see_contact_details(client, customer):
     from django.contrib.auth.models import Permission
 
