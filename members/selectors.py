@@ -200,6 +200,11 @@ def member_export(member: Member) -> dict:
             }
             for i in member.interactions.order_by("occurred_at", "id")
         ],
+        # Who saw the member's contact details in clear, and when (`reveal_contact_details`).
+        "contact_detail_views": [
+            {"by": v.username, "at": _iso(v.at), "channel": v.channel}
+            for v in member.contact_detail_views.order_by("at", "id")
+        ],
     }
 
 
