@@ -94,6 +94,9 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def get_queryset(self):
         return Ticket.objects.select_related("member", "purchase", "store", "assignee").prefetch_related("attachments")
 
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "mask_contact": self.action == "list"}
+
     @extend_schema(request=TicketUpdateSerializer, responses={200: TicketSerializer})
     def partial_update(self, request, ticket_no=None):
         ticket = get_object_or_404(Ticket, ticket_no=ticket_no)
