@@ -1,4 +1,4 @@
-"""API of the referral programme and partner codes (API.md, campaigns section, extensions).
+"""API of the referral programme and partner codes (docs/api.md, campaigns section, extensions).
 
 - `GET /api/v1/members/{member_no}/referrals/` — the member's referral code and the members they
   referred with each one's reward status (staff with `members.view_member` and

@@ -4,7 +4,7 @@ With no environment at all the project runs in development mode: SQLite, an embe
 (filesystem) Celery broker, a local-memory cache and a development encryption key.
 With ``DJANGO_DEBUG=0`` it refuses to start without ``DJANGO_SECRET_KEY`` and
 ``FIELD_ENCRYPTION_KEY`` and switches on every production safeguard that
-``manage.py check --deploy`` looks for. README "Settings" lists every variable.
+``manage.py check --deploy`` looks for. docs/operations/settings.md lists every variable.
 """
 
 from pathlib import Path
@@ -188,7 +188,7 @@ MEMBER_IMPORT_MAX_BYTES = env.int("MEMBER_IMPORT_MAX_BYTES", default=20 * 1024 *
 # (or fewer) before a membership ends, once per membership.
 MEMBERSHIP_RENEWAL_REMINDER_DAYS = env.int("MEMBERSHIP_RENEWAL_REMINDER_DAYS", default=30)
 
-# Campaign dispatch (README "Campaigns: sending").
+# Campaign dispatch (docs/rules/sending.md).
 # The public address of this site, for links in messages (unsubscribe).
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 # Feedback's emailed links use the same address unless told otherwise.

@@ -1,4 +1,4 @@
-"""Shapes of the campaigns API (API.md "Segments, campaigns and contact policy")."""
+"""Shapes of the campaigns API (docs/api.md "Segments, campaigns and contact policy")."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _

@@ -1,4 +1,4 @@
-"""Feedback API (API.md "Feedback"). Thin: validate, call one service, render."""
+"""Feedback API (docs/api.md "Feedback"). Thin: validate, call one service, render."""
 
 from django.db import transaction
 from django.shortcuts import get_object_or_404

@@ -2,7 +2,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from members import classification as member_classification
+from members import classification_hook as member_classification
 from members import loyalty, masking
 from members.models import (
     Category,

@@ -1,4 +1,4 @@
-"""Members API (API.md "Members"). Thin: validate, call one service or selector, render."""
+"""Members API (docs/api.md "Members"). Thin: validate, call one service or selector, render."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch
@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from loyalty_crm.api.pagination import Pagination
 from loyalty_crm.api.permissions import ModelPermissions
 from loyalty_crm.netaddr import client_ip
-from members import classification as member_classification
+from members import classification_hook as member_classification
 from members import loyalty, services
 from members.api.serializers import (
     InteractionSerializer,
@@ -112,7 +112,7 @@ class MemberViewSet(
     mixins.CreateModelMixin,
     viewsets.GenericViewSet,
 ):
-    """PATCH is the one update verb (API.md); PUT is not offered, so no full replace can wipe fields."""
+    """PATCH is the one update verb (docs/api.md); PUT is not offered, so no full replace can wipe fields."""
 
     lookup_field = "member_no"
     serializer_class = MemberSerializer

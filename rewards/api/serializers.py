@@ -1,4 +1,4 @@
-"""Input and output shapes of the points API (API.md "Purchases and points", "Tiers")."""
+"""Input and output shapes of the points API (docs/api.md "Purchases and points", "Tiers")."""
 
 from decimal import Decimal
 

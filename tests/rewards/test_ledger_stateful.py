@@ -1,4 +1,4 @@
-"""Random sequences of earn / refund / adjust keep the ledger invariants (DESIGN.md 1, 3, 4)."""
+"""Random sequences of earn / refund / adjust keep the ledger invariants (docs/design.md 1, 3, 4)."""
 
 import datetime
 from decimal import Decimal
