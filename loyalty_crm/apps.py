@@ -14,3 +14,11 @@ class LoyaltyCrmConfig(AppConfig):
     default = True
     name = "loyalty_crm"
     verbose_name = _("Loyalty CRM")
+
+    def ready(self):
+        # Every ModelSerializer and FilterSet reads dates and datetimes through the project's
+        # fields (loyalty_crm.inputs' rules).
+        from loyalty_crm.api import fields, filters
+
+        fields.install()
+        filters.install()

@@ -79,6 +79,8 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # A NUL character in a path, query, cookie, header or form: 400 (loyalty_crm.middleware).
+    "loyalty_crm.middleware.RefuseNulMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -170,6 +172,8 @@ MEDIA_URL = "/media/"
 # Largest upload accepted in one request (the admin member import included).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# API request bodies: JSON nested deeper than this many arrays/objects is refused with 400.
+API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=32)
 # The public feedback form: submissions allowed per client IP within a window of seconds.
 FEEDBACK_FORM_RATE = (
     env.int("FEEDBACK_FORM_MAX_POSTS", default=5),
@@ -228,6 +232,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["loyalty_crm.api.permissions.ModelPermissions"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # DRF's three, refusing NUL characters and JSON nested deeper than API_JSON_MAX_DEPTH.
+    "DEFAULT_PARSER_CLASSES": [
+        "loyalty_crm.api.parsers.JSONParser",
+        "loyalty_crm.api.parsers.FormParser",
+        "loyalty_crm.api.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "loyalty_crm.api.pagination.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

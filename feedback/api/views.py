@@ -5,7 +5,6 @@ from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
@@ -39,7 +38,6 @@ class FeedbackThrottle(AnonRateThrottle):
 class FeedbackSubmitView(APIView):
     permission_classes = [AllowAny]
     throttle_classes = [FeedbackThrottle]
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
 
     @extend_schema(request=FeedbackInputSerializer, responses={201: FeedbackOutputSerializer})
     def post(self, request):

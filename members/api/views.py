@@ -11,6 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
+from loyalty_crm.api import filters as api_filters
 from loyalty_crm.api.pagination import Pagination
 from loyalty_crm.api.permissions import ModelPermissions
 from loyalty_crm.netaddr import client_ip
@@ -82,8 +83,8 @@ class MemberFilter(filters.FilterSet):
     store = filters.CharFilter(field_name="home_store__code", label="Home store code")
     status = filters.ChoiceFilter(choices=Member.Status.choices)
     tag = filters.CharFilter(field_name="tags__name", label="Tag name")
-    registered_after = filters.IsoDateTimeFilter(field_name="registered_at", lookup_expr="gte")
-    registered_before = filters.IsoDateTimeFilter(field_name="registered_at", lookup_expr="lt")
+    registered_after = api_filters.IsoDateTimeFilter(field_name="registered_at", lookup_expr="gte")
+    registered_before = api_filters.IsoDateTimeFilter(field_name="registered_at", lookup_expr="lt")
     search = filters.CharFilter(method="filter_search", label="Member number, name, external id, exact phone or email")
 
     class Meta:
