@@ -15,6 +15,7 @@ import json
 import django_filters
 import pytest
 from django import forms
+from django.core.cache import cache
 from django.urls import get_resolver
 from django_filters.rest_framework import FilterSet as RestFilterSet
 from rest_framework import serializers
@@ -43,6 +44,14 @@ def _no_exceptions_raised_through_the_client(api_anon, api_staff, api_manager, a
     """A 500 must show as a 500 response (what a client sees), not as an exception in the test."""
     for made in (api_anon, api_staff, api_manager, api_support, api_marketing, client):
         made.raise_request_exception = False
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle():
+    """The anonymous feedback endpoint is throttled per address, in the cache (Redis in CI)."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture
