@@ -1,8 +1,9 @@
 """Rules every input of the project obeys, whatever reads it (pure functions, no ORM, no request).
 
 - No NUL character (U+0000) anywhere: PostgreSQL text cannot hold one, so a lookup or a write
-  with one fails in the database (a 500) instead of being refused. `nul_path` finds the first one
-  in parsed JSON and names where it is (`items[0].sku`).
+  with one fails in the database (a 500) instead of being refused; nor a lone surrogate, which
+  has no UTF-8 form (`text_problem`). `text_problem_path` finds the first such text in parsed
+  JSON and names where it is (`items[0].sku`).
 - JSON no deeper than `settings.API_JSON_MAX_DEPTH` levels (`json_too_deep`).
 - Dates from 1900 on, and UTC offsets as RFC 3339 and PostgreSQL accept them: whole minutes,
   at most ±15:59 (`datetime_problem`, `date_problem`). Before 1900 the time zone database gives
@@ -24,6 +25,7 @@ EARLIEST_YEAR = 1900
 MAX_UTC_OFFSET = datetime.timedelta(hours=15, minutes=59)
 
 NUL_MESSAGE = _("Null characters are not allowed.")
+SURROGATE_MESSAGE = _("The text is not valid Unicode (it holds a lone surrogate).")
 EARLIEST_DATE_MESSAGE = _("Dates before 1900 are not accepted.")
 UTC_OFFSET_MESSAGE = _("The UTC offset must be whole minutes between -15:59 and +15:59.")
 LOCAL_MEAN_TIME_MESSAGE = _(
@@ -33,8 +35,21 @@ OUT_OF_RANGE_MESSAGE = _("The date and time are out of range.")
 
 
 def shown(text: str) -> str:
-    """`text` with its NUL characters made visible, for a message or a report."""
-    return text.replace(NUL, "\\u0000")
+    """`text` with its NUL characters and lone surrogates made visible, for a message or a report."""
+    return text.replace(NUL, "\\u0000").encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def text_problem(text: str) -> str | None:
+    """Why a piece of text cannot be stored, or None: a NUL character, or a lone surrogate (JSON's
+    `"\\ud800"` escapes to one; it has no UTF-8 form, so the database driver fails on it)."""
+    if NUL in text:
+        return str(NUL_MESSAGE)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return str(SURROGATE_MESSAGE)
+    return None
 
 
 def _key_path(path: str, key: str) -> str:
@@ -42,20 +57,23 @@ def _key_path(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-def nul_path(data) -> str | None:
-    """Where the first NUL in parsed JSON is, as a key path (`items[0].sku`; `[2]` at the top of
-    an array; `""` for a bare string), or None. Keys are checked as well as values. Iterative,
-    so any depth the parser produced is walked without recursion."""
+def text_problem_path(data) -> tuple[str, str] | None:
+    """Where the first text that cannot be stored is in parsed JSON, and why: `(key path,
+    message)` — `items[0].sku`; `[2]` at the top of an array; `""` for a bare string — or None.
+    Keys are checked as well as values. Iterative, so any depth the parser produced is walked
+    without recursion."""
     stack: list[tuple[object, str]] = [(data, "")]
     while stack:
         value, path = stack.pop()
         if isinstance(value, str):
-            if NUL in value:
-                return path
+            problem = text_problem(value)
+            if problem:
+                return path, problem
         elif isinstance(value, dict):
             for key in value:
-                if isinstance(key, str) and NUL in key:
-                    return _key_path(path, key)
+                problem = text_problem(key) if isinstance(key, str) else None
+                if problem:
+                    return _key_path(path, key), problem
             stack.extend((item, _key_path(path, str(key))) for key, item in reversed(value.items()))
         elif isinstance(value, list | tuple):
             stack.extend((item, f"{path}[{index}]") for index, item in reversed(list(enumerate(value))))

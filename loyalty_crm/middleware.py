@@ -1,4 +1,5 @@
-"""Refuse a NUL character in whatever the project reads from a request outside its body parsers.
+"""Refuse a NUL character (or a lone surrogate) in whatever the project reads from a request
+outside its body parsers (`loyalty_crm.inputs.text_problem`).
 
 PostgreSQL text cannot hold U+0000: a lookup with one (`/api/v1/members/%00/`, `?store=%00`, an
 admin `?preview=%00`, a session cookie) raised DataError, a 500. This middleware answers 400
@@ -24,42 +25,34 @@ from django.utils.translation import gettext as _
 from rest_framework.views import APIView
 
 from loyalty_crm import inputs
+from loyalty_crm.api.parsers import first_problem, form_problem
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
-def _in_lists(pairs) -> str | None:
-    """The first name of `(name, [values])` pairs whose name or a value holds a NUL."""
-    for name, values in pairs:
-        if inputs.NUL in name or any(isinstance(value, str) and inputs.NUL in value for value in values):
-            return inputs.shown(name)
-    return None
-
-
-def nul_field(request, view_args, view_kwargs, *, read_form: bool) -> str | None:
-    """The name of the first input of the request holding a NUL, or None."""
+def text_problem(request, view_args, view_kwargs, *, read_form: bool) -> tuple[str, str] | None:
+    """`(name, message)` for the first input of the request that cannot be stored, or None."""
     for name, value in view_kwargs.items():
-        if inputs.NUL in str(value):
-            return name
-    if any(inputs.NUL in str(value) for value in view_args) or inputs.NUL in request.path:
-        return "path"
-    field = _in_lists(request.GET.lists())
-    if field is not None:
-        return field
-    for name, value in request.COOKIES.items():
-        if inputs.NUL in name or inputs.NUL in value:
-            return inputs.shown(name)
-    for name, value in request.META.items():
-        if name.startswith("HTTP_") and isinstance(value, str) and inputs.NUL in value:
-            return name[5:].replace("_", "-").title()
-    if read_form and request.method == "POST" and request.content_type in FORM_TYPES:
-        field = _in_lists(request.POST.lists())
-        if field is None:
-            field = _in_lists(
-                (name, [upload.name or "" for upload in uploads]) for name, uploads in request.FILES.lists()
-            )
-        return field
-    return None
+        problem = inputs.text_problem(str(value))
+        if problem:
+            return name, problem
+    for value in (*view_args, request.path):
+        problem = inputs.text_problem(str(value))
+        if problem:
+            return "path", problem
+    headers = [
+        (name[5:].replace("_", "-").title(), [value])
+        for name, value in request.META.items()
+        if name.startswith("HTTP_")
+    ]
+    found = (
+        first_problem(request.GET.lists())
+        or first_problem((name, [value]) for name, value in request.COOKIES.items())
+        or first_problem(headers)
+    )
+    if found is None and read_form and request.method == "POST" and request.content_type in FORM_TYPES:
+        found = form_problem(request.POST, request.FILES)
+    return found
 
 
 def is_api_view(view_func) -> bool:
@@ -77,12 +70,12 @@ class RefuseNulMiddleware:
     def process_view(self, request, view_func, view_args, view_kwargs):
         api = is_api_view(view_func)
         try:
-            field = nul_field(request, view_args, view_kwargs, read_form=not api)
+            found = text_problem(request, view_args, view_kwargs, read_form=not api)
         except MultiPartParserError:
             return self._refuse(request, api, "body", _("The form data could not be read."))
-        if field is None:
+        if found is None:
             return None
-        return self._refuse(request, api, field, str(inputs.NUL_MESSAGE))
+        return self._refuse(request, api, *found)
 
     def _refuse(self, request, api: bool, field: str, message: str):
         if api:

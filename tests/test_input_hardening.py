@@ -33,6 +33,7 @@ from tests.members import factories
 pytestmark = pytest.mark.django_db
 
 NUL_MESSAGE = "Null characters are not allowed."
+SURROGATE_MESSAGE = "The text is not valid Unicode (it holds a lone surrogate)."
 FEEDBACK = "/api/v1/feedback/"
 PURCHASES = "/api/v1/purchases/"
 MEMBERS = "/api/v1/members/"
@@ -122,6 +123,33 @@ def test_a_nul_in_a_related_field_lookup_answers_400_naming_it(request, member, 
 
     assert response.status_code == 400
     assert response.json() == {path: [NUL_MESSAGE]}
+
+
+def test_a_lone_surrogate_in_a_json_lookup_answers_400_naming_the_key(api_staff, member):
+    """`"\\ud800"` is valid JSON but has no UTF-8 form: the member lookup's SQL failed to encode (500)."""
+    body = json.dumps(purchase_body(member)).replace(member.member_no, "\\ud800")
+
+    response = api_staff.post(PURCHASES, body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json() == {"member": [SURROGATE_MESSAGE]}
+    assert not Purchase.objects.exists()
+
+
+def test_a_nul_plan_in_a_membership_purchase_answers_400(api_staff, member):
+    response = api_staff.post(f"{MEMBERS}{member.member_no}/memberships/", {"plan": "\u0000"}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"plan": [NUL_MESSAGE]}
+
+
+def test_a_nul_assignee_in_a_json_ticket_patch_answers_400(api_support):
+    ticket = feedback_factories.ticket()
+
+    response = api_support.patch(f"/api/v1/tickets/{ticket.ticket_no}/", {"assignee": "\u0000"}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"assignee": [NUL_MESSAGE]}
 
 
 def test_a_nul_assignee_in_a_form_encoded_ticket_patch_answers_400(api_support):
@@ -418,15 +446,35 @@ def test_a_generated_filterset_maps_model_dates_to_the_project_filters_by_defaul
 # --- the rules themselves ------------------------------------------------------------------------
 
 
-def test_nul_path_names_keys_and_indexes():
-    assert inputs.nul_path({"a": [1, {"b": "ok"}, {"c": "x\x00"}]}) == "a[2].c"
-    assert inputs.nul_path([["\x00"]]) == "[0][0]"
-    assert inputs.nul_path("\x00") == ""
-    assert inputs.nul_path({"a": {"k\x00": 1}}) == "a.k\\u0000"
-    assert inputs.nul_path({"a": ["fine", 1, None, True]}) is None
+def test_text_problem_path_names_keys_and_indexes():
+    nul = (NUL_MESSAGE,)
+    assert inputs.text_problem_path({"a": [1, {"b": "ok"}, {"c": "x\x00"}]}) == ("a[2].c", *nul)
+    assert inputs.text_problem_path([["\x00"]]) == ("[0][0]", *nul)
+    assert inputs.text_problem_path("\x00") == ("", *nul)
+    assert inputs.text_problem_path({"a": {"k\x00": 1}}) == ("a.k\\u0000", *nul)
+    assert inputs.text_problem_path({"a": ["fine", "好", 1, None, True]}) is None
+    assert inputs.text_problem_path({"a": "\ud800"}) == (
+        "a",
+        "The text is not valid Unicode (it holds a lone surrogate).",
+    )
 
 
 def test_json_depth_counts_containers_not_scalars():
     assert not inputs.json_too_deep("text", 0)
     assert not inputs.json_too_deep({"a": [1]}, 2)
     assert inputs.json_too_deep({"a": [[1]]}, 2)
+
+
+def test_a_nul_in_a_form_posted_to_the_api_by_a_signed_in_user_answers_400(store_staff, member):
+    """Session authentication reads the form (for the CSRF token) through the API's parsers too."""
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True, raise_request_exception=False)
+    browser.force_login(store_staff)
+    secret = "a" * 32
+    browser.cookies["csrftoken"] = secret
+
+    response = browser.post(PURCHASES, {"csrfmiddlewaretoken": secret, "member": "\x00", "external_ref": "POS-1"})
+
+    assert response.status_code == 400
+    assert response.json() == {"member": [NUL_MESSAGE]}

@@ -2,9 +2,10 @@
 project's input rules (`loyalty_crm.inputs`) applied once to every body before any view sees it.
 
 - JSON: nesting beyond `API_JSON_MAX_DEPTH` levels is refused with 400 (a body nested a thousand
-  levels deep made the decoder raise RecursionError, a 500), and so is a NUL character in any key
-  or value, answered as a field error keyed by the key path (`{"items[0].sku": [...]}`).
-- Forms (urlencoded and multipart): a NUL in a field name, a value or an uploaded file's name.
+  levels deep made the decoder raise RecursionError, a 500), and so is a NUL character or a lone
+  surrogate in any key or value, answered as a field error keyed by the key path
+  (`{"items[0].sku": [...]}`).
+- Forms (urlencoded and multipart): the same in a field name, a value or an uploaded file's name.
 The body size stays bounded by Django's `DATA_UPLOAD_MAX_MEMORY_SIZE` (DRF reads JSON and form
 bodies through `request.body`, which enforces it).
 """
@@ -20,18 +21,25 @@ from rest_framework.settings import api_settings
 from loyalty_crm import inputs
 
 
-def refuse_nul(field: str) -> ParseError:
-    return ParseError({field or api_settings.NON_FIELD_ERRORS_KEY: [inputs.NUL_MESSAGE]}, code="null_character")
+def refuse(field: str, message: str) -> ParseError:
+    return ParseError({field or api_settings.NON_FIELD_ERRORS_KEY: [message]}, code="invalid_text")
 
 
-def check_form(data, files=None) -> None:
-    """Raise ParseError naming the first form field whose name, value or file name holds a NUL."""
-    for key, values in data.lists():
-        if inputs.NUL in key or any(isinstance(value, str) and inputs.NUL in value for value in values):
-            raise refuse_nul(inputs.shown(key))
-    for key, uploads in files.lists() if files is not None else ():
-        if inputs.NUL in key or any(inputs.NUL in (upload.name or "") for upload in uploads):
-            raise refuse_nul(inputs.shown(key))
+def first_problem(pairs) -> tuple[str, str] | None:
+    """`(name, message)` for the first of `(name, [texts])` pairs whose name or a text cannot be
+    stored (`inputs.text_problem`), or None. Shared with loyalty_crm.middleware."""
+    for name, texts in pairs:
+        for text in (name, *texts):
+            problem = inputs.text_problem(text) if isinstance(text, str) else None
+            if problem:
+                return inputs.shown(name), problem
+    return None
+
+
+def form_problem(data, files=None) -> tuple[str, str] | None:
+    """The first form field whose name, value or uploaded file's name cannot be stored."""
+    file_names = [(key, [upload.name or "" for upload in uploads]) for key, uploads in files.lists()] if files else []
+    return first_problem(data.lists()) or first_problem(file_names)
 
 
 class JSONParser(parsers.JSONParser):
@@ -46,21 +54,25 @@ class JSONParser(parsers.JSONParser):
             raise too_deep from None
         if inputs.json_too_deep(data, max_depth):
             raise too_deep
-        path = inputs.nul_path(data)
-        if path is not None:
-            raise refuse_nul(path)
+        found = inputs.text_problem_path(data)
+        if found:
+            raise refuse(*found)
         return data
 
 
 class FormParser(parsers.FormParser):
     def parse(self, stream, media_type=None, parser_context=None):
         data = super().parse(stream, media_type, parser_context)
-        check_form(data)
+        found = form_problem(data)
+        if found:
+            raise refuse(*found)
         return data
 
 
 class MultiPartParser(parsers.MultiPartParser):
     def parse(self, stream, media_type=None, parser_context=None):
         parsed = super().parse(stream, media_type, parser_context)
-        check_form(parsed.data, parsed.files)
+        found = form_problem(parsed.data, parsed.files)
+        if found:
+            raise refuse(*found)
         return parsed
