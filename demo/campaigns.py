@@ -13,7 +13,6 @@ with `full_clean()` and saved, as the admin's forms do.
 from __future__ import annotations
 
 import datetime
-import random
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -128,9 +127,7 @@ def send_due(*, now: datetime.datetime | None = None) -> int:
     return sent
 
 
-def seed_campaigns(
-    counts: CampaignCounts, *, segments: dict[str, Segment], horizon: datetime.datetime, rng: random.Random, actor
-) -> None:
+def seed_campaigns(counts: CampaignCounts, *, segments: dict[str, Segment], horizon: datetime.datetime, actor) -> None:
     data = document("campaigns")
     today = horizon.date()
     for row in data["campaigns"]:

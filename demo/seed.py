@@ -38,7 +38,7 @@ from members.models import Member, StaffProfile
 DEFAULT_SEED = 2024
 DEFAULT_MEMBERS = 2000
 
-# The steps after the members, in order (for the progress bar).
+# The steps after the members, in order; `step(name)` is called as each one ends (the progress bar).
 STEPS = ("partners_referrals", "rewards", "classification", "campaigns", "feedback")
 
 
@@ -104,19 +104,19 @@ def seed_demo(
     rng = random.Random(f"{seed}:activity")
     staff, support, manager = users.get("staff"), users.get("support"), users.get("manager")
 
-    step("partners_referrals")
     demo_campaigns.reward_partners_and_referrals(counts.campaigns, members=seeded, offer=offer, staff=staff)
-    step("rewards")
+    step("partners_referrals")
     demo_rewards.seed_activity(counts.rewards, members=seeded, rng=rng, horizon=horizon, staff=staff)
     demo_rewards.ensure_promotions(counts.rewards, horizon=horizon)
-    step("classification")
+    step("rewards")
     demo_campaigns.classify(counts.campaigns)
-    step("campaigns")
-    demo_campaigns.seed_campaigns(counts.campaigns, segments=segments, horizon=horizon, rng=rng, actor=marketing)
+    step("classification")
+    demo_campaigns.seed_campaigns(counts.campaigns, segments=segments, horizon=horizon, actor=marketing)
     demo_campaigns.ensure_kpi_targets(counts.campaigns, horizon=horizon)
-    step("feedback")
+    step("campaigns")
     demo_feedback.seed_history(counts.feedback, members=seeded, rng=rng, horizon=horizon, support=support)
     demo_feedback.seed_nps(counts.feedback, members=seeded, rng=rng, horizon=horizon)
     demo_feedback.seed_queue(counts.feedback, members=seeded, rng=rng, support=support)
     demo_feedback.ensure_kpi_targets(counts.feedback, horizon=horizon, manager=manager)
+    step("feedback")
     return counts
