@@ -1,7 +1,7 @@
 """The demo's campaigns slice: segments, a partner and the referral programme at work, a year of
 campaigns (three past ones with their messages and results, one a pilot later expanded; one
-scheduled; one recurring with its past runs; one draft), the marketing KPI targets, and at the
-end the classification and CLV run that the nightly task does.
+scheduled; one recurring with its past runs; one draft), the marketing KPI targets, and the
+classification and CLV run that the nightly task does (once the purchases are in).
 
 Everything goes through `campaigns`' services and tasks at past moments (`demo.clock`). Sending
 follows the outbox protocol of `campaigns.services.dispatch` step by step (claim, prepare, send),
@@ -15,8 +15,6 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 from decimal import Decimal
-
-from django.db.models import Model
 
 from campaigns import tasks
 from campaigns.holidays import holiday_date
@@ -35,6 +33,7 @@ from campaigns.segments import save_segment
 from campaigns.services import dispatch, recurring
 from campaigns.services.campaigns import create_campaign, launch_campaign
 from demo.clock import at, day_at
+from demo.configured import configured
 from demo.data import document
 from members.models import Member, Purchase
 
@@ -52,21 +51,15 @@ class CampaignCounts:
     classified: int = 0
 
 
-def _configured(instance: Model) -> Model:
-    instance.full_clean()
-    instance.save()
-    return instance
-
-
 def ensure_partner(*, horizon: datetime.datetime, templates: dict) -> PartnerOffer | None:
     """A café partner whose coupon every purchase of ¥200 or more in the last months earns."""
     data = document("campaigns")["partner"]
     partner = Partner.objects.filter(code=data["code"]).first()
     if partner is None:
-        partner = _configured(Partner(name=data["name"], code=data["code"], contact=data["contact"]))
+        partner = configured(Partner(name=data["name"], code=data["code"], contact=data["contact"]))
     offer = PartnerOffer.objects.filter(partner=partner).order_by("pk").first()
     if offer is None and data["coupon_template"] in templates:
-        offer = _configured(
+        offer = configured(
             PartnerOffer(
                 partner=partner,
                 name=data["offer"],
@@ -225,7 +218,7 @@ def ensure_kpi_targets(counts: CampaignCounts, *, horizon: datetime.datetime) ->
     for row in document("campaigns")["kpi_targets"]:
         if CampaignKpiTarget.objects.filter(metric=row["metric"]).exists():
             continue
-        _configured(
+        configured(
             CampaignKpiTarget(
                 metric=row["metric"],
                 baseline_month=_months_back(today, row["baseline_months_ago"]),

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from urllib.parse import urlsplit
 
-from django.db.models import Model
 from django.urls import resolve
 from django.utils import timezone
 
 from demo.clock import at, days_before
+from demo.configured import configured
 from demo.data import document
 from feedback import services, surveys
 from feedback.models import KpiTarget, SurveyResponse, Ticket
@@ -35,12 +35,6 @@ class FeedbackCounts:
     csat_answers: int = 0
     nps_answers: int = 0
     kpi_targets: int = 0
-
-
-def _configured(instance: Model) -> Model:
-    instance.full_clean()
-    instance.save()
-    return instance
 
 
 def _submit(rng: random.Random, member: Member, *, kind: str | None = None, channel: str = "web") -> Ticket:
@@ -154,7 +148,7 @@ def ensure_kpi_targets(counts: FeedbackCounts, *, horizon: datetime.datetime, ma
     for row in document("feedback")["kpi_targets"]:
         if KpiTarget.objects.filter(metric=row["metric"], store__isnull=True).exists():
             continue
-        _configured(
+        configured(
             KpiTarget(
                 metric=row["metric"],
                 baseline_month=_month(today, -row["baseline_months_ago"]) if "baseline_months_ago" in row else None,

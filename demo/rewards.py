@@ -13,9 +13,8 @@ import random
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Model
-
 from demo.clock import at, day_at, days_before
+from demo.configured import configured
 from demo.data import document
 from members.models import Member, Store
 from rewards.errors import RewardsError
@@ -40,19 +39,13 @@ class RewardsCounts:
     templates: dict[str, CouponTemplate] = field(default_factory=dict, repr=False)
 
 
-def _configured(instance: Model) -> Model:
-    instance.full_clean()
-    instance.save()
-    return instance
-
-
 def ensure_catalogue(counts: RewardsCounts) -> None:
     """Coupon templates, rewards, a paid plan and promotions (kept as they are when they exist)."""
     data = document("rewards")
     for row in data["coupon_templates"]:
         template = CouponTemplate.objects.filter(name=row["name"]).first()
         if template is None:
-            template = _configured(
+            template = configured(
                 CouponTemplate(
                     name=row["name"],
                     kind=row["kind"],
@@ -80,7 +73,7 @@ def ensure_catalogue(counts: RewardsCounts) -> None:
         counts.rewards += 1
     for row in data["plans"]:
         if not MembershipPlan.objects.filter(code=row["code"]).exists():
-            _configured(MembershipPlan(**{**row, "price": Decimal(row["price"])}))
+            configured(MembershipPlan(**{**row, "price": Decimal(row["price"])}))
             counts.plans += 1
 
 
@@ -92,7 +85,7 @@ def ensure_promotions(counts: RewardsCounts, *, horizon: datetime.datetime) -> N
             continue
         offset = -row["days_ago"] if "days_ago" in row else row["days_ahead"]
         starts_at = day_at(horizon.date() + datetime.timedelta(days=offset), 0)
-        promotion = _configured(
+        promotion = configured(
             Promotion(
                 name=row["name"],
                 kind=row["kind"],
