@@ -132,7 +132,7 @@ def test_classification_ran_and_every_member_has_a_class():
     assert Segment.objects.filter(size__gt=0).exists()  # recounted after the run
 
 
-def test_referral_programme_and_partner_activity_exist():
+def test_every_referred_buyer_has_a_referral_reward_and_partner_coupons_were_issued():
     # A referral needs a referrer from an earlier batch of the seed; partner coupons any ¥200 purchase.
     assert Coupon.objects.filter(source=Coupon.Source.PARTNER).exists()
     assert (
