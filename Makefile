@@ -3,6 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+# Where `make run` serves (and what the demo logins' link says): make run RUNDEV_ADDR=0.0.0.0:8001
+RUNDEV_ADDR ?= 127.0.0.1:8000
 
 .PHONY: run test lint format venv venv-dev messages docs docs-serve bench-import bench-admin bench-seed bench-expiry bench-tiers bench-classify bench-posting bench-import-purchases clean
 
@@ -24,8 +26,8 @@ venv-dev: $(VENV)/.dev-installed
 ## run: install, migrate, load demo data once, then serve the admin with a Celery worker and beat
 run: venv
 	$(BIN)/python manage.py migrate --no-input
-	$(BIN)/python manage.py seed_demo --if-empty
-	$(BIN)/python manage.py rundev
+	$(BIN)/python manage.py seed_demo --if-empty --addr $(RUNDEV_ADDR)
+	$(BIN)/python manage.py rundev --addr $(RUNDEV_ADDR)
 
 ## test: the whole suite (PostgreSQL when DATABASE_URL is set, else SQLite)
 test: venv-dev

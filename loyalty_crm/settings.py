@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "rewards",
     "campaigns",
     "feedback",
+    "demo",  # development only: seed_demo (the top layer; no app imports it)
 ]
 
 MIDDLEWARE = [
