@@ -1,7 +1,6 @@
 """Real threads on PostgreSQL: each thread has its own connection and transaction."""
 
 import datetime
-import importlib
 import threading
 from decimal import Decimal
 
@@ -11,9 +10,9 @@ from django.utils import timezone
 
 from members.models import Purchase
 from rewards import services
-from rewards.models import ActivityBonus, EarnRule, LedgerEntry, PurchasePosting, Tier
+from rewards.models import LedgerEntry, PurchasePosting
 from tests.members import factories
-from tests.rewards.helpers import account_of, assert_ledger_invariants, line, post
+from tests.rewards.helpers import account_of, assert_ledger_invariants, line, post, reseed_after_flush
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -21,27 +20,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 @pytest.fixture(autouse=True)
 def _seeded_tiers_and_rules(transactional_db):
     """A transactional test before this one may have flushed the migrations' seed rows."""
-    from decimal import Decimal as D
-
-    seed_defaults = importlib.import_module("rewards.migrations.0002_seed_tiers_rules_roles")
-
-    if not Tier.objects.exists():
-        for code, name, rank, threshold, discount, free_delivery, benefits in seed_defaults.TIERS:
-            Tier.objects.create(
-                code=code,
-                name=name,
-                rank=rank,
-                threshold=D(threshold),
-                discount_percent=D(discount),
-                free_delivery=free_delivery,
-                benefits=benefits,
-            )
-    if not EarnRule.objects.filter(kind="base").exists():
-        EarnRule.objects.create(name="1 point per 1 yuan paid", kind="base", rate=1)
-    # The balances below count earning only. On a fresh database (this file first) the migrations'
-    # activity bonuses are still there and a new member would get the sign-up bonus; after a flush
-    # they are gone. Either way: none.
-    ActivityBonus.objects.all().delete()
+    reseed_after_flush()
 
 
 def run_at_once(calls) -> list[object]:
