@@ -7,6 +7,7 @@ With ``DJANGO_DEBUG=0`` it refuses to start without ``DJANGO_SECRET_KEY`` and
 ``manage.py check --deploy`` looks for. README "Settings" lists every variable.
 """
 
+import datetime
 from pathlib import Path
 
 import environ
@@ -66,6 +67,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "simple_history",
+    "loyalty_crm.apps.LockoutConfig",  # django-axes
     "loyalty_crm.apps.LoyaltyCrmConfig",
     "members",
     "rewards",
@@ -84,6 +86,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes requires: turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "loyalty_crm.urls"
@@ -138,6 +142,29 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Sign-in lockout (django-axes; the rules in loyalty_crm/login_lockout.py, README "Sign-in lockout").
+# The axes backend comes first: it refuses a locked-out sign-in before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)  # per username
+LOGIN_FAILURE_LIMIT_PER_ADDRESS = env.int("LOGIN_FAILURE_LIMIT_PER_ADDRESS", default=20)  # per client address
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_HANDLER = "loyalty_crm.login_lockout.LockoutHandler"
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "loyalty_crm.login_lockout.client_address"
+AXES_LOCKOUT_CALLABLE = "loyalty_crm.login_lockout.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False  # no start-up banner on every manage.py command
+# API tokens: bad `Authorization: Token` attempts allowed per client address within a window
+# (seconds) before that address gets 429 for them (loyalty_crm/api/authentication.py).
+API_BAD_TOKEN_RATE = (
+    env.int("API_BAD_TOKEN_MAX_ATTEMPTS", default=10),
+    env.int("API_BAD_TOKEN_WINDOW_SECONDS", default=600),
+)
 
 # Languages: Simplified Chinese for Chinese browsers, English otherwise.
 LANGUAGE_CODE = "en"
