@@ -26,6 +26,31 @@ _DEV_SECRET_KEY = "dev-only-insecure-secret-key-do-not-use-in-production-7f3a9c2
 # A fixed development key so `make run` data survives restarts. Never valid in production.
 DEV_FIELD_ENCRYPTION_KEY = "ZGV2LW9ubHktZmllbGQta2V5LW5vdC1mb3ItcHJvZCE="
 
+# Production refuses a DJANGO_SECRET_KEY shorter than this, of fewer distinct characters, or
+# containing a placeholder word (what Django's own `check --deploy` W009 looks for, and more).
+# Words are 5+ characters (and "xxxxx") so a random key almost never contains one by chance.
+SECRET_KEY_MIN_LENGTH = 50
+SECRET_KEY_MIN_DISTINCT_CHARACTERS = 5
+SECRET_KEY_PLACEHOLDERS = (
+    "change-me", "changeme", "change_me", "replace-me", "replaceme", "secret", "django-insecure",
+    "insecure", "example", "xxxxx", "dev-key", "dev-only", "devkey", "password", "dummy", "sample",
+    "placeholder", "your-", "test-key", "not-for-prod", "do-not-use",
+)  # fmt: skip
+
+
+def secret_key_weakness(key: str) -> str:
+    """Why `key` must not sign production sessions and links; "" when it may."""
+    if len(key) < SECRET_KEY_MIN_LENGTH:
+        return f"it has {len(key)} characters, at least {SECRET_KEY_MIN_LENGTH} are needed"
+    if len(set(key)) < SECRET_KEY_MIN_DISTINCT_CHARACTERS:
+        return f"it has fewer than {SECRET_KEY_MIN_DISTINCT_CHARACTERS} different characters"
+    lowered = key.lower()
+    for word in SECRET_KEY_PLACEHOLDERS:
+        if word in lowered:
+            return f"it contains the placeholder {word!r}"
+    return ""
+
+
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
 FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
 if not DEBUG:
@@ -40,6 +65,12 @@ if not DEBUG:
     if missing:
         raise ImproperlyConfigured(
             "Production mode (DJANGO_DEBUG=0) needs these environment variables: " + ", ".join(missing)
+        )
+    weak_secret_key = secret_key_weakness(SECRET_KEY)
+    if weak_secret_key:
+        raise ImproperlyConfigured(
+            f"DJANGO_SECRET_KEY is too weak for production: {weak_secret_key}. Generate one with "
+            '`python -c "import secrets; print(secrets.token_hex(40))"`.'
         )
     if FIELD_ENCRYPTION_KEY.split(",")[0].strip() == DEV_FIELD_ENCRYPTION_KEY:
         raise ImproperlyConfigured(
@@ -308,10 +339,21 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
 # Production safeguards (checked by `manage.py check --deploy`).
+# DJANGO_TLS_AT_PROXY=1 declares that the TLS proxy in front redirects plain HTTP to HTTPS and sends
+# the HSTS header itself (README "TLS at the proxy"): Django's own redirect and HSTS are then off by
+# default, and the two deploy checks that report exactly those (W008, W004) are silenced — only
+# while they are off, and only in this mode. Without it, switching either off still warns.
+TLS_AT_PROXY = env.bool("DJANGO_TLS_AT_PROXY", default=False)
+SILENCED_SYSTEM_CHECKS: list[str] = []
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
-    SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not TLS_AT_PROXY)
+    SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0 if TLS_AT_PROXY else 31536000)
+    if TLS_AT_PROXY:
+        if not SECURE_SSL_REDIRECT:
+            SILENCED_SYSTEM_CHECKS.append("security.W008")
+        if not SECURE_HSTS_SECONDS:
+            SILENCED_SYSTEM_CHECKS.append("security.W004")
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SESSION_COOKIE_SECURE = True
