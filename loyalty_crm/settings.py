@@ -241,6 +241,10 @@ FEEDBACK_SURVEY_MAX_AGE_DAYS = env.int("FEEDBACK_SURVEY_MAX_AGE_DAYS", default=1
 FEEDBACK_SLA_WARNING_FRACTION = env.float("FEEDBACK_SLA_WARNING_FRACTION", default=0.25)
 FEEDBACK_SLA_WARNING_MAX_SECONDS = env.int("FEEDBACK_SLA_WARNING_MAX_SECONDS", default=3600)
 FEEDBACK_STAFF_LANGUAGE = env.str("FEEDBACK_STAFF_LANGUAGE", default="zh-hans")
+# Customers' photos: the largest accepted (pixels, from the header) and the longer side they are
+# scaled down to before storing (feedback/images.py).
+FEEDBACK_PHOTO_MAX_PIXELS = env.int("FEEDBACK_PHOTO_MAX_PIXELS", default=24_000_000)
+FEEDBACK_PHOTO_MAX_EDGE = env.int("FEEDBACK_PHOTO_MAX_EDGE", default=2048)
 MEMBER_IMPORT_MAX_BYTES = env.int("MEMBER_IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
 # Paid membership: the daily task sends `rewards.signals.membership_renewal_due` this many days
 # (or fewer) before a membership ends, once per membership.
