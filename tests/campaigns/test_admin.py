@@ -44,6 +44,14 @@ def test_add_shows_template_errors_on_the_field(client, marketing):
     assert not Campaign.objects.exists()
 
 
+def test_add_refuses_a_tag_outside_the_sandbox_on_the_field(client, marketing):
+    logged_in(client, marketing)
+    response = client.post(f"{CAMPAIGNS}add/", form_data(body="{{ member.name }}{% debug %}"))
+    assert response.status_code == 200
+    assert "“debug”" in response.context["adminform"].form.errors["body"][0]
+    assert not Campaign.objects.exists()
+
+
 def test_unknown_fields_are_shown_as_warnings(client, marketing):
     logged_in(client, marketing)
     response = client.post(f"{CAMPAIGNS}add/", form_data(body="{{ member.nick }}"), follow=True)
