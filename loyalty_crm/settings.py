@@ -265,6 +265,8 @@ CAMPAIGN_BATCH_SIZE = env.int("CAMPAIGN_BATCH_SIZE", default=100)
 CAMPAIGN_DISPATCH_PARALLELISM = env.int("CAMPAIGN_DISPATCH_PARALLELISM", default=4)
 # What one point costs the business (CNY), for campaign results: cost = bonus points × this + coupon value used.
 CAMPAIGN_POINT_VALUE = env.str("CAMPAIGN_POINT_VALUE", default="0.01")
+# The longest subject or body a campaign message may render to (campaigns/templating.py).
+CAMPAIGN_MESSAGE_MAX_CHARS = env.int("CAMPAIGN_MESSAGE_MAX_CHARS", default=10_000)
 
 LOGIN_URL = "admin:login"
 
