@@ -5,12 +5,13 @@ import datetime
 import pytest
 import time_machine
 from django.contrib.auth.models import Group, Permission, User
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from loyalty_crm.api.authentication import load_permissions
+from loyalty_crm.api.authentication import bad_token_key, load_permissions
 from loyalty_crm.roles import STORE_STAFF
 
 pytestmark = pytest.mark.django_db
@@ -78,6 +79,12 @@ def test_a_request_costs_two_queries_for_authentication_and_permissions(store_st
 # --- bad tokens are throttled per client address ------------------------------------------------
 
 
+def fresh_count(address: str) -> str:
+    """Forget what an earlier run left in a shared cache (Redis) for this address and window."""
+    cache.delete(bad_token_key(address))
+    return address
+
+
 def bad_token_get(address: str, key: str = "f" * 40, **extra):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
@@ -87,6 +94,7 @@ def bad_token_get(address: str, key: str = "f" * 40, **extra):
 def test_repeated_bad_tokens_get_401_then_429_with_retry_after(settings):
     settings.API_BAD_TOKEN_RATE = (3, 600)
     with time_machine.travel(datetime.datetime(2026, 12, 1, 10, 2, tzinfo=datetime.UTC), tick=False):
+        fresh_count("203.0.113.61"), fresh_count("203.0.113.62")
         assert [bad_token_get("203.0.113.61").status_code for _ in range(3)] == [401, 401, 401]
         throttled = bad_token_get("203.0.113.61")
         assert throttled.status_code == 429
@@ -94,12 +102,14 @@ def test_repeated_bad_tokens_get_401_then_429_with_retry_after(settings):
         assert "invalid token" in throttled.json()["detail"]
         assert bad_token_get("203.0.113.62").status_code == 401  # another address has its own count
     with time_machine.travel(datetime.datetime(2026, 12, 1, 10, 10, 1, tzinfo=datetime.UTC), tick=False):
+        fresh_count("203.0.113.61")
         assert bad_token_get("203.0.113.61").status_code == 401  # the next window
 
 
 def test_a_good_token_from_a_throttled_address_still_works(settings, store_staff):
     settings.API_BAD_TOKEN_RATE = (2, 600)
     with time_machine.travel(datetime.datetime(2026, 12, 1, 11, 0, tzinfo=datetime.UTC), tick=False):
+        fresh_count("203.0.113.63")
         for _ in range(3):
             bad_token_get("203.0.113.63")
         assert bad_token_get("203.0.113.63").status_code == 429
@@ -111,5 +121,6 @@ def test_a_forged_forwarded_for_does_not_dodge_the_token_throttle(settings):
     settings.API_BAD_TOKEN_RATE = (2, 600)
     settings.TRUSTED_PROXIES = ["10.0.0.2"]
     with time_machine.travel(datetime.datetime(2026, 12, 1, 12, 0, tzinfo=datetime.UTC), tick=False):
+        fresh_count("203.0.113.64")
         answers = [bad_token_get("203.0.113.64", HTTP_X_FORWARDED_FOR=f"1.1.1.{n}").status_code for n in range(3)]
         assert answers == [401, 401, 429]

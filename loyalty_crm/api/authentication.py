@@ -78,24 +78,25 @@ def bad_token_rate() -> tuple[int, int]:
     return int(limit), int(window)
 
 
-def _bad_token_key(address: str, slot: int) -> str:
-    return f"api:bad-token:{address}:{slot}"
+def bad_token_key(address: str) -> str:
+    """The cache key counting `address`'s bad-token attempts in the current window."""
+    _limit, window = bad_token_rate()
+    return f"api:bad-token:{address}:{int(time.time() // window)}"
 
 
 def bad_token_wait(address: str) -> int:
     """Seconds until `address` may try tokens again; 0 when it is not throttled."""
     limit, window = bad_token_rate()
     now = time.time()
-    slot = int(now // window)
-    if (cache.get(_bad_token_key(address, slot)) or 0) < limit:
+    if (cache.get(bad_token_key(address)) or 0) < limit:
         return 0
-    return max(1, int((slot + 1) * window - now) + 1)
+    return max(1, int((int(now // window) + 1) * window - now) + 1)
 
 
 def count_bad_token(address: str) -> None:
     """Count one bad-token attempt from `address` in the current window."""
     _limit, window = bad_token_rate()
-    key = _bad_token_key(address, int(time.time() // window))
+    key = bad_token_key(address)
     cache.add(key, 0, timeout=window + 5)
     try:
         cache.incr(key)
