@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format venv venv-dev messages bench-import bench-admin bench-seed bench-expiry bench-tiers bench-classify bench-posting bench-import-purchases clean
+.PHONY: run test lint format venv venv-dev messages docs docs-serve bench-import bench-admin bench-seed bench-expiry bench-tiers bench-classify bench-posting bench-import-purchases clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,14 @@ format: venv-dev
 messages: venv-dev
 	$(BIN)/python manage.py makemessages -l zh_Hans --no-obsolete --ignore '.venv/*' --ignore 'var/*'
 	$(BIN)/python manage.py compilemessages -l zh_Hans --ignore '.venv/*'
+
+## docs: build the book (docs/, mkdocs.yml) into var/site; strict, so a broken link fails
+docs: venv-dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir var/site
+
+## docs-serve: serve the book with live reload at http://127.0.0.1:8001/
+docs-serve: venv-dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8001
 
 bench-import: venv-dev
 	$(BIN)/python benchmarks/bench_import_members.py

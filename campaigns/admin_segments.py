@@ -192,7 +192,12 @@ class MemberScoreAdmin(ReadOnlyAdmin):
                 {"label": labels.get(code, code), "count": count, "width": round(count * 100 / top)}
                 for code, count in run.counts.items()
             ]
-        extra_context = {**(extra_context or {}), "last_run": run, "class_chart": chart}
+        extra_context = {
+            **(extra_context or {}),
+            "last_run": run,
+            "class_chart": chart,
+            "model_text": describe_model(run.model) if run is not None else "",
+        }
         return super().changelist_view(request, extra_context)
 
 
@@ -212,13 +217,31 @@ class ClassificationRunAdmin(ReadOnlyAdmin):
 
     @admin.display(description=gettext_lazy("CLV model"))
     def model_shown(self, run):
-        if not run.model.get("fitted"):
-            return _("not fitted: %(reason)s") % {"reason": run.model.get("reason", "")}
-        bg, gg = run.model["bgnbd"], run.model["gamma_gamma"]
+        return describe_model(run.model)
+
+
+def describe_model(model: dict) -> str:
+    """What produced a run's churn risk and CLV, for managers and marketers: the BG/NBD fit with
+    its parameters, or the recency rule and why the fit was not used."""
+    gg = model.get("gamma_gamma")
+    value = (
+        f"Gamma-Gamma p={gg['p']:.2f} q={gg['q']:.2f} v={gg['v']:.2f}"
+        if gg
+        else _("no CLV: %(reason)s") % {"reason": model.get("gamma_gamma_reason", "")}
+    )
+    if model.get("method") == "rule":
         return (
-            f"BG/NBD r={bg['r']:.3f} α={bg['alpha']:.2f} a={bg['a']:.3f} b={bg['b']:.3f}; "
-            f"Gamma-Gamma p={gg['p']:.2f} q={gg['q']:.2f} v={gg['v']:.2f}"
+            _(
+                "Churn risk from the recency rule (days since the last purchase against the member's own "
+                "gap between purchases), not the BG/NBD fit: %(reason)s"
+            )
+            % {"reason": model.get("reason", "")}
+            + f"; {value}"
         )
+    if not model.get("fitted"):
+        return _("not fitted: %(reason)s") % {"reason": model.get("reason", "")}
+    bg = model["bgnbd"]
+    return f"BG/NBD r={bg['r']:.3f} α={bg['alpha']:.2f} a={bg['a']:.3f} b={bg['b']:.3f}; {value}"
 
 
 @admin.register(ClassificationPolicy)

@@ -10,7 +10,7 @@
 - Every attempt during a lockout (even with the right password) fails and starts the wait again.
 - A successful sign-in clears that user's own failures, never the address's failures of other
   usernames, so knowing one password does not reset the counter for guessing others.
-- The client address is `feedback.netaddr.client_ip`: X-Forwarded-For is believed only from
+- The client address is `loyalty_crm.netaddr.client_ip`: X-Forwarded-For is believed only from
   `TRUSTED_PROXIES`, so a forged header cannot dodge the lockout.
 
 The refusal is a page in the staff's language with HTTP 429 and `Retry-After`. Managers see and
@@ -30,7 +30,7 @@ from django.db.models import Sum
 from django.shortcuts import render
 from django.utils.translation import gettext_noop
 
-from feedback.netaddr import client_ip
+from loyalty_crm.netaddr import client_ip
 
 # django-axes ships no Chinese; the project's catalogue translates the admin labels it shows.
 AXES_LABELS = (

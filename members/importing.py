@@ -663,8 +663,13 @@ class _Importer:
         if connection.vendor == "postgresql" and self.pipeline is None:
             self.pipeline = connection.connection.pipeline()
             self.pipeline.__enter__()
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+        except IntegrityError as exc:
+            # In a pipeline the server's refusal of an EARLIER statement (the batch's update) is
+            # raised by whichever statement is being sent when its answer arrives: this one.
+            raise self._refused(exc) from exc
 
     def _sync(self) -> None:
         """Wait for the statements sent by _execute_later; their errors are raised here."""

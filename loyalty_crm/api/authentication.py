@@ -9,7 +9,7 @@ query and the permissions — own and through groups — in a second, and hands 
 same: an unknown key or an inactive user is refused with DRF's messages, and permissions are read
 fresh on every request (never cached across requests).
 
-Bad tokens are throttled per client address (the trusted-proxy rule of `feedback.netaddr`): each
+Bad tokens are throttled per client address (the trusted-proxy rule of `loyalty_crm.netaddr`): each
 unknown key or inactive user's key counts one attempt; past `API_BAD_TOKEN_RATE` attempts within
 its window, further bad-token requests from that address get 429 with `Retry-After` instead of
 401 until the window ends. Only bad tokens are throttled: a valid token keeps working from the same
@@ -31,7 +31,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 from rest_framework.authtoken.models import Token
 
-from feedback.netaddr import client_ip
+from loyalty_crm.netaddr import client_ip
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 # Backends that only refuse sign-ins and answer no permission question (the sign-in lockout).

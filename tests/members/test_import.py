@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+import time
 import tracemalloc
 from pathlib import Path
 
@@ -253,6 +254,34 @@ def test_a_write_refused_by_the_database_fails_the_import_and_stores_nothing(mon
     factories.member(phone="13912340001", external_id="POS-HAS-IT", name="甲")
     factories.member(phone="13912340002", external_id="POS-OLD", name="乙")
     text = csv_text("POS-5,赵敏,13912340005,,,2023-02-14", f"{external_id},丙,13912340001,,,2023-02-14")
+
+    with pytest.raises(ImportFailed, match="Another change to the same members happened during the import"):
+        run(text, batch_size=1)
+
+    assert sorted(Member.objects.values_list("external_id", "name")) == [("POS-HAS-IT", "甲"), ("POS-OLD", "乙")]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("arrives_before", range(6))
+def test_a_refused_pipelined_write_fails_the_import_wherever_the_servers_answer_arrives(monkeypatch, arrives_before):
+    # On PostgreSQL the update and the bookkeeping after it go down a pipeline; the server's refusal
+    # reaches the client whenever it arrives, which in a busy full run can be while a later statement
+    # is sent. Make it arrive before each later statement in turn: every one must fail the import
+    # with the same message, never escape as a bare IntegrityError.
+    monkeypatch.setattr(importing._Importer, "_check_phones_and_earlier_lines", lambda self, rows: None)
+    factories.member(phone="13912340001", external_id="POS-HAS-IT", name="甲")
+    factories.member(phone="13912340002", external_id="POS-OLD", name="乙")
+    sent = []
+    original = importing._Importer._execute_later
+
+    def execute_later(self, sql, params=None):
+        if self.pipeline is not None and len(sent) == arrives_before:
+            time.sleep(0.3)  # the server has long answered: psycopg reads its answers as this statement is sent
+        sent.append(sql)
+        original(self, sql, params)
+
+    monkeypatch.setattr(importing._Importer, "_execute_later", execute_later)
+    text = csv_text("POS-5,赵敏,13912340005,,,2023-02-14", "POS-OLD,丙,13912340001,,,2023-02-14")
 
     with pytest.raises(ImportFailed, match="Another change to the same members happened during the import"):
         run(text, batch_size=1)
