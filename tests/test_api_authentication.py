@@ -79,8 +79,15 @@ def test_a_request_costs_two_queries_for_authentication_and_permissions(store_st
 # --- bad tokens are throttled per client address ------------------------------------------------
 
 
+@pytest.fixture
+def own_cache(settings):
+    """The counts in this process's memory: a shared Redis may be flushed by a test running in
+    another worker at the same moment."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tokens"}}
+
+
 def fresh_count(address: str) -> str:
-    """Forget what an earlier run left in a shared cache (Redis) for this address and window."""
+    """Forget what an earlier test left for this address and window."""
     cache.delete(bad_token_key(address))
     return address
 
@@ -91,7 +98,7 @@ def bad_token_get(address: str, key: str = "f" * 40, **extra):
     return client.get(TIERS, REMOTE_ADDR=address, **extra)
 
 
-def test_repeated_bad_tokens_get_401_then_429_with_retry_after(settings):
+def test_repeated_bad_tokens_get_401_then_429_with_retry_after(settings, own_cache):
     settings.API_BAD_TOKEN_RATE = (3, 600)
     with time_machine.travel(datetime.datetime(2026, 12, 1, 10, 2, tzinfo=datetime.UTC), tick=False):
         fresh_count("203.0.113.61"), fresh_count("203.0.113.62")
@@ -106,7 +113,7 @@ def test_repeated_bad_tokens_get_401_then_429_with_retry_after(settings):
         assert bad_token_get("203.0.113.61").status_code == 401  # the next window
 
 
-def test_a_good_token_from_a_throttled_address_still_works(settings, store_staff):
+def test_a_good_token_from_a_throttled_address_still_works(settings, own_cache, store_staff):
     settings.API_BAD_TOKEN_RATE = (2, 600)
     with time_machine.travel(datetime.datetime(2026, 12, 1, 11, 0, tzinfo=datetime.UTC), tick=False):
         fresh_count("203.0.113.63")
@@ -117,7 +124,7 @@ def test_a_good_token_from_a_throttled_address_still_works(settings, store_staff
         assert bad_token_get("203.0.113.63", key=good).status_code == 200
 
 
-def test_a_forged_forwarded_for_does_not_dodge_the_token_throttle(settings):
+def test_a_forged_forwarded_for_does_not_dodge_the_token_throttle(settings, own_cache):
     settings.API_BAD_TOKEN_RATE = (2, 600)
     settings.TRUSTED_PROXIES = ["10.0.0.2"]
     with time_machine.travel(datetime.datetime(2026, 12, 1, 12, 0, tzinfo=datetime.UTC), tick=False):
