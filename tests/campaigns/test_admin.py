@@ -74,6 +74,17 @@ def test_preview_for_a_chosen_member(client, marketing):
     assert response.context["preview"].text == "钱多多"
 
 
+def test_preview_of_a_stored_template_outside_the_sandbox_is_an_error_not_its_output(client, marketing):
+    member(name="赵丽")
+    made = campaign()
+    Campaign.objects.filter(pk=made.pk).update(body="{% lorem 300000 w %}{% debug %}")  # saved before the sandbox
+    response = logged_in(client, marketing).get(f"{CAMPAIGNS}{made.pk}/change/")
+    assert response.status_code == 200
+    assert "“lorem”" in response.context["preview_error"] and "“debug”" in response.context["preview_error"]
+    assert response.context.get("preview") is None
+    assert len(response.content) < 200_000 and "sys.modules" not in response.content.decode()
+
+
 def test_launch_and_cancel_buttons_call_the_services(client, marketing):
     made = campaign()
     logged_in(client, marketing)
