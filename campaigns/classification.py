@@ -1,6 +1,6 @@
 """Customer classification (客户分层), RFM scores, churn risk and CLV — set-based, in batches.
 
-Definitions (README "Campaigns: classification and segments"), all as of a date D, with the
+Definitions (docs/rules/campaigns.md, "Classification"), all as of a date D, with the
 settings of `ClassificationPolicy` (defaults: share 20%, window 12 months, lapsed after 730 days):
 
 - A purchase counts for what was paid less what was refunded; a fully refunded purchase does not

@@ -16,6 +16,14 @@ class LoyaltyCrmConfig(AppConfig):
     name = "loyalty_crm"
     verbose_name = _("Loyalty CRM")
 
+    def ready(self):
+        # Every ModelSerializer and FilterSet reads dates and datetimes through the project's
+        # fields (loyalty_crm.inputs' rules).
+        from loyalty_crm.api import fields, filters
+
+        fields.install()
+        filters.install()
+
 
 class LockoutConfig(axes_apps.AppConfig):
     """django-axes (the sign-in lockout) under a name staff understand; see login_lockout.py."""

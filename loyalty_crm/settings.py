@@ -4,7 +4,7 @@ With no environment at all the project runs in development mode: SQLite, an embe
 (filesystem) Celery broker, a local-memory cache and a development encryption key.
 With ``DJANGO_DEBUG=0`` it refuses to start without ``DJANGO_SECRET_KEY`` and
 ``FIELD_ENCRYPTION_KEY`` and switches on every production safeguard that
-``manage.py check --deploy`` looks for. README "Settings" lists every variable.
+``manage.py check --deploy`` looks for. docs/operations/settings.md lists every variable.
 """
 
 import datetime
@@ -112,6 +112,8 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # A NUL character in a path, query, cookie, header or form: 400 (loyalty_crm.middleware).
+    "loyalty_crm.middleware.RefuseNulMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -228,6 +230,8 @@ MEDIA_URL = "/media/"
 # Largest upload accepted in one request (the admin member import included).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# API request bodies: JSON nested deeper than this many arrays/objects is refused with 400.
+API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=32)
 # The public feedback form: submissions allowed per client IP within a window of seconds.
 FEEDBACK_FORM_RATE = (
     env.int("FEEDBACK_FORM_MAX_POSTS", default=5),
@@ -250,7 +254,7 @@ MEMBER_IMPORT_MAX_BYTES = env.int("MEMBER_IMPORT_MAX_BYTES", default=20 * 1024 *
 # (or fewer) before a membership ends, once per membership.
 MEMBERSHIP_RENEWAL_REMINDER_DAYS = env.int("MEMBERSHIP_RENEWAL_REMINDER_DAYS", default=30)
 
-# Campaign dispatch (README "Campaigns: sending").
+# Campaign dispatch (docs/rules/sending.md).
 # The public address of this site, for links in messages (unsubscribe).
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 # Feedback's emailed links use the same address unless told otherwise.
@@ -292,6 +296,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["loyalty_crm.api.permissions.ModelPermissions"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # DRF's three, refusing NUL characters and JSON nested deeper than API_JSON_MAX_DEPTH.
+    "DEFAULT_PARSER_CLASSES": [
+        "loyalty_crm.api.parsers.JSONParser",
+        "loyalty_crm.api.parsers.FormParser",
+        "loyalty_crm.api.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "loyalty_crm.api.pagination.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -36,7 +36,7 @@ from simple_history.template_utils import HistoricalRecordContextHelper
 
 from loyalty_crm.errors import DomainError
 from loyalty_crm.netaddr import client_ip
-from members import classification as member_classification
+from members import classification_hook as member_classification
 from members import loyalty, masking, services
 from members.forms import (
     CONSENT_FIELDS,

@@ -35,9 +35,9 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
-from loyalty_crm import bulk
+from loyalty_crm import bulk, inputs
 from loyalty_crm.bulk import AnyOf
-from members.importing import ImportFailed, RowError, read_header
+from members.importing import ImportFailed, RowError, null_character_errors, read_header
 from members.models import Member, Purchase, PurchaseItem, SalesChannel, Store
 from members.services import PurchaseDraft, PurchaseLine
 from rewards.services import batch
@@ -202,6 +202,9 @@ def _read(stream: typing.TextIO, progress: Progress) -> dict[str, _Purchase]:
                     )
                 )
                 ref = f"\0line {start}"  # a purchase of its own: its reference is unknown
+            elif nul := null_character_errors(start, columns, record):
+                row = _Row(start, {}, errors=nul)
+                ref = f"\0line {start}"  # refused whole: none of its cells reaches a query
             else:
                 row = _Row(start, {name: cell.strip() for name, cell in zip(columns, record, strict=True) if name})
                 _clean(row, now, times)
@@ -258,6 +261,8 @@ def _clean(row: _Row, now: datetime.datetime, times: dict[str, datetime.datetime
             "ordered_at",
             _("Not a date and time; write it as 2024-05-20 14:30 (or with a zone, 2024-05-20T14:30+08:00)."),
         )
+    elif problem := inputs.datetime_problem(ordered_at):
+        row.error("ordered_at", problem)
     elif ordered_at > now + CLOCK_SKEW:
         row.error("ordered_at", _("The order time is in the future."))
     row.ordered_at = ordered_at

@@ -2,7 +2,8 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from members import classification as member_classification
+from loyalty_crm.api import fields as api_fields
+from members import classification_hook as member_classification
 from members import loyalty, masking
 from members.models import (
     Category,
@@ -55,7 +56,7 @@ class MemberInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     phone = serializers.CharField(max_length=32)
     email = serializers.EmailField(required=False, allow_blank=True, allow_null=True)
-    birthday = serializers.DateField(required=False, allow_null=True)
+    birthday = api_fields.DateField(required=False, allow_null=True)
     gender = serializers.ChoiceField(choices=Member.Gender.choices, required=False)
     store = serializers.SlugRelatedField(
         slug_field="code", queryset=Store.objects.all(), required=False, allow_null=True, source="home_store"

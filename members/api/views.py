@@ -1,4 +1,4 @@
-"""Members API (API.md "Members"). Thin: validate, call one service or selector, render."""
+"""Members API (docs/api.md "Members"). Thin: validate, call one service or selector, render."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch
@@ -11,10 +11,11 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
+from loyalty_crm.api import filters as api_filters
 from loyalty_crm.api.pagination import Pagination
 from loyalty_crm.api.permissions import ModelPermissions
 from loyalty_crm.netaddr import client_ip
-from members import classification as member_classification
+from members import classification_hook as member_classification
 from members import loyalty, services
 from members.api.serializers import (
     InteractionSerializer,
@@ -82,8 +83,8 @@ class MemberFilter(filters.FilterSet):
     store = filters.CharFilter(field_name="home_store__code", label="Home store code")
     status = filters.ChoiceFilter(choices=Member.Status.choices)
     tag = filters.CharFilter(field_name="tags__name", label="Tag name")
-    registered_after = filters.IsoDateTimeFilter(field_name="registered_at", lookup_expr="gte")
-    registered_before = filters.IsoDateTimeFilter(field_name="registered_at", lookup_expr="lt")
+    registered_after = api_filters.IsoDateTimeFilter(field_name="registered_at", lookup_expr="gte")
+    registered_before = api_filters.IsoDateTimeFilter(field_name="registered_at", lookup_expr="lt")
     search = filters.CharFilter(method="filter_search", label="Member number, name, external id, exact phone or email")
 
     class Meta:
@@ -112,7 +113,7 @@ class MemberViewSet(
     mixins.CreateModelMixin,
     viewsets.GenericViewSet,
 ):
-    """PATCH is the one update verb (API.md); PUT is not offered, so no full replace can wipe fields."""
+    """PATCH is the one update verb (docs/api.md); PUT is not offered, so no full replace can wipe fields."""
 
     lookup_field = "member_no"
     serializer_class = MemberSerializer

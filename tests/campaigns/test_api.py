@@ -1,4 +1,4 @@
-"""The campaigns API: status codes, shapes and permissions (API.md "Segments, campaigns and contact policy")."""
+"""The campaigns API: status codes, shapes and permissions (docs/api.md "Segments, campaigns and contact policy")."""
 
 import pytest
 from django.db import connection

@@ -1,4 +1,4 @@
-"""The members REST API (API.md "Members"): every path, every status code, roles and query counts."""
+"""The members REST API (docs/api.md "Members"): every path, every status code, roles and query counts."""
 
 from __future__ import annotations
 
@@ -353,7 +353,7 @@ def test_patch_of_an_unknown_member_is_404(api_staff):
 
 
 def test_put_is_not_offered_so_a_full_replace_cannot_wipe_fields(api_manager):
-    """PATCH is the one update verb (API.md); PUT is refused rather than treated as partial."""
+    """PATCH is the one update verb (docs/api.md); PUT is refused rather than treated as partial."""
     member = factories.member(name="王芳")
 
     response = api_manager.put(detail(member.member_no), {"name": "新名字"}, format="json")
