@@ -1,3 +1,4 @@
+from axes import apps as axes_apps
 from django.apps import AppConfig
 from django.contrib.admin import apps as admin_apps
 from django.utils.translation import gettext_lazy as _
@@ -22,3 +23,9 @@ class LoyaltyCrmConfig(AppConfig):
 
         fields.install()
         filters.install()
+
+
+class LockoutConfig(axes_apps.AppConfig):
+    """django-axes (the sign-in lockout) under a name staff understand; see login_lockout.py."""
+
+    verbose_name = _("Sign-in lockout")
