@@ -26,7 +26,9 @@ def captured(logger_name: str):
     streams = []
     for handler in handlers:
         if type(handler) is logging.StreamHandler:  # not pytest's capturing handlers
-            streams.append((handler, handler.setStream(io.StringIO())))
+            # Not setStream(): it flushes the old stream, which may be an earlier test's closed capture.
+            streams.append((handler, handler.stream))
+            handler.stream = io.StringIO()
     assert streams, f"no stream handler configured for {logger_name}"
     out = SimpleNamespace(text="")
     try:
@@ -34,7 +36,7 @@ def captured(logger_name: str):
     finally:
         for handler, old in streams:
             out.text += handler.stream.getvalue()
-            handler.setStream(old)
+            handler.stream = old
 
 
 @pytest.mark.parametrize(

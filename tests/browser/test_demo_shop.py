@@ -9,6 +9,7 @@ from django.core.management import call_command
 from demo.logins import demo_password
 from members.models import Member
 from tests.browser.conftest import screenshot
+from tests.conftest import ensure_roles
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -22,6 +23,7 @@ def _login(page, live_server, username):
 
 
 def test_the_seeded_shop_home_and_redemption_page_in_chinese(live_server, zh_page):
+    ensure_roles()  # the demo logins join the role groups, which an earlier transactional test may have flushed
     call_command("seed_demo", members=40, allow_production=True, stdout=io.StringIO(), stderr=io.StringIO())
     page = zh_page
     _login(page, live_server, "manager")

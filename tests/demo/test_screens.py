@@ -75,11 +75,15 @@ def test_some_members_bought_the_paid_plan_and_promotions_exist():
 def test_campaigns_are_in_every_state_with_results():
     statuses = set(Campaign.objects.values_list("status", flat=True))
     assert {"draft", "scheduled", "sending", "completed"} <= statuses
+    sent = 0
     for campaign in Campaign.objects.filter(status=Campaign.Status.COMPLETED):
         counted = campaign_selectors.campaign_results(campaign)
-        assert counted.audience > 0 and counted.sent > 0, campaign.name
-        results = campaign_results(campaign)
-        assert results.sent == counted.sent and results.recipients.members > 0
+        assert counted.audience > 0, campaign.name
+        assert campaign_results(campaign).sent == counted.sent
+        sent += counted.sent
+    # In a 60-member shop one small segment's few consenting members may all fall in the control
+    # group (drawn by row ids, which depend on what ran before): count what was sent over them all.
+    assert sent > 0
     assert SmsLog.objects.count() == OutboxMessage.objects.filter(status=OutboxMessage.Status.SENT).count()
 
 
