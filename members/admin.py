@@ -15,11 +15,9 @@ import secrets
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.contrib.admin.models import LogEntry
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.admin.widgets import RelatedFieldWidgetWrapper
 from django.contrib.auth import get_user_model
-from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import router, transaction
 from django.db.models import Count
@@ -615,13 +613,9 @@ class MemberAdmin(PlainForeignKeysMixin, ServiceFormAdminMixin, SimpleHistoryAdm
         queryset = queryset.select_related("home_store").order_by("pk")
         if request.POST.get("post") == "yes":
             erased = 0
-            content_type = ContentType.objects.get_for_model(Member)
             for member in queryset.exclude(status=Member.Status.ERASED):
+                # The service also scrubs the name from the admin's own log labels.
                 member = services.erase_member(member=member, actor=request.user)
-                # The admin's own log kept the name in its object label; keep only the number.
-                LogEntry.objects.filter(content_type=content_type, object_id=str(member.pk)).update(
-                    object_repr=member.member_no
-                )
                 self.log_change(request, member, _("Erased (anonymised)."))
                 erased += 1
             self.message_user(
