@@ -46,8 +46,8 @@ from django.utils.translation import gettext as _
 
 from loyalty_crm import inputs
 from loyalty_crm.errors import DomainError
-from members.models import Consent, ConsentEvent, ConsentSource, ConsentTopic, Member, Store, Tag
-from members.services import apply_contact_data, new_member_numbers
+from members.models import ConsentSource, ConsentTopic, Member, Store, Tag
+from members.services import apply_contact_data, new_member_numbers, set_members_consents
 
 REQUIRED_COLUMNS = ("external_id", "name", "phone", "email", "birthday", "registered_at")
 CONSENT_COLUMNS = {
@@ -875,47 +875,17 @@ class _Importer:
         through.objects.bulk_create(links, ignore_conflicts=True)
 
     def _set_consents(self, rows: list[_Row], now: datetime.datetime) -> None:
-        """The bulk form of `members.services.set_consents`: only real changes, each with an event."""
+        """`members.services.set_members_consents` for the batch: only real changes, each with an event."""
         rows = [row for row in rows if row.consents]
         if not rows:
             return
-        known = [row.target.pk for row in rows if row.action != "create"]
-        current = (
-            {
-                (consent.member_id, consent.topic): consent
-                for consent in Consent.objects.select_for_update().filter(member_id__in=known).order_by("pk")
-            }
-            if known
-            else {}
+        events = set_members_consents(
+            changes={row.target.pk: row.consents for row in rows}, actor=self.actor, source=ConsentSource.IMPORT, at=now
         )
-        created, granted, withdrawn, events = [], [], [], []
+        changed = {event.member_id for event in events}
         for row in rows:
-            for topic, wanted in sorted(row.consents.items()):
-                consent = current.get((row.target.pk, topic))
-                if consent is not None and consent.granted == wanted:
-                    continue
-                if consent is None:
-                    created.append(Consent(member_id=row.target.pk, topic=topic, granted=wanted, updated_at=now))
-                else:
-                    (granted if wanted else withdrawn).append(consent.pk)
-                events.append(
-                    ConsentEvent(
-                        member_id=row.target.pk,
-                        topic=topic,
-                        granted=wanted,
-                        at=now,
-                        actor=self.actor,
-                        source=ConsentSource.IMPORT,
-                    )
-                )
-                if row.action == "unchanged":
-                    row.action = "update"
-        Consent.objects.bulk_create(created)
-        if granted:
-            Consent.objects.filter(pk__in=granted).update(granted=True, updated_at=now)
-        if withdrawn:
-            Consent.objects.filter(pk__in=withdrawn).update(granted=False, updated_at=now)
-        ConsentEvent.objects.bulk_create(events)
+            if row.action == "unchanged" and row.target.pk in changed:
+                row.action = "update"
 
     def _add_preview(self, rows: list[_Row]) -> None:
         store_codes = {pk: code for code, pk in self.stores.items() if pk}

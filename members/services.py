@@ -314,19 +314,48 @@ def set_consents(
     unknown = set(consents) - topics
     if unknown:
         raise ValidationError({"consents": [_("Unknown consent “%(topic)s”.") % {"topic": t} for t in sorted(unknown)]})
+    return set_members_consents(changes={member.pk: consents}, actor=actor, source=source, at=at)
+
+
+def set_members_consents(
+    *,
+    changes: Mapping[int, Mapping[str, bool]],
+    actor=None,
+    source: str = ConsentSource.ADMIN,
+    at: datetime.datetime | None = None,
+) -> list[ConsentEvent]:
+    """The bulk form of `set_consents` (the import's), by member id: the same rule — only real
+    changes are written, each with its event — in a fixed number of queries for any number of
+    members. The consent rows are locked in primary-key order; topics must be known (the caller
+    validated them)."""
     at = at or timezone.now()
-    current = {c.topic: c for c in Consent.objects.select_for_update().filter(member=member, topic__in=list(consents))}
-    events = []
-    for topic, granted in sorted(consents.items()):
-        granted = bool(granted)
-        consent = current.get(topic)
-        if consent is not None and consent.granted == granted:
-            continue
-        if consent is None:
-            Consent.objects.create(member=member, topic=topic, granted=granted, updated_at=at)
-        else:
-            Consent.objects.filter(pk=consent.pk).update(granted=granted, updated_at=at)
-        events.append(ConsentEvent(member=member, topic=topic, granted=granted, at=at, actor=actor, source=source))
+    changes = {member_id: wanted for member_id, wanted in changes.items() if wanted}
+    if not changes:
+        return []
+    current = {
+        (consent.member_id, consent.topic): consent
+        for consent in Consent.objects.select_for_update().filter(member_id__in=list(changes)).order_by("pk")
+    }
+    created, granted_ids, withdrawn_ids, events = [], [], [], []
+    for member_id, wanted in changes.items():
+        for topic, granted in sorted(wanted.items()):
+            granted = bool(granted)
+            consent = current.get((member_id, topic))
+            if consent is not None and consent.granted == granted:
+                continue
+            if consent is None:
+                created.append(Consent(member_id=member_id, topic=topic, granted=granted, updated_at=at))
+            else:
+                (granted_ids if granted else withdrawn_ids).append(consent.pk)
+            events.append(
+                ConsentEvent(member_id=member_id, topic=topic, granted=granted, at=at, actor=actor, source=source)
+            )
+    if created:
+        Consent.objects.bulk_create(created)
+    if granted_ids:
+        Consent.objects.filter(pk__in=granted_ids).update(granted=True, updated_at=at)
+    if withdrawn_ids:
+        Consent.objects.filter(pk__in=withdrawn_ids).update(granted=False, updated_at=at)
     ConsentEvent.objects.bulk_create(events)
     return events
 
