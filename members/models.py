@@ -486,7 +486,7 @@ class Preference(TimeStamped):
     member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="preferences")
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     key = models.CharField(_("key"), max_length=50, blank=True, help_text=_("Only for free-form preferences."))
-    value = models.CharField(_("value"), max_length=200, blank=True)
+    value = models.CharField(pgettext_lazy("preference", "value"), max_length=200, blank=True)
     category = models.ForeignKey(
         Category,
         verbose_name=_("category"),
