@@ -3,8 +3,10 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+# Where `make run` serves (and what the demo logins' link says): make run RUNDEV_ADDR=0.0.0.0:8001
+RUNDEV_ADDR ?= 127.0.0.1:8000
 
-.PHONY: run test lint format venv venv-dev messages bench-import bench-admin bench-seed bench-expiry bench-tiers bench-classify bench-posting bench-import-purchases clean
+.PHONY: run test lint format venv venv-dev messages docs docs-serve bench-import bench-admin bench-seed bench-expiry bench-tiers bench-classify bench-posting bench-import-purchases clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +26,8 @@ venv-dev: $(VENV)/.dev-installed
 ## run: install, migrate, load demo data once, then serve the admin with a Celery worker and beat
 run: venv
 	$(BIN)/python manage.py migrate --no-input
-	$(BIN)/python manage.py seed_demo --if-empty
-	$(BIN)/python manage.py rundev
+	$(BIN)/python manage.py seed_demo --if-empty --addr $(RUNDEV_ADDR)
+	$(BIN)/python manage.py rundev --addr $(RUNDEV_ADDR)
 
 ## test: the whole suite (PostgreSQL when DATABASE_URL is set, else SQLite)
 test: venv-dev
@@ -43,6 +45,14 @@ format: venv-dev
 messages: venv-dev
 	$(BIN)/python manage.py makemessages -l zh_Hans --no-obsolete --ignore '.venv/*' --ignore 'var/*'
 	$(BIN)/python manage.py compilemessages -l zh_Hans --ignore '.venv/*'
+
+## docs: build the book (docs/, mkdocs.yml) into var/site; strict, so a broken link fails
+docs: venv-dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir var/site
+
+## docs-serve: serve the book with live reload at http://127.0.0.1:8001/
+docs-serve: venv-dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8001
 
 bench-import: venv-dev
 	$(BIN)/python benchmarks/bench_import_members.py

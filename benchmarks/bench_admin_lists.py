@@ -117,7 +117,7 @@ def main() -> None:
             print(f"importing {args.members:,} members …", flush=True)
             run([python, "manage.py", "import_members", str(path)], env)
     run([python, "manage.py", "collectstatic", "--no-input"], env)  # production mode serves hashed files
-    run([python, "manage.py", "shell", "-c", "from members.demo import ensure_catalogue; ensure_catalogue()"], env)
+    run([python, "manage.py", "shell", "-c", "from demo.members import ensure_catalogue; ensure_catalogue()"], env)
     output = run([python, "-c", MEASURE, str(args.repeat)], env)
     rows = __import__("json").loads(output.strip().splitlines()[-1])
     pg = run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-tAc", "SELECT version()"]).split(",")[0]

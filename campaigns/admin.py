@@ -48,6 +48,7 @@ from campaigns.services import recurring
 from campaigns.services.campaigns import EDITABLE_FIELDS, SCHEDULE_FIELDS, validate_campaign
 from loyalty_crm.admin_site import _bars
 from loyalty_crm.errors import DomainError
+from members.masking import mask_phone
 from members.models import Member
 
 
@@ -519,8 +520,7 @@ class SmsLogAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("phone"))
     def masked_phone(self, entry):
-        phone = entry.phone or ""
-        return phone[:-8] + "****" + phone[-4:] if len(phone) > 8 else "****"
+        return mask_phone(entry.phone) or "****"  # one spelling of a masked phone everywhere
 
 
 @admin.register(CampaignKpiTarget)

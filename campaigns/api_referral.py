@@ -1,4 +1,4 @@
-"""API of the referral programme and partner codes (API.md, campaigns section, extensions).
+"""API of the referral programme and partner codes (docs/api.md, campaigns section, extensions).
 
 - `GET /api/v1/members/{member_no}/referrals/` — the member's referral code and the members they
   referred with each one's reward status (staff with `members.view_member` and
@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 
 from campaigns import partners, referrals
 from campaigns.models import PartnerCode, ReferralReward
+from loyalty_crm.api import fields as api_fields
 from loyalty_crm.api.schema import conflict
 from members.models import Member
 from rewards.api.catalogue_serializers import CouponSerializer
@@ -38,12 +39,12 @@ def has_perms(*codenames: str) -> type[BasePermission]:
 
 class ReferredMemberSerializer(serializers.Serializer):
     member_no = serializers.CharField()
-    registered_at = serializers.DateTimeField()
+    registered_at = api_fields.DateTimeField()
     status = serializers.ChoiceField(
         choices=[("pending", "pending"), *ReferralReward.Status.choices],
         help_text="pending: no purchase yet; rewarded; not_rewarded: first purchase while the programme was off.",
     )
-    rewarded_at = serializers.DateTimeField(allow_null=True)
+    rewarded_at = api_fields.DateTimeField(allow_null=True)
     referrer_points = serializers.IntegerField()
     referred_points = serializers.IntegerField()
 

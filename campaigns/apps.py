@@ -9,9 +9,9 @@ class CampaignsConfig(AppConfig):
 
     def ready(self):
         from campaigns.providers import ScoreClassificationProvider
-        from members import classification
+        from members import classification_hook
 
-        classification.register_provider(ScoreClassificationProvider())
+        classification_hook.register_provider(ScoreClassificationProvider())
         from campaigns import referral_receivers
         from members import signals as member_signals
 

@@ -1,4 +1,4 @@
-"""Automations: campaigns sent by a trigger (README "Campaigns: automations").
+"""Automations: campaigns sent by a trigger (docs/rules/campaigns.md, "Automations").
 
 Every automated message goes through the outbox and the contact policy like any campaign's:
 `enqueue_occurrence` writes one pending outbox row per member for the occurrence's campaign step

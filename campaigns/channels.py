@@ -9,7 +9,6 @@ default, `DatabaseSmsProvider`, only stores messages in `SmsLog` for development
 from __future__ import annotations
 
 import functools
-import uuid
 from typing import Protocol
 
 from django.conf import settings
@@ -104,7 +103,3 @@ def send_email(*, address: str, message: RenderedMessage, member_no: str, refere
 
 def send_sms(*, phone: str, message: RenderedMessage, reference: str) -> str:
     return sms_provider().send(phone=phone, text=message.text, reference=reference)
-
-
-def new_reference() -> str:
-    return uuid.uuid4().hex

@@ -1,6 +1,6 @@
 """Customer classification (客户分层), RFM scores, churn risk and CLV — set-based, in batches.
 
-Definitions (README "Campaigns: classification and segments"), all as of a date D, with the
+Definitions (docs/rules/campaigns.md, "Classification"), all as of a date D, with the
 settings of `ClassificationPolicy` (defaults: share 20%, window 12 months, lapsed after 730 days):
 
 - A purchase counts for what was paid less what was refunded; a fully refunded purchase does not
@@ -22,7 +22,10 @@ settings of `ClassificationPolicy` (defaults: share 20%, window 12 months, lapse
   the score of the first of them. The RFM score is R + F + M (3–15).
 - Churn risk and CLV: `campaigns.clv` (BG/NBD + Gamma-Gamma) fitted on this run's data in days
   (purchase days as transactions, in the project's time zone): churn risk = 1 − P(alive),
-  CLV = expected purchases over the CLV horizon × expected purchase value, undiscounted.
+  CLV = expected purchases over the CLV horizon × expected purchase value, undiscounted. When
+  the BG/NBD fit is degenerate or did not converge, and always for one-time buyers, P(alive)
+  comes from the recency rule instead (`clv.recency_rule`: days since the last purchase against
+  the member's own mean gap between purchases); the run records which (`_fit_and_predict`).
 
 One code path for PostgreSQL and SQLite: the same statements (window functions, INSERT … ON
 CONFLICT DO UPDATE) with two small dialect differences (local day, day difference); money is
@@ -53,6 +56,9 @@ BATCH_SIZE = 100_000
 # The CLV model is fitted on at most this many customers (an even sample by member id); the
 # predictions cover everyone.
 FIT_SAMPLE = 20_000
+# `ClassificationRun.model["method"]`: what produced the churn risk and expected purchases.
+METHOD_BGNBD = "bgnbd"
+METHOD_RULE = "rule"
 
 Progress = Callable[[str, int, int], None]
 
@@ -322,8 +328,18 @@ def _write_predictions(cursor, dialect: _Dialect, columns: list[np.ndarray]) -> 
 
 
 def _fit_and_predict(cursor, dialect: _Dialect, *, as_of: datetime.date, horizon_months: int) -> dict:
-    """Fit BG/NBD + Gamma-Gamma on (an even sample of) the members who bought, predict for all of
-    them into the temp table `cls_pred`. Returns the fitted parameters (or why there are none)."""
+    """Churn risk and CLV of every member who bought, into the temp table `cls_pred`; returns what
+    produced them (`ClassificationRun.model`).
+
+    BG/NBD + Gamma-Gamma are fitted on (an even sample of) the buyers, BG/NBD with lifetimes' L2
+    penalty (`clv.DEFAULT_PENALIZER`). When the BG/NBD fit cannot be had or must not be used
+    (`clv.bgnbd_problems`: not converged, a parameter on a bound, collapsed or run away,
+    implausible P(alive) for the long-lapsed), P(alive) and expected purchases come from the
+    recency rule (`clv.recency_rule`) instead: `method` is "rule" and `reason` says why. One-time
+    buyers always get the rule's P(alive): BG/NBD holds them certainly active by assumption.
+    CLV = expected purchases × Gamma-Gamma's expected purchase value; empty when Gamma-Gamma
+    cannot be fitted (`gamma_gamma_reason`).
+    """
     cursor.execute(
         "CREATE TEMP TABLE cls_pred (member_id BIGINT PRIMARY KEY, p_alive DOUBLE PRECISION, "
         "expected DOUBLE PRECISION, clv DOUBLE PRECISION)"
@@ -335,23 +351,48 @@ def _fit_and_predict(cursor, dialect: _Dialect, *, as_of: datetime.date, horizon
     m = np.divide(repeat_net, x, out=np.zeros_like(x), where=x > 0)
     step = max(1, math.ceil(len(ids) / FIT_SAMPLE))
     sample = slice(None, None, step)
-    try:
-        bgnbd = clv.fit_bgnbd(x[sample], t_x[sample], T[sample])
-        gamma_gamma = clv.fit_gamma_gamma(x[sample], m[sample])
-    except clv.FitError as error:
-        return {"fitted": False, "reason": str(error), "customers": len(ids)}
     horizon = (add_months(as_of, horizon_months) - as_of).days
-    predictions = clv.predict(bgnbd, gamma_gamma, horizon=horizon, x=x, t_x=t_x, T=T, m=m)
-    p_alive = np.round(predictions.p_alive, 6)
-    expected = np.round(predictions.expected_purchases, 4)
-    value = np.round(np.nan_to_num(predictions.clv, nan=0.0), 2)
-    _write_predictions(cursor, dialect, [ids, p_alive, expected, value])
-    return {
-        "fitted": True,
+    rule = clv.recency_rule(x, t_x, T, horizon=horizon)
+    model: dict = {
         "customers": len(ids),
         "fitted_on": len(ids[sample]),
         "time_unit": "day",
         "horizon_days": horizon,
-        "bgnbd": bgnbd.as_dict(),
-        "gamma_gamma": gamma_gamma.as_dict(),
+        "penalizer_coef": clv.DEFAULT_PENALIZER,
+        "typical_gap_days": None if math.isnan(rule.typical_gap) else round(rule.typical_gap, 2),
     }
+    fit = None
+    try:
+        fit = clv.fit_bgnbd(x[sample], t_x[sample], T[sample], penalizer_coef=clv.DEFAULT_PENALIZER)
+    except clv.FitError as error:
+        problems = [str(error)]
+    else:
+        problems = clv.bgnbd_problems(fit, x, t_x, T)
+    try:
+        gamma_gamma = clv.fit_gamma_gamma(x[sample], m[sample])
+    except clv.FitError as error:
+        gamma_gamma = None
+        model["gamma_gamma_reason"] = str(error)
+    model["gamma_gamma"] = gamma_gamma.as_dict() if gamma_gamma else None
+
+    if fit is not None and not problems:
+        predictions = clv.predict(fit.params, gamma_gamma, horizon=horizon, x=x, t_x=t_x, T=T, m=m)
+        p_alive = np.where(x > 0, predictions.p_alive, rule.p_alive)
+        expected = predictions.expected_purchases
+        model.update(fitted=True, method=METHOD_BGNBD, bgnbd=fit.as_dict())
+    else:
+        p_alive, expected = rule.p_alive, rule.expected_purchases
+        model.update(fitted=False, method=METHOD_RULE, reason="; ".join(problems))
+        if fit is not None:
+            model["rejected_bgnbd"] = fit.as_dict()
+    if gamma_gamma is not None:
+        value = expected * clv.expected_average_value(gamma_gamma, x, m)
+    else:
+        value = np.full_like(x, np.nan)
+    # NaN (no figure: e.g. no repeat buyer to give a typical gap) is stored as NULL.
+    columns = [np.round(p_alive, 6), np.round(expected, 4), np.round(value, 2)]
+    _write_predictions(cursor, dialect, [ids, *columns])
+    if dialect.postgres and any(np.isnan(column).any() for column in columns):
+        for column in ("p_alive", "expected", "clv"):
+            cursor.execute(f"UPDATE cls_pred SET {column} = NULL WHERE {column} = 'NaN'")
+    return model

@@ -1,7 +1,7 @@
 """Segments, classification, campaigns and the contact policy.
 
 `campaigns` reads `members` and `rewards` and changes points only through `rewards.services`
-(DESIGN.md: members ← rewards ← campaigns).
+(docs/design.md: members ← rewards ← campaigns).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from members.models import Member, TimeStamped
 class Segment(TimeStamped):
     """A saved set of rules (ANDed; an absent key means any) that picks members.
 
-    The rule keys are API.md's: classification, tiers, stores, tags, min_spend_12m,
+    The rule keys are docs/api.md's: classification, tiers, stores, tags, min_spend_12m,
     last_purchase_after, last_purchase_before, birthday_month, consented_channel.
     """
 
@@ -366,7 +366,7 @@ class OutboxMessage(models.Model):
 
 
 class ContactPolicy(models.Model):
-    """The one row of rules that keep marketing from over-contacting anyone (DESIGN.md)."""
+    """The one row of rules that keep marketing from over-contacting anyone (docs/design.md)."""
 
     quiet_hours_start = models.TimeField(
         _("quiet hours start"),
@@ -437,7 +437,7 @@ class SmsLog(models.Model):
 
 
 class Classification(models.TextChoices):
-    """A member's class (DESIGN.md "Classification"); the first four are API.md's."""
+    """A member's class (docs/design.md "Classification"); the first four are docs/api.md's."""
 
     HIGH_VALUE = "high_value", _("High value")
     POTENTIAL = "potential", _("Potential")

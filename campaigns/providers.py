@@ -1,11 +1,11 @@
-"""`campaigns`' answer to `members.classification`: classes and RFM for the members API and admin."""
+"""`campaigns`' answer to `members.classification_hook`: classes and RFM for the members API and admin."""
 
 from __future__ import annotations
 
 from django.db.models import Exists, OuterRef, QuerySet
 
 from campaigns.models import Classification, MemberScore
-from members.classification import NONE, RFM, ClassificationSnapshot
+from members.classification_hook import NONE, RFM, ClassificationSnapshot
 from members.models import Member
 
 LABELS = dict(Classification.choices)

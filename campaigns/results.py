@@ -1,6 +1,6 @@
 """Results of a campaign: delivery, engagement, offers, repurchase against the control group, ROI.
 
-Attribution rule (stated in the README): a recipient's purchase counts for the campaign when it
+Attribution rule (docs/rules/campaigns.md, "Results"): a recipient's purchase counts for the campaign when it
 was made within `window_days` (default 30) after the message was sent to them
 (`sent_at < ordered_at <= sent_at + window`); revenue is what was paid net of refunds. The
 control group's reference time is the campaign's start (`started_at`), the moment their message

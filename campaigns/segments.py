@@ -1,4 +1,4 @@
-"""Segments: saved rule sets that pick members (API.md "Segments, campaigns and contact policy").
+"""Segments: saved rule sets that pick members (docs/api.md "Segments, campaigns and contact policy").
 
 Rules are a dict; every key is optional (absent = any) and the keys are ANDed. Within a key that
 takes a list, any listed value matches:

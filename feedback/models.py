@@ -448,7 +448,8 @@ class KpiTarget(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_metric_display()} · {self.store or _('all stores')}"
+        store = self.store or _("all stores")
+        return f"{self.get_metric_display()} · {store}"
 
     def clean(self):
         from django.core.exceptions import ValidationError

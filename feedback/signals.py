@@ -1,4 +1,4 @@
-"""Signals `feedback` sends for other apps (documented in the README).
+"""Signals `feedback` sends for other apps (documented in docs/design.md, "Boundaries").
 
 - `survey_answered(sender=SurveyResponse, response=...)`: after a CSAT or NPS answer is stored
   (sent on commit). The answer is also recorded as an interaction on the member's profile.

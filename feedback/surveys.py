@@ -1,5 +1,9 @@
 """Satisfaction surveys: CSAT after a resolved ticket, NPS for members who consented.
 
+A CSAT link is answered only while its ticket is resolved or closed: before that (a link made
+early, or the ticket reopened since) the page says the ticket is not resolved yet (409) and stores
+nothing.
+
 Links carry a signed, salted, time-stamped token (django.core.signing): a changed character is
 refused, an old link (FEEDBACK_SURVEY_MAX_AGE_DAYS) has expired, and each link records one answer
 — `SurveyResponse.token_id` is unique, so two answers sent at once still store one.
@@ -57,6 +61,12 @@ class SurveyLinkExpired(FeedbackError):
 
 class SurveyAlreadyAnswered(FeedbackError):
     code = "survey_already_answered"
+
+
+class SurveyTicketNotResolved(FeedbackError):
+    """A CSAT link for a ticket that is not (or no longer) resolved or closed: there is nothing to rate yet."""
+
+    code = "survey_ticket_not_resolved"
 
 
 def max_age() -> datetime.timedelta:
@@ -118,8 +128,9 @@ class SurveyInvite:
 
 
 def open_survey(*, token: str, kind: str) -> SurveyInvite:
-    """Check a survey link: SurveyLinkInvalid (changed or unknown), SurveyLinkExpired, or
-    SurveyAlreadyAnswered; otherwise what the survey is about."""
+    """Check a survey link: SurveyLinkInvalid (changed or unknown), SurveyLinkExpired,
+    SurveyTicketNotResolved (CSAT for a ticket not resolved or closed) or SurveyAlreadyAnswered;
+    otherwise what the survey is about."""
     salt = CSAT_SALT if kind == SurveyResponse.Kind.CSAT else NPS_SALT
     try:
         data = signing.loads(token, salt=salt, max_age=max_age())
@@ -133,6 +144,9 @@ def open_survey(*, token: str, kind: str) -> SurveyInvite:
         ticket = Ticket.objects.select_related("member", "store").filter(ticket_no=data.get("t")).first()
         if ticket is None:
             raise SurveyLinkInvalid(_("This survey link is not valid."))
+        if not ticket.is_done:
+            # Only a resolved (or since closed) ticket is rated; a reopened one waits for its resolution.
+            raise SurveyTicketNotResolved(_("This ticket is not resolved yet."))
         invite = SurveyInvite(
             kind=kind, token_id=f"csat:{ticket.ticket_no}", ticket=ticket, member=ticket.member, channel="email"
         )

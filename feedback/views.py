@@ -133,6 +133,7 @@ SURVEY_REFUSALS = {
     surveys.SurveyLinkInvalid: (400, "invalid"),
     surveys.SurveyLinkExpired: (410, "expired"),
     surveys.SurveyAlreadyAnswered: (410, "answered"),
+    surveys.SurveyTicketNotResolved: (409, "not_resolved"),
 }
 
 

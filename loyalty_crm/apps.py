@@ -1,3 +1,4 @@
+from axes import apps as axes_apps
 from django.apps import AppConfig
 from django.contrib.admin import apps as admin_apps
 from django.utils.translation import gettext_lazy as _
@@ -14,3 +15,17 @@ class LoyaltyCrmConfig(AppConfig):
     default = True
     name = "loyalty_crm"
     verbose_name = _("Loyalty CRM")
+
+    def ready(self):
+        # Every ModelSerializer and FilterSet reads dates and datetimes through the project's
+        # fields (loyalty_crm.inputs' rules).
+        from loyalty_crm.api import fields, filters
+
+        fields.install()
+        filters.install()
+
+
+class LockoutConfig(axes_apps.AppConfig):
+    """django-axes (the sign-in lockout) under a name staff understand; see login_lockout.py."""
+
+    verbose_name = _("Sign-in lockout")

@@ -4,9 +4,10 @@ With no environment at all the project runs in development mode: SQLite, an embe
 (filesystem) Celery broker, a local-memory cache and a development encryption key.
 With ``DJANGO_DEBUG=0`` it refuses to start without ``DJANGO_SECRET_KEY`` and
 ``FIELD_ENCRYPTION_KEY`` and switches on every production safeguard that
-``manage.py check --deploy`` looks for. README "Settings" lists every variable.
+``manage.py check --deploy`` looks for. docs/operations/settings.md lists every variable.
 """
 
+import datetime
 from pathlib import Path
 
 import environ
@@ -25,6 +26,31 @@ _DEV_SECRET_KEY = "dev-only-insecure-secret-key-do-not-use-in-production-7f3a9c2
 # A fixed development key so `make run` data survives restarts. Never valid in production.
 DEV_FIELD_ENCRYPTION_KEY = "ZGV2LW9ubHktZmllbGQta2V5LW5vdC1mb3ItcHJvZCE="
 
+# Production refuses a DJANGO_SECRET_KEY shorter than this, of fewer distinct characters, or
+# containing a placeholder word (what Django's own `check --deploy` W009 looks for, and more).
+# Words are 5+ characters (and "xxxxx") so a random key almost never contains one by chance.
+SECRET_KEY_MIN_LENGTH = 50
+SECRET_KEY_MIN_DISTINCT_CHARACTERS = 5
+SECRET_KEY_PLACEHOLDERS = (
+    "change-me", "changeme", "change_me", "replace-me", "replaceme", "secret", "django-insecure",
+    "insecure", "example", "xxxxx", "dev-key", "dev-only", "devkey", "password", "dummy", "sample",
+    "placeholder", "your-", "test-key", "not-for-prod", "do-not-use",
+)  # fmt: skip
+
+
+def secret_key_weakness(key: str) -> str:
+    """Why `key` must not sign production sessions and links; "" when it may."""
+    if len(key) < SECRET_KEY_MIN_LENGTH:
+        return f"it has {len(key)} characters, at least {SECRET_KEY_MIN_LENGTH} are needed"
+    if len(set(key)) < SECRET_KEY_MIN_DISTINCT_CHARACTERS:
+        return f"it has fewer than {SECRET_KEY_MIN_DISTINCT_CHARACTERS} different characters"
+    lowered = key.lower()
+    for word in SECRET_KEY_PLACEHOLDERS:
+        if word in lowered:
+            return f"it contains the placeholder {word!r}"
+    return ""
+
+
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
 FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
 if not DEBUG:
@@ -39,6 +65,12 @@ if not DEBUG:
     if missing:
         raise ImproperlyConfigured(
             "Production mode (DJANGO_DEBUG=0) needs these environment variables: " + ", ".join(missing)
+        )
+    weak_secret_key = secret_key_weakness(SECRET_KEY)
+    if weak_secret_key:
+        raise ImproperlyConfigured(
+            f"DJANGO_SECRET_KEY is too weak for production: {weak_secret_key}. Generate one with "
+            '`python -c "import secrets; print(secrets.token_hex(40))"`.'
         )
     if FIELD_ENCRYPTION_KEY.split(",")[0].strip() == DEV_FIELD_ENCRYPTION_KEY:
         raise ImproperlyConfigured(
@@ -66,11 +98,13 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "simple_history",
+    "loyalty_crm.apps.LockoutConfig",  # django-axes
     "loyalty_crm.apps.LoyaltyCrmConfig",
     "members",
     "rewards",
     "campaigns",
     "feedback",
+    "demo",  # development only: seed_demo (the top layer; no app imports it)
 ]
 
 MIDDLEWARE = [
@@ -79,11 +113,15 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # A NUL character in a path, query, cookie, header or form: 400 (loyalty_crm.middleware).
+    "loyalty_crm.middleware.RefuseNulMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes requires: turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "loyalty_crm.urls"
@@ -139,6 +177,29 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# Sign-in lockout (django-axes; the rules in loyalty_crm/login_lockout.py, README "Sign-in lockout").
+# The axes backend comes first: it refuses a locked-out sign-in before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)  # per username
+LOGIN_FAILURE_LIMIT_PER_ADDRESS = env.int("LOGIN_FAILURE_LIMIT_PER_ADDRESS", default=20)  # per client address
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_HANDLER = "loyalty_crm.login_lockout.LockoutHandler"
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "loyalty_crm.login_lockout.client_address"
+AXES_LOCKOUT_CALLABLE = "loyalty_crm.login_lockout.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False  # no start-up banner on every manage.py command
+# API tokens: bad `Authorization: Token` attempts allowed per client address within a window
+# (seconds) before that address gets 429 for them (loyalty_crm/api/authentication.py).
+API_BAD_TOKEN_RATE = (
+    env.int("API_BAD_TOKEN_MAX_ATTEMPTS", default=10),
+    env.int("API_BAD_TOKEN_WINDOW_SECONDS", default=600),
+)
+
 # Languages: Simplified Chinese for Chinese browsers, English otherwise.
 LANGUAGE_CODE = "en"
 LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
@@ -170,6 +231,8 @@ MEDIA_URL = "/media/"
 # Largest upload accepted in one request (the admin member import included).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# API request bodies: JSON nested deeper than this many arrays/objects is refused with 400.
+API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=32)
 # The public feedback form: submissions allowed per client IP within a window of seconds.
 FEEDBACK_FORM_RATE = (
     env.int("FEEDBACK_FORM_MAX_POSTS", default=5),
@@ -183,12 +246,16 @@ FEEDBACK_SURVEY_MAX_AGE_DAYS = env.int("FEEDBACK_SURVEY_MAX_AGE_DAYS", default=1
 FEEDBACK_SLA_WARNING_FRACTION = env.float("FEEDBACK_SLA_WARNING_FRACTION", default=0.25)
 FEEDBACK_SLA_WARNING_MAX_SECONDS = env.int("FEEDBACK_SLA_WARNING_MAX_SECONDS", default=3600)
 FEEDBACK_STAFF_LANGUAGE = env.str("FEEDBACK_STAFF_LANGUAGE", default="zh-hans")
+# Customers' photos: the largest accepted (pixels, from the header) and the longer side they are
+# scaled down to before storing (feedback/images.py).
+FEEDBACK_PHOTO_MAX_PIXELS = env.int("FEEDBACK_PHOTO_MAX_PIXELS", default=24_000_000)
+FEEDBACK_PHOTO_MAX_EDGE = env.int("FEEDBACK_PHOTO_MAX_EDGE", default=2048)
 MEMBER_IMPORT_MAX_BYTES = env.int("MEMBER_IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
 # Paid membership: the daily task sends `rewards.signals.membership_renewal_due` this many days
 # (or fewer) before a membership ends, once per membership.
 MEMBERSHIP_RENEWAL_REMINDER_DAYS = env.int("MEMBERSHIP_RENEWAL_REMINDER_DAYS", default=30)
 
-# Campaign dispatch (README "Campaigns: sending").
+# Campaign dispatch (docs/rules/sending.md).
 # The public address of this site, for links in messages (unsubscribe).
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 # Feedback's emailed links use the same address unless told otherwise.
@@ -203,6 +270,8 @@ CAMPAIGN_BATCH_SIZE = env.int("CAMPAIGN_BATCH_SIZE", default=100)
 CAMPAIGN_DISPATCH_PARALLELISM = env.int("CAMPAIGN_DISPATCH_PARALLELISM", default=4)
 # What one point costs the business (CNY), for campaign results: cost = bonus points × this + coupon value used.
 CAMPAIGN_POINT_VALUE = env.str("CAMPAIGN_POINT_VALUE", default="0.01")
+# The longest subject or body a campaign message may render to (campaigns/templating.py).
+CAMPAIGN_MESSAGE_MAX_CHARS = env.int("CAMPAIGN_MESSAGE_MAX_CHARS", default=10_000)
 
 LOGIN_URL = "admin:login"
 
@@ -228,6 +297,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["loyalty_crm.api.permissions.ModelPermissions"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # DRF's three, refusing NUL characters and JSON nested deeper than API_JSON_MAX_DEPTH.
+    "DEFAULT_PARSER_CLASSES": [
+        "loyalty_crm.api.parsers.JSONParser",
+        "loyalty_crm.api.parsers.FormParser",
+        "loyalty_crm.api.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "loyalty_crm.api.pagination.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "loyalty_crm.api.schema.AutoSchema",
@@ -281,10 +356,21 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
 # Production safeguards (checked by `manage.py check --deploy`).
+# DJANGO_TLS_AT_PROXY=1 declares that the TLS proxy in front redirects plain HTTP to HTTPS and sends
+# the HSTS header itself (README "TLS at the proxy"): Django's own redirect and HSTS are then off by
+# default, and the two deploy checks that report exactly those (W008, W004) are silenced — only
+# while they are off, and only in this mode. Without it, switching either off still warns.
+TLS_AT_PROXY = env.bool("DJANGO_TLS_AT_PROXY", default=False)
+SILENCED_SYSTEM_CHECKS: list[str] = []
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
-    SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not TLS_AT_PROXY)
+    SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0 if TLS_AT_PROXY else 31536000)
+    if TLS_AT_PROXY:
+        if not SECURE_SSL_REDIRECT:
+            SILENCED_SYSTEM_CHECKS.append("security.W008")
+        if not SECURE_HSTS_SECONDS:
+            SILENCED_SYSTEM_CHECKS.append("security.W004")
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SESSION_COOKIE_SECURE = True
@@ -293,10 +379,26 @@ if not DEBUG:
     X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 
+# Every handler redacts phone numbers, emails and the values of ?phone=, ?email=, ?search=, ?q=
+# (loyalty_crm.logredact); django.server is the request log of runserver (`make run`), redacted
+# too. gunicorn's access log is redacted by gunicorn.conf.py.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"redact": {"()": "loyalty_crm.logredact.RedactFilter"}},
+    "formatters": {
+        "django.server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"}
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["redact"]},
+        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server", "filters": ["redact"]},
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        # Django's own "django" handlers (console when DEBUG, mail_admins) do not redact: the
+        # records go up to the root's console instead.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.db.backends": {"level": "INFO"},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+    },
 }

@@ -15,11 +15,9 @@ import secrets
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.contrib.admin.models import LogEntry
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.admin.widgets import RelatedFieldWidgetWrapper
 from django.contrib.auth import get_user_model
-from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import router, transaction
 from django.db.models import Count
@@ -35,8 +33,9 @@ from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
 
 from loyalty_crm.errors import DomainError
-from members import classification as member_classification
-from members import loyalty, services
+from loyalty_crm.netaddr import client_ip
+from members import classification_hook as member_classification
+from members import loyalty, masking, services
 from members.forms import (
     CONSENT_FIELDS,
     InteractionAddForm,
@@ -51,6 +50,7 @@ from members.models import (
     Category,
     ConsentEvent,
     ConsentTopic,
+    ContactDetailView,
     Interaction,
     Member,
     Preference,
@@ -69,19 +69,6 @@ IMPORT_PERMISSION = "members.import_members"
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def mask_phone(phone: str | None) -> str:
-    if not phone:
-        return ""
-    return phone[:-8] + "****" + phone[-4:] if len(phone) > 8 else "****"
-
-
-def mask_email(email: str | None) -> str:
-    if not email:
-        return ""
-    local, _sep, domain = email.rpartition("@")
-    return f"{local[:1]}***@{domain}" if local else "***"
 
 
 def staff_store(user):
@@ -211,9 +198,9 @@ class MemberHistoryContext(HistoricalRecordContextHelper):
 
     def prepare_delta_change_value(self, change, value):
         if change.field == "phone":
-            return mask_phone(value)
+            return masking.mask_phone(value)
         if change.field == "email":
-            return mask_email(value)
+            return masking.mask_email(value)
         if change.field == "birthday":
             return "****-**-**" if value else ""
         return super().prepare_delta_change_value(change, value)
@@ -335,13 +322,28 @@ class MemberAdmin(PlainForeignKeysMixin, ServiceFormAdminMixin, SimpleHistoryAdm
             queryset = queryset.not_erased()  # nobody picks an erased member in a form
         return member_search(queryset, search_term), False
 
+    # Lists show contact data masked for everyone; a member's own page shows what
+    # `render_change_form` decided for this reader (`member.contact_values`), masked by default.
+
     @admin.display(description=gettext_lazy("phone"))
     def phone_masked(self, member):
-        return member.masked_phone
+        return masking.mask_phone(member.phone)
+
+    @staticmethod
+    def _shown(member) -> masking.ContactValues:
+        return getattr(member, "contact_values", None) or masking.contact_values(member, clear=False)
+
+    @admin.display(description=gettext_lazy("phone"))
+    def phone_shown(self, member):
+        return self._shown(member).phone or ""
 
     @admin.display(description=gettext_lazy("email"))
-    def email_masked(self, member):
-        return mask_email(member.email)
+    def email_shown(self, member):
+        return self._shown(member).email or ""
+
+    @admin.display(description=gettext_lazy("birthday"))
+    def birthday_shown(self, member):
+        return masking.birthday_display(member.birthday, clear=not self._shown(member).masked)
 
     @admin.display(description=Member._meta.get_field("registered_at").verbose_name, ordering="registered_at")
     def registered(self, member):
@@ -359,9 +361,8 @@ class MemberAdmin(PlainForeignKeysMixin, ServiceFormAdminMixin, SimpleHistoryAdm
     @admin.display(description=gettext_lazy("consents"))
     def consent_summary(self, member):
         state = services.consent_state(member)
-        return "; ".join(
-            f"{ConsentTopic(topic).label}: {_('yes') if granted else _('no')}" for topic, granted in state.items()
-        )
+        answers = {True: _("yes"), False: _("no")}
+        return "; ".join(f"{ConsentTopic(topic).label}: {answers[bool(granted)]}" for topic, granted in state.items())
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "can_import_members": self.has_import_permission(request)}
@@ -387,6 +388,24 @@ class MemberAdmin(PlainForeignKeysMixin, ServiceFormAdminMixin, SimpleHistoryAdm
         except (Member.DoesNotExist, ValidationError, ValueError):
             return None
 
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        response = super().changeform_view(request, object_id, form_url, extra_context)
+        member = getattr(request, "_contact_details_shown", None)
+        if member is not None:
+            # After, not inside, the page's transaction: a page re-shown with errors rolls that back,
+            # yet it showed the contact data in clear all the same.
+            self._record_contact_view(request, member)
+        return response
+
+    def _record_contact_view(self, request, member) -> bool:
+        return services.reveal_contact_details(
+            user=request.user,
+            member=member,
+            channel=ContactDetailView.Channel.ADMIN,
+            path=request.path,
+            client_ip=client_ip(request),
+        )
+
     def get_fieldsets(self, request, obj=None):
         if obj is not None and not self.has_change_permission(request, obj):
             # Read-only (view permission, or an erased profile): contact data stays masked.
@@ -398,8 +417,9 @@ class MemberAdmin(PlainForeignKeysMixin, ServiceFormAdminMixin, SimpleHistoryAdm
                             "member_no",
                             "name",
                             "gender",
-                            "phone_masked",
-                            "email_masked",
+                            "phone_shown",
+                            "email_shown",
+                            "birthday_shown",
                             "home_store",
                             "status",
                             "tag_list",
@@ -417,8 +437,12 @@ class MemberAdmin(PlainForeignKeysMixin, ServiceFormAdminMixin, SimpleHistoryAdm
         membership = ["home_store", "referred_by", "tags", "external_id", "source_channel", "notes"]
         if obj is not None:
             membership.insert(1, "status")
+        contact = ["phone", "email", "birthday"]
+        if obj is not None and not services.may_see_contact_details(request.user):
+            # Editing a profile without the right to read its contact data: shown masked, kept as is.
+            contact = ["phone_shown", "email_shown", "birthday_shown"]
         return [
-            (None, {"fields": ["name", "gender", "phone", "email", "birthday"]}),
+            (None, {"fields": ["name", "gender", *contact]}),
             (_("Membership"), {"fields": membership}),
             (
                 _("Consents"),
@@ -432,7 +456,11 @@ class MemberAdmin(PlainForeignKeysMixin, ServiceFormAdminMixin, SimpleHistoryAdm
         ]
 
     def get_readonly_fields(self, request, obj=None):
-        return ["referred_by"] if obj is not None else []
+        if obj is None:
+            return []
+        if not services.may_see_contact_details(request.user):
+            return ["referred_by", "phone_shown", "email_shown", "birthday_shown"]
+        return ["referred_by"]
 
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None and not obj.is_erased else []
@@ -452,6 +480,12 @@ class MemberAdmin(PlainForeignKeysMixin, ServiceFormAdminMixin, SimpleHistoryAdm
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
+            # The one place the back office shows a member's contact data in clear; `changeform_view`
+            # records it once the page's own transaction is over.
+            clear = services.may_see_contact_details(request.user)
+            obj.contact_values = masking.contact_values(obj, clear=clear)
+            if clear:
+                request._contact_details_shown = obj
             # Lazy: computed while the page renders, after a rolled-back POST, never before it.
             context["member360"] = SimpleLazyObject(lambda: self._member360_context(obj))
             context["member360_links"] = self._record_links(request, obj)
@@ -461,9 +495,11 @@ class MemberAdmin(PlainForeignKeysMixin, ServiceFormAdminMixin, SimpleHistoryAdm
 
     def _member360_context(self, member) -> dict:
         m = member_360(member)
+        contact = self._shown(member)
         return {
             "m": m,
-            "masked_email": mask_email(member.email),
+            "contact": contact,
+            "birthday": masking.birthday_display(member.birthday, clear=not contact.masked),
             "consent_rows": [(topic, ConsentTopic(topic).label, granted) for topic, granted in m.consents.items()],
             "classification": member_classification.snapshot(member),
         }
@@ -477,6 +513,7 @@ class MemberAdmin(PlainForeignKeysMixin, ServiceFormAdminMixin, SimpleHistoryAdm
             ("preferences", "preference"),
             ("interactions", "interaction"),
             ("consent_events", "consentevent"),
+            ("contact_detail_views", "contactdetailview"),
         ):
             if user.has_perm(f"members.view_{model}"):
                 url = reverse(f"admin:members_{model}_changelist", current_app=self.admin_site.name)
@@ -496,8 +533,12 @@ class MemberAdmin(PlainForeignKeysMixin, ServiceFormAdminMixin, SimpleHistoryAdm
         return True  # a profile changes only through its services
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):
-        # Viewing an old version shows its contact data in clear: only for those who may edit it.
+        # Viewing an old version shows its contact data in clear: only for those who may edit it
+        # and may see contact details, and recorded like any other clear view.
         if request.method != "GET" or not super().has_change_permission(request):
+            raise PermissionDenied
+        member = self.get_object(request, object_id)
+        if member is None or not self._record_contact_view(request, member):
             raise PermissionDenied
         return super().history_form_view(request, object_id, version_id, extra_context)
 
@@ -572,13 +613,9 @@ class MemberAdmin(PlainForeignKeysMixin, ServiceFormAdminMixin, SimpleHistoryAdm
         queryset = queryset.select_related("home_store").order_by("pk")
         if request.POST.get("post") == "yes":
             erased = 0
-            content_type = ContentType.objects.get_for_model(Member)
             for member in queryset.exclude(status=Member.Status.ERASED):
+                # The service also scrubs the name from the admin's own log labels.
                 member = services.erase_member(member=member, actor=request.user)
-                # The admin's own log kept the name in its object label; keep only the number.
-                LogEntry.objects.filter(content_type=content_type, object_id=str(member.pk)).update(
-                    object_repr=member.member_no
-                )
                 self.log_change(request, member, _("Erased (anonymised)."))
                 erased += 1
             self.message_user(
@@ -849,6 +886,30 @@ class ConsentEventAdmin(MemberScopedAdminMixin, admin.ModelAdmin):
     search_help_text = gettext_lazy("Exact member number.")
     show_full_result_count = False
     fields = ["member", "topic", "granted", "at", "source", "actor"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ContactDetailView)
+class ContactDetailViewAdmin(MemberScopedAdminMixin, admin.ModelAdmin):
+    """Who saw which member's contact details in clear: append-only, written by
+    `reveal_contact_details`; managers read it (`view_contactdetailview`), nobody edits it."""
+
+    list_display = ["at", "username", "member", "channel", "client_ip", "path"]
+    list_select_related = ["member"]
+    list_filter = [MemberListFilter, ("user", admin.RelatedOnlyFieldListFilter), "channel", "at"]
+    search_fields = ["=member__member_no", "=username"]
+    search_help_text = gettext_lazy("Exact member number or username.")
+    show_full_result_count = False
+    fields = ["at", "member", "user", "username", "channel", "path", "client_ip"]
     readonly_fields = fields
 
     def has_add_permission(self, request):

@@ -28,7 +28,6 @@ the plain bulk_create path.
 
 from __future__ import annotations
 
-import csv
 import datetime
 import operator
 import re
@@ -44,9 +43,16 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from loyalty_crm.errors import DomainError
-from members.models import Consent, ConsentEvent, ConsentSource, ConsentTopic, Member, Store, Tag
-from members.services import apply_contact_data, new_member_numbers
+from loyalty_crm import inputs
+from loyalty_crm.csvimport import (  # noqa: F401 (ImportFailed, RowError, write_error_report: this import's API too)
+    MAX_SHOWN_VALUE,
+    ImportFailed,
+    RowError,
+    read_records,
+    write_error_report,
+)
+from members.models import ConsentSource, ConsentTopic, Member, Store, Tag
+from members.services import apply_contact_data, new_member_numbers, set_members_consents
 
 REQUIRED_COLUMNS = ("external_id", "name", "phone", "email", "birthday", "registered_at")
 CONSENT_COLUMNS = {
@@ -72,31 +78,10 @@ TAG_SEPARATORS = re.compile(r"[;|]")
 # Registration times a few minutes ahead of our clock come from systems with a skewed clock.
 CLOCK_SKEW = datetime.timedelta(minutes=10)
 CHANGE_REASON = "import"
-MAX_SHOWN_VALUE = 200
-
 NAME_MAX = Member._meta.get_field("name").max_length
 EXTERNAL_ID_MAX = Member._meta.get_field("external_id").max_length
 TAG_MAX = Tag._meta.get_field("name").max_length
 BIRTHDAY_FIELD = Member._meta.get_field("birthday")
-
-
-@dataclass(frozen=True)
-class RowError:
-    """One problem in the file. `line` counts the header as line 1."""
-
-    line: int
-    column: str
-    value: str
-    message: str
-
-    def __str__(self) -> str:
-        if self.column:
-            return _("Line %(line)d, column %(column)s: %(message)s") % {
-                "line": self.line,
-                "column": self.column,
-                "message": self.message,
-            }
-        return _("Line %(line)d: %(message)s") % {"line": self.line, "message": self.message}
 
 
 @dataclass
@@ -114,16 +99,6 @@ class ImportResult:
     dry_run: bool = False
     preview: list[dict] = field(default_factory=list)
     unchanged: int = 0
-
-
-class ImportFailed(DomainError):
-    """The file was refused; nothing of it was stored. `errors` says where and why."""
-
-    code = "import_failed"
-
-    def __init__(self, errors: list[RowError]):
-        self.errors = list(errors)
-        super().__init__(" ".join(str(error) for error in self.errors))
 
 
 def import_members(
@@ -171,14 +146,6 @@ def import_members(
     return importer.result
 
 
-def write_error_report(out: typing.TextIO, errors: list[RowError]) -> None:
-    """The bad rows as CSV: line, column, value, message (the command's and the admin's report)."""
-    writer = csv.writer(out)
-    writer.writerow(["line", "column", "value", "message"])
-    for error in errors:
-        writer.writerow([error.line, error.column, error.value, error.message])
-
-
 # --- reading -------------------------------------------------------------------------------
 
 
@@ -200,99 +167,18 @@ class _Row:
         self.errors.append(RowError(self.line, column, value[:MAX_SHOWN_VALUE], message))
 
 
-def read_header(
-    reader: Iterator[list[str]],
-    *,
-    required: typing.Sequence[str] = REQUIRED_COLUMNS,
-    allowed: typing.Sequence[str] = ALL_COLUMNS,
-) -> list[str]:
-    """The CSV header's column names (trimmed, lower case, a BOM dropped); raises ImportFailed
-    naming every missing, unknown or repeated column. Shared by the CSV imports of other apps."""
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise ImportFailed([RowError(1, "", "", _("The file is empty; it needs a header line."))]) from None
-    columns = [name.strip().lstrip("\ufeff").strip().lower() for name in header]
-    named = [name for name in columns if name]
-    problems = []
-    missing = [name for name in required if name not in named]
-    if missing:
-        problems.append(
-            RowError(
-                1,
-                ", ".join(missing),
-                "",
-                _("Required columns are missing: %(columns)s.") % {"columns": ", ".join(missing)},
-            )
-        )
-    unknown = [name for name in named if name not in allowed]
-    if unknown:
-        problems.append(
-            RowError(
-                1,
-                ", ".join(unknown),
-                "",
-                _("Unknown columns: %(columns)s. The columns this import reads are: %(allowed)s.")
-                % {"columns": ", ".join(unknown), "allowed": ", ".join(allowed)},
-            )
-        )
-    twice = sorted({name for name in named if named.count(name) > 1})
-    if twice:
-        problems.append(
-            RowError(
-                1,
-                ", ".join(twice),
-                "",
-                _("These columns appear more than once: %(columns)s.") % {"columns": ", ".join(twice)},
-            )
-        )
-    if problems:
-        raise ImportFailed(problems)
-    return columns
-
-
 def _batches(stream: typing.TextIO, batch_size: int) -> Iterator[tuple[list[_Row], int]]:
     """The data rows in lists of at most `batch_size`, with the count of data rows read so far."""
-    reader = csv.reader(stream)
-    line = 1
-    try:
-        columns = read_header(reader)
-        width = len(columns)
-        line = reader.line_num + 1
-        batch: list[_Row] = []
-        rows_read = 0
-        for record in reader:
-            start, line = line, reader.line_num + 1
-            if not any(cell.strip() for cell in record):
-                continue  # blank lines and spreadsheet rows of empty cells
-            rows_read += 1
-            if len(record) != width:
-                row = _Row(start, {})
-                row.errors.append(
-                    RowError(
-                        start,
-                        "",
-                        ",".join(record)[:MAX_SHOWN_VALUE],
-                        _("Expected %(expected)d values as in the header, found %(found)d.")
-                        % {"expected": width, "found": len(record)},
-                    )
-                )
-            else:
-                row = _Row(start, {name: cell.strip() for name, cell in zip(columns, record, strict=True) if name})
-            batch.append(row)
-            if len(batch) >= batch_size:
-                yield batch, rows_read
-                batch = []
-        if batch:
+    batch: list[_Row] = []
+    rows_read = 0
+    for record in read_records(stream, required=REQUIRED_COLUMNS, allowed=ALL_COLUMNS):
+        rows_read += 1
+        batch.append(_Row(record.line, record.cells, errors=record.errors))
+        if len(batch) >= batch_size:
             yield batch, rows_read
-    except UnicodeDecodeError:
-        raise ImportFailed(
-            [RowError(line, "", "", _("The file is not UTF-8 text. Save it as “CSV UTF-8” and try again."))]
-        ) from None
-    except csv.Error as exc:
-        raise ImportFailed(
-            [RowError(line, "", "", _("The file is not valid CSV: %(problem)s.") % {"problem": exc})]
-        ) from None
+            batch = []
+    if batch:
+        yield batch, rows_read
 
 
 # --- cleaning one row (no database) --------------------------------------------------------
@@ -353,6 +239,8 @@ def _clean(row: _Row, now: datetime.datetime, new_member: Callable[..., Member] 
                 _("“%(value)s” is not a valid date or time (use YYYY-MM-DD or YYYY-MM-DD HH:MM).")
                 % {"value": cells["registered_at"]},
             )
+        elif problem := inputs.datetime_problem(registered_at):
+            row.error("registered_at", problem)
         elif registered_at > now + CLOCK_SKEW:
             row.error("registered_at", _("The registration date is in the future."))
 
@@ -362,6 +250,9 @@ def _clean(row: _Row, now: datetime.datetime, new_member: Callable[..., Member] 
             birthday = BIRTHDAY_FIELD.to_python(cells["birthday"])
         except ValidationError as exc:
             row.error("birthday", exc.messages[0])
+        else:
+            if problem := inputs.date_problem(birthday):
+                row.error("birthday", problem)
 
     fields = ["name", "registered_at", "phone", "phone_hash"]
     gender = cells.get("gender", "")
@@ -663,8 +554,13 @@ class _Importer:
         if connection.vendor == "postgresql" and self.pipeline is None:
             self.pipeline = connection.connection.pipeline()
             self.pipeline.__enter__()
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+        except IntegrityError as exc:
+            # In a pipeline the server's refusal of an EARLIER statement (the batch's update) is
+            # raised by whichever statement is being sent when its answer arrives: this one.
+            raise self._refused(exc) from exc
 
     def _sync(self) -> None:
         """Wait for the statements sent by _execute_later; their errors are raised here."""
@@ -849,47 +745,17 @@ class _Importer:
         through.objects.bulk_create(links, ignore_conflicts=True)
 
     def _set_consents(self, rows: list[_Row], now: datetime.datetime) -> None:
-        """The bulk form of `members.services.set_consents`: only real changes, each with an event."""
+        """`members.services.set_members_consents` for the batch: only real changes, each with an event."""
         rows = [row for row in rows if row.consents]
         if not rows:
             return
-        known = [row.target.pk for row in rows if row.action != "create"]
-        current = (
-            {
-                (consent.member_id, consent.topic): consent
-                for consent in Consent.objects.select_for_update().filter(member_id__in=known).order_by("pk")
-            }
-            if known
-            else {}
+        events = set_members_consents(
+            changes={row.target.pk: row.consents for row in rows}, actor=self.actor, source=ConsentSource.IMPORT, at=now
         )
-        created, granted, withdrawn, events = [], [], [], []
+        changed = {event.member_id for event in events}
         for row in rows:
-            for topic, wanted in sorted(row.consents.items()):
-                consent = current.get((row.target.pk, topic))
-                if consent is not None and consent.granted == wanted:
-                    continue
-                if consent is None:
-                    created.append(Consent(member_id=row.target.pk, topic=topic, granted=wanted, updated_at=now))
-                else:
-                    (granted if wanted else withdrawn).append(consent.pk)
-                events.append(
-                    ConsentEvent(
-                        member_id=row.target.pk,
-                        topic=topic,
-                        granted=wanted,
-                        at=now,
-                        actor=self.actor,
-                        source=ConsentSource.IMPORT,
-                    )
-                )
-                if row.action == "unchanged":
-                    row.action = "update"
-        Consent.objects.bulk_create(created)
-        if granted:
-            Consent.objects.filter(pk__in=granted).update(granted=True, updated_at=now)
-        if withdrawn:
-            Consent.objects.filter(pk__in=withdrawn).update(granted=False, updated_at=now)
-        ConsentEvent.objects.bulk_create(events)
+            if row.action == "unchanged" and row.target.pk in changed:
+                row.action = "update"
 
     def _add_preview(self, rows: list[_Row]) -> None:
         store_codes = {pk: code for code, pk in self.stores.items() if pk}

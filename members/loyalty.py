@@ -1,6 +1,6 @@
 """The hook through which `rewards` tells `members` a member's points and tier.
 
-`members` must not compute points or tiers (DESIGN.md: members ← rewards), yet its API shows
+`members` must not compute points or tiers (docs/design.md: members ← rewards), yet its API shows
 `points_balance` and `tier`. Until `rewards` registers a provider, every member has 0 points
 and the entry tier. `rewards` calls `register_provider()` from its `AppConfig.ready()`.
 """

@@ -207,6 +207,7 @@ class Member(TimeStamped):
             ("export_member", _("Can export a member's data")),
             ("erase_member", _("Can erase (anonymise) a member")),
             ("import_members", _("Can import members from CSV")),
+            ("view_contact_details", _("Can see a member's contact details")),
         ]
 
     def __str__(self) -> str:
@@ -218,9 +219,51 @@ class Member(TimeStamped):
 
     @property
     def masked_phone(self) -> str:
-        if not self.phone:
-            return ""
-        return self.phone[:-8] + "****" + self.phone[-4:] if len(self.phone) > 8 else "****"
+        from members.masking import mask_phone
+
+        return mask_phone(self.phone)
+
+
+class ContactDetailView(models.Model):
+    """Append-only: one row each time a member's contact details were shown in clear, and to whom.
+
+    Written by `members.services.reveal_contact_details` in the request that showed them; read
+    by managers in the admin and included in the member's own data export.
+    """
+
+    class Channel(models.TextChoices):
+        API = "api", _("API")
+        ADMIN = "admin", _("Back office")
+
+    member = models.ForeignKey(
+        Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="contact_detail_views"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("staff user"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # Kept as written, so the record still says who after the user is deleted.
+    username = models.CharField(_("username"), max_length=150)
+    at = models.DateTimeField(_("when"), default=timezone.now)
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    path = models.CharField(_("path"), max_length=300, blank=True)
+    client_ip = models.CharField(_("client IP"), max_length=45, blank=True)
+
+    class Meta:
+        verbose_name = _("contact detail view")
+        verbose_name_plural = _("contact detail views")
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["member", "-at"], name="members_contactview_member"),
+            models.Index(fields=["user", "-at"], name="members_contactview_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.username} · {self.member} · {timezone.localtime(self.at):%Y-%m-%d %H:%M}"
 
 
 class ConsentTopic(models.TextChoices):
@@ -254,7 +297,8 @@ class Consent(models.Model):
         indexes = [models.Index(fields=["topic", "granted"], name="members_consent_topic")]
 
     def __str__(self) -> str:
-        return f"{self.get_topic_display()}: {_('yes') if self.granted else _('no')}"
+        answer = _("yes") if self.granted else _("no")
+        return f"{self.get_topic_display()}: {answer}"
 
 
 class ConsentEvent(models.Model):
@@ -442,7 +486,7 @@ class Preference(TimeStamped):
     member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="preferences")
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     key = models.CharField(_("key"), max_length=50, blank=True, help_text=_("Only for free-form preferences."))
-    value = models.CharField(_("value"), max_length=200, blank=True)
+    value = models.CharField(pgettext_lazy("preference", "value"), max_length=200, blank=True)
     category = models.ForeignKey(
         Category,
         verbose_name=_("category"),

@@ -43,12 +43,6 @@ def member_search(queryset, term: str):
     return queryset.filter(condition)
 
 
-def member_list(*, filters: dict | None = None) -> QuerySet[Member]:
-    """Members with what a list shows (store) loaded in the same query."""
-    queryset = Member.objects.select_related("home_store")
-    return queryset.filter(**(filters or {}))
-
-
 def member_get(member_no: str) -> Member | None:
     return Member.objects.select_related("home_store", "referred_by").filter(member_no=member_no).first()
 
@@ -205,6 +199,11 @@ def member_export(member: Member) -> dict:
                 "occurred_at": _iso(i.occurred_at),
             }
             for i in member.interactions.order_by("occurred_at", "id")
+        ],
+        # Who saw the member's contact details in clear, and when (`reveal_contact_details`).
+        "contact_detail_views": [
+            {"by": v.username, "at": _iso(v.at), "channel": v.channel}
+            for v in member.contact_detail_views.order_by("at", "id")
         ],
     }
 

@@ -37,6 +37,7 @@ from members.models import (
     ConsentEvent,
     ConsentSource,
     ConsentTopic,
+    ContactDetailView,
     Interaction,
     Member,
     Preference,
@@ -317,19 +318,48 @@ def set_consents(
     unknown = set(consents) - topics
     if unknown:
         raise ValidationError({"consents": [_("Unknown consent “%(topic)s”.") % {"topic": t} for t in sorted(unknown)]})
+    return set_members_consents(changes={member.pk: consents}, actor=actor, source=source, at=at)
+
+
+def set_members_consents(
+    *,
+    changes: Mapping[int, Mapping[str, bool]],
+    actor=None,
+    source: str = ConsentSource.ADMIN,
+    at: datetime.datetime | None = None,
+) -> list[ConsentEvent]:
+    """The bulk form of `set_consents` (the import's), by member id: the same rule — only real
+    changes are written, each with its event — in a fixed number of queries for any number of
+    members. The consent rows are locked in primary-key order; topics must be known (the caller
+    validated them)."""
     at = at or timezone.now()
-    current = {c.topic: c for c in Consent.objects.select_for_update().filter(member=member, topic__in=list(consents))}
-    events = []
-    for topic, granted in sorted(consents.items()):
-        granted = bool(granted)
-        consent = current.get(topic)
-        if consent is not None and consent.granted == granted:
-            continue
-        if consent is None:
-            Consent.objects.create(member=member, topic=topic, granted=granted, updated_at=at)
-        else:
-            Consent.objects.filter(pk=consent.pk).update(granted=granted, updated_at=at)
-        events.append(ConsentEvent(member=member, topic=topic, granted=granted, at=at, actor=actor, source=source))
+    changes = {member_id: wanted for member_id, wanted in changes.items() if wanted}
+    if not changes:
+        return []
+    current = {
+        (consent.member_id, consent.topic): consent
+        for consent in Consent.objects.select_for_update().filter(member_id__in=list(changes)).order_by("pk")
+    }
+    created, granted_ids, withdrawn_ids, events = [], [], [], []
+    for member_id, wanted in changes.items():
+        for topic, granted in sorted(wanted.items()):
+            granted = bool(granted)
+            consent = current.get((member_id, topic))
+            if consent is not None and consent.granted == granted:
+                continue
+            if consent is None:
+                created.append(Consent(member_id=member_id, topic=topic, granted=granted, updated_at=at))
+            else:
+                (granted_ids if granted else withdrawn_ids).append(consent.pk)
+            events.append(
+                ConsentEvent(member_id=member_id, topic=topic, granted=granted, at=at, actor=actor, source=source)
+            )
+    if created:
+        Consent.objects.bulk_create(created)
+    if granted_ids:
+        Consent.objects.filter(pk__in=granted_ids).update(granted=True, updated_at=at)
+    if withdrawn_ids:
+        Consent.objects.filter(pk__in=withdrawn_ids).update(granted=False, updated_at=at)
     ConsentEvent.objects.bulk_create(events)
     return events
 
@@ -423,12 +453,6 @@ def resolve_categories(labels: Iterable[str], *, create: bool = True) -> dict[st
             by_code[category.code] = category
         found[label] = category
     return found
-
-
-def resolve_category(label: str) -> Category | None:
-    """A category by code or name; a new one is created for a label never seen before."""
-    label = (label or "").strip()
-    return resolve_categories([label])[label]
 
 
 @dataclass(frozen=True)
@@ -908,3 +932,34 @@ def erase_member(*, member: Member, actor=None) -> Member:
     )
     signals.member_erased.send(sender=Member, member=member)
     return member
+
+
+# --- contact details in clear (PIPL 最小必要) ------------------------------------------------
+
+CONTACT_DETAILS_PERMISSION = "members.view_contact_details"
+
+
+def may_see_contact_details(user) -> bool:
+    """Whether `user` may see one member's phone, email and birthday in clear (on its detail)."""
+    return bool(user is not None and user.is_authenticated and user.has_perm(CONTACT_DETAILS_PERMISSION))
+
+
+def reveal_contact_details(*, user, member: Member, channel: str, path: str = "", client_ip: str = "") -> bool:
+    """Whether the detail page or answer may show `member`'s contact data in clear to `user`.
+
+    The rule: lists always mask (`members.masking`); one member's detail shows the clear values
+    only to holders of `members.view_contact_details`, and every such showing is recorded (who,
+    whose, when, from where) before the answer leaves, so no clear view goes unrecorded. Returns
+    False (show masked, record nothing) for everyone else.
+    """
+    if not may_see_contact_details(user):
+        return False
+    ContactDetailView.objects.create(
+        member=member,
+        user=user,
+        username=user.get_username(),
+        channel=channel,
+        path=path[:300],
+        client_ip=client_ip[:45],
+    )
+    return True

@@ -21,6 +21,13 @@ class AlreadyRefunded(RewardsError):
     code = "already_refunded"
 
 
+class RefundExceedsPurchase(RewardsError):
+    """The amount asked for is more than what is left to refund of the purchase (a business
+    conflict, not a malformed request: the same amount fits until another refund takes the rest)."""
+
+    code = "refund_exceeds_purchase"
+
+
 class PlanNotOnSale(RewardsError):
     code = "plan_not_on_sale"
 

@@ -21,7 +21,6 @@ Rules this module enforces:
 
 from __future__ import annotations
 
-import csv
 import datetime
 import typing
 from collections.abc import Callable
@@ -35,9 +34,9 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
-from loyalty_crm import bulk
+from loyalty_crm import bulk, inputs
 from loyalty_crm.bulk import AnyOf
-from members.importing import ImportFailed, RowError, read_header
+from loyalty_crm.csvimport import MAX_SHOWN_VALUE, ImportFailed, RowError, read_records
 from members.models import Member, Purchase, PurchaseItem, SalesChannel, Store
 from members.services import PurchaseDraft, PurchaseLine
 from rewards.services import batch
@@ -48,7 +47,6 @@ ALL_COLUMNS = (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)
 # Columns every line of one purchase must repeat identically.
 HEADER_COLUMNS = ("member_external_id", "ordered_at", "store", "channel")
 CLOCK_SKEW = datetime.timedelta(minutes=10)
-MAX_SHOWN_VALUE = 200
 REF_MAX = Purchase._meta.get_field("external_ref").max_length
 SKU_MAX = PurchaseItem._meta.get_field("sku").max_length
 NAME_MAX = PurchaseItem._meta.get_field("name").max_length
@@ -175,54 +173,25 @@ def _import(stream, actor, skip_errors, dry_run, batch_size, progress) -> Purcha
 
 def _read(stream: typing.TextIO, progress: Progress) -> dict[str, _Purchase]:
     """The file's purchases by reference, each row cleaned (errors kept on the row)."""
-    reader = csv.reader(stream)
-    line = 1
     purchases: dict[str, _Purchase] = {}
     now = timezone.now()
     times: dict[str, datetime.datetime | None] = {}  # the lines of a purchase repeat its time
-    try:
-        columns = read_header(reader, required=REQUIRED_COLUMNS, allowed=ALL_COLUMNS)
-        width = len(columns)
-        line = reader.line_num + 1
-        rows_read = 0
-        for record in reader:
-            start, line = line, reader.line_num + 1
-            if not any(cell.strip() for cell in record):
-                continue  # blank lines and spreadsheet rows of empty cells
-            rows_read += 1
-            if len(record) != width:
-                row = _Row(start, {})
-                row.errors.append(
-                    RowError(
-                        start,
-                        "",
-                        ",".join(record)[:MAX_SHOWN_VALUE],
-                        _("Expected %(expected)d values as in the header, found %(found)d.")
-                        % {"expected": width, "found": len(record)},
-                    )
-                )
-                ref = f"\0line {start}"  # a purchase of its own: its reference is unknown
-            else:
-                row = _Row(start, {name: cell.strip() for name, cell in zip(columns, record, strict=True) if name})
-                _clean(row, now, times)
-                ref = row.cells["external_ref"] or f"\0line {start}"
-            purchase = purchases.get(ref)
-            if purchase is None:
-                purchase = purchases[ref] = _Purchase(ref)
-            elif row.cells:
-                _agree(purchase.first, row)
-            purchase.rows.append(row)
-            if rows_read % 5000 == 0:
-                progress("read", rows_read)
-        progress("read", rows_read)
-    except UnicodeDecodeError:
-        raise ImportFailed(
-            [RowError(line, "", "", _("The file is not UTF-8 text. Save it as “CSV UTF-8” and try again."))]
-        ) from None
-    except csv.Error as exc:
-        raise ImportFailed(
-            [RowError(line, "", "", _("The file is not valid CSV: %(problem)s.") % {"problem": exc})]
-        ) from None
+    records = read_records(
+        stream, required=REQUIRED_COLUMNS, allowed=ALL_COLUMNS, progress=lambda rows: progress("read", rows)
+    )
+    for record in records:
+        row = _Row(record.line, record.cells, errors=record.errors)
+        if row.errors:  # unreadable: a purchase of its own, its reference unknown
+            ref = f"\0line {row.line}"
+        else:
+            _clean(row, now, times)
+            ref = row.cells["external_ref"] or f"\0line {row.line}"
+        purchase = purchases.get(ref)
+        if purchase is None:
+            purchase = purchases[ref] = _Purchase(ref)
+        elif row.cells:
+            _agree(purchase.first, row)
+        purchase.rows.append(row)
     return purchases
 
 
@@ -258,6 +227,8 @@ def _clean(row: _Row, now: datetime.datetime, times: dict[str, datetime.datetime
             "ordered_at",
             _("Not a date and time; write it as 2024-05-20 14:30 (or with a zone, 2024-05-20T14:30+08:00)."),
         )
+    elif problem := inputs.datetime_problem(ordered_at):
+        row.error("ordered_at", problem)
     elif ordered_at > now + CLOCK_SKEW:
         row.error("ordered_at", _("The order time is in the future."))
     row.ordered_at = ordered_at

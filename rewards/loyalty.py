@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from django.db.models import Exists, IntegerField, OuterRef, QuerySet, Subquery, Value
+from django.db.models import IntegerField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -16,11 +16,6 @@ from rewards import selectors
 from rewards.models import PointsAccount, Tier
 
 
-def _entry_tiers():
-    """The entry tier as a subquery: the one with no lower rank."""
-    return Tier.objects.exclude(Exists(Tier.objects.filter(rank__lt=OuterRef("rank"))))
-
-
 class RewardsLoyaltyProvider:
     def snapshots(self, members) -> dict:
         """One query: each member's balance and tier, or 0 and the entry tier without an account."""
@@ -28,7 +23,7 @@ class RewardsLoyaltyProvider:
         if not ids:
             return {}
         account = PointsAccount.objects.filter(member_id=OuterRef("pk"))
-        entry = _entry_tiers()
+        entry = selectors.entry_tiers()
         rows = (
             Member.objects.filter(pk__in=ids)
             .order_by()
@@ -45,11 +40,8 @@ class RewardsLoyaltyProvider:
         }
 
     def filter_by_tier(self, queryset: QuerySet, tier_code: str) -> QuerySet:
-        """Members in that tier, by EXISTS subqueries (never a join that could repeat a member)."""
-        in_tier = Exists(PointsAccount.objects.filter(member_id=OuterRef("pk"), tier__code=tier_code))
-        no_account = ~Exists(PointsAccount.objects.filter(member_id=OuterRef("pk")))
-        is_entry = Exists(_entry_tiers().filter(code=tier_code))
-        return queryset.filter(in_tier | (no_account & is_entry))
+        """Members in that tier (the members list's filter): `selectors.members_in_tiers`."""
+        return selectors.members_in_tiers(queryset, [tier_code])
 
     def record_purchase(self, **kwargs):
         """For `members`' own "Record purchase" page (once `members.loyalty` forwards it here):

@@ -3,7 +3,7 @@
 The ledger (`LedgerEntry`) is append-only: rows are never updated or deleted, reversals are new
 rows. Each member's `PointsAccount` holds the running balance and lifetime figures, changed only
 by `rewards.services` under a row lock in the same transaction as the ledger row, so the balance
-always equals the ledger sum (DESIGN.md invariant 1).
+always equals the ledger sum (docs/design.md invariant 1).
 
 What is left of an earn row lives on its `PointsLot`, a separate mutable row: spending, refunds
 and expiry consume lots oldest first (FIFO) while the ledger row itself stays untouched.

@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from members.models import Member, TimeStamped
@@ -42,7 +42,7 @@ class CouponTemplate(TimeStamped):
     name = models.CharField(_("name"), max_length=100)
     kind = models.CharField(_("kind"), max_length=20, choices=CouponKind.choices)
     value = models.DecimalField(
-        _("value"),
+        pgettext_lazy("coupon", "value"),
         max_digits=12,
         decimal_places=2,
         default=Decimal("0.00"),
@@ -150,7 +150,7 @@ class Coupon(models.Model):
     )
     member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="coupons")
     kind = models.CharField(_("kind"), max_length=20, choices=CouponKind.choices)
-    value = models.DecimalField(_("value"), max_digits=12, decimal_places=2)
+    value = models.DecimalField(pgettext_lazy("coupon", "value"), max_digits=12, decimal_places=2)
     min_spend = models.DecimalField(_("minimum spend"), max_digits=12, decimal_places=2)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.ISSUED)
     source = models.CharField(_("source"), max_length=20, choices=Source.choices)

@@ -35,8 +35,7 @@ def members_in_tiers(queryset: QuerySet[Member], tier_codes: list[str]) -> Query
     codes = list(tier_codes)
     in_tier = Exists(PointsAccount.objects.filter(member_id=OuterRef("pk"), tier__code__in=codes))
     no_account = ~Exists(PointsAccount.objects.filter(member_id=OuterRef("pk")))
-    lowest = Tier.objects.exclude(Exists(Tier.objects.filter(rank__lt=OuterRef("rank"))))
-    entry_chosen = Exists(lowest.filter(code__in=codes))
+    entry_chosen = Exists(entry_tiers().filter(code__in=codes))
     return queryset.filter(in_tier | (no_account & entry_chosen))
 
 
@@ -47,8 +46,14 @@ def tiers() -> list[Tier]:
     return list(Tier.objects.raw(f"SELECT * FROM {table} ORDER BY rank, id"))  # noqa: S608
 
 
+def entry_tiers() -> QuerySet[Tier]:
+    """The entry tier (the one no tier ranks below; a member without an account is in it), as a
+    queryset that also serves as a subquery. The one definition of "the entry tier"."""
+    return Tier.objects.exclude(Exists(Tier.objects.filter(rank__lt=OuterRef("rank"))))
+
+
 def entry_tier() -> Tier:
-    return Tier.objects.order_by("rank").first()
+    return entry_tiers().first()
 
 
 def tier_levels(all_tiers: list[Tier]) -> list[rules.TierLevel]:

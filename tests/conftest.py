@@ -62,6 +62,17 @@ def _default_language():
 
 
 @pytest.fixture(autouse=True)
+def _no_bad_token_count():
+    """The API throttles bad tokens per client address in the cache, which Redis keeps across
+    tests and runs: each test starts with no count for the test client's address."""
+    from django.core.cache import cache
+
+    from loyalty_crm.api.authentication import bad_token_key
+
+    cache.delete(bad_token_key("127.0.0.1"))
+
+
+@pytest.fixture(autouse=True)
 def _fast_and_quiet(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

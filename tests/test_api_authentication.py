@@ -1,13 +1,17 @@
 """The API's token authentication (loyalty_crm.api.authentication): DRF's answers, in fewer queries."""
 
+import datetime
+
 import pytest
+import time_machine
 from django.contrib.auth.models import Group, Permission, User
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from loyalty_crm.api.authentication import load_permissions
+from loyalty_crm.api.authentication import bad_token_key, load_permissions
 from loyalty_crm.roles import STORE_STAFF
 
 pytestmark = pytest.mark.django_db
@@ -70,3 +74,60 @@ def test_a_request_costs_two_queries_for_authentication_and_permissions(store_st
         assert client.get(TIERS).status_code == 200
     auth = [q["sql"] for q in queries.captured_queries if "auth" in q["sql"]]
     assert len(auth) == 2, auth
+
+
+# --- bad tokens are throttled per client address ------------------------------------------------
+
+
+@pytest.fixture
+def own_cache(settings):
+    """The counts in this process's memory: a shared Redis may be flushed by a test running in
+    another worker at the same moment."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tokens"}}
+
+
+def fresh_count(address: str) -> str:
+    """Forget what an earlier test left for this address and window."""
+    cache.delete(bad_token_key(address))
+    return address
+
+
+def bad_token_get(address: str, key: str = "f" * 40, **extra):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client.get(TIERS, REMOTE_ADDR=address, **extra)
+
+
+def test_repeated_bad_tokens_get_401_then_429_with_retry_after(settings, own_cache):
+    settings.API_BAD_TOKEN_RATE = (3, 600)
+    with time_machine.travel(datetime.datetime(2026, 12, 1, 10, 2, tzinfo=datetime.UTC), tick=False):
+        fresh_count("203.0.113.61"), fresh_count("203.0.113.62")
+        assert [bad_token_get("203.0.113.61").status_code for _ in range(3)] == [401, 401, 401]
+        throttled = bad_token_get("203.0.113.61")
+        assert throttled.status_code == 429
+        assert throttled["Retry-After"] == str(8 * 60 + 1)  # until the 10-minute window ends
+        assert "invalid token" in throttled.json()["detail"]
+        assert bad_token_get("203.0.113.62").status_code == 401  # another address has its own count
+    with time_machine.travel(datetime.datetime(2026, 12, 1, 10, 10, 1, tzinfo=datetime.UTC), tick=False):
+        fresh_count("203.0.113.61")
+        assert bad_token_get("203.0.113.61").status_code == 401  # the next window
+
+
+def test_a_good_token_from_a_throttled_address_still_works(settings, own_cache, store_staff):
+    settings.API_BAD_TOKEN_RATE = (2, 600)
+    with time_machine.travel(datetime.datetime(2026, 12, 1, 11, 0, tzinfo=datetime.UTC), tick=False):
+        fresh_count("203.0.113.63")
+        for _ in range(3):
+            bad_token_get("203.0.113.63")
+        assert bad_token_get("203.0.113.63").status_code == 429
+        good = Token.objects.create(user=store_staff).key
+        assert bad_token_get("203.0.113.63", key=good).status_code == 200
+
+
+def test_a_forged_forwarded_for_does_not_dodge_the_token_throttle(settings, own_cache):
+    settings.API_BAD_TOKEN_RATE = (2, 600)
+    settings.TRUSTED_PROXIES = ["10.0.0.2"]
+    with time_machine.travel(datetime.datetime(2026, 12, 1, 12, 0, tzinfo=datetime.UTC), tick=False):
+        fresh_count("203.0.113.64")
+        answers = [bad_token_get("203.0.113.64", HTTP_X_FORWARDED_FOR=f"1.1.1.{n}").status_code for n in range(3)]
+        assert answers == [401, 401, 429]

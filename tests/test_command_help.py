@@ -3,7 +3,7 @@
 import pytest
 from django.core.management import get_commands, load_command_class
 
-PROJECT_APPS = {"loyalty_crm", "members", "rewards", "campaigns", "feedback"}
+PROJECT_APPS = {"loyalty_crm", "members", "rewards", "campaigns", "feedback", "demo"}
 COMMANDS = sorted((name, app) for name, app in get_commands().items() if app in PROJECT_APPS)
 
 

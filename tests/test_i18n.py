@@ -16,7 +16,7 @@ from django.test import Client
 
 ROOT = Path(settings.BASE_DIR)
 PO = ROOT / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
-SOURCE_DIRS = ["loyalty_crm", "members", "rewards", "campaigns", "feedback", "templates"]
+SOURCE_DIRS = ["loyalty_crm", "members", "rewards", "campaigns", "feedback", "demo", "templates"]
 
 
 def untranslated(catalogue: polib.POFile) -> list[str]:

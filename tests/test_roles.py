@@ -16,14 +16,15 @@ EXPECTED = {
         "view_purchase", "add_purchase", "view_purchaseitem", "add_purchaseitem",
         "view_servicerecord", "add_servicerecord", "change_servicerecord",
         "view_preference", "add_preference", "change_preference", "delete_preference",
-        "view_interaction", "add_interaction",
+        "view_interaction", "add_interaction", "view_contact_details",
     },
     MARKETING: VIEW_REFERENCE
     | {"view_member", "view_purchase", "view_purchaseitem", "view_preference", "view_interaction",
        "add_interaction", "view_all_stores"},
     SUPPORT: VIEW_REFERENCE
     | {"view_member", "view_purchase", "view_purchaseitem", "view_servicerecord", "add_servicerecord",
-       "change_servicerecord", "view_preference", "view_interaction", "add_interaction", "view_all_stores"},
+       "change_servicerecord", "view_preference", "view_interaction", "add_interaction", "view_all_stores",
+       "view_contact_details"},
     MANAGER: {
         f"{action}_{model}"
         for model in [
@@ -32,7 +33,8 @@ EXPECTED = {
         ]
         for action in ("view", "add", "change", "delete")
     }
-    | {"export_member", "erase_member", "import_members", "view_all_stores"},
+    | {"export_member", "erase_member", "import_members", "view_all_stores", "view_contact_details",
+       "view_contactdetailview"},
 }  # fmt: skip
 
 
@@ -51,6 +53,17 @@ def test_only_managers_may_erase_export_or_import_members():
     for role in ROLES:
         assert (sensitive <= permissions_of(role)) == (role == MANAGER)
         assert (sensitive & permissions_of(role) == set()) == (role != MANAGER)
+
+
+def test_marketing_alone_may_not_see_contact_details_in_clear():
+    for role in ROLES:
+        assert ("view_contact_details" in permissions_of(role)) == (role != MARKETING)
+
+
+def test_only_managers_read_the_record_of_contact_detail_views_and_nobody_may_edit_it():
+    for role in ROLES:
+        granted = {p for p in permissions_of(role) if p.endswith("_contactdetailview")}
+        assert granted == ({"view_contactdetailview"} if role == MANAGER else set())
 
 
 def test_store_staff_see_only_their_own_store_reports():

@@ -1,4 +1,4 @@
-"""The OpenAPI schema at /api/schema/ and the Swagger UI at /api/docs/ (API.md "Conventions")."""
+"""The OpenAPI schema at /api/schema/ and the Swagger UI at /api/docs/ (docs/api.md "Conventions")."""
 
 from __future__ import annotations
 

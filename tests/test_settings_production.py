@@ -82,3 +82,69 @@ def test_production_mode_refuses_the_public_development_encryption_key(productio
     result = check_deploy(production_env)
     assert result.returncode != 0
     assert "development key" in result.stderr
+
+
+# --- a weak secret key is refused ---------------------------------------------------------------
+
+RANDOM_PART = "4f9c2a7e1b8d3f6a0c5e9b2d7a4f1c8e3b6d0a5f9c2e7b4d1a8f"  # 52 hex digits
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        ("k8#Qz!" * 8, "48 characters"),  # 48 characters: too short
+        ("ab" * 40, "different characters"),
+        ("abcd" * 20, "different characters"),
+        ("django-insecure-" + RANDOM_PART, "'django-insecure'"),
+        ("please-change-me-" + RANDOM_PART, "'change-me'"),
+        ("CHANGEME" + RANDOM_PART, "'changeme'"),
+        ("my-Secret-" + RANDOM_PART, "'secret'"),
+        ("example-" + RANDOM_PART, "'example'"),
+        ("xxxxxxxxxx" + RANDOM_PART, "'xxxxx'"),
+        ("dev-key-" + RANDOM_PART, "'dev-key'"),
+        (settings.SECRET_KEY, "placeholder"),  # the development key itself
+    ],
+)
+def test_production_mode_refuses_a_weak_secret_key(production_env, key, reason):
+    production_env["DJANGO_SECRET_KEY"] = key
+    result = check_deploy(production_env)
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY is too weak" in result.stderr and reason in result.stderr
+
+
+def test_a_long_random_secret_key_is_accepted(production_env):
+    production_env["DJANGO_SECRET_KEY"] = secrets.token_hex(25)  # exactly 50 characters
+    result = check_deploy(production_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- TLS ended at a proxy that redirects and sends HSTS itself -----------------------------------
+
+
+def silenced_checks(env: dict[str, str]) -> list[str]:
+    result = manage(env, "shell", "-c", "from django.conf import settings; print(settings.SILENCED_SYSTEM_CHECKS)")
+    assert result.returncode == 0, result.stderr
+    return eval(result.stdout.strip().splitlines()[-1])  # noqa: S307 - a list literal printed by our own subprocess
+
+
+def test_switching_off_the_redirect_and_hsts_still_warns_without_tls_at_proxy(production_env):
+    production_env.update(DJANGO_SECURE_SSL_REDIRECT="0", DJANGO_SECURE_HSTS_SECONDS="0")
+    result = check_deploy(production_env)
+    assert result.returncode != 0
+    assert "security.W008" in result.stderr + result.stdout
+    assert "security.W004" in result.stderr + result.stdout
+
+
+def test_tls_at_proxy_mode_passes_check_deploy(production_env):
+    production_env["DJANGO_TLS_AT_PROXY"] = "1"
+    result = check_deploy(production_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+    assert silenced_checks(production_env) == ["security.W008", "security.W004"]
+
+
+def test_tls_at_proxy_silences_only_what_is_switched_off(production_env):
+    production_env.update(DJANGO_TLS_AT_PROXY="1", DJANGO_SECURE_SSL_REDIRECT="1")
+    assert silenced_checks(production_env) == ["security.W004"]
+    production_env.update(DJANGO_SECURE_SSL_REDIRECT="0", DJANGO_SECURE_HSTS_SECONDS="31536000")
+    assert silenced_checks(production_env) == ["security.W008"]

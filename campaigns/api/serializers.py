@@ -1,4 +1,4 @@
-"""Shapes of the campaigns API (API.md "Segments, campaigns and contact policy")."""
+"""Shapes of the campaigns API (docs/api.md "Segments, campaigns and contact policy")."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
@@ -11,6 +11,7 @@ from campaigns.segments import CHANNELS, validate_rules
 from campaigns.selectors import CampaignResults
 from campaigns.services import recurring
 from campaigns.services.campaigns import SCHEDULE_PARTS
+from loyalty_crm.api import fields as api_fields
 from rewards.models import CouponTemplate
 from rewards.services.ledger import MAX_POINTS_PER_GRANT
 
@@ -91,7 +92,7 @@ class RecurrenceSerializer(serializers.Serializer):
         min_value=1, max_value=28, required=False, allow_null=True, default=None,
         help_text=_("Monthly only: day of the month, 1 to 28."),
     )  # fmt: skip
-    until = serializers.DateField(
+    until = api_fields.DateField(
         required=False, allow_null=True, default=None, help_text=_("Optional: the last day a run may happen.")
     )
 
@@ -117,8 +118,8 @@ class CampaignInputSerializer(serializers.Serializer):
         default=None,
         error_messages={"does_not_exist": _("No segment has the id “{pk_value}”.")},
     )
-    start_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
-    end_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    start_at = api_fields.DateTimeField(required=False, allow_null=True, default=None)
+    end_at = api_fields.DateTimeField(required=False, allow_null=True, default=None)
     control_group_pct = serializers.IntegerField(min_value=0, max_value=90, required=False, default=0)
     language = serializers.ChoiceField(choices=Campaign._meta.get_field("language").choices, required=False,
                                        default="zh-hans")  # fmt: skip
@@ -240,10 +241,10 @@ class CampaignSerializer(serializers.ModelSerializer):
              "day": schedule.day, "until": schedule.until}
         ).data  # fmt: skip
 
-    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    @extend_schema_field(api_fields.DateTimeField(allow_null=True))
     def get_next_run_at(self, campaign) -> str | None:
         at = recurring.next_run_at(campaign, now=self.context.get("now"))
-        return serializers.DateTimeField().to_representation(at) if at else None
+        return api_fields.DateTimeField().to_representation(at) if at else None
 
 
 class CampaignStatusSerializer(serializers.Serializer):
@@ -315,8 +316,8 @@ class RulesSchema(serializers.Serializer):
     stores = serializers.ListField(child=serializers.CharField(), required=False, help_text="Home store codes.")
     tags = serializers.ListField(child=serializers.CharField(), required=False, help_text="Tag names (any of them).")
     min_spend_12m = serializers.DecimalField(max_digits=14, decimal_places=2, required=False)
-    last_purchase_after = serializers.DateField(required=False, help_text="Last purchase on or after this day.")
-    last_purchase_before = serializers.DateField(required=False, help_text="Last purchase on or before this day.")
+    last_purchase_after = api_fields.DateField(required=False, help_text="Last purchase on or after this day.")
+    last_purchase_before = api_fields.DateField(required=False, help_text="Last purchase on or before this day.")
     birthday_month = serializers.IntegerField(
         min_value=1, max_value=12, required=False, help_text="1–12 (a list of months is accepted too)."
     )

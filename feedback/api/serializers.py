@@ -3,6 +3,7 @@ from rest_framework import serializers
 
 from feedback.images import MAX_PHOTOS
 from feedback.models import Ticket
+from members.masking import mask_email, mask_phone
 
 
 class FeedbackInputSerializer(serializers.Serializer):
@@ -54,6 +55,13 @@ class TicketSerializer(serializers.ModelSerializer):
             "created_at", "updated_at", "first_response_at", "resolved_at",
         ]  # fmt: skip
         read_only_fields = fields
+
+    def to_representation(self, ticket):
+        data = super().to_representation(ticket)
+        if self.context.get("mask_contact"):
+            # Lists show the contact data masked, as the members lists do (PIPL 最小必要).
+            data["phone"], data["email"] = mask_phone(ticket.phone), mask_email(ticket.email)
+        return data
 
     def get_attachments(self, ticket) -> list[str]:
         from django.urls import reverse

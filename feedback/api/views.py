@@ -1,11 +1,10 @@
-"""Feedback API (API.md "Feedback"). Thin: validate, call one service, render."""
+"""Feedback API (docs/api.md "Feedback"). Thin: validate, call one service, render."""
 
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
@@ -40,7 +39,6 @@ class FeedbackThrottle(AnonRateThrottle):
 class FeedbackSubmitView(APIView):
     permission_classes = [AllowAny]
     throttle_classes = [FeedbackThrottle]
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
 
     @extend_schema(request=FeedbackInputSerializer, responses={201: FeedbackOutputSerializer})
     def post(self, request):
@@ -94,6 +92,9 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     def get_queryset(self):
         return Ticket.objects.select_related("member", "purchase", "store", "assignee").prefetch_related("attachments")
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "mask_contact": self.action == "list"}
 
     @extend_schema(
         request=TicketUpdateSerializer, responses={200: TicketSerializer, 409: conflict("invalid_transition")}

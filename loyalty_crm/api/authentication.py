@@ -8,20 +8,34 @@ query and the permissions — own and through groups — in a second, and hands 
 `ModelBackend` through the per-user cache it already keeps (`_perm_cache`). The answers are the
 same: an unknown key or an inactive user is refused with DRF's messages, and permissions are read
 fresh on every request (never cached across requests).
+
+Bad tokens are throttled per client address (the trusted-proxy rule of `loyalty_crm.netaddr`): each
+unknown key or inactive user's key counts one attempt; past `API_BAD_TOKEN_RATE` attempts within
+its window, further bad-token requests from that address get 429 with `Retry-After` instead of
+401 until the window ends. Only bad tokens are throttled: a valid token keeps working from the same
+address (an integrator's till behind the same shop router as a guesser is not locked out), and
+the 40-hex-digit keys cannot be guessed in the attempts allowed anyway.
 """
 
 from __future__ import annotations
+
+import time
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
+from django.core.cache import cache
 from django.db import connection
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 from rest_framework.authtoken.models import Token
 
+from loyalty_crm.netaddr import client_ip
+
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+# Backends that only refuse sign-ins and answer no permission question (the sign-in lockout).
+NON_PERMISSION_BACKENDS = {"axes.backends.AxesStandaloneBackend"}
 
 
 def _tables() -> dict[str, str]:
@@ -54,8 +68,58 @@ def load_permissions(user) -> set[str]:
         return {f"{app_label}.{codename}" for app_label, codename in cursor.fetchall()}
 
 
+def _permission_backends() -> list[str]:
+    return [path for path in settings.AUTHENTICATION_BACKENDS if path not in NON_PERMISSION_BACKENDS]
+
+
+def bad_token_rate() -> tuple[int, int]:
+    """(bad-token attempts, seconds) allowed per client address."""
+    limit, window = getattr(settings, "API_BAD_TOKEN_RATE", (10, 600))
+    return int(limit), int(window)
+
+
+def bad_token_key(address: str) -> str:
+    """The cache key counting `address`'s bad-token attempts in the current window."""
+    _limit, window = bad_token_rate()
+    return f"api:bad-token:{address}:{int(time.time() // window)}"
+
+
+def bad_token_wait(address: str) -> int:
+    """Seconds until `address` may try tokens again; 0 when it is not throttled."""
+    limit, window = bad_token_rate()
+    now = time.time()
+    if (cache.get(bad_token_key(address)) or 0) < limit:
+        return 0
+    return max(1, int((int(now // window) + 1) * window - now) + 1)
+
+
+def count_bad_token(address: str) -> None:
+    """Count one bad-token attempt from `address` in the current window."""
+    _limit, window = bad_token_rate()
+    key = bad_token_key(address)
+    cache.add(key, 0, timeout=window + 5)
+    try:
+        cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=window + 5)
+
+
 class TokenAuthentication(authentication.TokenAuthentication):
     """`Authorization: Token <key>`, as DRF's class; see the module docstring."""
+
+    def authenticate(self, request):
+        try:
+            return super().authenticate(request)
+        except exceptions.AuthenticationFailed:
+            # Only a header that names a token scheme reaches here with a bad or malformed key.
+            address = client_ip(request)
+            wait = bad_token_wait(address)
+            if wait:
+                raise exceptions.Throttled(
+                    wait=wait, detail=str(_("Too many requests with an invalid token from this address."))
+                ) from None
+            count_bad_token(address)
+            raise
 
     def authenticate_credentials(self, key):
         t = _tables()
@@ -71,7 +135,7 @@ class TokenAuthentication(authentication.TokenAuthentication):
         user = users[0]
         if not user.is_active:
             raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
-        if not user.is_superuser and settings.AUTHENTICATION_BACKENDS == [MODEL_BACKEND]:
+        if not user.is_superuser and _permission_backends() == [MODEL_BACKEND]:
             # ModelBackend.get_all_permissions() answers from this attribute when it is set.
             user._perm_cache = load_permissions(user)
         token = Token(key=key, user=user, created=user.token_created)

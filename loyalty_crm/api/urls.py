@@ -1,4 +1,4 @@
-"""Every app's API under /api/v1/ (API.md)."""
+"""Every app's API under /api/v1/ (docs/api.md)."""
 
 from django.urls import include, path
 

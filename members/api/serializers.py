@@ -2,8 +2,9 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from members import classification as member_classification
-from members import loyalty
+from loyalty_crm.api import fields as api_fields
+from members import classification_hook as member_classification
+from members import loyalty, masking
 from members.models import (
     Category,
     ConsentTopic,
@@ -55,7 +56,7 @@ class MemberInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     phone = serializers.CharField(max_length=32)
     email = serializers.EmailField(required=False, allow_blank=True, allow_null=True)
-    birthday = serializers.DateField(required=False, allow_null=True)
+    birthday = api_fields.DateField(required=False, allow_null=True)
     gender = serializers.ChoiceField(choices=Member.Gender.choices, required=False)
     store = serializers.SlugRelatedField(
         slug_field="code", queryset=Store.objects.all(), required=False, allow_null=True, source="home_store"
@@ -66,6 +67,12 @@ class MemberInputSerializer(serializers.Serializer):
     tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False)
     notes = serializers.CharField(required=False, allow_blank=True)
     source_channel = serializers.ChoiceField(choices=Member.SourceChannel.choices, required=False)
+
+
+class MemberLookupSerializer(serializers.Serializer):
+    phone = serializers.CharField(
+        max_length=32, help_text="The phone number in any format (13800138000, +86 138-0013-8000)."
+    )
 
 
 class MemberUpdateSerializer(MemberInputSerializer):
@@ -82,8 +89,28 @@ class MemberUpdateSerializer(MemberInputSerializer):
 
 
 class MemberSerializer(serializers.ModelSerializer):
-    """A profile as integrators see it. `points_balance` and `tier` come from `rewards`."""
+    """A profile as integrators see it. `points_balance` and `tier` come from `rewards`.
 
+    Phone, email and birthday are masked (`members.masking`) unless the view put
+    `contact_clear=True` in the context: only one member's detail does, for users who may see
+    contact details, after recording the view (`members.services.reveal_contact_details`).
+    """
+
+    phone = serializers.SerializerMethodField(
+        help_text="E.164 (`+8613800138000`) in clear on one member's detail for users with "
+        "`members.view_contact_details`; masked elsewhere (`138****8000`)."
+    )
+    email = serializers.SerializerMethodField(
+        help_text="In clear on one member's detail for users with `members.view_contact_details`; "
+        "masked elsewhere (`z***@example.com`)."
+    )
+    birthday = serializers.SerializerMethodField(
+        help_text="`YYYY-MM-DD` in clear on one member's detail for users with "
+        "`members.view_contact_details`; month and day only (`MM-DD`) elsewhere."
+    )
+    contact_masked = serializers.SerializerMethodField(
+        help_text="True when phone, email and birthday above are masked."
+    )
     store = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True, source="home_store")
     tier = serializers.SerializerMethodField()
     points_balance = serializers.SerializerMethodField()
@@ -106,6 +133,7 @@ class MemberSerializer(serializers.ModelSerializer):
             "birthday",
             "phone",
             "email",
+            "contact_masked",
             "store",
             "status",
             "tags",
@@ -123,6 +151,24 @@ class MemberSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+    def _contact(self, member) -> masking.ContactValues:
+        return masking.contact_values(member, clear=bool(self.context.get("contact_clear")))
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_phone(self, member) -> str | None:
+        return self._contact(member).phone
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_email(self, member) -> str | None:
+        return self._contact(member).email
+
+    @extend_schema_field({"type": "string", "nullable": True, "pattern": r"^(\d{4}-)?\d{2}-\d{2}$"})
+    def get_birthday(self, member) -> str | None:
+        return self._contact(member).birthday
+
+    def get_contact_masked(self, member) -> bool:
+        return self._contact(member).masked
 
     def _snapshot(self, member):
         snapshots = self.context.get("loyalty_snapshots")

@@ -1,18 +1,27 @@
-"""Members API (API.md "Members"). Thin: validate, call one service or selector, render."""
+"""Members API (docs/api.md "Members"). Thin: validate, call one service or selector, render."""
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
+from loyalty_crm.api import filters as api_filters
+from loyalty_crm.api.pagination import Pagination
+from loyalty_crm.api.permissions import ModelPermissions
 from loyalty_crm.api.schema import conflict
-from members import classification as member_classification
+from loyalty_crm.netaddr import client_ip
+from members import classification_hook as member_classification
 from members import loyalty, services
 from members.api.serializers import (
     InteractionSerializer,
     MemberInputSerializer,
+    MemberLookupSerializer,
     MemberSerializer,
     MemberUpdateSerializer,
     PreferenceSerializer,
@@ -22,6 +31,7 @@ from members.api.serializers import (
 from members.models import (
     Consent,
     ConsentSource,
+    ContactDetailView,
     Interaction,
     Member,
     Preference,
@@ -29,7 +39,36 @@ from members.models import (
     PurchaseItem,
     ServiceRecord,
 )
+from members.normalize import normalise_phone
 from members.selectors import member_search
+
+EXPORT_PERMISSION = "members.export_member"
+
+
+class ReadsMembers(ModelPermissions):
+    """A read sent as POST (the lookup keeps the phone out of the URL): the `view` permission."""
+
+    perms_map = {**ModelPermissions.perms_map, "POST": ["%(app_label)s.view_%(model_name)s"]}
+
+
+class MemberPagination(Pagination):
+    """`?page_size=` up to 100; up to 200 only for users who may export members' data.
+
+    Paging through every member's profile at 200 a page is an export in all but name, which the
+    export permission governs; a larger page asked for by anyone else is served at 100.
+    """
+
+    capped_page_size = 100
+    page_size_query_description = (
+        "Results per page: up to 100, or up to 200 for users who may export members' data "
+        "(`members.export_member`); a larger size is served at the cap."
+    )
+
+    def get_page_size(self, request):
+        size = super().get_page_size(request)
+        if size is not None and size > self.capped_page_size and not request.user.has_perm(EXPORT_PERMISSION):
+            return self.capped_page_size
+        return size
 
 
 class MemberFilter(filters.FilterSet):
@@ -45,8 +84,8 @@ class MemberFilter(filters.FilterSet):
     store = filters.CharFilter(field_name="home_store__code", label="Home store code")
     status = filters.ChoiceFilter(choices=Member.Status.choices)
     tag = filters.CharFilter(field_name="tags__name", label="Tag name")
-    registered_after = filters.IsoDateTimeFilter(field_name="registered_at", lookup_expr="gte")
-    registered_before = filters.IsoDateTimeFilter(field_name="registered_at", lookup_expr="lt")
+    registered_after = api_filters.IsoDateTimeFilter(field_name="registered_at", lookup_expr="gte")
+    registered_before = api_filters.IsoDateTimeFilter(field_name="registered_at", lookup_expr="lt")
     search = filters.CharFilter(method="filter_search", label="Member number, name, external id, exact phone or email")
 
     class Meta:
@@ -75,11 +114,12 @@ class MemberViewSet(
     mixins.CreateModelMixin,
     viewsets.GenericViewSet,
 ):
-    """PATCH is the one update verb (API.md); PUT is not offered, so no full replace can wipe fields."""
+    """PATCH is the one update verb (docs/api.md); PUT is not offered, so no full replace can wipe fields."""
 
     lookup_field = "member_no"
     serializer_class = MemberSerializer
     filterset_class = MemberFilter
+    pagination_class = MemberPagination
     queryset = Member.objects.none()  # for the permission class's model lookup
     http_method_names = ["get", "post", "patch", "head", "options"]
 
@@ -92,11 +132,12 @@ class MemberViewSet(
             .order_by("-registered_at", "-id")
         )
 
-    def _render(self, members, many=False, **kwargs):
+    def _render(self, members, many=False, contact_clear=False):
         members = list(members) if many else [members]
         context = self.get_serializer_context() | {
             "loyalty_snapshots": loyalty.snapshots(members),
             "classification_snapshots": member_classification.snapshots(members),
+            "contact_clear": contact_clear and not many,
         }
         serializer = MemberSerializer(members if many else members[0], many=many, context=context)
         return serializer.data
@@ -108,8 +149,44 @@ class MemberViewSet(
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(self._render(page, many=True))
 
+    @extend_schema(
+        description="One member's profile. Phone, email and birthday are in clear only for users with "
+        "`members.view_contact_details`, and each such answer is recorded (who, whose, when, from where); "
+        "masked for everyone else."
+    )
     def retrieve(self, request, *args, **kwargs):
-        return Response(self._render(self.get_object()))
+        member = self.get_object()
+        clear = services.reveal_contact_details(
+            user=request.user,
+            member=member,
+            channel=ContactDetailView.Channel.API,
+            path=request.path,
+            client_ip=client_ip(request),
+        )
+        return Response(self._render(member, contact_clear=clear))
+
+    @extend_schema(
+        request=MemberLookupSerializer,
+        responses={
+            200: MemberSerializer,
+            400: OpenApiResponse(description="The phone is missing or not a valid phone number."),
+            404: OpenApiResponse(description="No member has this phone number."),
+        },
+        description="Exact lookup by phone number (any format) without the number in the URL or the "
+        "access log. Answers the member as lists show it: contact data masked.",
+    )
+    @action(detail=False, methods=["post"], url_path="lookup", permission_classes=[ReadsMembers])
+    def lookup(self, request):
+        data = MemberLookupSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            phone = normalise_phone(data.validated_data["phone"])
+        except DjangoValidationError as error:
+            raise serializers.ValidationError({"phone": error.messages}) from error
+        member = self.get_queryset().with_phone(phone).first()
+        if member is None:
+            raise NotFound(_("No member has this phone number."))
+        return Response(self._render(member))
 
     @extend_schema(request=MemberInputSerializer, responses={201: MemberSerializer})
     def create(self, request, *args, **kwargs):

@@ -1,4 +1,4 @@
-"""Shapes of the catalogue, redemption, coupon and checkout API (API.md "Tiers, rewards, coupons, checkout")."""
+"""Shapes of the catalogue, redemption, coupon and checkout API (docs/api.md "Tiers, rewards, coupons, checkout")."""
 
 from __future__ import annotations
 

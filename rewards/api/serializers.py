@@ -1,4 +1,4 @@
-"""Input and output shapes of the points API (API.md "Purchases and points", "Tiers")."""
+"""Input and output shapes of the points API (docs/api.md "Purchases and points", "Tiers")."""
 
 from decimal import Decimal
 
@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from loyalty_crm.api import fields as api_fields
 from members.models import Member, PaymentMethod, SalesChannel, Store
 from members.services import MAX_LINE_QUANTITY, MAX_PURCHASE_AMOUNT
 from rewards import rules
@@ -97,7 +98,7 @@ class SalesChannelField(serializers.ChoiceField):
 class PurchaseInputSerializer(serializers.Serializer):
     member = MemberNoField()
     external_ref = serializers.CharField(max_length=64)
-    ordered_at = serializers.DateTimeField()
+    ordered_at = api_fields.DateTimeField()
     store = StoreCodeField(required=False, allow_null=True)
     channel = SalesChannelField(required=False, default=SalesChannel.STORE)
     payment_method = serializers.ChoiceField(
@@ -138,7 +139,7 @@ class RefundOutputSerializer(serializers.Serializer):
 
 class ExpiringSerializer(serializers.Serializer):
     points = serializers.IntegerField()
-    expires_on = serializers.DateField()
+    expires_on = api_fields.DateField()
 
 
 class PointsSummarySerializer(serializers.Serializer):
@@ -203,7 +204,7 @@ class PreviewInputSerializer(serializers.Serializer):
     )
     store = StoreCodeField(required=False, allow_null=True)
     channel = SalesChannelField(required=False, default=SalesChannel.STORE)
-    ordered_at = serializers.DateTimeField(required=False, allow_null=True, help_text=_("Now when absent."))
+    ordered_at = api_fields.DateTimeField(required=False, allow_null=True, help_text=_("Now when absent."))
 
 
 class AppliedRuleSerializer(serializers.Serializer):

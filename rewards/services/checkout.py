@@ -1,7 +1,7 @@
 """The checkout quote: what a basket costs a member after the tier discount and a coupon, and the
 points it would earn. A quote reads only; nothing is written or reserved.
 
-Order and rounding (README "Checkout quote"):
+Order and rounding (docs/rules/catalogue.md, "Checkout quote"):
 1. subtotal = Σ quantity × unit price − line discount;
 2. tier discount = subtotal × the tier's discount percent, rounded half up to the cent;
 3. the coupon applies to what is left (subtotal − tier discount): its minimum spend is checked

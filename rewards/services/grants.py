@@ -1,6 +1,6 @@
 """Points given by another app's programme (campaigns: referral rewards, campaign offers).
 
-A public service for `campaigns`, which never writes ledger rows itself (DESIGN.md). It credits a
+A public service for `campaigns`, which never writes ledger rows itself (docs/design.md). It credits a
 `bonus` lot (expiring like earned points) under the member's row lock. It does not deduplicate:
 the caller makes its grant once-only with its own unique row written in the same transaction
 (e.g. campaigns' ReferralReward, unique per referred member).

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from members import services as member_services
 from members.models import Purchase
 from rewards import lock_objects, rules, selectors
-from rewards.errors import AlreadyRefunded, IdempotencyConflict
+from rewards.errors import AlreadyRefunded, IdempotencyConflict, RefundExceedsPurchase
 from rewards.models import LedgerEntry, PointsLot, PurchasePosting, PurchaseRefund, Tier, TierHistory
 from rewards.services import ledger
 
@@ -63,7 +63,9 @@ def refund_purchase(
 
     Reverses floor(earned × refunded so far / total) points cumulatively, so the refunds of a
     purchase never reverse more than it earned and a full refund reverses exactly that. The
-    cumulative refunded amount never exceeds the purchase total.
+    cumulative refunded amount never exceeds the purchase total: an amount above what is left
+    (checked under the purchase's row lock, so concurrent refunds see each other) raises
+    RefundExceedsPurchase; nothing left at all, with no amount, AlreadyRefunded.
     """
     external_ref = (external_ref or "").strip()
     if not external_ref:
@@ -84,13 +86,8 @@ def refund_purchase(
             raise AlreadyRefunded(_("Purchase %(ref)s is already refunded in full.") % {"ref": purchase.external_ref})
         requested = left
     elif requested > left:
-        raise ValidationError(
-            {
-                "amount": [
-                    _("Only %(left)s of purchase %(ref)s is left to refund.")
-                    % {"left": left, "ref": purchase.external_ref}
-                ]
-            }
+        raise RefundExceedsPurchase(
+            _("Only %(left)s of purchase %(ref)s is left to refund.") % {"left": left, "ref": purchase.external_ref}
         )
     # Recorded first, so the tier below counts the purchase net of this refund (window bases read it).
     member_services.record_refund(purchase=purchase, amount=requested)

@@ -44,6 +44,14 @@ def test_add_shows_template_errors_on_the_field(client, marketing):
     assert not Campaign.objects.exists()
 
 
+def test_add_refuses_a_tag_outside_the_sandbox_on_the_field(client, marketing):
+    logged_in(client, marketing)
+    response = client.post(f"{CAMPAIGNS}add/", form_data(body="{{ member.name }}{% debug %}"))
+    assert response.status_code == 200
+    assert "“debug”" in response.context["adminform"].form.errors["body"][0]
+    assert not Campaign.objects.exists()
+
+
 def test_unknown_fields_are_shown_as_warnings(client, marketing):
     logged_in(client, marketing)
     response = client.post(f"{CAMPAIGNS}add/", form_data(body="{{ member.nick }}"), follow=True)
@@ -64,6 +72,17 @@ def test_preview_for_a_chosen_member(client, marketing):
     made = campaign(body="{{ member.name }}")
     response = logged_in(client, marketing).get(f"{CAMPAIGNS}{made.pk}/change/?preview={other.member_no}")
     assert response.context["preview"].text == "钱多多"
+
+
+def test_preview_of_a_stored_template_outside_the_sandbox_is_an_error_not_its_output(client, marketing):
+    member(name="赵丽")
+    made = campaign()
+    Campaign.objects.filter(pk=made.pk).update(body="{% lorem 300000 w %}{% debug %}")  # saved before the sandbox
+    response = logged_in(client, marketing).get(f"{CAMPAIGNS}{made.pk}/change/")
+    assert response.status_code == 200
+    assert "“lorem”" in response.context["preview_error"] and "“debug”" in response.context["preview_error"]
+    assert response.context.get("preview") is None
+    assert len(response.content) < 200_000 and "sys.modules" not in response.content.decode()
 
 
 def test_launch_and_cancel_buttons_call_the_services(client, marketing):

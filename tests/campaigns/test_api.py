@@ -1,4 +1,4 @@
-"""The campaigns API: status codes, shapes and permissions (API.md "Segments, campaigns and contact policy")."""
+"""The campaigns API: status codes, shapes and permissions (docs/api.md "Segments, campaigns and contact policy")."""
 
 import pytest
 from django.db import connection
@@ -186,3 +186,18 @@ def test_only_managers_see_or_change_the_policy(request, client):
     api = request.getfixturevalue(client)
     assert api.get(POLICY).status_code == 403
     assert api.patch(POLICY, {"quiet_hours": None}, format="json").status_code == 403
+
+
+@pytest.mark.parametrize(("body", "name"), [("{% lorem 300000 w %}", "lorem"), ("{% debug %}", "debug")])
+def test_create_refuses_a_tag_outside_the_sandbox_naming_it(api_marketing, body, name):
+    response = api_marketing.post(CAMPAIGNS, BODY | {"body": body}, format="json")
+    assert response.status_code == 400
+    assert f"“{name}”" in response.json()["body"][0]
+    assert not Campaign.objects.exists()
+
+
+def test_create_refuses_a_message_over_the_size_limit(api_marketing, settings):
+    settings.CAMPAIGN_MESSAGE_MAX_CHARS = 50
+    response = api_marketing.post(CAMPAIGNS, BODY | {"body": "会员日" * 20}, format="json")
+    assert response.status_code == 400
+    assert "60 characters" in response.json()["body"][0]

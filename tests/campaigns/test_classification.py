@@ -1,13 +1,21 @@
 """Classification against hand-computed cases (as of 2026-06-30, default policy: top 20% of the
 12-month window, lapsed after 730 days)."""
 
+import dataclasses
 import datetime
+import io
 from decimal import Decimal
 
+import numpy as np
 import pytest
+import time_machine
+from django.core.management import call_command
 
+from campaigns import clv
 from campaigns.classification import add_months, classify_members
 from campaigns.models import ClassificationPolicy, ClassificationRun, MemberScore
+from members.models import Member, Purchase
+from tests.campaigns.clv_helpers import generate_customers
 from tests.campaigns.segment_helpers import at, buy, member
 
 pytestmark = pytest.mark.django_db
@@ -158,3 +166,189 @@ def test_too_little_data_leaves_clv_empty_and_says_why(shop):
 )
 def test_add_months_clamps_to_the_month_end(day, months, expected):
     assert add_months(datetime.date.fromisoformat(day), months) == datetime.date.fromisoformat(expected)
+
+
+# --- churn risk: the BG/NBD fit, or the recency rule when the fit degenerates -------------------
+
+
+def _scores_by_member() -> dict[int, MemberScore]:
+    return {s.member_id: s for s in MemberScore.objects.all()}
+
+
+@pytest.fixture
+def demo_shop(settings):
+    """`seed_demo`'s shop (150 members) on a fixed day: Poisson shoppers who never drop out."""
+    settings.DEBUG = True  # seed_demo runs only in development
+    day = datetime.datetime(2026, 6, 30, 12, tzinfo=datetime.UTC)
+    with time_machine.travel(day, tick=False):
+        call_command("seed_demo", members=150, stdout=io.StringIO(), stderr=io.StringIO())
+        result = classify_members()
+    return result
+
+
+def test_on_the_demo_data_the_degenerate_fit_is_refused_and_the_rule_gives_churn_risk(demo_shop):
+    """The outside check: churn risk 0% for every demo member, 1,073 days of silence included."""
+    buyers = list(MemberScore.objects.exclude(last_purchase_at=None))
+    assert buyers and all(s.churn_risk is not None and s.clv is not None for s in buyers)
+    assert all(s.churn_risk == pytest.approx(1 - s.p_alive, abs=1e-9) for s in buyers)
+    long_silent = [s for s in buyers if s.recency_days >= 1000]  # the check found one at 1,073 days
+    assert long_silent and all(s.churn_risk > 0.8 for s in long_silent)
+    regulars = [s for s in buyers if s.purchases_12m >= 4 and s.recency_days <= 14]
+    assert regulars and all(s.churn_risk < 0.25 for s in regulars)
+    model = demo_shop.model
+    assert (model["fitted"], model["method"]) == (False, "rule")
+    assert model["reason"].startswith("a collapsed to")  # nobody ever drops out: a → 0
+    assert model["rejected_bgnbd"]["penalizer_coef"] == 0.001 and model["gamma_gamma"] is not None
+    assert ClassificationRun.objects.order_by("-pk").first().model == model  # seed_demo classifies too: the latest run
+
+
+def lapsed_and_active(as_of: datetime.date) -> dict:
+    """Three members whose churn risk is plain to a person, bought at noon local time."""
+
+    def days_ago(n: int) -> datetime.datetime:
+        return at((as_of - datetime.timedelta(days=n)).isoformat())
+
+    people = {name: member(name) for name in ("monthly_then_gone", "weekly_regular", "once_long_ago")}
+    for k in range(12):  # monthly for a year, then nothing for 1,030 days
+        buy(people["monthly_then_gone"], "199.00", days_ago(1030 + 30 * (11 - k)))
+    for k in range(30):  # weekly for 30 weeks, the last 2 days ago
+        buy(people["weekly_regular"], "99.00", days_ago(2 + 7 * (29 - k)))
+    buy(people["once_long_ago"], "520.00", days_ago(1050))
+    return people
+
+
+def generated_shop(as_of: datetime.date, n: int = 400, seed: int = 20260630) -> dict[str, np.ndarray]:
+    """`n` BG/NBD customers (tests/campaigns/clv_helpers.py) as members with purchases, and the
+    model's inputs in days read from them in Python (distinct purchase days)."""
+    customers = generate_customers(n, seed=seed)
+    spend = np.random.default_rng(seed)  # Gamma-Gamma's story: each member's own mean, varying around it
+    Member.objects.bulk_create(
+        Member(member_no=f"G{i:07d}", referral_code=f"GR{i:06d}", name=f"G{i:04d}") for i in range(n)
+    )
+    ids = dict(Member.objects.filter(member_no__startswith="G").values_list("name", "pk"))
+    purchases, inputs = [], []
+    for i, customer in enumerate(customers):
+        T = int(customer.T)
+        days = sorted({0, *(int(day) for day in customer.repeats)})
+        inputs.append((len(days) - 1, days[-1], T))
+        own_mean = spend.gamma(6.0, 200.0 / 6.0)
+        for k, day in enumerate(days):
+            total = Decimal(f"{max(spend.gamma(4.0, own_mean / 4.0), 1.0):.2f}")
+            purchases.append(
+                Purchase(
+                    member_id=ids[f"G{i:04d}"],
+                    external_ref=f"GEN-{i:04d}-{k:03d}",
+                    ordered_at=at((as_of - datetime.timedelta(days=T - day)).isoformat()),
+                    subtotal=total,
+                    total=total,
+                )
+            )
+    Purchase.objects.bulk_create(purchases)
+    x, t_x, T = (np.array(column, dtype=float) for column in zip(*inputs, strict=True))
+    return {"x": x, "t_x": t_x, "T": T}
+
+
+def test_on_generated_customers_the_fit_is_used_and_churn_risk_is_what_a_person_expects():
+    people = lapsed_and_active(AS_OF)
+    generated_shop(AS_OF)
+    result = classify_members(as_of=AS_OF)
+    model = result.model
+    assert (model["fitted"], model["method"]) == (True, "bgnbd") and "reason" not in model
+    assert model["penalizer_coef"] == clv.DEFAULT_PENALIZER
+    s = _scores_by_member()
+    assert s[people["monthly_then_gone"].pk].churn_risk > 0.8
+    assert s[people["weekly_regular"].pk].churn_risk < 0.2
+    assert s[people["once_long_ago"].pk].churn_risk > 0.8  # one-time buyers: the rule, whatever the fit
+    assert s[people["weekly_regular"].pk].clv > s[people["monthly_then_gone"].pk].clv
+
+
+def test_the_fit_on_the_database_is_the_reference_librarys_fit_of_the_same_customers():
+    """The SQL aggregation and the fit together, against `lifetimes` on inputs read in Python."""
+    lifetimes = pytest.importorskip("lifetimes")
+    inputs = generated_shop(AS_OF)
+    model = classify_members(as_of=AS_OF).model
+    x, t_x, T = inputs["x"], inputs["t_x"], inputs["T"]
+    with np.errstate(all="ignore"):
+        reference = lifetimes.BetaGeoFitter(penalizer_coef=clv.DEFAULT_PENALIZER).fit(x, t_x, T)
+    theirs = clv.BGNBDParams(**{k: float(reference.params_[k]) for k in ("r", "alpha", "a", "b")})
+    ours = clv.BGNBDParams(**{k: model["bgnbd"][k] for k in ("r", "alpha", "a", "b")})
+    assert model["bgnbd"]["log_likelihood"] == pytest.approx(
+        float(clv.bgnbd_log_likelihood(theirs, x, t_x, T).sum()), abs=1e-3
+    )
+    assert clv.bgnbd_objective(ours, x, t_x, T, penalizer_coef=clv.DEFAULT_PENALIZER) <= (
+        reference._negative_log_likelihood_ + 1e-8
+    )
+    np.testing.assert_allclose(
+        clv.probability_alive(ours, x, t_x, T), clv.probability_alive(theirs, x, t_x, T), atol=1e-4
+    )
+
+
+def test_when_the_fit_is_refused_every_buyer_gets_the_rules_churn_risk(monkeypatch):
+    """The fallback on data the model would describe: forced by a fit that did not converge."""
+    people = lapsed_and_active(AS_OF)
+    generated_shop(AS_OF)
+    fit_bgnbd = clv.fit_bgnbd
+
+    def not_converged(*args, **kwargs):
+        return dataclasses.replace(fit_bgnbd(*args, **kwargs), converged=False, message="ABNORMAL_TERMINATION")
+
+    monkeypatch.setattr(clv, "fit_bgnbd", not_converged)
+    model = classify_members(as_of=AS_OF).model
+    assert (model["fitted"], model["method"]) == (False, "rule")
+    assert model["reason"] == "the optimiser did not converge (ABNORMAL_TERMINATION)"
+    s = _scores_by_member()
+    assert s[people["monthly_then_gone"].pk].churn_risk > 0.99
+    assert s[people["weekly_regular"].pk].churn_risk < 0.3  # 2 days into a 7-day gap: 0.25
+    assert s[people["once_long_ago"].pk].churn_risk > 0.9
+    # P(alive) = (1 + k/x)^−x: the weekly regular, 29 gaps of 7 days, silent 2 days.
+    assert s[people["weekly_regular"].pk].p_alive == pytest.approx((1 + (2 / 7) / 29) ** -29, abs=1e-6)
+    assert not MemberScore.objects.filter(last_purchase_at__isnull=False, churn_risk__isnull=True).exists()
+
+
+def test_managers_and_marketers_see_which_method_produced_the_churn_risk(client, manager, marketing, monkeypatch):
+    lapsed_and_active(AS_OF)
+    generated_shop(AS_OF, n=120)
+    classify_members(as_of=AS_OF)
+    client.force_login(marketing)
+    scores = client.get("/admin/campaigns/memberscore/").content.decode()
+    assert "Churn risk and CLV:" in scores and "BG/NBD r=" in scores
+    fit_bgnbd = clv.fit_bgnbd
+    monkeypatch.setattr(
+        clv, "fit_bgnbd", lambda *a, **k: dataclasses.replace(fit_bgnbd(*a, **k), converged=False, message="NO")
+    )
+    classify_members(as_of=AS_OF)
+    scores = client.get("/admin/campaigns/memberscore/").content.decode()
+    assert "Churn risk from the recency rule" in scores and "the optimiser did not converge (NO)" in scores
+    client.force_login(manager)
+    runs = client.get("/admin/campaigns/classificationrun/").content.decode()
+    assert runs.count("Churn risk from the recency rule") == 1 and runs.count("BG/NBD r=") == 1
+
+
+def test_the_command_says_which_method_produced_the_churn_risk(monkeypatch):
+    generated_shop(AS_OF, n=120)
+    out = io.StringIO()
+    call_command("classify_members", "--as-of", AS_OF.isoformat(), "--no-progress", stdout=out)
+    assert "CLV model (BG/NBD, days, penalizer 0.001): r=" in out.getvalue()
+    assert "recency rule" not in out.getvalue() and "Gamma-Gamma: p=" in out.getvalue()
+    fit_bgnbd = clv.fit_bgnbd
+    monkeypatch.setattr(
+        clv, "fit_bgnbd", lambda *a, **k: dataclasses.replace(fit_bgnbd(*a, **k), converged=False, message="NO")
+    )
+    out = io.StringIO()
+    call_command("classify_members", "--as-of", AS_OF.isoformat(), "--no-progress", stdout=out)
+    assert "CLV model not fitted: the optimiser did not converge (NO)." in out.getvalue()
+    assert "Churn risk and expected purchases from the recency rule" in out.getvalue()
+
+
+def test_too_few_buyers_for_the_model_still_get_the_rules_churn_risk_but_no_clv():
+    people = lapsed_and_active(AS_OF)
+    model = classify_members(as_of=AS_OF).model
+    assert (model["fitted"], model["method"]) == (False, "rule")
+    assert model["reason"].startswith("BG/NBD needs at least 20 customers")
+    assert model["gamma_gamma"] is None and model["gamma_gamma_reason"].startswith("Gamma-Gamma needs")
+    assert model["typical_gap_days"] == 18.5  # the median of the two repeat buyers' gaps, 30 and 7 days
+    s = _scores_by_member()
+    assert s[people["monthly_then_gone"].pk].churn_risk > 0.99
+    assert s[people["weekly_regular"].pk].churn_risk < 0.3
+    assert s[people["once_long_ago"].pk].churn_risk == pytest.approx(1 - 1 / (1 + 1050 / 18.5), abs=1e-6)
+    assert all(score.clv is None for score in s.values())

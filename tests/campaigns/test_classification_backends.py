@@ -3,9 +3,15 @@
 `make test` runs the suite on both (SQLite without DATABASE_URL, PostgreSQL in CI). Each run
 classifies the same seeded random shop and compares every score with
 1. an independent pure-Python reading of the definitions (classes, window figures, RFM), and
-2. the figures pinned in data/classification_golden.json, including churn risk and CLV —
-   written once from a PostgreSQL run (`WRITE_GOLDEN=1 pytest -k pinned` on PostgreSQL rewrites
-   it) and checked on both backends, so SQLite must produce PostgreSQL's numbers.
+2. the result in data/classification_golden.json — written once from a PostgreSQL run
+   (`WRITE_GOLDEN=1 pytest -k golden` on PostgreSQL rewrites it) and checked on both backends:
+   classes, window figures and RFM exactly; the CLV model by what it means (the method that
+   produced the figures, the fit's penalised objective and log-likelihood) and churn risk,
+   expected purchases and CLV within tolerances, never by an optimiser's digits. The tolerances
+   are ten to twenty times the spread between fits of this data started from far-apart points
+   (a stand-in for another CPU's path: p_alive 5e-7, expected purchases 5e-5, CLV 0.013, the
+   log-likelihood 5e-5); the old golden file pinned the parameters of an unpenalised fit on a flat
+   ridge, and failed on another machine.
 """
 
 from __future__ import annotations
@@ -156,20 +162,24 @@ def test_sql_matches_the_definitions_read_in_python():
     }  # fmt: skip — every class occurs, so each branch is exercised
 
 
-def test_both_databases_give_the_pinned_result_including_clv():
+def test_both_databases_give_the_golden_result_churn_risk_and_clv_within_tolerance():
     build_shop()
     result = classify_members(as_of=AS_OF)
     got = rows()
+    model = result.model
     if os.environ.get("WRITE_GOLDEN"):
-        model = {"bgnbd": result.model["bgnbd"], "gamma_gamma": result.model["gamma_gamma"]}
-        GOLDEN.write_text(json.dumps({"model": model, "rows": got}, indent=1, ensure_ascii=False) + "\n")
+        meaning = {
+            "method": model["method"],
+            "bgnbd": {k: model["bgnbd"][k] for k in ("penalizer_coef", "log_likelihood", "objective")},
+        }
+        GOLDEN.write_text(json.dumps({"model": meaning, "rows": got}, indent=1, ensure_ascii=False) + "\n")
         pytest.skip("golden file written")
     golden = json.loads(GOLDEN.read_text())
-    assert result.model["fitted"] is True
-    for name in ("r", "alpha", "a", "b"):
-        assert result.model["bgnbd"][name] == pytest.approx(golden["model"]["bgnbd"][name], rel=1e-4)
-    for name in ("p", "q", "v"):
-        assert result.model["gamma_gamma"][name] == pytest.approx(golden["model"]["gamma_gamma"][name], rel=1e-4)
+    assert (model["fitted"], model["method"]) == (True, golden["model"]["method"]) == (True, "bgnbd")
+    fit, want_fit = model["bgnbd"], golden["model"]["bgnbd"]
+    assert fit["penalizer_coef"] == want_fit["penalizer_coef"]
+    assert fit["objective"] == pytest.approx(want_fit["objective"], abs=1e-9)
+    assert fit["log_likelihood"] == pytest.approx(want_fit["log_likelihood"], abs=1e-3)
     assert got.keys() == golden["rows"].keys()
     for name, want in golden["rows"].items():
         row = got[name]
@@ -178,6 +188,6 @@ def test_both_databases_give_the_pinned_result_including_clv():
         if want["p_alive"] is None:
             assert row["p_alive"] is None and row["clv"] is None
             continue
-        assert row["p_alive"] == pytest.approx(want["p_alive"], abs=2e-6), name
-        assert row["expected_purchases"] == pytest.approx(want["expected_purchases"], abs=2e-4), name
-        assert Decimal(row["clv"]) == pytest.approx(Decimal(want["clv"]), abs=Decimal("0.02")), name
+        assert row["p_alive"] == pytest.approx(want["p_alive"], abs=1e-5), name
+        assert row["expected_purchases"] == pytest.approx(want["expected_purchases"], abs=5e-4), name
+        assert Decimal(row["clv"]) == pytest.approx(Decimal(want["clv"]), abs=Decimal("0.20")), name

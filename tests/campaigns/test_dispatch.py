@@ -230,3 +230,14 @@ def test_a_missing_policy_row_comes_back_with_the_documented_defaults():
     assert (policy.frequency_cap_messages, policy.frequency_cap_days, policy.email_rate, policy.sms_rate) == (
         4, 30, 20, 10,
     )  # fmt: skip
+
+
+def test_a_message_over_the_size_limit_is_failed_not_sent(settings):
+    no_quiet_hours()
+    member(name="李小花" * 10, sms_consent=True)
+    made = launched(campaign(body="{{ member.name }}您好"))  # fits when saved (sample names are shorter)
+    settings.CAMPAIGN_MESSAGE_MAX_CHARS = 20  # the stored template now renders 32 characters
+    drain()
+    assert SmsLog.objects.count() == 0
+    message = OutboxMessage.objects.get(campaign=made)
+    assert message.status == "failed" and "MessageTooLong" in message.error

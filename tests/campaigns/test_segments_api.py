@@ -1,4 +1,4 @@
-"""Segments API and the members API's classification (API.md "Segments, campaigns and contact policy")."""
+"""Segments API and the members API's classification (docs/api.md "Segments, campaigns and contact policy")."""
 
 import csv
 import datetime

@@ -42,3 +42,17 @@ def upload(name: str, content: bytes, content_type: str = "image/png") -> Simple
 
 def png_upload(name="photo.png", **kwargs) -> SimpleUploadedFile:
     return upload(name, png_bytes(**kwargs))
+
+
+def solid_png_bytes(width: int, height: int, color=(90, 140, 60)) -> bytes:
+    """A valid one-colour RGB PNG of any size, written row by row: a 36-megapixel photo is a
+    few hundred KB and never sits in memory as pixels (in the test or anywhere)."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+    row = b"\0" + bytes(color) * width  # filter type 0, then the pixels
+    packer = zlib.compressobj(9)
+    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")

@@ -84,6 +84,16 @@ def test_support_lists_and_filters_tickets(api_support):
     assert [row["ticket_no"] for row in response.json()["results"]] == [complaint.ticket_no]
 
 
+def test_the_tickets_list_masks_the_contact_data_and_one_ticket_shows_it(api_support):
+    made = ticket(phone="13800138000", email="zhangwei@example.com")
+
+    row = api_support.get(TICKETS).json()["results"][0]
+    detail = api_support.get(f"{TICKETS}{made.ticket_no}/").json()
+
+    assert (row["phone"], row["email"]) == ("138****8000", "z***@example.com")
+    assert (detail["phone"], detail["email"]) == ("+8613800138000", "zhangwei@example.com")
+
+
 def test_tickets_filter_by_status(api_manager):
     ticket_in("open")
     fresh = ticket()

@@ -14,7 +14,7 @@ from feedback import services, surveys
 from feedback.models import SurveyResponse, Ticket, TicketEvent
 from members import services as member_services
 from members.models import Interaction
-from tests.feedback.factories import ticket
+from tests.feedback.factories import ticket, ticket_in
 from tests.members import factories as mf
 
 ZH = {"HTTP_ACCEPT_LANGUAGE": "zh-CN,zh;q=0.9"}
@@ -26,6 +26,11 @@ def resolved(django_capture_on_commit_callbacks, actor=None, **kwargs) -> Ticket
     with django_capture_on_commit_callbacks(execute=True):
         services.change_status(ticket=made, to="resolved", actor=actor)
     return made
+
+
+def resolved_ticket(**kwargs) -> Ticket:
+    """A ticket a CSAT link may be answered for (its resolution's email is not sent here)."""
+    return ticket_in("resolved", **kwargs)
 
 
 def path_of(link: str) -> str:
@@ -73,7 +78,7 @@ def test_failed_survey_email_keeps_the_ticket_resolved(django_capture_on_commit_
 def test_good_link_shows_a_chinese_form_and_records_one_answer(client):
     member = mf.member(phone="13500135000", email="kehu@example.com")
     shop = mf.store()
-    made = ticket(email="kehu@example.com", store=shop)
+    made = resolved_ticket(email="kehu@example.com", store=shop)
     assert made.member == member
     url = path_of(surveys.csat_survey_link(made))
     page = client.get(url, **ZH)
@@ -98,7 +103,7 @@ def test_good_link_shows_a_chinese_form_and_records_one_answer(client):
 
 @pytest.mark.django_db
 def test_reused_link_gets_an_already_answered_page(client):
-    made = ticket(email="kehu@example.com")
+    made = resolved_ticket(email="kehu@example.com")
     url = path_of(surveys.csat_survey_link(made))
     assert client.post(url, {"score": "5"}).status_code == 200
     for response in (client.get(url), client.post(url, {"score": "1"})):
@@ -132,7 +137,7 @@ def test_a_ticket_link_does_not_open_the_nps_survey(client):
 @pytest.mark.django_db
 def test_expired_link_gets_a_410_page(client, settings):
     settings.FEEDBACK_SURVEY_MAX_AGE_DAYS = 14
-    made = ticket()
+    made = resolved_ticket()
     url = path_of(surveys.csat_survey_link(made))
     with time_machine.travel(datetime.datetime.now(tz=datetime.UTC) + datetime.timedelta(days=13)):
         assert client.get(url).status_code == 200
@@ -145,7 +150,7 @@ def test_expired_link_gets_a_410_page(client, settings):
 @pytest.mark.django_db
 @pytest.mark.parametrize("score", ["0", "6", "x", ""])
 def test_score_out_of_range_is_refused_with_a_message(client, score):
-    made = ticket()
+    made = resolved_ticket()
     response = client.post(path_of(surveys.csat_survey_link(made)), {"score": score, "comment": "留言"}, **ZH)
     assert response.status_code == 400 and "fb-error" in response.content.decode()
     assert "留言" in response.content.decode()
@@ -157,13 +162,13 @@ def test_service_refuses_a_bad_score_directly():
     from django.core.exceptions import ValidationError
 
     with pytest.raises(ValidationError) as caught:
-        surveys.record_survey_response(token=surveys.csat_token(ticket()), kind="csat", score=9)
+        surveys.record_survey_response(token=surveys.csat_token(resolved_ticket()), kind="csat", score=9)
     assert "score" in caught.value.message_dict
 
 
 @pytest.mark.django_db
 def test_survey_page_needs_a_csrf_token():
-    made = ticket()
+    made = resolved_ticket()
     strict = Client(enforce_csrf_checks=True)
     assert strict.post(path_of(surveys.csat_survey_link(made)), {"score": "5"}).status_code == 403
 
@@ -171,7 +176,7 @@ def test_survey_page_needs_a_csrf_token():
 @pytest.mark.django_db
 def test_answer_of_an_erased_member_is_kept_without_a_profile_record():
     member = mf.member(phone="13500135002")
-    made = ticket(phone="13500135002")
+    made = resolved_ticket(phone="13500135002")
     member_services.erase_member(member=member)
     answer = surveys.record_survey_response(token=surveys.csat_token(made), kind="csat", score=2)
     assert answer.member is None and not Interaction.objects.exists()
@@ -180,7 +185,7 @@ def test_answer_of_an_erased_member_is_kept_without_a_profile_record():
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_answers_sent_at_once_record_one():
-    made = ticket(email="kehu@example.com")
+    made = resolved_ticket(email="kehu@example.com")
     token = surveys.csat_token(made)
     outcomes = [None, None]
     barrier = threading.Barrier(2, timeout=20)
@@ -275,7 +280,52 @@ def test_survey_answered_signal_is_sent_on_commit(django_capture_on_commit_callb
     survey_answered.connect(listener)
     try:
         with django_capture_on_commit_callbacks(execute=True):
-            answer = surveys.record_survey_response(token=surveys.csat_token(ticket()), kind="csat", score=5)
+            answer = surveys.record_survey_response(token=surveys.csat_token(resolved_ticket()), kind="csat", score=5)
     finally:
         survey_answered.disconnect(listener)
     assert received == [answer]
+
+
+# --- only resolved or closed tickets are rated -----------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("status", ["new", "open", "waiting"])
+def test_a_ticket_not_resolved_yet_gets_a_409_page_and_stores_nothing(client, status):
+    made = ticket_in(status, email="kehu@example.com")
+    url = path_of(surveys.csat_survey_link(made))
+    page = client.get(url, **ZH)
+    assert page.status_code == 409
+    text = page.content.decode()
+    assert 'data-reason="not_resolved"' in text and "尚未解决" in text
+    response = client.post(url, {"score": "5", "comment": "还没处理"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 409 and "not resolved yet" in response.content.decode()
+    assert SurveyResponse.objects.count() == 0
+    assert not made.events.filter(kind=TicketEvent.Kind.SURVEY).exists()
+
+
+@pytest.mark.django_db
+def test_the_service_refuses_an_answer_for_a_ticket_not_resolved():
+    with pytest.raises(surveys.SurveyTicketNotResolved):
+        surveys.record_survey_response(token=surveys.csat_token(ticket_in("open")), kind="csat", score=5)
+    assert SurveyResponse.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_closed_ticket_may_still_be_rated(client):
+    made = ticket_in("closed", email="kehu@example.com")
+    url = path_of(surveys.csat_survey_link(made))
+    assert client.get(url).status_code == 200
+    assert client.post(url, {"score": "4"}).status_code == 200
+    assert SurveyResponse.objects.get().ticket == made
+
+
+@pytest.mark.django_db
+def test_a_link_sent_before_the_ticket_was_reopened_waits_for_its_next_resolution(client):
+    made = resolved_ticket(email="kehu@example.com")
+    url = path_of(surveys.csat_survey_link(made))
+    services.change_status(ticket=made, to="open", actor=None)
+    assert client.post(url, {"score": "1"}).status_code == 409
+    services.change_status(ticket=made, to="resolved", actor=None)
+    assert client.post(url, {"score": "4"}).status_code == 200
+    assert SurveyResponse.objects.get().score == 4

@@ -1,4 +1,4 @@
-"""The members REST API (API.md "Members"): every path, every status code, roles and query counts."""
+"""The members REST API (docs/api.md "Members"): every path, every status code, roles and query counts."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from members import services
+from members import masking, services
 from members.models import ConsentEvent, ConsentSource, Interaction, Member, Preference, ServiceRecord
 from tests.conftest import make_user, token_client
 from tests.members import factories
@@ -68,8 +68,10 @@ def test_create_returns_201_with_member_no_and_the_profile(api_staff):
     assert Member.objects.get(member_no=body["member_no"]).name == "李华"
     assert body["tier"] == {"code": "regular", "name": "Regular"}
     assert body["points_balance"] == 0
-    assert body["email"] == "Li.Hua@example.com"
-    assert body["birthday"] == "1990-05-17"
+    # A write answers with contact data masked (only GET of the detail shows it in clear).
+    assert (body["phone"], body["email"], body["birthday"]) == ("139****5678", "L***@example.com", "05-17")
+    stored = Member.objects.get(member_no=body["member_no"])
+    assert (stored.email, stored.birthday) == ("Li.Hua@example.com", datetime.date(1990, 5, 17))
     assert body["status"] == "active"
     assert body["source_channel"] == "api"
     assert body["consents"] == {
@@ -89,7 +91,8 @@ def test_create_normalises_the_phone_to_e164(api_staff, phone):
     response = create(api_staff, phone=phone)
 
     assert response.status_code == 201, response.content
-    assert response.json()["phone"] == "+8613912345678"
+    assert Member.objects.get(member_no=response.json()["member_no"]).phone == "+8613912345678"
+    assert response.json()["phone"] == "139****5678"
 
 
 def test_create_records_registration_consents_with_source_api_and_the_token_user(api_staff, store_staff):
@@ -196,6 +199,7 @@ def test_detail_returns_the_profile_by_member_no(api_staff):
 
     assert response.status_code == 200
     body = response.json()
+    # Store staff may see contact details: the detail shows them in clear.
     assert (body["member_no"], body["name"], body["phone"]) == (member.member_no, "王芳", member.phone)
     assert body["tags"] == ["VIP"]
     assert body["consents"]["marketing_email"] is True
@@ -249,13 +253,14 @@ def test_patch_changes_only_the_given_fields(api_staff):
     body = response.json()
     assert (body["name"], body["email"], body["store"], body["status"]) == (
         "王芳芳",
-        "new@example.com",
+        "n***@example.com",
         "bj-001",
         "frozen",
     )
     assert body["tags"] == ["VIP", "婚礼"]
     member.refresh_from_db()
-    assert member.phone == body["phone"]
+    assert member.email == "new@example.com"
+    assert body["phone"] == masking.mask_phone(member.phone) != member.phone
     assert member.status == Member.Status.FROZEN
 
 
@@ -348,7 +353,7 @@ def test_patch_of_an_unknown_member_is_404(api_staff):
 
 
 def test_put_is_not_offered_so_a_full_replace_cannot_wipe_fields(api_manager):
-    """PATCH is the one update verb (API.md); PUT is refused rather than treated as partial."""
+    """PATCH is the one update verb (docs/api.md); PUT is refused rather than treated as partial."""
     member = factories.member(name="王芳")
 
     response = api_manager.put(detail(member.member_no), {"name": "新名字"}, format="json")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+import time
 import tracemalloc
 from pathlib import Path
 
@@ -253,6 +254,34 @@ def test_a_write_refused_by_the_database_fails_the_import_and_stores_nothing(mon
     factories.member(phone="13912340001", external_id="POS-HAS-IT", name="甲")
     factories.member(phone="13912340002", external_id="POS-OLD", name="乙")
     text = csv_text("POS-5,赵敏,13912340005,,,2023-02-14", f"{external_id},丙,13912340001,,,2023-02-14")
+
+    with pytest.raises(ImportFailed, match="Another change to the same members happened during the import"):
+        run(text, batch_size=1)
+
+    assert sorted(Member.objects.values_list("external_id", "name")) == [("POS-HAS-IT", "甲"), ("POS-OLD", "乙")]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("arrives_before", range(6))
+def test_a_refused_pipelined_write_fails_the_import_wherever_the_servers_answer_arrives(monkeypatch, arrives_before):
+    # On PostgreSQL the update and the bookkeeping after it go down a pipeline; the server's refusal
+    # reaches the client whenever it arrives, which in a busy full run can be while a later statement
+    # is sent. Make it arrive before each later statement in turn: every one must fail the import
+    # with the same message, never escape as a bare IntegrityError.
+    monkeypatch.setattr(importing._Importer, "_check_phones_and_earlier_lines", lambda self, rows: None)
+    factories.member(phone="13912340001", external_id="POS-HAS-IT", name="甲")
+    factories.member(phone="13912340002", external_id="POS-OLD", name="乙")
+    sent = []
+    original = importing._Importer._execute_later
+
+    def execute_later(self, sql, params=None):
+        if self.pipeline is not None and len(sent) == arrives_before:
+            time.sleep(0.3)  # the server has long answered: psycopg reads its answers as this statement is sent
+        sent.append(sql)
+        original(self, sql, params)
+
+    monkeypatch.setattr(importing._Importer, "_execute_later", execute_later)
+    text = csv_text("POS-5,赵敏,13912340005,,,2023-02-14", "POS-OLD,丙,13912340001,,,2023-02-14")
 
     with pytest.raises(ImportFailed, match="Another change to the same members happened during the import"):
         run(text, batch_size=1)
@@ -742,3 +771,52 @@ def test_admin_shows_a_bad_header_without_a_preview(client, manager):
     html = response.content.decode()
     assert "Required columns are missing: phone, email, birthday, registered_at." in html
     assert "Confirm import" not in html
+
+
+# --- input rules (loyalty_crm.inputs): NUL characters, dates before 1900 ---------------------
+
+
+def test_a_nul_character_in_a_cell_is_a_row_error_naming_line_and_column_and_stores_nothing():
+    text = csv_text("POS-1,王芳,13912340001,,,2023-02-14", "POS-2,李\x00雷,13912340002,,,2023-02-14")
+
+    with pytest.raises(ImportFailed) as failure:
+        run(text)
+
+    assert [str(error) for error in failure.value.errors] == ["Line 3, column name: Null characters are not allowed."]
+    assert failure.value.errors[0].value == "李\\u0000雷"
+    assert not Member.objects.exists()
+
+
+def test_skip_errors_imports_the_rows_without_nul_characters():
+    text = csv_text("POS-1,王芳,13912340001,,,2023-02-14", "POS-\x00,李雷,13912340002,,,2023-02-14")
+
+    result = run(text, skip_errors=True)
+
+    assert (result.created, result.skipped) == (1, 1)
+    assert [(e.line, e.column) for e in result.errors] == [(3, "external_id")]
+    assert list(Member.objects.values_list("external_id", flat=True)) == ["POS-1"]
+
+
+def test_a_nul_character_in_the_header_refuses_the_file():
+    with pytest.raises(ImportFailed, match="Line 1: Null characters are not allowed"):
+        run(csv_text("POS-1,王芳,13912340001,,,2023-02-14", header=HEADER + ",no\x00te"))
+
+
+@pytest.mark.parametrize(
+    ("column", "line", "message"),
+    [
+        ("registered_at", "POS-1,王芳,13912340001,,,0099-02-14", "Dates before 1900 are not accepted."),
+        (
+            "registered_at",
+            "POS-1,王芳,13912340001,,,2023-02-14T10:00:00+16:00",
+            "The UTC offset must be whole minutes between -15:59 and +15:59.",
+        ),
+        ("birthday", "POS-1,王芳,13912340001,,1899-05-17,2023-02-14", "Dates before 1900 are not accepted."),
+    ],
+)
+def test_dates_the_api_refuses_are_row_errors_too(column, line, message):
+    with pytest.raises(ImportFailed) as failure:
+        run(csv_text(line))
+
+    assert [(e.line, e.column, e.message) for e in failure.value.errors] == [(2, column, message)]
+    assert not Member.objects.exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import importlib
 import itertools
 from decimal import Decimal
 
@@ -11,7 +12,7 @@ from django.utils import timezone
 
 from members.services import PurchaseLine
 from rewards import services
-from rewards.models import LedgerEntry, PointsAccount, PointsLot
+from rewards.models import ActivityBonus, EarnRule, LedgerEntry, PointsAccount, PointsLot, Tier
 
 _refs = itertools.count(1)
 
@@ -50,3 +51,25 @@ def assert_ledger_invariants(member) -> None:
     remaining = PointsLot.objects.filter(account=account).aggregate(s=Sum("remaining"))["s"] or 0
     assert remaining == max(account.balance, 0)
     assert account.balance <= account.lifetime_earned
+
+
+def reseed_after_flush() -> None:
+    """For a transactional test: the migrations' tiers and base earning rule, which a transactional
+    test before it may have flushed. The activity bonuses are removed instead: on a fresh database
+    (this test first) a new member would get the sign-up bonus, after a flush not; these tests
+    count earning only."""
+    seed = importlib.import_module("rewards.migrations.0002_seed_tiers_rules_roles")
+    if not Tier.objects.exists():
+        for code, name, rank, threshold, discount, free_delivery, benefits in seed.TIERS:
+            Tier.objects.create(
+                code=code,
+                name=name,
+                rank=rank,
+                threshold=Decimal(threshold),
+                discount_percent=Decimal(discount),
+                free_delivery=free_delivery,
+                benefits=benefits,
+            )
+    if not EarnRule.objects.filter(kind="base").exists():
+        EarnRule.objects.create(name="1 point per 1 yuan paid", kind="base", rate=1)
+    ActivityBonus.objects.all().delete()

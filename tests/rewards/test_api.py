@@ -165,11 +165,16 @@ def test_refund_retry_answers_200_and_reverses_once(api_staff, member):
     assert account_of(member).balance == 0
 
 
-def test_refund_above_what_is_left_answers_400(api_staff, member):
+def test_refund_above_what_is_left_answers_409_refund_exceeds_purchase(api_staff, member):
     purchase_id = api_staff.post(PURCHASES, body(member), format="json").json()["id"]
-    response = api_staff.post(refund_url(purchase_id), {"external_ref": "R-1", "amount": "200.00"}, format="json")
-    assert response.status_code == 400
-    assert "amount" in response.json()
+    api_staff.post(refund_url(purchase_id), {"external_ref": "R-1", "amount": "100.00"}, format="json")
+    response = api_staff.post(refund_url(purchase_id), {"external_ref": "R-2", "amount": "100.00"}, format="json")
+    assert response.status_code == 409
+    assert response.json() == {
+        "code": "refund_exceeds_purchase",
+        "detail": "Only 99.00 of purchase POS-1 is left to refund.",
+    }
+    assert Purchase.objects.get(pk=purchase_id).refunded_total == Decimal("100.00")
 
 
 def test_refund_of_a_fully_refunded_purchase_answers_409(api_staff, member):

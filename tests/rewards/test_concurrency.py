@@ -1,7 +1,6 @@
 """Real threads on PostgreSQL: each thread has its own connection and transaction."""
 
 import datetime
-import importlib
 import threading
 from decimal import Decimal
 
@@ -11,9 +10,9 @@ from django.utils import timezone
 
 from members.models import Purchase
 from rewards import services
-from rewards.models import EarnRule, LedgerEntry, PurchasePosting, Tier
+from rewards.models import LedgerEntry, PurchasePosting
 from tests.members import factories
-from tests.rewards.helpers import account_of, assert_ledger_invariants, line, post
+from tests.rewards.helpers import account_of, assert_ledger_invariants, line, post, reseed_after_flush
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -21,23 +20,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 @pytest.fixture(autouse=True)
 def _seeded_tiers_and_rules(transactional_db):
     """A transactional test before this one may have flushed the migrations' seed rows."""
-    from decimal import Decimal as D
-
-    seed_defaults = importlib.import_module("rewards.migrations.0002_seed_tiers_rules_roles")
-
-    if not Tier.objects.exists():
-        for code, name, rank, threshold, discount, free_delivery, benefits in seed_defaults.TIERS:
-            Tier.objects.create(
-                code=code,
-                name=name,
-                rank=rank,
-                threshold=D(threshold),
-                discount_percent=D(discount),
-                free_delivery=free_delivery,
-                benefits=benefits,
-            )
-    if not EarnRule.objects.filter(kind="base").exists():
-        EarnRule.objects.create(name="1 point per 1 yuan paid", kind="base", rate=1)
+    reseed_after_flush()
 
 
 def run_at_once(calls) -> list[object]:
@@ -111,4 +94,47 @@ def test_refunds_and_adjustments_at_once_keep_the_balance_equal_to_the_ledger():
     assert account_of(member).balance == 300 + 20 - 100 - 50 - 100
     second.refresh_from_db()
     assert second.refunded_total == Decimal("50.00")
+    assert_ledger_invariants(member)
+
+
+def test_twenty_partial_refunds_at_once_refund_what_fits_and_answer_409_to_the_rest(store_staff):
+    """Twenty refunds of 15.00 of one 100.00 purchase, each with its own reference, through the
+    API: six fit (90.00), the fourteen others are a business conflict — 409
+    `refund_exceeds_purchase` — whatever order the purchase's row lock lets them in."""
+    from rest_framework.test import APIClient
+
+    from tests.conftest import token_client
+
+    member = factories.member()
+    factories.product()
+    purchase = post(member, "100.00").purchase
+    before = account_of(member).balance  # 100, plus a sign-up bonus if the seeded rules still hold one
+    token = token_client(store_staff)._credentials["HTTP_AUTHORIZATION"]
+
+    def refund(index):
+        def call():
+            api = APIClient(raise_request_exception=False)
+            api.credentials(HTTP_AUTHORIZATION=token)
+            response = api.post(
+                f"/api/v1/purchases/{purchase.pk}/refund/",
+                {"external_ref": f"R-{index:02d}", "amount": "15.00"},
+                format="json",
+            )
+            return response.status_code, response.json()
+
+        return call
+
+    results = run_at_once([refund(index) for index in range(20)])
+
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert sorted(status for status, _body in results) == [201] * 6 + [409] * 14
+    conflicts = [body for status, body in results if status == 409]
+    assert {body["code"] for body in conflicts} == {"refund_exceeds_purchase"}
+    assert {body["detail"] for body in conflicts} == {
+        f"Only 10.00 of purchase {purchase.external_ref} is left to refund."
+    }
+    purchase.refresh_from_db()
+    assert purchase.refunded_total == Decimal("90.00")
+    assert sorted(e.points for e in LedgerEntry.objects.filter(kind=LedgerEntry.Kind.REFUND_REVERSAL)) == [-15] * 6
+    assert account_of(member).balance == before - 90
     assert_ledger_invariants(member)

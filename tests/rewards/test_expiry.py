@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import datetime
-import importlib
 import threading
 import time
-from decimal import Decimal
 from unittest import mock
 
 import pytest
@@ -18,11 +16,11 @@ from django.db.models import Sum
 from django_celery_beat.models import PeriodicTask
 
 from rewards import rules, services
-from rewards.models import EXPIRY_POLICY_CACHE_KEY, EarnRule, ExpiryPolicy, LedgerEntry, PointsAccount, PointsLot, Tier
+from rewards.models import EXPIRY_POLICY_CACHE_KEY, ExpiryPolicy, LedgerEntry, PointsAccount, PointsLot
 from rewards.services.expiry import expire_due_lots
 from rewards.tasks import expire_points
 from tests.members import factories
-from tests.rewards.helpers import account_of, assert_ledger_invariants, post
+from tests.rewards.helpers import account_of, assert_ledger_invariants, post, reseed_after_flush
 
 pytestmark = pytest.mark.django_db
 
@@ -258,20 +256,7 @@ def test_task_is_acknowledged_late():
 @pytest.fixture
 def seeded(transactional_db):
     """A transactional test before this one may have flushed the migrations' seed rows."""
-    seed = importlib.import_module("rewards.migrations.0002_seed_tiers_rules_roles")
-    if not Tier.objects.exists():
-        for code, name, rank, threshold, discount, free_delivery, benefits in seed.TIERS:
-            Tier.objects.create(
-                code=code,
-                name=name,
-                rank=rank,
-                threshold=Decimal(threshold),
-                discount_percent=Decimal(discount),
-                free_delivery=free_delivery,
-                benefits=benefits,
-            )
-    if not EarnRule.objects.filter(kind="base").exists():
-        EarnRule.objects.create(name="1 point per 1 yuan paid", kind="base", rate=1)
+    reseed_after_flush()
 
 
 @pytest.mark.postgres

@@ -291,3 +291,33 @@ def test_an_imports_queries_do_not_grow_with_its_purchases(people, django_captur
 
     queries(1, "WARM")  # the settings and tiers cached on first use
     assert queries(2, "FEW") == queries(40, "MANY")
+
+
+def test_a_nul_character_in_a_cell_is_a_row_error_with_its_line(tmp_path, people):
+    text = f"{HEADER}\nO-1,POS-A,{YESTERDAY} 10:00,ROSE-11,,1,10.00\nO-2,POS-\x00,{YESTERDAY} 10:00,ROSE-11,,1,10.00\n"
+
+    _message, rows = refused(write(tmp_path, text))
+
+    assert rows == [["3", "member_external_id", "POS-\\u0000", "Null characters are not allowed."]]
+    assert not Purchase.objects.exists()
+
+
+def test_skip_errors_posts_the_purchases_without_nul_characters(tmp_path, people):
+    text = f"{HEADER}\nO-1,POS-A,{YESTERDAY} 10:00,ROSE-11,,1,10.00\nO-\x00,POS-B,{YESTERDAY} 10:00,ROSE-11,,1,10.00\n"
+
+    with pytest.raises(CommandError, match="1 purchase with errors was not posted"):
+        run(write(tmp_path, text), "--skip-errors")
+
+    assert list(Purchase.objects.values_list("external_ref", flat=True)) == ["O-1"]
+
+
+def test_an_order_time_the_api_refuses_is_a_row_error(tmp_path, people):
+    text = f"{HEADER}\nO-1,POS-A,0099-05-20 10:00,ROSE-11,,1,10.00\nO-2,POS-B,2024-05-20T10:00+16:00,ROSE-11,,1,10.00\n"
+
+    _message, rows = refused(write(tmp_path, text))
+
+    assert [(row[0], row[1], row[3]) for row in rows] == [
+        ("2", "ordered_at", "Dates before 1900 are not accepted."),
+        ("3", "ordered_at", "The UTC offset must be whole minutes between -15:59 and +15:59."),
+    ]
+    assert not Purchase.objects.exists()

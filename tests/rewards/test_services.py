@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from members.models import Purchase
 from rewards import services
-from rewards.errors import AlreadyRefunded, IdempotencyConflict, InsufficientPoints
+from rewards.errors import AlreadyRefunded, IdempotencyConflict, InsufficientPoints, RefundExceedsPurchase
 from rewards.models import EarnRule, LedgerEntry, PointsLot, TierHistory
 from tests.members import factories
 from tests.rewards.helpers import account_of, assert_ledger_invariants, line, post
@@ -153,8 +153,9 @@ def test_partial_refunds_are_proportional_and_add_up_to_what_was_earned(member):
 def test_refund_cannot_exceed_what_is_left(member):
     result = post(member, "100.00")
     services.refund_purchase(purchase=result.purchase, external_ref="R-1", amount=Decimal("60.00"))
-    with pytest.raises(ValidationError) as exc:
+    with pytest.raises(RefundExceedsPurchase) as exc:
         services.refund_purchase(purchase=result.purchase, external_ref="R-2", amount=Decimal("40.01"))
+    assert exc.value.code == "refund_exceeds_purchase"
     assert "40.00" in str(exc.value)
 
 

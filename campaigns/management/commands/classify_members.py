@@ -61,14 +61,21 @@ class Command(BaseCommand):
         for code, count in result.counts.items():
             share = 100 * count / result.members if result.members else 0
             self.stdout.write(f"  {labels[code]!s:<{width}}  {count:>9}  {share:5.1f}%")
-        if result.model.get("fitted"):
-            bg, gg = result.model["bgnbd"], result.model["gamma_gamma"]
+        model = result.model
+        if model.get("fitted"):
+            bg = model["bgnbd"]
             self.stdout.write(
-                _(
-                    "CLV model (BG/NBD + Gamma-Gamma, days): r=%(r).4f alpha=%(alpha).4f a=%(a).4f b=%(b).4f; "
-                    "p=%(p).4f q=%(q).4f v=%(v).4f"
-                )
-                % {**bg, **gg}
+                _("CLV model (BG/NBD, days, penalizer %(penalizer)g): r=%(r).4f alpha=%(alpha).4f a=%(a).4f b=%(b).4f")
+                % {**bg, "penalizer": model["penalizer_coef"]}
             )
         else:
-            self.stdout.write(_("CLV model not fitted: %(reason)s.") % {"reason": result.model.get("reason", "")})
+            self.stdout.write(_("CLV model not fitted: %(reason)s.") % {"reason": model.get("reason", "")})
+        if model.get("method") == "rule":
+            self.stdout.write(
+                _(
+                    "Churn risk and expected purchases from the recency rule (days since the last purchase "
+                    "against the member's own gap between purchases)."
+                )
+            )
+        if model.get("gamma_gamma"):
+            self.stdout.write(_("Gamma-Gamma: p=%(p).4f q=%(q).4f v=%(v).4f") % model["gamma_gamma"])

@@ -8,12 +8,18 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from loyalty_crm.devserver import admin_url, default_addr
+
 
 class Command(BaseCommand):
     help = "Serve the admin with a Celery worker and beat (SQLite and the embedded broker by default)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--addr", default="127.0.0.1:8000", help="address:port to serve on")
+        parser.add_argument(
+            "--addr",
+            default=default_addr(),
+            help="address:port to serve on (default: $RUNDEV_ADDR, else 127.0.0.1:8000)",
+        )
         parser.add_argument("--no-celery", action="store_true", help="serve only, without worker and beat")
 
     def handle(self, *args, addr, no_celery, **options):
@@ -27,7 +33,7 @@ class Command(BaseCommand):
             ]
         # Children get their own session, so Ctrl-C reaches them once, forwarded from here.
         processes = [subprocess.Popen(command, start_new_session=True) for command in commands]  # noqa: S603
-        self.stdout.write(self.style.SUCCESS(f"Serving http://{addr}/admin/ — press Ctrl-C to stop everything."))
+        self.stdout.write(self.style.SUCCESS(f"Serving {admin_url(addr)} — press Ctrl-C to stop everything."))
         try:
             while all(process.poll() is None for process in processes):
                 time.sleep(0.5)

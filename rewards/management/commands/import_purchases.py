@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from tqdm import tqdm
 
-from members.importing import ImportFailed, write_error_report
+from loyalty_crm.csvimport import ImportFailed, write_error_report
 from rewards.importing import import_purchases
 
 

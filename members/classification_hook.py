@@ -1,6 +1,7 @@
-"""The hook through which `campaigns` tells `members` a member's classification and RFM scores.
+"""The hook through which `campaigns` tells `members` a member's classification and RFM scores
+(named `classification_hook` so it is not mistaken for the engine, `campaigns.classification`).
 
-`members` must not import `campaigns` (DESIGN.md: members ← rewards ← campaigns), yet the members
+`members` must not import `campaigns` (docs/design.md: members ← rewards ← campaigns), yet the members
 API shows `classification` and `rfm` and filters by `?classification=`. Until `campaigns`
 registers a provider (from its `AppConfig.ready()`), no member has a classification.
 Like `members.loyalty`, the provider answers for a whole page of members in a fixed number of
