@@ -46,23 +46,11 @@ from campaigns.models import (
 )
 from campaigns.services import recurring
 from campaigns.services.campaigns import EDITABLE_FIELDS, SCHEDULE_FIELDS, validate_campaign
+from loyalty_crm.admin_base import ReadOnlyAdmin
 from loyalty_crm.admin_site import _bars
 from loyalty_crm.errors import DomainError
 from members.masking import mask_phone
 from members.models import Member
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows written only by the dispatch services."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class CampaignForm(forms.ModelForm):

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from campaigns import automations
 from campaigns.models import Automation, AutomationOccurrence, Campaign, Channel, OutboxMessage, Segment
+from loyalty_crm.admin_base import ReadOnlyAdmin
 
 
 class AutomationForm(forms.ModelForm):
@@ -116,16 +117,7 @@ class AutomationAdmin(admin.ModelAdmin):
 
 
 @admin.register(AutomationOccurrence)
-class AutomationOccurrenceAdmin(admin.ModelAdmin):
+class AutomationOccurrenceAdmin(ReadOnlyAdmin):
     list_display = ["automation", "key", "on", "step", "created_at"]
     list_filter = ["automation"]
     list_select_related = ["automation", "step__campaign"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -11,19 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import ReferralProgramme, ReferralReward, Referrer
 from campaigns.referrals import referrer_counts
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows written only by campaigns' services: viewable, never added, changed or deleted here."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from loyalty_crm.admin_base import ReadOnlyAdmin
 
 
 @admin.register(ReferralProgramme)

@@ -16,6 +16,7 @@ from campaigns import segments, tasks
 from campaigns.api.views import csv_response
 from campaigns.models import Classification, ClassificationPolicy, ClassificationRun, MemberScore, Segment
 from campaigns.segment_forms import CHANNEL_CHOICES, SegmentAdminForm, SegmentRulesForm
+from loyalty_crm.admin_base import ReadOnlyAdmin
 from members.models import Member
 
 RULE_FIELDS = [
@@ -131,17 +132,6 @@ class SegmentAdmin(admin.ModelAdmin):
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         context["preview_url"] = reverse(f"{self.admin_site.name}:campaigns_segment_preview")
         return super().render_change_form(request, context, add, change, form_url, obj)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # "Classify now" runs in the request up to this many members, else through the Celery task.

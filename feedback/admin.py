@@ -24,6 +24,7 @@ from django.utils.translation import ngettext
 
 from feedback import services, sla
 from feedback.models import Attachment, KpiTarget, ServiceKpi, SlaTarget, SurveyResponse, Team, Ticket, TicketEvent
+from loyalty_crm.admin_base import ReadOnlyAdmin
 from members.admin import ServiceFormAdminMixin
 from members.forms import ServiceFormMixin, add_service_errors
 
@@ -469,7 +470,7 @@ class KpiTargetAdmin(admin.ModelAdmin):
 
 
 @admin.register(SurveyResponse)
-class SurveyResponseAdmin(admin.ModelAdmin):
+class SurveyResponseAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "kind", "score", "ticket", "member", "store", "short_comment"]
     list_select_related = ["ticket", "member", "store"]
     list_filter = ["kind", "store", "score"]
@@ -477,15 +478,6 @@ class SurveyResponseAdmin(admin.ModelAdmin):
     search_fields = ["ticket__ticket_no", "comment"]
     fields = ["kind", "score", "comment", "ticket", "member", "store", "channel", "created_at"]
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description=_("comment"))
     def short_comment(self, obj):
@@ -495,17 +487,8 @@ class SurveyResponseAdmin(admin.ModelAdmin):
 
 
 @admin.register(ServiceKpi)
-class ServiceKpiAdmin(admin.ModelAdmin):
+class ServiceKpiAdmin(ReadOnlyAdmin):
     """ "Service KPIs": charts per month against the managers' targets, a store filter, CSV export."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def changelist_view(self, request, extra_context=None):
         from django.core.exceptions import PermissionDenied

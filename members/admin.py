@@ -32,6 +32,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
 
+from loyalty_crm.admin_base import ReadOnlyAdmin
 from loyalty_crm.errors import DomainError
 from loyalty_crm.netaddr import client_ip
 from members import classification_hook as member_classification
@@ -876,7 +877,7 @@ class InteractionAdmin(MemberRecordAdmin):
 
 
 @admin.register(ConsentEvent)
-class ConsentEventAdmin(MemberScopedAdminMixin, admin.ModelAdmin):
+class ConsentEventAdmin(MemberScopedAdminMixin, ReadOnlyAdmin):
     """The consent history: append-only, written by `set_consents`; nobody edits it here."""
 
     list_display = ["at", "member", "topic", "granted", "source", "actor"]
@@ -888,18 +889,9 @@ class ConsentEventAdmin(MemberScopedAdminMixin, admin.ModelAdmin):
     fields = ["member", "topic", "granted", "at", "source", "actor"]
     readonly_fields = fields
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(ContactDetailView)
-class ContactDetailViewAdmin(MemberScopedAdminMixin, admin.ModelAdmin):
+class ContactDetailViewAdmin(MemberScopedAdminMixin, ReadOnlyAdmin):
     """Who saw which member's contact details in clear: append-only, written by
     `reveal_contact_details`; managers read it (`view_contactdetailview`), nobody edits it."""
 
@@ -911,15 +903,6 @@ class ContactDetailViewAdmin(MemberScopedAdminMixin, admin.ModelAdmin):
     show_full_result_count = False
     fields = ["at", "member", "user", "username", "channel", "path", "client_ip"]
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # --- reference tables ------------------------------------------------------------------------

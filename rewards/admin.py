@@ -7,6 +7,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
+from loyalty_crm.admin_base import ReadOnlyAdmin
 from loyalty_crm.errors import DomainError
 from rewards import services
 from rewards.forms import AdjustPointsForm, AwardBonusForm, PromotionAdminForm, SellMembershipForm
@@ -27,19 +28,6 @@ from rewards.models import (
     TierHistory,
     TierPolicy,
 )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows written only by `rewards.services`: viewable, never added, changed or deleted here."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Tier)

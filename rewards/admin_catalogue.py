@@ -18,6 +18,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from loyalty_crm.admin_base import ReadOnlyAdmin
 from loyalty_crm.errors import DomainError
 from members.models import Member
 from rewards import selectors
@@ -103,7 +104,7 @@ class CouponTemplateAdmin(admin.ModelAdmin):
 
 
 @admin.register(Coupon)
-class CouponAdmin(admin.ModelAdmin):
+class CouponAdmin(ReadOnlyAdmin):
     """Issued coupons: read-only (status changes through the services), searchable by code."""
 
     list_display = ["code", "member", "template", "kind", "value", "status", "source", "issued_at", "expires_at"]
@@ -140,15 +141,6 @@ class CouponAdmin(admin.ModelAdmin):
             return queryset, False
         code = coupon_services.normalise_code(term)
         return queryset.filter(code=code) | queryset.filter(member__member_no=term), False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_void_permission(self, request):
         return request.user.has_perm("rewards.void_coupon")
