@@ -1,9 +1,9 @@
 """Support's back office for tickets. Every change goes through `feedback.services`.
 
-The change form's extra fields (new status, reply, internal note) and the editable fields
-(priority, assignee) are applied by the services while the form validates, so a refused
-transition or an unsent reply shows next to its field and nothing is half-written
-(`members.admin.ServiceFormAdminMixin`).
+The change form's editable fields (kind, priority, assignee, team) and its extra fields (new
+status, reply, internal note) are applied by one `services.work_ticket` call while the form
+validates, so a refused transition or an unsent reply shows next to its field and nothing is
+half-written (`members.admin.ServiceFormAdminMixin`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.contrib.auth import get_user_model
-from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -110,41 +109,27 @@ class TicketChangeForm(forms.ModelForm):
         from loyalty_crm.errors import DomainError
 
         data = self.cleaned_data
-        ticket = Ticket.objects.get(pk=self.instance.pk)
+        changes = {f: data[f] for f in ("kind", "priority", "assignee", "team") if f in data and f in self.changed_data}
         try:
-            with transaction.atomic():
-                changes = {
-                    f: data[f] for f in ("kind", "priority", "assignee", "team") if f in data and f in self.changed_data
-                }
-                if changes:
-                    services.update_ticket(ticket=ticket, actor=self.actor, **changes)
-                if data.get("reply"):
-                    try:
-                        services.reply(ticket=ticket, body=data["reply"], actor=self.actor)
-                    except (ValidationError, DomainError) as error:
-                        raise _FieldError("reply", error) from error
-                if data.get("internal_note"):
-                    services.add_note(ticket=ticket, body=data["internal_note"], actor=self.actor)
-                if data.get("new_status"):
-                    try:
-                        services.change_status(ticket=ticket, to=data["new_status"], actor=self.actor)
-                    except DomainError as error:
-                        raise _FieldError("new_status", error) from error
-        except _FieldError as failure:
-            self.add_error(failure.field, failure.messages)
+            saved = services.work_ticket(
+                ticket=self.instance,
+                actor=self.actor,
+                **changes,
+                status=data.get("new_status") or services.UNSET,
+                reply=data.get("reply", ""),
+                internal_note=data.get("internal_note", ""),
+            )
+        except services.InvalidTransition as error:
+            self.add_error("new_status", error.detail)
+        except services.ReplyNotSent as error:
+            self.add_error("reply", error.detail)
         except (ValidationError, DomainError) as error:
             add_service_errors(self, error)
         else:
-            self.instance = Ticket.objects.get(pk=ticket.pk)
+            self.instance = saved
 
     def save(self, commit=True):
         return self.instance
-
-
-class _FieldError(Exception):
-    def __init__(self, field, error):
-        self.field = field
-        self.messages = [error.detail] if hasattr(error, "detail") else error.messages
 
 
 class QueueFilter(admin.SimpleListFilter):

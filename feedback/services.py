@@ -285,17 +285,16 @@ def _sync(target: Ticket, source: Ticket) -> None:
         setattr(target, field, getattr(source, field))
 
 
-@transaction.atomic
-def change_status(*, ticket: Ticket, to: str, actor, note: str = "") -> Ticket:
-    """Move a ticket along the workflow (new → open ⇄ waiting → resolved → closed; reopen from
-    resolved or closed). Anything else raises `InvalidTransition`. Resolving stamps
-    `resolved_at`; reopening clears it."""
-    locked = _locked(ticket)
-    if to not in TRANSITIONS.get(locked.status, set()):
+def _check_transition(*, current: str, to: str) -> None:
+    if to not in TRANSITIONS.get(current, set()):
         raise InvalidTransition(
             _("A ticket that is “%(from)s” cannot become “%(to)s”.")
-            % {"from": Ticket.Status(locked.status).label, "to": _label(to)}
+            % {"from": Ticket.Status(current).label, "to": _label(to)}
         )
+
+
+def _apply_status(locked: Ticket, *, to: str, actor, note: str) -> None:
+    """Write a transition `_check_transition` allowed, with its history event."""
     before = locked.status
     locked.status = to
     if to == S.RESOLVED:
@@ -316,6 +315,16 @@ def change_status(*, ticket: Ticket, to: str, actor, note: str = "") -> Ticket:
 
         ticket_id = locked.pk
         transaction.on_commit(lambda: surveys.send_csat_survey(ticket_id=ticket_id))
+
+
+@transaction.atomic
+def change_status(*, ticket: Ticket, to: str, actor, note: str = "") -> Ticket:
+    """Move a ticket along the workflow (new → open ⇄ waiting → resolved → closed; reopen from
+    resolved or closed). Anything else raises `InvalidTransition`. Resolving stamps
+    `resolved_at`; reopening clears it."""
+    locked = _locked(ticket)
+    _check_transition(current=locked.status, to=to)
+    _apply_status(locked, to=to, actor=actor, note=note)
     _sync(ticket, locked)
     return locked
 
@@ -327,15 +336,41 @@ def _label(status: str) -> str:
         return str(status)
 
 
+def _record_note(locked: Ticket, *, body: str, actor) -> TicketEvent:
+    locked.save(update_fields=["updated_at"])
+    return TicketEvent.objects.create(ticket=locked, kind=TicketEvent.Kind.INTERNAL_NOTE, body=body, actor=_user(actor))
+
+
 @transaction.atomic
 def add_note(*, ticket: Ticket, body: str, actor) -> TicketEvent:
     """An internal note: staff only, never sent to the customer."""
     body = (body or "").strip()
     if not body:
         raise ValidationError({"body": [_("Write the note first.")]})
-    locked = _locked(ticket)
-    locked.save(update_fields=["updated_at"])
-    return TicketEvent.objects.create(ticket=locked, kind=TicketEvent.Kind.INTERNAL_NOTE, body=body, actor=_user(actor))
+    return _record_note(_locked(ticket), body=body, actor=actor)
+
+
+def _record_reply(locked: Ticket, *, body: str, actor) -> TicketEvent:
+    now = timezone.now()
+    if locked.first_response_at is None:
+        locked.first_response_at = now
+    locked.save(update_fields=["first_response_at", "updated_at"])
+    return TicketEvent.objects.create(ticket=locked, kind=TicketEvent.Kind.REPLY, body=body, actor=_user(actor), at=now)
+
+
+def _email_reply(locked: Ticket, *, body: str) -> None:
+    """Email a recorded reply (when the ticket has an address). Raises `ReplyNotSent` on any
+    failure, so the caller's transaction rolls the reply back."""
+    if not locked.email:
+        return
+    with translation.override(locked.language or translation.get_language()):
+        subject = _("Re: your feedback %(no)s") % {"no": locked.ticket_no}
+        text = body + "\n\n-- \n" + _("Your ticket number: %(no)s") % {"no": locked.ticket_no}
+    try:
+        EmailMessage(subject=subject, body=text, to=[locked.email]).send()
+    except Exception as error:  # SMTP and connection errors of any backend
+        log.warning("Reply to ticket %s not sent: %s", locked.ticket_no, error)
+        raise ReplyNotSent(_("The reply could not be emailed; it was not recorded. Try again later.")) from error
 
 
 @transaction.atomic
@@ -349,22 +384,8 @@ def reply(*, ticket: Ticket, body: str, actor) -> TicketEvent:
     if not body:
         raise ValidationError({"body": [_("Write the reply first.")]})
     locked = _locked(ticket)
-    now = timezone.now()
-    if locked.first_response_at is None:
-        locked.first_response_at = now
-    locked.save(update_fields=["first_response_at", "updated_at"])
-    event = TicketEvent.objects.create(
-        ticket=locked, kind=TicketEvent.Kind.REPLY, body=body, actor=_user(actor), at=now
-    )
-    if locked.email:
-        with translation.override(locked.language or translation.get_language()):
-            subject = _("Re: your feedback %(no)s") % {"no": locked.ticket_no}
-            text = body + "\n\n-- \n" + _("Your ticket number: %(no)s") % {"no": locked.ticket_no}
-        try:
-            EmailMessage(subject=subject, body=text, to=[locked.email]).send()
-        except Exception as error:  # SMTP and connection errors of any backend
-            log.warning("Reply to ticket %s not sent: %s", locked.ticket_no, error)
-            raise ReplyNotSent(_("The reply could not be emailed; it was not recorded. Try again later.")) from error
+    event = _record_reply(locked, body=body, actor=actor)
+    _email_reply(locked, body=body)
     _sync(ticket, locked)
     return event
 
@@ -372,14 +393,9 @@ def reply(*, ticket: Ticket, body: str, actor) -> TicketEvent:
 UPDATABLE = {"priority", "assignee", "kind", "team"}
 
 
-@transaction.atomic
-def update_ticket(*, ticket: Ticket, actor, **changes) -> Ticket:
-    """Change kind, priority, assignee and/or team (status goes through `change_status`), recorded
-    in the history. A new kind or priority recomputes the service-level deadlines."""
-    unknown = set(changes) - UPDATABLE
-    if unknown:
-        raise ValidationError({field: [_("This field cannot be changed here.")] for field in sorted(unknown)})
-    locked = _locked(ticket)
+def _apply_updates(locked: Ticket, *, actor, changes: dict) -> None:
+    """Write the changed fields of `UPDATABLE` and one UPDATE event naming them (none if nothing
+    changed). A new kind or priority recomputes the service-level deadlines."""
     before = (locked.kind, locked.priority)
     described = []
     if "kind" in changes and changes["kind"] != locked.kind:
@@ -426,11 +442,85 @@ def update_ticket(*, ticket: Ticket, actor, **changes) -> Ticket:
         TicketEvent.objects.create(
             ticket=locked, kind=TicketEvent.Kind.UPDATE, body="; ".join(described), actor=_user(actor)
         )
+
+
+@transaction.atomic
+def update_ticket(*, ticket: Ticket, actor, **changes) -> Ticket:
+    """Change kind, priority, assignee and/or team (status goes through `change_status`), recorded
+    in the history. A new kind or priority recomputes the service-level deadlines."""
+    unknown = set(changes) - UPDATABLE
+    if unknown:
+        raise ValidationError({field: [_("This field cannot be changed here.")] for field in sorted(unknown)})
+    locked = _locked(ticket)
+    _apply_updates(locked, actor=actor, changes=changes)
     _sync(ticket, locked)
     return locked
 
 
-_UNCHANGED = object()
+class _Unset:
+    """Marks a field to leave as it is (distinct from None, which clears an assignee or a team)."""
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET = _Unset()
+
+
+@transaction.atomic
+def work_ticket(
+    *,
+    ticket: Ticket,
+    actor,
+    kind: str | _Unset = UNSET,
+    priority: str | _Unset = UNSET,
+    assignee=UNSET,
+    team: Team | _Unset | None = UNSET,
+    status: str | _Unset = UNSET,
+    note: str = "",
+    reply: str = "",
+    internal_note: str = "",
+) -> Ticket:
+    """One update of a ticket by support staff — the admin's change form and the API's PATCH both
+    call this: the fields (kind, priority, assignee, team), a reply to the customer, an internal
+    note and a status change (`note` is recorded with it), all or nothing.
+
+    The rule: one transaction with the ticket row locked; each change is audited as the single
+    services audit it (one UPDATE event naming the changed fields, a REPLY, an INTERNAL_NOTE, a
+    STATUS_CHANGE), in that order. A field left `UNSET` or given its current value, a blank reply
+    or note, and a `status` equal to the current one change nothing and write no event (a `note`
+    without a status change is not recorded). The transition is checked before anything is
+    written: a refused one raises `InvalidTransition` (API 409 `invalid_transition`, a message
+    next to "new status" in the admin) and leaves every field as it was. The reply is emailed
+    last, after every other write; if it cannot be sent, `ReplyNotSent` rolls the whole update
+    back — so no customer is emailed about an update that was not saved.
+    """
+    reply_body = (reply or "").strip()
+    note_body = (internal_note or "").strip()
+    locked = _locked(ticket)
+    to = None if status is UNSET or status == locked.status else status
+    if to is not None:
+        _check_transition(current=locked.status, to=to)
+    changes = {
+        field: value
+        for field, value in (("kind", kind), ("priority", priority), ("assignee", assignee), ("team", team))
+        if value is not UNSET
+    }
+    if changes:
+        _apply_updates(locked, actor=actor, changes=changes)
+    if reply_body:
+        _record_reply(locked, body=reply_body, actor=actor)
+    if note_body:
+        _record_note(locked, body=note_body, actor=actor)
+    if to is not None:
+        _apply_status(locked, to=to, actor=actor, note=note)
+    if reply_body:
+        _email_reply(locked, body=reply_body)
+    _sync(ticket, locked)
+    return locked
+
+
+_UNCHANGED = UNSET
 
 
 @transaction.atomic

@@ -1,6 +1,5 @@
 """Feedback API (docs/api.md "Feedback"). Thin: validate, call one service, render."""
 
-from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
@@ -104,10 +103,6 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         serializer = TicketUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        with transaction.atomic():
-            changes = {field: data[field] for field in ("priority", "assignee") if field in data}
-            if changes:
-                services.update_ticket(ticket=ticket, actor=request.user, **changes)
-            if "status" in data and data["status"] != ticket.status:
-                services.change_status(ticket=ticket, to=data["status"], actor=request.user, note=data["note"])
+        changes = {field: data[field] for field in ("priority", "assignee", "status") if field in data}
+        services.work_ticket(ticket=ticket, actor=request.user, **changes, note=data["note"])
         return Response(TicketSerializer(self.get_queryset().get(pk=ticket.pk), context={"request": request}).data)
