@@ -183,3 +183,41 @@ def test_attachment_view_is_forbidden_without_the_permission(client, store_staff
 def test_media_files_are_not_served_by_url(client, support):
     made = ticket(photos=[png_upload()])
     assert logged_in(client, support).get("/media/" + made.attachments.get().file.name).status_code == 404
+
+
+def test_a_status_refused_after_the_form_was_loaded_shows_next_to_new_status_and_saves_nothing(support):
+    """Another user resolved the ticket while this form (loaded on "open") was being filled in."""
+    from feedback import services
+    from feedback.admin import TicketChangeForm
+
+    made = ticket_in("open", email="kehu@example.com")
+    loaded = Ticket.objects.get(pk=made.pk)
+    services.change_status(ticket=made, to="resolved", actor=support)
+    events = made.events.count()
+    form = TicketChangeForm(
+        data={"kind": made.kind, "priority": "urgent", "assignee": support.pk, "team": "", "new_status": "waiting",
+              "reply": "正在处理", "internal_note": "加急"},
+        instance=loaded,
+    )  # fmt: skip
+    form.actor = support
+    assert not form.is_valid()
+    assert "cannot become" in " ".join(form.errors["new_status"])
+    made.refresh_from_db()
+    assert (made.status, made.priority, made.assignee) == ("resolved", "normal", None)
+    assert made.events.count() == events
+    assert mail.outbox == []  # the reply was neither recorded nor emailed
+
+
+def test_an_unsent_reply_shows_next_to_the_reply_and_saves_nothing(client, support, monkeypatch):
+    logged_in(client, support)
+    made = ticket(email="kehu@example.com")
+
+    def fail(self, fail_silently=False):
+        raise OSError("SMTP down")
+
+    monkeypatch.setattr("django.core.mail.EmailMessage.send", fail)
+    response = post_change(client, made, priority="urgent", reply="您好", new_status="open")
+    assert response.status_code == 200
+    assert "could not be emailed" in response.context["adminform"].form.errors["reply"][0]
+    made.refresh_from_db()
+    assert (made.status, made.priority, made.first_response_at) == ("new", "normal", None)

@@ -135,3 +135,23 @@ def test_schema_documents_the_feedback_endpoints(api_anon):
 
     text = Client().get("/api/schema/").content.decode()
     assert "/api/v1/feedback/" in text and "/api/v1/tickets/{ticket_no}/" in text
+
+
+def test_forbidden_transition_leaves_the_other_changes_of_the_patch_unsaved(api_support):
+    made = ticket_in("open")
+    events = made.events.count()
+    response = api_support.patch(
+        f"{TICKETS}{made.ticket_no}/", {"priority": "urgent", "assignee": "support", "status": "closed"}, format="json"
+    )
+    assert response.status_code == 409 and response.json()["code"] == "invalid_transition"
+    made.refresh_from_db()
+    assert (made.status, made.priority, made.assignee) == ("open", "normal", None)
+    assert made.events.count() == events
+
+
+def test_patching_the_current_status_with_a_note_changes_nothing(api_support):
+    made = ticket_in("open")
+    events = made.events.count()
+    response = api_support.patch(f"{TICKETS}{made.ticket_no}/", {"status": "open", "note": "仍在处理"}, format="json")
+    assert response.status_code == 200 and response.json()["status"] == "open"
+    assert made.events.count() == events

@@ -250,3 +250,122 @@ def test_erasing_a_member_anonymises_their_tickets_and_deletes_photos(db, django
     assert made.kind == "complaint"  # still counted in complaint figures
     assert not made.attachments.exists()
     assert not default_storage.exists(stored)
+
+
+# --- work_ticket: one update of a ticket, all or nothing ---------------------------------------
+
+
+def test_work_ticket_refused_status_leaves_the_priority_and_everything_else_unchanged(support):
+    made = ticket_in("open", email="kehu@example.com")
+    events = made.events.count()
+    with pytest.raises(services.InvalidTransition) as caught:
+        services.work_ticket(
+            ticket=made, actor=support, priority="urgent", assignee=support, reply="马上处理", internal_note="急",
+            status="closed",
+        )  # fmt: skip
+    assert caught.value.code == "invalid_transition"
+    made.refresh_from_db()
+    assert (made.status, made.priority, made.assignee, made.first_response_at) == ("open", "normal", None, None)
+    assert made.events.count() == events
+    assert mail.outbox == []  # the customer is not told about an update that was not saved
+
+
+def test_work_ticket_replies_and_resolves_in_one_call(support, django_capture_on_commit_callbacks):
+    made = ticket_in("open", email="kehu@example.com")
+    with django_capture_on_commit_callbacks() as callbacks:
+        worked = services.work_ticket(ticket=made, actor=support, reply="已补送。", status="resolved", note="补送完成")
+    assert (made.status, worked.status) == ("resolved", "resolved")  # the caller's object follows
+    made.refresh_from_db()
+    assert made.status == "resolved" and made.resolved_at is not None and made.first_response_at is not None
+    assert len(mail.outbox) == 1 and "已补送。" in mail.outbox[0].body
+    reply_event, status_event = made.events.order_by("pk")[2:]
+    assert (reply_event.kind, reply_event.body, reply_event.actor) == ("reply", "已补送。", support)
+    assert (status_event.kind, status_event.from_status, status_event.to_status, status_event.body) == (
+        "status_change", "open", "resolved", "补送完成",
+    )  # fmt: skip
+    assert len(callbacks) == 1  # the satisfaction survey, after commit
+
+
+def test_work_ticket_audits_each_change_as_the_single_services_do(support, manager):
+    made = ticket()
+    services.work_ticket(
+        ticket=made, actor=manager, kind="question", priority="high", assignee=support, reply="您好",
+        internal_note="老顾客", status="open",
+    )  # fmt: skip
+    made.refresh_from_db()
+    assert (made.kind, made.priority, made.assignee, made.status) == ("question", "high", support, "open")
+    events = list(made.events.order_by("pk").values_list("kind", "actor"))
+    assert events == [
+        ("created", None),
+        ("update", manager.pk),
+        ("reply", manager.pk),
+        ("internal_note", manager.pk),
+        ("status_change", manager.pk),
+    ]
+    update = made.events.get(kind="update").body
+    assert str(Ticket.Kind.QUESTION.label) in update and str(Ticket.Priority.HIGH.label) in update
+    assert "support" in update
+
+
+def test_work_ticket_with_nothing_changed_writes_no_event(support):
+    made = ticket_in("open")
+    services.update_ticket(ticket=made, actor=support, assignee=support)
+    made.refresh_from_db()
+    events, updated_at = made.events.count(), made.updated_at
+    services.work_ticket(
+        ticket=made, actor=support, kind=made.kind, priority=made.priority, assignee=support, status="open",
+        note="没有变化", reply="   ", internal_note="",
+    )  # fmt: skip
+    services.work_ticket(ticket=made, actor=support)
+    made.refresh_from_db()
+    assert made.events.count() == events and made.updated_at == updated_at
+
+
+def test_work_ticket_none_clears_the_assignee_and_unset_keeps_it(support):
+    made = ticket()
+    services.work_ticket(ticket=made, actor=support, assignee=support, status="open")
+    services.work_ticket(ticket=made, actor=support, priority="high")
+    made.refresh_from_db()
+    assert (made.assignee, made.priority) == (support, "high")
+    services.work_ticket(ticket=made, actor=support, assignee=None)
+    made.refresh_from_db()
+    assert made.assignee is None
+
+
+def test_work_ticket_unsent_reply_rolls_the_whole_update_back(support, monkeypatch):
+    made = ticket(email="kehu@example.com")
+    events = made.events.count()
+
+    def fail(self, fail_silently=False):
+        raise OSError("SMTP down")
+
+    monkeypatch.setattr("django.core.mail.EmailMessage.send", fail)
+    with pytest.raises(services.ReplyNotSent):
+        services.work_ticket(ticket=made, actor=support, priority="urgent", reply="您好", status="open")
+    made.refresh_from_db()
+    assert (made.status, made.priority, made.first_response_at) == ("new", "normal", None)
+    assert made.events.count() == events
+
+
+def test_work_ticket_refuses_an_unknown_priority_naming_the_field(support):
+    made = ticket()
+    with pytest.raises(ValidationError) as caught:
+        services.work_ticket(ticket=made, actor=support, priority="asap", status="open")
+    assert set(caught.value.message_dict) == {"priority"}
+    made.refresh_from_db()
+    assert made.status == "new"
+
+
+@pytest.mark.postgres
+def test_work_ticket_locks_the_ticket_row_before_it_writes(support):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    made = ticket()
+    with CaptureQueriesContext(connection) as queries:
+        services.work_ticket(ticket=made, actor=support, priority="high", internal_note="先看", status="open")
+    statements = [q["sql"].upper() for q in queries if not q["sql"].upper().startswith(("SAVEPOINT", "RELEASE"))]
+    first_write = next(i for i, sql in enumerate(statements) if sql.startswith(("UPDATE", "INSERT")))
+    locks = [i for i, sql in enumerate(statements) if "FOR UPDATE" in sql and "FEEDBACK_TICKET" in sql]
+    assert locks and locks[0] < first_write
+    assert len(locks) == 1  # one lock for the whole update, not one per step
