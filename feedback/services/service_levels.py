@@ -1,0 +1,146 @@
+"""Service levels of tickets: deadlines from the SLA targets, and flagging the missed ones.
+
+The arithmetic is pure, in `feedback.sla`; this module loads the targets and writes the results.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from feedback import sla
+from feedback.models import SlaTarget, Ticket, TicketEvent
+from feedback.services._common import public_url
+
+DEADLINE_FIELDS = ["first_response_due", "first_response_warn_at", "resolution_due", "resolution_warn_at"]
+
+
+def _deadline_fields(*, kind: str, channel: str, priority: str, start) -> dict:
+    target = sla.choose_target(SlaTarget.objects.all(), kind=kind, channel=channel, priority=priority)
+    found = sla.deadlines(target, start=start)
+    return {field: getattr(found, field) for field in DEADLINE_FIELDS}
+
+
+def _recompute_deadlines(ticket: Ticket, *, now) -> list[str]:
+    """Deadlines from the ticket's creation under the target that now applies. A breach flag whose
+    target moved into the future is cleared, so a later miss is flagged (and notified) again."""
+    for field, value in _deadline_fields(
+        kind=ticket.kind, channel=ticket.channel, priority=ticket.priority, start=ticket.created_at
+    ).items():
+        setattr(ticket, field, value)
+    if ticket.first_response_breached_at and (ticket.first_response_due is None or ticket.first_response_due > now):
+        ticket.first_response_breached_at = None
+    if ticket.resolution_breached_at and (ticket.resolution_due is None or ticket.resolution_due > now):
+        ticket.resolution_breached_at = None
+    return [*DEADLINE_FIELDS, "first_response_breached_at", "resolution_breached_at"]
+
+
+@dataclass
+class BreachResult:
+    first_response: int = 0
+    resolution: int = 0
+    notified: int = 0
+
+
+def _breach_candidates(now):
+    return (
+        Ticket.objects.not_done()
+        .filter(
+            Q(first_response_at__isnull=True, first_response_due__lt=now, first_response_breached_at__isnull=True)
+            | Q(resolution_due__lt=now, resolution_breached_at__isnull=True)
+        )
+        .order_by("pk")
+    )
+
+
+def flag_sla_breaches(*, now=None, batch_size: int = 500) -> BreachResult:
+    """Flag each newly missed target once: stamp `*_breached_at`, write a history event and email
+    the assignee and the team lead — in one transaction per ticket, so a failed email leaves the
+    ticket unflagged for the next run rather than flagged without notice.
+
+    Safe to run concurrently: each ticket is locked with SKIP LOCKED (a ticket another worker is
+    flagging is skipped) and its flags are re-read under the lock, so no breach is flagged or
+    notified twice.
+    """
+    now = now or timezone.now()
+    result = BreachResult()
+    for pk in list(_breach_candidates(now).values_list("pk", flat=True)[:batch_size]):
+        with transaction.atomic():
+            locked = Ticket.objects.select_for_update(skip_locked=True).filter(pk=pk).first()
+            if locked is None or locked.is_done:
+                continue
+            missed = []
+            if (
+                locked.first_response_at is None
+                and locked.first_response_due is not None
+                and locked.first_response_due < now
+                and locked.first_response_breached_at is None
+            ):
+                locked.first_response_breached_at = now
+                missed.append("first_response")
+            if (
+                locked.resolution_due is not None
+                and locked.resolution_due < now
+                and locked.resolution_breached_at is None
+            ):
+                locked.resolution_breached_at = now
+                missed.append("resolution")
+            if not missed:
+                continue
+            locked.save(update_fields=["first_response_breached_at", "resolution_breached_at"])
+            with translation.override(_staff_language()):
+                body = _breach_text(locked, missed)
+            TicketEvent.objects.create(ticket=locked, kind=TicketEvent.Kind.SLA_BREACH, body=body, at=now)
+            result.first_response += "first_response" in missed
+            result.resolution += "resolution" in missed
+            result.notified += _notify_breach(locked, body)
+    return result
+
+
+def _staff_language() -> str:
+    return getattr(settings, "FEEDBACK_STAFF_LANGUAGE", "zh-hans")
+
+
+def _breach_text(ticket: Ticket, missed: list[str]) -> str:
+    lines = []
+    if "first_response" in missed:
+        lines.append(
+            _("First-response target missed: due %(due)s, no reply yet.")
+            % {"due": timezone.localtime(ticket.first_response_due).strftime("%Y-%m-%d %H:%M:%S")}
+        )
+    if "resolution" in missed:
+        lines.append(
+            _("Resolution target missed: due %(due)s.")
+            % {"due": timezone.localtime(ticket.resolution_due).strftime("%Y-%m-%d %H:%M:%S")}
+        )
+    return " ".join(lines)
+
+
+def _notify_breach(ticket: Ticket, body: str) -> int:
+    """Email the assignee and the team lead (whoever has an address); 1 if a message went out."""
+    recipients = []
+    users = Ticket.objects.filter(pk=ticket.pk).values_list("assignee__email", "team__lead__email").first() or ()
+    for address in users:
+        if address and address not in recipients:
+            recipients.append(address)
+    if not recipients:
+        return 0
+    with translation.override(_staff_language()):
+        subject = _("Service level missed: ticket %(no)s") % {"no": ticket.ticket_no}
+        text = "\n\n".join(
+            [
+                body,
+                _("Kind: %(kind)s · priority: %(priority)s")
+                % {"kind": ticket.get_kind_display(), "priority": ticket.get_priority_display()},
+                _("Open the ticket: %(url)s") % {"url": public_url(f"/admin/feedback/ticket/{ticket.pk}/change/")},
+            ]
+        )
+    # Raises on failure: the transaction rolls back and the next run tries again.
+    EmailMessage(subject=subject, body=text, to=recipients).send()
+    return 1
