@@ -39,15 +39,14 @@ from campaigns.models import (
     Channel,
     ClassificationPolicy,
     OutboxMessage,
-    SkipReason,
 )
+from campaigns.services import outbox
 from campaigns.templating import check_templates
 from loyalty_crm.errors import DomainError
 from members.models import Member
 from rewards import selectors as rewards_selectors
 
 logger = logging.getLogger(__name__)
-INSERT_BATCH = 5_000
 
 DEFAULT_DAYS = {
     Automation.Kind.BIRTHDAY: 7,
@@ -133,30 +132,21 @@ def enqueue_occurrence(
         .order_by("pk")
         .values_list("pk", flat=True)
     )
-    added = 0
-    batch: list[OutboxMessage] = []
-    for member_id in new_ids.iterator(chunk_size=INSERT_BATCH):
-        batch.append(
+    # As `start_campaign` does (`outbox.add_messages`): batched, and the clear consent refusals
+    # skipped (and counted) at once.
+    added = outbox.add_messages(
+        step=step,
+        channel=campaign.channel,
+        messages=(
             OutboxMessage(
                 campaign=campaign, step=step, member_id=member_id, channel=campaign.channel, not_before=not_before
             )
-        )
-        if len(batch) >= INSERT_BATCH:
-            OutboxMessage.objects.bulk_create(batch, ignore_conflicts=True)
-            added += len(batch)
-            batch.clear()
-    if batch:
-        OutboxMessage.objects.bulk_create(batch, ignore_conflicts=True)
-        added += len(batch)
+            for member_id in new_ids.iterator(chunk_size=outbox.INSERT_BATCH)
+        ),
+        now=now,
+    )
     if not added:
         return 0
-    # As `start_campaign` does: the clear consent refusals are skipped (and counted) at once.
-    pending = OutboxMessage.objects.filter(step=step, status=OutboxMessage.Status.PENDING)
-    no_consent = pending.filter(~selectors.consent_granted(campaign.channel))
-    no_consent.filter(selectors.ever_granted(campaign.channel)).update(
-        status=OutboxMessage.Status.SKIPPED, skip_reason=SkipReason.OPTED_OUT, updated_at=now
-    )
-    no_consent.update(status=OutboxMessage.Status.SKIPPED, skip_reason=SkipReason.NO_CONSENT, updated_at=now)
     if campaign.status != Campaign.Status.SENDING:
         campaign.status = Campaign.Status.SENDING
         campaign.started_at = campaign.started_at or now

@@ -22,11 +22,17 @@ primary key, as `bulk_create` does. Values are prepared by each field as `save()
 (`pre_save` for auto_now/auto_now_add, then `get_db_prep_save`), and foreign keys set through
 related objects saved earlier are picked up. The caller validates; database constraints still
 apply (a violation raises IntegrityError).
+
+`select_columns(model)` is the column list of a raw `SELECT` that loads whole instances of
+`model` (`Model.objects.raw(...)`): every concrete field's column, quoted, built from the model,
+so a field added later is read too (never `SELECT *`, which also reads columns the model does not
+know and loads them as attributes).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import operator
 from collections.abc import Callable, Sequence
@@ -62,6 +68,13 @@ class AnyOf(models.Lookup):
         if connection.vendor == "postgresql":
             return f"{lhs} = ANY(%s)", [*lhs_params, values]
         return f"{lhs} IN ({', '.join(['%s'] * len(values))})", [*lhs_params, *values]
+
+
+@functools.cache
+def select_columns(model: type[models.Model]) -> str:
+    """`"id", "member_id", …`: the quoted columns of `model`'s concrete fields, in field order."""
+    quote = connection.ops.quote_name
+    return ", ".join(quote(field.column) for field in model._meta.concrete_fields)
 
 
 # Fields whose Python value PostgreSQL's COPY takes as it is (get_db_prep_save returns it unchanged).

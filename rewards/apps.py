@@ -20,3 +20,14 @@ class RewardsConfig(AppConfig):
         member_signals.interaction_recorded.connect(
             receivers.on_interaction_recorded, dispatch_uid="rewards-interaction-bonus"
         )
+
+        from django.db.models.signals import m2m_changed, post_delete, post_save
+
+        from rewards.models import Promotion
+
+        for model, forget in receivers.CACHED_BY_MODEL:
+            post_save.connect(forget, sender=model, dispatch_uid=f"forget-{model.__name__}")
+            post_delete.connect(forget, sender=model, dispatch_uid=f"del-{model.__name__}")
+        m2m_changed.connect(
+            receivers.forget_earning_config, sender=Promotion.stores.through, dispatch_uid="forget-promotion-stores"
+        )

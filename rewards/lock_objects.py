@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from django.db import connection
 
+from loyalty_crm.bulk import select_columns
 from members.models import Member, Purchase
 from rewards.models import Coupon, PointsAccount, PointsLot, Redemption, Reward
 
@@ -45,7 +46,8 @@ def account_row_for_update(member_id: int) -> PointsAccount | None:
     read it on every request, and they already hold the tiers to attach (`account.tier`)."""
     table = connection.ops.quote_name(PointsAccount._meta.db_table)
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    rows = list(PointsAccount.objects.raw(f"SELECT * FROM {table} WHERE member_id = %s{lock}", [member_id]))  # noqa: S608
+    sql = f"SELECT {select_columns(PointsAccount)} FROM {table} WHERE member_id = %s{lock}"  # noqa: S608
+    rows = list(PointsAccount.objects.raw(sql, [member_id]))
     return rows[0] if rows else None
 
 

@@ -14,10 +14,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
-from django.db import models, transaction
+from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.formats import number_format
@@ -463,15 +462,10 @@ class PurchaseRefund(models.Model):
         return f"{self.external_ref} ({self.amount})"
 
 
+# Postings read the active policy through the cache; `rewards.receivers.forget_expiry_policy`
+# drops it when a policy row is saved or deleted.
 EXPIRY_POLICY_CACHE_KEY = "rewards:expiry-policy"
 EXPIRY_POLICY_CACHE_SECONDS = 60
-
-
-def _forget_expiry_policy() -> None:
-    """Drop the cached active policy now and again at commit (a reader may cache the old row
-    between the two)."""
-    cache.delete(EXPIRY_POLICY_CACHE_KEY)
-    transaction.on_commit(lambda: cache.delete(EXPIRY_POLICY_CACHE_KEY))
 
 
 class ExpiryPolicy(TimeStamped):
@@ -518,15 +512,6 @@ class ExpiryPolicy(TimeStamped):
             return gettext("Rolling, %(months)d months") % {"months": self.months or 0}
         return str(self.get_kind_display())
 
-    def save(self, *args, **kwargs):
-        super().save(*args, **kwargs)
-        _forget_expiry_policy()  # postings read the policy through the cache
-
-    def delete(self, *args, **kwargs):
-        result = super().delete(*args, **kwargs)
-        _forget_expiry_policy()
-        return result
-
     def clean(self):
         if self.kind == self.Kind.ROLLING and not self.months:
             raise ValidationError({"months": _("A rolling policy needs a number of months (1 or more).")})
@@ -536,14 +521,10 @@ class ExpiryPolicy(TimeStamped):
 
 # --- earning: promotions, limits, the cached configuration --------------------------------
 
+# The cached earning configuration (`rewards.services.earning.earning_config`) is dropped by
+# `rewards.receivers.forget_earning_config` whenever one of the rows it is made of changes.
 EARNING_CONFIG_CACHE_KEY = "rewards:earning-config"
 EARNING_CONFIG_CACHE_SECONDS = 60
-
-
-def forget_earning_config(**_kwargs) -> None:
-    """Drop the cached earning configuration (rules, promotions, limits) now and at commit."""
-    cache.delete(EARNING_CONFIG_CACHE_KEY)
-    transaction.on_commit(lambda: cache.delete(EARNING_CONFIG_CACHE_KEY))
 
 
 class Promotion(TimeStamped):
@@ -841,15 +822,6 @@ class MembershipSubscription(models.Model):
         return f"{self.plan} {self.starts_on} – {self.ends_on}"
 
 
-# The cached earning configuration (`rewards.services.earning.earning_config`) is dropped whenever
-# one of the rows it is made of changes — through the admin, a service or a cascade.
-for _model in (EarnRule, Promotion, EarningSettings, MembershipPlan):
-    models.signals.post_save.connect(forget_earning_config, sender=_model, dispatch_uid=f"forget-{_model.__name__}")
-    models.signals.post_delete.connect(forget_earning_config, sender=_model, dispatch_uid=f"del-{_model.__name__}")
-models.signals.m2m_changed.connect(
-    forget_earning_config, sender=Promotion.stores.through, dispatch_uid="forget-promotion-stores"
-)
-
 # The reward catalogue, redemptions and coupons live in their own module (same app, same tables prefix).
 from rewards.models_catalogue import (  # noqa: E402, F401
     Coupon,
@@ -860,14 +832,10 @@ from rewards.models_catalogue import (  # noqa: E402, F401
     RewardKind,
 )
 
+# Postings read the policy through the cache; `rewards.receivers.forget_tier_policy` drops it
+# when the row is saved or deleted.
 TIER_POLICY_CACHE_KEY = "rewards:tier-policy"
 TIER_POLICY_CACHE_SECONDS = 60
-
-
-def _forget_tier_policy() -> None:
-    """Drop the cached policy now and again at commit (a reader may cache the old row between the two)."""
-    cache.delete(TIER_POLICY_CACHE_KEY)
-    transaction.on_commit(lambda: cache.delete(TIER_POLICY_CACHE_KEY))
 
 
 class TierPolicy(TimeStamped):
@@ -946,12 +914,6 @@ class TierPolicy(TimeStamped):
             existing = TierPolicy.objects.filter(pk=self.pk).values_list("created_at", flat=True).first()
             self.created_at = existing or timezone.now()
         super().save(*args, **kwargs)
-        _forget_tier_policy()  # postings read the policy through the cache
-
-    def delete(self, *args, **kwargs):
-        result = super().delete(*args, **kwargs)
-        _forget_tier_policy()
-        return result
 
     def clean(self):
         if not self.window_months or not 1 <= self.window_months <= 120:

@@ -1,14 +1,34 @@
-"""`rewards` listening to `members`: activity bonuses for sign-up and recorded interactions.
+"""`rewards` listening: activity bonuses for `members`' sign-ups and recorded interactions, and
+the cached configuration dropped when its rows change.
 
-Connected in `RewardsConfig.ready()`. The handlers only translate the signal into a call of
+Connected in `RewardsConfig.ready()`. The bonus handlers only translate the signal into a call of
 `rewards.services.award_bonus`, which holds the rules (points, once per period). `members` sends
 these signals after its transaction commits, so a failing bonus never undoes the registration.
+
+Postings read the expiry policy, the tier policy and the earning configuration (rules,
+promotions, limits, plans) through the cache. Saving or deleting one of their rows — through the
+admin, a service or a cascade — drops the cached value at once and again at commit (a reader may
+cache the old row between the two); it lives a minute at most anyway.
 """
 
 from __future__ import annotations
 
+from django.core.cache import cache
+from django.db import transaction
+
 from members.models import Interaction
-from rewards.models import ActivityBonus
+from rewards.models import (
+    EARNING_CONFIG_CACHE_KEY,
+    EXPIRY_POLICY_CACHE_KEY,
+    TIER_POLICY_CACHE_KEY,
+    ActivityBonus,
+    EarningSettings,
+    EarnRule,
+    ExpiryPolicy,
+    MembershipPlan,
+    Promotion,
+    TierPolicy,
+)
 
 # Which recorded interaction earns which activity bonus.
 INTERACTION_BONUSES = {
@@ -37,3 +57,31 @@ def on_interaction_recorded(sender, *, interaction, actor=None, **kwargs):
         actor=actor,
         at=interaction.occurred_at,
     )
+
+
+def _forget(key: str) -> None:
+    cache.delete(key)
+    transaction.on_commit(lambda: cache.delete(key))
+
+
+def forget_expiry_policy(**_kwargs) -> None:
+    _forget(EXPIRY_POLICY_CACHE_KEY)
+
+
+def forget_tier_policy(**_kwargs) -> None:
+    _forget(TIER_POLICY_CACHE_KEY)
+
+
+def forget_earning_config(**_kwargs) -> None:
+    _forget(EARNING_CONFIG_CACHE_KEY)
+
+
+# Which cached value each model's saves and deletes drop (connected in `RewardsConfig.ready()`).
+CACHED_BY_MODEL = (
+    (ExpiryPolicy, forget_expiry_policy),
+    (TierPolicy, forget_tier_policy),
+    (EarnRule, forget_earning_config),
+    (Promotion, forget_earning_config),
+    (EarningSettings, forget_earning_config),
+    (MembershipPlan, forget_earning_config),
+)

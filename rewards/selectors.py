@@ -12,6 +12,7 @@ from django.db.models import Exists, F, IntegerField, Min, OuterRef, Prefetch, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from loyalty_crm.bulk import select_columns
 from members.models import Member
 from rewards import rules
 from rewards.models import (
@@ -43,7 +44,7 @@ def tiers() -> list[Tier]:
     """Every tier, lowest rank first. Plain SQL (read on every posting): the same rows the ORM
     would give, without building the query each time."""
     table = connection.ops.quote_name(Tier._meta.db_table)
-    return list(Tier.objects.raw(f"SELECT * FROM {table} ORDER BY rank, id"))  # noqa: S608
+    return list(Tier.objects.raw(f"SELECT {select_columns(Tier)} FROM {table} ORDER BY rank, id"))  # noqa: S608
 
 
 def entry_tiers() -> QuerySet[Tier]:
@@ -143,7 +144,8 @@ def _active_membership_sql(member_id: int, day: datetime.date):
     subscription_table = quote(MembershipSubscription._meta.db_table)
     rows = list(
         MembershipSubscription.objects.raw(
-            f"SELECT * FROM {subscription_table} WHERE member_id = %s AND status = %s "  # noqa: S608
+            f"SELECT {select_columns(MembershipSubscription)} FROM {subscription_table} "  # noqa: S608
+            "WHERE member_id = %s AND status = %s "
             "AND starts_on <= %s AND ends_on >= %s ORDER BY starts_on, id LIMIT 1",
             [member_id, MembershipSubscription.Status.ACTIVE.value, *[connection.ops.adapt_datefield_value(day)] * 2],
         )
@@ -152,9 +154,8 @@ def _active_membership_sql(member_id: int, day: datetime.date):
         return None
     subscription = rows[0]
     plan_table = quote(MembershipPlan._meta.db_table)
-    subscription.plan = next(
-        iter(MembershipPlan.objects.raw(f"SELECT * FROM {plan_table} WHERE id = %s", [subscription.plan_id]))  # noqa: S608
-    )
+    plan_sql = f"SELECT {select_columns(MembershipPlan)} FROM {plan_table} WHERE id = %s"  # noqa: S608
+    subscription.plan = next(iter(MembershipPlan.objects.raw(plan_sql, [subscription.plan_id])))
     return subscription
 
 

@@ -2,7 +2,8 @@
 
 1. `start_campaign` (at `start_at`): one outbox row per (step, member) — the unique constraint
    makes a second row, and so a second send, impossible. The control group and members without
-   consent are marked skipped in the same transaction, set-based.
+   consent are marked skipped in the same transaction, set-based. The rows are written by
+   `outbox.add_messages`, which pilots, recurring runs and automations use too.
 2. `claim_batch`: a worker leases up to N due pending rows (`FOR UPDATE SKIP LOCKED`, so workers
    never wait for or take each other's rows).
 3. `process_message`, per row: re-check the contact policy under the row lock; a message held
@@ -29,13 +30,13 @@ from django.utils.translation import gettext as _
 from campaigns import automations, channels, lock_objects, offers, recurrence, rules, selectors, tracking
 from campaigns.models import Campaign, CampaignPilot, CampaignStep, Channel, OutboxMessage, Repeat, SkipReason
 from campaigns.ratelimit import wait_for_send_slot
+from campaigns.services import outbox
 from campaigns.templating import MessageContext, RenderedMessage, render_message
 from loyalty_crm.errors import DomainError
 from members import loyalty
 from members.models import Member
 
 logger = logging.getLogger(__name__)
-INSERT_BATCH = 5_000
 
 
 def lease_length() -> datetime.timedelta:
@@ -83,25 +84,22 @@ def start_campaign(*, campaign_id: int, now: datetime.datetime | None = None) ->
 
 
 def fill_outbox(*, campaign: Campaign, step: CampaignStep, members, sample_pct: int | None, now) -> StartResult:
-    """One outbox row per member of `members` for `step` (control group drawn, no-consent skipped).
-    With `sample_pct`, only that random share of them (a pilot). Set-based; the caller holds the
-    campaign's lock."""
+    """One outbox row per member of `members` for `step` (control group drawn, no-consent skipped,
+    by `outbox.add_messages`). With `sample_pct`, only that random share of them (a pilot).
+    Set-based; the caller holds the campaign's lock."""
     member_ids = members.order_by("pk").values_list("pk", flat=True)
-    audience = control = 0
-    batch: list[OutboxMessage] = []
+    control = 0
 
-    def flush():
-        OutboxMessage.objects.bulk_create(batch, ignore_conflicts=True)
-        batch.clear()
-
-    for member_id in member_ids.iterator(chunk_size=INSERT_BATCH):
-        if sample_pct and not rules.in_pilot_sample(campaign_id=campaign.pk, member_id=member_id, pct=sample_pct):
-            continue
-        held_back = rules.in_control_group(campaign_id=campaign.pk, member_id=member_id, pct=campaign.control_group_pct)
-        audience += 1
-        control += held_back
-        batch.append(
-            OutboxMessage(
+    def rows():
+        nonlocal control
+        for member_id in member_ids.iterator(chunk_size=outbox.INSERT_BATCH):
+            if sample_pct and not rules.in_pilot_sample(campaign_id=campaign.pk, member_id=member_id, pct=sample_pct):
+                continue
+            held_back = rules.in_control_group(
+                campaign_id=campaign.pk, member_id=member_id, pct=campaign.control_group_pct
+            )
+            control += held_back
+            yield OutboxMessage(
                 campaign=campaign,
                 step=step,
                 member_id=member_id,
@@ -109,17 +107,8 @@ def fill_outbox(*, campaign: Campaign, step: CampaignStep, members, sample_pct: 
                 status=OutboxMessage.Status.SKIPPED if held_back else OutboxMessage.Status.PENDING,
                 skip_reason=SkipReason.CONTROL_GROUP if held_back else "",
             )
-        )
-        if len(batch) >= INSERT_BATCH:
-            flush()
-    flush()
-    # Consent is checked again at send time; skipping the clear cases now saves the work.
-    pending = OutboxMessage.objects.filter(step=step, status=OutboxMessage.Status.PENDING)
-    no_consent = pending.filter(~selectors.consent_granted(campaign.channel))
-    no_consent.filter(selectors.ever_granted(campaign.channel)).update(
-        status=OutboxMessage.Status.SKIPPED, skip_reason=SkipReason.OPTED_OUT, updated_at=now
-    )
-    no_consent.update(status=OutboxMessage.Status.SKIPPED, skip_reason=SkipReason.NO_CONSENT, updated_at=now)
+
+    audience = outbox.add_messages(step=step, channel=campaign.channel, messages=rows(), now=now)
     return StartResult(campaign_id=campaign.pk, audience=audience, control_group=control)
 
 

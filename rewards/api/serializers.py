@@ -10,6 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from loyalty_crm.api import fields as api_fields
+from loyalty_crm.bulk import select_columns
 from members.models import Member, PaymentMethod, SalesChannel, Store
 from members.services import MAX_LINE_QUANTITY, MAX_PURCHASE_AMOUNT
 from rewards import rules
@@ -29,7 +30,7 @@ class _SlugLookupField(serializers.SlugRelatedField):
         column = model._meta.get_field(self.slug_field).column
         rows = list(
             model.objects.raw(
-                f"SELECT * FROM {quote(model._meta.db_table)} WHERE {quote(column)} = %s",  # noqa: S608
+                f"SELECT {select_columns(model)} FROM {quote(model._meta.db_table)} WHERE {quote(column)} = %s",  # noqa: S608
                 [str(data)],
             )
         )

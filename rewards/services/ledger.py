@@ -60,7 +60,7 @@ def active_expiry_policy() -> tuple[str, int | None]:
     """(kind, months) of the active `ExpiryPolicy` (the default when no row is active).
 
     Read through the cache (shared when Redis is configured) so a posting costs no extra query;
-    `ExpiryPolicy.save()`/`delete()` drop the cached value when their transaction commits, and it
+    saving or deleting a policy drops the cached value (`rewards.receivers`), and it
     lives at most `EXPIRY_POLICY_CACHE_SECONDS` anyway.
     """
     policy = cache.get(EXPIRY_POLICY_CACHE_KEY)

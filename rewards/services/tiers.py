@@ -52,7 +52,7 @@ MONEY = Decimal("0.01")
 
 @dataclass(frozen=True)
 class Policy:
-    """The tier policy's values (cached; `TierPolicy.save()` drops the cache at commit)."""
+    """The tier policy's values (cached; `rewards.receivers` drops the cache when the row changes)."""
 
     basis: str = TierPolicy.Basis.LIFETIME_SPEND.value
     window_months: int = 12

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from members.models import Purchase
 from rewards import services
-from rewards.models import LedgerEntry
+from rewards.models import LedgerEntry, MembershipPlan
 from tests.members import factories
 from tests.rewards.helpers import account_of, assert_ledger_invariants, post
 
@@ -121,6 +121,15 @@ def test_posting_runs_a_fixed_number_of_queries(api_staff, member):
     # 24 at first; 21 after `imports` stopped re-reading the lines and dropped a savepoint; 18 with
     # plain-SQL reads and the purchase inserted with ON CONFLICT DO NOTHING (no savepoint of its own).
     assert len(queries) <= 18, "\n".join(q["sql"] for q in queries.captured_queries)
+
+
+def test_posting_reads_named_columns_never_select_star(api_staff, member):
+    services.buy_membership(member=member, plan=MembershipPlan.objects.get(code="annual-plus"), external_ref="S-1")
+    api_staff.post(PURCHASES, body(member, ref="WARM-UP"), format="json")
+    with CaptureQueriesContext(connection) as queries:
+        assert api_staff.post(PURCHASES, body(member, ref="POS-2"), format="json").status_code == 201
+    star = [q["sql"] for q in queries.captured_queries if "SELECT * " in q["sql"].upper()]
+    assert not star, "\n".join(star)
 
 
 def test_replay_runs_few_queries(api_staff, member):
