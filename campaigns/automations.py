@@ -414,7 +414,7 @@ def before_send(*, message: OutboxMessage, now: datetime.datetime) -> dict:
         extra["ticket_no"] = occurrence.key
     template = automation.coupon_template
     if template is not None:
-        from rewards.models_catalogue import Coupon
+        from rewards.models import Coupon
         from rewards.services.coupons import issue_coupon
 
         try:

@@ -18,8 +18,7 @@ from demo.configured import configured
 from demo.data import document
 from members.models import Member, Store
 from rewards.errors import RewardsError
-from rewards.models import MembershipPlan, PointsAccount, Promotion, Tier
-from rewards.models_catalogue import Coupon, CouponTemplate, Reward
+from rewards.models import Coupon, CouponTemplate, MembershipPlan, PointsAccount, Promotion, Reward, Tier
 from rewards.services.catalogue import create_reward
 from rewards.services.coupons import issue_coupon, redeem_coupon
 from rewards.services.memberships import buy_membership

@@ -323,11 +323,11 @@ SPECTACULAR_SETTINGS = {
     # sales-channel enum of rewards' inputs (purchase posting, points preview) keeps one name.
     "ENUM_NAME_OVERRIDES": {
         "PurchaseInputChannelEnum": ["store", "online", "wechat", "phone", "other"],
-        "RewardKindEnum": "rewards.models_catalogue.RewardKind",
-        "CouponKindEnum": "rewards.models_catalogue.CouponKind",
-        "CouponStatusEnum": "rewards.models_catalogue.Coupon.Status",
-        "CouponSourceEnum": "rewards.models_catalogue.Coupon.Source",
-        "RedemptionStatusEnum": "rewards.models_catalogue.Redemption.Status",
+        "RewardKindEnum": "rewards.models.RewardKind",
+        "CouponKindEnum": "rewards.models.CouponKind",
+        "CouponStatusEnum": "rewards.models.Coupon.Status",
+        "CouponSourceEnum": "rewards.models.Coupon.Source",
+        "RedemptionStatusEnum": "rewards.models.Redemption.Status",
         "CampaignChannelEnum": "campaigns.models.Channel",
         "CampaignOfferKindEnum": "campaigns.models.CampaignOffer.Kind",
     },

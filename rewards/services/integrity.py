@@ -2,7 +2,7 @@
 
 Which side is the truth: the LEDGER. It is the append-only record of every change (who, when, why,
 which purchase), the lots hang off its rows, and `PointsAccount` is documented as a cache of its
-sums ("always equal to the ledger's sums", rewards.models). An account that disagrees was changed
+sums ("always equal to the ledger's sums", rewards.models.ledger). An account that disagrees was changed
 outside the services (raw SQL, a restored backup, a bug), so the repair corrects the ACCOUNT to
 the ledger and never touches a ledger row: writing an `adjustment` row instead would turn the
 corruption into real points (and their lot) and hide where it came from.

@@ -17,8 +17,7 @@ from campaigns.classification import classify_members
 from campaigns.models import Automation, OutboxMessage, SkipReason, SmsLog
 from loyalty_crm.roles import MANAGER, MARKETING, ROLES, STORE_STAFF, SUPPORT
 from rewards import services as reward_services
-from rewards.models import PointsLot
-from rewards.models_catalogue import Coupon
+from rewards.models import Coupon, PointsLot
 from tests.campaigns.helpers import drain, member, no_quiet_hours
 from tests.rewards.catalogue_factories import template
 from tests.rewards.helpers import post

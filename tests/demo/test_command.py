@@ -31,8 +31,7 @@ from members.models import (
     ServiceRecord,
     Store,
 )
-from rewards.models import MembershipSubscription
-from rewards.models_catalogue import Coupon, Redemption
+from rewards.models import Coupon, MembershipSubscription, Redemption
 
 pytestmark = pytest.mark.django_db
 

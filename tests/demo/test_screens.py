@@ -32,8 +32,7 @@ from campaigns.results import campaign_results
 from feedback.models import KpiTarget, SurveyResponse, Ticket
 from members.models import Member
 from rewards import selectors as reward_selectors
-from rewards.models import MembershipSubscription, Promotion
-from rewards.models_catalogue import Coupon, CouponTemplate, Reward
+from rewards.models import Coupon, CouponTemplate, MembershipSubscription, Promotion, Reward
 
 MEMBERS = 60
 

@@ -1,4 +1,4 @@
-"""The reward catalogue, redemptions and coupons (imported by `rewards.models`).
+"""The reward catalogue, redemptions and coupons (re-exported by `rewards.models`).
 
 Money-like state here — a reward's stock, a coupon's status, a redemption's points — changes only
 through `rewards.services.redemptions` and `rewards.services.coupons`, under row locks
@@ -19,7 +19,8 @@ from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from members.models import Member, TimeStamped
-from rewards.models import LedgerEntry, Tier
+from rewards.models.ledger import LedgerEntry
+from rewards.models.tiers import Tier
 
 
 class CouponKind(models.TextChoices):

@@ -1,0 +1,91 @@
+"""Points, tiers, the rules that earn them, paid memberships and the reward catalogue.
+
+One module per concern, each importing what it needs from its siblings at the top:
+
+- `tiers` — `Tier`, `TierHistory`, `TierPolicy`;
+- `ledger` — `PointsAccount`, the append-only `LedgerEntry`, `PointsLot`, `BalanceCorrection`,
+  `PurchasePosting`, `PurchaseRefund`;
+- `earning` — `EarnRule`, `ExpiryPolicy`, `Promotion`, `EarningSettings`, `ActivityBonus`, `BonusAward`;
+- `memberships` — `MembershipPlan`, `MembershipSubscription`;
+- `catalogue` — `CouponTemplate`, `Coupon`, `Reward`, `Redemption`.
+
+Import from `rewards.models`, which re-exports every public name of the modules below.
+"""
+
+from rewards.models.catalogue import (
+    Coupon,
+    CouponKind,
+    CouponQuerySet,
+    CouponTemplate,
+    Redemption,
+    Reward,
+    RewardKind,
+)
+from rewards.models.earning import (
+    EARNING_CONFIG_CACHE_KEY,
+    EARNING_CONFIG_CACHE_SECONDS,
+    EXPIRY_POLICY_CACHE_KEY,
+    EXPIRY_POLICY_CACHE_SECONDS,
+    ActivityBonus,
+    BonusAward,
+    EarningSettings,
+    EarnRule,
+    ExpiryPolicy,
+    Promotion,
+)
+from rewards.models.ledger import (
+    AppendOnlyQuerySet,
+    BalanceCorrection,
+    LedgerEntry,
+    PointsAccount,
+    PointsLot,
+    PurchasePosting,
+    PurchaseRefund,
+)
+from rewards.models.memberships import SEED_PLAN_NAMES, MembershipPlan, MembershipSubscription
+from rewards.models.tiers import (
+    SEED_TIER_BENEFITS,
+    SEED_TIER_NAMES,
+    TIER_POLICY_CACHE_KEY,
+    TIER_POLICY_CACHE_SECONDS,
+    Tier,
+    TierHistory,
+    TierPolicy,
+)
+
+__all__ = [
+    "EARNING_CONFIG_CACHE_KEY",
+    "EARNING_CONFIG_CACHE_SECONDS",
+    "EXPIRY_POLICY_CACHE_KEY",
+    "EXPIRY_POLICY_CACHE_SECONDS",
+    "SEED_PLAN_NAMES",
+    "SEED_TIER_BENEFITS",
+    "SEED_TIER_NAMES",
+    "TIER_POLICY_CACHE_KEY",
+    "TIER_POLICY_CACHE_SECONDS",
+    "ActivityBonus",
+    "AppendOnlyQuerySet",
+    "BalanceCorrection",
+    "BonusAward",
+    "Coupon",
+    "CouponKind",
+    "CouponQuerySet",
+    "CouponTemplate",
+    "EarnRule",
+    "EarningSettings",
+    "ExpiryPolicy",
+    "LedgerEntry",
+    "MembershipPlan",
+    "MembershipSubscription",
+    "PointsAccount",
+    "PointsLot",
+    "Promotion",
+    "PurchasePosting",
+    "PurchaseRefund",
+    "Redemption",
+    "Reward",
+    "RewardKind",
+    "Tier",
+    "TierHistory",
+    "TierPolicy",
+]

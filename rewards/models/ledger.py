@@ -1,0 +1,269 @@
+"""The points ledger and the accounts it balances.
+
+The ledger (`LedgerEntry`) is append-only: rows are never updated or deleted, reversals are new
+rows. Each member's `PointsAccount` holds the running balance and lifetime figures, changed only
+by `rewards.services` under a row lock in the same transaction as the ledger row, so the balance
+always equals the ledger sum (docs/design.md invariant 1).
+
+What is left of an earn row lives on its `PointsLot`, a separate mutable row: spending, refunds
+and expiry consume lots oldest first (FIFO) while the ledger row itself stays untouched.
+`PurchasePosting` and `PurchaseRefund` keep the first answer to a posting or refund, so a retry
+is answered from here.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from members.models import Member, Purchase
+from rewards.models.tiers import Tier
+
+
+class PointsAccount(models.Model):
+    """One per member: the balance and lifetime figures, always equal to the ledger's sums.
+
+    `balance` may be negative, and only through a refund whose points were already spent: the
+    debt is repaid by future earning (see `rewards.services.refunds`). So there is no
+    `balance >= 0` constraint; the constraints below hold whatever the refund history.
+    `lifetime_earned` is points credited (earned, bonus, positive adjustments) less refund
+    reversals, so `balance <= lifetime_earned` always.
+    """
+
+    member = models.OneToOneField(
+        Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="points_account"
+    )
+    balance = models.IntegerField(_("points balance"), default=0)
+    lifetime_earned = models.IntegerField(_("lifetime points earned"), default=0)
+    lifetime_spend = models.DecimalField(_("lifetime spend"), max_digits=14, decimal_places=2, default=Decimal("0.00"))
+    tier = models.ForeignKey(Tier, verbose_name=_("tier"), on_delete=models.PROTECT, related_name="accounts")
+    below_since = models.DateField(
+        _("below the tier's threshold since"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Set by the periodic re-evaluation on the first day the member's qualifying figure is below their "
+            "tier's threshold; cleared when they qualify again. The downgrade waits for the grace period."
+        ),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("points account")
+        verbose_name_plural = _("points accounts")
+        ordering = ["member_id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(lifetime_earned__gte=0), name="rewards_account_earned_gte_0"),
+            models.CheckConstraint(condition=Q(lifetime_spend__gte=0), name="rewards_account_spend_gte_0"),
+            models.CheckConstraint(
+                condition=Q(balance__lte=models.F("lifetime_earned")), name="rewards_account_balance_lte_earned"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id}: {self.balance}"
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise TypeError("Ledger rows are never updated; write a reversal row instead.")
+
+    def delete(self):
+        raise TypeError("Ledger rows are never deleted; write a reversal row instead.")
+
+
+class LedgerEntry(models.Model):
+    """One change of a member's points. Never updated or deleted."""
+
+    class Kind(models.TextChoices):
+        EARN = "earn", _("Earned")
+        SPEND = "spend", _("Spent")
+        EXPIRE = "expire", _("Expired")
+        REFUND_REVERSAL = "refund_reversal", _("Refund reversal")
+        ADJUSTMENT = "adjustment", _("Manual adjustment")
+        BONUS = "bonus", _("Bonus")
+        TRANSFER = "transfer", _("Transfer")
+        # Points given back when a redemption is cancelled: not earned, so not in lifetime earned.
+        REDEMPTION_RETURN = "redemption_return", _("Redemption cancelled")
+
+    account = models.ForeignKey(
+        PointsAccount, verbose_name=_("account"), on_delete=models.PROTECT, related_name="entries"
+    )
+    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="ledger")
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    points = models.IntegerField(_("points"))
+    balance_after = models.IntegerField(_("balance after"))
+    purchase = models.ForeignKey(
+        Purchase,
+        verbose_name=_("purchase"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="ledger_entries",
+    )
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True, db_index=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("ledger entry")
+        verbose_name_plural = _("points ledger")
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["member", "-id"], name="rewards_ledger_member")]
+        constraints = [models.CheckConstraint(condition=~Q(points=0), name="rewards_ledger_points_not_0")]
+        permissions = [("adjust_points", _("Can adjust a member's points by hand"))]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.points:+d}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise TypeError("Ledger rows are never updated; write a reversal row instead.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Ledger rows are never deleted; write a reversal row instead.")
+
+
+class BalanceCorrection(models.Model):
+    """One repair of a points account to its ledger (`manage.py recompute_balances --fix`): what the
+    account said and what the ledger says, who ran it and when. The ledger is the truth, so the
+    repair writes no ledger row; this record is its trace, shown read-only in the admin. Never
+    updated or deleted."""
+
+    account = models.ForeignKey(
+        PointsAccount, verbose_name=_("account"), on_delete=models.PROTECT, related_name="corrections"
+    )
+    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="+")
+    balance_before = models.IntegerField(_("balance before"))
+    balance_after = models.IntegerField(_("balance after (the ledger's sum)"))
+    lifetime_earned_before = models.IntegerField(_("lifetime earned before"))
+    lifetime_earned_after = models.IntegerField(_("lifetime earned after (the ledger's sum)"))
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("run by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("corrected at"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("balance correction")
+        verbose_name_plural = _("balance corrections")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.member_id}: {self.balance_before} → {self.balance_after}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise TypeError("Balance corrections are never updated.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Balance corrections are never deleted.")
+
+
+class PointsLot(models.Model):
+    """What is left of one credit (earn, bonus, positive adjustment) and when it expires.
+
+    Changed only under the account's lock, by FIFO consumption (oldest expiry first).
+    """
+
+    entry = models.OneToOneField(
+        LedgerEntry, verbose_name=_("ledger entry"), on_delete=models.PROTECT, related_name="lot"
+    )
+    account = models.ForeignKey(PointsAccount, verbose_name=_("account"), on_delete=models.PROTECT, related_name="lots")
+    points = models.PositiveIntegerField(_("points credited"))
+    remaining = models.PositiveIntegerField(_("points remaining"))
+    expired = models.PositiveIntegerField(_("points expired"), default=0)
+    expires_on = models.DateField(_("expires on"))
+
+    class Meta:
+        verbose_name = _("points lot")
+        verbose_name_plural = _("points lots")
+        ordering = ["expires_on", "id"]
+        indexes = [
+            models.Index(fields=["account", "expires_on", "id"], condition=Q(remaining__gt=0), name="rewards_lot_open"),
+            models.Index(fields=["expires_on"], condition=Q(remaining__gt=0), name="rewards_lot_due"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(remaining__lte=models.F("points")) & Q(expired__lte=models.F("points")),
+                name="rewards_lot_within_points",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.remaining}/{self.points} → {self.expires_on}"
+
+
+class PurchasePosting(models.Model):
+    """How `rewards` posted a purchase: the request's fingerprint and the first answer.
+
+    A retry with the same `external_ref` is compared by fingerprint and answered from here.
+    """
+
+    purchase = models.OneToOneField(
+        Purchase, verbose_name=_("purchase"), on_delete=models.PROTECT, related_name="posting"
+    )
+    fingerprint = models.CharField(_("request fingerprint"), max_length=64)
+    points_earned = models.IntegerField(_("points earned"))
+    points_balance = models.IntegerField(_("balance after"))
+    tier = models.ForeignKey(Tier, verbose_name=_("tier after"), on_delete=models.PROTECT, related_name="+")
+    tier_changed = models.BooleanField(_("tier changed"))
+    points_reversed = models.IntegerField(_("points reversed by refunds"), default=0)
+    created_at = models.DateTimeField(_("posted at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("purchase posting")
+        verbose_name_plural = _("purchase postings")
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.purchase_id}: {self.points_earned:+d}"
+
+
+class PurchaseRefund(models.Model):
+    """One refund of a purchase (idempotent on `external_ref`) and its first answer."""
+
+    purchase = models.ForeignKey(Purchase, verbose_name=_("purchase"), on_delete=models.PROTECT, related_name="refunds")
+    external_ref = models.CharField(_("external reference"), max_length=64, unique=True)
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    points_reversed = models.IntegerField(_("points reversed"))
+    points_balance = models.IntegerField(_("balance after"))
+    tier = models.ForeignKey(Tier, verbose_name=_("tier after"), on_delete=models.PROTECT, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
+        ordering = ["-id"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="rewards_refund_amount_gt_0")]
+
+    def __str__(self) -> str:
+        return f"{self.external_ref} ({self.amount})"
