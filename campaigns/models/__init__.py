@@ -1,0 +1,62 @@
+"""Segments, classification, campaigns and the contact policy, referral, partners, automations and results.
+
+`campaigns` reads `members` and `rewards` and changes points only through `rewards.services`
+(docs/design.md: members ← rewards ← campaigns).
+
+The models live in modules by concern; this package re-exports every public name, so
+`from campaigns.models import X` works unchanged.
+"""
+
+from campaigns.models.automations import Automation, AutomationOccurrence
+from campaigns.models.classification import Classification, ClassificationPolicy, ClassificationRun, MemberScore
+from campaigns.models.dispatch import (
+    Campaign,
+    CampaignOccurrence,
+    CampaignQuerySet,
+    CampaignStep,
+    Channel,
+    ContactPolicy,
+    OutboxMessage,
+    Repeat,
+    SkipReason,
+    SmsLog,
+    Weekday,
+)
+from campaigns.models.partners import Partner, PartnerCode, PartnerCodePool, PartnerOffer, PartnerOfferIssue
+from campaigns.models.referral import ReferralProgramme, ReferralReward, Referrer
+from campaigns.models.results import CampaignKpiTarget, CampaignOffer, CampaignPilot, MessageEngagement, OfferGrant
+from campaigns.models.segments import Segment
+
+__all__ = [
+    "Automation",
+    "AutomationOccurrence",
+    "Campaign",
+    "CampaignKpiTarget",
+    "CampaignOccurrence",
+    "CampaignOffer",
+    "CampaignPilot",
+    "CampaignQuerySet",
+    "CampaignStep",
+    "Channel",
+    "Classification",
+    "ClassificationPolicy",
+    "ClassificationRun",
+    "ContactPolicy",
+    "MemberScore",
+    "MessageEngagement",
+    "OfferGrant",
+    "OutboxMessage",
+    "Partner",
+    "PartnerCode",
+    "PartnerCodePool",
+    "PartnerOffer",
+    "PartnerOfferIssue",
+    "ReferralProgramme",
+    "ReferralReward",
+    "Referrer",
+    "Repeat",
+    "Segment",
+    "SkipReason",
+    "SmsLog",
+    "Weekday",
+]

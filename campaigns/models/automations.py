@@ -1,0 +1,122 @@
+"""Automations: birthday, holiday, win-back and expiry triggers and their occurrences."""
+
+from __future__ import annotations
+
+from django.core.validators import MaxValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from campaigns.models.dispatch import Campaign, CampaignStep
+from members.models import TimeStamped
+
+
+class Automation(TimeStamped):
+    """A campaign sent by a trigger instead of by hand (`campaigns.automations`).
+
+    Its campaign (created on the first save from the admin) holds the channel, language,
+    templates and optional segment; it stays `sending` while it exists (the dispatch never
+    completes it) and is never launched. Each occurrence of the trigger (a birthday year, a
+    holiday's year, a month of points expiry, a day of tier upgrades or of new lapses, a resolved
+    feedback ticket) gets its own campaign step, so the outbox's unique (step, member) makes a
+    second message to a member for the same occurrence impossible.
+    """
+
+    class Kind(models.TextChoices):
+        BIRTHDAY = "birthday", _("Birthday")
+        WIN_BACK = "win_back", _("Win-back of lapsed members")
+        POINTS_EXPIRY = "points_expiry", _("Points-expiry reminder")
+        TIER_UPGRADE = "tier_upgrade", _("Tier upgrade congratulation")
+        HOLIDAY = "holiday", _("Holiday greeting")
+        WELCOME = "welcome", _("Welcome: first message")
+        WELCOME_FOLLOW_UP = "welcome_follow_up", _("Welcome: follow-up")
+        RENEWAL_REMINDER = "renewal_reminder", _("Paid-membership renewal reminder")
+        SATISFACTION_SURVEY = "satisfaction_survey", _("Satisfaction survey after a resolved ticket")
+
+    class Holiday(models.TextChoices):
+        SPRING_FESTIVAL = "spring_festival", _("Spring Festival")
+        VALENTINES = "valentines", _("Valentine's Day")
+        QIXI = "qixi", _("Qixi Festival")
+        MOTHERS_DAY = "mothers_day", _("Mother's Day")
+        MID_AUTUMN = "mid_autumn", _("Mid-Autumn Festival")
+
+    # Created with the default message when the automation is first configured (so an automation
+    # never switched on leaves no campaign in the campaign list).
+    campaign = models.OneToOneField(
+        Campaign, verbose_name=_("campaign"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="automation",
+    )  # fmt: skip
+    kind = models.CharField(_("trigger"), max_length=20, choices=Kind.choices)
+    holiday = models.CharField(_("holiday"), max_length=20, choices=Holiday.choices, blank=True, default="")
+    enabled = models.BooleanField(_("enabled"), default=False)
+    days_before = models.PositiveSmallIntegerField(
+        _("days"),
+        default=0,
+        validators=[MaxValueValidator(90)],
+        help_text=_(
+            "Birthday, points expiry, holiday: how many days before the date the message goes out. "
+            "Win-back: how many days after becoming lapsed a member is still greeted. "
+            "Welcome follow-up: how many days after sign-up it goes out. "
+            "Satisfaction survey: how many days after the ticket was resolved it goes out."
+        ),
+    )
+    coupon_template = models.ForeignKey(
+        "rewards.CouponTemplate",
+        verbose_name=_("coupon offer"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("Optional. A coupon of this template is issued to each member the message is sent to."),
+    )
+    last_run_on = models.DateField(_("last run on"), null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("automation")
+        verbose_name_plural = _("automations")
+        ordering = ["kind", "holiday"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "holiday"], name="campaigns_automation_unique_trigger"),
+            models.CheckConstraint(
+                condition=(Q(kind="holiday") & ~Q(holiday="")) | (~Q(kind="holiday") & Q(holiday="")),
+                name="campaigns_automation_holiday_iff_kind",
+            ),
+            models.CheckConstraint(condition=Q(days_before__lte=90), name="campaigns_automation_days_lte_90"),
+        ]
+
+    def __str__(self) -> str:
+        if self.kind == self.Kind.HOLIDAY:
+            return str(self.get_holiday_display())
+        return str(self.get_kind_display())
+
+
+class AutomationOccurrence(models.Model):
+    """One occurrence of an automation's trigger and the campaign step its messages belong to."""
+
+    automation = models.ForeignKey(
+        Automation, verbose_name=_("automation"), on_delete=models.CASCADE, related_name="occurrences"
+    )
+    key = models.CharField(
+        _("occurrence"), max_length=20, help_text=_("The year, month or day this occurrence stands for.")
+    )
+    on = models.DateField(
+        _("date"), null=True, blank=True, help_text=_("The holiday, the first day of the expiry month, or the day.")
+    )
+    step = models.OneToOneField(
+        CampaignStep, verbose_name=_("step"), on_delete=models.PROTECT, related_name="occurrence"
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("automation occurrence")
+        verbose_name_plural = _("automation occurrences")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["automation", "key"], name="campaigns_occurrence_unique_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.automation} · {self.key}"
+
+
+# --- offers, tracking and results (issue 6, "Campaigns" offers + pilot, and "Results") ----------
