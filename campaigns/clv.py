@@ -1,7 +1,7 @@
 """Customer lifetime value and churn risk: BG/NBD (Fader, Hardie & Lee 2005) and Gamma-Gamma
 (Fader, Hardie & Lee 2005, "RFM and CLV"), fitted by maximum likelihood.
 
-Pure arithmetic over numpy arrays, without the ORM (`campaigns.classification` feeds it), so it
+Pure arithmetic over numpy arrays, without the ORM (`campaigns.services.classification` feeds it), so it
 is tested on its own against the `lifetimes` library on the CDNOW data set and on generated
 BG/NBD customers (tests/campaigns/test_clv.py).
 
