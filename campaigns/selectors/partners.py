@@ -7,12 +7,11 @@ import datetime
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import connection
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
-from campaigns import rules
+from campaigns import _sql, rules
 from campaigns.models import Partner, PartnerCode, PartnerOffer
 from members.models import Purchase
 from rewards.models import Coupon
@@ -38,11 +37,7 @@ def may_have_offers(*, total: Decimal, at: datetime.datetime) -> bool:
     offers of active partners, read in plain SQL without their related rows — it runs after every
     posting, so the common case (no offer applies) costs one small query and no purchase re-read.
     `services.partners.issue_partner_offers` then decides with `offers_for` (the same rule)."""
-    quote = connection.ops.quote_name
-    offer, partner = quote(PartnerOffer._meta.db_table), quote(Partner._meta.db_table)
-    active = PartnerOffer.objects.raw(
-        f"SELECT o.* FROM {offer} o JOIN {partner} p ON p.id = o.partner_id WHERE o.is_active AND p.is_active"  # noqa: S608
-    )
+    active = _sql.active_partner_offers()
     probe = Purchase(total=total, ordered_at=at)
     return any(rules.partner_offer_qualifies(candidate, probe) for candidate in active)
 
