@@ -180,7 +180,8 @@ def _redeem(*, member, reward, quantity, idempotency_key, fingerprint, actor) ->
         account,
         kind=LedgerEntry.Kind.SPEND,
         points=points,
-        reason=_("Redeemed %(quantity)d × %(reward)s") % {"quantity": quantity, "reward": reward.name},
+        reason_code=LedgerEntry.Reason.REDEMPTION,
+        reason_params={"quantity": quantity, "reward": reward.name},
         actor=actor,
         taken=taken,
     )
@@ -243,9 +244,6 @@ def cancel_redemption(*, redemption: Redemption, actor=None, reason: str = "") -
     for coupon in lock_objects.coupons_for_update(redemption_id=redemption.pk):
         # Raises CouponUsed for a used coupon: the whole cancellation rolls back.
         coupon_services.void_locked_coupon(coupon, reason=_("Redemption cancelled"))
-    label = _("Redemption of %(reward)s cancelled") % {"reward": reward.name}
-    if reason:
-        label = f"{label}: {reason}"
     today = timezone.localdate()
     parts = [(datetime.date.fromisoformat(day), points) for day, points in redemption.lots_taken]
     if sum(points for _day, points in parts) != redemption.points_spent:
@@ -258,7 +256,9 @@ def cancel_redemption(*, redemption: Redemption, actor=None, reason: str = "") -
             points=points,
             earned_on=today,
             expires_on=expires_on,
-            reason=label,
+            reason_code=LedgerEntry.Reason.REDEMPTION_CANCELLED,
+            reason_params={"reward": reward.name},
+            reason=reason,
             actor=actor,
         )
     ledger.save_account(account)
