@@ -120,4 +120,4 @@ def settle_after_send(*, message_id: int, sent: bool) -> None:
     grant = OfferGrant.objects.select_related("coupon").filter(message_id=message_id, coupon__isnull=False).first()
     if grant is not None and grant.coupon.status == Coupon.Status.ISSUED:
         with transaction.atomic():
-            void_coupon(coupon=grant.coupon, reason=_("The campaign message could not be sent."))
+            void_coupon(coupon=grant.coupon, reason_code=Coupon.VoidReason.CAMPAIGN_NOT_SENT)

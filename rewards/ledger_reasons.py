@@ -79,6 +79,13 @@ def sentence(code: str, params: Mapping) -> str | None:
         return None
 
 
+def with_note(text: str, note: str) -> str:
+    """`text` (a sentence in the active language) followed by what a person typed, if anything."""
+    if text and note:
+        return gettext(WITH_NOTE) % {"reason": text, "note": note}
+    return text or note
+
+
 def render(code: str, params: Mapping | None = None, note: str = "") -> str:
     """A ledger row's reason in the active language: the code's sentence, then the typed note.
 
@@ -86,6 +93,4 @@ def render(code: str, params: Mapping | None = None, note: str = "") -> str:
     text = sentence(code, params or {}) if code != Reason.NOTE else None
     if text is None:
         return note
-    if note:
-        return gettext(WITH_NOTE) % {"reason": text, "note": note}
-    return text
+    return with_note(text, note)

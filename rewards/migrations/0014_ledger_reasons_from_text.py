@@ -35,6 +35,8 @@ SENTENCES = [
 ]
 # Rows that may carry a typed note after the sentence, as f"{sentence}: {note}".
 WITH_NOTE = {"redemption_cancelled"}
+# A "note" code wrote, not a person: the back office's cancellation (now `Redemption.cancel_reason_code`).
+NOTES_BY_CODE = ["Cancelled in the back office"]
 # The activity bonus kinds and their labels of the time ("Bonus: Birthday" → kind "birthday").
 BONUS_KINDS = {
     "sign_up": "Sign-up",
@@ -65,9 +67,11 @@ def _pattern(template: str, *, with_note: bool) -> re.Pattern:
     return re.compile("^" + "".join(parts) + note + "$", re.DOTALL)
 
 
-def build_parsers() -> list[tuple[str, set, re.Pattern]]:
-    """(code, kinds, pattern) for every sentence in every language, most specific first."""
+def build_parsers() -> list[tuple[str, set, re.Pattern, dict | None, set]]:
+    """(code, kinds, pattern, bonus labels, notes written by code) for every sentence in every
+    language."""
     parsers = []
+    by_code = {_translated(note, language) for note in NOTES_BY_CODE for language in LANGUAGES}
     for language in LANGUAGES:
         labels = {_translated(label, language): kind for kind, label in BONUS_KINDS.items()}
         for code, kinds, template in SENTENCES:
@@ -77,15 +81,15 @@ def build_parsers() -> list[tuple[str, set, re.Pattern]]:
                 prefix = re.escape(_translated(template, language).split("%(bonus)s")[0])
                 choices = "|".join(re.escape(label) for label in sorted(labels, key=len, reverse=True))
                 pattern = re.compile(rf"^{prefix}(?P<bonus>{choices})(?: \((?P<reference>.*)\))?$", re.DOTALL)
-                parsers.append((code, kinds, pattern, labels))
+                parsers.append((code, kinds, pattern, labels, by_code))
             else:
-                parsers.append((code, kinds, pattern, None))
+                parsers.append((code, kinds, pattern, None, by_code))
     return parsers
 
 
 def parse(text: str, kind: str, parsers) -> tuple[str, dict, str]:
     """(code, params, note) of a stored reason: a known sentence, or a `note` with the text."""
-    for code, kinds, pattern, labels in parsers:
+    for code, kinds, pattern, labels, by_code in parsers:
         if kind not in kinds:
             continue
         match = pattern.match(text)
@@ -93,6 +97,8 @@ def parse(text: str, kind: str, parsers) -> tuple[str, dict, str]:
             continue
         params = {name: value for name, value in match.groupdict().items() if not name.startswith("_")}
         note = match.groupdict().get("_note") or ""
+        if note in by_code:
+            note = ""  # no person typed it: the redemption's cancellation records where it happened
         if labels is not None:
             params["bonus"] = labels[params["bonus"]]
             if not params.get("reference"):

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q, Value
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from members.models import Member, Purchase
 from rewards.ledger_reasons import Reason, render
@@ -118,7 +119,10 @@ class LedgerEntry(models.Model):
         _("reason parameters"), default=dict, blank=True, db_default=Value({}, output_field=models.JSONField())
     )
     reason = models.CharField(
-        _("note"), max_length=200, blank=True, help_text=_("What a person typed: a manual adjustment's reason.")
+        pgettext_lazy("ledger entry", "note"),
+        max_length=200,
+        blank=True,
+        help_text=_("What a person typed: a manual adjustment's reason."),
     )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -17,9 +17,12 @@ from django.utils import timezone, translation
 from members.services import PurchaseDraft
 from rewards import services
 from rewards.ledger_reasons import TEMPLATES, Reason, render
-from rewards.models import ActivityBonus, LedgerEntry
+from rewards.models import ActivityBonus, Coupon, LedgerEntry, Redemption, RewardKind
 from rewards.services import batch, expiry
+from rewards.services import coupons as coupon_services
+from rewards.services.redemptions import cancel_redemption, redeem_reward
 from tests.members import factories
+from tests.rewards import catalogue_factories as cf
 from tests.rewards.helpers import account_of, line, post
 
 pytestmark = pytest.mark.django_db
@@ -232,6 +235,7 @@ LEGACY = [
     ("redemption_return", "Redemption of Vase cancelled: changed mind", "redemption_cancelled", {"reward": "Vase"},
      "changed mind", "en"),
     ("redemption_return", "花瓶 的兑换已取消", "redemption_cancelled", {"reward": "花瓶"}, "", "zh-hans"),
+    ("redemption_return", "花瓶 的兑换已取消: 在后台取消", "redemption_cancelled", {"reward": "花瓶"}, "", "zh-hans"),
     ("expire", "Expired: points left from 2025-12-31", "expiry", {"date": "2025-12-31"}, "", "en"),
     ("expire", "已过期：2025-12-31 获得的剩余积分", "expiry", {"date": "2025-12-31"}, "", "zh-hans"),
     ("expire", "已于 2024-12-31 过期（早于录入时间）", "expired_at_once", {"date": "2024-12-31"}, "", "zh-hans"),
@@ -269,7 +273,7 @@ def test_the_migration_turns_old_sentences_in_both_languages_into_codes(member):
     # Each reads again as it was written, in the language it was written in (the new sentence of
     # a bonus with a reference and of a typed note waits for the catalogue in Chinese).
     for entry, (_kind, text, _code, _params, _note, language) in zip(rows, LEGACY, strict=True):
-        if "(M0007)" not in text:
+        if "(M0007)" not in text and "在后台取消" not in text:
             assert reason_in(language, entry) == text
     assert MIGRATION.convert_rows(historical_ledger()) == 0  # safe to run again
 
@@ -296,3 +300,81 @@ def test_the_migration_reversed_writes_the_sentences_back_in_english(member):
         ("note", "Purchase ADM-3"),
         ("note", "Redemption of Vase cancelled: changed mind"),
     ]
+
+
+# --- coupons voided and redemptions cancelled by code ------------------------------------------
+
+MIGRATION_0016 = importlib.import_module("rewards.migrations.0016_coupon_redemption_reasons_from_text")
+
+
+def test_a_back_office_cancellation_reads_in_the_readers_language(manager):
+    member = cf.funded_member(300)
+    redemption = redeem_reward(
+        member=member, reward=cf.reward(name="Vase", kind=RewardKind.COUPON), idempotency_key="k"
+    ).redemption
+    with translation.override("zh-hans"):
+        response = client_for(manager).post(
+            reverse("admin:rewards_redemption_changelist"),
+            {"action": "cancel_selected", "_selected_action": [redemption.pk]},
+            HTTP_ACCEPT_LANGUAGE="zh-hans",
+        )
+    assert response.status_code == 302
+    redemption.refresh_from_db()
+    assert (redemption.cancel_reason_code, redemption.cancel_reason) == ("back_office", "")
+    with translation.override("en"):
+        assert redemption.cancel_reason_text == "Cancelled in the back office"
+    with translation.override("zh-hans"):
+        assert redemption.cancel_reason_text == "在后台取消"
+    coupon = Coupon.objects.get(redemption=redemption)
+    assert (coupon.void_reason_code, coupon.void_reason) == ("redemption_cancelled", "")
+    with translation.override("zh-hans"):
+        assert coupon.void_reason_text == "兑换已取消"
+    returned = LedgerEntry.objects.get(kind="redemption_return")
+    assert (returned.reason_code, returned.reason) == ("redemption_cancelled", "")  # no sentence as a note
+    assert reason_in("en", returned) == "Redemption of Vase cancelled"
+    page = client_for(manager).get(
+        reverse("admin:rewards_redemption_change", args=[redemption.pk]), HTTP_ACCEPT_LANGUAGE="en"
+    )
+    assert "Cancelled in the back office" in page.content.decode()
+
+
+def test_a_typed_cancellation_note_stays_as_typed(manager):
+    member = cf.funded_member(300)
+    redemption = redeem_reward(member=member, reward=cf.reward(name="Vase"), idempotency_key="k").redemption
+    cancel_redemption(redemption=redemption, actor=manager, reason="顾客改变主意")
+    redemption.refresh_from_db()
+    assert (redemption.cancel_reason_code, redemption.cancel_reason) == ("", "顾客改变主意")
+    assert redemption.cancel_reason_text == "顾客改变主意"
+    assert reason_in("en", LedgerEntry.objects.get(kind="redemption_return")) == (
+        "Redemption of Vase cancelled: 顾客改变主意"
+    )
+
+
+def test_the_migration_gives_old_void_and_cancel_sentences_their_codes():
+    member = cf.funded_member(1000)
+    template = cf.template()
+    coupons = [coupon_services.issue_coupon(template=template, member=member, source="manual") for _ in range(4)]
+    texts = ["由员工作废", "The campaign message could not be sent.", "兑换已取消", "顾客不要了"]
+    for coupon, text in zip(coupons, texts, strict=True):
+        coupon_services.void_coupon(coupon=coupon, reason=text)
+    reward = cf.reward()
+    redemptions = [redeem_reward(member=member, reward=reward, idempotency_key=k).redemption for k in "ab"]
+    cancel_redemption(redemption=redemptions[0], reason="在后台取消")
+    cancel_redemption(redemption=redemptions[1], reason="mistake")
+    apps = MigrationLoader(connection).project_state(("rewards", "0016_coupon_redemption_reasons_from_text")).apps
+    MIGRATION_0016.convert(apps)
+    assert [Coupon.objects.values_list("void_reason_code", "void_reason").get(pk=coupon.pk) for coupon in coupons] == [
+        ("by_staff", ""),
+        ("campaign_not_sent", ""),
+        ("redemption_cancelled", ""),
+        ("", "顾客不要了"),
+    ]
+    assert [
+        Redemption.objects.values_list("cancel_reason_code", "cancel_reason").get(pk=r.pk) for r in redemptions
+    ] == [("back_office", ""), ("", "mistake")]
+    MIGRATION_0016.revert(apps)
+    assert Coupon.objects.get(pk=coupons[0].pk).void_reason == "Voided by staff"
+    assert Redemption.objects.values_list("cancel_reason_code", "cancel_reason").get(pk=redemptions[0].pk) == (
+        "",
+        "Cancelled in the back office",
+    )
