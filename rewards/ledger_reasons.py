@@ -15,8 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from django.db import models
-from django.utils.translation import gettext, gettext_lazy
-from django.utils.translation import gettext_noop as N_
+from django.utils.translation import gettext, gettext_lazy, gettext_noop
 
 
 class Reason(models.TextChoices):
@@ -27,6 +26,7 @@ class Reason(models.TextChoices):
     REFUND = "refund", gettext_lazy("Refund")
     REDEMPTION = "redemption", gettext_lazy("Redemption")
     REDEMPTION_CANCELLED = "redemption_cancelled", gettext_lazy("Redemption cancelled")
+    POINTS_PAYMENT = "points_payment", gettext_lazy("Paid with points")
     EXPIRY = "expiry", gettext_lazy("Expiry")
     EXPIRED_AT_ONCE = "expired_at_once", gettext_lazy("Expired when recorded")
     BONUS = "bonus", gettext_lazy("Activity bonus")
@@ -37,23 +37,25 @@ class Reason(models.TextChoices):
 
 # The sentence of each code (msgids of the project catalogue), with the parameters it names.
 TEMPLATES: dict[str, str] = {
-    Reason.PURCHASE: N_("Purchase %(ref)s"),
-    Reason.REFUND: N_("Refund %(ref)s of purchase %(purchase)s"),
-    Reason.REDEMPTION: N_("Redeemed %(quantity)d × %(reward)s"),
-    Reason.REDEMPTION_CANCELLED: N_("Redemption of %(reward)s cancelled"),
+    Reason.PURCHASE: gettext_noop("Purchase %(ref)s"),
+    Reason.REFUND: gettext_noop("Refund %(ref)s of purchase %(purchase)s"),
+    Reason.REDEMPTION: gettext_noop("Redeemed %(quantity)d × %(reward)s"),
+    Reason.REDEMPTION_CANCELLED: gettext_noop("Redemption of %(reward)s cancelled"),
+    # Points that paid part of a purchase at the till (`ref`: the purchase's reference).
+    Reason.POINTS_PAYMENT: gettext_noop("Paid with points: purchase %(ref)s"),
     # `date` is the lot's expiry date; the nightly expiry writes these rows in SQL.
-    Reason.EXPIRY: N_("Expired: points left from %(date)s"),
-    Reason.EXPIRED_AT_ONCE: N_("Expired on %(date)s, before it was recorded"),
+    Reason.EXPIRY: gettext_noop("Expired: points left from %(date)s"),
+    Reason.EXPIRED_AT_ONCE: gettext_noop("Expired on %(date)s, before it was recorded"),
     # `bonus` is the activity bonus's kind (`ActivityBonus.Kind`), rendered as its label.
-    Reason.BONUS: N_("Bonus: %(bonus)s"),
-    Reason.CAMPAIGN: N_("Campaign: %(name)s"),
-    Reason.REFERRAL_WELCOME: N_("Referral: welcome (referred by %(member_no)s)"),
-    Reason.REFERRAL_FIRST_PURCHASE: N_("Referral: %(member_no)s made a first purchase"),
+    Reason.BONUS: gettext_noop("Bonus: %(bonus)s"),
+    Reason.CAMPAIGN: gettext_noop("Campaign: %(name)s"),
+    Reason.REFERRAL_WELCOME: gettext_noop("Referral: welcome (referred by %(member_no)s)"),
+    Reason.REFERRAL_FIRST_PURCHASE: gettext_noop("Referral: %(member_no)s made a first purchase"),
 }
 # A bonus given for a reference (a referred member, an event) names it after the bonus.
-BONUS_WITH_REFERENCE = N_("Bonus: %(bonus)s (%(reference)s)")
+BONUS_WITH_REFERENCE = gettext_noop("Bonus: %(bonus)s (%(reference)s)")
 # A sentence followed by what a person typed (the note given when cancelling a redemption).
-WITH_NOTE = N_("%(reason)s: %(note)s")
+WITH_NOTE = gettext_noop("%(reason)s: %(note)s")
 
 
 def _bonus_label(kind: str) -> str:

@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='ledgerentry',
             name='reason_code',
-            field=models.CharField(choices=[('note', 'Note typed by staff'), ('purchase', 'Purchase'), ('refund', 'Refund'), ('redemption', 'Redemption'), ('redemption_cancelled', 'Redemption cancelled'), ('expiry', 'Expiry'), ('expired_at_once', 'Expired when recorded'), ('bonus', 'Activity bonus'), ('campaign', 'Campaign offer'), ('referral_welcome', 'Referral welcome'), ('referral_first_purchase', 'Referral first purchase')], db_default='note', default='note', max_length=32, verbose_name='reason code'),
+            field=models.CharField(choices=[('note', 'Note typed by staff'), ('purchase', 'Purchase'), ('refund', 'Refund'), ('redemption', 'Redemption'), ('redemption_cancelled', 'Redemption cancelled'), ('points_payment', 'Paid with points'), ('expiry', 'Expiry'), ('expired_at_once', 'Expired when recorded'), ('bonus', 'Activity bonus'), ('campaign', 'Campaign offer'), ('referral_welcome', 'Referral welcome'), ('referral_first_purchase', 'Referral first purchase')], db_default='note', default='note', max_length=32, verbose_name='reason code'),
         ),
         migrations.AddField(
             model_name='ledgerentry',

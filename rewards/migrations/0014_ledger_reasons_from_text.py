@@ -23,8 +23,9 @@ BATCH = 2000
 # (code, the kinds it was written for, the sentence as writers formatted it)
 SENTENCES = [
     ("purchase", {"earn"}, "Purchase %(ref)s"),
-    ("refund", {"refund_reversal"}, "Refund %(ref)s of purchase %(purchase)s"),
+    ("refund", {"refund_reversal", "spend_return"}, "Refund %(ref)s of purchase %(purchase)s"),
     ("redemption", {"spend"}, "Redeemed %(quantity)d × %(reward)s"),
+    ("points_payment", {"spend"}, "Paid with points: purchase %(ref)s"),
     ("redemption_cancelled", {"redemption_return"}, "Redemption of %(reward)s cancelled"),
     ("expiry", {"expire"}, "Expired: points left from %(date)s"),
     ("expired_at_once", {"expire"}, "Expired on %(date)s, before it was recorded"),

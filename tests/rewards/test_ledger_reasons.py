@@ -102,6 +102,11 @@ def test_a_note_an_unknown_code_or_unfit_parameters_read_as_the_stored_text():
     assert render(Reason.REDEMPTION, {"quantity": "two", "reward": "Vase"}, "") == ""
 
 
+def test_a_points_payment_names_its_purchase():
+    with translation.override("en"):
+        assert render(Reason.POINTS_PAYMENT, {"ref": "T-1"}) == "Paid with points: purchase T-1"
+
+
 def test_a_typed_note_follows_the_sentence():
     with translation.override("en"):
         assert render(Reason.REDEMPTION_CANCELLED, {"reward": "Vase"}, "mistake") == (
@@ -232,6 +237,7 @@ LEGACY = [
     ("refund_reversal", "消费 ADM-2 的退款 R-1", "refund", {"ref": "R-1", "purchase": "ADM-2"}, "", "zh-hans"),
     ("spend", "Redeemed 2 × Vase", "redemption", {"quantity": 2, "reward": "Vase"}, "", "en"),
     ("spend", "兑换 1 × 花瓶", "redemption", {"quantity": 1, "reward": "花瓶"}, "", "zh-hans"),
+    ("spend", "Paid with points: purchase T-9", "points_payment", {"ref": "T-9"}, "", "en"),
     ("redemption_return", "Redemption of Vase cancelled: changed mind", "redemption_cancelled", {"reward": "Vase"},
      "changed mind", "en"),
     ("redemption_return", "花瓶 的兑换已取消", "redemption_cancelled", {"reward": "花瓶"}, "", "zh-hans"),
