@@ -12,8 +12,8 @@ import time_machine
 from django.core.management import call_command
 
 from campaigns import clv
-from campaigns.classification import add_months, classify_members
 from campaigns.models import ClassificationPolicy, ClassificationRun, MemberScore
+from campaigns.services.classification import add_months, classify_members
 from members.models import Member, Purchase
 from tests.campaigns.clv_helpers import generate_customers
 from tests.campaigns.segment_helpers import at, buy, member

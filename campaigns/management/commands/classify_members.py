@@ -8,9 +8,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 from tqdm import tqdm
 
-from campaigns.classification import classify_members
 from campaigns.models import Classification
-from campaigns.segments import refresh_segment_sizes
+from campaigns.services.classification import classify_members
+from campaigns.services.segments import refresh_segment_sizes
 
 
 def _date(value: str) -> datetime.date:

@@ -1,5 +1,5 @@
 """Admin for segments (rules as a form, live member count, CSV export) and the classification
-(policy, member scores, runs). Writes go through `campaigns.segments.save_segment`."""
+(policy, member scores, runs). Writes go through `campaigns.services.segments.save_segment`."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from campaigns import segments, tasks
 from campaigns.api.views import csv_response
 from campaigns.models import Classification, ClassificationPolicy, ClassificationRun, MemberScore, Segment
 from campaigns.segment_forms import CHANNEL_CHOICES, SegmentAdminForm, SegmentRulesForm
+from campaigns.services import segments as segment_services
 from loyalty_crm.admin_base import ReadOnlyAdmin
 from members.models import Member
 
@@ -92,7 +93,7 @@ class SegmentAdmin(admin.ModelAdmin):
         return describe_rules(segment.rules)
 
     def save_model(self, request, obj, form, change):
-        segments.save_segment(
+        segment_services.save_segment(
             segment=obj,
             name=form.cleaned_data["name"],
             description=form.cleaned_data.get("description", ""),
