@@ -68,9 +68,9 @@ def sentence(code: str, params: Mapping) -> str | None:
     """The sentence of `code` with `params`, in the active language; None for an unknown code or
     parameters that do not fit its template (a row written by a later version, say)."""
     template = TEMPLATES.get(code)
-    if template is None:
+    if template is None or not isinstance(params, Mapping):
         return None
-    values = dict(params or {})
+    values = dict(params)
     if code == Reason.BONUS:
         values["bonus"] = _bonus_label(str(values.get("bonus", "")))
         if values.get("reference"):

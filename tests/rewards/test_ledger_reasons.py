@@ -100,6 +100,7 @@ def test_a_note_an_unknown_code_or_unfit_parameters_read_as_the_stored_text():
     assert render("written_by_a_later_version", {"x": 1}, "stored") == "stored"
     assert render(Reason.PURCHASE, {"wrong": "name"}, "stored") == "stored"
     assert render(Reason.REDEMPTION, {"quantity": "two", "reward": "Vase"}, "") == ""
+    assert render(Reason.PURCHASE, ["not", "a", "mapping"], "stored") == "stored"
 
 
 def test_a_points_payment_names_its_purchase():
