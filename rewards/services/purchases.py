@@ -201,7 +201,8 @@ def _post_new(*, member, external_ref, ordered_at, items, store, channel, paymen
             points=preview.points,
             earned_on=timezone.localdate(ordered_at),
             purchase=purchase,
-            reason=_("Purchase %(ref)s") % {"ref": external_ref},
+            reason_code=LedgerEntry.Reason.PURCHASE,
+            reason_params={"ref": external_ref},
             actor=actor,
         )
     changed = ledger.retier(
