@@ -38,7 +38,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -48,7 +48,7 @@ from loyalty_crm.bulk import AnyOf
 from members import services as members_services
 from members.models import Purchase
 from members.services import PurchaseDraft
-from rewards import rules, selectors
+from rewards import _sql, rules, selectors
 from rewards.models import (
     LedgerEntry,
     MembershipSubscription,
@@ -255,65 +255,6 @@ def _lock_or_open_accounts(member_ids: list[int], tiers) -> dict[int, PointsAcco
     return accounts
 
 
-def _save_accounts(accounts: list[PointsAccount]) -> None:
-    """`ledger.save_account` for many accounts: on PostgreSQL one UPDATE … FROM unnest(arrays),
-    one array parameter per column; elsewhere one UPDATE … FROM (VALUES …) per chunk."""
-    if not accounts:
-        return
-    now = timezone.now()
-    quote = connection.ops.quote_name
-    table = quote(PointsAccount._meta.db_table)
-    if connection.vendor == "postgresql":
-        columns = [
-            [a.pk for a in accounts],
-            [a.balance for a in accounts],
-            [a.lifetime_earned for a in accounts],
-            [a.lifetime_spend for a in accounts],
-            [a.tier_id for a in accounts],
-            [a.below_since for a in accounts],
-        ]
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} AS a SET balance = v.balance, lifetime_earned = v.lifetime_earned, "  # noqa: S608 (names from the model; values are parameters)
-                f"lifetime_spend = v.lifetime_spend, tier_id = v.tier_id, below_since = v.below_since, "
-                f"updated_at = %s "
-                f"FROM unnest(%s::bigint[], %s::integer[], %s::integer[], %s::numeric[], %s::bigint[], %s::date[]) "
-                f"AS v (id, balance, lifetime_earned, lifetime_spend, tier_id, below_since) WHERE a.id = v.id",
-                [now, *columns],
-            )
-        return
-    names = ["id", "balance", "lifetime_earned", "lifetime_spend", "tier_id", "below_since"]
-    spend = PointsAccount._meta.get_field("lifetime_spend")
-    below = PointsAccount._meta.get_field("below_since")
-    rows = [
-        [
-            a.pk,
-            a.balance,
-            a.lifetime_earned,
-            spend.get_db_prep_save(a.lifetime_spend, connection),
-            a.tier_id,
-            below.get_db_prep_save(a.below_since, connection),
-        ]
-        for a in accounts
-    ]
-    columns = ", ".join(names)
-    marks = "(" + ", ".join(["%s"] * len(names)) + ")"
-    size = max(1, ((connection.features.max_query_params or 30_000) - 1) // len(names))
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), size):
-            chunk = rows[start : start + size]
-            values = ", ".join([marks] * len(chunk))
-            params = [value for row in chunk for value in row]
-            sql = (
-                f"WITH v ({columns}) AS (VALUES {values}) "  # noqa: S608 (names from the model; values are parameters)
-                f"UPDATE {table} SET balance = v.balance, lifetime_earned = v.lifetime_earned, "
-                f"lifetime_spend = v.lifetime_spend, tier_id = v.tier_id, below_since = v.below_since, "
-                f"updated_at = %s "
-                f"FROM v WHERE {table}.id = v.id"
-            )
-            cursor.execute(sql, [*params, now])
-
-
 def _replayed(draft: PurchaseDraft, purchase: Purchase, posting: PurchasePosting) -> PostingResult:
     return PostingResult(
         purchase=purchase,
@@ -486,4 +427,4 @@ def _post_new(new: list[int], *, drafts, refs, fingerprints, outcomes, actor) ->
     bulk.insert_rows(PointsLot, _LOT_FIELDS, [(entry_ids[lot[0]], *lot[1:]) for lot in lots])
     bulk.insert_rows(PurchasePosting, _POSTING_FIELDS, postings)
     bulk.insert_new(TierHistory, histories)
-    _save_accounts(list(accounts.values()))
+    _sql.save_accounts(list(accounts.values()))
