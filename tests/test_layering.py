@@ -6,6 +6,9 @@ Every module of `campaigns` outside `services/` and `migrations/` is parsed with
 call a writing ORM method (save, delete, create, get_or_create, update_or_create, bulk_create,
 bulk_update, a queryset's update, select_for_update) nor run SQL other than a SELECT. The few
 exceptions are listed in ALLOWED with the reason for each.
+
+`campaigns/_sql.py` holds the app's SQL (docs/contributing.md, "Raw SQL"): it is checked apart —
+its writing functions may be called from `services/` only.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "campaigns"
-SKIPPED = ("services", "migrations")
+SKIPPED = ("services", "migrations", "_sql.py")
+SQL_MODULE = APP / "_sql.py"
 
 WRITE_METHODS = frozenset(
     {"save", "delete", "create", "get_or_create", "update_or_create", "bulk_create", "bulk_update", "select_for_update"}
@@ -175,3 +179,24 @@ def test_the_check_sees_each_kind_of_write(source):
 )
 def test_reads_are_not_writes(source):
     assert writes_in(source) == []
+
+
+def test_the_apps_sql_module_writes_only_for_services():
+    """A function of campaigns/_sql.py that writes is referred to by services only."""
+    writers = {function.split(".")[0] for function, _method, _line in writes_in(SQL_MODULE.read_text(encoding="utf-8"))}
+    assert {"aggregate_purchases", "write_predictions", "rank_members"} <= writers  # the check sees them
+    offending = []
+    for path in checked_modules():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr in writers and getattr(node.value, "id", "") == "_sql":
+                offending.append(f"{path.relative_to(ROOT).as_posix()}:{node.lineno} _sql.{node.attr}")
+            if isinstance(node, ast.ImportFrom) and node.module == "campaigns._sql":
+                offending += [
+                    f"{path.relative_to(ROOT).as_posix()}:{node.lineno} {a.name}"
+                    for a in node.names
+                    if a.name in writers
+                ]
+    assert offending == [], "only campaigns/services/ may call the writing SQL of campaigns/_sql.py:\n" + "\n".join(
+        offending
+    )
