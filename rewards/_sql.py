@@ -227,6 +227,20 @@ def write_reevaluation(
 # --- reads on every posting ----------------------------------------------------------------
 
 
+def posting_id_for_ref(external_ref: str) -> int | None:
+    """The id of the posting of the purchase with this external reference (None: not posted).
+    A new purchase (the common case) costs this one small query."""
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT pp.id FROM {quote(PurchasePosting._meta.db_table)} pp "
+            f"JOIN {quote(Purchase._meta.db_table)} p ON p.id = pp.purchase_id WHERE p.external_ref = %s",
+            [external_ref],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
 def all_tiers() -> list[Tier]:
     """Every tier, lowest rank first: the same rows the ORM would give, without building the query
     each time (read on every posting)."""
