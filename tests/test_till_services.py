@@ -9,6 +9,8 @@ from django.core import signing
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from members import selectors as member_selectors
 from members.models import Purchase, PurchaseItem
@@ -498,3 +500,60 @@ def test_the_receipt_shows_discounts_points_and_the_upgrade_in_fixed_queries(dja
     assert receipt.join_url is None
     assert [line.sku for line in receipt.lines] == ["SKU-0"]
     assert receipt.partner_offers == [] and receipt.referral_reward is None
+
+
+# --- the arithmetic, for any basket -----------------------------------------------------------
+
+money = st.decimals(min_value=Decimal("0.00"), max_value=Decimal("99999.99"), places=2)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    total=money,
+    balance=st.integers(min_value=0, max_value=10_000_000),
+    asked=st.integers(min_value=0, max_value=10_000_000),
+    rate=st.integers(min_value=1, max_value=1000),
+    percent=st.integers(min_value=0, max_value=100),
+    minimum=st.integers(min_value=0, max_value=5000),
+)
+def test_points_payment_never_breaks_its_limits(total, balance, asked, rate, percent, minimum):
+    terms = rules.PointsPaymentTerms(points_per_yuan=rate, max_percent=percent, min_points=minimum)
+    payment = rules.points_payment(total=total, payable=total, balance=balance, asked=asked, terms=terms)
+    step = rules.points_step(rate)
+    assert 0 <= payment.points_used <= min(asked, payment.points_max, balance)
+    assert payment.points_used % step == 0 and payment.points_max % step == 0
+    assert payment.points_used == 0 or payment.points_used >= minimum
+    # the value is exact to the cent, within the cap, and the rest is paid in money
+    assert Decimal(payment.points_used) / rate == payment.points_value
+    assert payment.points_value <= total * percent / 100
+    assert payment.amount_due + payment.points_value == total and payment.amount_due >= 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lines=st.lists(st.tuples(money, st.integers(min_value=1, max_value=5)), min_size=1, max_size=5),
+    paid=money,
+    points=st.integers(min_value=0, max_value=100_000),
+    data=st.data(),
+)
+def test_returns_in_any_steps_give_back_exactly_what_was_paid(lines, paid, points, data):
+    returned = [0] * len(lines)
+    money_back, points_back = Decimal("0.00"), 0
+    order = data.draw(st.permutations([i for i, (_total, quantity) in enumerate(lines) for _unit in range(quantity)]))
+    for index in order:
+        rows_before = [(total, quantity, returned[i]) for i, (total, quantity) in enumerate(lines)]
+        returned[index] += 1
+        rows_after = [(total, quantity, returned[i]) for i, (total, quantity) in enumerate(lines)]
+        before, after = rules.returned_weight(rows_before), rules.returned_weight(rows_after)
+        step_money = rules.share_of(paid, returned=after[0], whole=after[1]) - rules.share_of(
+            paid, returned=before[0], whole=before[1]
+        )
+        step_points = rules.points_share_of(points, returned=after[0], whole=after[1]) - rules.points_share_of(
+            points, returned=before[0], whole=before[1]
+        )
+        assert step_money >= 0 and step_points >= 0
+        money_back += step_money
+        points_back += step_points
+    whole = sum((total for total, _quantity in lines), Decimal("0"))
+    if whole > 0:
+        assert (money_back, points_back) == (paid, points)
