@@ -46,20 +46,7 @@ class RewardAdmin(admin.ModelAdmin):
     list_select_related = ["min_tier", "coupon_template"]
     search_fields = ["name"]
     show_full_result_count = False
-    fields = [
-        "name",
-        "kind",
-        "description",
-        "points_cost",
-        "stock",
-        "is_active",
-        "valid_from",
-        "valid_until",
-        "min_tier",
-        "plan_members_only",
-        "coupon_template",
-        "per_member_limit",
-    ]
+    fields = list(catalogue_services.EDITABLE)  # what the service lets a manager change
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         field = super().formfield_for_dbfield(db_field, request, **kwargs)

@@ -124,6 +124,8 @@ class PointsAccountAdmin(ReadOnlyAdmin):
             "account": account,
             "form": form,
             "errors": bool(form.errors),
+            "page_class": "adjust-points",
+            "submit_label": _("Record adjustment"),
         }
         request.current_app = self.admin_site.name
         return TemplateResponse(request, "admin/rewards/pointsaccount/adjust_points.html", context)

@@ -3,9 +3,8 @@
 import pytest
 from django.utils import timezone
 
-from campaigns import offers
 from campaigns.models import OfferGrant, OutboxMessage
-from campaigns.services import dispatch
+from campaigns.services import dispatch, offers
 from rewards.models import Coupon, LedgerEntry
 from tests.campaigns.helpers import campaign, launched, member, no_quiet_hours
 from tests.rewards import catalogue_factories

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from campaigns import lock_objects
 from campaigns.errors import CampaignNotEditable
 from campaigns.models import Campaign, CampaignOffer, OfferGrant, OutboxMessage
+from campaigns.selectors.offers import offer_of, offer_points
 from rewards.models import Coupon
 from rewards.services.bonuses import credit_campaign_points
 from rewards.services.coupons import void_coupon
@@ -65,10 +66,6 @@ def set_offer(*, campaign: Campaign, kind: str | None, coupon_template=None, poi
     return offer
 
 
-def offer_of(campaign_id: int) -> CampaignOffer | None:
-    return CampaignOffer.objects.select_related("coupon_template").filter(campaign_id=campaign_id).first()
-
-
 def coupon_for_message(message: OutboxMessage) -> Coupon | None:
     """The coupon the message carries (issued now, or the one issued by an earlier attempt).
 
@@ -88,11 +85,6 @@ def coupon_for_message(message: OutboxMessage) -> Coupon | None:
         message=message, campaign_id=message.campaign_id, member_id=message.member_id, coupon=coupon
     )
     return coupon
-
-
-def offer_points(campaign_id: int) -> int:
-    offer = offer_of(campaign_id)
-    return offer.points if offer is not None and offer.kind == CampaignOffer.Kind.POINTS else 0
 
 
 def settle_after_send(*, message_id: int, sent: bool) -> None:
