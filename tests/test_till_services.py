@@ -557,3 +557,22 @@ def test_returns_in_any_steps_give_back_exactly_what_was_paid(lines, paid, point
     whole = sum((total for total, _quantity in lines), Decimal("0"))
     if whole > 0:
         assert (money_back, points_back) == (paid, points)
+
+
+def test_walk_ins_are_never_classified_and_do_not_move_members_ranks():
+    """The nightly classification reads every purchase: a walk-in (no member) must neither break
+    it nor rank as a customer of its own (one big walk-in sale would otherwise take the top spot)."""
+    from campaigns.models import MemberScore
+    from campaigns.services.classification import classify_members
+    from tests.campaigns.segment_helpers import at, buy
+    from tests.campaigns.segment_helpers import member as shop_member
+
+    shop = {name: shop_member(name) for name in "ABCDE"}
+    for rank, name in enumerate("ABCDE"):
+        buy(shop[name], f"{(5 - rank) * 100}.00", at("2026-06-01"))
+    post(None, items=basket("9999.00"), ordered_at=at("2026-06-02"))
+    classify_members(as_of=datetime.date(2026, 6, 30))
+    classes = {score.member_id: score.classification for score in MemberScore.objects.all()}
+    assert classes[shop["A"].pk] == "high_value"  # the top 20% of five members: A alone
+    assert [classes[shop[name].pk] for name in "BCDE"] == ["potential"] * 4
+    assert None not in classes

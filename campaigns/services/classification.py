@@ -178,7 +178,8 @@ def classify_members(
             f"MAX(p.ordered_at) AS last_at, "
             f"ROW_NUMBER() OVER (PARTITION BY p.member_id ORDER BY {day}) AS day_no "
             f"FROM {purchase_table} p "
-            f"WHERE p.ordered_at < %(end)s AND p.total > p.refunded_total "
+            # Walk-in sales (no member) count in the sales figures, never in a member's class.
+            f"WHERE p.member_id IS NOT NULL AND p.ordered_at < %(end)s AND p.total > p.refunded_total "
             f"GROUP BY p.member_id, {day}) d "
             f"GROUP BY d.member_id",
             params,
