@@ -576,3 +576,35 @@ def test_walk_ins_are_never_classified_and_do_not_move_members_ranks():
     assert classes[shop["A"].pk] == "high_value"  # the top 20% of five members: A alone
     assert [classes[shop[name].pk] for name in "BCDE"] == ["potential"] * 4
     assert None not in classes
+
+
+# --- the settings in the admin ----------------------------------------------------------------
+
+
+def test_managers_change_paying_with_points_and_the_quote_follows_at_once(manager, store_staff):
+    from django.test import Client
+    from django.urls import reverse
+
+    def client_for(user):
+        client = Client()
+        client.force_login(user)
+        return client
+
+    row = PointsPaymentSettings.objects.get()  # seeded by the migration, with the defaults
+    assert (row.points_per_yuan, row.max_percent, row.min_points, row.covers_delivery) == (100, 50, 100, False)
+    member = member_with(10000)
+    assert quote_checkout(member=member, items=basket("100.00"), points_to_use=10000).points_max == 4500
+    change = reverse("admin:rewards_pointspaymentsettings_change", args=[row.pk])
+    manager_client = client_for(manager)
+    assert manager_client.get(reverse("admin:rewards_pointspaymentsettings_add")).status_code == 403
+    values = {"points_per_yuan": "200", "max_percent": "10", "min_points": "50", "delivery_sku": "DELIVERY"}
+    assert manager_client.post(change, values).status_code == 302
+    # ¥90 × 10% = ¥9 = 1,800 points at 200 points per yuan: the cached settings were dropped
+    assert quote_checkout(member=member, items=basket("100.00"), points_to_use=10000).points_max == 1800
+    refused = manager_client.post(change, values | {"max_percent": "101", "points_per_yuan": "0"})
+    assert set(refused.context["adminform"].form.errors) == {"max_percent", "points_per_yuan"}
+    assert client_for(store_staff).get(change).status_code == 200  # reads it
+    assert client_for(store_staff).post(change, values | {"max_percent": "90"}).status_code == 403
+    assert manager_client.post(reverse("admin:rewards_pointspaymentsettings_delete", args=[row.pk])).status_code == 403
+    row.refresh_from_db()
+    assert (row.points_per_yuan, row.max_percent) == (200, 10)
