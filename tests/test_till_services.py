@@ -608,3 +608,18 @@ def test_managers_change_paying_with_points_and_the_quote_follows_at_once(manage
     assert manager_client.post(reverse("admin:rewards_pointspaymentsettings_delete", args=[row.pk])).status_code == 403
     row.refresh_from_db()
     assert (row.points_per_yuan, row.max_percent) == (200, 10)
+
+
+def test_points_given_back_by_a_return_do_not_count_as_earned_for_a_points_window_tier():
+    from rewards.services import tiers as tier_rules
+
+    member = member_with(1000)  # one adjustment of 1000: earned in the window
+    result = till_post(member, basket("300.00"), points_to_use=500)  # earns 265 on ¥265 paid
+    (line,) = _lines(result.purchase)
+    refund_purchase(purchase=result.purchase, external_ref="RET-W", lines=[(line.pk, 1)])
+    policy = tier_rules.Policy(basis="window_points", window_months=12)
+    account = account_of(member)
+    # 1000 + 265 earned − 265 reversed; the 500 points given back were spent, not earned
+    assert tier_rules.qualifying_figure(account, policy=policy) == Decimal("1000")
+    assert tier_rules.window_bases([account], policy=policy) == {member.pk: Decimal("1000")}
+    assert LedgerEntry.objects.filter(member=member, kind="spend_return").get().points == 500
