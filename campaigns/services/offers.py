@@ -24,6 +24,7 @@ from campaigns import lock_objects
 from campaigns.errors import CampaignNotEditable
 from campaigns.models import Campaign, CampaignOffer, OfferGrant, OutboxMessage
 from campaigns.selectors.offers import offer_of, offer_points
+from rewards.ledger_reasons import Reason
 from rewards.models import Coupon
 from rewards.services.bonuses import credit_campaign_points
 from rewards.services.coupons import void_coupon
@@ -96,8 +97,12 @@ def settle_after_send(*, message_id: int, sent: bool) -> None:
         points = offer_points(message.campaign_id)
         if not points or OfferGrant.objects.filter(message_id=message_id).exists():
             return
-        reason = _("Campaign: %(name)s") % {"name": message.campaign.name}
-        entry = credit_campaign_points(member=message.member, points=points, reason=reason)
+        entry = credit_campaign_points(
+            member=message.member,
+            points=points,
+            reason_code=Reason.CAMPAIGN,
+            reason_params={"name": message.campaign.name},
+        )
         if entry is not None:
             OfferGrant.objects.create(
                 message=message, campaign_id=message.campaign_id, member_id=message.member_id, points=points,
@@ -107,4 +112,4 @@ def settle_after_send(*, message_id: int, sent: bool) -> None:
     grant = OfferGrant.objects.select_related("coupon").filter(message_id=message_id, coupon__isnull=False).first()
     if grant is not None and grant.coupon.status == Coupon.Status.ISSUED:
         with transaction.atomic():
-            void_coupon(coupon=grant.coupon, reason=_("The campaign message could not be sent."))
+            void_coupon(coupon=grant.coupon, reason_code=Coupon.VoidReason.CAMPAIGN_NOT_SENT)

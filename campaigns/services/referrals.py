@@ -26,6 +26,7 @@ from campaigns.models import ReferralProgramme, ReferralReward
 from campaigns.selectors.referrals import first_purchase
 from loyalty_crm.errors import DomainError
 from members.models import Member, Purchase
+from rewards.ledger_reasons import Reason
 from rewards.models import ActivityBonus, Coupon
 from rewards.services import award_bonus
 from rewards.services.coupons import issue_coupon
@@ -108,12 +109,14 @@ def _coupon(template, member: Member, notes: list[str], actor) -> Coupon | None:
         return None
 
 
-def _points(member: Member, points: int, reason: str, notes: list[str], actor) -> int:
+def _points(member: Member, points: int, reason_code: str, reason_params: dict, notes: list[str], actor) -> int:
     if points <= 0:
         return 0
     try:
         with transaction.atomic():
-            return grant_points(member=member, points=points, reason=reason, actor=actor).points
+            return grant_points(
+                member=member, points=points, reason_code=reason_code, reason_params=reason_params, actor=actor
+            ).points
     except DomainError as error:
         notes.append(_("No points for %(member_no)s: %(reason)s") % {"member_no": member.member_no, "reason": error})
         return 0
@@ -121,8 +124,14 @@ def _points(member: Member, points: int, reason: str, notes: list[str], actor) -
 
 def _give_referred(reward: ReferralReward, programme: ReferralProgramme, notes: list[str], actor) -> None:
     referred = reward.referred
-    reason = _("Referral: welcome (referred by %(member_no)s)") % {"member_no": reward.referrer.member_no}
-    reward.referred_points = _points(referred, programme.referred_points, reason, notes, actor)
+    reward.referred_points = _points(
+        referred,
+        programme.referred_points,
+        Reason.REFERRAL_WELCOME,
+        {"member_no": reward.referrer.member_no},
+        notes,
+        actor,
+    )
     reward.referred_coupon = _coupon(programme.referred_coupon_template, referred, notes, actor)
 
 
@@ -136,6 +145,12 @@ def _give_referrer(reward, programme: ReferralProgramme, purchase: Purchase, not
         if not result.awarded:
             notes.append(_("The “Referral” activity bonus is off or was given before."))
     else:
-        reason = _("Referral: %(member_no)s made a first purchase") % {"member_no": reward.referred.member_no}
-        reward.referrer_points = _points(referrer, rules.referrer_points_for(programme, purchase), reason, notes, actor)
+        reward.referrer_points = _points(
+            referrer,
+            rules.referrer_points_for(programme, purchase),
+            Reason.REFERRAL_FIRST_PURCHASE,
+            {"member_no": reward.referred.member_no},
+            notes,
+            actor,
+        )
     reward.referrer_coupon = _coupon(programme.referrer_coupon_template, referrer, notes, actor)

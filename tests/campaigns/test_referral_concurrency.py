@@ -22,8 +22,8 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, seri
 def referral_rows(member) -> list[tuple[str, int]]:
     return sorted(
         LedgerEntry.objects.filter(
-            member=member, kind=LedgerEntry.Kind.BONUS, reason__startswith="Referral"
-        ).values_list("reason", "points")
+            member=member, kind=LedgerEntry.Kind.BONUS, reason_code__startswith="referral_"
+        ).values_list("reason_code", "points")
     )
 
 
