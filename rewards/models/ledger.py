@@ -235,6 +235,7 @@ class PurchasePosting(models.Model):
         verbose_name = _("purchase posting")
         verbose_name_plural = _("purchase postings")
         ordering = ["-id"]
+        permissions = [("override_till_price", _("Can change a product's price at the till"))]
 
     def __str__(self) -> str:
         return f"{self.purchase_id}: {self.points_earned:+d}"
@@ -263,6 +264,7 @@ class PurchaseRefund(models.Model):
         verbose_name = _("refund")
         verbose_name_plural = _("refunds")
         ordering = ["-id"]
+        permissions = [("refund_without_goods", _("Can refund an amount without goods returned"))]
         constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="rewards_refund_amount_gt_0")]
 
     def __str__(self) -> str:

@@ -1,0 +1,35 @@
+"""The last four digits of each member's phone, for the till's "last 4 digits + pick" lookup."""
+
+from django.db import migrations, models
+
+
+def fill_last4(apps, schema_editor):
+    Member = apps.get_model("members", "Member")
+    batch = []
+    # The phone is encrypted at rest: read it through the field (decrypts), write the digits back.
+    for member in Member.objects.exclude(phone_hash="").only("pk", "phone").iterator(chunk_size=2000):
+        digits = "".join(ch for ch in (member.phone or "") if ch.isdigit())
+        member.phone_last4 = digits[-4:]
+        batch.append(member)
+        if len(batch) >= 2000:
+            Member.objects.bulk_update(batch, ["phone_last4"])
+            batch = []
+    if batch:
+        Member.objects.bulk_update(batch, ["phone_last4"])
+
+
+class Migration(migrations.Migration):
+    dependencies = [("members", "0007_contact_details_roles")]
+    operations = [
+        migrations.AddField(
+            model_name="member",
+            name="phone_last4",
+            field=models.CharField(blank=True, db_index=True, default="", editable=False, max_length=4),
+        ),
+        migrations.AddField(
+            model_name="historicalmember",
+            name="phone_last4",
+            field=models.CharField(blank=True, db_index=True, default="", editable=False, max_length=4),
+        ),
+        migrations.RunPython(fill_last4, migrations.RunPython.noop),
+    ]

@@ -1,0 +1,42 @@
+"""The till's two permissions, both for Managers: changing a product's price at the counter and
+refunding an amount without goods returned (with a reason). Store staff use the till and take
+returns with the permissions they already hold (post purchases, add refunds)."""
+
+from django.db import migrations
+
+from loyalty_crm.roles import MANAGER, grant, revoke
+
+GRANTS = {MANAGER: ["override_till_price", "refund_without_goods"]}
+
+
+def forwards(apps, schema_editor):
+    grant(apps, "rewards", GRANTS)
+
+
+def backwards(apps, schema_editor):
+    revoke(apps, "rewards", GRANTS)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("rewards", "0012_balance_corrections_roles")]
+    operations = [
+        migrations.AlterModelOptions(
+            name="purchaseposting",
+            options={
+                "ordering": ["-id"],
+                "permissions": [("override_till_price", "Can change a product's price at the till")],
+                "verbose_name": "purchase posting",
+                "verbose_name_plural": "purchase postings",
+            },
+        ),
+        migrations.AlterModelOptions(
+            name="purchaserefund",
+            options={
+                "ordering": ["-id"],
+                "permissions": [("refund_without_goods", "Can refund an amount without goods returned")],
+                "verbose_name": "refund",
+                "verbose_name_plural": "refunds",
+            },
+        ),
+        migrations.RunPython(forwards, backwards),
+    ]
