@@ -9,6 +9,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from campaigns.models.segments import Segment
 from loyalty_crm.fields import EncryptedTextField
@@ -378,7 +379,7 @@ class SmsLog(models.Model):
 
     phone = EncryptedTextField(_("phone"))
     text = models.TextField(_("text"))
-    reference = models.CharField(_("reference"), max_length=100, db_index=True)
+    reference = models.CharField(pgettext_lazy("sms", "reference"), max_length=100, db_index=True)
     created_at = models.DateTimeField(_("sent at"), auto_now_add=True)
 
     class Meta:

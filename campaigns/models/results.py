@@ -6,6 +6,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from campaigns.models.classification import Classification
 from campaigns.models.dispatch import Campaign, OutboxMessage
@@ -64,7 +65,10 @@ class OfferGrant(models.Model):
     """The offer given for one outbox message (unique: so never twice for a step and member)."""
 
     message = models.OneToOneField(
-        OutboxMessage, verbose_name=_("message"), on_delete=models.CASCADE, related_name="offer_grant"
+        OutboxMessage,
+        verbose_name=pgettext_lazy("outbox", "message"),
+        on_delete=models.CASCADE,
+        related_name="offer_grant",
     )
     campaign = models.ForeignKey(Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, related_name="+")
     member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="+")
@@ -92,7 +96,11 @@ class MessageEngagement(models.Model):
     """First open and first click of one email (the signed pixel and redirect links)."""
 
     message = models.OneToOneField(
-        OutboxMessage, verbose_name=_("message"), on_delete=models.CASCADE, primary_key=True, related_name="engagement"
+        OutboxMessage,
+        verbose_name=pgettext_lazy("outbox", "message"),
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="engagement",
     )
     campaign = models.ForeignKey(Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, related_name="+")
     opened_at = models.DateTimeField(_("first opened at"), null=True, blank=True)

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from members.models import Category, Member, Product, SalesChannel, Store, TimeStamped
@@ -312,7 +312,7 @@ class BonusAward(models.Model):
     member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="bonus_awards")
     bonus = models.ForeignKey(ActivityBonus, verbose_name=_("bonus"), on_delete=models.PROTECT, related_name="awards")
     period_key = models.CharField(_("period"), max_length=80)
-    reference = models.CharField(_("reference"), max_length=64, blank=True)
+    reference = models.CharField(pgettext_lazy("bonus", "reference"), max_length=64, blank=True)
     points = models.PositiveIntegerField(_("points"))
     entry = models.OneToOneField(
         LedgerEntry, verbose_name=_("ledger entry"), on_delete=models.PROTECT, related_name="bonus_award"

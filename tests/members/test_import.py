@@ -16,7 +16,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from members import admin_import, importing
+from members import importing
+from members.admin import importing as admin_import
 from members.importing import ImportFailed, import_members
 from members.models import Consent, ConsentEvent, ConsentSource, ConsentTopic, Member, Tag
 from tests.members import factories

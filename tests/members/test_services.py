@@ -23,6 +23,8 @@ from members.models import (
     PurchaseItem,
 )
 from members.services import DuplicatePurchase, MemberErased, PurchaseLine
+from members.services import profiles as profile_services
+from members.services import purchases as purchase_services
 from tests.conftest import make_user
 from tests.members import factories
 
@@ -642,8 +644,8 @@ def test_new_member_numbers_skip_numbers_and_codes_already_taken(monkeypatch, me
     taken_no, taken_code = member.member_no, member.referral_code
     numbers = iter([taken_no, taken_no, *(f"M{1000000000 + i}" for i in range(600))])
     codes = iter([taken_code, *(f"C{i:07d}" for i in range(600))])
-    monkeypatch.setattr(services, "_random_member_no", lambda: next(numbers))
-    monkeypatch.setattr(services, "_random_referral_code", lambda: next(codes))
+    monkeypatch.setattr(profile_services, "_random_member_no", lambda: next(numbers))
+    monkeypatch.setattr(profile_services, "_random_referral_code", lambda: next(codes))
 
     pairs = services.new_member_numbers(500)
 
@@ -678,13 +680,13 @@ def race(create_one) -> list[object]:
 
 def both_pass_the_check(monkeypatch, check_name: str) -> threading.Barrier:
     barrier = threading.Barrier(2, timeout=10)
-    original = getattr(services, check_name)
+    original = getattr(profile_services, check_name)
 
     def check_then_wait(member):
         original(member)
         barrier.wait()  # both threads have found the value free; now both insert
 
-    monkeypatch.setattr(services, check_name, check_then_wait)
+    monkeypatch.setattr(profile_services, check_name, check_then_wait)
     return barrier
 
 
@@ -835,5 +837,8 @@ def test_erasure_removes_the_name_from_the_admin_log(db, manager):
 
 def test_bulk_recording_writes_every_column_of_purchases_and_lines():
     """record_purchases writes rows as tuples of these fields: a new field must be added there."""
-    for model, fields in ((Purchase, services._PURCHASE_FIELDS), (PurchaseItem, services._LINE_FIELDS)):
+    for model, fields in (
+        (Purchase, purchase_services._PURCHASE_FIELDS),
+        (PurchaseItem, purchase_services._LINE_FIELDS),
+    ):
         assert set(fields) == {f.attname for f in model._meta.concrete_fields if not f.primary_key}

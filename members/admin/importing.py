@@ -39,7 +39,7 @@ from members.importing import (
 from members.models import Member
 
 PERMISSION = "members.import_members"
-SIGNING_SALT = "members.admin_import"
+SIGNING_SALT = "members.admin_import"  # the module's former name; kept so issued tokens stay valid
 TOKEN_MAX_AGE = 60 * 60  # seconds an uploaded file waits for its confirmation
 PREVIEW_ROWS = 20
 ERRORS_SHOWN = 500

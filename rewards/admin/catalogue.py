@@ -1,4 +1,4 @@
-"""Back office for the reward catalogue, coupons and redemptions (imported by `rewards.admin`).
+"""Back office for the reward catalogue, coupons and redemptions (part of the `rewards.admin` package).
 
 Stock, coupon status and redemptions change only through `rewards.services`: reward edits apply
 the changed fields under the row lock, coupons and redemptions are read-only with actions (void,

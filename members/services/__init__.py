@@ -1,0 +1,104 @@
+"""The verbs that change customer profiles. Admin, API, import commands and tasks all call these.
+
+Rules enforced here:
+- phone and email are normalised, encrypted, and hashed for lookup; a phone belongs to one member;
+- every profile change is recorded in the member's history with who made it;
+- consents change only through `set_consents`, which writes the consent history;
+- purchases are recorded with their lines and totals here; points and tiers belong to `rewards`,
+  which calls `record_purchase` inside its own transaction (see `members.signals` for the hook);
+- erasure anonymises irreversibly and keeps purchase totals for reports.
+
+A package by concern: `profiles` (numbers, contact data, members, tags), `consents`, `purchases`,
+`records` (service records, preferences, interactions), `erasure` and `contact_details`; the
+names below are the package's interface (callers import `members.services`, not a module).
+"""
+
+from members.services._common import (
+    DISCOUNT_LABEL,
+    ERASED_NAME,
+    MAX_LINE_QUANTITY,
+    MAX_PURCHASE_AMOUNT,
+    MONEY,
+    REFERRAL_ALPHABET,
+    UNIT_PRICE_LABEL,
+    DuplicatePurchase,
+    MemberErased,
+    refuse_erased,
+)
+from members.services.consents import (
+    consent_state,
+    set_consents,
+    set_members_consents,
+)
+from members.services.contact_details import (
+    CONTACT_DETAILS_PERMISSION,
+    may_see_contact_details,
+    reveal_contact_details,
+)
+from members.services.erasure import (
+    erase_member,
+)
+from members.services.profiles import (
+    UPDATABLE_FIELDS,
+    apply_contact_data,
+    create_member,
+    new_member_numbers,
+    resolve_referrer,
+    set_tags,
+    update_member,
+)
+from members.services.purchases import (
+    PurchaseDraft,
+    PurchaseLine,
+    RecordedLine,
+    record_purchase,
+    record_purchases,
+    record_refund,
+    resolve_categories,
+)
+from members.services.records import (
+    SERVICE_RECORD_FIELDS,
+    add_interaction,
+    add_preference,
+    add_service_record,
+    update_service_record,
+)
+
+__all__ = [
+    "CONTACT_DETAILS_PERMISSION",
+    "DISCOUNT_LABEL",
+    "ERASED_NAME",
+    "MAX_LINE_QUANTITY",
+    "MAX_PURCHASE_AMOUNT",
+    "MONEY",
+    "REFERRAL_ALPHABET",
+    "SERVICE_RECORD_FIELDS",
+    "UNIT_PRICE_LABEL",
+    "UPDATABLE_FIELDS",
+    "DuplicatePurchase",
+    "MemberErased",
+    "PurchaseDraft",
+    "PurchaseLine",
+    "RecordedLine",
+    "add_interaction",
+    "add_preference",
+    "add_service_record",
+    "apply_contact_data",
+    "consent_state",
+    "create_member",
+    "erase_member",
+    "may_see_contact_details",
+    "new_member_numbers",
+    "record_purchase",
+    "record_purchases",
+    "record_refund",
+    "refuse_erased",
+    "resolve_categories",
+    "resolve_referrer",
+    "reveal_contact_details",
+    "set_consents",
+    "set_members_consents",
+    "set_tags",
+    "update_member",
+    "update_service_record",
+]

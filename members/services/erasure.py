@@ -1,0 +1,60 @@
+"""Erasure: anonymise irreversibly, keep purchase totals for reports."""
+
+from __future__ import annotations
+
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
+from django.db import transaction
+
+from members import signals
+from members.models import (
+    ConsentSource,
+    ConsentTopic,
+    Member,
+)
+from members.services._common import ERASED_NAME
+from members.services.consents import set_consents
+from members.services.profiles import apply_contact_data
+
+# --- privacy -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def erase_member(*, member: Member, actor=None) -> Member:
+    """Anonymise a member irreversibly (the right to be forgotten).
+
+    Name, contact data, birthday, external id, notes, tags, preferences and the free text of
+    service and interaction records are wiped, consents withdrawn, and the earlier versions in
+    the change history deleted. Purchases (amounts, dates, stores) stay for reports, and other
+    apps anonymise their own rows on `members.signals.member_erased`.
+    """
+    member = Member.objects.select_for_update().get(pk=member.pk)
+    if member.is_erased:
+        return member
+    set_consents(
+        member=member,
+        consents=dict.fromkeys(ConsentTopic.values, False),
+        actor=actor,
+        source=ConsentSource.ERASURE,
+    )
+    member.preferences.all().delete()
+    member.interactions.update(summary="")
+    member.service_records.update(summary="—", details="")
+    member.tags.clear()
+    member.history.all().delete()
+    member.name = ERASED_NAME
+    apply_contact_data(member, phone=None, email=None, birthday=None)
+    member.external_id = None
+    member.notes = ""
+    member.gender = Member.Gender.UNKNOWN
+    member.referred_by = None
+    member.status = Member.Status.ERASED
+    member._history_user = actor
+    member._change_reason = "erased"
+    member.save()
+    # The admin's action log labels objects by their __str__, which held the name.
+    LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(Member), object_id=str(member.pk)).update(
+        object_repr=member.member_no
+    )
+    signals.member_erased.send(sender=Member, member=member)
+    return member
