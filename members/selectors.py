@@ -381,17 +381,18 @@ def till_lookup(term: str) -> TillLookup:
     if not term:
         return TillLookup(matched_by="", candidates=[])
     members = Member.objects.not_erased().annotate(last_visit=Max("purchases__ordered_at"))
+    latest_visit_first = F("last_visit").desc(nulls_last=True)
     found = list(members.filter(member_no=term.upper())[:1])
     matched_by = "member_no"
     if not found and LAST4.match(term):
         matched_by = "last4"
-        found = list(members.filter(phone_last4=term).order_by("-last_visit", "-id")[:TILL_PICK_LIMIT])
+        found = list(members.filter(phone_last4=term).order_by(latest_visit_first, "-id")[:TILL_PICK_LIMIT])
     elif not found and (hashes := phone_hashes(term)):
         matched_by = "phone"
         found = list(members.filter(phone_hash__in=hashes)[:1])
     elif not found:
         matched_by = "name"
-        found = list(members.filter(name__icontains=term).order_by("-last_visit", "-id")[:TILL_PICK_LIMIT])
+        found = list(members.filter(name__icontains=term).order_by(latest_visit_first, "-id")[:TILL_PICK_LIMIT])
     snapshots = loyalty.snapshots(found) if found else {}
     return TillLookup(
         matched_by=matched_by,

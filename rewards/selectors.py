@@ -225,6 +225,35 @@ def redemptions() -> QuerySet[Redemption]:
 
 
 @dataclass(frozen=True)
+class MemberCoupon:
+    coupon: Coupon
+    state: str  # "valid", "not_yet_valid", "used", "expired" or "void"
+
+
+MEMBER_COUPONS_SHOWN = 50
+
+
+def member_coupons(member: Member, *, now=None) -> list[MemberCoupon]:
+    """The member's coupons, newest first (at most MEMBER_COUPONS_SHOWN), each with its state now:
+    valid, not yet valid, used, expired or void. One query."""
+    now = now or timezone.now()
+    shown = []
+    for coupon in Coupon.objects.filter(member=member).select_related("template")[:MEMBER_COUPONS_SHOWN]:
+        if coupon.status == Coupon.Status.REDEEMED:
+            state = "used"
+        elif coupon.status == Coupon.Status.VOID:
+            state = "void"
+        elif coupon.expires_at and coupon.expires_at <= now:
+            state = "expired"
+        elif coupon.starts_at and coupon.starts_at > now:
+            state = "not_yet_valid"
+        else:
+            state = "valid"
+        shown.append(MemberCoupon(coupon=coupon, state=state))
+    return shown
+
+
+@dataclass(frozen=True)
 class NextTier:
     tier: Tier
     missing: Decimal  # how much of the qualifying figure is still missing

@@ -1,8 +1,9 @@
 """The till's two permissions, both for Managers: changing a product's price at the counter and
 refunding an amount without goods returned (with a reason). Store staff use the till and take
-returns with the permissions they already hold (post purchases, add refunds)."""
+returns with the permissions they already hold (post purchases, add refunds). A coupon issued by
+hand from the member's page records why (`issue_reason`)."""
 
-from django.db import migrations
+from django.db import migrations, models
 
 from loyalty_crm.roles import MANAGER, grant, revoke
 
@@ -37,6 +38,13 @@ class Migration(migrations.Migration):
                 "verbose_name": "refund",
                 "verbose_name_plural": "refunds",
             },
+        ),
+        migrations.AddField(
+            model_name="coupon",
+            name="issue_reason",
+            field=models.CharField(
+                blank=True, help_text="Why staff issued it by hand.", max_length=200, verbose_name="reason for issuing"
+            ),
         ),
         migrations.RunPython(forwards, backwards),
     ]

@@ -170,6 +170,9 @@ class Coupon(models.Model):
     redeemed_ref = models.CharField(_("used on order"), max_length=64, blank=True)
     voided_at = models.DateTimeField(_("voided at"), null=True, blank=True)
     void_reason = models.CharField(_("void reason"), max_length=200, blank=True)
+    issue_reason = models.CharField(
+        _("reason for issuing"), max_length=200, blank=True, help_text=_("Why staff issued it by hand.")
+    )
     issued_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("issued by"),

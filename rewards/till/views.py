@@ -473,11 +473,10 @@ def return_quote_view(request, purchase_id: int):
             "money_back": _money(quote.money_back),
             "points_back": quote.points_back,
             "points_reversed": quote.points_reversed,
+            "tier": _tier(quote.tier),
             "tier_after": _tier(quote.tier_after),
             "tier_changes": bool(
-                quote.tier_after is not None
-                and purchase.member_id is not None
-                and quote.tier_after.pk != selectors.member_tier(purchase.member).pk
+                quote.tier_after is not None and quote.tier is not None and quote.tier_after != quote.tier
             ),
         }
     )

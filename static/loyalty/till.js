@@ -3,7 +3,7 @@
 // server's quote (rewards.services.checkout.quote_checkout). No library, no framework.
 "use strict";
 (function () {
-  const SCAN_GAP_MS = 45; // a scanner types faster than this between keys
+  const SCAN_GAP_MS = 50; // a scanner types faster than this between keys, on average
   const SCAN_MIN_LENGTH = 4;
   const QUOTE_DELAY_MS = 250;
 
@@ -174,8 +174,8 @@
       );
     }
 
-    function lookupMember() {
-      const term = memberInput.value.trim();
+    function lookupMember(typed) {
+      const term = (typed === undefined ? memberInput.value : typed).trim();
       if (!term) {
         return;
       }
@@ -203,7 +203,6 @@
       } else {
         state.lines.push({ sku: product.sku, name: product.name, quantity: 1, discount: "0", unit_price: null });
       }
-      productInput.value = "";
       el("till-product-picks").hidden = true;
       say("till-product-message", "");
       renderLines();
@@ -211,8 +210,8 @@
       productInput.focus();
     }
 
-    function searchProduct() {
-      const term = productInput.value.trim();
+    function searchProduct(typed) {
+      const term = (typed === undefined ? productInput.value : typed).trim();
       if (!term) {
         if (state.walkIn) {
           confirmButton.focus();
@@ -223,10 +222,16 @@
       }
       getJSON(URLS.products, { q: term }).then(function (reply) {
         const found = reply.body.products || [];
+        const clearTerm = function () {
+          if (productInput.value.trim() === term) {
+            productInput.value = "";
+          }
+        };
         const exact = found.find(function (product) {
           return product.sku.toLowerCase() === term.toLowerCase();
         });
         if (exact || found.length === 1) {
+          clearTerm();
           addProduct(exact || found[0]);
         } else if (found.length === 0) {
           say("till-product-message", T.no_product, "bad");
@@ -237,7 +242,10 @@
             function (product) {
               return product.sku + " · " + product.name + " · ¥" + product.unit_price;
             },
-            addProduct
+            function (product) {
+              clearTerm();
+              addProduct(product);
+            }
           );
         }
       });
@@ -342,9 +350,13 @@
 
     // --- the quote ---------------------------------------------------------------------------
 
+    // A change makes the shown quote stale: confirming waits for the fresh one (submitWhenQuoted).
+    let quotePending = false;
+    let submitWhenQuoted = false;
+
     function requestQuote() {
       window.clearTimeout(quoteTimer);
-      confirmButton.disabled = true;
+      quotePending = true;
       quoteTimer = window.setTimeout(fetchQuote, QUOTE_DELAY_MS);
     }
 
@@ -367,6 +379,7 @@
     function fetchQuote() {
       const seq = ++quoteSeq;
       if (!state.lines.length || !(state.member || state.walkIn)) {
+        quotePending = submitWhenQuoted = false;
         lastQuote = null;
         clearFigures();
         say("till-quote-message", "");
@@ -380,15 +393,22 @@
             return; // a newer change is on its way
           }
           root.classList.remove("till-quoting");
+          quotePending = false;
           if (!reply.ok) {
+            submitWhenQuoted = false;
             lastQuote = null;
             say("till-quote-message", reply.body.error || T.quote_failed, "bad");
             confirmButton.disabled = true;
             return;
           }
           showQuote(reply.body);
+          if (submitWhenQuoted) {
+            submitWhenQuoted = false;
+            form.requestSubmit(confirmButton);
+          }
         },
         function () {
+          quotePending = submitWhenQuoted = false;
           root.classList.remove("till-quoting");
           say("till-quote-message", T.quote_failed, "bad");
         }
@@ -464,56 +484,87 @@
     }
 
     // --- the scanner -------------------------------------------------------------------------
-    // A scanner types its code and Enter within milliseconds; wherever the focus is, such a burst
-    // is taken as a scan: a member card selects the member, a SKU adds a line, a coupon applies.
+    // A scanner types its code and Enter. In the member or product box the whole value is read on
+    // Enter and the server says what it is (a member card selects the member, a SKU adds a line, a
+    // coupon applies; anything else is searched as typed). Elsewhere on the page (a button, the
+    // points box) the keys go nowhere, so a fast burst ending in Enter is taken as a scan.
 
     const burst = { text: "", last: 0, first: 0 };
+    const TEXT_BOXES = [memberInput, productInput, couponInput, partnerInput];
+    const LOOKS_LIKE_PHONE = /^[+\d\s()-]+$/;
 
-    function handleScan(code, target) {
-      if (target && target.tagName === "INPUT" && target.value.endsWith(code)) {
-        target.value = target.value.slice(0, target.value.length - code.length);
-      }
+    function resolveCode(code, fallback) {
       getJSON(URLS.scan, { code: code }).then(function (reply) {
         const body = reply.body;
         if (body.kind === "member") {
           chooseMember(body.member);
         } else if (body.kind === "product") {
           addProduct(body.product);
-        } else if (body.kind === "coupon" && !state.walkIn) {
+        } else if (body.kind === "coupon" && state.member) {
           couponInput.value = body.code;
           applyCoupon();
-        } else if (target === memberInput) {
-          memberInput.value = code;
-          lookupMember();
-        } else if (target === productInput) {
-          productInput.value = code;
-          searchProduct();
+        } else if (fallback) {
+          fallback();
         } else {
           say("till-product-message", T.unknown_code, "bad");
         }
       });
     }
 
+    function memberEnter() {
+      const term = memberInput.value.trim();
+      if (!term) {
+        return;
+      }
+      if (LOOKS_LIKE_PHONE.test(term)) {
+        lookupMember(term); // a phone or its last four digits: never taken for a SKU
+      } else {
+        resolveCode(term, function () {
+          lookupMember(term);
+        });
+      }
+    }
+
+    function productEnter() {
+      const term = productInput.value.trim();
+      if (!term) {
+        searchProduct(""); // an empty box moves on
+        return;
+      }
+      // Cleared at once: the next scan may start before the server answers this one.
+      productInput.value = "";
+      resolveCode(term, function () {
+        productInput.value = term;
+        searchProduct(term);
+      });
+    }
+
     document.addEventListener(
       "keydown",
       function (event) {
+        if (TEXT_BOXES.indexOf(event.target) !== -1) {
+          burst.text = "";
+          return;
+        }
         const now = event.timeStamp;
         if (event.key === "Enter") {
           const text = burst.text;
-          const fast = text.length >= SCAN_MIN_LENGTH && now - burst.last < SCAN_GAP_MS * 2 &&
-            (burst.last - burst.first) / Math.max(1, text.length - 1) < SCAN_GAP_MS;
+          const perKey = (burst.last - burst.first) / Math.max(1, text.length - 1);
           burst.text = "";
-          if (fast && event.target !== confirmButton) {
+          if (text.length >= SCAN_MIN_LENGTH && now - burst.last < SCAN_GAP_MS * 3 && perKey < SCAN_GAP_MS) {
             event.preventDefault();
             event.stopPropagation();
-            handleScan(text, event.target);
+            if (event.target.tagName === "INPUT" && event.target.value.endsWith(text)) {
+              event.target.value = event.target.value.slice(0, event.target.value.length - text.length);
+            }
+            resolveCode(text, null);
           }
           return;
         }
         if (event.key.length !== 1 || event.ctrlKey || event.metaKey || event.altKey) {
           return;
         }
-        if (now - burst.last > SCAN_GAP_MS) {
+        if (now - burst.last > SCAN_GAP_MS * 3) {
           burst.text = "";
           burst.first = now;
         }
@@ -534,8 +585,8 @@
       });
     }
 
-    onEnter(memberInput, lookupMember);
-    onEnter(productInput, searchProduct);
+    onEnter(memberInput, memberEnter);
+    onEnter(productInput, productEnter);
     onEnter(couponInput, applyCoupon);
     onEnter(partnerInput, acceptPartnerCode);
     onEnter(pointsInput, function () {
@@ -574,12 +625,14 @@
     });
 
     form.addEventListener("submit", function (event) {
-      if (confirmButton.dataset.sent === "1" || !lastQuote) {
+      if (confirmButton.dataset.sent === "1" || !lastQuote || quotePending) {
         event.preventDefault();
+        submitWhenQuoted = quotePending && confirmButton.dataset.sent !== "1";
         return;
       }
+      // The points the quote allowed (the customer agreed to what it showed), not what was typed.
       form.querySelector("input[name=basket]").value = JSON.stringify(
-        Object.assign(basket(), { member_name: state.member ? state.member : null })
+        Object.assign(basket(), { points_to_use: lastQuote.points_used, member_name: state.member ? state.member : null })
       );
       // The key is the real guard; this only spares a second request.
       confirmButton.dataset.sent = "1";

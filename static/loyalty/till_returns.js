@@ -54,7 +54,13 @@ document.addEventListener("DOMContentLoaded", function () {
           figure("money_back", "¥" + reply.body.money_back);
           figure("points_back", String(reply.body.points_back));
           figure("points_reversed", String(reply.body.points_reversed));
-          figure("tier_after", reply.body.tier_after ? reply.body.tier_after.name : "—");
+          const body = reply.body;
+          let tier = body.tier_after ? body.tier_after.name : "—";
+          if (body.tier_changes && body.tier) {
+            tier = body.tier.name + " → " + body.tier_after.name;
+          }
+          figure("tier_after", tier);
+          form.querySelector('[data-figure="tier_after"]').classList.toggle("till-bad", !!body.tier_changes);
           confirm.disabled = false;
         },
         function () {
