@@ -19,7 +19,7 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("rewards", "0012_balance_corrections_roles")]
+    dependencies = [("rewards", "0014_points_payment_seed_roles")]
     operations = [
         migrations.AlterModelOptions(
             name="purchaseposting",

@@ -19,7 +19,7 @@ def fill_last4(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("members", "0007_contact_details_roles")]
+    dependencies = [("members", "0008_purchase_walk_in_points_returns")]
     operations = [
         migrations.AddField(
             model_name="member",
