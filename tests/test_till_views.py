@@ -476,3 +476,33 @@ def test_only_managers_refund_without_goods_and_a_reason_is_required(store_staff
     assert boss.post(url, body).status_code == 302
     purchase.refresh_from_db()
     assert purchase.refunded_total == Decimal("10.00")
+
+
+# --- the member page: coupons and issuing one -------------------------------------------------
+
+
+def test_the_member_page_lists_coupons_by_state(store_staff):
+    member = factories.member()
+    valid = coupon_services.issue_coupon(template=cf.template(name="有效券"), member=member, source="manual")
+    used = coupon_services.issue_coupon(template=cf.template(name="已用券"), member=member, source="manual")
+    coupon_services.redeem_coupon(code=used.code, member=member, external_ref="ORD-USED")
+    page = client_for(store_staff).get(f"/admin/members/member/{member.pk}/change/").content.decode()
+    assert 'id="coupons-panel"' in page
+    assert "m360-coupon-valid" in page and valid.code in page
+    assert "m360-coupon-used" in page and "ORD-USED" in page
+
+
+def test_staff_issue_a_coupon_with_a_reason_from_the_member_page(manager, store_staff):
+    member = factories.member()
+    template = cf.template(name="致歉券", value="15.00")
+    url = f"/admin/rewards/coupon/issue/?member={member.pk}"
+    assert client_for(store_staff).get(url).status_code == 403  # store staff may not issue coupons
+    boss = client_for(manager)
+    page = boss.get(f"/admin/members/member/{member.pk}/change/").content.decode()
+    assert url in page
+    missing_reason = boss.post(url, {"member": member.pk, "template": template.pk, "reason": ""})
+    assert missing_reason.status_code == 200 and not member.coupons.exists()
+    done = boss.post(url, {"member": member.pk, "template": template.pk, "reason": "配送延误"})
+    assert done.status_code == 302
+    coupon = member.coupons.get()
+    assert (coupon.source, coupon.issue_reason, coupon.issued_by) == ("manual", "配送延误", manager)
