@@ -31,6 +31,7 @@ from demo import campaigns as demo_campaigns
 from demo import feedback as demo_feedback
 from demo import members as demo_members
 from demo import rewards as demo_rewards
+from demo import till as demo_till
 from demo.clock import start_of_today
 from demo.logins import DemoLogin, ensure_demo_users
 from members.models import Member, StaffProfile
@@ -51,6 +52,7 @@ class SeedCounts:
     rewards: demo_rewards.RewardsCounts = field(default_factory=demo_rewards.RewardsCounts)
     campaigns: demo_campaigns.CampaignCounts = field(default_factory=demo_campaigns.CampaignCounts)
     feedback: demo_feedback.FeedbackCounts = field(default_factory=demo_feedback.FeedbackCounts)
+    till: demo_till.TillCounts = field(default_factory=demo_till.TillCounts)
     logins: list[DemoLogin] = field(default_factory=list)
 
 
@@ -108,6 +110,15 @@ def seed_demo(
     step("partners_referrals")
     demo_rewards.seed_activity(counts.rewards, members=seeded, rng=rng, horizon=horizon, staff=staff)
     demo_rewards.ensure_promotions(counts.rewards, horizon=horizon)
+    demo_till.seed_till_sales(
+        counts.till,
+        members=seeded,
+        products=list(catalogue.products.values()),
+        store=catalogue.stores[0] if catalogue.stores else None,
+        rng=rng,
+        horizon=horizon,
+        staff=staff,
+    )
     step("rewards")
     demo_campaigns.classify(counts.campaigns)
     step("classification")
