@@ -455,3 +455,56 @@ def till_product_by_sku(skus: list[str]) -> dict[str, Product]:
         product.sku: product
         for product in Product.objects.filter(is_active=True, sku__in=set(skus)).select_related("category")
     }
+
+
+# --- members and walk-in customers (issue 13) -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class BuyerSales:
+    """Sales of one kind of customer over a period: revenue is paid less refunded (money only)."""
+
+    purchases: int
+    revenue: Decimal
+    buyers: int | None  # distinct members; None for walk-ins (anonymous)
+
+    @property
+    def average(self) -> Decimal | None:
+        """The average purchase (revenue per purchase), or None without purchases."""
+        if not self.purchases:
+            return None
+        return (self.revenue / self.purchases).quantize(Decimal("0.01"))
+
+    @property
+    def purchases_per_buyer(self) -> Decimal | None:
+        if not self.buyers:
+            return None
+        return (Decimal(self.purchases) / self.buyers).quantize(Decimal("0.01"))
+
+
+@dataclass(frozen=True)
+class MemberAndWalkInSales:
+    members: BuyerSales
+    walk_ins: BuyerSales
+
+
+def member_and_walk_in_sales(*, start, end, store=None) -> MemberAndWalkInSales:
+    """Members' purchases against walk-in sales (no member) ordered in [start, end), in one query:
+    the comparison of average purchase and frequency between members and non-members."""
+    purchases = Purchase.objects.filter(ordered_at__gte=start, ordered_at__lt=end)
+    if store is not None:
+        purchases = purchases.filter(store=store)
+    money = DecimalField(max_digits=14, decimal_places=2)
+    net = ExpressionWrapper(F("total") - F("refunded_total"), output_field=money)
+    walk_in = Q(member__isnull=True)
+    row = purchases.aggregate(
+        member_count=Count("id", filter=~walk_in),
+        member_revenue=Coalesce(Sum(net, filter=~walk_in), Value(Decimal("0.00")), output_field=money),
+        member_buyers=Count("member_id", distinct=True),
+        walk_in_count=Count("id", filter=walk_in),
+        walk_in_revenue=Coalesce(Sum(net, filter=walk_in), Value(Decimal("0.00")), output_field=money),
+    )
+    return MemberAndWalkInSales(
+        members=BuyerSales(row["member_count"], row["member_revenue"], row["member_buyers"]),
+        walk_ins=BuyerSales(row["walk_in_count"], row["walk_in_revenue"], None),
+    )

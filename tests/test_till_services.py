@@ -8,9 +8,9 @@ import pytest
 from django.core import signing
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db.models import Sum
 from django.utils import timezone
 
+from members import selectors as member_selectors
 from members.models import Purchase, PurchaseItem
 from members.services import PurchaseLine
 from rewards import rules, selectors
@@ -333,14 +333,29 @@ def test_a_walk_in_cannot_use_a_coupon_or_points():
     assert not Purchase.objects.filter(member__isnull=True).exists()
 
 
-def test_walk_ins_count_in_the_sales_figures():
-    member = member_with(0)
+def test_walk_ins_count_in_the_sales_figures_and_compare_with_members():
+    member, other = member_with(0), member_with(0)
     post(member, "100.00")
+    post(member, "50.00")
+    post(other, "150.00")
     post(None, items=basket("60.00"))
     post(None, items=basket("40.00"))
-    sales = Purchase.objects.aggregate(total=Sum("total"))["total"]
-    walk_in = Purchase.objects.filter(member__isnull=True).aggregate(total=Sum("total"))["total"]
-    assert (sales, walk_in) == (Decimal("200.00"), Decimal("100.00"))
+    # `post` orders an hour ago: the figures of that day's month
+    figures = member_selectors.dashboard_figures(today=timezone.localdate(timezone.now() - datetime.timedelta(hours=1)))
+    assert (figures.purchases_this_month, figures.revenue_this_month) == (5, Decimal("400.00"))
+    start = timezone.now() - datetime.timedelta(days=1)
+    comparison = member_selectors.member_and_walk_in_sales(start=start, end=timezone.now())
+    assert (comparison.members.purchases, comparison.members.revenue, comparison.members.buyers) == (
+        3,
+        Decimal("300.00"),
+        2,
+    )
+    assert (comparison.members.average, comparison.members.purchases_per_buyer) == (Decimal("100.00"), Decimal("1.50"))
+    assert (comparison.walk_ins.purchases, comparison.walk_ins.revenue, comparison.walk_ins.average) == (
+        2,
+        Decimal("100.00"),
+        Decimal("50.00"),
+    )
 
 
 def test_a_walk_in_receipt_carries_a_join_link_valid_seven_days_once(time_machine):

@@ -23,7 +23,7 @@ class Migration(migrations.Migration):
                 ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created at')),
                 ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated at')),
                 ('points_per_yuan', models.PositiveIntegerField(default=100, help_text='How many points pay ¥1 (100: 100 points = ¥1).', validators=[django.core.validators.MinValueValidator(1)], verbose_name='points per yuan')),
-                ('max_percent', models.PositiveSmallIntegerField(default=50, help_text="The largest share of an order's total that points may pay (0: paying with points is off).", validators=[django.core.validators.MaxValueValidator(100)], verbose_name='most of an order (%)')),
+                ('max_percent', models.PositiveSmallIntegerField(default=50, help_text="The largest share of an order's total that points may pay (0: paying with points is off).", validators=[django.core.validators.MaxValueValidator(100)], verbose_name='most of an order, in percent')),
                 ('min_points', models.PositiveIntegerField(default=100, help_text='Fewer points than this cannot be used at once.', verbose_name='fewest points per use')),
                 ('covers_delivery', models.BooleanField(default=False, help_text='When off, the delivery line (its SKU below) is left out of what points may pay.', verbose_name='points may pay delivery')),
                 ('delivery_sku', models.CharField(blank=True, default='DELIVERY', help_text='The SKU of the basket line that charges delivery.', max_length=64, verbose_name='delivery SKU')),

@@ -359,7 +359,7 @@ class PointsPaymentSettings(TimeStamped):
         help_text=_("How many points pay ¥1 (100: 100 points = ¥1)."),
     )
     max_percent = models.PositiveSmallIntegerField(
-        _("most of an order (%)"),
+        _("most of an order, in percent"),
         default=50,
         validators=[MaxValueValidator(100)],
         help_text=_("The largest share of an order's total that points may pay (0: paying with points is off)."),

@@ -156,6 +156,7 @@ def quote_checkout(
     coupon_code: str | None = None,
     points_to_use: int = 0,
     account: PointsAccount | None = None,
+    for_posting: bool = False,
 ) -> Quote:
     """Price a basket for `member`, or for a walk-in (`member` None) (see the module's docstring
     for the order and rounding).
@@ -164,6 +165,8 @@ def quote_checkout(
     says why (the same reasons as `validate_coupon`, and `walk_in`). Points asked beyond what is
     allowed are clamped, and `points_message` says why. `account`: the member's account already
     read (and locked) by the caller — posting passes it so the balance is the locked one.
+    `for_posting`: only the prices (posting computes the earning, the tier and delivery itself,
+    so `points_to_earn` is 0, `tier_after` None and `free_delivery` False: no queries for them).
     """
     subtotal = subtotal_of(items)
     config = points_payment_settings()
@@ -203,6 +206,23 @@ def quote_checkout(
         asked=asked,
         terms=config.terms,
     )
+    if for_posting:
+        return Quote(
+            subtotal=subtotal,
+            tier=tier,
+            tier_discount=off_for_tier,
+            coupon_discount=off_for_coupon,
+            total=total,
+            points_to_earn=0,
+            free_delivery=False,
+            coupon=check,
+            points_balance=balance,
+            points_max=payment.points_max,
+            points_used=payment.points_used,
+            points_value=payment.points_value,
+            amount_due=payment.amount_due,
+            points_message=points_message(payment.short_by, payment=payment, config=config, balance=balance),
+        )
     points_to_earn = _points_to_earn(member=member, items=items, paid=payment.amount_due)
     return Quote(
         subtotal=subtotal,

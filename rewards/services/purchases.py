@@ -293,7 +293,12 @@ def _post_new(
         lock_objects.member_for_update(member.pk)
         account = ledger.lock_or_open_account(member, tiers)
         quote = checkout.quote_checkout(
-            member=member, items=items, coupon_code=coupon_code, points_to_use=points_to_use, account=account
+            member=member,
+            items=items,
+            coupon_code=coupon_code,
+            points_to_use=points_to_use,
+            account=account,
+            for_posting=True,
         )
         _check_quote(quote, member=member, coupon_code=coupon_code, points_to_use=points_to_use)
         total = quote.amount_due
