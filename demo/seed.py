@@ -8,7 +8,8 @@ In order, all in one transaction (all or nothing):
 3. a year of use, through the owning apps' services at past moments: partner coupons and referral
    rewards, paid memberships, redemptions, coupons held and used, promotions (`demo.rewards`);
 4. with the last purchase in, the classification, RFM and CLV run as the nightly task does it
-   (so the campaigns can target its classes, and the classification page is filled);
+   (so the campaigns can target its classes, and the classification page is filled); then the last
+   day's sales at the till and a return (`demo.till`);
 5. campaigns past (a pilot and its expansion among them), scheduled, recurring and a draft, and
    the marketing KPI targets (`demo.campaigns`); tickets of the year with their survey answers,
    today's queue, and the service KPI targets (`demo.feedback`).
@@ -110,6 +111,8 @@ def seed_demo(
     step("partners_referrals")
     demo_rewards.seed_activity(counts.rewards, members=seeded, rng=rng, horizon=horizon, staff=staff)
     demo_rewards.ensure_promotions(counts.rewards, horizon=horizon)
+    step("rewards")
+    demo_campaigns.classify(counts.campaigns)
     demo_till.seed_till_sales(
         counts.till,
         members=seeded,
@@ -119,8 +122,6 @@ def seed_demo(
         horizon=horizon,
         staff=staff,
     )
-    step("rewards")
-    demo_campaigns.classify(counts.campaigns)
     step("classification")
     demo_campaigns.seed_campaigns(counts.campaigns, segments=segments, horizon=horizon, actor=marketing)
     demo_campaigns.ensure_kpi_targets(counts.campaigns, horizon=horizon)

@@ -77,7 +77,16 @@ def digest() -> list:
         for m in Member.objects.select_related("home_store").order_by("id")
     ]
     purchases = [
-        (p.member.name, p.ordered_at, p.store.code, p.channel, p.payment_method, p.subtotal, p.discount_total, p.total)
+        (
+            p.member.name if p.member else None,  # None: a walk-in at the till
+            p.ordered_at,
+            p.store.code,
+            p.channel,
+            p.payment_method,
+            p.subtotal,
+            p.discount_total,
+            p.total,
+        )
         for p in Purchase.objects.select_related("member", "store").order_by("id")
     ]
     items = list(PurchaseItem.objects.order_by("id").values_list("sku", "quantity", "unit_price", "discount"))
