@@ -128,7 +128,8 @@ class RewardsLoyaltyProvider:
         return html + self.coupons_panel(member=member, request=request)
 
     def coupons_panel(self, *, member, request) -> str:
-        """The member's coupons (valid, used, expired) for staff who may see coupons."""
+        """The member's coupons (valid, used, expired) and partner offers, for staff who may see
+        coupons."""
         user = request.user
         if not user.has_perm("rewards.view_coupon"):
             return ""
@@ -139,6 +140,7 @@ class RewardsLoyaltyProvider:
             "rewards/member_coupons_panel.html",
             {
                 "coupons": selectors.member_coupons(member),
+                "partner_offers": selectors.member_partner_offers(member),
                 "issue_url": issue_url,
                 "all_url": f"{reverse('admin:rewards_coupon_changelist')}?{urlencode({'q': member.member_no})}",
             },

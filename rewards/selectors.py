@@ -259,6 +259,40 @@ def member_coupons(member: Member, *, now=None) -> list[MemberCoupon]:
 
 
 @dataclass(frozen=True)
+class MemberPartnerOffer:
+    partner: str
+    offer: str
+    code: str  # the coupon or the partner's code the member got
+    issued_at: datetime.datetime
+    purchase_ref: str
+
+
+def member_partner_offers(member: Member, *, limit: int = MEMBER_COUPONS_SHOWN) -> list[MemberPartnerOffer]:
+    """The partner offers the member's purchases got (newest first), for the member's page. One
+    query; `campaigns` writes these rows, read here by name (rewards never imports campaigns)."""
+    from django.apps import apps
+
+    issue_model = apps.get_model("campaigns", "PartnerOfferIssue")
+    issues = (
+        issue_model.objects.filter(member=member)
+        .select_related("offer__partner", "coupon", "partner_code", "purchase")
+        .order_by("-created_at", "-pk")[:limit]
+    )
+    return [
+        MemberPartnerOffer(
+            partner=issue.offer.partner.name,
+            offer=issue.offer.name,
+            code=issue.coupon.code
+            if issue.coupon is not None
+            else (issue.partner_code.code if issue.partner_code else ""),
+            issued_at=issue.created_at,
+            purchase_ref=issue.purchase.external_ref,
+        )
+        for issue in issues
+    ]
+
+
+@dataclass(frozen=True)
 class NextTier:
     tier: Tier
     missing: Decimal  # how much of the qualifying figure is still missing

@@ -506,3 +506,17 @@ def test_staff_issue_a_coupon_with_a_reason_from_the_member_page(manager, store_
     assert done.status_code == 302
     coupon = member.coupons.get()
     assert (coupon.source, coupon.issue_reason, coupon.issued_by) == ("manual", "配送延误", manager)
+
+
+def test_the_member_page_lists_the_partner_offers_the_member_got(store_staff):
+    from campaigns import partners
+    from tests.campaigns.referral_helpers import coupon_offer
+    from tests.rewards.helpers import post
+
+    offer = coupon_offer(threshold="100.00")
+    member = factories.member()
+    result = post(member, "300.00", ref="BIG-1")
+    issue = partners.issue_offer(offer=offer, purchase=result.purchase)
+    page = client_for(store_staff).get(f"/admin/members/member/{member.pk}/change/").content.decode()
+    assert 'id="partner-offers"' in page
+    assert "街角咖啡" in page and "BIG-1" in page and issue.coupon.code in page
