@@ -24,12 +24,26 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="member",
             name="phone_last4",
-            field=models.CharField(blank=True, db_index=True, default="", editable=False, max_length=4),
+            field=models.CharField(
+                blank=True,
+                db_index=True,
+                default="",
+                editable=False,
+                max_length=4,
+                verbose_name="last four digits of the phone",
+            ),
         ),
         migrations.AddField(
             model_name="historicalmember",
             name="phone_last4",
-            field=models.CharField(blank=True, db_index=True, default="", editable=False, max_length=4),
+            field=models.CharField(
+                blank=True,
+                db_index=True,
+                default="",
+                editable=False,
+                max_length=4,
+                verbose_name="last four digits of the phone",
+            ),
         ),
         migrations.RunPython(fill_last4, migrations.RunPython.noop),
     ]
