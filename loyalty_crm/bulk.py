@@ -71,10 +71,12 @@ class AnyOf(models.Lookup):
 
 
 @functools.cache
-def select_columns(model: type[models.Model]) -> str:
-    """`"id", "member_id", …`: the quoted columns of `model`'s concrete fields, in field order."""
+def select_columns(model: type[models.Model], *, alias: str = "") -> str:
+    """`"id", "member_id", …`: the quoted columns of `model`'s concrete fields, in field order
+    (each prefixed with `alias.` when the query names the table by an alias)."""
     quote = connection.ops.quote_name
-    return ", ".join(quote(field.column) for field in model._meta.concrete_fields)
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(prefix + quote(field.column) for field in model._meta.concrete_fields)
 
 
 # Fields whose Python value PostgreSQL's COPY takes as it is (get_db_prep_save returns it unchanged).
@@ -127,7 +129,7 @@ def _new_ids(model: type[models.Model], count: int) -> list[int]:
         if connection.vendor != "sqlite":
             raise RuntimeError("Batch inserts need PostgreSQL or SQLite.")
         quote = connection.ops.quote_name
-        cursor.execute(f"SELECT COALESCE(MAX({quote(meta.pk.column)}), 0) FROM {quote(meta.db_table)}")  # noqa: S608 (names from the model)
+        cursor.execute(f"SELECT COALESCE(MAX({quote(meta.pk.column)}), 0) FROM {quote(meta.db_table)}")
         highest = cursor.fetchone()[0]
         cursor.execute("SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = %s", [meta.db_table])
         highest = max(highest, cursor.fetchone()[0])
@@ -172,7 +174,7 @@ def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence
                     row[i + 1] = adapt(row[i + 1])
                 values.append(row)
             cursor.executemany(
-                f"INSERT INTO {quote(meta.db_table)} ({names}) VALUES ({marks})",  # noqa: S608 (names from the model)
+                f"INSERT INTO {quote(meta.db_table)} ({names}) VALUES ({marks})",
                 values,
             )
     return ids
@@ -216,7 +218,7 @@ def insert_unless_taken(obj: models.Model) -> bool:
     marks = ", ".join(["%s"] * len(fields))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {quote(meta.db_table)} ({names}) VALUES ({marks}) "  # noqa: S608 (names from the model)
+            f"INSERT INTO {quote(meta.db_table)} ({names}) VALUES ({marks}) "
             f"ON CONFLICT DO NOTHING RETURNING {quote(meta.pk.column)}",
             values,
         )

@@ -22,6 +22,7 @@ from __future__ import annotations
 import ipaddress
 
 from axes.handlers.database import AxesDatabaseHandler
+from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_client_username, get_cool_off
 from axes.models import AccessAttempt
 from django.conf import settings
@@ -107,3 +108,13 @@ def lockout_response(request, original_response=None, credentials=None):
     if seconds:
         response["Retry-After"] = str(seconds)
     return response
+
+
+def prune_signin_logs(*, age_days: int | None = None) -> int:
+    """Delete sign-in log rows (successes and failures) older than `age_days`
+    (SIGNIN_LOG_RETENTION_DAYS by default); returns how many went. Lockout attempts are not
+    touched: they clean themselves up after the lockout time."""
+    days = settings.SIGNIN_LOG_RETENTION_DAYS if age_days is None else age_days
+    if days < 1:
+        raise ValueError(f"age_days must be 1 or more, not {days}.")
+    return AxesProxyHandler.reset_logs(age_days=days) + AxesProxyHandler.reset_failure_logs(age_days=days)

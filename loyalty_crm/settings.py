@@ -193,6 +193,8 @@ AXES_CLIENT_IP_CALLABLE = "loyalty_crm.login_lockout.client_address"
 AXES_LOCKOUT_CALLABLE = "loyalty_crm.login_lockout.lockout_response"
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_VERBOSE = False  # no start-up banner on every manage.py command
+# The sign-in log (every admin sign-in and failure) is pruned nightly to this many days.
+SIGNIN_LOG_RETENTION_DAYS = env.int("SIGNIN_LOG_RETENTION_DAYS", default=90)
 # API tokens: bad `Authorization: Token` attempts allowed per client address within a window
 # (seconds) before that address gets 429 for them (loyalty_crm/api/authentication.py).
 API_BAD_TOKEN_RATE = (

@@ -29,7 +29,6 @@ the plain bulk_create path.
 from __future__ import annotations
 
 import datetime
-import operator
 import re
 import secrets
 import typing
@@ -38,7 +37,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, models, reset_queries, transaction
+from django.db import IntegrityError, connection, reset_queries, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
@@ -51,6 +50,7 @@ from loyalty_crm.csvimport import (  # noqa: F401 (ImportFailed, RowError, write
     read_records,
     write_error_report,
 )
+from members import _sql
 from members.models import ConsentSource, ConsentTopic, Member, Store, Tag
 from members.services import apply_contact_data, new_member_numbers, set_members_consents
 
@@ -309,170 +309,6 @@ def _clean(row: _Row, now: datetime.datetime, new_member: Callable[..., Member] 
 # --- the import ----------------------------------------------------------------------------
 
 
-def _one_of(column: str, values: list, *, reserved: int = 0) -> Iterator[tuple[str, list]]:
-    """SQL conditions with their parameters that together say `column IN values`.
-
-    On PostgreSQL one `= ANY(%s)` with an array parameter: psycopg takes milliseconds to parse
-    a statement with thousands of placeholders. Elsewhere chunks within the parameter limit.
-    """
-    if connection.vendor == "postgresql":
-        yield f"{column} = ANY(%s)", [list(values)]
-        return
-    for chunk in _chunks(values, _max_params() - reserved):
-        yield f"{column} IN ({', '.join(['%s'] * len(chunk))})", chunk
-
-
-def _max_params() -> int:
-    return connection.features.max_query_params or 30_000
-
-
-def _chunks(items: list, size: int) -> Iterator[list]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _update_members(members: list[Member], field_names: list[str], *, execute: Callable[[str, list], None]) -> None:
-    """Write `field_names` of `members`: the new values go to a scratch table, then one UPDATE … FROM.
-
-    Django's bulk_update builds a CASE WHEN per field and row, which costs ~0.5 ms a row in
-    Python: an import of 100,000 changed rows ran at 1,300 rows/s with it. On PostgreSQL the
-    values are COPYed into a temporary table; elsewhere they are a VALUES list. Values go
-    through each field's get_db_prep_save, so encryption and types are exactly as with save().
-    The UPDATE itself goes through `execute` (see _Importer._execute_later).
-    """
-    fields = [Member._meta.get_field(name) for name in field_names]
-    quote = connection.ops.quote_name
-    table = quote(Member._meta.db_table)
-    columns = ", ".join(quote(name) for name in ["id", *(field.column for field in fields)])
-    assignments = ", ".join(f"{quote(field.column)} = v.{quote(field.column)}" for field in fields)
-    rows = [
-        [member.pk, *(field.get_db_prep_save(getattr(member, field.attname), connection) for field in fields)]
-        for member in members
-    ]
-    if connection.vendor == "postgresql":
-        scratch = f"members_import_update_{secrets.token_hex(6)}"
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"CREATE TEMPORARY TABLE {scratch} ON COMMIT DROP AS SELECT {columns} FROM {table} WITH NO DATA"  # noqa: S608 (names from the model)
-            )
-            with connection.wrap_database_errors, cursor.cursor.copy(f"COPY {scratch} ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        execute(f"UPDATE {table} SET {assignments} FROM {scratch} AS v WHERE {table}.id = v.id", [])  # noqa: S608
-        execute(f"DROP TABLE {scratch}", [])
-        return
-    row_marks = "(" + ", ".join(["%s"] * (len(fields) + 1)) + ")"
-    for chunk in _chunks(rows, _max_params() // (len(fields) + 1)):
-        execute(
-            f"WITH v ({columns}) AS (VALUES {', '.join([row_marks] * len(chunk))}) "  # noqa: S608 (names from the model; values are parameters)
-            f"UPDATE {table} SET {assignments} FROM v WHERE {table}.id = v.id",
-            [value for row in chunk for value in row],
-        )
-
-
-def _insert_members(members: list[Member]) -> None:
-    """Insert new members; on PostgreSQL with COPY, about twice as fast as bulk_create.
-
-    Values are prepared by each field exactly as bulk_create does (pre_save, then
-    get_db_prep_save: timestamps, encryption); ids are drawn from the table's sequence first.
-    """
-    if connection.vendor != "postgresql":
-        Member.objects.bulk_create(members)
-        if members and members[0].pk is None:  # the history and the links below need the ids
-            raise RuntimeError("The import needs a database that returns ids from bulk inserts (SQLite ≥ 3.35).")
-        return
-    meta = Member._meta
-    quote = connection.ops.quote_name
-    fields = meta.concrete_fields
-    preparers = [_copy_preparer(field) for field in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [meta.db_table, meta.pk.column, len(members)],
-        )
-        for member, (pk,) in zip(members, cursor.fetchall(), strict=True):
-            member.pk = pk
-        columns = ", ".join(quote(field.column) for field in fields)
-        # COPY bypasses Django's cursor wrapper; map its errors (IntegrityError) the same way.
-        with (
-            connection.wrap_database_errors,
-            cursor.cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy,
-        ):
-            for member in members:
-                copy.write_row([prepare(member) for prepare in preparers])
-    for member in members:
-        member._state.adding = False
-        member._state.db = connection.alias
-
-
-# Fields whose Python value PostgreSQL takes as it is (what get_db_prep_save returns unchanged).
-PLAIN_FIELDS = (
-    models.BigAutoField,
-    models.CharField,
-    models.SlugField,
-    models.TextField,
-    models.PositiveSmallIntegerField,
-    models.ForeignKey,
-)
-
-
-def _copy_preparer(field) -> Callable[[Member], object]:
-    """How to turn a new member's attribute into the value COPY writes, as bulk_create would.
-
-    Calling pre_save and get_db_prep_save for every field of every row was a third of an
-    import's time; plain fields need neither, aware datetimes only pre_save (auto_now).
-    """
-    if type(field) in PLAIN_FIELDS:
-        return operator.attrgetter(field.attname)
-    if type(field) is models.DateTimeField:
-        return lambda member: field.pre_save(member, True)
-    return lambda member: field.get_db_prep_save(field.pre_save(member, True), connection)
-
-
-HISTORY_COLUMNS = ("history_date", "history_type", "history_user_id", "history_change_reason")
-
-
-def _record_history(
-    member_ids: list[int], *, history_type: str, actor, now: datetime.datetime, execute: Callable[[str, list], None]
-) -> None:
-    """Copy the members' rows as they now are into their change history, in SQL.
-
-    It stores what simple_history's bulk_history_create stores (every tracked field, when, who,
-    why, "+" or "~"), but as one INSERT … SELECT per chunk instead of a Python object and an
-    encryption per row and field: that took 40% of an import's time.
-    """
-    if not member_ids or not getattr(settings, "SIMPLE_HISTORY_ENABLED", True):
-        return
-    history = Member.history.model._meta
-    quote = connection.ops.quote_name
-    copied = [field.column for field in history.concrete_fields if not field.primary_key]
-    copied = [column for column in copied if column not in HISTORY_COLUMNS]
-    values = {
-        "history_date": now,
-        "history_type": history_type,
-        "history_user_id": actor.pk if actor is not None else None,
-        "history_change_reason": CHANGE_REASON,
-    }
-    marks, params = [], []
-    for name, value in values.items():
-        field = history.get_field(name.removesuffix("_id"))
-        marks.append(_typed_mark(field))
-        params.append(field.get_db_prep_save(value, connection))
-    columns = ", ".join(quote(column) for column in [*copied, *values])
-    selected = ", ".join([*(quote(column) for column in copied), *marks])
-    for condition, ids in _one_of("id", member_ids, reserved=len(params)):
-        execute(
-            f"INSERT INTO {quote(history.db_table)} ({columns}) SELECT {selected} "  # noqa: S608 (names from the models; values are parameters)
-            f"FROM {quote(Member._meta.db_table)} WHERE {condition}",
-            [*params, *ids],
-        )
-
-
-def _typed_mark(field) -> str:
-    """A parameter placeholder; PostgreSQL reads bare parameters in a SELECT list or VALUES as text."""
-    return f"CAST(%s AS {field.cast_db_type(connection)})" if connection.vendor == "postgresql" else "%s"
-
-
 class _Importer:
     """One run of import_members: checks each batch against the database, writes it, keeps the counts."""
 
@@ -494,39 +330,18 @@ class _Importer:
     def start(self) -> None:
         if connection.vendor == "postgresql":
             self.initial_rows = self.analysed_rows = Member.objects.count()
-        on_commit = " ON COMMIT DROP" if connection.vendor == "postgresql" else ""
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"CREATE TEMPORARY TABLE {self.seen_table} (member_id BIGINT PRIMARY KEY, line INTEGER NOT NULL)"
-                + on_commit
-            )
+        _sql.create_seen_table(self.seen_table)
 
     def finish(self) -> None:
         self._sync()
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE {self.seen_table}")
+        _sql.drop_seen_table(self.seen_table)
 
     def _lines_of(self, member_ids: list[int]) -> dict[int, int]:
         """The lines of this file that already wrote (or matched unchanged) these members."""
-        if not member_ids:
-            return {}
-        found: dict[int, int] = {}
-        with connection.cursor() as cursor:
-            for condition, ids in _one_of("member_id", member_ids):
-                cursor.execute(f"SELECT member_id, line FROM {self.seen_table} WHERE {condition}", ids)  # noqa: S608 (our own table name; values are parameters)
-                found.update(cursor.fetchall())
-        return found
+        return _sql.seen_lines(self.seen_table, member_ids)
 
     def _remember(self, rows: list[_Row]) -> None:
-        pairs = [(row.target.pk, row.line) for row in rows]
-        if connection.vendor == "postgresql":  # two array parameters are much faster than 2,000 placeholders
-            sql = f"INSERT INTO {self.seen_table} (member_id, line) SELECT * FROM unnest(%s::bigint[], %s::int[])"  # noqa: S608
-            self._execute_later(sql, [[pk for pk, _line in pairs], [line for _pk, line in pairs]])
-            return
-        for chunk in _chunks(pairs, _max_params() // 2):
-            marks = ", ".join(["(%s, %s)"] * len(chunk))
-            params = [value for pair in chunk for value in pair]
-            self._execute_later(f"INSERT INTO {self.seen_table} (member_id, line) VALUES {marks}", params)  # noqa: S608
+        _sql.remember_seen(self.seen_table, [(row.target.pk, row.line) for row in rows], execute=self._execute_later)
 
     def _analyse(self) -> None:
         """Refresh PostgreSQL's statistics each time the import has doubled the member table.
@@ -541,7 +356,7 @@ class _Importer:
         rows = self.initial_rows + self.result.created
         if rows < 2 * max(self.analysed_rows, 500):
             return
-        self._execute_later(f"ANALYZE {connection.ops.quote_name(Member._meta.db_table)}, {self.seen_table}")
+        _sql.analyse_members(self.seen_table, execute=self._execute_later)
         self.analysed_rows = rows
 
     def _execute_later(self, sql: str, params: list | None = None) -> None:
@@ -699,18 +514,19 @@ class _Importer:
         if new_rows:
             for row, (member_no, referral_code) in zip(new_rows, new_member_numbers(len(new_rows)), strict=True):
                 row.member.member_no, row.member.referral_code = member_no, referral_code
-            _insert_members([row.member for row in new_rows])
+            _sql.insert_members([row.member for row in new_rows])
         self._add_tags(rows)
         self._set_consents(rows, now)
         # Last, as they read nothing back: on PostgreSQL they run while the next batch is cleaned.
         if changed:
-            _update_members(changed, sorted(changed_fields | {"updated_at"}), execute=self._execute_later)
+            _sql.update_members(changed, sorted(changed_fields | {"updated_at"}), execute=self._execute_later)
         for members, history_type in (([row.member for row in new_rows], "+"), (changed, "~")):
-            _record_history(
+            _sql.record_history(
                 [member.pk for member in members],
                 history_type=history_type,
                 actor=self.actor,
                 now=now,
+                reason=CHANGE_REASON,
                 execute=self._execute_later,
             )
         for row in rows:

@@ -46,7 +46,7 @@ def account_row_for_update(member_id: int) -> PointsAccount | None:
     read it on every request, and they already hold the tiers to attach (`account.tier`)."""
     table = connection.ops.quote_name(PointsAccount._meta.db_table)
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    sql = f"SELECT {select_columns(PointsAccount)} FROM {table} WHERE member_id = %s{lock}"  # noqa: S608
+    sql = f"SELECT {select_columns(PointsAccount)} FROM {table} WHERE member_id = %s{lock}"
     rows = list(PointsAccount.objects.raw(sql, [member_id]))
     return rows[0] if rows else None
 
@@ -89,13 +89,13 @@ def members_and_accounts_for_reevaluation(account_ids: list[int]) -> set[int]:
     member, account = quote(Member._meta.db_table), quote(PointsAccount._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT m.id FROM {member} m WHERE m.id IN (SELECT a.member_id FROM {account} a WHERE a.id = ANY(%s)) "  # noqa: S608
+            f"SELECT m.id FROM {member} m WHERE m.id IN (SELECT a.member_id FROM {account} a WHERE a.id = ANY(%s)) "
             f"ORDER BY m.id FOR NO KEY UPDATE",
             [list(account_ids)],
         )
         cursor.fetchall()
         cursor.execute(
-            f"SELECT a.id FROM {account} a WHERE a.id = ANY(%s) ORDER BY a.id FOR UPDATE",  # noqa: S608
+            f"SELECT a.id FROM {account} a WHERE a.id = ANY(%s) ORDER BY a.id FOR UPDATE",
             [list(account_ids)],
         )
         return {row[0] for row in cursor.fetchall()}

@@ -8,22 +8,19 @@ from decimal import Decimal
 
 from django.core.cache import cache
 from django.core.paginator import Page, Paginator
-from django.db import connection
 from django.db.models import Exists, F, IntegerField, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from loyalty_crm.bulk import select_columns
 from members.models import Member
-from rewards import rules
+from rewards import _sql, rules
 from rewards.models import (
     POINTS_PAYMENT_CACHE_KEY,
     POINTS_PAYMENT_CACHE_SECONDS,
     Coupon,
     EarnRule,
     LedgerEntry,
-    MembershipPlan,
     MembershipSubscription,
     PointsAccount,
     PointsLot,
@@ -48,8 +45,7 @@ def members_in_tiers(queryset: QuerySet[Member], tier_codes: list[str]) -> Query
 def tiers() -> list[Tier]:
     """Every tier, lowest rank first. Plain SQL (read on every posting): the same rows the ORM
     would give, without building the query each time."""
-    table = connection.ops.quote_name(Tier._meta.db_table)
-    return list(Tier.objects.raw(f"SELECT {select_columns(Tier)} FROM {table} ORDER BY rank, id"))  # noqa: S608
+    return _sql.all_tiers()
 
 
 def entry_tiers() -> QuerySet[Tier]:
@@ -139,29 +135,7 @@ def active_membership(member: Member, at: datetime.date | datetime.datetime | No
     Active (not cancelled or expired) and `starts_on <= day <= ends_on`; a renewal bought ahead
     starts only after the current one ends, so at most one is in force."""
     day = _day(at)
-    return _active_membership_sql(member.pk, day)
-
-
-def _active_membership_sql(member_id: int, day: datetime.date):
-    """Plain SQL (it runs for every posting when a plan adds points): the subscription and its
-    plan, as `select_related("plan")` would load them."""
-    quote = connection.ops.quote_name
-    subscription_table = quote(MembershipSubscription._meta.db_table)
-    rows = list(
-        MembershipSubscription.objects.raw(
-            f"SELECT {select_columns(MembershipSubscription)} FROM {subscription_table} "  # noqa: S608
-            "WHERE member_id = %s AND status = %s "
-            "AND starts_on <= %s AND ends_on >= %s ORDER BY starts_on, id LIMIT 1",
-            [member_id, MembershipSubscription.Status.ACTIVE.value, *[connection.ops.adapt_datefield_value(day)] * 2],
-        )
-    )
-    if not rows:
-        return None
-    subscription = rows[0]
-    plan_table = quote(MembershipPlan._meta.db_table)
-    plan_sql = f"SELECT {select_columns(MembershipPlan)} FROM {plan_table} WHERE id = %s"  # noqa: S608
-    subscription.plan = next(iter(MembershipPlan.objects.raw(plan_sql, [subscription.plan_id])))
-    return subscription
+    return _sql.active_membership(member.pk, day)
 
 
 def memberships_of(member: Member) -> QuerySet[MembershipSubscription]:

@@ -176,3 +176,28 @@ def test_no_password_is_kept_in_the_attempts():
     fail(Client(), "clerk", 1)
     assert "wrong-password" not in AccessAttempt.objects.get().post_data
     assert User.objects.filter(username="clerk").count() == 0
+
+
+@pytest.mark.django_db
+def test_the_nightly_task_prunes_sign_in_log_rows_older_than_the_retention(settings):
+    from axes.models import AccessFailureLog, AccessLog
+    from django_celery_beat.models import PeriodicTask
+
+    from loyalty_crm.tasks import prune_signin_logs
+
+    settings.SIGNIN_LOG_RETENTION_DAYS = 90
+    now = timezone.now()
+    for days in (91, 89):
+        AccessLog.objects.create(username=f"u{days}", ip_address=SHOP, user_agent="", attempt_time=now)
+        AccessFailureLog.objects.create(username=f"u{days}", ip_address=SHOP, user_agent="", locked_out=False)
+    # attempt_time is set on insert (auto_now_add): age the rows afterwards.
+    for model in (AccessLog, AccessFailureLog):
+        for days in (91, 89):
+            model.objects.filter(username=f"u{days}").update(attempt_time=now - datetime.timedelta(days=days))
+
+    assert prune_signin_logs() == 2
+
+    assert list(AccessLog.objects.values_list("username", flat=True)) == ["u89"]
+    assert list(AccessFailureLog.objects.values_list("username", flat=True)) == ["u89"]
+    task = PeriodicTask.objects.get(task="loyalty_crm.prune_signin_logs")
+    assert task.enabled and task.crontab is not None

@@ -9,6 +9,8 @@ from django.core import signing
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from members import selectors as member_selectors
 from members.models import Purchase, PurchaseItem
@@ -498,3 +500,126 @@ def test_the_receipt_shows_discounts_points_and_the_upgrade_in_fixed_queries(dja
     assert receipt.join_url is None
     assert [line.sku for line in receipt.lines] == ["SKU-0"]
     assert receipt.partner_offers == [] and receipt.referral_reward is None
+
+
+# --- the arithmetic, for any basket -----------------------------------------------------------
+
+money = st.decimals(min_value=Decimal("0.00"), max_value=Decimal("99999.99"), places=2)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    total=money,
+    balance=st.integers(min_value=0, max_value=10_000_000),
+    asked=st.integers(min_value=0, max_value=10_000_000),
+    rate=st.integers(min_value=1, max_value=1000),
+    percent=st.integers(min_value=0, max_value=100),
+    minimum=st.integers(min_value=0, max_value=5000),
+)
+def test_points_payment_never_breaks_its_limits(total, balance, asked, rate, percent, minimum):
+    terms = rules.PointsPaymentTerms(points_per_yuan=rate, max_percent=percent, min_points=minimum)
+    payment = rules.points_payment(total=total, payable=total, balance=balance, asked=asked, terms=terms)
+    step = rules.points_step(rate)
+    assert 0 <= payment.points_used <= min(asked, payment.points_max, balance)
+    assert payment.points_used % step == 0 and payment.points_max % step == 0
+    assert payment.points_used == 0 or payment.points_used >= minimum
+    # the value is exact to the cent, within the cap, and the rest is paid in money
+    assert Decimal(payment.points_used) / rate == payment.points_value
+    assert payment.points_value <= total * percent / 100
+    assert payment.amount_due + payment.points_value == total and payment.amount_due >= 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lines=st.lists(st.tuples(money, st.integers(min_value=1, max_value=5)), min_size=1, max_size=5),
+    paid=money,
+    points=st.integers(min_value=0, max_value=100_000),
+    data=st.data(),
+)
+def test_returns_in_any_steps_give_back_exactly_what_was_paid(lines, paid, points, data):
+    returned = [0] * len(lines)
+    money_back, points_back = Decimal("0.00"), 0
+    order = data.draw(st.permutations([i for i, (_total, quantity) in enumerate(lines) for _unit in range(quantity)]))
+    for index in order:
+        rows_before = [(total, quantity, returned[i]) for i, (total, quantity) in enumerate(lines)]
+        returned[index] += 1
+        rows_after = [(total, quantity, returned[i]) for i, (total, quantity) in enumerate(lines)]
+        before, after = rules.returned_weight(rows_before), rules.returned_weight(rows_after)
+        step_money = rules.share_of(paid, returned=after[0], whole=after[1]) - rules.share_of(
+            paid, returned=before[0], whole=before[1]
+        )
+        step_points = rules.points_share_of(points, returned=after[0], whole=after[1]) - rules.points_share_of(
+            points, returned=before[0], whole=before[1]
+        )
+        assert step_money >= 0 and step_points >= 0
+        money_back += step_money
+        points_back += step_points
+    whole = sum((total for total, _quantity in lines), Decimal("0"))
+    if whole > 0:
+        assert (money_back, points_back) == (paid, points)
+
+
+def test_walk_ins_are_never_classified_and_do_not_move_members_ranks():
+    """The nightly classification reads every purchase: a walk-in (no member) must neither break
+    it nor rank as a customer of its own (one big walk-in sale would otherwise take the top spot)."""
+    from campaigns.models import MemberScore
+    from campaigns.services.classification import classify_members
+    from tests.campaigns.segment_helpers import at, buy
+    from tests.campaigns.segment_helpers import member as shop_member
+
+    shop = {name: shop_member(name) for name in "ABCDE"}
+    for rank, name in enumerate("ABCDE"):
+        buy(shop[name], f"{(5 - rank) * 100}.00", at("2026-06-01"))
+    post(None, items=basket("9999.00"), ordered_at=at("2026-06-02"))
+    classify_members(as_of=datetime.date(2026, 6, 30))
+    classes = {score.member_id: score.classification for score in MemberScore.objects.all()}
+    assert classes[shop["A"].pk] == "high_value"  # the top 20% of five members: A alone
+    assert [classes[shop[name].pk] for name in "BCDE"] == ["potential"] * 4
+    assert None not in classes
+
+
+# --- the settings in the admin ----------------------------------------------------------------
+
+
+def test_managers_change_paying_with_points_and_the_quote_follows_at_once(manager, store_staff):
+    from django.test import Client
+    from django.urls import reverse
+
+    def client_for(user):
+        client = Client()
+        client.force_login(user)
+        return client
+
+    row = PointsPaymentSettings.objects.get()  # seeded by the migration, with the defaults
+    assert (row.points_per_yuan, row.max_percent, row.min_points, row.covers_delivery) == (100, 50, 100, False)
+    member = member_with(10000)
+    assert quote_checkout(member=member, items=basket("100.00"), points_to_use=10000).points_max == 4500
+    change = reverse("admin:rewards_pointspaymentsettings_change", args=[row.pk])
+    manager_client = client_for(manager)
+    assert manager_client.get(reverse("admin:rewards_pointspaymentsettings_add")).status_code == 403
+    values = {"points_per_yuan": "200", "max_percent": "10", "min_points": "50", "delivery_sku": "DELIVERY"}
+    assert manager_client.post(change, values).status_code == 302
+    # ¥90 × 10% = ¥9 = 1,800 points at 200 points per yuan: the cached settings were dropped
+    assert quote_checkout(member=member, items=basket("100.00"), points_to_use=10000).points_max == 1800
+    refused = manager_client.post(change, values | {"max_percent": "101", "points_per_yuan": "0"})
+    assert set(refused.context["adminform"].form.errors) == {"max_percent", "points_per_yuan"}
+    assert client_for(store_staff).get(change).status_code == 200  # reads it
+    assert client_for(store_staff).post(change, values | {"max_percent": "90"}).status_code == 403
+    assert manager_client.post(reverse("admin:rewards_pointspaymentsettings_delete", args=[row.pk])).status_code == 403
+    row.refresh_from_db()
+    assert (row.points_per_yuan, row.max_percent) == (200, 10)
+
+
+def test_points_given_back_by_a_return_do_not_count_as_earned_for_a_points_window_tier():
+    from rewards.services import tiers as tier_rules
+
+    member = member_with(1000)  # one adjustment of 1000: earned in the window
+    result = till_post(member, basket("300.00"), points_to_use=500)  # earns 265 on ¥265 paid
+    (line,) = _lines(result.purchase)
+    refund_purchase(purchase=result.purchase, external_ref="RET-W", lines=[(line.pk, 1)])
+    policy = tier_rules.Policy(basis="window_points", window_months=12)
+    account = account_of(member)
+    # 1000 + 265 earned − 265 reversed; the 500 points given back were spent, not earned
+    assert tier_rules.qualifying_figure(account, policy=policy) == Decimal("1000")
+    assert tier_rules.window_bases([account], policy=policy) == {member.pk: Decimal("1000")}
+    assert LedgerEntry.objects.filter(member=member, kind="spend_return").get().points == 500

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db import connection
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from loyalty_crm.errors import DomainError
+from members import lock_objects
 from members.models import Member
 
 REFERRAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -38,14 +38,6 @@ def refuse_erased(member: Member) -> None:
     PostgreSQL): it still queues behind an erasure or another posting, but not behind rows being
     inserted that merely reference the member (their foreign-key check takes FOR KEY SHARE).
     """
-    # Plain SQL: this runs for every posting, and the ORM's query building cost more than the query.
-    lock = " FOR NO KEY UPDATE" if connection.features.has_select_for_update else ""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT status FROM {connection.ops.quote_name(Member._meta.db_table)} WHERE id = %s{lock}",  # noqa: S608
-            [member.pk],
-        )
-        row = cursor.fetchone()
-    status = row[0] if row else None
+    status = lock_objects.member_status_for_no_key_update(member.pk)
     if status == Member.Status.ERASED:
         raise MemberErased(_("Member %(member_no)s has been erased.") % {"member_no": member.member_no})

@@ -46,20 +46,7 @@ class RewardAdmin(admin.ModelAdmin):
     list_select_related = ["min_tier", "coupon_template"]
     search_fields = ["name"]
     show_full_result_count = False
-    fields = [
-        "name",
-        "kind",
-        "description",
-        "points_cost",
-        "stock",
-        "is_active",
-        "valid_from",
-        "valid_until",
-        "min_tier",
-        "plan_members_only",
-        "coupon_template",
-        "per_member_limit",
-    ]
+    fields = list(catalogue_services.EDITABLE)  # what the service lets a manager change
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         field = super().formfield_for_dbfield(db_field, request, **kwargs)
@@ -131,7 +118,7 @@ class CouponAdmin(ReadOnlyAdmin):
         "redeemed_at",
         "redeemed_ref",
         "voided_at",
-        "void_reason",
+        "void_reason_display",
         "issue_reason",
     ]
     fields = readonly_fields
@@ -194,6 +181,10 @@ class CouponAdmin(ReadOnlyAdmin):
         code = coupon_services.normalise_code(term)
         return queryset.filter(code=code) | queryset.filter(member__member_no=term), False
 
+    @admin.display(description=gettext_lazy("void reason"))
+    def void_reason_display(self, coupon):
+        return coupon.void_reason_text or "—"
+
     def has_void_permission(self, request):
         return request.user.has_perm("rewards.void_coupon")
 
@@ -203,7 +194,7 @@ class CouponAdmin(ReadOnlyAdmin):
         for coupon in queryset.order_by("pk"):
             try:
                 before = coupon.status
-                coupon_services.void_coupon(coupon=coupon, reason=_("Voided by staff"), actor=request.user)
+                coupon_services.void_coupon(coupon=coupon, reason_code=Coupon.VoidReason.BY_STAFF, actor=request.user)
                 voided += before != Coupon.Status.VOID
             except DomainError as error:
                 refused.append(f"{coupon.code}: {error.detail}")
@@ -239,13 +230,17 @@ class RedemptionAdmin(admin.ModelAdmin):
         "created_at",
         "cancelled_at",
         "cancelled_by",
-        "cancel_reason",
+        "cancel_reason_display",
         "points_returned",
     ]
     fields = readonly_fields
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("coupons")
+
+    @admin.display(description=gettext_lazy("cancellation reason"))
+    def cancel_reason_display(self, redemption):
+        return redemption.cancel_reason_text or "—"
 
     @admin.display(description=gettext_lazy("coupons"))
     def coupon_codes(self, redemption):
@@ -267,7 +262,7 @@ class RedemptionAdmin(admin.ModelAdmin):
         for redemption in queryset.select_related("member", "reward").order_by("pk"):
             try:
                 result = redemption_services.cancel_redemption(
-                    redemption=redemption, actor=request.user, reason=_("Cancelled in the back office")
+                    redemption=redemption, actor=request.user, reason_code=Redemption.CancelReason.BACK_OFFICE
                 )
             except DomainError as error:
                 self.message_user(

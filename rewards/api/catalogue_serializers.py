@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from rewards.api.serializers import ItemInputSerializer, MemberNoField, TierRefSerializer
 from rewards.models import Coupon, CouponTemplate, Redemption, Reward, Tier
+from rewards.services import catalogue as catalogue_services
 from rewards.services.ledger import MAX_POINTS_PER_GRANT
 
 
@@ -31,21 +32,7 @@ class RewardSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Reward
-        fields = [
-            "id",
-            "name",
-            "kind",
-            "description",
-            "points_cost",
-            "stock",
-            "is_active",
-            "valid_from",
-            "valid_until",
-            "min_tier",
-            "plan_members_only",
-            "coupon_template",
-            "per_member_limit",
-        ]
+        fields = ["id", *catalogue_services.EDITABLE]  # what the service lets a manager change
         read_only_fields = ["id"]
         validators = []  # the model's clean() runs in the service
 

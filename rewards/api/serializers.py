@@ -2,15 +2,14 @@
 
 from decimal import Decimal
 
-from django.db import connection
 from django.utils.encoding import smart_str
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from loyalty_crm._sql import row_where
 from loyalty_crm.api import fields as api_fields
-from loyalty_crm.bulk import select_columns
 from members.models import Member, PaymentMethod, SalesChannel, Store
 from members.services import MAX_LINE_QUANTITY, MAX_PURCHASE_AMOUNT
 from rewards import rules
@@ -25,15 +24,7 @@ class _SlugLookupField(serializers.SlugRelatedField):
     def to_internal_value(self, data):
         if not isinstance(data, str | int) or isinstance(data, bool):
             self.fail("invalid")
-        model = self.get_queryset().model
-        quote = connection.ops.quote_name
-        column = model._meta.get_field(self.slug_field).column
-        rows = list(
-            model.objects.raw(
-                f"SELECT {select_columns(model)} FROM {quote(model._meta.db_table)} WHERE {quote(column)} = %s",  # noqa: S608
-                [str(data)],
-            )
-        )
+        rows = row_where(self.get_queryset().model, self.slug_field, str(data))
         if not rows:
             self.fail("does_not_exist", slug_name=self.slug_field, value=smart_str(data))
         return rows[0]
@@ -179,10 +170,27 @@ class PointsSummarySerializer(serializers.Serializer):
 class LedgerEntrySerializer(serializers.ModelSerializer):
     purchase = serializers.CharField(source="purchase.external_ref", default=None, allow_null=True)
     actor = serializers.CharField(source="actor.username", default=None, allow_null=True)
+    reason = serializers.CharField(
+        source="reason_text", help_text=_("Why the row exists, in the request's language (Accept-Language).")
+    )
+    reason_params = serializers.JSONField(help_text=_("The values the reason names (a reference, a reward, a date)."))
+    note = serializers.CharField(source="reason", help_text=_("What a person typed, as they typed it."))
 
     class Meta:
         model = LedgerEntry
-        fields = ["id", "kind", "points", "balance_after", "purchase", "reason", "actor", "created_at"]
+        fields = [
+            "id",
+            "kind",
+            "points",
+            "balance_after",
+            "purchase",
+            "reason",
+            "reason_code",
+            "reason_params",
+            "note",
+            "actor",
+            "created_at",
+        ]
 
 
 class AdjustInputSerializer(serializers.Serializer):
@@ -198,7 +206,7 @@ class AdjustInputSerializer(serializers.Serializer):
 class AdjustOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField(source="entry.pk")
     points = serializers.IntegerField(source="entry.points")
-    reason = serializers.CharField(source="entry.reason")
+    reason = serializers.CharField(source="entry.reason_text")
     points_balance = serializers.IntegerField()
 
 

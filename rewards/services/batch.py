@@ -32,6 +32,7 @@ that fails the whole run).
 from __future__ import annotations
 
 import datetime
+import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -358,7 +359,18 @@ def post_purchases_batch(*, drafts: list[PurchaseDraft], actor=None) -> BatchRes
     return BatchResult(outcomes=outcomes)
 
 
-_ENTRY_FIELDS = ("account_id", "member_id", "kind", "points", "balance_after", "purchase_id", "reason", "actor_id")
+_ENTRY_FIELDS = (
+    "account_id",
+    "member_id",
+    "kind",
+    "points",
+    "balance_after",
+    "purchase_id",
+    "reason_code",
+    "reason_params",  # JSON text: COPY and SQLite take it as it is
+    "reason",
+    "actor_id",
+)
 _LOT_FIELDS = ("entry_id", "account_id", "points", "remaining", "expired", "expires_on")
 _POSTING_FIELDS = (
     "purchase_id",
@@ -381,11 +393,12 @@ def _post_new(new: list[int], *, drafts, refs, fingerprints, outcomes, actor) ->
     policy = context.policy
     expiry_kind, expiry_months = ledger.active_expiry_policy()
     expiry_dates: dict[datetime.date, datetime.date] = {}
-    expired_reasons: dict[datetime.date, str] = {}  # translated once per date
+    expired_params: dict[datetime.date, str] = {}  # JSON text, once per date
     today = timezone.localdate()
     now = timezone.now()
     actor_id = getattr(ledger.real_actor(actor), "pk", None)
-    reason = _("Purchase %(ref)s")  # translated once, formatted per purchase
+    # The reason is a code and its parameters (`rewards.ledger_reasons`), rendered when read.
+    purchase_reason, expired_reason = LedgerEntry.Reason.PURCHASE.value, LedgerEntry.Reason.EXPIRED_AT_ONCE.value
     earn, expire = LedgerEntry.Kind.EARN.value, LedgerEntry.Kind.EXPIRE.value
     by_spend = policy.basis == TierPolicy.Basis.WINDOW_SPEND
     entries: list[tuple] = []  # _ENTRY_FIELDS + created_at
@@ -413,15 +426,17 @@ def _post_new(new: list[int], *, drafts, refs, fingerprints, outcomes, actor) ->
                     points,
                     move.balance_after,
                     purchase_id,
-                    (reason % {"ref": refs[index]})[:200],
+                    purchase_reason,
+                    json.dumps({"ref": refs[index]}),
+                    "",
                     actor_id,
                     now,
                 )
             )
             if move.expired:
-                expired_reason = expired_reasons.get(expires_on)
-                if expired_reason is None:
-                    expired_reason = expired_reasons[expires_on] = ledger.expired_at_once_reason(expires_on)[:200]
+                params = expired_params.get(expires_on)
+                if params is None:
+                    params = expired_params[expires_on] = json.dumps(ledger.expired_at_once_params(expires_on))
                 entries.append(
                     (
                         account_id,
@@ -431,6 +446,8 @@ def _post_new(new: list[int], *, drafts, refs, fingerprints, outcomes, actor) ->
                         move.balance_after_expiry,
                         purchase_id,
                         expired_reason,
+                        params,
+                        "",
                         actor_id,
                         now,
                     )

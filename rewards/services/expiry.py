@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from rewards.models import LedgerEntry, PointsAccount, PointsLot
 
@@ -54,9 +53,7 @@ def _batch_upper_bound(cursor, t, *, today: datetime.date, after: int, size: int
     return cursor.fetchone()[0]
 
 
-def _expire_batch(
-    cursor, t, *, today: datetime.date, lo: int, hi: int, reason: tuple[str, str]
-) -> tuple[int, int, int]:
+def _expire_batch(cursor, t, *, today: datetime.date, lo: int, hi: int) -> tuple[int, int, int]:
     """Expire the due lots with lo < id <= hi. Returns (lots, points, accounts)."""
     postgres = connection.vendor == "postgresql"
     params = {"today": today, "lo": lo, "hi": hi}
@@ -73,17 +70,28 @@ def _expire_batch(
         return 0, 0, 0
     # 2. One expire row per lot, re-reading the lots now that their accounts are locked. Within an
     #    account, balance_after runs down lot by lot (oldest expiry first) to the final balance.
-    before, after = reason
+    #    The reason is `Reason.EXPIRY` with the lot's expiry date, built in SQL (rendered when read).
+    params_sql = (
+        "jsonb_build_object('date', CAST(l.expires_on AS TEXT))"
+        if postgres
+        else "json_object('date', CAST(l.expires_on AS TEXT))"
+    )
     cursor.execute(
         f"INSERT INTO {t['entry']} "
-        f"(account_id, member_id, kind, points, balance_after, purchase_id, reason, actor_id, created_at) "
+        f"(account_id, member_id, kind, points, balance_after, purchase_id, reason_code, reason_params, reason, "
+        f"actor_id, created_at) "
         f"SELECT l.account_id, a.member_id, %(kind)s, -l.remaining, "
         f"a.balance - SUM(l.remaining) OVER (PARTITION BY l.account_id ORDER BY l.expires_on, l.id "
         f"ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW), "
-        f"e.purchase_id, SUBSTR(%(before)s || CAST(l.expires_on AS TEXT) || %(after)s, 1, 200), NULL, %(now)s "
+        f"e.purchase_id, %(reason_code)s, {params_sql}, '', NULL, %(now)s "
         f"FROM {t['lot']} l JOIN {t['account']} a ON a.id = l.account_id JOIN {t['entry']} e ON e.id = l.entry_id "
         f"WHERE {DUE} ORDER BY l.account_id, l.expires_on, l.id",
-        {**params, "kind": LedgerEntry.Kind.EXPIRE, "before": before, "after": after, "now": timezone.now()},
+        {
+            **params,
+            "kind": LedgerEntry.Kind.EXPIRE,
+            "reason_code": LedgerEntry.Reason.EXPIRY.value,
+            "now": timezone.now(),
+        },
     )
     cursor.execute(f"SELECT COUNT(*), COALESCE(SUM(l.remaining), 0) FROM {t['lot']} l WHERE {DUE}", params)
     lots, points = cursor.fetchone()
@@ -117,10 +125,6 @@ def expire_due_lots(*, today: datetime.date | None = None, batch_size: int = 50_
     if batch_size < 1:
         raise ValueError(f"batch_size must be 1 or more, not {batch_size}.")
     today = today or timezone.localdate()
-    template = _("Expired: points left from %(date)s")
-    before, _sep, after = template.partition("%(date)s")
-    # The date stands for the lot's expiry date; SQL fills it in per row.
-    reason = (before, after) if _sep else (template + " ", "")
     t = _tables()
     total_lots = total_points = total_accounts = batches = 0
     last = 0
@@ -129,7 +133,7 @@ def expire_due_lots(*, today: datetime.date | None = None, batch_size: int = 50_
             hi = _batch_upper_bound(cursor, t, today=today, after=last, size=batch_size)
             if hi is None:
                 break
-            lots, points, accounts = _expire_batch(cursor, t, today=today, lo=last, hi=hi, reason=reason)
+            lots, points, accounts = _expire_batch(cursor, t, today=today, lo=last, hi=hi)
         total_lots += lots
         total_points += points
         total_accounts += accounts

@@ -333,7 +333,8 @@ def _post_new(
             kind=LedgerEntry.Kind.SPEND,
             points=quote.points_used,
             purchase=purchase,
-            reason=_("Paid with points: purchase %(ref)s") % {"ref": external_ref},
+            reason_code=LedgerEntry.Reason.POINTS_PAYMENT,
+            reason_params={"ref": external_ref},
             actor=actor,
             taken=lots_taken,
         )
@@ -358,7 +359,8 @@ def _post_new(
             points=preview.points,
             earned_on=timezone.localdate(ordered_at),
             purchase=purchase,
-            reason=_("Purchase %(ref)s") % {"ref": external_ref},
+            reason_code=LedgerEntry.Reason.PURCHASE,
+            reason_params={"ref": external_ref},
             actor=actor,
         )
     changed = ledger.retier(

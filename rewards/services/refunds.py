@@ -235,7 +235,9 @@ def quote_return(*, purchase: Purchase, lines: list[tuple[int, int]]) -> ReturnQ
     )
 
 
-def _give_back_points(account, *, posting: PurchasePosting, points: int, purchase: Purchase, reason: str, actor):
+def _give_back_points(
+    account, *, posting: PurchasePosting, points: int, purchase: Purchase, reason_params: dict, actor
+):
     """Credit `points` of those that paid for the purchase, as `spend_return` rows keeping the
     expiry dates they had when spent: the latest dates first (the earlier returns took the latest
     ones before); a date already past expires at once. Dates unknown: today's policy date."""
@@ -256,7 +258,8 @@ def _give_back_points(account, *, posting: PurchasePosting, points: int, purchas
                 earned_on=today,
                 expires_on=expires_on,
                 purchase=purchase,
-                reason=reason,
+                reason_code=LedgerEntry.Reason.REFUND,
+                reason_params=reason_params,
                 actor=actor,
             )
             left -= give
@@ -335,7 +338,7 @@ def refund_purchase(
     if purchase.member_id is not None:
         tiers = selectors.tiers()
         account = ledger.lock_or_open_account(purchase.member, tiers)
-        label = _("Refund %(ref)s of purchase %(purchase)s") % {"ref": external_ref, "purchase": purchase.external_ref}
+        reason_params = {"ref": external_ref, "purchase": purchase.external_ref}
         if posting is not None:
             lot = _earned_lot(purchase)
             reversed_points = _points_to_reverse(purchase, posting, lot, requested)
@@ -349,14 +352,20 @@ def refund_purchase(
                     allow_debt=True,
                     first_lot=lot,
                     purchase=purchase,
-                    reason=label,
+                    reason_code=LedgerEntry.Reason.REFUND,
+                    reason_params=reason_params,
                     actor=actor,
                 )
                 account.lifetime_earned -= reversed_points
                 posting.points_reversed += reversed_points
             if points_back:
                 _give_back_points(
-                    account, posting=posting, points=points_back, purchase=purchase, reason=label, actor=actor
+                    account,
+                    posting=posting,
+                    points=points_back,
+                    purchase=purchase,
+                    reason_params=reason_params,
+                    actor=actor,
                 )
                 posting.points_returned += points_back
             if reversed_points or points_back:

@@ -21,7 +21,6 @@ few UPDATEs (one per target tier) and one bulk INSERT of their history rows. Run
 day changes nothing the second time.
 """
 
-# ruff: noqa: S608 -- only table names from the models' _meta are interpolated; values are parameters.
 from __future__ import annotations
 
 import datetime
@@ -35,13 +34,12 @@ from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from members.models import Purchase
-from rewards import lock_objects, rules
+from rewards import _sql, lock_objects, rules
 from rewards.models import (
     TIER_POLICY_CACHE_KEY,
     TIER_POLICY_CACHE_SECONDS,
     LedgerEntry,
     PointsAccount,
-    PurchasePosting,
     Tier,
     TierHistory,
     TierPolicy,
@@ -121,6 +119,7 @@ def qualifying_figure(
         return Decimal(str(total or 0)).quantize(MONEY)
     total = (
         LedgerEntry.objects.filter(Q(points__gt=0) | Q(kind=LedgerEntry.Kind.REFUND_REVERSAL), account_id=account.pk)
+        .exclude(kind=LedgerEntry.Kind.SPEND_RETURN)  # points paid and given back were not earned
         .filter(Q(purchase__isnull=True, created_at__gte=start) | Q(purchase__ordered_at__gte=start))
         .order_by()
         .aggregate(s=Sum("points"))["s"]
@@ -156,6 +155,7 @@ def window_bases(
                 LedgerEntry.objects.filter(
                     Q(points__gt=0) | Q(kind=LedgerEntry.Kind.REFUND_REVERSAL), account_id__in=list(members)
                 )
+                .exclude(kind=LedgerEntry.Kind.SPEND_RETURN)
                 .filter(Q(purchase__isnull=True, created_at__gte=start) | Q(purchase__ordered_at__gte=start))
                 .order_by()
                 .values_list("account_id")
@@ -209,115 +209,10 @@ class ReevaluationResult:
         return self.upgrades + self.downgrades + self.grace_started + self.grace_cleared
 
 
-@dataclass(frozen=True)
-class _Row:
-    account_id: int
-    member_id: int
-    tier_id: int
-    below_since: datetime.date | None
-    figure: Decimal
-    target_id: int
-    current_rank: int
-    target_rank: int
-
-
 UPGRADE, DOWNGRADE, START_GRACE, CLEAR_GRACE = "upgrade", "downgrade", "start_grace", "clear_grace"
 
 
-def _tables() -> dict[str, str]:
-    quote = connection.ops.quote_name
-    return {
-        "account": quote(PointsAccount._meta.db_table),
-        "tier": quote(Tier._meta.db_table),
-        "purchase": quote(Purchase._meta.db_table),
-        "posting": quote(PurchasePosting._meta.db_table),
-        "entry": quote(LedgerEntry._meta.db_table),
-        "history": quote(TierHistory._meta.db_table),
-    }
-
-
-def _figure_sql(policy: Policy, t: dict[str, str]) -> str:
-    """The figure of account `a` as an SQL expression: its own column for the lifetime bases; for the
-    window bases a correlated sum that PostgreSQL answers per account from the indexes (the member's
-    purchases by date, the posting by purchase; or the account's ledger rows) — cheaper than grouping
-    the whole window's purchases once per batch."""
-    if policy.basis == TierPolicy.Basis.LIFETIME_SPEND:
-        return "a.lifetime_spend"
-    if policy.basis == TierPolicy.Basis.LIFETIME_POINTS:
-        return "a.lifetime_earned"
-    if policy.basis == TierPolicy.Basis.WINDOW_SPEND:
-        return (
-            f"COALESCE((SELECT SUM(p.total - p.refunded_total) FROM {t['purchase']} p "
-            f"WHERE p.member_id = a.member_id AND p.ordered_at >= %(start)s "
-            f"AND EXISTS (SELECT 1 FROM {t['posting']} pp WHERE pp.purchase_id = p.id)), 0)"
-        )
-    return (
-        f"COALESCE((SELECT SUM(e.points) FROM {t['entry']} e LEFT JOIN {t['purchase']} p ON p.id = e.purchase_id "
-        f"WHERE e.account_id = a.id AND (e.points > 0 OR e.kind = %(reversal)s) "
-        f"AND COALESCE(p.ordered_at, e.created_at) >= %(start)s), 0)"
-    )
-
-
-def _changing_rows(
-    cursor, t, *, policy: Policy, today: datetime.date, lo: int, hi: int, entry: tuple[int, int], only=None
-) -> list[_Row]:
-    """The accounts of (lo, hi] (and among `only`, on PostgreSQL) whose tier or grace mark changes
-    tonight, with their figure and the tier it reaches.
-
-    The tier a figure reaches comes from a join with the tiers as bands [threshold, next threshold)
-    (thresholds rise with rank, `Tier.clean`); both CTEs are MATERIALIZED so each figure is computed
-    once per account.
-    """
-    postgres = connection.vendor == "postgresql"
-    below = ""
-    if policy.downgrade:
-        below = "OR (target_rank < cur.rank AND (f.below_since IS NULL OR f.below_since <= %(cutoff)s))"
-    among = " AND a.id = ANY(%(only)s)" if only is not None and postgres else ""
-    target_rank = "COALESCE(b.rank, %(entry_rank)s)"
-    cursor.execute(
-        f"WITH bands AS MATERIALIZED (SELECT t.id, t.rank, t.threshold, "
-        f"LEAD(t.threshold) OVER (ORDER BY t.threshold) AS upper FROM {t['tier']} t), "
-        f"f AS MATERIALIZED (SELECT a.id, a.member_id, a.tier_id, a.below_since, "
-        f"ROUND({_figure_sql(policy, t)}, 2) AS figure "
-        f"FROM {t['account']} a WHERE a.id > %(lo)s AND a.id <= %(hi)s{among}) "
-        f"SELECT f.id, f.member_id, f.tier_id, f.below_since, f.figure, COALESCE(b.id, %(entry)s), cur.rank, "
-        f"{target_rank} AS target_rank "
-        f"FROM f JOIN {t['tier']} cur ON cur.id = f.tier_id "
-        f"LEFT JOIN bands b ON f.figure >= b.threshold AND (b.upper IS NULL OR f.figure < b.upper) "
-        f"WHERE {target_rank} > cur.rank OR ({target_rank} >= cur.rank AND f.below_since IS NOT NULL) "
-        f"{below.replace('target_rank', target_rank)} "
-        f"ORDER BY f.id",
-        {
-            "lo": lo,
-            "hi": hi,
-            **({"only": sorted(only)} if among else {}),
-            "start": connection.ops.adapt_datetimefield_value(window_start(today, policy.window_months)),
-            "reversal": LedgerEntry.Kind.REFUND_REVERSAL.value,
-            "entry": entry[0],
-            "entry_rank": entry[1],
-            "cutoff": connection.ops.adapt_datefield_value(today - datetime.timedelta(days=policy.grace_days)),
-        },
-    )
-    rows = []
-    for account_id, member_id, tier_id, below_since, value, target_id, current_rank, target_rank in cursor.fetchall():
-        if isinstance(below_since, str):  # SQLite returns dates from raw SQL as text
-            below_since = datetime.date.fromisoformat(below_since)
-        rows.append(
-            _Row(
-                account_id=account_id,
-                member_id=member_id,
-                tier_id=tier_id,
-                below_since=below_since,
-                figure=Decimal(str(value or 0)).quantize(MONEY),
-                target_id=target_id,
-                current_rank=current_rank,
-                target_rank=target_rank,
-            )
-        )
-    return rows
-
-
-def _decide(rows: list[_Row], *, policy: Policy) -> list[tuple[_Row, str]]:
+def _decide(rows: list[_sql.ReevaluationRow], *, policy: Policy) -> list[tuple[_sql.ReevaluationRow, str]]:
     """What tonight does to each row the query returned (it returns only rows that change)."""
     decided = []
     for row in rows:
@@ -333,18 +228,7 @@ def _decide(rows: list[_Row], *, policy: Policy) -> list[tuple[_Row, str]]:
     return decided
 
 
-def _next_batch(cursor, t, *, after: int, size: int) -> tuple[int | None, int]:
-    """(highest id, number) of the next `size` accounts after id `after`; (None, 0) when none is left."""
-    cursor.execute(
-        f"SELECT MAX(id), COUNT(*) FROM (SELECT a.id FROM {t['account']} a WHERE a.id > %s ORDER BY a.id LIMIT %s) "
-        f"AS batch",
-        [after, size],
-    )
-    hi, count = cursor.fetchone()
-    return hi, count
-
-
-def _count(result: ReevaluationResult, decided: list[tuple[_Row, str]], codes: dict[int, str]) -> None:
+def _count(result: ReevaluationResult, decided: list[tuple[_sql.ReevaluationRow, str]], codes: dict[int, str]) -> None:
     for row, action in decided:
         if action == UPGRADE:
             result.upgrades += 1
@@ -359,19 +243,7 @@ def _count(result: ReevaluationResult, decided: list[tuple[_Row, str]], codes: d
             result.moves[move] = result.moves.get(move, 0) + 1
 
 
-def id_lists(ids: list[int]) -> list[tuple[str, list]]:
-    """`(condition, params)` pairs matching `id` to these ids: one `= ANY(array)` on PostgreSQL (a long
-    IN list costs more to send and parse than to run), IN lists of at most 500 elsewhere (SQLite's
-    variable limit)."""
-    if connection.vendor == "postgresql":
-        return [("= ANY(%s)", [list(ids)])]
-    return [
-        (f"IN ({', '.join(['%s'] * len(chunk))})", list(chunk))
-        for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500))
-    ]
-
-
-def _apply(cursor, t, decided: list[tuple[_Row, str]], *, policy: Policy, today: datetime.date) -> None:
+def _apply(cursor, t, decided: list[tuple[_sql.ReevaluationRow, str]], *, policy: Policy, today: datetime.date) -> None:
     """Write one batch's decisions: an UPDATE per target tier and per grace change, and the history
     rows in one executemany (pipelined by psycopg), in raw SQL: model instances for ten thousand rows
     cost more than the database's work."""
@@ -407,32 +279,16 @@ def _apply(cursor, t, decided: list[tuple[_Row, str]], *, policy: Policy, today:
             start_grace.append(row.account_id)
         else:
             clear_grace.append(row.account_id)
-    changes = [("tier_id = %s, below_since = NULL", [target_id], ids) for target_id, ids in by_target.items()]
-    if start_grace:
-        changes.append(("below_since = %s", [connection.ops.adapt_datefield_value(today)], start_grace))
-    if clear_grace:
-        changes.append(("below_since = NULL", [], clear_grace))
-    for assignment, values, ids in changes:
-        for condition, params in id_lists(ids):
-            cursor.execute(
-                f"UPDATE {t['account']} SET {assignment}, updated_at = %s WHERE id {condition}",
-                [*values, now, *params],
-            )
-    if not history:
-        return
-    columns = "member_id, from_tier_id, to_tier_id, reason, basis, window_months, figure, below_since, at"
-    if connection.vendor == "postgresql":
-        # One statement for the batch: the rows travel as arrays, one per column.
-        cursor.execute(
-            f"INSERT INTO {t['history']} ({columns}) SELECT * FROM unnest(%s::bigint[], %s::bigint[], "
-            f"%s::bigint[], %s::varchar[], %s::varchar[], %s::smallint[], %s::numeric[], %s::date[], "
-            f"%s::timestamptz[])",
-            [list(column) for column in zip(*history, strict=True)],
-        )
-    else:
-        cursor.executemany(
-            f"INSERT INTO {t['history']} ({columns}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)", history
-        )
+    _sql.write_reevaluation(
+        cursor,
+        t,
+        by_target=by_target,
+        start_grace=start_grace,
+        clear_grace=clear_grace,
+        today=today,
+        now=now,
+        history=history,
+    )
 
 
 def reevaluate_tiers(
@@ -459,52 +315,21 @@ def reevaluate_tiers(
         return result
     codes = {pk: code for pk, code, _rank in tiers}
     entry = (tiers[0][0], tiers[0][2])
-    t = _tables()
+    t = _sql.tier_tables()
+    start = window_start(today, policy.window_months)
     last = 0
     while True:
         with transaction.atomic(), connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                # The correlated sums look expensive to the planner, whose JIT compilation would then
-                # cost more than the query itself.
-                cursor.execute("SET LOCAL jit = off")
-            hi, done = _next_batch(cursor, t, after=last, size=batch_size)
+            _sql.jit_off(cursor)
+            hi, done = _sql.next_batch(cursor, t, after=last, size=batch_size)
             if hi is None:
                 break
-            batch = {"policy": policy, "today": today, "lo": last, "hi": hi, "entry": entry}
-            rows = _changing_rows(cursor, t, **batch)
+            batch = {"policy": policy, "start": start, "today": today, "lo": last, "hi": hi, "entry": entry}
+            rows = _sql.changing_rows(cursor, t, **batch)
             if rows and not dry_run:
                 locked = lock_objects.members_and_accounts_for_reevaluation([row.account_id for row in rows])
                 # Decided again under the locks: a posting that held one has committed by now.
-                rows = [row for row in _changing_rows(cursor, t, **batch, only=locked) if row.account_id in locked]
-            decided = _decide(rows, policy=policy)
-            if not dry_run:
-                _apply(cursor, t, decided, policy=policy, today=today)
-            _count(result, decided, codes)
-        result.accounts += done
-        result.batches += 1
-        last = hi
-        if progress is not None:
-            progress(done)
-    return result
-    codes = dict(tiers)
-    entry_id = tiers[0][0]
-    t = _tables()
-    last = 0
-    while True:
-        with transaction.atomic(), connection.cursor() as cursor:
-            hi, done = _next_batch(cursor, t, after=last, size=batch_size)
-            if hi is None:
-                break
-            rows = _changing_rows(cursor, t, policy=policy, today=today, lo=last, hi=hi, entry_id=entry_id)
-            if rows and not dry_run:
-                ids = [row.account_id for row in rows]
-                locked = lock_objects.members_and_accounts_for_reevaluation(ids)
-                # Decided again under the locks: a posting that held one has committed by now.
-                rows = [
-                    row
-                    for row in _changing_rows(cursor, t, policy=policy, today=today, lo=last, hi=hi, entry_id=entry_id)
-                    if row.account_id in locked
-                ]
+                rows = [row for row in _sql.changing_rows(cursor, t, **batch, only=locked) if row.account_id in locked]
             decided = _decide(rows, policy=policy)
             if not dry_run:
                 _apply(cursor, t, decided, policy=policy, today=today)

@@ -43,7 +43,7 @@ for _role, _codenames in CATALOGUE.items():
     EXPECTED[_role] = EXPECTED[_role] | _codenames
 # Balance corrections (rewards/migrations/0012_balance_corrections_roles.py): managers read them.
 EXPECTED[MANAGER] = EXPECTED[MANAGER] | {"view_balancecorrection"}
-# The till (rewards/migrations/0015_till_page_permissions.py): managers change prices at the till and
+# The till (rewards/migrations/0018_till_page_permissions.py): managers change prices at the till and
 # refund without goods; store staff use it with the posting and refund permissions they hold.
 EXPECTED[MANAGER] = EXPECTED[MANAGER] | {"override_till_price", "refund_without_goods"}
 # Paying with points (rewards/migrations/0014_points_payment_seed_roles.py): everyone reads the

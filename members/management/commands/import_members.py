@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import io
 import os
-from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from tqdm import tqdm
 
-from members.importing import ImportFailed, import_members, write_error_report
+from loyalty_crm.csvimport_command import CsvImportCommand
+from members.importing import ImportFailed, import_members
 
 
-class Command(BaseCommand):
+class Command(CsvImportCommand):
     help_text = gettext_lazy(
         "Create or update members from a UTF-8 CSV file, matched by external_id. Required columns: "
         "external_id, name, phone, email, birthday, registered_at; optional: gender, store, tags, "
@@ -22,37 +22,15 @@ class Command(BaseCommand):
         "All or nothing unless --skip-errors."
     )
 
-    @property
-    def help(self) -> str:  # argparse needs a str, not a lazy string
-        return str(self.help_text)
-
-    def add_arguments(self, parser):
-        parser.add_argument("file", help=_("The CSV file (UTF-8, with or without BOM)."))
-        parser.add_argument(
-            "--skip-errors",
-            action="store_true",
-            help=_("Import the good rows and write the bad ones to a report instead of stopping at the first."),
-        )
-        parser.add_argument(
-            "--report",
-            help=_("Where to write the report of bad rows (default: FILE.errors.csv next to the input)."),
-        )
-        parser.add_argument(
-            "--batch-size",
-            type=int,
-            default=5000,
-            help=_("Rows read, checked and written together (default 5000; memory grows with it, about 4 KB a row)."),
-        )
-        parser.add_argument(
-            "--dry-run", action="store_true", help=_("Check the whole file and report, but store nothing.")
-        )
+    skip_errors_help = gettext_lazy(
+        "Import the good rows and write the bad ones to a report instead of stopping at the first."
+    )
+    batch_size_help = gettext_lazy(
+        "Rows read, checked and written together (default 5000; memory grows with it, about 4 KB a row)."
+    )
 
     def handle(self, *args, **options):
-        path = Path(options["file"])
-        if not path.is_file():
-            raise CommandError(_("No such file: %(path)s") % {"path": path})
-        if options["batch_size"] < 1:
-            raise CommandError(_("--batch-size must be at least 1."))
+        path = self.input_path(options)
         show_progress = options["verbosity"] >= 1
         # The bar follows the bytes read, so it needs no first pass to count the rows of a huge file.
         with (
@@ -106,10 +84,7 @@ class Command(BaseCommand):
             )
         self.stdout.write(self.style.SUCCESS(summary) if not result.errors else summary)
         if result.errors:
-            report = Path(options["report"]) if options["report"] else path.with_name(path.name + ".errors.csv")
-            # UTF-8 with a BOM, so Excel shows Chinese text right.
-            with open(report, "w", encoding="utf-8-sig", newline="") as out:
-                write_error_report(out, result.errors)
+            report = self.write_report(path, options, result.errors)
             if result.dry_run and not options["skip_errors"]:
                 raise CommandError(
                     ngettext(

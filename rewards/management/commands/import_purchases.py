@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import io
 import os
-from pathlib import Path
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from tqdm import tqdm
 
-from loyalty_crm.csvimport import ImportFailed, write_error_report
+from loyalty_crm.csvimport import ImportFailed
+from loyalty_crm.csvimport_command import CsvImportCommand
 from rewards.importing import import_purchases
 
 
-class Command(BaseCommand):
+class Command(CsvImportCommand):
     help_text = gettext_lazy(
         "Post purchases from a UTF-8 CSV file, earning points and updating tiers as the API does. "
         "Required columns: external_ref, member_external_id, ordered_at, sku, category, quantity, unit_price "
@@ -24,38 +24,17 @@ class Command(BaseCommand):
         "All or nothing unless --skip-errors; purchases already posted are skipped."
     )
 
-    @property
-    def help(self) -> str:  # argparse needs a str, not a lazy string
-        return str(self.help_text)
+    skip_errors_help = gettext_lazy(
+        "Post the good purchases and write the bad ones to a report instead of refusing the file."
+    )
+    batch_size_help = gettext_lazy("Purchases posted together (default 5000).")
 
     def add_arguments(self, parser):
-        parser.add_argument("file", help=_("The CSV file (UTF-8, with or without BOM)."))
-        parser.add_argument(
-            "--skip-errors",
-            action="store_true",
-            help=_("Post the good purchases and write the bad ones to a report instead of refusing the file."),
-        )
-        parser.add_argument(
-            "--report",
-            help=_("Where to write the report of bad rows (default: FILE.errors.csv next to the input)."),
-        )
-        parser.add_argument(
-            "--batch-size",
-            type=int,
-            default=5000,
-            help=_("Purchases posted together (default 5000)."),
-        )
-        parser.add_argument(
-            "--dry-run", action="store_true", help=_("Check the whole file and report, but store nothing.")
-        )
+        super().add_arguments(parser)
         parser.add_argument("--by", help=_("Username recorded as the author of the points (optional)."))
 
     def handle(self, *args, **options):
-        path = Path(options["file"])
-        if not path.is_file():
-            raise CommandError(_("No such file: %(path)s") % {"path": path})
-        if options["batch_size"] < 1:
-            raise CommandError(_("--batch-size must be at least 1."))
+        path = self.input_path(options)
         actor = None
         if options["by"]:
             actor = get_user_model().objects.filter(username=options["by"]).first()
@@ -97,7 +76,7 @@ class Command(BaseCommand):
                     progress=progress,
                 )
             except ImportFailed as exc:
-                report = self._report(path, options, exc.errors)
+                report = self.write_report(path, options, exc.errors)
                 raise CommandError(
                     ngettext(
                         "%(count)d error, so nothing was imported: %(first)s The report is in %(report)s.",
@@ -139,7 +118,7 @@ class Command(BaseCommand):
             )
         self.stdout.write(self.style.SUCCESS(summary) if not result.errors else summary)
         if result.errors:
-            report = self._report(path, options, result.errors)
+            report = self.write_report(path, options, result.errors)
             if result.dry_run:
                 message = ngettext(
                     "%(count)d purchase has errors; the report is in %(report)s.",
@@ -154,10 +133,3 @@ class Command(BaseCommand):
                 )
             # Non-zero, so scripts notice even when the good purchases were posted (--skip-errors).
             raise CommandError(message % {"count": result.rejected, "report": report}, returncode=1)
-
-    def _report(self, path: Path, options, errors) -> Path:
-        report = Path(options["report"]) if options["report"] else path.with_name(path.name + ".errors.csv")
-        # UTF-8 with a BOM, so Excel shows Chinese text right.
-        with open(report, "w", encoding="utf-8-sig", newline="") as out:
-            write_error_report(out, errors)
-        return report

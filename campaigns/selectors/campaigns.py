@@ -14,8 +14,8 @@ API_SKIP_REASONS = ("no_consent", "opted_out", "frequency_cap", "quiet_hours", "
 
 
 def contact_policy() -> ContactPolicy:
-    """The single contact policy row (created with the defaults if missing)."""
-    return ContactPolicy.objects.get_or_create(pk=1)[0]
+    """The single contact policy row (made again with the defaults if missing: `ContactPolicy.load`)."""
+    return ContactPolicy.load()
 
 
 @dataclass

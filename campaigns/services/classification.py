@@ -178,7 +178,8 @@ def classify_members(
             f"MAX(p.ordered_at) AS last_at, "
             f"ROW_NUMBER() OVER (PARTITION BY p.member_id ORDER BY {day}) AS day_no "
             f"FROM {purchase_table} p "
-            f"WHERE p.ordered_at < %(end)s AND p.total > p.refunded_total "
+            # Walk-in sales (no member) count in the sales figures, never in a member's class.
+            f"WHERE p.member_id IS NOT NULL AND p.ordered_at < %(end)s AND p.total > p.refunded_total "
             f"GROUP BY p.member_id, {day}) d "
             f"GROUP BY d.member_id",
             params,
@@ -346,7 +347,7 @@ def _fit_and_predict(cursor, dialect: _Dialect, *, as_of: datetime.date, horizon
     )
     data = _read_inputs(cursor, dialect)
     if not len(data):
-        return {"fitted": False, "reason": "no purchases"}
+        return {"fitted": False, "reason": "no purchases", "problems": [{"code": "no_purchases", "params": {}}]}
     ids, x, t_x, T, repeat_net = (data[:, i] for i in range(5))
     m = np.divide(repeat_net, x, out=np.zeros_like(x), where=x > 0)
     step = max(1, math.ceil(len(ids) / FIT_SAMPLE))
@@ -365,7 +366,7 @@ def _fit_and_predict(cursor, dialect: _Dialect, *, as_of: datetime.date, horizon
     try:
         fit = clv.fit_bgnbd(x[sample], t_x[sample], T[sample], penalizer_coef=clv.DEFAULT_PENALIZER)
     except clv.FitError as error:
-        problems = [str(error)]
+        problems = [error.problem]
     else:
         problems = clv.bgnbd_problems(fit, x, t_x, T)
     try:
@@ -373,6 +374,7 @@ def _fit_and_predict(cursor, dialect: _Dialect, *, as_of: datetime.date, horizon
     except clv.FitError as error:
         gamma_gamma = None
         model["gamma_gamma_reason"] = str(error)
+        model["gamma_gamma_problem"] = error.problem.as_dict()
     model["gamma_gamma"] = gamma_gamma.as_dict() if gamma_gamma else None
 
     if fit is not None and not problems:
@@ -382,7 +384,12 @@ def _fit_and_predict(cursor, dialect: _Dialect, *, as_of: datetime.date, horizon
         model.update(fitted=True, method=METHOD_BGNBD, bgnbd=fit.as_dict())
     else:
         p_alive, expected = rule.p_alive, rule.expected_purchases
-        model.update(fitted=False, method=METHOD_RULE, reason="; ".join(problems))
+        model.update(
+            fitted=False,
+            method=METHOD_RULE,
+            reason="; ".join(problems),  # in English, for logs; screens render `problems`
+            problems=[problem.as_dict() for problem in problems],
+        )
         if fit is not None:
             model["rejected_bgnbd"] = fit.as_dict()
     if gamma_gamma is not None:

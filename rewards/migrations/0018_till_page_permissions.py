@@ -19,7 +19,7 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("rewards", "0014_points_payment_seed_roles")]
+    dependencies = [("rewards", "0017_merge_till_and_reason_codes")]
     operations = [
         migrations.AlterModelOptions(
             name="purchaseposting",

@@ -1,0 +1,74 @@
+"""The project layer's SQL, in one place (docs/contributing.md, "Raw SQL"): the API token lookup.
+
+An integrator's till posts all day, so a token is read with its user in one query and the user's
+permissions (own and through groups) in a second, instead of the ORM's three to four
+(loyalty_crm/api/authentication.py says why and how the answers stay the same).
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection
+from rest_framework.authtoken.models import Token
+
+from loyalty_crm.bulk import select_columns
+
+
+def _tables() -> dict[str, str]:
+    quote = connection.ops.quote_name
+    user = get_user_model()
+    return {
+        "user": quote(user._meta.db_table),
+        "token": quote(Token._meta.db_table),
+        "permission": quote(Permission._meta.db_table),
+        "content_type": quote(ContentType._meta.db_table),
+        "user_permissions": quote(user.user_permissions.through._meta.db_table),
+        "user_groups": quote(user.groups.through._meta.db_table),
+        "group_permissions": quote(Group.permissions.through._meta.db_table),
+    }
+
+
+def load_permissions(user) -> set[str]:
+    """The user's permissions as `ModelBackend` names them ("app_label.codename"), own and through
+    groups, in one query."""
+    t = _tables()
+    sql = (
+        f"SELECT ct.app_label, p.codename FROM {t['permission']} p "
+        f"JOIN {t['content_type']} ct ON ct.id = p.content_type_id "
+        f"WHERE p.id IN (SELECT up.permission_id FROM {t['user_permissions']} up WHERE up.user_id = %s "
+        f"UNION SELECT gp.permission_id FROM {t['group_permissions']} gp "
+        f"JOIN {t['user_groups']} ug ON ug.group_id = gp.group_id WHERE ug.user_id = %s)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [user.pk, user.pk])
+        return {f"{app_label}.{codename}" for app_label, codename in cursor.fetchall()}
+
+
+def users_with_token(key: str) -> list:
+    """The user whose API token is `key` ([] or [user]), with the token's creation time as
+    `token_created`."""
+    t = _tables()
+    user_model = get_user_model()
+    return list(
+        user_model.objects.raw(
+            f"SELECT {select_columns(user_model, alias='u')}, t.created AS token_created FROM {t['token']} t "
+            f"JOIN {t['user']} u ON u.id = t.user_id WHERE t.key = %s",
+            [key],
+        )
+    )
+
+
+def row_where(model, field_name: str, value) -> list:
+    """[the row of `model` whose `field_name` equals `value`] or []: a unique lookup in plain SQL
+    (`Model.objects.raw`), for lookups on every posting where building an ORM query cost more
+    than running it."""
+    quote = connection.ops.quote_name
+    column = model._meta.get_field(field_name).column
+    return list(
+        model.objects.raw(
+            f"SELECT {select_columns(model)} FROM {quote(model._meta.db_table)} WHERE {quote(column)} = %s LIMIT 1",
+            [value],
+        )
+    )
