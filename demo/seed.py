@@ -9,7 +9,7 @@ In order, all in one transaction (all or nothing):
    rewards, paid memberships, redemptions, coupons held and used, promotions (`demo.rewards`);
 4. with the last purchase in, the classification, RFM and CLV run as the nightly task does it
    (so the campaigns can target its classes, and the classification page is filled); then the last
-   day's sales at the till and a return (`demo.till`);
+   day's sales at the till, walk-ins and a return (`demo.till`);
 5. campaigns past (a pilot and its expansion among them), scheduled, recurring and a draft, and
    the marketing KPI targets (`demo.campaigns`); tickets of the year with their survey answers,
    today's queue, and the service KPI targets (`demo.feedback`).

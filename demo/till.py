@@ -1,9 +1,6 @@
 """The demo's last day at the till (收银台): a few sales rung up through the till's services at past
-moments — members paying with the tier discount, a coupon and points — and one return of a line,
-so the till's receipts and the returns page have something to open.
-
-Walk-in sales are left out for now: the classification run does not yet leave purchases without a
-member out of its aggregate, and would fail on the next run (reported with issue 13).
+moments — members paying with the tier discount, a coupon and points, walk-in customers — and one
+return of a line, so the till's receipts and the returns page have something to open.
 
 Each sale goes through `post_purchase(apply_member_pricing=True)` exactly as the till's confirm does
 (its key a `TILL-…` reference drawn from the seed), and the return through
@@ -25,12 +22,14 @@ from rewards.services import post_purchase, refund_purchase
 from rewards.services.checkout import quote_checkout
 
 MEMBER_SALES = 6
+WALK_IN_SALES = 3
 POINTS_TO_USE = 500
 
 
 @dataclass
 class TillCounts:
     sales: int = 0
+    walk_ins: int = 0
     with_points: int = 0
     with_coupon: int = 0
     returns: int = 0
@@ -105,6 +104,21 @@ def seed_till_sales(
         counts.sales += 1
         counts.with_points += bool(quote.points_used)
         counts.with_coupon += bool(quote.coupon is not None and quote.coupon.valid)
+    for index in range(WALK_IN_SALES):
+        moment = horizon - datetime.timedelta(hours=6 - index, minutes=rng.randint(0, 50))
+        with at(moment):
+            post_purchase(
+                member=None,
+                external_ref=_key(rng),
+                ordered_at=moment,
+                items=_basket(rng, products),
+                store=store,
+                payment_method=PaymentMethod.CASH,
+                apply_member_pricing=True,
+                actor=staff,
+            )
+        counts.sales += 1
+        counts.walk_ins += 1
     # One customer brings back one piece of the first line of an earlier sale.
     if sales:
         purchase = sales[0]

@@ -521,7 +521,7 @@ def test_staff_issue_a_coupon_with_a_reason_from_the_member_page(manager, store_
 
 
 def test_the_member_page_lists_the_partner_offers_the_member_got(store_staff):
-    from campaigns import partners
+    from campaigns.services import partners
     from tests.campaigns.referral_helpers import coupon_offer
     from tests.rewards.helpers import post
 

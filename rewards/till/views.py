@@ -310,7 +310,7 @@ def partner_code_view(request):
     page then applies to this sale (the sale's key is the code's order reference)."""
     _require(request, USE_TILL)
     _require(request, "rewards.redeem_coupon")
-    from campaigns.partners import accept_partner_code
+    from campaigns.services.partners import accept_partner_code
 
     form = PartnerCodeForm(request.POST)
     if not form.is_valid():
