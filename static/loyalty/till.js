@@ -514,6 +514,9 @@
     function memberEnter() {
       const term = memberInput.value.trim();
       if (!term) {
+        if (state.member || state.walkIn) {
+          productInput.focus(); // Enter moves on
+        }
         return;
       }
       if (LOOKS_LIKE_PHONE.test(term)) {
