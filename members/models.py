@@ -160,6 +160,11 @@ class Member(TimeStamped):
     birth_day = models.PositiveSmallIntegerField(_("birth day"), null=True, blank=True, editable=False)
     phone = EncryptedTextField(_("phone"), null=True, blank=True)
     phone_hash = models.CharField(max_length=64, blank=True, default="", editable=False, db_index=True)
+    # The last four digits, for the till's "last 4 + pick" lookup: no more than every masked
+    # phone shows (`138****8000`), and searchable without decrypting every profile.
+    phone_last4 = models.CharField(
+        _("last four digits of the phone"), max_length=4, blank=True, default="", editable=False, db_index=True
+    )
     email = EncryptedTextField(_("email"), null=True, blank=True)
     email_hash = models.CharField(max_length=64, blank=True, default="", editable=False, db_index=True)
     home_store = models.ForeignKey(

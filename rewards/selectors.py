@@ -204,6 +204,69 @@ def redemptions() -> QuerySet[Redemption]:
 
 
 @dataclass(frozen=True)
+class MemberCoupon:
+    coupon: Coupon
+    state: str  # "valid", "not_yet_valid", "used", "expired" or "void"
+
+
+MEMBER_COUPONS_SHOWN = 50
+
+
+def member_coupons(member: Member, *, now=None) -> list[MemberCoupon]:
+    """The member's coupons, newest first (at most MEMBER_COUPONS_SHOWN), each with its state now:
+    valid, not yet valid, used, expired or void. One query."""
+    now = now or timezone.now()
+    shown = []
+    for coupon in Coupon.objects.filter(member=member).select_related("template")[:MEMBER_COUPONS_SHOWN]:
+        if coupon.status == Coupon.Status.REDEEMED:
+            state = "used"
+        elif coupon.status == Coupon.Status.VOID:
+            state = "void"
+        elif coupon.expires_at and coupon.expires_at <= now:
+            state = "expired"
+        elif coupon.starts_at and coupon.starts_at > now:
+            state = "not_yet_valid"
+        else:
+            state = "valid"
+        shown.append(MemberCoupon(coupon=coupon, state=state))
+    return shown
+
+
+@dataclass(frozen=True)
+class MemberPartnerOffer:
+    partner: str
+    offer: str
+    code: str  # the coupon or the partner's code the member got
+    issued_at: datetime.datetime
+    purchase_ref: str
+
+
+def member_partner_offers(member: Member, *, limit: int = MEMBER_COUPONS_SHOWN) -> list[MemberPartnerOffer]:
+    """The partner offers the member's purchases got (newest first), for the member's page. One
+    query; `campaigns` writes these rows, read here by name (rewards never imports campaigns)."""
+    from django.apps import apps
+
+    issue_model = apps.get_model("campaigns", "PartnerOfferIssue")
+    issues = (
+        issue_model.objects.filter(member=member)
+        .select_related("offer__partner", "coupon", "partner_code", "purchase")
+        .order_by("-created_at", "-pk")[:limit]
+    )
+    return [
+        MemberPartnerOffer(
+            partner=issue.offer.partner.name,
+            offer=issue.offer.name,
+            code=issue.coupon.code
+            if issue.coupon is not None
+            else (issue.partner_code.code if issue.partner_code else ""),
+            issued_at=issue.created_at,
+            purchase_ref=issue.purchase.external_ref,
+        )
+        for issue in issues
+    ]
+
+
+@dataclass(frozen=True)
 class NextTier:
     tier: Tier
     missing: Decimal  # how much of the qualifying figure is still missing

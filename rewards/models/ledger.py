@@ -290,6 +290,7 @@ class PurchasePosting(models.Model):
         verbose_name = _("purchase posting")
         verbose_name_plural = _("purchase postings")
         ordering = ["-id"]
+        permissions = [("override_till_price", _("Can change a product's price at the till"))]
         constraints = [
             models.CheckConstraint(
                 condition=Q(points_returned__lte=models.F("points_used")), name="rewards_posting_returned_lte_used"
@@ -330,6 +331,7 @@ class PurchaseRefund(models.Model):
         verbose_name = _("refund")
         verbose_name_plural = _("refunds")
         ordering = ["-id"]
+        permissions = [("refund_without_goods", _("Can refund an amount without goods returned"))]
         constraints = [
             # Something is given back: money, or (goods paid wholly with points) points.
             models.CheckConstraint(
