@@ -13,6 +13,7 @@ from django.core import mail
 from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import translation
 
 from feedback import services, tasks
@@ -289,3 +290,60 @@ def test_the_members_migration_turns_old_summaries_in_both_languages_into_codes(
         ("Recommendation survey (NPS): 9/10 — 不错",),
         ("Recommendation survey (NPS): 9/10",),
     ]
+
+
+def test_the_ticket_api_detail_answers_the_history_in_the_requests_language(api_support, manager):
+    made = ticket()
+    with translation.override("zh-hans"):
+        services.update_ticket(ticket=made, actor=manager, priority=Ticket.Priority.HIGH)
+    url = f"/api/v1/tickets/{made.ticket_no}/"
+    english = api_support.get(url, HTTP_ACCEPT_LANGUAGE="en").json()["history"]
+    chinese = api_support.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").json()["history"]
+    update = english[-1]
+    assert (update["kind"], update["body"], update["body_code"], update["note"], update["actor"]) == (
+        "update",
+        "priority: Normal → High",
+        "field_changes",
+        "",
+        "manager",
+    )
+    assert update["body_params"] == {"changes": [{"field": "priority", "old": "normal", "new": "high"}]}
+    assert chinese[-1]["body"] == in_language("zh-hans", lambda: made.events.get(kind="update").body_text)
+    assert chinese[-1]["body"] != update["body"]
+    assert "history" not in api_support.get("/api/v1/tickets/").json()["results"][0]
+
+
+def test_the_ticket_api_detail_costs_the_same_queries_with_a_long_history(api_support, manager, support):
+    made = ticket()
+    url = f"/api/v1/tickets/{made.ticket_no}/"
+    api_support.get(url)
+    with CaptureQueriesContext(connection) as short:
+        api_support.get(url)
+    services.update_ticket(ticket=made, actor=manager, priority=Ticket.Priority.HIGH, assignee=support)
+    services.add_note(ticket=made, body="查看中", actor=support)
+    services.change_status(ticket=made, to="open", actor=support)
+    with CaptureQueriesContext(connection) as long:
+        response = api_support.get(url)
+    assert len(response.json()["history"]) == 4
+    assert len(long) == len(short)
+
+
+def test_the_member_page_and_record_list_show_summaries_in_the_readers_language(manager):
+    member = factories.member()
+    with translation.override("zh-hans"):
+        member_services.add_service_record(
+            member=member,
+            kind=ServiceRecord.Kind.COMPLAINT,
+            summary="送错地址了",
+            summary_code=Summary.FEEDBACK,
+            summary_params={"no": "FB-7"},
+        )
+    chinese_text = in_language("zh-hans", lambda: member.service_records.get().summary_text)
+    assert chinese_text != "Feedback FB-7: 送错地址了"
+    client = Client()
+    client.force_login(manager)
+    for url in (f"/admin/members/member/{member.pk}/change/", "/admin/members/servicerecord/"):
+        english = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+        chinese = client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+        assert "Feedback FB-7: 送错地址了" in english and chinese_text not in english
+        assert chinese_text in chinese
