@@ -347,3 +347,16 @@ def test_the_member_page_and_record_list_show_summaries_in_the_readers_language(
         chinese = client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
         assert "Feedback FB-7: 送错地址了" in english and chinese_text not in english
         assert chinese_text in chinese
+
+
+def test_the_admin_add_forms_still_require_a_typed_summary(manager):
+    from members.forms import InteractionAddForm, ServiceRecordAddForm
+
+    member = factories.member()
+    for form_class, data in (
+        (InteractionAddForm, {"member": member.pk, "kind": "call", "channel": "phone", "direction": "inbound"}),
+        (ServiceRecordAddForm, {"member": member.pk, "kind": "repair"}),
+    ):
+        form = form_class(data={**data, "summary": ""})
+        assert form.fields["summary"].required
+        assert not form.is_valid() and "summary" in form.errors
