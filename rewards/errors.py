@@ -81,3 +81,14 @@ class CouponInvalid(RewardsError):
     def __init__(self, detail: str, *, reason: str):
         super().__init__(detail)
         self.reason = reason
+
+
+class JoinTokenInvalid(RewardsError):
+    """A walk-in receipt's join token that is expired, forged or already used; `reason` says which
+    (`expired`, `invalid`, `credited`)."""
+
+    code = "join_token_invalid"
+
+    def __init__(self, detail: str, *, reason: str):
+        super().__init__(detail)
+        self.reason = reason

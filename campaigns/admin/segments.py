@@ -20,17 +20,7 @@ from campaigns.services import segments as segment_services
 from loyalty_crm.admin_base import ReadOnlyAdmin
 from members.models import Member
 
-RULE_FIELDS = [
-    "classification",
-    "tiers",
-    "stores",
-    "tags",
-    "min_spend_12m",
-    "last_purchase_after",
-    "last_purchase_before",
-    "birthday_month",
-    "consented_channel",
-]
+RULE_FIELDS = list(segments.RULE_KEYS)  # the rule builder shows every rule the segments understand
 
 
 def describe_rules(rules: dict) -> str:

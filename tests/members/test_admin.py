@@ -563,7 +563,9 @@ def test_member_360_runs_the_same_number_of_queries_for_3_and_30_records(login, 
     add_history(27)
     many = measure()
     assert few == many
-    with django_assert_max_num_queries(25):  # measured: 25, one the INSERT recording the clear view
+    # measured: 27, one the INSERT recording the clear view, two the coupons panel (its coupons and
+    # partner offers, issue 13)
+    with django_assert_max_num_queries(27):
         client.get(reverse("admin:members_member_change", args=[member.pk]))
 
 

@@ -43,6 +43,14 @@ for _role, _codenames in CATALOGUE.items():
     EXPECTED[_role] = EXPECTED[_role] | _codenames
 # Balance corrections (rewards/migrations/0012_balance_corrections_roles.py): managers read them.
 EXPECTED[MANAGER] = EXPECTED[MANAGER] | {"view_balancecorrection"}
+# The till (rewards/migrations/0018_till_page_permissions.py): managers change prices at the till and
+# refund without goods; store staff use it with the posting and refund permissions they hold.
+EXPECTED[MANAGER] = EXPECTED[MANAGER] | {"override_till_price", "refund_without_goods"}
+# Paying with points (rewards/migrations/0014_points_payment_seed_roles.py): everyone reads the
+# settings, only managers change them.
+for _role in ROLES:
+    EXPECTED[_role] = EXPECTED[_role] | {"view_pointspaymentsettings"}
+EXPECTED[MANAGER] = EXPECTED[MANAGER] | {"change_pointspaymentsettings"}
 
 
 def permissions_of(role):
@@ -81,3 +89,12 @@ def test_coupons_are_issued_by_marketing_and_managers_and_accepted_by_store_staf
 def test_only_managers_may_change_the_tier_policy():
     assert [role for role in ROLES if "change_tierpolicy" in permissions_of(role)] == [MANAGER]
     assert not any({"add_tierpolicy", "delete_tierpolicy"} & permissions_of(role) for role in ROLES)
+
+
+def test_only_managers_may_change_paying_with_points():
+    assert [role for role in ROLES if "change_pointspaymentsettings" in permissions_of(role)] == [MANAGER]
+
+
+def test_only_managers_may_change_till_prices_or_refund_without_goods():
+    for codename in ("override_till_price", "refund_without_goods"):
+        assert [role for role in ROLES if codename in permissions_of(role)] == [MANAGER]
