@@ -33,7 +33,7 @@ pytestmark = pytest.mark.django_db
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 T0 = datetime.datetime(2026, 5, 4, 9, 0, tzinfo=SHANGHAI)
 FEEDBACK_MIGRATION = importlib.import_module("feedback.migrations.0007_event_texts_from_body")
-MEMBERS_MIGRATION = importlib.import_module("members.migrations.0009_record_summaries_from_text")
+MEMBERS_MIGRATION = importlib.import_module("members.migrations.0011_record_summaries_from_text")
 
 
 def in_language(language: str, thunk):

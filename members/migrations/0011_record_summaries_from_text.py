@@ -129,6 +129,6 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("members", "0008_record_summary_codes")]
+    dependencies = [("members", "0010_record_summary_codes")]
 
     operations = [migrations.RunPython(forwards, backwards, elidable=True)]

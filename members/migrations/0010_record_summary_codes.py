@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("members", "0007_contact_details_roles"),
+        ("members", "0009_member_phone_last4"),
     ]
 
     operations = [
