@@ -226,11 +226,16 @@ def breach_badge(ticket: Ticket, now: datetime.datetime):
 
 class TicketEventInline(admin.TabularInline):
     model = TicketEvent
-    fields = ["at", "kind", "from_status", "to_status", "body", "actor"]
+    fields = ["at", "kind", "from_status", "to_status", "body_text", "actor"]
     readonly_fields = fields
     extra = 0
     can_delete = False
     verbose_name_plural = _("history")
+
+    @admin.display(description=_("text"))
+    def body_text(self, event: TicketEvent) -> str:
+        """What the system wrote in the reader's language, then what a person typed."""
+        return event.body_text
 
     def has_add_permission(self, request, obj=None):
         return False

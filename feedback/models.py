@@ -12,10 +12,13 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Value
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from feedback.event_texts import EventText
+from feedback.event_texts import render as render_event_text
 from loyalty_crm.fields import EncryptedTextField
 
 # Crockford-like base32 without look-alike characters (0/O, 1/I/L): easy to read aloud on the phone.
@@ -219,6 +222,8 @@ class Ticket(models.Model):
 class TicketEvent(models.Model):
     """Append-only history of a ticket: status changes, internal notes and replies to the customer."""
 
+    Text = EventText  # the codes of system-written texts (`feedback.event_texts`)
+
     class Kind(models.TextChoices):
         CREATED = "created", _("Created")
         UPDATE = "update", _("Update")
@@ -232,7 +237,15 @@ class TicketEvent(models.Model):
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     from_status = models.CharField(_("from status"), max_length=10, choices=Ticket.Status.choices, blank=True)
     to_status = models.CharField(_("to status"), max_length=10, choices=Ticket.Status.choices, blank=True)
-    body = models.TextField(_("text"), blank=True)
+    # What the system wrote, as a code and its parameters, rendered in the reader's language
+    # (`feedback.event_texts.render`); `body` keeps only what a person typed.
+    body_code = models.CharField(
+        _("text code"), max_length=32, choices=EventText.choices, default=EventText.NOTE, db_default=EventText.NOTE
+    )
+    body_params = models.JSONField(
+        _("text parameters"), default=dict, blank=True, db_default=Value({}, output_field=models.JSONField())
+    )
+    body = models.TextField(_("text"), blank=True, help_text=_("What a person typed: a note, a reply, a comment."))
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("by"),
@@ -253,6 +266,11 @@ class TicketEvent(models.Model):
         if self.kind == self.Kind.STATUS_CHANGE:
             return f"{self.get_from_status_display()} → {self.get_to_status_display()}"
         return self.get_kind_display()
+
+    @property
+    def body_text(self) -> str:
+        """The event's text in the active language (the code's sentence, then what was typed)."""
+        return render_event_text(self.body_code, self.body_params, self.body)
 
 
 class Attachment(models.Model):

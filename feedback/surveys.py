@@ -36,6 +36,7 @@ from feedback.services import FeedbackError, public_url
 from feedback.signals import survey_answered
 from members import services as member_services
 from members.models import ConsentTopic, Interaction, Member
+from members.summaries import Summary
 
 log = logging.getLogger(__name__)
 
@@ -213,18 +214,22 @@ def record_survey_response(*, token: str, kind: str, score, comment: str = "") -
 
 
 def _record_elsewhere(response: SurveyResponse) -> None:
+    """The answer in the ticket's history (CSAT) and the member's interactions, as codes with the
+    customer's comment as typed: each reader sees the sentence in their own language."""
+    comment = response.comment
     if response.kind == SurveyResponse.Kind.CSAT:
-        summary = _("Satisfaction survey for %(no)s: %(score)d/5") % {
-            "no": response.ticket.ticket_no,
-            "score": response.score,
-        }
+        params = {"no": response.ticket.ticket_no, "score": response.score}
         TicketEvent.objects.create(
-            ticket=response.ticket, kind=TicketEvent.Kind.SURVEY, body=_join(summary, response.comment)
+            ticket=response.ticket,
+            kind=TicketEvent.Kind.SURVEY,
+            body_code=TicketEvent.Text.SURVEY_ANSWERED,
+            body_params=params,
+            body=comment,
         )
-        interaction_kind = Interaction.Kind.OTHER
+        interaction_kind, code = Interaction.Kind.OTHER, Summary.SATISFACTION_SURVEY
     else:
-        summary = _("Recommendation survey (NPS): %(score)d/10") % {"score": response.score}
-        interaction_kind = Interaction.Kind.CAMPAIGN_RESPONSE
+        params = {"score": response.score}
+        interaction_kind, code = Interaction.Kind.CAMPAIGN_RESPONSE, Summary.RECOMMENDATION_SURVEY
     if response.member is not None:
         # An erased member's profile takes no new records; the answer itself still counts.
         with contextlib.suppress(member_services.MemberErased):
@@ -232,13 +237,11 @@ def _record_elsewhere(response: SurveyResponse) -> None:
                 member=response.member,
                 kind=interaction_kind,
                 channel=Interaction.Channel.WEB,
-                summary=Truncator(_join(summary, response.comment)).chars(500),
+                summary=Truncator(comment).chars(500),
+                summary_code=code,
+                summary_params=params,
                 store=response.store,
             )
-
-
-def _join(summary: str, comment: str) -> str:
-    return f"{summary} — {comment}" if comment else summary
 
 
 # --- sending ----------------------------------------------------------------------------------
@@ -264,13 +267,14 @@ def send_csat_survey(*, ticket_id: int) -> bool:
                 _("The link works once and for %(days)d days.") % {"days": max_age().days},
             ]
         )
-        note = _("Satisfaction survey emailed to the customer.")
     try:
         EmailMessage(subject=subject, body=body, to=[ticket.email]).send()
     except Exception as error:  # SMTP and connection errors of any backend
         log.warning("Survey for ticket %s not sent: %s", ticket.ticket_no, error)
         return False
-    TicketEvent.objects.create(ticket=ticket, kind=TicketEvent.Kind.SURVEY, body=note, at=timezone.now())
+    TicketEvent.objects.create(
+        ticket=ticket, kind=TicketEvent.Kind.SURVEY, body_code=TicketEvent.Text.SURVEY_SENT, at=timezone.now()
+    )
     return True
 
 

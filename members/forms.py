@@ -209,6 +209,12 @@ class MemberAdminForm(ServiceFormMixin, forms.ModelForm):
 class RecordFormMixin(ServiceFormMixin):
     """Adds one record of a member through its service; the member comes from the form."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "summary" in self.fields:
+            # Staff type a summary; only the system's coded records may have none (`summary_code`).
+            self.fields["summary"].required = True
+
     def member(self, data) -> Member | None:
         return data.get("member") or getattr(self.instance, "member", None)
 

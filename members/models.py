@@ -9,14 +9,17 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Value
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from loyalty_crm.fields import EncryptedDateField, EncryptedTextField
+from members.summaries import Summary
+from members.summaries import render as render_summary
 
 
 class TimeStamped(models.Model):
@@ -444,6 +447,13 @@ class PurchaseItem(models.Model):
         return f"{self.sku} × {self.quantity}"
 
 
+def _require_summary(record) -> None:
+    """Staff's records need their summary; a coded one may have no typed text (a survey's score)."""
+    if record.summary_code == Summary.NOTE and not record.summary.strip():
+        field = record._meta.get_field("summary")
+        raise ValidationError({"summary": [field.error_messages["blank"]]})
+
+
 class ServiceRecord(TimeStamped):
     class Kind(models.TextChoices):
         REPAIR = "repair", _("Repair")
@@ -480,7 +490,15 @@ class ServiceRecord(TimeStamped):
         blank=True,
         related_name="service_records",
     )
-    summary = models.CharField(_("summary"), max_length=200)
+    # What the system wrote, as a code and its parameters, rendered in the reader's language
+    # (`members.summaries.render`); `summary` keeps only what a person typed.
+    summary_code = models.CharField(
+        _("summary code"), max_length=32, choices=Summary.choices, default=Summary.NOTE, db_default=Summary.NOTE
+    )
+    summary_params = models.JSONField(
+        _("summary parameters"), default=dict, blank=True, db_default=Value({}, output_field=models.JSONField())
+    )
+    summary = models.CharField(_("summary"), max_length=200, blank=True)
     details = models.TextField(_("details"), blank=True)
     opened_at = models.DateTimeField(_("opened at"), default=timezone.now)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
@@ -492,7 +510,16 @@ class ServiceRecord(TimeStamped):
         indexes = [models.Index(fields=["member", "-opened_at"], name="members_service_member")]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()}: {self.summary}"
+        return f"{self.get_kind_display()}: {self.summary_text}"
+
+    def clean(self) -> None:
+        super().clean()
+        _require_summary(self)
+
+    @property
+    def summary_text(self) -> str:
+        """The summary in the active language (the code's sentence with what was typed)."""
+        return render_summary(self.summary_code, self.summary_params, self.summary)
 
 
 class Preference(TimeStamped):
@@ -565,7 +592,15 @@ class Interaction(models.Model):
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
     direction = models.CharField(_("direction"), max_length=10, choices=Direction.choices, default=Direction.INBOUND)
-    summary = models.CharField(_("summary"), max_length=500)
+    # What the system wrote, as a code and its parameters, rendered in the reader's language
+    # (`members.summaries.render`); `summary` keeps only what a person typed.
+    summary_code = models.CharField(
+        _("summary code"), max_length=32, choices=Summary.choices, default=Summary.NOTE, db_default=Summary.NOTE
+    )
+    summary_params = models.JSONField(
+        _("summary parameters"), default=dict, blank=True, db_default=Value({}, output_field=models.JSONField())
+    )
+    summary = models.CharField(_("summary"), max_length=500, blank=True)
     occurred_at = models.DateTimeField(_("occurred at"), default=timezone.now)
     store = models.ForeignKey(
         Store,
@@ -592,7 +627,16 @@ class Interaction(models.Model):
         indexes = [models.Index(fields=["member", "-occurred_at"], name="members_interaction_member")]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} · {self.summary[:40]}"
+        return f"{self.get_kind_display()} · {self.summary_text[:40]}"
+
+    def clean(self) -> None:
+        super().clean()
+        _require_summary(self)
+
+    @property
+    def summary_text(self) -> str:
+        """The summary in the active language (the code's sentence with what was typed)."""
+        return render_summary(self.summary_code, self.summary_params, self.summary)
 
 
 class StaffProfile(models.Model):

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
+from django.utils import translation
 
 from members import loyalty
 from members.models import (
@@ -108,8 +109,16 @@ def _iso(value):
     return value.isoformat() if value else None
 
 
+def _summary_in_english(record: ServiceRecord | Interaction) -> str:
+    with translation.override("en"):
+        return record.summary_text
+
+
 def member_export(member: Member) -> dict:
-    """A member's full data as JSON-ready values (the right of access)."""
+    """A member's full data as JSON-ready values (the right of access).
+
+    Summaries the system wrote are rendered in English (a member has no recorded language), with
+    their code and parameters beside them for a reader who wants another language."""
     snapshot = loyalty.snapshot(member)
     return {
         "member_no": member.member_no,
@@ -172,7 +181,9 @@ def member_export(member: Member) -> dict:
             {
                 "kind": s.kind,
                 "status": s.status,
-                "summary": s.summary,
+                "summary": _summary_in_english(s),
+                "summary_code": s.summary_code,
+                "summary_params": s.summary_params,
                 "details": s.details,
                 "store": s.store.code if s.store else None,
                 "opened_at": _iso(s.opened_at),
@@ -195,7 +206,9 @@ def member_export(member: Member) -> dict:
                 "kind": i.kind,
                 "channel": i.channel,
                 "direction": i.direction,
-                "summary": i.summary,
+                "summary": _summary_in_english(i),
+                "summary_code": i.summary_code,
+                "summary_params": i.summary_params,
                 "occurred_at": _iso(i.occurred_at),
             }
             for i in member.interactions.order_by("occurred_at", "id")

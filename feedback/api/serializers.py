@@ -2,7 +2,7 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from feedback.images import MAX_PHOTOS
-from feedback.models import Ticket
+from feedback.models import Ticket, TicketEvent
 from members.masking import mask_email, mask_phone
 
 
@@ -40,6 +40,20 @@ class FeedbackOutputSerializer(serializers.Serializer):
     ticket_no = serializers.CharField()
 
 
+class TicketEventSerializer(serializers.ModelSerializer):
+    """One entry of a ticket's history: `body` in the request's language (`feedback.event_texts`),
+    beside the code and parameters that were stored and the text a person typed (`note`)."""
+
+    body = serializers.CharField(source="body_text", read_only=True)
+    note = serializers.CharField(source="body", read_only=True)
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+
+    class Meta:
+        model = TicketEvent
+        fields = ["at", "kind", "from_status", "to_status", "body", "body_code", "body_params", "note", "actor"]
+        read_only_fields = fields
+
+
 class TicketSerializer(serializers.ModelSerializer):
     member = serializers.SlugRelatedField(slug_field="member_no", read_only=True, allow_null=True)
     purchase = serializers.SlugRelatedField(slug_field="external_ref", read_only=True, allow_null=True)
@@ -58,6 +72,8 @@ class TicketSerializer(serializers.ModelSerializer):
 
     def to_representation(self, ticket):
         data = super().to_representation(ticket)
+        if self.context.get("with_history"):
+            data["history"] = TicketEventSerializer(ticket.events.all(), many=True).data
         if self.context.get("mask_contact"):
             # Lists show the contact data masked, as the members lists do (PIPL 最小必要).
             data["phone"], data["email"] = mask_phone(ticket.phone), mask_email(ticket.email)

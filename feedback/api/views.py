@@ -1,5 +1,6 @@
 """Feedback API (docs/api.md "Feedback"). Thin: validate, call one service, render."""
 
+from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
@@ -16,7 +17,7 @@ from feedback.api.serializers import (
     TicketSerializer,
     TicketUpdateSerializer,
 )
-from feedback.models import Ticket
+from feedback.models import Ticket, TicketEvent
 from feedback.netaddr import client_ip
 from loyalty_crm.api.schema import conflict
 
@@ -90,10 +91,20 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     http_method_names = ["get", "patch", "head", "options"]
 
     def get_queryset(self):
-        return Ticket.objects.select_related("member", "purchase", "store", "assignee").prefetch_related("attachments")
+        tickets = Ticket.objects.select_related("member", "purchase", "store", "assignee").prefetch_related(
+            "attachments"
+        )
+        if self.action != "list":
+            # The detail carries the history (one query more, whatever its length).
+            tickets = tickets.prefetch_related(Prefetch("events", TicketEvent.objects.select_related("actor")))
+        return tickets
 
     def get_serializer_context(self):
-        return {**super().get_serializer_context(), "mask_contact": self.action == "list"}
+        return {
+            **super().get_serializer_context(),
+            "mask_contact": self.action == "list",
+            "with_history": self.action != "list",
+        }
 
     @extend_schema(
         request=TicketUpdateSerializer, responses={200: TicketSerializer, 409: conflict("invalid_transition")}
@@ -105,4 +116,5 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         data = serializer.validated_data
         changes = {field: data[field] for field in ("priority", "assignee", "status") if field in data}
         services.work_ticket(ticket=ticket, actor=request.user, **changes, note=data["note"])
-        return Response(TicketSerializer(self.get_queryset().get(pk=ticket.pk), context={"request": request}).data)
+        context = {"request": request, "with_history": True}
+        return Response(TicketSerializer(self.get_queryset().get(pk=ticket.pk), context=context).data)

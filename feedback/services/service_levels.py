@@ -14,7 +14,8 @@ from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from feedback import sla
+from feedback import event_texts, sla
+from feedback.event_texts import EventText
 from feedback.models import SlaTarget, Ticket, TicketEvent
 from feedback.services._common import public_url
 
@@ -94,12 +95,19 @@ def flag_sla_breaches(*, now=None, batch_size: int = 500) -> BreachResult:
             if not missed:
                 continue
             locked.save(update_fields=["first_response_breached_at", "resolution_breached_at"])
-            with translation.override(_staff_language()):
-                body = _breach_text(locked, missed)
-            TicketEvent.objects.create(ticket=locked, kind=TicketEvent.Kind.SLA_BREACH, body=body, at=now)
+            event = TicketEvent.objects.create(
+                ticket=locked,
+                kind=TicketEvent.Kind.SLA_BREACH,
+                body_code=EventText.SLA_BREACH,
+                body_params=event_texts.breach_params(
+                    first_response_due=locked.first_response_due if "first_response" in missed else None,
+                    resolution_due=locked.resolution_due if "resolution" in missed else None,
+                ),
+                at=now,
+            )
             result.first_response += "first_response" in missed
             result.resolution += "resolution" in missed
-            result.notified += _notify_breach(locked, body)
+            result.notified += _notify_breach(locked, event)
     return result
 
 
@@ -107,23 +115,9 @@ def _staff_language() -> str:
     return getattr(settings, "FEEDBACK_STAFF_LANGUAGE", "zh-hans")
 
 
-def _breach_text(ticket: Ticket, missed: list[str]) -> str:
-    lines = []
-    if "first_response" in missed:
-        lines.append(
-            _("First-response target missed: due %(due)s, no reply yet.")
-            % {"due": timezone.localtime(ticket.first_response_due).strftime("%Y-%m-%d %H:%M:%S")}
-        )
-    if "resolution" in missed:
-        lines.append(
-            _("Resolution target missed: due %(due)s.")
-            % {"due": timezone.localtime(ticket.resolution_due).strftime("%Y-%m-%d %H:%M:%S")}
-        )
-    return " ".join(lines)
-
-
-def _notify_breach(ticket: Ticket, body: str) -> int:
-    """Email the assignee and the team lead (whoever has an address); 1 if a message went out."""
+def _notify_breach(ticket: Ticket, event: TicketEvent) -> int:
+    """Email the assignee and the team lead (whoever has an address), in the staff's language
+    (FEEDBACK_STAFF_LANGUAGE) whatever the language of the run; 1 if a message went out."""
     recipients = []
     users = Ticket.objects.filter(pk=ticket.pk).values_list("assignee__email", "team__lead__email").first() or ()
     for address in users:
@@ -135,7 +129,7 @@ def _notify_breach(ticket: Ticket, body: str) -> int:
         subject = _("Service level missed: ticket %(no)s") % {"no": ticket.ticket_no}
         text = "\n\n".join(
             [
-                body,
+                event.body_text,
                 _("Kind: %(kind)s · priority: %(priority)s")
                 % {"kind": ticket.get_kind_display(), "priority": ticket.get_priority_display()},
                 _("Open the ticket: %(url)s") % {"url": public_url(f"/admin/feedback/ticket/{ticket.pk}/change/")},

@@ -26,6 +26,7 @@ from loyalty_crm import crypto
 from members import services as member_services
 from members.models import Member, Purchase, ServiceRecord, Store
 from members.normalize import normalise_email, normalise_phone
+from members.summaries import Summary
 
 MAX_MESSAGE_LENGTH = 2000
 MAX_NAME_LENGTH = 100
@@ -181,9 +182,9 @@ def submit_feedback(
                 member_services.add_service_record(
                     member=member,
                     kind=ServiceRecord.Kind.COMPLAINT,
-                    summary=Truncator(
-                        _("Feedback %(no)s: %(text)s") % {"no": ticket_no, "text": data["message"]}
-                    ).chars(200),
+                    summary=Truncator(data["message"]).chars(200),
+                    summary_code=Summary.FEEDBACK,
+                    summary_params={"no": ticket_no},
                     details=data["message"],
                     store=store,
                     actor=actor,

@@ -15,6 +15,8 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from feedback import event_texts
+from feedback.event_texts import EventText
 from feedback.models import Team, Ticket, TicketEvent
 from feedback.services._common import _user, log
 from feedback.services.errors import InvalidTransition, ReplyNotSent
@@ -160,32 +162,27 @@ def _apply_updates(locked: Ticket, *, actor, changes: dict) -> None:
     """Write the changed fields of `UPDATABLE` and one UPDATE event naming them (none if nothing
     changed). A new kind or priority recomputes the service-level deadlines."""
     before = (locked.kind, locked.priority)
-    described = []
+    described = []  # one `event_texts.field_change` per changed field, raw values
     if "kind" in changes and changes["kind"] != locked.kind:
         if changes["kind"] not in Ticket.Kind.values:
             raise ValidationError({"kind": [_("“%(value)s” is not a kind of feedback.") % {"value": changes["kind"]}]})
-        described.append(
-            _("kind: %(old)s → %(new)s") % {"old": locked.get_kind_display(), "new": Ticket.Kind(changes["kind"]).label}
-        )
+        described.append(event_texts.field_change("kind", locked.kind, changes["kind"]))
         locked.kind = changes["kind"]
     if "priority" in changes and changes["priority"] != locked.priority:
         if changes["priority"] not in Ticket.Priority.values:
             raise ValidationError({"priority": [_("“%(value)s” is not a priority.") % {"value": changes["priority"]}]})
-        described.append(
-            _("priority: %(old)s → %(new)s")
-            % {"old": locked.get_priority_display(), "new": Ticket.Priority(changes["priority"]).label}
-        )
+        described.append(event_texts.field_change("priority", locked.priority, changes["priority"]))
         locked.priority = changes["priority"]
     if "assignee" in changes and changes["assignee"] != locked.assignee:
         new = changes["assignee"]
         if new is not None and not (new.is_active and new.is_staff):
             raise ValidationError({"assignee": [_("Tickets can only be assigned to active staff.")]})
         described.append(
-            _("assignee: %(old)s → %(new)s")
-            % {
-                "old": locked.assignee.get_username() if locked.assignee else "—",
-                "new": new.get_username() if new else "—",
-            }
+            event_texts.field_change(
+                "assignee",
+                locked.assignee.get_username() if locked.assignee else None,
+                new.get_username() if new else None,
+            )
         )
         locked.assignee = new
     if "team" in changes and changes["team"] != locked.team:
@@ -193,8 +190,9 @@ def _apply_updates(locked: Ticket, *, actor, changes: dict) -> None:
         if new_team is not None and not isinstance(new_team, Team):
             raise ValidationError({"team": [_("Choose a team.")]})
         described.append(
-            _("team: %(old)s → %(new)s")
-            % {"old": locked.team.name if locked.team else "—", "new": new_team.name if new_team else "—"}
+            event_texts.field_change(
+                "team", locked.team.name if locked.team else None, new_team.name if new_team else None
+            )
         )
         locked.team = new_team
     if described:
@@ -203,7 +201,11 @@ def _apply_updates(locked: Ticket, *, actor, changes: dict) -> None:
             fields += _recompute_deadlines(locked, now=timezone.now())
         locked.save(update_fields=fields)
         TicketEvent.objects.create(
-            ticket=locked, kind=TicketEvent.Kind.UPDATE, body="; ".join(described), actor=_user(actor)
+            ticket=locked,
+            kind=TicketEvent.Kind.UPDATE,
+            body_code=EventText.FIELD_CHANGES,
+            body_params={"changes": described},
+            actor=_user(actor),
         )
 
 

@@ -60,10 +60,16 @@ def _active_staff_users():
     return get_user_model().objects.filter(is_staff=True, is_active=True).order_by("username")
 
 
+@admin.display(description=gettext_lazy("summary"), ordering="summary")
+def summary_text(record: ServiceRecord | Interaction) -> str:
+    """The summary in the reader's language (`members.summaries`), no query of its own."""
+    return record.summary_text
+
+
 @admin.register(ServiceRecord)
 class ServiceRecordAdmin(MemberRecordAdmin):
     add_form = ServiceRecordAddForm
-    list_display = ["opened_at", "member", "kind", "status", "store", "staff", "summary", "closed_at"]
+    list_display = ["opened_at", "member", "kind", "status", "store", "staff", summary_text, "closed_at"]
     list_select_related = ["member", "store", "staff"]
     list_filter = [MemberListFilter, "status", "kind", "store", "opened_at"]
     search_fields = ["=member__member_no", "summary"]
@@ -102,7 +108,7 @@ class PreferenceAdmin(MemberRecordAdmin):
 @admin.register(Interaction)
 class InteractionAdmin(MemberRecordAdmin):
     add_form = InteractionAddForm
-    list_display = ["occurred_at", "member", "kind", "channel", "direction", "summary", "store", "staff"]
+    list_display = ["occurred_at", "member", "kind", "channel", "direction", summary_text, "store", "staff"]
     list_select_related = ["member", "store", "staff"]
     list_filter = [MemberListFilter, "kind", "channel", "direction", "store", "occurred_at"]
     search_fields = ["=member__member_no", "summary"]

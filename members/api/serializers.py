@@ -218,6 +218,13 @@ class StoreRefField(serializers.SlugRelatedField):
         super().__init__(**kwargs)
 
 
+def _with_summary_text(data: dict, record) -> dict:
+    """`summary` reads in the request's language (`members.summaries`); the code and parameters
+    beside it are what was stored. Staff write `summary` as plain text, as before."""
+    data["summary"] = record.summary_text
+    return data
+
+
 class ServiceRecordSerializer(serializers.ModelSerializer):
     store = StoreRefField()
     staff = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
@@ -231,12 +238,18 @@ class ServiceRecordSerializer(serializers.ModelSerializer):
             "store",
             "staff",
             "summary",
+            "summary_code",
+            "summary_params",
             "details",
             "opened_at",
             "closed_at",
             "created_at",
         ]
-        read_only_fields = ["id", "staff", "created_at"]
+        read_only_fields = ["id", "staff", "summary_code", "summary_params", "created_at"]
+        extra_kwargs = {"summary": {"required": True, "allow_blank": False}}
+
+    def to_representation(self, instance):
+        return _with_summary_text(super().to_representation(instance), instance)
 
 
 class PreferenceSerializer(serializers.ModelSerializer):
@@ -259,8 +272,24 @@ class InteractionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Interaction
-        fields = ["id", "kind", "channel", "direction", "summary", "occurred_at", "store", "staff", "created_at"]
-        read_only_fields = ["id", "staff", "created_at"]
+        fields = [
+            "id",
+            "kind",
+            "channel",
+            "direction",
+            "summary",
+            "summary_code",
+            "summary_params",
+            "occurred_at",
+            "store",
+            "staff",
+            "created_at",
+        ]
+        read_only_fields = ["id", "staff", "summary_code", "summary_params", "created_at"]
+        extra_kwargs = {"summary": {"required": True, "allow_blank": False}}
+
+    def to_representation(self, instance):
+        return _with_summary_text(super().to_representation(instance), instance)
 
 
 class PurchaseItemSerializer(serializers.ModelSerializer):

@@ -38,8 +38,8 @@ def erase_member(*, member: Member, actor=None) -> Member:
         source=ConsentSource.ERASURE,
     )
     member.preferences.all().delete()
-    member.interactions.update(summary="")
-    member.service_records.update(summary="—", details="")
+    member.interactions.update(summary="", summary_code="note", summary_params={})
+    member.service_records.update(summary="—", summary_code="note", summary_params={}, details="")
     member.tags.clear()
     member.history.all().delete()
     member.name = ERASED_NAME

@@ -113,7 +113,9 @@ def test_bulk_assign_to_a_user_and_to_a_team(client, manager, support):
     for one in made:
         one.refresh_from_db()
         assert (one.assignee, one.team) == (support, team)
-        assert one.events.filter(kind="update", body__contains="投诉组").exists()
+        assert one.events.filter(
+            kind="update", body_params__changes__contains=[{"field": "team", "new": "投诉组"}]
+        ).exists()
 
 
 def test_bulk_assign_without_a_choice_changes_nothing(client, manager):

@@ -118,7 +118,7 @@ def test_linked_complaint_adds_a_service_record_to_the_profile():
     made = ticket(kind="complaint", phone="13700137005", message="送错地址了")
     record = member.service_records.get()
     assert record.kind == ServiceRecord.Kind.COMPLAINT
-    assert made.ticket_no in record.summary and record.details == "送错地址了"
+    assert made.ticket_no in record.summary_text and record.details == "送错地址了"
 
 
 def test_linked_praise_adds_no_service_record():
@@ -222,7 +222,7 @@ def test_update_ticket_changes_priority_and_assignee_with_history(support, manag
     made.refresh_from_db()
     assert (made.priority, made.assignee) == ("urgent", support)
     event = made.events.get(kind=TicketEvent.Kind.UPDATE)
-    assert "support" in event.body and event.actor == manager
+    assert "support" in event.body_text and event.actor == manager
 
 
 def test_update_ticket_refuses_status_and_unknown_priority(support):
@@ -302,7 +302,7 @@ def test_work_ticket_audits_each_change_as_the_single_services_do(support, manag
         ("internal_note", manager.pk),
         ("status_change", manager.pk),
     ]
-    update = made.events.get(kind="update").body
+    update = made.events.get(kind="update").body_text
     assert str(Ticket.Kind.QUESTION.label) in update and str(Ticket.Priority.HIGH.label) in update
     assert "support" in update
 

@@ -96,7 +96,7 @@ def test_priority_change_recomputes_the_deadlines_from_creation(support):
     made.refresh_from_db()
     assert made.first_response_due == T0 + 1 * H
     assert made.resolution_due == T0 + 8 * H
-    assert "priority" in made.events.get(kind="update").body
+    assert "priority" in made.events.get(kind="update").body_text
 
 
 def test_kind_change_recomputes_the_deadlines(support):

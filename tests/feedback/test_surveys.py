@@ -97,8 +97,10 @@ def test_good_link_shows_a_chinese_form_and_records_one_answer(client):
         shop,
     )
     interaction = member.interactions.get()
-    assert interaction.channel == Interaction.Channel.WEB and "4/5" in interaction.summary
-    assert made.events.filter(kind=TicketEvent.Kind.SURVEY, body__contains="4/5").exists()
+    assert interaction.channel == Interaction.Channel.WEB and "4/5" in interaction.summary_text
+    assert made.events.filter(
+        kind=TicketEvent.Kind.SURVEY, body_code=TicketEvent.Text.SURVEY_ANSWERED, body_params__score=4
+    ).exists()
 
 
 @pytest.mark.django_db
