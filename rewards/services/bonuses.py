@@ -17,10 +17,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from members.models import Member
+from members.services import MemberErased
 from rewards import lock_objects, rules, selectors
 from rewards.errors import BonusNotAvailable
 from rewards.models import ActivityBonus, BonusAward, LedgerEntry
-from rewards.services import ledger
+from rewards.services import grants, ledger
 
 logger = logging.getLogger("rewards.bonuses")
 
@@ -148,18 +149,9 @@ def credit_campaign_points(
     """
     if not isinstance(points, int) or isinstance(points, bool) or points <= 0:
         raise ValueError("points must be a positive whole number")
-    member = lock_objects.member_for_update(member.pk)
-    if member.status != Member.Status.ACTIVE:
+    try:  # the one way bonus points are credited by hand or by a programme
+        return grants.grant_points(
+            member=member, points=points, reason_code=reason_code, reason_params=reason_params, actor=actor
+        ).entry
+    except MemberErased:
         return None
-    account = ledger.lock_or_open_account(member, selectors.tiers())
-    entry = ledger.credit(
-        account,
-        kind=LedgerEntry.Kind.BONUS,
-        points=points,
-        earned_on=timezone.localdate(),
-        reason_code=reason_code,
-        reason_params=reason_params,
-        actor=actor,
-    )
-    ledger.save_account(account)
-    return entry
