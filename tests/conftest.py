@@ -62,14 +62,14 @@ def _default_language():
 
 
 @pytest.fixture(autouse=True)
-def _no_bad_token_count():
-    """The API throttles bad tokens per client address in the cache, which Redis keeps across
-    tests and runs: each test starts with no count for the test client's address."""
+def _empty_cache():
+    """Each test starts with an empty cache. Redis keeps the cache across tests and runs: cached
+    settings (the expiry and tier policies, the earning and points-payment configuration) of an
+    earlier test's database, or a bad-token count, would otherwise leak into the next test and make
+    its answers and query counts depend on what ran before."""
     from django.core.cache import cache
 
-    from loyalty_crm.api.authentication import bad_token_key
-
-    cache.delete(bad_token_key("127.0.0.1"))
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -170,6 +170,8 @@ class CouponAdmin(ReadOnlyAdmin):
             "member": member,
             "form": form,
             "errors": bool(form.errors),
+            "page_class": "issue-coupon",
+            "submit_label": _("Issue the coupon"),
         }
         request.current_app = self.admin_site.name
         return TemplateResponse(request, "admin/rewards/coupon/issue_coupon.html", context)
