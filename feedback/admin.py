@@ -24,6 +24,7 @@ from django.utils.translation import ngettext
 from feedback import services, sla
 from feedback.models import Attachment, KpiTarget, ServiceKpi, SlaTarget, SurveyResponse, Team, Ticket, TicketEvent
 from loyalty_crm.admin_base import ReadOnlyAdmin
+from loyalty_crm.netaddr import client_ip
 from members.admin import ServiceFormAdminMixin
 from members.forms import ServiceFormMixin, add_service_errors
 
@@ -296,6 +297,21 @@ class TicketAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
             if not self.has_change_permission(request, obj):
                 kwargs["fields"] = []
         return super().get_form(request, obj, change, **kwargs)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        ticket = Ticket.objects.filter(pk=object_id).select_related("member").first() if object_id.isdigit() else None
+        if ticket is not None and response.status_code == 200:
+            # The page shows the customer's phone and email in clear: recorded, after the page's
+            # own transaction (a page re-shown with errors still showed them).
+            services.show_ticket_contact(
+                user=request.user,
+                ticket=ticket,
+                channel=services.privacy.ADMIN_CHANNEL,
+                path=request.path,
+                client_ip=client_ip(request),
+            )
+        return response
 
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)

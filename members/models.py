@@ -233,10 +233,12 @@ class Member(TimeStamped):
 
 
 class ContactDetailView(models.Model):
-    """Append-only: one row each time a member's contact details were shown in clear, and to whom.
+    """Append-only: one row each time contact details were shown in clear, and to whom: a member's
+    (`member`), or those a customer left on a feedback ticket (`subject` names the ticket; `member`
+    is set when the ticket belongs to one).
 
-    Written by `members.services.reveal_contact_details` in the request that showed them; read
-    by managers in the admin and included in the member's own data export.
+    Written by `members.services.record_contact_view` in the request that showed them; read by
+    managers in the admin and included in the member's own data export.
     """
 
     class Channel(models.TextChoices):
@@ -244,8 +246,14 @@ class ContactDetailView(models.Model):
         ADMIN = "admin", _("Back office")
 
     member = models.ForeignKey(
-        Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="contact_detail_views"
+        Member,
+        verbose_name=_("member"),
+        on_delete=models.CASCADE,
+        related_name="contact_detail_views",
+        null=True,
+        blank=True,
     )
+    subject = models.CharField(_("shown on"), max_length=100, blank=True)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("staff user"),
@@ -271,7 +279,8 @@ class ContactDetailView(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.username} · {self.member} · {timezone.localtime(self.at):%Y-%m-%d %H:%M}"
+        whose = self.subject or str(self.member)
+        return f"{self.username} · {whose} · {timezone.localtime(self.at):%Y-%m-%d %H:%M}"
 
 
 class ConsentTopic(models.TextChoices):

@@ -106,6 +106,19 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             "with_history": self.action != "list",
         }
 
+    def retrieve(self, request, *args, **kwargs):
+        ticket = self.get_object()
+        data = self.get_serializer(ticket).data
+        # The detail shows the customer's phone and email in clear (lists mask them): recorded.
+        services.show_ticket_contact(
+            user=request.user,
+            ticket=ticket,
+            channel=services.privacy.API_CHANNEL,
+            path=request.path,
+            client_ip=client_ip(request),
+        )
+        return Response(data)
+
     @extend_schema(
         request=TicketUpdateSerializer, responses={200: TicketSerializer, 409: conflict("invalid_transition")}
     )

@@ -13,7 +13,7 @@ complete.
 
 from feedback.services._common import public_url
 from feedback.services.errors import FeedbackError, InvalidTransition, ReplyNotSent
-from feedback.services.privacy import anonymise_member_tickets
+from feedback.services.privacy import anonymise_member_tickets, show_ticket_contact
 from feedback.services.service_levels import DEADLINE_FIELDS, BreachResult, flag_sla_breaches
 from feedback.services.submission import MAX_MESSAGE_LENGTH, MAX_NAME_LENGTH, MAX_REF_LENGTH, submit_feedback
 from feedback.services.workflow import (
@@ -51,6 +51,7 @@ __all__ = [
     "member_services",  # kept importable as before (tests patch `services.member_services`)
     "public_url",
     "reply",
+    "show_ticket_contact",
     "submit_feedback",
     "update_ticket",
     "work_ticket",

@@ -1,4 +1,5 @@
-"""Erasure of a member reaches their tickets (called from `feedback.receivers`)."""
+"""A ticket's personal data: erasure of a member reaches their tickets (called from
+`feedback.receivers`), and every clear showing of a ticket's contact details is recorded."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from django.db import transaction
 
 from feedback.models import Attachment, Ticket, TicketEvent
 from feedback.services._common import _delete_files
-from members.models import Member
+from members import services as member_services
+from members.models import ContactDetailView, Member
 
 
 @transaction.atomic
@@ -30,3 +32,24 @@ def anonymise_member_tickets(*, member: Member) -> int:
         ticket.save(update_fields=["message", "contact_name", "phone", "email", "phone_hash", "order_ref"])
     transaction.on_commit(lambda: _delete_files(files))
     return len(ticket_ids)
+
+
+def show_ticket_contact(*, user, ticket: Ticket, channel: str, path: str = "", client_ip: str = "") -> bool:
+    """Record that `user` was shown the phone and email the customer left on `ticket` (support
+    staff need them to answer), as a clear view of a member's details is recorded: who, which
+    ticket (and its member), when, from where. Nothing to record when the ticket holds neither."""
+    if not (ticket.phone or ticket.email):
+        return False
+    member_services.record_contact_view(
+        user=user,
+        member=ticket.member,
+        subject=f"{Ticket._meta.verbose_name} {ticket.ticket_no}",
+        channel=channel,
+        path=path,
+        client_ip=client_ip,
+    )
+    return True
+
+
+ADMIN_CHANNEL = ContactDetailView.Channel.ADMIN
+API_CHANNEL = ContactDetailView.Channel.API

@@ -134,14 +134,14 @@ class ConsentEventAdmin(MemberScopedAdminMixin, ReadOnlyAdmin):
 
 @admin.register(ContactDetailView)
 class ContactDetailViewAdmin(MemberScopedAdminMixin, ReadOnlyAdmin):
-    """Who saw which member's contact details in clear: append-only, written by
-    `reveal_contact_details`; managers read it (`view_contactdetailview`), nobody edits it."""
+    """Who saw which contact details in clear (a member's, or a ticket's): append-only, written by
+    `record_contact_view`; managers read it (`view_contactdetailview`), nobody edits it."""
 
-    list_display = ["at", "username", "member", "channel", "client_ip", "path"]
+    list_display = ["at", "username", "member", "subject", "channel", "client_ip", "path"]
     list_select_related = ["member"]
     list_filter = [MemberListFilter, ("user", admin.RelatedOnlyFieldListFilter), "channel", "at"]
     search_fields = ["=member__member_no", "=username"]
     search_help_text = gettext_lazy("Exact member number or username.")
     show_full_result_count = False
-    fields = ["at", "member", "user", "username", "channel", "path", "client_ip"]
+    fields = ["at", "member", "subject", "user", "username", "channel", "path", "client_ip"]
     readonly_fields = fields

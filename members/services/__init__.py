@@ -33,6 +33,7 @@ from members.services.consents import (
 from members.services.contact_details import (
     CONTACT_DETAILS_PERMISSION,
     may_see_contact_details,
+    record_contact_view,
     reveal_contact_details,
 )
 from members.services.erasure import (
@@ -89,6 +90,7 @@ __all__ = [
     "erase_member",
     "may_see_contact_details",
     "new_member_numbers",
+    "record_contact_view",
     "record_purchase",
     "record_purchases",
     "record_refund",

@@ -27,12 +27,21 @@ def reveal_contact_details(*, user, member: Member, channel: str, path: str = ""
     """
     if not may_see_contact_details(user):
         return False
-    ContactDetailView.objects.create(
+    record_contact_view(user=user, member=member, channel=channel, path=path, client_ip=client_ip)
+    return True
+
+
+def record_contact_view(
+    *, user, member: Member | None = None, subject: str = "", channel: str, path: str = "", client_ip: str = ""
+) -> ContactDetailView:
+    """Record that `user` was shown contact details in clear: a member's, or those on `subject`
+    (a feedback ticket's, with its member when it has one). Who may see them is the caller's rule."""
+    return ContactDetailView.objects.create(
         member=member,
+        subject=subject[:100],
         user=user,
         username=user.get_username(),
         channel=channel,
         path=path[:300],
         client_ip=client_ip[:45],
     )
-    return True

@@ -221,3 +221,16 @@ def test_an_unsent_reply_shows_next_to_the_reply_and_saves_nothing(client, suppo
     assert "could not be emailed" in response.context["adminform"].form.errors["reply"][0]
     made.refresh_from_db()
     assert (made.status, made.priority, made.first_response_at) == ("new", "normal", None)
+
+
+def test_the_ticket_page_records_that_it_showed_the_contact_data(client, support):
+    from members.models import ContactDetailView
+    from tests.feedback.factories import ticket
+
+    made = ticket(phone="13800138000", contact_name="王先生")
+    client.force_login(support)
+    response = client.get(f"/admin/feedback/ticket/{made.pk}/change/")
+    assert response.status_code == 200
+    (view,) = ContactDetailView.objects.all()
+    assert (view.user, view.member, view.channel) == (support, None, "admin")
+    assert made.ticket_no in view.subject

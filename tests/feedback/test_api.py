@@ -94,6 +94,24 @@ def test_the_tickets_list_masks_the_contact_data_and_one_ticket_shows_it(api_sup
     assert (detail["phone"], detail["email"]) == ("+8613800138000", "zhangwei@example.com")
 
 
+def test_a_ticket_shown_in_clear_is_recorded_and_the_list_is_not(api_support, support):
+    from members.models import ContactDetailView
+    from tests.members import factories as member_factories
+
+    member = member_factories.member()
+    made = ticket(phone="13800138000", email="zhangwei@example.com", member_no=member.member_no)
+    bare = ticket(contact_name="王先生")
+
+    api_support.get(TICKETS)
+    assert not ContactDetailView.objects.exists()  # the list masks: nothing shown in clear
+    api_support.get(f"{TICKETS}{made.ticket_no}/", REMOTE_ADDR="203.0.113.9")
+    api_support.get(f"{TICKETS}{bare.ticket_no}/")  # no contact data: nothing to record
+
+    (view,) = ContactDetailView.objects.all()
+    assert (view.user, view.username, view.member, view.channel) == (support, support.username, member, "api")
+    assert made.ticket_no in view.subject and view.path == f"{TICKETS}{made.ticket_no}/"
+
+
 def test_tickets_filter_by_status(api_manager):
     ticket_in("open")
     fresh = ticket()
