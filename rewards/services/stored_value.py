@@ -50,7 +50,10 @@ ZERO = Decimal("0.00")
 # low enough that a typing slip (an extra zero or two) is refused rather than recorded.
 MAX_STORED_VALUE_AMOUNT = Decimal("100000.00")
 # Methods a top-up may be paid with (money from outside the system): not the stored value itself.
-TOP_UP_PAYMENT_METHODS = [m for m in PaymentMethod.values if m != PaymentMethod.STORED_VALUE]
+TOP_UP_PAYMENT_CHOICES = [
+    (value, label) for value, label in PaymentMethod.choices if value != PaymentMethod.STORED_VALUE
+]
+TOP_UP_PAYMENT_METHODS = [value for value, _label in TOP_UP_PAYMENT_CHOICES]
 GIFT_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at the till
 GIFT_CODE_LENGTH = 12
 
@@ -149,6 +152,10 @@ class GiftResult:
     principal: Decimal  # the buyer's balances just after buying it
     bonus: Decimal
     created: bool
+
+    @property
+    def total(self) -> Decimal:
+        return self.principal + self.bonus
 
 
 @dataclass(frozen=True)
