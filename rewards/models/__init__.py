@@ -50,6 +50,7 @@ from rewards.models.stored_value import (
     StoredValueBonusLot,
     StoredValueEntry,
     StoredValueGift,
+    StoredValueLiability,
     TopUp,
     TopUpRule,
 )
@@ -99,6 +100,7 @@ __all__ = [
     "StoredValueBonusLot",
     "StoredValueEntry",
     "StoredValueGift",
+    "StoredValueLiability",
     "Tier",
     "TierHistory",
     "TierPolicy",

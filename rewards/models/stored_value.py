@@ -319,6 +319,10 @@ class StoredValueEntry(models.Model):
     def amount(self) -> Decimal:
         return self.principal_delta + self.bonus_delta
 
+    @property
+    def balance_after(self) -> Decimal:
+        return self.principal_after + self.bonus_after
+
 
 class StoredValueBonusLot(models.Model):
     """What is left of one bonus credit and when it lapses (None: never). Changed only under the
@@ -349,3 +353,14 @@ class StoredValueBonusLot(models.Model):
 
     def __str__(self) -> str:
         return f"¥{self.remaining}/¥{self.amount} → {self.expires_on or '∞'}"
+
+
+class StoredValueLiability(StoredValueAccount):
+    """No table of its own: the admin's "Stored-value liability" report (what the shop owes on
+    prepaid balances), shown to holders of `rewards.view_stored_value_liability`."""
+
+    class Meta:
+        proxy = True
+        default_permissions = ()
+        verbose_name = _("stored-value liability")
+        verbose_name_plural = _("stored-value liability")
