@@ -137,6 +137,16 @@ class Command(BaseCommand):
                 },
             ),
             (
+                _("Stored value"),
+                _("%(rules)d top-up rules, %(top_ups)d top-ups, %(payments)d payments, %(gifts)d gifts")
+                % {
+                    "rules": counts.stored_value.rules,
+                    "top_ups": counts.stored_value.top_ups,
+                    "payments": counts.stored_value.payments,
+                    "gifts": counts.stored_value.gifts,
+                },
+            ),
+            (
                 _("Marketing"),
                 _("%(campaigns)d campaigns, %(sent)d messages sent, %(segments)d segments, %(targets)d KPI targets")
                 % {
