@@ -18,6 +18,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from loyalty_crm.fields import EncryptedTextField
 from members.models import Member, PaymentMethod, Purchase, Store
@@ -70,7 +71,9 @@ class TopUpRule(models.Model):
 
     name = models.CharField(_("name"), max_length=100)
     pay_amount = _money(_("pay at least"), help_text=_("The smallest top-up this rule applies to."))
-    bonus_amount = _money(_("bonus"), default=ZERO, help_text=_("Stored-value bonus given once per top-up."))
+    bonus_amount = _money(
+        pgettext_lazy("stored value", "bonus"), default=ZERO, help_text=_("Stored-value bonus given once per top-up.")
+    )
     points = models.PositiveIntegerField(_("points for topping up"), default=0)
     valid_from = models.DateField(_("valid from"), null=True, blank=True)
     valid_until = models.DateField(_("valid until"), null=True, blank=True)
@@ -132,7 +135,7 @@ class TopUp(models.Model):
         blank=True,
         related_name="top_ups",
     )
-    bonus = _money(_("bonus"), default=ZERO)
+    bonus = _money(pgettext_lazy("stored value", "bonus"), default=ZERO)
     bonus_expires_on = models.DateField(_("bonus expires on"), null=True, blank=True)
     points = models.PositiveIntegerField(_("points given"), default=0)
     payment_method = models.CharField(_("payment method"), max_length=20, choices=PaymentMethod.choices)
@@ -329,7 +332,7 @@ class StoredValueBonusLot(models.Model):
     account's lock: payments draw the lots that lapse first, expiry empties those past their date."""
 
     entry = models.OneToOneField(
-        StoredValueEntry, verbose_name=_("ledger entry"), on_delete=models.PROTECT, related_name="bonus_lot"
+        StoredValueEntry, verbose_name=_("stored-value entry"), on_delete=models.PROTECT, related_name="bonus_lot"
     )
     account = models.ForeignKey(
         StoredValueAccount, verbose_name=_("account"), on_delete=models.PROTECT, related_name="bonus_lots"
