@@ -88,6 +88,16 @@ def applicable_rules(member: Member, amount: Decimal, *, today: datetime.date | 
     )
 
 
+def members_with_bonus_lapsing(first: datetime.date, last: datetime.date) -> QuerySet[Member]:
+    """Members holding stored-value bonus whose lot lapses after a day from `first` to `last` (the
+    bonus is usable through its `expires_on`): who to tell before it lapses. For a campaigns
+    automation like the points-expiry reminder (not wired yet)."""
+    lapsing = StoredValueBonusLot.objects.filter(
+        account__member=OuterRef("pk"), remaining__gt=0, expires_on__gte=first, expires_on__lte=last
+    )
+    return Member.objects.filter(Exists(lapsing))
+
+
 # --- liability ---
 
 

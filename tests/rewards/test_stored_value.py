@@ -21,7 +21,7 @@ from rewards.errors import (
     TopUpRuleUnavailable,
 )
 from rewards.models import LedgerEntry, StoredValueAccount, StoredValueEntry, StoredValueGift, TopUp
-from rewards.selectors_stored_value import applicable_rules, liability, wallet
+from rewards.selectors_stored_value import applicable_rules, liability, members_with_bonus_lapsing, wallet
 from rewards.services import stored_value
 from rewards.services.integrity import find_stored_value_mismatches
 from rewards.services.stored_value import split_payment, split_refund
@@ -471,3 +471,13 @@ def test_ledger_rows_are_never_updated_or_deleted():
         StoredValueEntry.objects.update(reason="x")
     with pytest.raises(TypeError):
         entry.delete()
+
+
+def test_members_whose_bonus_lapses_soon_are_found_for_a_reminder():
+    soon, later, spent = factories.member(), factories.member(), factories.member()
+    fund(soon, "500.00", with_rule=rule(bonus_expires_after_days=10))
+    fund(later, "500.00", with_rule=rule(bonus_expires_after_days=60, name="later"))
+    fund(spent, "500.00", with_rule=rule(bonus_expires_after_days=10, name="spent"))
+    stored_value.cash_out(member=spent, external_ref="CO-S")
+    today = timezone.localdate()
+    assert list(members_with_bonus_lapsing(today, today + datetime.timedelta(days=30))) == [soon]
