@@ -8,7 +8,7 @@ Creates a fresh database (dropped first if it exists), migrates it, then inserts
 (generate_series) the members and their purchases: each member is active from a first purchase
 in the three years before the as-of date for an exponential life (mean 400 days), with 1–12
 purchases (3.5 on average) in it; amounts 20–500, 5% of them half refunded.
-It then times `campaigns.classification.classify_members` in a subprocess in production mode
+It then times `campaigns.services.classification.classify_members` in a subprocess in production mode
 (DJANGO_DEBUG=0; the service call only, not Django start-up) twice — the first run inserts every
 score, the second updates them all, as every night after the first — checks with SQL that every
 member has exactly one score and the classes add up, and writes benchmarks/results/classify.txt.
@@ -89,7 +89,7 @@ def child() -> None:
     import django
 
     django.setup()
-    from campaigns.classification import classify_members
+    from campaigns.services.classification import classify_members
 
     steps: dict[str, float] = {}
     last = [time.perf_counter(), None]

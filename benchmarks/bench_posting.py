@@ -62,8 +62,10 @@ INSERT INTO bench_purchase (member_id, external_ref, store_id, channel, payment_
   discount_total, total, refunded_total, created_at)
   VALUES (:member, gen_random_uuid()::text, 1, 'store', '', now(), :cents / 100.0, 0, :cents / 100.0, 0, now())
   RETURNING id AS purchase_id \\gset
-INSERT INTO bench_ledger (account_id, member_id, kind, points, balance_after, purchase_id, reason, actor_id, created_at)
-  VALUES (:member, :member, 'earn', :cents / 100, 0, :purchase_id, 'Purchase', NULL, now());
+INSERT INTO bench_ledger (account_id, member_id, kind, points, balance_after, purchase_id, reason_code, reason_params,
+  reason, actor_id, created_at)
+  VALUES (:member, :member, 'earn', :cents / 100, 0, :purchase_id, 'purchase', jsonb_build_object('ref', 'POS'), '',
+  NULL, now());
 UPDATE bench_account SET balance = balance + :cents / 100, lifetime_earned = lifetime_earned + :cents / 100,
   lifetime_spend = lifetime_spend + :cents / 100.0, updated_at = now() WHERE member_id = :member;
 END;

@@ -24,7 +24,7 @@ class CampaignsConfig(AppConfig):
 
         from django.db.models.signals import post_save
 
-        from campaigns import automations
+        from campaigns.services import automations
         from rewards import signals as reward_signals
         from rewards.models import TierHistory
 

@@ -15,3 +15,24 @@ class InvalidTransition(CampaignsError):
 
 class CampaignNotEditable(CampaignsError):
     code = "campaign_not_editable"
+
+
+class OfferNotIssued(DomainError):
+    """An automation's coupon could not be issued when its message was prepared (the message fails)."""
+
+    code = "automation_offer_not_issued"
+
+
+class PartnerCodeInvalid(DomainError):
+    """The partner code cannot be accepted: `reason` says why (unknown, used, void, expired,
+    not_yet_valid). The API answers 409 `coupon_invalid`, like a coupon that cannot be used."""
+
+    code = "coupon_invalid"
+
+    def __init__(self, detail: str, *, reason: str):
+        super().__init__(detail)
+        self.reason = reason
+
+
+class PoolEmpty(DomainError):
+    code = "partner_codes_exhausted"

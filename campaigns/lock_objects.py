@@ -1,6 +1,10 @@
 """Every row lock of `campaigns` in one place.
 
-Lock order: the campaign, then outbox rows (by primary key), then the per-member contact lock.
+Lock order: members (by primary key, as every writer of `rewards` locks them first), the
+campaign, then outbox rows (by primary key), then the per-member contact lock.
+
+Only services call these (inside their transaction); a lock writes nothing, so this module is the
+one place outside `campaigns/services/` allowed `select_for_update` (tests/test_layering.py).
 """
 
 from __future__ import annotations
@@ -8,6 +12,12 @@ from __future__ import annotations
 from django.db import connection
 
 from campaigns.models import Campaign, ContactPolicy, OutboxMessage
+from members.models import Member
+
+
+def members_for_update(member_ids: list[int]) -> list[Member]:
+    """Lock the members' rows in primary-key order (every writer of `rewards` locks the member first)."""
+    return list(Member.objects.select_for_update().filter(pk__in=sorted(set(member_ids))).order_by("pk"))
 
 
 def campaign_for_update(campaign_id: int) -> Campaign:
@@ -31,7 +41,7 @@ def claimable_outbox_ids(queryset, limit: int) -> list[int]:
 
 
 def contact_policy_for_update() -> ContactPolicy:
-    ContactPolicy.objects.get_or_create(pk=1)
+    ContactPolicy.load()  # the row exists (made again with the defaults if it was deleted)
     return ContactPolicy.objects.select_for_update().get(pk=1)
 
 

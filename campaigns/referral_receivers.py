@@ -4,7 +4,7 @@
 imports, batch posting) are sent inside the posting's transaction; these handlers only
 schedule the work for after it commits (`robust`: an error is logged, never raised to the caller),
 so a failing reward or offer never undoes or fails a posting, and a rolled-back posting rewards
-nothing. The rules live in campaigns.referrals and campaigns.partners.
+nothing. The rules live in campaigns.services.referrals and campaigns.services.partners.
 """
 
 from __future__ import annotations
@@ -22,13 +22,14 @@ def on_purchase_recorded(sender, *, purchase, actor=None, **kwargs):
     has_referrer = purchase.member.referred_by_id is not None
 
     def reward():
-        from campaigns.referrals import reward_referral
+        from campaigns.services.referrals import reward_referral
         from members.models import Member
 
         reward_referral(member=Member(pk=member_id), actor=actor)
 
     def offers():
-        from campaigns.partners import issue_partner_offers, may_have_offers
+        from campaigns.selectors.partners import may_have_offers
+        from campaigns.services.partners import issue_partner_offers
         from members.models import Purchase
 
         if not may_have_offers(total=total, at=ordered_at):
@@ -60,7 +61,7 @@ def on_purchases_recorded(sender, *, purchases, actor=None, **kwargs):
         ).values_list("pk", flat=True)
 
     def rewards():
-        from campaigns.referrals import reward_referral
+        from campaigns.services.referrals import reward_referral
 
         for member_id in sorted(referred):
             try:
@@ -69,7 +70,7 @@ def on_purchases_recorded(sender, *, purchases, actor=None, **kwargs):
                 logger.exception("Referral reward failed for member %s", member_id)
 
     def offers():
-        from campaigns.partners import issue_partner_offers_for
+        from campaigns.services.partners import issue_partner_offers_for
 
         issue_partner_offers_for(purchase_ids=purchase_ids, actor=actor)
 

@@ -1,10 +1,16 @@
-"""Pure rules of dispatch, without the ORM: quiet hours and the control-group draw."""
+"""Pure rules of `campaigns`, without the ORM (no query, no write; easy to test and trust):
+quiet hours, the control-group and pilot draws, which purchases earn a partner offer, and the
+referrer's points. (The automations' defaults and checks: `campaigns.automation_rules`.)"""
 
 from __future__ import annotations
 
 import datetime
 import hashlib
 import zoneinfo
+from decimal import ROUND_DOWN, Decimal
+
+from campaigns.models import PartnerOffer, ReferralProgramme
+from members.models import Purchase
 
 
 def in_quiet_hours(now: datetime.datetime, *, start: datetime.time | None, end: datetime.time | None, tz: str) -> bool:
@@ -46,3 +52,25 @@ def in_pilot_sample(*, campaign_id: int, member_id: int, pct: int) -> bool:
         return False
     digest = hashlib.sha256(f"campaigns.pilot:{campaign_id}:{member_id}".encode()).digest()
     return int.from_bytes(digest[:8], "big") % 10_000 < pct * 100
+
+
+def partner_offer_qualifies(offer: PartnerOffer, purchase: Purchase) -> bool:
+    """Whether `purchase` earns `offer`: valid when the purchase was made, threshold reached by
+    its paid total."""
+    at = purchase.ordered_at
+    return (
+        offer.threshold <= purchase.total
+        and (offer.valid_from is None or offer.valid_from <= at)
+        and (offer.valid_until is None or offer.valid_until > at)
+    )
+
+
+def referrer_points_for(programme: ReferralProgramme, purchase: Purchase) -> int:
+    """Points of the fixed or percentage modes (the activity bonus gives its own)."""
+    mode = programme.referrer_points_mode
+    if mode == ReferralProgramme.ReferrerPoints.FIXED:
+        return programme.referrer_points
+    if mode == ReferralProgramme.ReferrerPoints.PERCENT:
+        points = (purchase.total * programme.referrer_percent / 100).quantize(Decimal("1"), rounding=ROUND_DOWN)
+        return int(points)
+    return 0

@@ -16,7 +16,8 @@ takes a list, any listed value matches:
 
 Only active members are in a segment (never frozen or erased ones). `validate_rules` returns the
 clean rules or raises a ValidationError naming each bad key; `segment_members` turns clean rules
-into a queryset (the dispatch of campaigns resolves audiences with it).
+into a queryset (the dispatch of campaigns resolves audiences with it). This module only reads;
+segments are saved and recounted by `campaigns.services.segments`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -212,39 +212,6 @@ def _build(rules: dict) -> QuerySet[Member]:
 
 def count_members(rules: dict) -> int:
     return segment_members(rules).count()
-
-
-@transaction.atomic
-def save_segment(
-    *, name: str, rules: dict, description: str = "", segment: Segment | None = None, actor=None
-) -> Segment:
-    """Create (or, with `segment`, change) a segment with validated rules, and count it."""
-    clean = validate_rules(rules)
-    if segment is None:
-        segment = Segment()
-    if segment.pk is None and actor is not None and actor.is_authenticated:
-        segment.created_by = actor
-    segment.name = name
-    segment.description = description
-    segment.rules = clean
-    segment.size = count_members(clean)
-    segment.size_computed_at = timezone.now()
-    segment.full_clean(exclude=["created_by"])
-    segment.save()
-    return segment
-
-
-def refresh_segment_sizes() -> int:
-    """Recount every segment (after the nightly classification). Returns how many were counted."""
-    counted = 0
-    for segment in Segment.objects.only("pk", "rules"):
-        try:
-            size = count_members(segment.rules)
-        except ValidationError:
-            size = None  # a tier, store or tag it names was removed since; the admin shows the rule error
-        Segment.objects.filter(pk=segment.pk).update(size=size, size_computed_at=timezone.now())
-        counted += 1
-    return counted
 
 
 EXPORT_COLUMNS = ("member_no", "name", "classification", "tier")

@@ -16,9 +16,9 @@ from celery import shared_task
 from django.conf import settings
 
 from campaigns import selectors
-from campaigns.classification import classify_members as run_classification
-from campaigns.segments import refresh_segment_sizes
 from campaigns.services import dispatch
+from campaigns.services.classification import classify_members as run_classification
+from campaigns.services.segments import refresh_segment_sizes
 
 
 @shared_task(name="campaigns.start_due_campaigns")
@@ -77,7 +77,7 @@ def classify_members(as_of: str | None = None) -> dict:
 def run_automations() -> dict:
     """Daily (beat task "Run automations (daily)", 10:00 Asia/Shanghai): evaluate the date-based
     automations (birthday, holidays, points expiry, win-back) and queue their messages."""
-    from campaigns.automations import run_automations as run
+    from campaigns.services.automations import run_automations as run
 
     return run()
 

@@ -2,7 +2,7 @@
 
 The context holds plain values only (`member.name`, `member.member_no`, `points_balance`,
 `tier`, the campaign offer's `coupon.code` and `offer_points`, and an automation's own variables —
-`campaigns.automations.EXTRA_VARIABLES`), never model instances, so a template cannot reach other
+`campaigns.automation_rules.EXTRA_VARIABLES`), never model instances, so a template cannot reach other
 attributes or the database. An unknown variable renders empty; saving a campaign lists such
 variables as warnings.
 

@@ -6,6 +6,9 @@ in a valid token — one we wrote when rendering that message — so it cannot b
 redirect; a tampered or foreign token answers 404. The pixel `/c/o/<token>.gif` signs the
 message id. Only the first open and the first click are recorded (`MessageEngagement`); a click
 also counts as an open (images are often blocked).
+
+This module signs, reads and renders; the opens and clicks are recorded by
+`campaigns.services.tracking`.
 """
 
 from __future__ import annotations
@@ -15,12 +18,9 @@ import re
 
 from django.conf import settings
 from django.core import signing
-from django.db.models import Q
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import escape, linebreaks
 
-from campaigns.models import MessageEngagement, OutboxMessage
 from campaigns.templating import RenderedMessage
 
 OPEN_SALT = "campaigns.tracking.open"
@@ -99,44 +99,3 @@ class TrackedMessage(RenderedMessage):
 
 def tracked(message: RenderedMessage, *, message_id: int) -> TrackedMessage:
     return TrackedMessage(subject=message.subject, text=message.text, message_id=message_id)
-
-
-def _engagement(message_id: int) -> MessageEngagement | None:
-    campaign_id = (
-        OutboxMessage.objects.filter(
-            pk=message_id, status__in=[OutboxMessage.Status.SENT, OutboxMessage.Status.IN_DOUBT]
-        )
-        .values_list("campaign_id", flat=True)
-        .first()
-    )
-    if campaign_id is None:
-        return None
-    engagement, _created = MessageEngagement.objects.get_or_create(
-        message_id=message_id, defaults={"campaign_id": campaign_id}
-    )
-    return engagement
-
-
-def record_open(*, token: str) -> bool:
-    """Record the first open of the message the pixel token names; False for a bad token."""
-    message_id = read_open_token(token)
-    if message_id is None or _engagement(message_id) is None:
-        return False
-    MessageEngagement.objects.filter(message_id=message_id, opened_at__isnull=True).update(opened_at=timezone.now())
-    return True
-
-
-def record_click(*, token: str) -> str | None:
-    """Record the first click (and an open, if none yet); return the URL to go to, or None."""
-    read = read_click_token(token)
-    if read is None:
-        return None
-    message_id, url = read
-    if _engagement(message_id) is None:
-        return None
-    now = timezone.now()
-    MessageEngagement.objects.filter(message_id=message_id, clicked_at__isnull=True).update(
-        clicked_at=now, clicked_url=url[:500]
-    )
-    MessageEngagement.objects.filter(Q(message_id=message_id) & Q(opened_at__isnull=True)).update(opened_at=now)
-    return url

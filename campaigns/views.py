@@ -10,6 +10,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from campaigns import services, tracking
+from campaigns.services import tracking as tracking_service
 from campaigns.services.policy import member_for_unsubscribe_token
 
 
@@ -33,7 +34,7 @@ def unsubscribe(request, token: str):
 @require_http_methods(["GET", "HEAD"])
 def open_pixel(request, token: str):
     """The 1×1 open pixel of a campaign email: records the first open; a bad token gets 404."""
-    if not tracking.record_open(token=token):
+    if not tracking_service.record_open(token=token):
         raise Http404
     return HttpResponse(tracking.PIXEL, content_type="image/gif")
 
@@ -43,7 +44,7 @@ def open_pixel(request, token: str):
 def click(request, token: str):
     """A tracked link: records the first click and redirects to the URL signed into the token —
     only ever a link of that message. A tampered or unknown token gets 404, never a redirect."""
-    url = tracking.record_click(token=token)
+    url = tracking_service.record_click(token=token)
     if url is None:
         raise Http404
     return HttpResponseRedirect(url)

@@ -26,12 +26,12 @@ from campaigns.models import (
     Repeat,
     Segment,
 )
-from campaigns.partners import issue_partner_offers_for
-from campaigns.pilots import expand_campaign, launch_pilot
-from campaigns.referrals import reward_referral
-from campaigns.segments import save_segment
 from campaigns.services import dispatch, recurring
 from campaigns.services.campaigns import create_campaign, launch_campaign
+from campaigns.services.partners import issue_partner_offers_for
+from campaigns.services.pilots import expand_campaign, launch_pilot
+from campaigns.services.referrals import reward_referral
+from campaigns.services.segments import save_segment
 from demo.clock import at, day_at
 from demo.configured import configured
 from demo.data import document

@@ -22,9 +22,9 @@ from __future__ import annotations
 import ipaddress
 
 from axes.handlers.database import AxesDatabaseHandler
+from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_client_username, get_cool_off
 from axes.models import AccessAttempt
-from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
 from django.contrib import admin
 from django.db.models import Sum

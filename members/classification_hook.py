@@ -1,5 +1,5 @@
 """The hook through which `campaigns` tells `members` a member's classification and RFM scores
-(named `classification_hook` so it is not mistaken for the engine, `campaigns.classification`).
+(named `classification_hook` so it is not mistaken for the engine, `campaigns.services.classification`).
 
 `members` must not import `campaigns` (docs/design.md: members ← rewards ← campaigns), yet the members
 API shows `classification` and `rfm` and filters by `?classification=`. Until `campaigns`

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.db import connection
+from django.utils import timezone
 
 from loyalty_crm.bulk import select_columns
 from members.models import Purchase
@@ -23,6 +24,7 @@ from rewards.models import (
     MembershipPlan,
     MembershipSubscription,
     PointsAccount,
+    PointsLot,
     PurchasePosting,
     Tier,
     TierHistory,
@@ -225,6 +227,20 @@ def write_reevaluation(
 # --- reads on every posting ----------------------------------------------------------------
 
 
+def posting_id_for_ref(external_ref: str) -> int | None:
+    """The id of the posting of the purchase with this external reference (None: not posted).
+    A new purchase (the common case) costs this one small query."""
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT pp.id FROM {quote(PurchasePosting._meta.db_table)} pp "
+            f"JOIN {quote(Purchase._meta.db_table)} p ON p.id = pp.purchase_id WHERE p.external_ref = %s",
+            [external_ref],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
 def all_tiers() -> list[Tier]:
     """Every tier, lowest rank first: the same rows the ORM would give, without building the query
     each time (read on every posting)."""
@@ -252,3 +268,157 @@ def active_membership(member_id: int, day: datetime.date):
     plan_sql = f"SELECT {select_columns(MembershipPlan)} FROM {plan_table} WHERE id = %s"
     subscription.plan = next(iter(MembershipPlan.objects.raw(plan_sql, [subscription.plan_id])))
     return subscription
+
+
+# --- the nightly expiry (rewards.services.expiry.expire_due_lots) ---------------------------
+
+
+def expiry_tables() -> dict[str, str]:
+    quote = connection.ops.quote_name
+    return {
+        "lot": quote(PointsLot._meta.db_table),
+        "account": quote(PointsAccount._meta.db_table),
+        "entry": quote(LedgerEntry._meta.db_table),
+    }
+
+
+# The lots of one expiry batch: due, and in the id range (lo, hi].
+DUE = "l.remaining > 0 AND l.expires_on < %(today)s AND l.id > %(lo)s AND l.id <= %(hi)s"
+
+
+def expiry_batch_upper_bound(cursor, t, *, today: datetime.date, after: int, size: int) -> int | None:
+    """The highest id among the next `size` due lots after id `after` (None when none is left)."""
+    cursor.execute(
+        f"SELECT MAX(id) FROM (SELECT l.id FROM {t['lot']} l "
+        f"WHERE l.remaining > 0 AND l.expires_on < %s AND l.id > %s ORDER BY l.id LIMIT %s) AS batch",
+        [today, after, size],
+    )
+    return cursor.fetchone()[0]
+
+
+def expire_batch(cursor, t, *, today: datetime.date, lo: int, hi: int) -> tuple[int, int, int]:
+    """Expire the due lots with lo < id <= hi. Returns (lots, points, accounts)."""
+    postgres = connection.vendor == "postgresql"
+    params = {"today": today, "lo": lo, "hi": hi}
+    accounts_due = f"SELECT l.account_id FROM {t['lot']} l WHERE {DUE}"
+    # 1. Lock the affected accounts, in primary-key order (a no-op on SQLite, which locks the file).
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    cursor.execute(
+        f"SELECT COUNT(*) FROM (SELECT a.id FROM {t['account']} a WHERE a.id IN ({accounts_due}) "
+        f"ORDER BY a.id{lock}) AS locked",
+        params,
+    )
+    accounts = cursor.fetchone()[0]
+    if not accounts:
+        return 0, 0, 0
+    # 2. One expire row per lot, re-reading the lots now that their accounts are locked. Within an
+    #    account, balance_after runs down lot by lot (oldest expiry first) to the final balance.
+    #    The reason is `Reason.EXPIRY` with the lot's expiry date, built in SQL (rendered when read).
+    params_sql = (
+        "jsonb_build_object('date', CAST(l.expires_on AS TEXT))"
+        if postgres
+        else "json_object('date', CAST(l.expires_on AS TEXT))"
+    )
+    cursor.execute(
+        f"INSERT INTO {t['entry']} "
+        f"(account_id, member_id, kind, points, balance_after, purchase_id, reason_code, reason_params, reason, "
+        f"actor_id, created_at) "
+        f"SELECT l.account_id, a.member_id, %(kind)s, -l.remaining, "
+        f"a.balance - SUM(l.remaining) OVER (PARTITION BY l.account_id ORDER BY l.expires_on, l.id "
+        f"ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW), "
+        f"e.purchase_id, %(reason_code)s, {params_sql}, '', NULL, %(now)s "
+        f"FROM {t['lot']} l JOIN {t['account']} a ON a.id = l.account_id JOIN {t['entry']} e ON e.id = l.entry_id "
+        f"WHERE {DUE} ORDER BY l.account_id, l.expires_on, l.id",
+        {
+            **params,
+            "kind": LedgerEntry.Kind.EXPIRE,
+            "reason_code": LedgerEntry.Reason.EXPIRY.value,
+            "now": timezone.now(),
+        },
+    )
+    cursor.execute(f"SELECT COUNT(*), COALESCE(SUM(l.remaining), 0) FROM {t['lot']} l WHERE {DUE}", params)
+    lots, points = cursor.fetchone()
+    # 3. Each account's balance goes down by the sum of its expired lots.
+    if postgres:
+        cursor.execute(
+            f"UPDATE {t['account']} a SET balance = a.balance - s.points, updated_at = %(now)s "
+            f"FROM (SELECT l.account_id, SUM(l.remaining) AS points FROM {t['lot']} l WHERE {DUE} "
+            f"GROUP BY l.account_id) s WHERE a.id = s.account_id",
+            {**params, "now": timezone.now()},
+        )
+    else:
+        cursor.execute(
+            f"UPDATE {t['account']} SET updated_at = %(now)s, balance = balance - ("
+            f"SELECT SUM(l.remaining) FROM {t['lot']} l WHERE l.account_id = {t['account']}.id AND {DUE}) "
+            f"WHERE id IN ({accounts_due})",
+            {**params, "now": timezone.now()},
+        )
+    # 4. The lots keep what expired and hold nothing more.
+    cursor.execute(
+        f"UPDATE {t['lot']} SET expired = expired + remaining, remaining = 0 "
+        f"WHERE remaining > 0 AND expires_on < %(today)s AND id > %(lo)s AND id <= %(hi)s",
+        params,
+    )
+    return lots, points, accounts
+
+
+# --- bulk posting (rewards.services.batch.post_purchases_batch) ----------------------------
+
+
+def save_accounts(accounts: list[PointsAccount]) -> None:
+    """`ledger.save_account` for many accounts: on PostgreSQL one UPDATE … FROM unnest(arrays),
+    one array parameter per column; elsewhere one UPDATE … FROM (VALUES …) per chunk."""
+    if not accounts:
+        return
+    now = timezone.now()
+    quote = connection.ops.quote_name
+    table = quote(PointsAccount._meta.db_table)
+    if connection.vendor == "postgresql":
+        columns = [
+            [a.pk for a in accounts],
+            [a.balance for a in accounts],
+            [a.lifetime_earned for a in accounts],
+            [a.lifetime_spend for a in accounts],
+            [a.tier_id for a in accounts],
+            [a.below_since for a in accounts],
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} AS a SET balance = v.balance, lifetime_earned = v.lifetime_earned, "
+                f"lifetime_spend = v.lifetime_spend, tier_id = v.tier_id, below_since = v.below_since, "
+                f"updated_at = %s "
+                f"FROM unnest(%s::bigint[], %s::integer[], %s::integer[], %s::numeric[], %s::bigint[], %s::date[]) "
+                f"AS v (id, balance, lifetime_earned, lifetime_spend, tier_id, below_since) WHERE a.id = v.id",
+                [now, *columns],
+            )
+        return
+    names = ["id", "balance", "lifetime_earned", "lifetime_spend", "tier_id", "below_since"]
+    spend = PointsAccount._meta.get_field("lifetime_spend")
+    below = PointsAccount._meta.get_field("below_since")
+    rows = [
+        [
+            a.pk,
+            a.balance,
+            a.lifetime_earned,
+            spend.get_db_prep_save(a.lifetime_spend, connection),
+            a.tier_id,
+            below.get_db_prep_save(a.below_since, connection),
+        ]
+        for a in accounts
+    ]
+    columns = ", ".join(names)
+    marks = "(" + ", ".join(["%s"] * len(names)) + ")"
+    size = max(1, ((connection.features.max_query_params or 30_000) - 1) // len(names))
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), size):
+            chunk = rows[start : start + size]
+            values = ", ".join([marks] * len(chunk))
+            params = [value for row in chunk for value in row]
+            sql = (
+                f"WITH v ({columns}) AS (VALUES {values}) "
+                f"UPDATE {table} SET balance = v.balance, lifetime_earned = v.lifetime_earned, "
+                f"lifetime_spend = v.lifetime_spend, tier_id = v.tier_id, below_since = v.below_since, "
+                f"updated_at = %s "
+                f"FROM v WHERE {table}.id = v.id"
+            )
+            cursor.execute(sql, [*params, now])

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignOffer
-from campaigns.offers import set_offer
+from campaigns.services.offers import set_offer
 from members import services as member_services
 from members.models import Purchase
 from members.services import MAX_LINE_QUANTITY, MAX_PURCHASE_AMOUNT, PurchaseLine

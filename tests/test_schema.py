@@ -128,7 +128,7 @@ API_SERIALIZER_MODULES = [
     "rewards.api.catalogue_serializers",
     "feedback.api.serializers",
     "campaigns.api.serializers",
-    "campaigns.api_referral",
+    "campaigns.api.referral_views",
 ]
 
 

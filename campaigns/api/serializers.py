@@ -42,7 +42,7 @@ class ChannelField(serializers.ChoiceField):
 
 class OfferInputSerializer(serializers.Serializer):
     """A campaign's offer: `{"kind": "coupon", "coupon_template": <id>}` or `{"kind": "points",
-    "points": N}`; saved through `campaigns.offers.set_offer` (its checks: active template, points > 0)."""
+    "points": N}`; saved through `campaigns.services.offers.set_offer` (its checks: active template, points > 0)."""
 
     kind = serializers.ChoiceField(choices=CampaignOffer.Kind.choices)
     coupon_template = serializers.PrimaryKeyRelatedField(

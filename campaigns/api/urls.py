@@ -1,6 +1,6 @@
 from django.urls import path
 
-from campaigns.api import views
+from campaigns.api import referral_views, views
 
 urlpatterns = [
     path("campaigns/", views.CampaignListCreateView.as_view(), name="campaign-list"),
@@ -13,4 +13,15 @@ urlpatterns = [
     path("segments/", views.SegmentListView.as_view(), name="segment-list"),
     path("segments/<int:pk>/", views.SegmentDetailView.as_view(), name="segment-detail"),
     path("segments/<int:pk>/export/", views.SegmentExportView.as_view(), name="segment-export"),
+    # the referral programme and partner codes
+    path(
+        "members/<str:member_no>/referrals/",
+        referral_views.MemberReferralsView.as_view(),
+        name="member-referrals",
+    ),
+    path(
+        "partner-codes/<str:code>/redeem/",
+        referral_views.PartnerCodeRedeemView.as_view(),
+        name="partner-code-redeem",
+    ),
 ]

@@ -14,7 +14,7 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from campaigns import pilots, results, segments, selectors, services
+from campaigns import results, segments, selectors, services
 from campaigns.api.serializers import (
     CampaignCreatedSerializer,
     CampaignInputSerializer,
@@ -29,6 +29,8 @@ from campaigns.api.serializers import (
     SegmentSerializer,
 )
 from campaigns.models import Campaign, ContactPolicy, Segment
+from campaigns.services import pilots
+from campaigns.services import segments as segment_services
 from loyalty_crm.api.permissions import ModelPermissions
 from loyalty_crm.api.schema import conflict
 
@@ -197,7 +199,7 @@ class SegmentListView(generics.ListAPIView):
     def post(self, request):
         data = SegmentInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        segment = segments.save_segment(actor=request.user, **data.validated_data)
+        segment = segment_services.save_segment(actor=request.user, **data.validated_data)
         return Response(SegmentSerializer(segment).data, status=status.HTTP_201_CREATED)
 
 
@@ -220,7 +222,7 @@ class SegmentDetailView(generics.RetrieveAPIView):
         data = SegmentInputSerializer(segment, data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        segment = segments.save_segment(
+        segment = segment_services.save_segment(
             segment=segment,
             name=values.get("name", segment.name),
             description=values.get("description", segment.description),

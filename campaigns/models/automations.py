@@ -12,7 +12,7 @@ from members.models import TimeStamped
 
 
 class Automation(TimeStamped):
-    """A campaign sent by a trigger instead of by hand (`campaigns.automations`).
+    """A campaign sent by a trigger instead of by hand (`campaigns.services.automations`).
 
     Its campaign (created on the first save from the admin) holds the channel, language,
     templates and optional segment; it stays `sending` while it exists (the dispatch never

@@ -83,7 +83,7 @@ class ClassificationPolicy(TimeStamped):
 
 
 class MemberScore(models.Model):
-    """One row per member, rewritten by each classification run (`campaigns.classification`).
+    """One row per member, rewritten by each classification run (`campaigns.services.classification`).
 
     Derived data only: nothing else writes it, and it can always be recomputed from purchases.
     RFM and money figures are NULL for members who never bought.
@@ -156,4 +156,4 @@ class ClassificationRun(models.Model):
 
 
 # --- referral (推荐有礼) ----------------------------------------------------------------------
-# Added by the `referral` branch. The services are in campaigns/referrals.py.
+# Added by the `referral` branch. The services are in campaigns/services/referrals.py.

@@ -373,6 +373,13 @@ class ContactPolicy(models.Model):
     def rate_for(self, channel: str) -> int:
         return self.email_rate if channel == Channel.EMAIL else self.sms_rate
 
+    @classmethod
+    def load(cls) -> ContactPolicy:
+        """The single row (a data migration makes it); made again with the documented defaults
+        if it was deleted, like the other settings singletons' loaders."""
+        policy, _created = cls.objects.get_or_create(pk=1)
+        return policy
+
 
 class SmsLog(models.Model):
     """Text messages "sent" by the development SMS provider (`SMS_PROVIDER`'s default)."""

@@ -18,7 +18,7 @@ class ReferralProgramme(TimeStamped):
     """The referral programme's settings: one row (pk 1), edited in the admin.
 
     When a referred member's first purchase is posted, both members get their reward once
-    (campaigns.referrals.reward_referral). Points go through rewards' services: the "Referral"
+    (campaigns.services.referrals.reward_referral). Points go through rewards' services: the "Referral"
     activity bonus (its points, once per referred member), a fixed number, or a percentage of the
     first purchase's paid total; coupons through rewards' issue_coupon.
     """
@@ -168,4 +168,4 @@ class Referrer(Member):
 
 
 # --- partner marketing (联合营销) --------------------------------------------------------------
-# Added by the `referral` branch. The services are in campaigns/partners.py.
+# Added by the `referral` branch. The services are in campaigns/services/partners.py.

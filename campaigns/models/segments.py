@@ -28,7 +28,7 @@ class Segment(TimeStamped):
         related_name="+",
     )
 
-    # The last count of members (by `campaigns.segments.refresh_segment_sizes`, on save and nightly),
+    # The last count of members (by `campaigns.services.segments.refresh_segment_sizes`, on save and nightly),
     # so lists show sizes without evaluating every segment's rules.
     size = models.PositiveIntegerField(_("size"), null=True, blank=True, editable=False)
     size_computed_at = models.DateTimeField(_("counted at"), null=True, blank=True, editable=False)

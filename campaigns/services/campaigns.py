@@ -15,10 +15,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from campaigns import lock_objects, offers, recurrence
+from campaigns import lock_objects, recurrence
 from campaigns.errors import CampaignNotEditable, InvalidTransition
 from campaigns.models import Campaign, CampaignStep, Channel, OutboxMessage, Repeat, Segment, SkipReason
-from campaigns.services import recurring
+from campaigns.services import offers, recurring
 from campaigns.templating import check_templates
 
 logger = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ class OfferRefused(ValidationError):
 @transaction.atomic
 def create_campaign_with_offer(*, offer: dict | None = None, actor=None, **fields) -> CampaignSaved:
     """`create_campaign` and, when `offer` is given (`{kind, coupon_template, points}`), its offer
-    through `campaigns.offers.set_offer` — both or neither. A refused offer raises OfferRefused
+    through `campaigns.services.offers.set_offer` — both or neither. A refused offer raises OfferRefused
     (nothing is kept)."""
     saved = create_campaign(actor=actor, **fields)
     if offer is not None:

@@ -27,10 +27,11 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from campaigns import automations, channels, lock_objects, offers, recurrence, rules, selectors, tracking
+from campaigns import channels, lock_objects, recurrence, rules, selectors, tracking
+from campaigns.errors import OfferNotIssued
 from campaigns.models import Campaign, CampaignPilot, CampaignStep, Channel, OutboxMessage, Repeat, SkipReason
 from campaigns.ratelimit import wait_for_send_slot
-from campaigns.services import outbox
+from campaigns.services import automations, offers, outbox
 from campaigns.templating import MessageContext, RenderedMessage, render_message
 from loyalty_crm.errors import DomainError
 from members import loyalty
@@ -69,7 +70,7 @@ def start_campaign(*, campaign_id: int, now: datetime.datetime | None = None) ->
     step, _created = CampaignStep.objects.get_or_create(campaign=campaign, number=1)
     members = selectors.audience_members(campaign)
     pilot = CampaignPilot.objects.filter(campaign=campaign).first()
-    if pilot is not None and pilot.classification:  # a pilot on one classification (campaigns.pilots)
+    if pilot is not None and pilot.classification:  # a pilot on one classification (campaigns.services.pilots)
         members = members.filter(campaign_score__classification=pilot.classification)
     sample_pct = pilot.sample_pct if pilot is not None and pilot.sample_pct else None
     result = fill_outbox(campaign=campaign, step=step, members=members, sample_pct=sample_pct, now=now)
@@ -247,7 +248,7 @@ def prepare_message(*, message_id: int, owner: str, now: datetime.datetime | Non
     address = member.email if message.channel == Channel.EMAIL else member.phone
     if not address:
         return _fail(message, _("No email address") if message.channel == Channel.EMAIL else _("No mobile number"), now)
-    try:  # the campaign's coupon, if it offers one: issued once for this message (campaigns.offers)
+    try:  # the campaign's coupon, if it offers one: issued once for this message (campaigns.services.offers)
         coupon = offers.coupon_for_message(message)
     except DomainError as exc:
         return _fail(message, _("The offer could not be given: %(error)s") % {"error": exc.detail}, now)
@@ -259,9 +260,9 @@ def prepare_message(*, message_id: int, owner: str, now: datetime.datetime | Non
                 member,
                 extra,
                 coupon_code=coupon.code if coupon else "",
-                offer_points=offers.offer_points(campaign.pk),
+                offer_points=selectors.offer_points(campaign.pk),
             )
-    except automations.OfferNotIssued as exc:
+    except OfferNotIssued as exc:
         decision = _fail(message, str(exc), now)
         offers.settle_after_send(message_id=message.pk, sent=False)
         return decision

@@ -7,5 +7,4 @@ urlpatterns = [
     path("", include("rewards.api.urls")),
     path("", include("feedback.api.urls")),
     path("", include("campaigns.api.urls")),
-    path("", include("campaigns.urls_referral")),
 ]

@@ -118,7 +118,7 @@ class CouponAdmin(ReadOnlyAdmin):
         "redeemed_at",
         "redeemed_ref",
         "voided_at",
-        "void_reason",
+        "void_reason_display",
     ]
     fields = readonly_fields
 
@@ -129,6 +129,10 @@ class CouponAdmin(ReadOnlyAdmin):
         code = coupon_services.normalise_code(term)
         return queryset.filter(code=code) | queryset.filter(member__member_no=term), False
 
+    @admin.display(description=gettext_lazy("void reason"))
+    def void_reason_display(self, coupon):
+        return coupon.void_reason_text or "—"
+
     def has_void_permission(self, request):
         return request.user.has_perm("rewards.void_coupon")
 
@@ -138,7 +142,7 @@ class CouponAdmin(ReadOnlyAdmin):
         for coupon in queryset.order_by("pk"):
             try:
                 before = coupon.status
-                coupon_services.void_coupon(coupon=coupon, reason=_("Voided by staff"), actor=request.user)
+                coupon_services.void_coupon(coupon=coupon, reason_code=Coupon.VoidReason.BY_STAFF, actor=request.user)
                 voided += before != Coupon.Status.VOID
             except DomainError as error:
                 refused.append(f"{coupon.code}: {error.detail}")
@@ -174,13 +178,17 @@ class RedemptionAdmin(admin.ModelAdmin):
         "created_at",
         "cancelled_at",
         "cancelled_by",
-        "cancel_reason",
+        "cancel_reason_display",
         "points_returned",
     ]
     fields = readonly_fields
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("coupons")
+
+    @admin.display(description=gettext_lazy("cancellation reason"))
+    def cancel_reason_display(self, redemption):
+        return redemption.cancel_reason_text or "—"
 
     @admin.display(description=gettext_lazy("coupons"))
     def coupon_codes(self, redemption):
@@ -202,7 +210,7 @@ class RedemptionAdmin(admin.ModelAdmin):
         for redemption in queryset.select_related("member", "reward").order_by("pk"):
             try:
                 result = redemption_services.cancel_redemption(
-                    redemption=redemption, actor=request.user, reason=_("Cancelled in the back office")
+                    redemption=redemption, actor=request.user, reason_code=Redemption.CancelReason.BACK_OFFICE
                 )
             except DomainError as error:
                 self.message_user(

@@ -133,11 +133,16 @@ class PointsAccountAdmin(ReadOnlyAdmin):
 
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "member", "kind", "points", "balance_after", "purchase", "reason", "actor"]
+    list_display = ["created_at", "member", "kind", "points", "balance_after", "purchase", "reason_display", "actor"]
     list_select_related = ["member", "purchase", "actor"]
-    list_filter = ["kind"]
+    list_filter = ["kind", "reason_code"]
     search_fields = ["member__member_no", "purchase__external_ref"]
     show_full_result_count = False
+
+    @admin.display(description=_("reason"))
+    def reason_display(self, entry):
+        """In the reader's language, whatever the language of the writer (`rewards.ledger_reasons`)."""
+        return entry.reason_text
 
 
 @admin.register(PointsLot)

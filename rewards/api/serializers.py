@@ -145,10 +145,27 @@ class PointsSummarySerializer(serializers.Serializer):
 class LedgerEntrySerializer(serializers.ModelSerializer):
     purchase = serializers.CharField(source="purchase.external_ref", default=None, allow_null=True)
     actor = serializers.CharField(source="actor.username", default=None, allow_null=True)
+    reason = serializers.CharField(
+        source="reason_text", help_text=_("Why the row exists, in the request's language (Accept-Language).")
+    )
+    reason_params = serializers.JSONField(help_text=_("The values the reason names (a reference, a reward, a date)."))
+    note = serializers.CharField(source="reason", help_text=_("What a person typed, as they typed it."))
 
     class Meta:
         model = LedgerEntry
-        fields = ["id", "kind", "points", "balance_after", "purchase", "reason", "actor", "created_at"]
+        fields = [
+            "id",
+            "kind",
+            "points",
+            "balance_after",
+            "purchase",
+            "reason",
+            "reason_code",
+            "reason_params",
+            "note",
+            "actor",
+            "created_at",
+        ]
 
 
 class AdjustInputSerializer(serializers.Serializer):
@@ -164,7 +181,7 @@ class AdjustInputSerializer(serializers.Serializer):
 class AdjustOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField(source="entry.pk")
     points = serializers.IntegerField(source="entry.points")
-    reason = serializers.CharField(source="entry.reason")
+    reason = serializers.CharField(source="entry.reason_text")
     points_balance = serializers.IntegerField()
 
 

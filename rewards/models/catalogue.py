@@ -19,6 +19,7 @@ from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from members.models import Member, TimeStamped
+from rewards.ledger_reasons import with_note
 from rewards.models.ledger import LedgerEntry
 from rewards.models.tiers import Tier
 
@@ -145,6 +146,14 @@ class Coupon(models.Model):
         PARTNER = "partner", _("Partner")
         REFERRAL = "referral", _("Referral")
 
+    class VoidReason(models.TextChoices):
+        """Why code voided a coupon, rendered in the reader's language; what a person typed stays
+        in `void_reason`."""
+
+        REDEMPTION_CANCELLED = "redemption_cancelled", _("Redemption cancelled")
+        BY_STAFF = "by_staff", _("Voided by staff")
+        CAMPAIGN_NOT_SENT = "campaign_not_sent", _("The campaign message could not be sent.")
+
     code = models.CharField(_("code"), max_length=32, unique=True)
     template = models.ForeignKey(
         CouponTemplate, verbose_name=_("template"), on_delete=models.PROTECT, related_name="coupons"
@@ -169,7 +178,12 @@ class Coupon(models.Model):
     redeemed_at = models.DateTimeField(_("used at"), null=True, blank=True)
     redeemed_ref = models.CharField(_("used on order"), max_length=64, blank=True)
     voided_at = models.DateTimeField(_("voided at"), null=True, blank=True)
-    void_reason = models.CharField(_("void reason"), max_length=200, blank=True)
+    void_reason_code = models.CharField(
+        _("void reason code"), max_length=32, choices=VoidReason.choices, blank=True, default=""
+    )
+    void_reason = models.CharField(
+        _("void note"), max_length=200, blank=True, help_text=_("What a person typed when voiding it.")
+    )
     issued_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("issued by"),
@@ -200,6 +214,11 @@ class Coupon(models.Model):
 
     def __str__(self) -> str:
         return self.code
+
+    @property
+    def void_reason_text(self) -> str:
+        """Why it was voided, in the active language (the code's label, then the typed note)."""
+        return with_note(self.get_void_reason_code_display() if self.void_reason_code else "", self.void_reason)
 
     def describe(self) -> str:
         if self.kind == CouponKind.AMOUNT:
@@ -308,6 +327,12 @@ class Redemption(models.Model):
         COMPLETED = "completed", _("Completed")
         CANCELLED = "cancelled", _("Cancelled")
 
+    class CancelReason(models.TextChoices):
+        """Where a redemption was cancelled, when code says it (rendered in the reader's language);
+        what a person typed stays in `cancel_reason`."""
+
+        BACK_OFFICE = "back_office", _("Cancelled in the back office")
+
     member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="redemptions")
     reward = models.ForeignKey(Reward, verbose_name=_("reward"), on_delete=models.PROTECT, related_name="redemptions")
     quantity = models.PositiveIntegerField(_("quantity"), default=1)
@@ -342,7 +367,12 @@ class Redemption(models.Model):
         blank=True,
         related_name="+",
     )
-    cancel_reason = models.CharField(_("cancellation reason"), max_length=200, blank=True)
+    cancel_reason_code = models.CharField(
+        _("cancellation reason code"), max_length=32, choices=CancelReason.choices, blank=True, default=""
+    )
+    cancel_reason = models.CharField(
+        _("cancellation note"), max_length=200, blank=True, help_text=_("What a person typed when cancelling it.")
+    )
     points_returned = models.PositiveIntegerField(_("points returned"), default=0)
 
     class Meta:
@@ -369,3 +399,9 @@ class Redemption(models.Model):
             "quantity": self.quantity,
             "member": self.member.member_no,
         }
+
+    @property
+    def cancel_reason_text(self) -> str:
+        """Why it was cancelled, in the active language (the code's label, then the typed note)."""
+        code = self.get_cancel_reason_code_display() if self.cancel_reason_code else ""
+        return with_note(code, self.cancel_reason)

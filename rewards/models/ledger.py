@@ -17,10 +17,12 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Value
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from members.models import Member, Purchase
+from rewards.ledger_reasons import Reason, render
 from rewards.models.tiers import Tier
 
 
@@ -91,6 +93,8 @@ class LedgerEntry(models.Model):
         # Points given back when a redemption is cancelled: not earned, so not in lifetime earned.
         REDEMPTION_RETURN = "redemption_return", _("Redemption cancelled")
 
+    Reason = Reason  # the reason codes (`rewards.ledger_reasons`), as `LedgerEntry.Reason`
+
     account = models.ForeignKey(
         PointsAccount, verbose_name=_("account"), on_delete=models.PROTECT, related_name="entries"
     )
@@ -106,7 +110,20 @@ class LedgerEntry(models.Model):
         blank=True,
         related_name="ledger_entries",
     )
-    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    # Why the row exists: a code and its parameters, rendered in the reader's language
+    # (`rewards.ledger_reasons.render`); `reason` keeps only what a person typed.
+    reason_code = models.CharField(
+        _("reason code"), max_length=32, choices=Reason.choices, default=Reason.NOTE, db_default=Reason.NOTE
+    )
+    reason_params = models.JSONField(
+        _("reason parameters"), default=dict, blank=True, db_default=Value({}, output_field=models.JSONField())
+    )
+    reason = models.CharField(
+        pgettext_lazy("ledger entry", "note"),
+        max_length=200,
+        blank=True,
+        help_text=_("What a person typed: a manual adjustment's reason."),
+    )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("by"),
@@ -137,6 +154,11 @@ class LedgerEntry(models.Model):
 
     def delete(self, *args, **kwargs):
         raise TypeError("Ledger rows are never deleted; write a reversal row instead.")
+
+    @property
+    def reason_text(self) -> str:
+        """The reason in the active language (the code's sentence, then the typed note)."""
+        return render(self.reason_code, self.reason_params, self.reason)
 
 
 class BalanceCorrection(models.Model):

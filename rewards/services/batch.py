@@ -32,12 +32,13 @@ that fails the whole run).
 from __future__ import annotations
 
 import datetime
+import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -47,7 +48,7 @@ from loyalty_crm.bulk import AnyOf
 from members import services as members_services
 from members.models import Purchase
 from members.services import PurchaseDraft
-from rewards import rules, selectors
+from rewards import _sql, rules, selectors
 from rewards.models import (
     LedgerEntry,
     MembershipSubscription,
@@ -254,65 +255,6 @@ def _lock_or_open_accounts(member_ids: list[int], tiers) -> dict[int, PointsAcco
     return accounts
 
 
-def _save_accounts(accounts: list[PointsAccount]) -> None:
-    """`ledger.save_account` for many accounts: on PostgreSQL one UPDATE … FROM unnest(arrays),
-    one array parameter per column; elsewhere one UPDATE … FROM (VALUES …) per chunk."""
-    if not accounts:
-        return
-    now = timezone.now()
-    quote = connection.ops.quote_name
-    table = quote(PointsAccount._meta.db_table)
-    if connection.vendor == "postgresql":
-        columns = [
-            [a.pk for a in accounts],
-            [a.balance for a in accounts],
-            [a.lifetime_earned for a in accounts],
-            [a.lifetime_spend for a in accounts],
-            [a.tier_id for a in accounts],
-            [a.below_since for a in accounts],
-        ]
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} AS a SET balance = v.balance, lifetime_earned = v.lifetime_earned, "  # noqa: S608 (names from the model; values are parameters)
-                f"lifetime_spend = v.lifetime_spend, tier_id = v.tier_id, below_since = v.below_since, "
-                f"updated_at = %s "
-                f"FROM unnest(%s::bigint[], %s::integer[], %s::integer[], %s::numeric[], %s::bigint[], %s::date[]) "
-                f"AS v (id, balance, lifetime_earned, lifetime_spend, tier_id, below_since) WHERE a.id = v.id",
-                [now, *columns],
-            )
-        return
-    names = ["id", "balance", "lifetime_earned", "lifetime_spend", "tier_id", "below_since"]
-    spend = PointsAccount._meta.get_field("lifetime_spend")
-    below = PointsAccount._meta.get_field("below_since")
-    rows = [
-        [
-            a.pk,
-            a.balance,
-            a.lifetime_earned,
-            spend.get_db_prep_save(a.lifetime_spend, connection),
-            a.tier_id,
-            below.get_db_prep_save(a.below_since, connection),
-        ]
-        for a in accounts
-    ]
-    columns = ", ".join(names)
-    marks = "(" + ", ".join(["%s"] * len(names)) + ")"
-    size = max(1, ((connection.features.max_query_params or 30_000) - 1) // len(names))
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), size):
-            chunk = rows[start : start + size]
-            values = ", ".join([marks] * len(chunk))
-            params = [value for row in chunk for value in row]
-            sql = (
-                f"WITH v ({columns}) AS (VALUES {values}) "  # noqa: S608 (names from the model; values are parameters)
-                f"UPDATE {table} SET balance = v.balance, lifetime_earned = v.lifetime_earned, "
-                f"lifetime_spend = v.lifetime_spend, tier_id = v.tier_id, below_since = v.below_since, "
-                f"updated_at = %s "
-                f"FROM v WHERE {table}.id = v.id"
-            )
-            cursor.execute(sql, [*params, now])
-
-
 def _replayed(draft: PurchaseDraft, purchase: Purchase, posting: PurchasePosting) -> PostingResult:
     return PostingResult(
         purchase=purchase,
@@ -358,7 +300,18 @@ def post_purchases_batch(*, drafts: list[PurchaseDraft], actor=None) -> BatchRes
     return BatchResult(outcomes=outcomes)
 
 
-_ENTRY_FIELDS = ("account_id", "member_id", "kind", "points", "balance_after", "purchase_id", "reason", "actor_id")
+_ENTRY_FIELDS = (
+    "account_id",
+    "member_id",
+    "kind",
+    "points",
+    "balance_after",
+    "purchase_id",
+    "reason_code",
+    "reason_params",  # JSON text: COPY and SQLite take it as it is
+    "reason",
+    "actor_id",
+)
 _LOT_FIELDS = ("entry_id", "account_id", "points", "remaining", "expired", "expires_on")
 _POSTING_FIELDS = (
     "purchase_id",
@@ -381,11 +334,12 @@ def _post_new(new: list[int], *, drafts, refs, fingerprints, outcomes, actor) ->
     policy = context.policy
     expiry_kind, expiry_months = ledger.active_expiry_policy()
     expiry_dates: dict[datetime.date, datetime.date] = {}
-    expired_reasons: dict[datetime.date, str] = {}  # translated once per date
+    expired_params: dict[datetime.date, str] = {}  # JSON text, once per date
     today = timezone.localdate()
     now = timezone.now()
     actor_id = getattr(ledger.real_actor(actor), "pk", None)
-    reason = _("Purchase %(ref)s")  # translated once, formatted per purchase
+    # The reason is a code and its parameters (`rewards.ledger_reasons`), rendered when read.
+    purchase_reason, expired_reason = LedgerEntry.Reason.PURCHASE.value, LedgerEntry.Reason.EXPIRED_AT_ONCE.value
     earn, expire = LedgerEntry.Kind.EARN.value, LedgerEntry.Kind.EXPIRE.value
     by_spend = policy.basis == TierPolicy.Basis.WINDOW_SPEND
     entries: list[tuple] = []  # _ENTRY_FIELDS + created_at
@@ -413,15 +367,17 @@ def _post_new(new: list[int], *, drafts, refs, fingerprints, outcomes, actor) ->
                     points,
                     move.balance_after,
                     purchase_id,
-                    (reason % {"ref": refs[index]})[:200],
+                    purchase_reason,
+                    json.dumps({"ref": refs[index]}),
+                    "",
                     actor_id,
                     now,
                 )
             )
             if move.expired:
-                expired_reason = expired_reasons.get(expires_on)
-                if expired_reason is None:
-                    expired_reason = expired_reasons[expires_on] = ledger.expired_at_once_reason(expires_on)[:200]
+                params = expired_params.get(expires_on)
+                if params is None:
+                    params = expired_params[expires_on] = json.dumps(ledger.expired_at_once_params(expires_on))
                 entries.append(
                     (
                         account_id,
@@ -431,6 +387,8 @@ def _post_new(new: list[int], *, drafts, refs, fingerprints, outcomes, actor) ->
                         move.balance_after_expiry,
                         purchase_id,
                         expired_reason,
+                        params,
+                        "",
                         actor_id,
                         now,
                     )
@@ -469,4 +427,4 @@ def _post_new(new: list[int], *, drafts, refs, fingerprints, outcomes, actor) ->
     bulk.insert_rows(PointsLot, _LOT_FIELDS, [(entry_ids[lot[0]], *lot[1:]) for lot in lots])
     bulk.insert_rows(PurchasePosting, _POSTING_FIELDS, postings)
     bulk.insert_new(TierHistory, histories)
-    _save_accounts(list(accounts.values()))
+    _sql.save_accounts(list(accounts.values()))

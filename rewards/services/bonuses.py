@@ -74,14 +74,17 @@ def award_bonus(
     if BonusAward.objects.filter(member=member, bonus=bonus, period_key=period_key).exists():
         return refuse(_("The member already received this bonus for this period."))
     account = ledger.lock_or_open_account(member, selectors.tiers())
-    label = bonus.get_kind_display()
-    reason = _("Bonus: %(bonus)s") % {"bonus": label}
-    if reference:
-        reason = f"{reason} ({reference})"
+    params = {"bonus": bonus.kind, "reference": reference} if reference else {"bonus": bonus.kind}
     try:
         with transaction.atomic():  # a savepoint: a lost race leaves this transaction usable
             entry = ledger.credit(
-                account, kind=LedgerEntry.Kind.BONUS, points=bonus.points, earned_on=on, reason=reason, actor=actor
+                account,
+                kind=LedgerEntry.Kind.BONUS,
+                points=bonus.points,
+                earned_on=on,
+                reason_code=LedgerEntry.Reason.BONUS,
+                reason_params=params,
+                actor=actor,
             )
             award = BonusAward.objects.create(
                 member=member,
@@ -134,8 +137,11 @@ def award_birthday_bonuses(*, on: datetime.date | None = None) -> BirthdayRun:
 
 
 @transaction.atomic
-def credit_campaign_points(*, member: Member, points: int, reason: str, actor=None) -> LedgerEntry | None:
-    """Bonus points a campaign's offer gives (a `bonus` lot, expiring like earned points).
+def credit_campaign_points(
+    *, member: Member, points: int, reason_code: str, reason_params: dict, actor=None
+) -> LedgerEntry | None:
+    """Bonus points a campaign's offer gives (a `bonus` lot, expiring like earned points), with
+    the reason as a code and its parameters (`rewards.ledger_reasons`).
 
     The caller (campaigns) makes it once per message; this only credits, under the member's row
     lock. None when the member is not active (frozen or erased members get nothing).
@@ -147,7 +153,13 @@ def credit_campaign_points(*, member: Member, points: int, reason: str, actor=No
         return None
     account = ledger.lock_or_open_account(member, selectors.tiers())
     entry = ledger.credit(
-        account, kind=LedgerEntry.Kind.BONUS, points=points, earned_on=timezone.localdate(), reason=reason, actor=actor
+        account,
+        kind=LedgerEntry.Kind.BONUS,
+        points=points,
+        earned_on=timezone.localdate(),
+        reason_code=reason_code,
+        reason_params=reason_params,
+        actor=actor,
     )
     ledger.save_account(account)
     return entry

@@ -208,8 +208,11 @@ def redeem_coupon(
     return CouponUse(coupon=coupon, created=True)
 
 
-def void_locked_coupon(coupon: Coupon, *, reason: str) -> None:
-    """Void a coupon the caller has locked. A used coupon cannot be voided (CouponUsed)."""
+def void_locked_coupon(coupon: Coupon, *, reason: str = "", reason_code: str = "") -> None:
+    """Void a coupon the caller has locked. A used coupon cannot be voided (CouponUsed).
+
+    Code says why with `reason_code` (`Coupon.VoidReason`, rendered when read); `reason` is what a
+    person typed."""
     if coupon.status == Coupon.Status.VOID:
         return
     if coupon.status == Coupon.Status.REDEEMED:
@@ -219,13 +222,14 @@ def void_locked_coupon(coupon: Coupon, *, reason: str) -> None:
         )
     coupon.status = Coupon.Status.VOID
     coupon.voided_at = timezone.now()
+    coupon.void_reason_code = reason_code
     coupon.void_reason = (reason or "")[:200]
-    coupon.save(update_fields=["status", "voided_at", "void_reason"])
+    coupon.save(update_fields=["status", "voided_at", "void_reason_code", "void_reason"])
 
 
 @transaction.atomic
-def void_coupon(*, coupon: Coupon, reason: str = "", actor=None) -> Coupon:
+def void_coupon(*, coupon: Coupon, reason: str = "", reason_code: str = "", actor=None) -> Coupon:
     """Void an issued coupon (voiding a void one changes nothing; a used one raises CouponUsed)."""
     locked = lock_objects.coupon_for_update(coupon.code)
-    void_locked_coupon(locked, reason=reason)
+    void_locked_coupon(locked, reason=reason, reason_code=reason_code)
     return locked

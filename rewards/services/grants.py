@@ -30,16 +30,25 @@ class GrantResult:
 
 
 @transaction.atomic
-def grant_points(*, member: Member, points: int, reason: str, actor=None) -> GrantResult:
-    """Credit `points` (> 0) to an active member as a bonus lot with `reason` on the ledger row.
+def grant_points(
+    *,
+    member: Member,
+    points: int,
+    reason: str = "",
+    reason_code: str = LedgerEntry.Reason.NOTE,
+    reason_params: dict | None = None,
+    actor=None,
+) -> GrantResult:
+    """Credit `points` (> 0) to an active member as a bonus lot. The ledger row says why: a reason
+    code and its parameters (a referral), or the `reason` a person typed (required then).
 
-    Raises ValidationError for points ≤ 0 or an empty reason, MemberErased for an erased or
+    Raises ValidationError for points ≤ 0 or a missing reason, MemberErased for an erased or
     frozen member (no points for a member who cannot use them).
     """
     reason = (reason or "").strip()
     if not isinstance(points, int) or isinstance(points, bool) or points <= 0:
         raise ValidationError({"points": [_("Enter a whole number of points above 0.")]})
-    if not reason:
+    if not reason and reason_code == LedgerEntry.Reason.NOTE:
         raise ValidationError({"reason": [_("Give the reason for the points.")]})
     member = lock_objects.member_for_update(member.pk)
     if member.status != Member.Status.ACTIVE:
@@ -50,6 +59,8 @@ def grant_points(*, member: Member, points: int, reason: str, actor=None) -> Gra
         kind=LedgerEntry.Kind.BONUS,
         points=points,
         earned_on=timezone.localdate(),
+        reason_code=reason_code,
+        reason_params=reason_params,
         reason=reason,
         actor=actor,
     )

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from members.models import Member, Purchase
 from rewards import lock_objects, rules
 from rewards.errors import InsufficientPoints
+from rewards.ledger_reasons import Reason
 from rewards.models import (
     EXPIRY_POLICY_CACHE_KEY,
     EXPIRY_POLICY_CACHE_SECONDS,
@@ -81,7 +82,9 @@ def save_account(account: PointsAccount) -> None:
     account.save(update_fields=["balance", "lifetime_earned", "lifetime_spend", "tier", "below_since", "updated_at"])
 
 
-def _new_entry(account: PointsAccount, *, kind: str, points: int, purchase, reason: str, actor) -> LedgerEntry:
+def _new_entry(
+    account: PointsAccount, *, kind: str, points: int, purchase, reason_code: Reason, reason_params, reason: str, actor
+) -> LedgerEntry:
     """An unsaved ledger row recording the account's balance as it is now."""
     return LedgerEntry(
         account=account,
@@ -90,13 +93,26 @@ def _new_entry(account: PointsAccount, *, kind: str, points: int, purchase, reas
         points=points,
         balance_after=account.balance,
         purchase=purchase,
+        reason_code=reason_code,
+        reason_params=reason_params or {},
         reason=reason[:200],
         actor=real_actor(actor),
     )
 
 
-def _entry(account: PointsAccount, *, kind: str, points: int, purchase, reason: str, actor) -> LedgerEntry:
-    entry = _new_entry(account, kind=kind, points=points, purchase=purchase, reason=reason, actor=actor)
+def _entry(
+    account: PointsAccount, *, kind: str, points: int, purchase, reason_code: Reason, reason_params, reason: str, actor
+) -> LedgerEntry:
+    entry = _new_entry(
+        account,
+        kind=kind,
+        points=points,
+        purchase=purchase,
+        reason_code=reason_code,
+        reason_params=reason_params,
+        reason=reason,
+        actor=actor,
+    )
     entry.save()
     return entry
 
@@ -131,9 +147,10 @@ def move_credit(
     return CreditMove(balance_after, remaining, expired, expires_on, account.balance)
 
 
-def expired_at_once_reason(expires_on: datetime.date) -> str:
-    """The reason of the expire row of a lot dated before it was recorded."""
-    return _("Expired on %(date)s, before it was recorded") % {"date": expires_on.isoformat()}
+def expired_at_once_params(expires_on: datetime.date) -> dict:
+    """The reason parameters of the expire row of a lot dated before it was recorded
+    (`Reason.EXPIRED_AT_ONCE`)."""
+    return {"date": expires_on.isoformat()}
 
 
 def plan_credit(
@@ -143,6 +160,8 @@ def plan_credit(
     points: int,
     earned_on: datetime.date,
     purchase: Purchase | None = None,
+    reason_code: Reason = Reason.NOTE,
+    reason_params: dict | None = None,
     reason: str = "",
     actor=None,
     expires_on: datetime.date | None = None,
@@ -160,6 +179,8 @@ def plan_credit(
             points=points,
             balance_after=move.balance_after,
             purchase=purchase,
+            reason_code=reason_code,
+            reason_params=reason_params or {},
             reason=reason[:200],
             actor=actor,
         )
@@ -173,7 +194,8 @@ def plan_credit(
                 points=-move.expired,
                 balance_after=move.balance_after_expiry,
                 purchase=purchase,
-                reason=expired_at_once_reason(move.expires_on)[:200],
+                reason_code=Reason.EXPIRED_AT_ONCE,
+                reason_params=expired_at_once_params(move.expires_on),
                 actor=actor,
             )
         )
@@ -195,6 +217,8 @@ def credit(
     points: int,
     earned_on: datetime.date,
     purchase: Purchase | None = None,
+    reason_code: Reason = Reason.NOTE,
+    reason_params: dict | None = None,
     reason: str = "",
     actor=None,
     expires_on: datetime.date | None = None,
@@ -211,6 +235,8 @@ def credit(
         points=points,
         earned_on=earned_on,
         purchase=purchase,
+        reason_code=reason_code,
+        reason_params=reason_params,
         reason=reason,
         actor=actor,
         expires_on=expires_on,
@@ -230,6 +256,8 @@ def debit(
     allow_debt: bool = False,
     first_lot: PointsLot | None = None,
     purchase: Purchase | None = None,
+    reason_code: Reason = Reason.NOTE,
+    reason_params: dict | None = None,
     reason: str = "",
     actor=None,
     taken: list | None = None,
@@ -246,7 +274,16 @@ def debit(
             % {"balance": account.balance, "points": points}
         )
     account.balance -= points
-    entry = _entry(account, kind=kind, points=-points, purchase=purchase, reason=reason, actor=actor)
+    entry = _entry(
+        account,
+        kind=kind,
+        points=-points,
+        purchase=purchase,
+        reason_code=reason_code,
+        reason_params=reason_params,
+        reason=reason,
+        actor=actor,
+    )
     left = points
     changed = []
     if first_lot is not None and first_lot.remaining:

@@ -8,14 +8,14 @@ import json
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from members import services as members_services
 from members.models import Member, Purchase, Store
 from members.services import DuplicatePurchase, PurchaseLine
-from rewards import rules, selectors
+from rewards import _sql, rules, selectors
 from rewards.errors import IdempotencyConflict
 from rewards.models import LedgerEntry, PurchasePosting, Tier, TierHistory
 from rewards.services import earning, ledger
@@ -78,17 +78,10 @@ def request_fingerprint(
 def _posting_for(external_ref: str) -> PurchasePosting | None:
     # A new purchase (the common case) costs one small query in plain SQL; only a retry loads
     # the stored posting with its purchase, member and tier.
-    quote = connection.ops.quote_name
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT pp.id FROM {quote(PurchasePosting._meta.db_table)} pp "  # noqa: S608
-            f"JOIN {quote(Purchase._meta.db_table)} p ON p.id = pp.purchase_id WHERE p.external_ref = %s",
-            [external_ref],
-        )
-        row = cursor.fetchone()
-    if row is None:
+    posting_id = _sql.posting_id_for_ref(external_ref)
+    if posting_id is None:
         return None
-    return PurchasePosting.objects.select_related("purchase", "purchase__member", "tier").get(pk=row[0])
+    return PurchasePosting.objects.select_related("purchase", "purchase__member", "tier").get(pk=posting_id)
 
 
 def _replay(posting: PurchasePosting, fingerprint: str) -> PostingResult:
@@ -201,7 +194,8 @@ def _post_new(*, member, external_ref, ordered_at, items, store, channel, paymen
             points=preview.points,
             earned_on=timezone.localdate(ordered_at),
             purchase=purchase,
-            reason=_("Purchase %(ref)s") % {"ref": external_ref},
+            reason_code=LedgerEntry.Reason.PURCHASE,
+            reason_params={"ref": external_ref},
             actor=actor,
         )
     changed = ledger.retier(

@@ -180,7 +180,8 @@ def _redeem(*, member, reward, quantity, idempotency_key, fingerprint, actor) ->
         account,
         kind=LedgerEntry.Kind.SPEND,
         points=points,
-        reason=_("Redeemed %(quantity)d × %(reward)s") % {"quantity": quantity, "reward": reward.name},
+        reason_code=LedgerEntry.Reason.REDEMPTION,
+        reason_params={"quantity": quantity, "reward": reward.name},
         actor=actor,
         taken=taken,
     )
@@ -226,8 +227,12 @@ class CancellationResult:
 
 
 @transaction.atomic
-def cancel_redemption(*, redemption: Redemption, actor=None, reason: str = "") -> CancellationResult:
-    """Undo a redemption: points back, stock back, its coupons voided.
+def cancel_redemption(
+    *, redemption: Redemption, actor=None, reason: str = "", reason_code: str = ""
+) -> CancellationResult:
+    """Undo a redemption: points back, stock back, its coupons voided. `reason` is what a person
+    typed (kept as it is, also on the ledger rows); `reason_code` (`Redemption.CancelReason`) is
+    where code cancelled it, rendered when read.
 
     Refused when it is already cancelled (AlreadyCancelled) or one of its coupons was used
     (CouponUsed). The points come back as `redemption_return` rows with the expiry dates they
@@ -242,10 +247,7 @@ def cancel_redemption(*, redemption: Redemption, actor=None, reason: str = "") -
     reward = lock_objects.reward_for_update(redemption.reward_id)
     for coupon in lock_objects.coupons_for_update(redemption_id=redemption.pk):
         # Raises CouponUsed for a used coupon: the whole cancellation rolls back.
-        coupon_services.void_locked_coupon(coupon, reason=_("Redemption cancelled"))
-    label = _("Redemption of %(reward)s cancelled") % {"reward": reward.name}
-    if reason:
-        label = f"{label}: {reason}"
+        coupon_services.void_locked_coupon(coupon, reason_code=Coupon.VoidReason.REDEMPTION_CANCELLED)
     today = timezone.localdate()
     parts = [(datetime.date.fromisoformat(day), points) for day, points in redemption.lots_taken]
     if sum(points for _day, points in parts) != redemption.points_spent:
@@ -258,7 +260,9 @@ def cancel_redemption(*, redemption: Redemption, actor=None, reason: str = "") -
             points=points,
             earned_on=today,
             expires_on=expires_on,
-            reason=label,
+            reason_code=LedgerEntry.Reason.REDEMPTION_CANCELLED,
+            reason_params={"reward": reward.name},
+            reason=reason,
             actor=actor,
         )
     ledger.save_account(account)
@@ -268,9 +272,19 @@ def cancel_redemption(*, redemption: Redemption, actor=None, reason: str = "") -
     redemption.status = Redemption.Status.CANCELLED
     redemption.cancelled_at = timezone.now()
     redemption.cancelled_by = ledger.real_actor(actor)
+    redemption.cancel_reason_code = reason_code
     redemption.cancel_reason = (reason or "")[:200]
     redemption.points_returned = redemption.points_spent
-    redemption.save(update_fields=["status", "cancelled_at", "cancelled_by", "cancel_reason", "points_returned"])
+    redemption.save(
+        update_fields=[
+            "status",
+            "cancelled_at",
+            "cancelled_by",
+            "cancel_reason_code",
+            "cancel_reason",
+            "points_returned",
+        ]
+    )
     return CancellationResult(
         redemption=redemption, points_returned=redemption.points_spent, points_balance=account.balance
     )

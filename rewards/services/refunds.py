@@ -113,8 +113,8 @@ def refund_purchase(
                 allow_debt=True,
                 first_lot=lot,
                 purchase=purchase,
-                reason=_("Refund %(ref)s of purchase %(purchase)s")
-                % {"ref": external_ref, "purchase": purchase.external_ref},
+                reason_code=LedgerEntry.Reason.REFUND,
+                reason_params={"ref": external_ref, "purchase": purchase.external_ref},
                 actor=actor,
             )
             account.lifetime_earned -= reversed_points

@@ -7,7 +7,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from campaigns import offers
+from campaigns.services import offers
 from loyalty_crm.roles import MARKETING
 from tests.browser.conftest import screenshot
 from tests.campaigns.helpers import campaign, drain, launched, member, no_quiet_hours

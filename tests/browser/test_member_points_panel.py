@@ -30,6 +30,8 @@ def test_store_staff_read_the_points_panel_and_page_through_the_ledger(live_serv
     ledger = points.locator("table.m360-ledger tbody tr")
     assert ledger.count() == 20
     assert "+250" in ledger.first.inner_text()  # newest first
+    # Posted with English active, read in Chinese: the reason follows the reader (issue 12).
+    assert "消费 POS-" in ledger.first.inner_text() and "Purchase" not in text
     points.scroll_into_view_if_needed()
     screenshot(page, "rewards_01_member_points_panel_zh")
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from campaigns import partners
 from campaigns.models import PartnerCode, ReferralProgramme
+from campaigns.services import partners
 from loyalty_crm.roles import MARKETING
 from rewards.services import coupons
 from tests.browser.conftest import screenshot

@@ -6,8 +6,8 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from campaigns.classification import classify_members
 from campaigns.models import Segment
+from campaigns.services.classification import classify_members
 from loyalty_crm.roles import MARKETING
 from tests.browser.conftest import screenshot
 from tests.conftest import make_user

@@ -3,7 +3,7 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from campaigns.classification import classify_members
+from campaigns.services.classification import classify_members
 from members import services as member_services
 from members.models import Member
 from tests.members import factories

@@ -6,8 +6,8 @@ from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from campaigns import offers
 from campaigns.models import Campaign, CampaignOffer, SmsLog
+from campaigns.services import offers
 from rewards.models import Coupon, LedgerEntry
 from tests.campaigns.helpers import campaign, drain, launched, member, no_quiet_hours
 from tests.conftest import make_user, token_client

@@ -10,8 +10,9 @@ import pytest
 import time_machine
 from django.core import mail
 
-from campaigns import automations
+from campaigns import automation_rules
 from campaigns.models import Automation, OutboxMessage, SkipReason, SmsLog
+from campaigns.services import automations
 from feedback import services as feedback_services
 from feedback.models import SurveyResponse, Ticket
 from tests.campaigns.helpers import drain, member, no_quiet_hours
@@ -160,5 +161,8 @@ def test_by_email_the_tracked_link_leads_to_the_survey(client):
 
 
 def test_the_survey_link_variable_is_no_warning():
-    assert automations.check_automation_templates(kind=KIND, subject="", body="{{ survey_link }} {{ ticket_no }}") == []
-    assert automations.check_automation_templates(kind="birthday", subject="", body="{{ survey_link }}") != []
+    assert (
+        automation_rules.check_automation_templates(kind=KIND, subject="", body="{{ survey_link }} {{ ticket_no }}")
+        == []
+    )
+    assert automation_rules.check_automation_templates(kind="birthday", subject="", body="{{ survey_link }}") != []

@@ -12,9 +12,10 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
-from campaigns import automations, holidays
-from campaigns.classification import classify_members
+from campaigns import holidays
 from campaigns.models import Automation, OutboxMessage, SkipReason, SmsLog
+from campaigns.services import automations
+from campaigns.services.classification import classify_members
 from loyalty_crm.roles import MANAGER, MARKETING, ROLES, STORE_STAFF, SUPPORT
 from rewards import services as reward_services
 from rewards.models import Coupon, PointsLot

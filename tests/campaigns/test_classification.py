@@ -12,8 +12,8 @@ import time_machine
 from django.core.management import call_command
 
 from campaigns import clv
-from campaigns.classification import add_months, classify_members
 from campaigns.models import ClassificationPolicy, ClassificationRun, MemberScore
+from campaigns.services.classification import add_months, classify_members
 from members.models import Member, Purchase
 from tests.campaigns.clv_helpers import generate_customers
 from tests.campaigns.segment_helpers import at, buy, member
@@ -145,14 +145,42 @@ def test_a_second_run_rewrites_the_same_rows(shop):
 def test_no_members_at_all():
     result = classify_members(as_of=AS_OF)
     assert result.members == 0 and MemberScore.objects.count() == 0
-    assert result.model == {"fitted": False, "reason": "no purchases"}
+    assert result.model == {
+        "fitted": False,
+        "reason": "no purchases",
+        "problems": [{"code": "no_purchases", "params": {}}],
+    }
 
 
 def test_too_little_data_leaves_clv_empty_and_says_why(shop):
     result = classify_members(as_of=AS_OF)
     assert result.model["fitted"] is False
     assert "BG/NBD needs" in result.model["reason"]
+    assert result.model["problems"] == [{"code": "bgnbd_too_few", "params": {"customers": "20", "repeat": "10"}}]
     assert not MemberScore.objects.filter(clv__isnull=False).exists()
+
+
+def test_why_the_fit_was_not_used_is_shown_in_the_readers_language(shop):
+    from django.utils import translation
+
+    from campaigns.admin.segments import describe_model
+
+    model = classify_members(as_of=AS_OF).model
+    with translation.override("en"):
+        english = describe_model(model)
+    with translation.override("zh-hans"):
+        chinese = describe_model(model)
+    assert model["reason"] in english  # the English sentence the run stored for logs
+    assert "BG/NBD" in chinese and model["reason"] not in chinese
+    assert "至少需要 20 位客户" in chinese
+
+
+def test_runs_recorded_before_reason_codes_show_their_stored_sentence():
+    from campaigns.model_reasons import bgnbd_reason, gamma_gamma_reason
+
+    old = {"fitted": False, "reason": "a collapsed to 1e-09", "gamma_gamma_reason": "Gamma-Gamma needs at least 10"}
+    assert bgnbd_reason(old) == "a collapsed to 1e-09"
+    assert gamma_gamma_reason(old) == "Gamma-Gamma needs at least 10"
 
 
 @pytest.mark.parametrize(

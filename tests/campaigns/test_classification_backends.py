@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from campaigns.classification import add_months, classify_members
 from campaigns.models import MemberScore
+from campaigns.services.classification import add_months, classify_members
 from members.models import Member, Purchase
 from tests.campaigns.segment_helpers import SHANGHAI
 

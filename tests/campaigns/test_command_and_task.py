@@ -9,7 +9,7 @@ from django_celery_beat.models import PeriodicTask
 
 from campaigns import tasks
 from campaigns.models import ClassificationRun, MemberScore, Segment
-from campaigns.segments import save_segment
+from campaigns.services.segments import save_segment
 from tests.campaigns.segment_helpers import at, buy, member
 
 pytestmark = pytest.mark.django_db

@@ -3,9 +3,9 @@
 import pytest
 from django.core import mail
 
-from campaigns import offers, selectors
+from campaigns import selectors
 from campaigns.models import OfferGrant
-from campaigns.services import dispatch
+from campaigns.services import dispatch, offers
 from rewards.models import Coupon, LedgerEntry
 from tests.campaigns.helpers import campaign, drain, launched, member, no_quiet_hours
 from tests.rewards import catalogue_factories

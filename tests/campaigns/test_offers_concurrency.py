@@ -3,9 +3,8 @@
 import pytest
 from django.utils import timezone
 
-from campaigns import offers
 from campaigns.models import OfferGrant, OutboxMessage
-from campaigns.services import dispatch
+from campaigns.services import dispatch, offers
 from rewards.models import Coupon, LedgerEntry
 from tests.campaigns.helpers import campaign, launched, member, no_quiet_hours
 from tests.rewards import catalogue_factories
@@ -27,7 +26,7 @@ def test_two_workers_finishing_the_same_message_credit_points_once():
         status=OutboxMessage.Status.SENDING, lease_owner="w", sending_at=timezone.now()
     )
     run_at_once([lambda: dispatch.finish_message(message_id=message.pk, owner="w", provider_ref="x")] * 4)
-    assert LedgerEntry.objects.filter(kind=LedgerEntry.Kind.BONUS, reason__startswith="Campaign").count() == 1
+    assert LedgerEntry.objects.filter(kind=LedgerEntry.Kind.BONUS, reason_code="campaign").count() == 1
     assert OfferGrant.objects.count() == 1
 
 

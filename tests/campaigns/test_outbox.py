@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from campaigns import automations
 from campaigns.models import Automation, OutboxMessage, SkipReason
-from campaigns.services import outbox
+from campaigns.services import automations, outbox
 from members.models import ConsentSource, Member
 from members.services import set_consents
 from tests.campaigns.helpers import campaign, launched, member

@@ -9,8 +9,10 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.utils import timezone
 
-from campaigns import partners
+from campaigns import selectors
+from campaigns.errors import PartnerCodeInvalid
 from campaigns.models import PartnerCode, PartnerOffer, PartnerOfferIssue
+from campaigns.services import partners
 from members.models import Member
 from rewards.errors import CouponInvalid
 from rewards.models import Coupon
@@ -38,15 +40,15 @@ def test_threshold_is_the_paid_total(django_capture_on_commit_callbacks, paid, i
 def test_the_after_posting_probe_applies_the_offers_rule():
     """`may_have_offers` (one small query after every posting) answers as `offers_for` would."""
     now = timezone.now()
-    assert partners.may_have_offers(total=Decimal("999.00"), at=now) is False  # no offer at all
+    assert selectors.may_have_offers(total=Decimal("999.00"), at=now) is False  # no offer at all
     offer = coupon_offer(valid_from=now - datetime.timedelta(days=1), valid_until=now + datetime.timedelta(days=1))
-    assert partners.may_have_offers(total=Decimal("200.00"), at=now) is True
-    assert partners.may_have_offers(total=Decimal("199.99"), at=now) is False
-    assert partners.may_have_offers(total=Decimal("500.00"), at=now + datetime.timedelta(days=2)) is False
-    assert partners.may_have_offers(total=Decimal("500.00"), at=now - datetime.timedelta(days=2)) is False
+    assert selectors.may_have_offers(total=Decimal("200.00"), at=now) is True
+    assert selectors.may_have_offers(total=Decimal("199.99"), at=now) is False
+    assert selectors.may_have_offers(total=Decimal("500.00"), at=now + datetime.timedelta(days=2)) is False
+    assert selectors.may_have_offers(total=Decimal("500.00"), at=now - datetime.timedelta(days=2)) is False
     offer.partner.is_active = False
     offer.partner.save()
-    assert partners.may_have_offers(total=Decimal("500.00"), at=now) is False
+    assert selectors.may_have_offers(total=Decimal("500.00"), at=now) is False
 
 
 def test_threshold_counts_what_was_paid_after_discounts(django_capture_on_commit_callbacks):
@@ -188,7 +190,7 @@ def test_a_used_partner_code_is_refused(other):
     member = factories.member()
     partners.accept_partner_code(code="BANKAAAA", member=member, external_ref="ORD-1")
     who, ref = (factories.member(name="另一位"), "ORD-1") if other == "another member" else (member, "ORD-2")
-    with pytest.raises(partners.PartnerCodeInvalid) as refused:
+    with pytest.raises(PartnerCodeInvalid) as refused:
         partners.accept_partner_code(code="BANKAAAA", member=who, external_ref=ref)
     assert (refused.value.code, refused.value.reason) == ("coupon_invalid", "used")
     assert Coupon.objects.count() == 1
@@ -199,7 +201,7 @@ def test_unknown_and_hand_out_codes_are_not_accepted():
     PartnerCode.objects.create(pool=pool, code="CINE0001")  # ours to hand out, not the partner's to spend
     member = factories.member()
     for code in ["NOSUCHCODE", "CINE0001"]:
-        with pytest.raises(partners.PartnerCodeInvalid) as refused:
+        with pytest.raises(PartnerCodeInvalid) as refused:
             partners.accept_partner_code(code=code, member=member, external_ref="ORD-1")
         assert refused.value.reason == "unknown"
 
@@ -216,7 +218,7 @@ def test_switched_off_or_out_of_window_pools_refuse_their_codes(change, reason):
     pool = accept_pool()
     PartnerCode.objects.create(pool=pool, code="BANKAAAA")
     type(pool).objects.filter(pk=pool.pk).update(**change)
-    with pytest.raises(partners.PartnerCodeInvalid) as refused:
+    with pytest.raises(PartnerCodeInvalid) as refused:
         partners.accept_partner_code(code="BANKAAAA", member=factories.member(), external_ref="ORD-1")
     assert refused.value.reason == reason
     assert PartnerCode.objects.get().status == PartnerCode.Status.AVAILABLE
@@ -297,7 +299,7 @@ def test_report_arithmetic(django_capture_on_commit_callbacks):
     refund_purchase(purchase=used_on.purchase, external_ref="USE-1-R", amount=Decimal("40.00"))
     # This month: one partner code accepted (a coupon issued), not yet used.
     partners.accept_partner_code(code="P1", member=member, external_ref="NEW-1")
-    report = partners.partner_report(partner=offer.partner, months=2, today=now.date())
+    report = selectors.partner_report(partner=offer.partner, months=2, today=now.date())
     assert [row.month for row in report] == [last_month, this_month]
     previous, current = report
     assert (previous.coupons_issued, previous.coupons_used, previous.redemption_rate) == (3, 2, Decimal("66.7"))
@@ -309,7 +311,7 @@ def test_report_arithmetic(django_capture_on_commit_callbacks):
 
 
 def test_report_of_a_partner_with_nothing_has_empty_months():
-    report = partners.partner_report(partner=partner(), months=6, today=datetime.date(2026, 3, 15))
+    report = selectors.partner_report(partner=partner(), months=6, today=datetime.date(2026, 3, 15))
     assert [row.month for row in report] == [datetime.date(2025, m, 1) for m in (10, 11, 12)] + [
         datetime.date(2026, m, 1) for m in (1, 2, 3)
     ]
@@ -329,9 +331,9 @@ def test_report_runs_a_fixed_number_of_queries(django_capture_on_commit_callback
 
     sell(1)
     with CaptureQueriesContext(connection) as few:
-        partners.partner_report(partner=offer.partner)
+        selectors.partner_report(partner=offer.partner)
     sell(12)
     with CaptureQueriesContext(connection) as many:
-        report = partners.partner_report(partner=offer.partner)
+        report = selectors.partner_report(partner=offer.partner)
     assert report[-1].coupons_issued == 13
     assert len(many) == len(few) == 3

@@ -4,10 +4,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db.models import Count
 
-from campaigns import pilots
 from campaigns.errors import InvalidTransition
 from campaigns.models import Campaign, OutboxMessage
-from campaigns.services import dispatch
+from campaigns.services import dispatch, pilots
 from tests.campaigns.helpers import campaign, drain, member, no_quiet_hours
 
 pytestmark = pytest.mark.django_db

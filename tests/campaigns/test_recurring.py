@@ -10,9 +10,9 @@ import time_machine
 from django.core.exceptions import ValidationError
 from django_celery_beat.models import PeriodicTask
 
-from campaigns import pilots, recurrence, tasks
+from campaigns import recurrence, tasks
 from campaigns.models import Campaign, CampaignOccurrence, OutboxMessage
-from campaigns.services import cancel_campaign, dispatch, launch_campaign, recover_expired_leases, recurring
+from campaigns.services import cancel_campaign, dispatch, launch_campaign, pilots, recover_expired_leases, recurring
 from members import services as member_services
 from members.models import Member
 from tests.campaigns.helpers import campaign, drain, member, no_quiet_hours

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from campaigns.models import ReferralProgramme, ReferralReward
-from campaigns.referrals import reward_referral
+from campaigns.services.referrals import reward_referral
 from members.models import Member
 from rewards.models import ActivityBonus, BonusAward, Coupon
 from rewards.services import refund_purchase
@@ -188,7 +188,7 @@ def test_a_frozen_referrer_gets_nothing_but_the_referred_member_does(django_capt
 
 
 def test_a_failing_reward_never_fails_the_posting(django_capture_on_commit_callbacks, monkeypatch, caplog):
-    from campaigns import referrals
+    from campaigns.services import referrals
 
     def boom(**kwargs):
         raise RuntimeError("reward broke")

@@ -11,8 +11,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from campaigns import partners
 from campaigns.models import PartnerCode, PartnerOffer, ReferralProgramme
+from campaigns.services import partners
 from tests.campaigns.referral_helpers import accept_pool, coupon_offer, hand_out_pool, post_committed, referred_pair
 from tests.members import factories
 

@@ -5,8 +5,10 @@ import contextlib
 
 import pytest
 
-from campaigns import partners, referrals
+from campaigns import lock_objects
+from campaigns.errors import PartnerCodeInvalid
 from campaigns.models import PartnerCode, PartnerOfferIssue, ReferralReward
+from campaigns.services import partners, referrals
 from members.models import Member, Purchase
 from rewards.models import BonusAward, Coupon, LedgerEntry
 from tests.campaigns.referral_helpers import accept_pool, coupon_offer, referred_pair
@@ -20,8 +22,8 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, seri
 def referral_rows(member) -> list[tuple[str, int]]:
     return sorted(
         LedgerEntry.objects.filter(
-            member=member, kind=LedgerEntry.Kind.BONUS, reason__startswith="Referral"
-        ).values_list("reason", "points")
+            member=member, kind=LedgerEntry.Kind.BONUS, reason_code__startswith="referral_"
+        ).values_list("reason_code", "points")
     )
 
 
@@ -70,7 +72,7 @@ def test_the_database_refuses_a_second_reward_even_without_the_member_locks(monk
     _referrer, referred = referred_pair()
     with campaigns_not_listening():
         post(referred, "100.00", ref="ONE")
-    monkeypatch.setattr(referrals, "members_for_update", lambda ids: list(Member.objects.filter(pk__in=ids)))
+    monkeypatch.setattr(lock_objects, "members_for_update", lambda ids: list(Member.objects.filter(pk__in=ids)))
     results = run_at_once([lambda: referrals.reward_referral(member=referred)] * 10)
     assert [r for r in results if isinstance(r, Exception)] == []
     assert sum(r.created for r in results) == 1
@@ -99,7 +101,7 @@ def test_one_partner_code_accepted_at_two_tills_at_once_is_used_once():
         ]
     )
     accepted = [r for r in results if not isinstance(r, Exception)]
-    refused = [r for r in results if isinstance(r, partners.PartnerCodeInvalid)]
+    refused = [r for r in results if isinstance(r, PartnerCodeInvalid)]
     assert len(accepted) == 1 and len(refused) == 5
     assert {r.reason for r in refused} == {"used"}
     assert Coupon.objects.filter(source=Coupon.Source.PARTNER).count() == 1

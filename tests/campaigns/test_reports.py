@@ -7,8 +7,9 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from campaigns import offers, reports
+from campaigns import reports
 from campaigns.models import CampaignKpiTarget
+from campaigns.services import offers
 from rewards.services.coupons import redeem_coupon
 from tests.campaigns.helpers import campaign, drain, launched, member, no_quiet_hours
 from tests.rewards import catalogue_factories

@@ -10,9 +10,10 @@ import pytest
 import time_machine
 from django.utils import timezone, translation
 
-from campaigns import offers, reports
+from campaigns import reports
 from campaigns.models import CampaignKpiTarget
 from campaigns.report_pdf import monthly_review_pdf
+from campaigns.services import offers
 from rewards.services.coupons import redeem_coupon
 from tests.campaigns.helpers import campaign, drain, launched, member, no_quiet_hours
 from tests.rewards import catalogue_factories

@@ -7,8 +7,8 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from campaigns import offers, results
-from campaigns.services import dispatch
+from campaigns import results
+from campaigns.services import dispatch, offers
 from tests.campaigns.helpers import campaign, drain, launched, member, no_quiet_hours
 from tests.rewards.helpers import post
 

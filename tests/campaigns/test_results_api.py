@@ -4,7 +4,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from campaigns import offers, results
+from campaigns import results
+from campaigns.services import offers
 from tests.campaigns.helpers import campaign, drain, launched, member, no_quiet_hours
 
 pytestmark = pytest.mark.django_db

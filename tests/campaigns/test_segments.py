@@ -6,7 +6,8 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from campaigns.models import MemberScore, Segment
-from campaigns.segments import _build, refresh_segment_sizes, save_segment, segment_members, validate_rules
+from campaigns.segments import _build, segment_members, validate_rules
+from campaigns.services.segments import refresh_segment_sizes, save_segment
 from members import services as member_services
 from tests.campaigns.segment_helpers import buy
 from tests.members import factories

@@ -5,7 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from campaigns.models import ClassificationPolicy, Segment
-from campaigns.segments import save_segment
+from campaigns.services.segments import save_segment
 from tests.members import factories
 
 pytestmark = pytest.mark.django_db
@@ -162,7 +162,7 @@ def test_member_scores_changelist_query_count_is_fixed(login, people):
         client.get("/admin/campaigns/memberscore/")
     for index in range(20):
         factories.member(name=f"会员{index}")
-    from campaigns.classification import classify_members
+    from campaigns.services.classification import classify_members
 
     classify_members()
     with CaptureQueriesContext(connection) as many:

@@ -9,9 +9,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from campaigns.classification import classify_members
 from campaigns.models import Segment
-from campaigns.segments import save_segment
+from campaigns.services.classification import classify_members
+from campaigns.services.segments import save_segment
 from tests.campaigns.segment_helpers import buy
 from tests.members import factories
 

@@ -149,7 +149,7 @@ def test_points_are_gone_on_1_january_2026(member):
     entry = LedgerEntry.objects.filter(kind="expire").get()
     assert (entry.points, entry.balance_after, entry.member_id) == (-100, 0, member.pk)
     assert entry.purchase_id == LedgerEntry.objects.get(kind="earn").purchase_id
-    assert "2025-12-31" in entry.reason
+    assert "2025-12-31" in entry.reason_text
 
 
 def test_a_partly_spent_lot_expires_only_the_rest(member):

@@ -8,9 +8,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 from tqdm import tqdm
 
-from campaigns.classification import classify_members
+from campaigns import model_reasons
 from campaigns.models import Classification
-from campaigns.segments import refresh_segment_sizes
+from campaigns.services.classification import classify_members
+from campaigns.services.segments import refresh_segment_sizes
 
 
 def _date(value: str) -> datetime.date:
@@ -69,7 +70,7 @@ class Command(BaseCommand):
                 % {**bg, "penalizer": model["penalizer_coef"]}
             )
         else:
-            self.stdout.write(_("CLV model not fitted: %(reason)s.") % {"reason": model.get("reason", "")})
+            self.stdout.write(_("CLV model not fitted: %(reason)s.") % {"reason": model_reasons.bgnbd_reason(model)})
         if model.get("method") == "rule":
             self.stdout.write(
                 _(

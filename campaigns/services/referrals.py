@@ -4,7 +4,7 @@ programme's reward — once.
 Once-only rests on two things: the members' row locks (taken in primary-key order, so a
 referrer and a referred member cannot deadlock) serialise concurrent postings, and the
 ReferralReward row, unique per referred member, makes a second reward impossible even without
-them. The reward is given after the purchase's transaction commits (campaigns.receivers), so a
+them. The reward is given after the purchase's transaction commits (campaigns.referral_receivers), so a
 failing reward never undoes a posting; a reward missed that way is given on the member's next
 purchase, still counted on the first one.
 
@@ -17,16 +17,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, OuterRef, Subquery, Sum
-from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
+from campaigns import lock_objects, rules
 from campaigns.models import ReferralProgramme, ReferralReward
+from campaigns.selectors.referrals import first_purchase
 from loyalty_crm.errors import DomainError
 from members.models import Member, Purchase
+from rewards.ledger_reasons import Reason
 from rewards.models import ActivityBonus, Coupon
 from rewards.services import award_bonus
 from rewards.services.coupons import issue_coupon
@@ -42,27 +42,6 @@ class ReferralOutcome:
 
 
 NOTHING = ReferralOutcome(reward=None, created=False)
-
-
-def members_for_update(member_ids: list[int]) -> list[Member]:
-    """Lock the members' rows in primary-key order (every writer of `rewards` locks the member first)."""
-    return list(Member.objects.select_for_update().filter(pk__in=sorted(set(member_ids))).order_by("pk"))
-
-
-def first_purchase(member_id: int) -> Purchase | None:
-    """The member's first purchase (earliest order time; the first recorded among equals)."""
-    return Purchase.objects.filter(member_id=member_id).order_by("ordered_at", "id").first()
-
-
-def referrer_points_for(programme: ReferralProgramme, purchase: Purchase) -> int:
-    """Points of the fixed or percentage modes (the activity bonus gives its own)."""
-    mode = programme.referrer_points_mode
-    if mode == ReferralProgramme.ReferrerPoints.FIXED:
-        return programme.referrer_points
-    if mode == ReferralProgramme.ReferrerPoints.PERCENT:
-        points = (purchase.total * programme.referrer_percent / 100).quantize(Decimal("1"), rounding=ROUND_DOWN)
-        return int(points)
-    return 0
 
 
 @transaction.atomic
@@ -81,7 +60,7 @@ def reward_referral(*, member: Member, actor=None) -> ReferralOutcome:
     existing = ReferralReward.objects.filter(referred_id=member.pk).first()
     if existing is not None:
         return ReferralOutcome(reward=existing, created=False)
-    locked = {m.pk: m for m in members_for_update([member.pk, referrer_id])}
+    locked = {m.pk: m for m in lock_objects.members_for_update([member.pk, referrer_id])}
     referred, referrer = locked.get(member.pk), locked.get(referrer_id)
     if referred is None or referrer is None or referred.referred_by_id != referrer_id:
         return NOTHING
@@ -130,12 +109,14 @@ def _coupon(template, member: Member, notes: list[str], actor) -> Coupon | None:
         return None
 
 
-def _points(member: Member, points: int, reason: str, notes: list[str], actor) -> int:
+def _points(member: Member, points: int, reason_code: str, reason_params: dict, notes: list[str], actor) -> int:
     if points <= 0:
         return 0
     try:
         with transaction.atomic():
-            return grant_points(member=member, points=points, reason=reason, actor=actor).points
+            return grant_points(
+                member=member, points=points, reason_code=reason_code, reason_params=reason_params, actor=actor
+            ).points
     except DomainError as error:
         notes.append(_("No points for %(member_no)s: %(reason)s") % {"member_no": member.member_no, "reason": error})
         return 0
@@ -143,8 +124,14 @@ def _points(member: Member, points: int, reason: str, notes: list[str], actor) -
 
 def _give_referred(reward: ReferralReward, programme: ReferralProgramme, notes: list[str], actor) -> None:
     referred = reward.referred
-    reason = _("Referral: welcome (referred by %(member_no)s)") % {"member_no": reward.referrer.member_no}
-    reward.referred_points = _points(referred, programme.referred_points, reason, notes, actor)
+    reward.referred_points = _points(
+        referred,
+        programme.referred_points,
+        Reason.REFERRAL_WELCOME,
+        {"member_no": reward.referrer.member_no},
+        notes,
+        actor,
+    )
     reward.referred_coupon = _coupon(programme.referred_coupon_template, referred, notes, actor)
 
 
@@ -158,56 +145,12 @@ def _give_referrer(reward, programme: ReferralProgramme, purchase: Purchase, not
         if not result.awarded:
             notes.append(_("The “Referral” activity bonus is off or was given before."))
     else:
-        reason = _("Referral: %(member_no)s made a first purchase") % {"member_no": reward.referred.member_no}
-        reward.referrer_points = _points(referrer, referrer_points_for(programme, purchase), reason, notes, actor)
-    reward.referrer_coupon = _coupon(programme.referrer_coupon_template, referrer, notes, actor)
-
-
-# --- selectors -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ReferredMember:
-    member_no: str
-    registered_at: object
-    status: str  # "pending" (no purchase yet), "rewarded" or "not_rewarded"
-    rewarded_at: object
-    referrer_points: int
-    referred_points: int
-
-
-def referrals_of(member: Member) -> list[ReferredMember]:
-    """The members `member` referred, newest first, with their reward status (one query)."""
-    rows = Member.objects.filter(referred_by=member).select_related("referral_reward").order_by("-registered_at", "-id")
-    result = []
-    for row in rows:
-        reward = getattr(row, "referral_reward", None)
-        result.append(
-            ReferredMember(
-                member_no=row.member_no,
-                registered_at=row.registered_at,
-                status=reward.status if reward else "pending",
-                rewarded_at=reward.created_at if reward else None,
-                referrer_points=reward.referrer_points if reward else 0,
-                referred_points=reward.referred_points if reward else 0,
-            )
+        reward.referrer_points = _points(
+            referrer,
+            rules.referrer_points_for(programme, purchase),
+            Reason.REFERRAL_FIRST_PURCHASE,
+            {"member_no": reward.referred.member_no},
+            notes,
+            actor,
         )
-    return result
-
-
-def referrer_counts(queryset):
-    """Annotate members with how many they referred, how many of those were rewarded and the
-    referrer's points from them (subqueries: one query for any number of rows)."""
-    referred = (
-        Member.objects.filter(referred_by=OuterRef("pk")).order_by().values("referred_by").annotate(n=Count("pk"))
-    )
-    rewards = (
-        ReferralReward.objects.filter(referrer=OuterRef("pk"), status=ReferralReward.Status.REWARDED)
-        .order_by()
-        .values("referrer")
-    )
-    return queryset.annotate(
-        referred_count=Coalesce(Subquery(referred.values("n")), 0),
-        rewarded_count=Coalesce(Subquery(rewards.annotate(n=Count("pk")).values("n")), 0),
-        referrer_points_total=Coalesce(Subquery(rewards.annotate(s=Sum("referrer_points")).values("s")), 0),
-    )
+    reward.referrer_coupon = _coupon(programme.referrer_coupon_template, referrer, notes, actor)

@@ -6,7 +6,7 @@
 - `POST /api/v1/partner-codes/{code}/redeem/` — `{member, external_ref}`: accept a code a partner
   gave its customer; the member gets a coupon (source "partner") for the checkout quote and
   `coupons/{code}/redeem/`. 201 first, 200 for the same member and order again, 409
-  `coupon_invalid` for an unknown, used, void or expired code (`campaigns.accept_partner_code`).
+  `coupon_invalid` for an unknown, used, void or expired code (`campaigns.services.partners.accept_partner_code`).
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from campaigns import partners, referrals
+from campaigns import selectors
 from campaigns.models import PartnerCode, ReferralReward
+from campaigns.services import partners
 from loyalty_crm.api import fields as api_fields
 from loyalty_crm.api.schema import conflict
 from members.models import Member
@@ -70,7 +71,7 @@ class MemberReferralsView(APIView):
     )
     def get(self, request, member_no: str):
         member = get_object_or_404(Member.objects.select_related("referred_by"), member_no=member_no)
-        rows = referrals.referrals_of(member)
+        rows = selectors.referrals_of(member)
         body = {
             "member_no": member.member_no,
             "referral_code": member.referral_code,

@@ -1,4 +1,5 @@
-"""Automations: campaigns sent by a trigger (docs/rules/campaigns.md, "Automations").
+"""Automations: campaigns sent by a trigger (docs/rules/campaigns.md, "Automations"); the writers.
+Their default messages, template variables and settings checks are pure: `campaigns.automation_rules`.
 
 Every automated message goes through the outbox and the contact policy like any campaign's:
 `enqueue_occurrence` writes one pending outbox row per member for the occurrence's campaign step
@@ -30,75 +31,22 @@ from django.db.models import Exists, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from campaigns import holidays, lock_objects, selectors
+from campaigns import automation_rules, holidays, lock_objects, selectors
+from campaigns.errors import OfferNotIssued
 from campaigns.models import (
     Automation,
     AutomationOccurrence,
     Campaign,
     CampaignStep,
-    Channel,
     ClassificationPolicy,
     OutboxMessage,
 )
 from campaigns.services import outbox
-from campaigns.templating import check_templates
 from loyalty_crm.errors import DomainError
 from members.models import Member
 from rewards import selectors as rewards_selectors
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_DAYS = {
-    Automation.Kind.BIRTHDAY: 7,
-    Automation.Kind.POINTS_EXPIRY: 30,
-    Automation.Kind.WIN_BACK: 30,
-    Automation.Kind.HOLIDAY: 0,
-    Automation.Kind.TIER_UPGRADE: 0,
-    Automation.Kind.WELCOME: 0,
-    Automation.Kind.WELCOME_FOLLOW_UP: 7,
-    Automation.Kind.RENEWAL_REMINDER: 0,
-    Automation.Kind.SATISFACTION_SURVEY: 3,
-}
-# The message an automation starts with (Chinese SMS; marketing edits it in the admin):
-# (campaign name, body) per kind, or per holiday.
-DEFAULT_MESSAGES = {
-    "birthday": ("自动：生日礼券",
-                 "{{ member.name }}您好，{{ birthday }}是您的生日，提前祝您生日快乐！生日礼券：{{ coupon_code }}。"),
-    "win_back": ("自动：老客户召回",
-                 "{{ member.name }}您好，好久不见，我们想念您！送您一张回店礼券：{{ coupon_code }}。"),
-    "points_expiry": ("自动：积分到期提醒",
-                      "{{ member.name }}您好，您有{{ expiring_points }}积分将于{{ expires_on }}到期，请及时使用。"),
-    "tier_upgrade": ("自动：会员升级祝贺", "恭喜{{ member.name }}升级为{{ tier }}会员！感谢您的支持。"),
-    "spring_festival": ("自动：春节祝福", "{{ member.name }}您好，新春快乐，万事如意！"),
-    "valentines": ("自动：情人节祝福", "{{ member.name }}您好，情人节快乐！"),
-    "qixi": ("自动：七夕祝福", "{{ member.name }}您好，七夕快乐！"),
-    "mothers_day": ("自动：母亲节祝福", "{{ member.name }}您好，母亲节快乐，祝天下母亲健康幸福！"),
-    "mid_autumn": ("自动：中秋祝福", "{{ member.name }}您好，中秋快乐，花好月圆！"),
-    "welcome": ("自动：欢迎新会员", "{{ member.name }}您好，欢迎加入！您的会员号是{{ member.member_no }}。"),
-    "welcome_follow_up": ("自动：新会员关怀",
-                          "{{ member.name }}您好，加入一周了，您已有{{ points_balance }}积分，期待再次光临！"),
-    "renewal_reminder": ("自动：付费会员续费提醒",
-                         "{{ member.name }}您好，您的{{ plan }}将于{{ ends_on }}到期，续费可继续享受会员权益。"),
-    "satisfaction_survey": ("自动：满意度调查",
-                            "{{ member.name }}您好，您的反馈{{ ticket_no }}已处理完毕。您有多大可能向朋友推荐我们？"
-                            "请点击链接评分：{{ survey_link }}"),
-}  # fmt: skip
-# Variables automation templates may use besides the member fields every campaign has.
-EXTRA_VARIABLES = {
-    Automation.Kind.BIRTHDAY: ("birthday", "coupon_code", "coupon_name"),
-    Automation.Kind.WIN_BACK: ("coupon_code", "coupon_name"),
-    Automation.Kind.POINTS_EXPIRY: ("expiring_points", "expires_on", "coupon_code", "coupon_name"),
-    Automation.Kind.TIER_UPGRADE: ("coupon_code", "coupon_name"),
-    Automation.Kind.HOLIDAY: ("holiday", "holiday_date", "coupon_code", "coupon_name"),
-    Automation.Kind.WELCOME: ("coupon_code", "coupon_name"),
-    Automation.Kind.WELCOME_FOLLOW_UP: ("coupon_code", "coupon_name"),
-    Automation.Kind.RENEWAL_REMINDER: ("plan", "ends_on", "coupon_code", "coupon_name"),
-    Automation.Kind.SATISFACTION_SURVEY: ("survey_link", "ticket_no", "coupon_code", "coupon_name"),
-}
-# How far back the survey trigger looks beyond "resolved N days ago", so days the beat missed
-# (or tickets resolved after the day's run) are caught up.
-SURVEY_CATCH_UP_DAYS = 7
-
 
 # --- enqueueing ---------------------------------------------------------------------------------
 
@@ -188,10 +136,6 @@ def run_holiday(automation: Automation, today: datetime.date, now=None) -> int:
     return enqueue_occurrence(automation=automation, key=str(date.year), on=date, members=Member.objects.all(), now=now)
 
 
-def _month_end(day: datetime.date) -> datetime.date:
-    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
-
-
 def run_points_expiry(automation: Automation, today: datetime.date, now=None) -> int:
     """Members with points expiring from today to today + N days, once per member per month of
     expiry (rolling expiry dates would otherwise remind a frequent buyer every day)."""
@@ -199,7 +143,7 @@ def run_points_expiry(automation: Automation, today: datetime.date, now=None) ->
     months = sorted({day.replace(day=1) for day in rewards_selectors.expiring_lot_dates(today, last)})
     added = 0
     for month in months:
-        first, end = max(today, month), min(last, _month_end(month))
+        first, end = max(today, month), min(last, automation_rules.month_end(month))
         members = rewards_selectors.members_with_points_expiring(first, end)
         added += enqueue_occurrence(automation=automation, key=month.strftime("%Y-%m"), on=month, members=members,
                                     now=now)  # fmt: skip
@@ -225,12 +169,12 @@ def run_win_back(automation: Automation, today: datetime.date, now=None) -> int:
 
 def run_satisfaction_survey(automation: Automation, today: datetime.date, now=None) -> int:
     """Members whose feedback ticket was resolved N days ago (or up to SURVEY_CATCH_UP_DAYS days
-    earlier, not yet surveyed), once per ticket: the occurrence key is the ticket number, so a
+    earlier, not yet surveyed: `automation_rules`), once per ticket: the occurrence key is the ticket number, so a
     ticket already followed up (or reopened and resolved again) is never surveyed twice."""
     from feedback import surveys
 
     last = today - datetime.timedelta(days=automation.days_before)
-    first = last - datetime.timedelta(days=SURVEY_CATCH_UP_DAYS)
+    first = last - datetime.timedelta(days=automation_rules.SURVEY_CATCH_UP_DAYS)
     tz = timezone.get_current_timezone()
     tickets = surveys.resolved_tickets(
         start=datetime.datetime.combine(first, datetime.time.min, tzinfo=tz),
@@ -372,10 +316,6 @@ def remind_renewal(*, member_id: int, now=None) -> int:
 # --- at send time: the offer and the template's extra variables --------------------------------------
 
 
-class OfferNotIssued(DomainError):
-    code = "automation_offer_not_issued"
-
-
 def before_send(*, message: OutboxMessage, now: datetime.datetime) -> dict:
     """Called by the dispatch under the outbox row's lock, just before the message is marked
     `sending`: issue the automation's coupon and return the extra template variables. Empty for
@@ -397,7 +337,7 @@ def before_send(*, message: OutboxMessage, now: datetime.datetime) -> dict:
     elif automation.kind == Automation.Kind.POINTS_EXPIRY and occurrence.on:
         today = timezone.localdate(now)
         expiring = rewards_selectors.points_expiring_between(
-            member, max(today, occurrence.on), _month_end(occurrence.on)
+            member, max(today, occurrence.on), automation_rules.month_end(occurrence.on)
         )
         extra["expiring_points"] = expiring.points
         extra["expires_on"] = expiring.expires_on.isoformat() if expiring.expires_on else ""
@@ -426,58 +366,12 @@ def before_send(*, message: OutboxMessage, now: datetime.datetime) -> dict:
     return extra
 
 
-# --- configuration ---------------------------------------------------------------------------------
-
-CAMPAIGN_FIELDS = ("channel", "language", "subject", "body", "segment")
-AUTOMATION_FIELDS = ("enabled", "days_before", "coupon_template")
-
-
-def check_automation_templates(*, kind: str, subject: str, body: str) -> list[str]:
-    """Validate the templates; warnings only for variables neither members nor this trigger have."""
-    allowed = set(EXTRA_VARIABLES.get(kind, ()))
-    return [w for w in check_templates(subject=subject, body=body) if not any(f"{{{{ {v} }}}}" in w for v in allowed)]
-
-
-def validate_automation(*, kind: str, values: dict) -> list[str]:
-    """Check an automation's settings together; ValidationError names each bad field. Returns warnings."""
-    errors: dict[str, list[str]] = {}
-    if values.get("channel") not in Channel.values:
-        errors["channel"] = [_("Choose email or SMS.")]
-    if not (values.get("body") or "").strip():
-        errors["body"] = [_("Write the message.")]
-    if values.get("channel") == Channel.EMAIL and not (values.get("subject") or "").strip():
-        errors["subject"] = [_("An email needs a subject.")]
-    days = values.get("days_before")
-    if not isinstance(days, int) or not 0 <= days <= 90:
-        errors["days_before"] = [_("Enter a number of days from 0 to 90.")]
-    template = values.get("coupon_template")
-    if template is not None and not template.is_active:
-        errors["coupon_template"] = [_("This coupon is not active.")]
-    warnings: list[str] = []
-    try:
-        warnings = check_automation_templates(
-            kind=kind, subject=values.get("subject") or "", body=values.get("body") or ""
-        )
-    except ValidationError as exc:
-        for key, messages in exc.message_dict.items():
-            errors.setdefault(key, []).extend(messages)
-    if errors:
-        raise ValidationError(errors)
-    return warnings
-
-
-def default_message(automation: Automation) -> dict:
-    """The campaign fields an automation starts with."""
-    name, body = DEFAULT_MESSAGES[automation.holiday or automation.kind]
-    return {"name": name, "channel": Channel.SMS, "language": "zh-hans", "subject": "", "body": body, "segment": None}
-
-
 def _campaign_of(automation: Automation, now) -> Campaign:
     """The automation's campaign, locked; made (sending, step 1) with the default message if missing."""
     if automation.campaign_id:
         return lock_objects.campaign_for_update(automation.campaign_id)
     campaign = Campaign.objects.create(
-        status=Campaign.Status.SENDING, launched_at=now, started_at=now, **default_message(automation)
+        status=Campaign.Status.SENDING, launched_at=now, started_at=now, **automation_rules.default_message(automation)
     )
     CampaignStep.objects.create(campaign=campaign, number=1)
     automation.campaign = campaign
@@ -489,31 +383,24 @@ def update_automation(*, automation: Automation, actor=None, **changes) -> list[
     """Change an automation's switch, days, offer and its campaign's channel and templates (the
     campaign is made with the default message on the first change). ValidationError names each
     bad field; returns template warnings."""
-    unknown = set(changes) - set(CAMPAIGN_FIELDS) - set(AUTOMATION_FIELDS)
+    unknown = set(changes) - set(automation_rules.CAMPAIGN_FIELDS) - set(automation_rules.AUTOMATION_FIELDS)
     if unknown:
         raise ValidationError({name: [_("This field cannot be changed.")] for name in sorted(unknown)})
     now = timezone.now()
     locked = Automation.objects.select_for_update().get(pk=automation.pk)
     campaign = _campaign_of(locked, now)
-    for name in CAMPAIGN_FIELDS:
+    for name in automation_rules.CAMPAIGN_FIELDS:
         if name in changes:
             setattr(campaign, name, changes[name])
-    for name in AUTOMATION_FIELDS:
+    for name in automation_rules.AUTOMATION_FIELDS:
         if name in changes:
             setattr(locked, name, changes[name])
-    values = {name: getattr(campaign, name) for name in CAMPAIGN_FIELDS}
-    values.update({name: getattr(locked, name) for name in AUTOMATION_FIELDS})
-    warnings = validate_automation(kind=locked.kind, values=values)
+    values = {name: getattr(campaign, name) for name in automation_rules.CAMPAIGN_FIELDS}
+    values.update({name: getattr(locked, name) for name in automation_rules.AUTOMATION_FIELDS})
+    warnings = automation_rules.validate_automation(kind=locked.kind, values=values)
     if locked.enabled and campaign.status == Campaign.Status.CANCELLED:
         campaign.status = Campaign.Status.SENDING  # switching a cancelled automation on again
     campaign.save()
     locked.save()
     logger.info("automation %s changed by %s: %s", locked.pk, getattr(actor, "pk", None), sorted(changes))
     return warnings
-
-
-def upcoming_dates(automation: Automation, today: datetime.date) -> list[datetime.date]:
-    """A holiday's dates this year and next (shown in the admin)."""
-    if automation.kind != Automation.Kind.HOLIDAY:
-        return []
-    return [holidays.holiday_date(automation.holiday, year) for year in (today.year, today.year + 1)]

@@ -1,5 +1,5 @@
 """Back office for automations: switch each trigger on or off, set its days, offer, channel and
-templates (saved through `campaigns.automations.update_automation`), see a holiday's dates and
+templates (saved through `campaigns.services.automations.update_automation`), see a holiday's dates and
 each occurrence's counts."""
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from django.utils import timezone
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from campaigns import automations
+from campaigns import automation_rules
 from campaigns.models import Automation, AutomationOccurrence, Campaign, Channel, OutboxMessage, Segment
+from campaigns.services import automations
 from loyalty_crm.admin_base import ReadOnlyAdmin
 
 
@@ -36,14 +37,14 @@ class AutomationForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         campaign = self.instance.campaign
-        defaults = automations.default_message(self.instance)
-        for name in automations.CAMPAIGN_FIELDS:
+        defaults = automation_rules.default_message(self.instance)
+        for name in automation_rules.CAMPAIGN_FIELDS:
             value = getattr(campaign, f"{name}_id" if name == "segment" else name) if campaign else defaults[name]
             self.initial.setdefault(name, value)
         names = ", ".join(
             f"{{{{ {v} }}}}"
             for v in ("member.name", "member.member_no", "points_balance", "tier")
-            + automations.EXTRA_VARIABLES[self.instance.kind]
+            + automation_rules.EXTRA_VARIABLES[self.instance.kind]
         )
         self.fields["body"].help_text = _("A template; it can use %(names)s.") % {"names": names}
 
@@ -52,7 +53,7 @@ class AutomationForm(forms.ModelForm):
         if self.errors:
             return cleaned
         try:
-            self.warnings = automations.validate_automation(kind=self.instance.kind, values=cleaned)
+            self.warnings = automation_rules.validate_automation(kind=self.instance.kind, values=cleaned)
         except ValidationError as error:
             for field, field_errors in error.message_dict.items():
                 self.add_error(field if field in self.fields else None, field_errors)
@@ -84,7 +85,7 @@ class AutomationAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("holiday dates (this year, next year)"))
     def dates(self, obj):
-        days = automations.upcoming_dates(obj, timezone.localdate())
+        days = automation_rules.upcoming_dates(obj, timezone.localdate())
         return ", ".join(day.isoformat() for day in days) or "—"
 
     @admin.display(description=_("occurrences"))
@@ -109,8 +110,8 @@ class AutomationAdmin(admin.ModelAdmin):
         )
 
     def save_model(self, request, obj, form, change):
-        changes = {name: form.cleaned_data[name] for name in automations.CAMPAIGN_FIELDS}
-        changes.update({name: form.cleaned_data[name] for name in automations.AUTOMATION_FIELDS})
+        changes = {name: form.cleaned_data[name] for name in automation_rules.CAMPAIGN_FIELDS}
+        changes.update({name: form.cleaned_data[name] for name in automation_rules.AUTOMATION_FIELDS})
         warnings = automations.update_automation(automation=obj, actor=request.user, **changes)
         for warning in warnings:
             messages.warning(request, warning)

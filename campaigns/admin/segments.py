@@ -1,5 +1,5 @@
 """Admin for segments (rules as a form, live member count, CSV export) and the classification
-(policy, member scores, runs). Writes go through `campaigns.segments.save_segment`."""
+(policy, member scores, runs). Writes go through `campaigns.services.segments.save_segment`."""
 
 from __future__ import annotations
 
@@ -12,24 +12,15 @@ from django.utils.dates import MONTHS
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from campaigns import segments, tasks
+from campaigns import model_reasons, segments, tasks
 from campaigns.api.views import csv_response
 from campaigns.models import Classification, ClassificationPolicy, ClassificationRun, MemberScore, Segment
 from campaigns.segment_forms import CHANNEL_CHOICES, SegmentAdminForm, SegmentRulesForm
+from campaigns.services import segments as segment_services
 from loyalty_crm.admin_base import ReadOnlyAdmin
 from members.models import Member
 
-RULE_FIELDS = [
-    "classification",
-    "tiers",
-    "stores",
-    "tags",
-    "min_spend_12m",
-    "last_purchase_after",
-    "last_purchase_before",
-    "birthday_month",
-    "consented_channel",
-]
+RULE_FIELDS = list(segments.RULE_KEYS)  # the rule builder shows every rule the segments understand
 
 
 def describe_rules(rules: dict) -> str:
@@ -92,7 +83,7 @@ class SegmentAdmin(admin.ModelAdmin):
         return describe_rules(segment.rules)
 
     def save_model(self, request, obj, form, change):
-        segments.save_segment(
+        segment_services.save_segment(
             segment=obj,
             name=form.cleaned_data["name"],
             description=form.cleaned_data.get("description", ""),
@@ -264,7 +255,7 @@ def describe_model(model: dict) -> str:
     value = (
         f"Gamma-Gamma p={gg['p']:.2f} q={gg['q']:.2f} v={gg['v']:.2f}"
         if gg
-        else _("no CLV: %(reason)s") % {"reason": model.get("gamma_gamma_reason", "")}
+        else _("no CLV: %(reason)s") % {"reason": model_reasons.gamma_gamma_reason(model)}
     )
     if model.get("method") == "rule":
         return (
@@ -272,11 +263,11 @@ def describe_model(model: dict) -> str:
                 "Churn risk from the recency rule (days since the last purchase against the member's own "
                 "gap between purchases), not the BG/NBD fit: %(reason)s"
             )
-            % {"reason": model.get("reason", "")}
+            % {"reason": model_reasons.bgnbd_reason(model)}
             + f"; {value}"
         )
     if not model.get("fitted"):
-        return _("not fitted: %(reason)s") % {"reason": model.get("reason", "")}
+        return _("not fitted: %(reason)s") % {"reason": model_reasons.bgnbd_reason(model)}
     bg = model["bgnbd"]
     return f"BG/NBD r={bg['r']:.3f} α={bg['alpha']:.2f} a={bg['a']:.3f} b={bg['b']:.3f}; {value}"
 

@@ -27,13 +27,11 @@ settings of `ClassificationPolicy` (defaults: share 20%, window 12 months, lapse
   comes from the recency rule instead (`clv.recency_rule`: days since the last purchase against
   the member's own mean gap between purchases); the run records which (`_fit_and_predict`).
 
-One code path for PostgreSQL and SQLite: the same statements (window functions, INSERT … ON
-CONFLICT DO UPDATE) with two small dialect differences (local day, day difference); money is
+One code path for PostgreSQL and SQLite: the same statements (campaigns/_sql.py: window
+functions, INSERT … ON CONFLICT DO UPDATE) with two small dialect differences (local day, day difference); money is
 rounded to cents in SQL so both give identical numbers (tests/campaigns/test_classification.py).
 """
 
-# ruff: noqa: S608 -- only table names from the models' _meta and fixed SQL fragments are
-# interpolated; every value is a parameter.
 from __future__ import annotations
 
 import calendar
@@ -48,9 +46,8 @@ from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from campaigns import clv
+from campaigns import _sql, clv
 from campaigns.models import Classification, ClassificationPolicy, ClassificationRun, MemberScore
-from members.models import Member, Purchase
 
 BATCH_SIZE = 100_000
 # The CLV model is fitted on at most this many customers (an even sample by member id); the
@@ -84,40 +81,6 @@ def _start_of(day: datetime.date) -> datetime.datetime:
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
 
 
-class _Dialect:
-    """The two places where PostgreSQL and SQLite spell things differently."""
-
-    def __init__(self, as_of: datetime.date):
-        self.postgres = connection.vendor == "postgresql"
-        tz = timezone.get_current_timezone()
-        self.tz_name = str(tz)
-        offset = _start_of(as_of).utcoffset() or datetime.timedelta(0)
-        self.offset_minutes = int(offset.total_seconds() // 60)
-
-    def local_day(self, column: str) -> str:
-        if self.postgres:
-            return f"CAST(({column} AT TIME ZONE '{self.tz_name}') AS DATE)"
-        # Stored as UTC text; the zone's offset on the as-of date (exact for zones without DST,
-        # like Asia/Shanghai).
-        return f"DATE({column}, '{self.offset_minutes:+d} minutes')"
-
-    def days_between(self, later: str, earlier: str) -> str:
-        if self.postgres:
-            return f"({later} - {earlier})"
-        return f"CAST(ROUND(JULIANDAY({later}) - JULIANDAY({earlier})) AS INTEGER)"
-
-    def date_param(self, name: str) -> str:
-        return f"CAST(%({name})s AS DATE)" if self.postgres else f"%({name})s"
-
-
-TEMP_TABLES = ("cls_agg", "cls_pred", "cls_ranked")
-
-
-def _drop_temp_tables(cursor) -> None:
-    for name in TEMP_TABLES:
-        cursor.execute(f"DROP TABLE IF EXISTS {name}")
-
-
 def classify_members(
     *,
     as_of: datetime.date | None = None,
@@ -134,11 +97,7 @@ def classify_members(
     as_of = as_of or timezone.localdate()
     policy = ClassificationPolicy.current()
     report = progress or (lambda step, done, total: None)
-    dialect = _Dialect(as_of)
-    quote = connection.ops.quote_name
-    purchase_table = quote(Purchase._meta.db_table)
-    member_table = quote(Member._meta.db_table)
-    score_table = quote(MemberScore._meta.db_table)
+    dialect = _sql.Dialect(_start_of(as_of))
     params = {
         "as_of": as_of.isoformat(),
         "end": connection.ops.adapt_datetimefield_value(_start_of(as_of + datetime.timedelta(days=1))),
@@ -148,43 +107,15 @@ def classify_members(
         "lapsed": policy.lapsed_after_days,
         "share": policy.high_value_share,
     }
-    day = dialect.local_day("p.ordered_at")
-    as_of_date = dialect.date_param("as_of")
-    net = "(p.total - p.refunded_total)"
-    in_window = "p.ordered_at >= %(window_start)s"
 
     with connection.cursor() as cursor:
-        _drop_temp_tables(cursor)
-        if dialect.postgres:
-            # Sorts and hash aggregates over a million rows stay in memory (the default 4MB spills
-            # them to disk); for this session only, reset at the end.
-            cursor.execute("SET work_mem = '256MB'")
+        _sql.drop_temp_tables(cursor)
+        _sql.raise_work_mem(cursor, dialect)
         report("aggregate", 0, 1)
         # 1–2. Per member, from the purchase days (what was paid net per local day): window
         # figures, recency and the BG/NBD inputs in days (x = purchase days after the first,
         # t_x = first to last, T = first to D; repeat_net = what the days after the first paid).
-        cursor.execute(
-            f"CREATE TEMP TABLE cls_agg AS SELECT d.member_id AS member_id, "
-            f"ROUND(SUM(d.net_w), 2) AS spend_w, SUM(d.n_w) AS n_w, MAX(d.last_at) AS last_at, "
-            f"COUNT(*) - 1 AS x, "
-            f"{dialect.days_between('MAX(d.day)', 'MIN(d.day)')} AS t_x, "
-            f"{dialect.days_between(as_of_date, 'MIN(d.day)')} AS t_cal, "
-            f"{dialect.days_between(as_of_date, 'MAX(d.day)')} AS recency_days, "
-            f"ROUND(SUM(CASE WHEN d.day_no > 1 THEN d.net ELSE 0 END), 2) AS repeat_net "
-            f"FROM (SELECT p.member_id AS member_id, {day} AS day, "
-            f"ROUND(SUM({net}), 2) AS net, "
-            f"ROUND(SUM(CASE WHEN {in_window} THEN {net} ELSE 0 END), 2) AS net_w, "
-            f"SUM(CASE WHEN {in_window} THEN 1 ELSE 0 END) AS n_w, "
-            f"MAX(p.ordered_at) AS last_at, "
-            f"ROW_NUMBER() OVER (PARTITION BY p.member_id ORDER BY {day}) AS day_no "
-            f"FROM {purchase_table} p "
-            f"WHERE p.ordered_at < %(end)s AND p.total > p.refunded_total "
-            f"GROUP BY p.member_id, {day}) d "
-            f"GROUP BY d.member_id",
-            params,
-        )
-        if dialect.postgres:
-            cursor.execute("ANALYZE cls_agg")
+        _sql.aggregate_purchases(cursor, dialect, params)
         report("aggregate", 1, 1)
 
         # 3. The CLV model, fitted and applied in numpy.
@@ -194,52 +125,12 @@ def classify_members(
 
         # 4. Classes and RFM quintiles with window functions over everyone who ever bought.
         report("rank", 0, 1)
-        ranked_group = "CASE WHEN a.n_w > 0 AND a.recency_days <= %(lapsed)s THEN 1 ELSE 0 END"
-
-        def quintile(order: str) -> str:
-            return f"1 + 5 * (RANK() OVER (ORDER BY {order}) - 1) / COUNT(*) OVER ()"
-
-        cursor.execute(
-            f"CREATE TEMP TABLE cls_ranked AS SELECT a.member_id AS member_id, a.spend_w AS spend_w, "
-            f"a.n_w AS n_w, a.last_at AS last_at, a.recency_days AS recency_days, "
-            f"CASE WHEN a.recency_days > %(lapsed)s THEN '{Classification.LAPSED}' "
-            f"WHEN a.n_w > 0 THEN CASE WHEN "
-            f"(RANK() OVER (PARTITION BY {ranked_group} ORDER BY a.spend_w DESC) - 1) * 100 "
-            f"< %(share)s * COUNT(*) OVER (PARTITION BY {ranked_group}) "
-            f"THEN '{Classification.HIGH_VALUE}' ELSE '{Classification.POTENTIAL}' END "
-            f"ELSE '{Classification.ORDINARY}' END AS classification, "
-            f"{quintile('a.recency_days DESC')} AS r_score, "
-            f"{quintile('a.n_w')} AS f_score, "
-            f"{quintile('a.spend_w')} AS m_score, "
-            f"pr.p_alive AS p_alive, pr.expected AS expected, pr.clv AS clv "
-            f"FROM cls_agg a LEFT JOIN cls_pred pr ON pr.member_id = a.member_id",
-            params,
-        )
-        if dialect.postgres:
-            cursor.execute("CREATE INDEX ON cls_ranked (member_id)")
-            cursor.execute("ANALYZE cls_ranked")
+        _sql.rank_members(cursor, dialect, params)
         report("rank", 1, 1)
 
         # 5. Upsert every member's row, a range of member ids per transaction.
-        cursor.execute(f"SELECT MIN(id), MAX(id), COUNT(*) FROM {member_table}")
-        low, high, members = cursor.fetchone()
-        columns = (
-            "member_id, as_of, classification, spend_12m, purchases_12m, last_purchase_at, recency_days, "
-            "r_score, f_score, m_score, rfm_score, p_alive, churn_risk, expected_purchases, clv, computed_at"
-        )
-        updates = ", ".join(f"{c} = excluded.{c}" for c in columns.split(", ")[1:])
-        upsert = (
-            f"INSERT INTO {score_table} ({columns}) "
-            f"SELECT m.id, {as_of_date}, COALESCE(r.classification, '{Classification.NO_PURCHASES}'), "
-            f"COALESCE(r.spend_w, 0), COALESCE(r.n_w, 0), r.last_at, r.recency_days, "
-            f"r.r_score, r.f_score, r.m_score, r.r_score + r.f_score + r.m_score, "
-            f"r.p_alive, 1 - r.p_alive, r.expected, ROUND(CAST(r.clv AS NUMERIC), 2), %(now)s "
-            # The range on both sides lets each batch read only its slice of the scratch table.
-            f"FROM {member_table} m LEFT JOIN cls_ranked r "
-            f"ON r.member_id = m.id AND r.member_id >= %(lo)s AND r.member_id < %(hi)s "
-            f"WHERE m.id >= %(lo)s AND m.id < %(hi)s "
-            f"ON CONFLICT (member_id) DO UPDATE SET {updates}"
-        )
+        low, high, members = _sql.member_id_range(cursor)
+        upsert = _sql.upsert_scores_statement(dialect)
         now = connection.ops.adapt_datetimefield_value(timezone.now())
         if members:
             batches = math.ceil((high - low + 1) / batch_size)
@@ -248,9 +139,8 @@ def classify_members(
                 with transaction.atomic():
                     cursor.execute(upsert, {**params, "now": now, "lo": lo, "hi": lo + batch_size})
                 report("save", number + 1, batches)
-        _drop_temp_tables(cursor)
-        if dialect.postgres:
-            cursor.execute("RESET work_mem")
+        _sql.drop_temp_tables(cursor)
+        _sql.reset_work_mem(cursor, dialect)
 
     counts = dict.fromkeys(Classification.values, 0)
     for row in MemberScore.objects.values("classification").annotate(n=Count("id")).order_by():
@@ -279,55 +169,7 @@ def classify_members(
     )
 
 
-PG_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
-PG_COPY_TRAILER = b"\xff\xff"
-
-
-def _binary_rows(fields: int) -> np.dtype:
-    """One row of PostgreSQL's binary COPY format: a bigint (the member id), then float8 columns."""
-    layout = [("count", ">i2"), ("len0", ">i4"), ("v0", ">i8")]
-    for i in range(1, fields):
-        layout += [(f"len{i}", ">i4"), (f"v{i}", ">f8")]
-    return np.dtype(layout)
-
-
-def _read_inputs(cursor, dialect: _Dialect) -> np.ndarray:
-    """(member_id, x, t_x, T, repeat_net) of every buyer, by member id, as a float array."""
-    select = "SELECT member_id, x, t_x, t_cal, repeat_net FROM cls_agg ORDER BY member_id"
-    if not dialect.postgres:
-        cursor.execute(select)
-        return np.array(cursor.fetchall(), dtype=float).reshape(-1, 5)
-    # A million rows: binary COPY parsed by numpy, instead of a million Python tuples.
-    columns = "CAST(member_id AS BIGINT), " + ", ".join(
-        f"CAST({c} AS DOUBLE PRECISION)" for c in ("x", "t_x", "t_cal", "repeat_net")
-    )
-    buffer = bytearray()
-    with cursor.cursor.copy(
-        f"COPY (SELECT {columns} FROM cls_agg ORDER BY member_id) TO STDOUT (FORMAT BINARY)"
-    ) as copy:
-        for block in copy:
-            buffer += block
-    rows = np.frombuffer(bytes(buffer[len(PG_COPY_HEADER) : -len(PG_COPY_TRAILER)]), dtype=_binary_rows(5))
-    return np.column_stack([rows[f"v{i}"].astype(float) for i in range(5)])
-
-
-def _write_predictions(cursor, dialect: _Dialect, columns: list[np.ndarray]) -> None:
-    insert = "INSERT INTO cls_pred (member_id, p_alive, expected, clv) VALUES (%s, %s, %s, %s)"
-    if not dialect.postgres:
-        ids, *values = columns
-        cursor.executemany(insert, zip(ids.astype(int).tolist(), *(v.tolist() for v in values), strict=True))
-        return
-    rows = np.zeros(len(columns[0]), dtype=_binary_rows(4))
-    rows["count"] = 4
-    for i, column in enumerate(columns):
-        rows[f"len{i}"] = 8
-        rows[f"v{i}"] = column.astype(np.int64) if i == 0 else column
-    with cursor.cursor.copy("COPY cls_pred (member_id, p_alive, expected, clv) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.write(PG_COPY_HEADER + rows.tobytes() + PG_COPY_TRAILER)
-    cursor.execute("ANALYZE cls_pred")
-
-
-def _fit_and_predict(cursor, dialect: _Dialect, *, as_of: datetime.date, horizon_months: int) -> dict:
+def _fit_and_predict(cursor, dialect: _sql.Dialect, *, as_of: datetime.date, horizon_months: int) -> dict:
     """Churn risk and CLV of every member who bought, into the temp table `cls_pred`; returns what
     produced them (`ClassificationRun.model`).
 
@@ -340,13 +182,10 @@ def _fit_and_predict(cursor, dialect: _Dialect, *, as_of: datetime.date, horizon
     CLV = expected purchases × Gamma-Gamma's expected purchase value; empty when Gamma-Gamma
     cannot be fitted (`gamma_gamma_reason`).
     """
-    cursor.execute(
-        "CREATE TEMP TABLE cls_pred (member_id BIGINT PRIMARY KEY, p_alive DOUBLE PRECISION, "
-        "expected DOUBLE PRECISION, clv DOUBLE PRECISION)"
-    )
-    data = _read_inputs(cursor, dialect)
+    _sql.create_predictions_table(cursor)
+    data = _sql.read_inputs(cursor, dialect)
     if not len(data):
-        return {"fitted": False, "reason": "no purchases"}
+        return {"fitted": False, "reason": "no purchases", "problems": [{"code": "no_purchases", "params": {}}]}
     ids, x, t_x, T, repeat_net = (data[:, i] for i in range(5))
     m = np.divide(repeat_net, x, out=np.zeros_like(x), where=x > 0)
     step = max(1, math.ceil(len(ids) / FIT_SAMPLE))
@@ -365,7 +204,7 @@ def _fit_and_predict(cursor, dialect: _Dialect, *, as_of: datetime.date, horizon
     try:
         fit = clv.fit_bgnbd(x[sample], t_x[sample], T[sample], penalizer_coef=clv.DEFAULT_PENALIZER)
     except clv.FitError as error:
-        problems = [str(error)]
+        problems = [error.problem]
     else:
         problems = clv.bgnbd_problems(fit, x, t_x, T)
     try:
@@ -373,6 +212,7 @@ def _fit_and_predict(cursor, dialect: _Dialect, *, as_of: datetime.date, horizon
     except clv.FitError as error:
         gamma_gamma = None
         model["gamma_gamma_reason"] = str(error)
+        model["gamma_gamma_problem"] = error.problem.as_dict()
     model["gamma_gamma"] = gamma_gamma.as_dict() if gamma_gamma else None
 
     if fit is not None and not problems:
@@ -382,7 +222,12 @@ def _fit_and_predict(cursor, dialect: _Dialect, *, as_of: datetime.date, horizon
         model.update(fitted=True, method=METHOD_BGNBD, bgnbd=fit.as_dict())
     else:
         p_alive, expected = rule.p_alive, rule.expected_purchases
-        model.update(fitted=False, method=METHOD_RULE, reason="; ".join(problems))
+        model.update(
+            fitted=False,
+            method=METHOD_RULE,
+            reason="; ".join(problems),  # in English, for logs; screens render `problems`
+            problems=[problem.as_dict() for problem in problems],
+        )
         if fit is not None:
             model["rejected_bgnbd"] = fit.as_dict()
     if gamma_gamma is not None:
@@ -391,8 +236,7 @@ def _fit_and_predict(cursor, dialect: _Dialect, *, as_of: datetime.date, horizon
         value = np.full_like(x, np.nan)
     # NaN (no figure: e.g. no repeat buyer to give a typical gap) is stored as NULL.
     columns = [np.round(p_alive, 6), np.round(expected, 4), np.round(value, 2)]
-    _write_predictions(cursor, dialect, [ids, *columns])
+    _sql.write_predictions(cursor, dialect, [ids, *columns])
     if dialect.postgres and any(np.isnan(column).any() for column in columns):
-        for column in ("p_alive", "expected", "clv"):
-            cursor.execute(f"UPDATE cls_pred SET {column} = NULL WHERE {column} = 'NaN'")
+        _sql.null_nan_predictions(cursor)
     return model

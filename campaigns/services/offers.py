@@ -23,6 +23,8 @@ from django.utils.translation import gettext as _
 from campaigns import lock_objects
 from campaigns.errors import CampaignNotEditable
 from campaigns.models import Campaign, CampaignOffer, OfferGrant, OutboxMessage
+from campaigns.selectors.offers import offer_of, offer_points
+from rewards.ledger_reasons import Reason
 from rewards.models import Coupon
 from rewards.services.bonuses import credit_campaign_points
 from rewards.services.coupons import void_coupon
@@ -65,10 +67,6 @@ def set_offer(*, campaign: Campaign, kind: str | None, coupon_template=None, poi
     return offer
 
 
-def offer_of(campaign_id: int) -> CampaignOffer | None:
-    return CampaignOffer.objects.select_related("coupon_template").filter(campaign_id=campaign_id).first()
-
-
 def coupon_for_message(message: OutboxMessage) -> Coupon | None:
     """The coupon the message carries (issued now, or the one issued by an earlier attempt).
 
@@ -90,11 +88,6 @@ def coupon_for_message(message: OutboxMessage) -> Coupon | None:
     return coupon
 
 
-def offer_points(campaign_id: int) -> int:
-    offer = offer_of(campaign_id)
-    return offer.points if offer is not None and offer.kind == CampaignOffer.Kind.POINTS else 0
-
-
 def settle_after_send(*, message_id: int, sent: bool) -> None:
     """After the channel answered: credit a points offer (sent) or void the coupon (failed).
 
@@ -104,8 +97,12 @@ def settle_after_send(*, message_id: int, sent: bool) -> None:
         points = offer_points(message.campaign_id)
         if not points or OfferGrant.objects.filter(message_id=message_id).exists():
             return
-        reason = _("Campaign: %(name)s") % {"name": message.campaign.name}
-        entry = credit_campaign_points(member=message.member, points=points, reason=reason)
+        entry = credit_campaign_points(
+            member=message.member,
+            points=points,
+            reason_code=Reason.CAMPAIGN,
+            reason_params={"name": message.campaign.name},
+        )
         if entry is not None:
             OfferGrant.objects.create(
                 message=message, campaign_id=message.campaign_id, member_id=message.member_id, points=points,
@@ -115,4 +112,4 @@ def settle_after_send(*, message_id: int, sent: bool) -> None:
     grant = OfferGrant.objects.select_related("coupon").filter(message_id=message_id, coupon__isnull=False).first()
     if grant is not None and grant.coupon.status == Coupon.Status.ISSUED:
         with transaction.atomic():
-            void_coupon(coupon=grant.coupon, reason=_("The campaign message could not be sent."))
+            void_coupon(coupon=grant.coupon, reason_code=Coupon.VoidReason.CAMPAIGN_NOT_SENT)

@@ -19,12 +19,6 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from campaigns import (
-    admin_automations,  # noqa: F401 -- registers the automation admins
-    admin_partners,  # noqa: F401 -- registers the partner admins
-    admin_referral,  # noqa: F401 -- registers the referral admins
-    admin_segments,  # noqa: F401 -- registers the segment and classification admins
-    offers,
-    pilots,
     recurrence,
     reports,
     results,
@@ -44,7 +38,7 @@ from campaigns.models import (
     SkipReason,
     SmsLog,
 )
-from campaigns.services import recurring
+from campaigns.services import offers, pilots, recurring
 from campaigns.services.campaigns import EDITABLE_FIELDS, SCHEDULE_FIELDS, validate_campaign
 from loyalty_crm.admin_base import ReadOnlyAdmin
 from loyalty_crm.admin_site import _bars
@@ -81,7 +75,7 @@ class CampaignForm(forms.ModelForm):
 
 
 class CampaignOfferInline(admin.StackedInline):
-    """The campaign's offer; saved through `campaigns.offers.set_offer` (CampaignAdmin.save_formset)."""
+    """The campaign's offer; saved through `campaigns.services.offers.set_offer` (CampaignAdmin.save_formset)."""
 
     model = CampaignOffer
     extra = 0

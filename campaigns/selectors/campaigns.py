@@ -14,8 +14,8 @@ API_SKIP_REASONS = ("no_consent", "opted_out", "frequency_cap", "quiet_hours", "
 
 
 def contact_policy() -> ContactPolicy:
-    """The single contact policy row (created with the defaults if missing)."""
-    return ContactPolicy.objects.get_or_create(pk=1)[0]
+    """The single contact policy row (made again with the defaults if missing: `ContactPolicy.load`)."""
+    return ContactPolicy.load()
 
 
 @dataclass
@@ -53,34 +53,25 @@ def campaign_results(campaign: Campaign) -> CampaignResults:
 
 def results_for(campaigns: list[Campaign]) -> dict[int, CampaignResults]:
     """Results of several campaigns in one grouped query (API and admin lists)."""
-    results = {campaign.pk: CampaignResults() for campaign in campaigns}
-    rows = (
-        OutboxMessage.objects.filter(campaign_id__in=list(results))
-        .order_by()
-        .values("campaign_id", "status", "skip_reason")
-        .annotate(n=Count("id"))
-    )
-    for row in rows:
-        result = results[row["campaign_id"]]
-        result.audience += row["n"]
-        if row["status"] == OutboxMessage.Status.SKIPPED:
-            result.skipped[row["skip_reason"]] = result.skipped.get(row["skip_reason"], 0) + row["n"]
-        else:
-            setattr(result, row["status"], getattr(result, row["status"]) + row["n"])
-    return results
+    return _grouped_results("campaign_id", [campaign.pk for campaign in campaigns])
 
 
 def results_by_step(step_ids: list[int]) -> dict[int, CampaignResults]:
     """Outbox counts per campaign step (the runs of a recurring campaign), in one grouped query."""
-    results = {step_id: CampaignResults() for step_id in step_ids}
+    return _grouped_results("step_id", step_ids)
+
+
+def _grouped_results(key: str, ids: list[int]) -> dict[int, CampaignResults]:
+    """Outbox counts by status and skip reason for each of `ids` of `key` (campaign_id or step_id)."""
+    results = {pk: CampaignResults() for pk in ids}
     rows = (
-        OutboxMessage.objects.filter(step_id__in=step_ids)
+        OutboxMessage.objects.filter(**{f"{key}__in": list(results)})
         .order_by()
-        .values("step_id", "status", "skip_reason")
+        .values(key, "status", "skip_reason")
         .annotate(n=Count("id"))
     )
     for row in rows:
-        result = results[row["step_id"]]
+        result = results[row[key]]
         result.audience += row["n"]
         if row["status"] == OutboxMessage.Status.SKIPPED:
             result.skipped[row["skip_reason"]] = result.skipped.get(row["skip_reason"], 0) + row["n"]

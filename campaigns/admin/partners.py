@@ -18,9 +18,10 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from campaigns import partners
-from campaigns.admin_referral import ReadOnlyAdmin
+from campaigns import selectors
 from campaigns.models import Partner, PartnerCode, PartnerCodePool, PartnerOffer, PartnerOfferIssue
+from campaigns.services import partners
+from loyalty_crm.admin_base import ReadOnlyAdmin
 from loyalty_crm.admin_site import _bars
 
 REPORT_PERMISSION = "campaigns.view_partner_report"
@@ -68,7 +69,7 @@ class PartnerAdmin(admin.ModelAdmin):
         except ValueError:
             months = 12
         months = months if months in REPORT_MONTHS else 12
-        rows = partners.partner_report(partner=partner, months=months)
+        rows = selectors.partner_report(partner=partner, months=months)
         if request.GET.get("format") == "csv":
             return _report_csv(partner, rows)
         issued = [row.coupons_issued for row in rows]
@@ -93,7 +94,7 @@ class PartnerAdmin(admin.ModelAdmin):
             "totals": {
                 "issued": total_issued,
                 "used": total_used,
-                "rate": partners.PartnerMonth(
+                "rate": selectors.PartnerMonth(
                     month=None, coupons_issued=total_issued, coupons_used=total_used
                 ).redemption_rate,
                 "revenue": sum(revenue),

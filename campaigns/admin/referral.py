@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import ReferralProgramme, ReferralReward, Referrer
-from campaigns.referrals import referrer_counts
+from campaigns.selectors.referrals import referrer_counts
 from loyalty_crm.admin_base import ReadOnlyAdmin
 
 

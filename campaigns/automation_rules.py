@@ -1,0 +1,123 @@
+"""Automations' pure rules, without the ORM: the trigger defaults, the message each automation
+starts with, the template variables each trigger adds, and the settings checks. The writers are in
+`campaigns.services.automations`."""
+
+from __future__ import annotations
+
+import calendar
+import datetime
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+
+from campaigns import holidays
+from campaigns.models import Automation, Channel
+from campaigns.templating import check_templates
+
+DEFAULT_DAYS = {
+    Automation.Kind.BIRTHDAY: 7,
+    Automation.Kind.POINTS_EXPIRY: 30,
+    Automation.Kind.WIN_BACK: 30,
+    Automation.Kind.HOLIDAY: 0,
+    Automation.Kind.TIER_UPGRADE: 0,
+    Automation.Kind.WELCOME: 0,
+    Automation.Kind.WELCOME_FOLLOW_UP: 7,
+    Automation.Kind.RENEWAL_REMINDER: 0,
+    Automation.Kind.SATISFACTION_SURVEY: 3,
+}
+# The message an automation starts with (Chinese SMS; marketing edits it in the admin):
+# (campaign name, body) per kind, or per holiday.
+DEFAULT_MESSAGES = {
+    "birthday": ("自动：生日礼券",
+                 "{{ member.name }}您好，{{ birthday }}是您的生日，提前祝您生日快乐！生日礼券：{{ coupon_code }}。"),
+    "win_back": ("自动：老客户召回",
+                 "{{ member.name }}您好，好久不见，我们想念您！送您一张回店礼券：{{ coupon_code }}。"),
+    "points_expiry": ("自动：积分到期提醒",
+                      "{{ member.name }}您好，您有{{ expiring_points }}积分将于{{ expires_on }}到期，请及时使用。"),
+    "tier_upgrade": ("自动：会员升级祝贺", "恭喜{{ member.name }}升级为{{ tier }}会员！感谢您的支持。"),
+    "spring_festival": ("自动：春节祝福", "{{ member.name }}您好，新春快乐，万事如意！"),
+    "valentines": ("自动：情人节祝福", "{{ member.name }}您好，情人节快乐！"),
+    "qixi": ("自动：七夕祝福", "{{ member.name }}您好，七夕快乐！"),
+    "mothers_day": ("自动：母亲节祝福", "{{ member.name }}您好，母亲节快乐，祝天下母亲健康幸福！"),
+    "mid_autumn": ("自动：中秋祝福", "{{ member.name }}您好，中秋快乐，花好月圆！"),
+    "welcome": ("自动：欢迎新会员", "{{ member.name }}您好，欢迎加入！您的会员号是{{ member.member_no }}。"),
+    "welcome_follow_up": ("自动：新会员关怀",
+                          "{{ member.name }}您好，加入一周了，您已有{{ points_balance }}积分，期待再次光临！"),
+    "renewal_reminder": ("自动：付费会员续费提醒",
+                         "{{ member.name }}您好，您的{{ plan }}将于{{ ends_on }}到期，续费可继续享受会员权益。"),
+    "satisfaction_survey": ("自动：满意度调查",
+                            "{{ member.name }}您好，您的反馈{{ ticket_no }}已处理完毕。您有多大可能向朋友推荐我们？"
+                            "请点击链接评分：{{ survey_link }}"),
+}  # fmt: skip
+# Variables automation templates may use besides the member fields every campaign has.
+EXTRA_VARIABLES = {
+    Automation.Kind.BIRTHDAY: ("birthday", "coupon_code", "coupon_name"),
+    Automation.Kind.WIN_BACK: ("coupon_code", "coupon_name"),
+    Automation.Kind.POINTS_EXPIRY: ("expiring_points", "expires_on", "coupon_code", "coupon_name"),
+    Automation.Kind.TIER_UPGRADE: ("coupon_code", "coupon_name"),
+    Automation.Kind.HOLIDAY: ("holiday", "holiday_date", "coupon_code", "coupon_name"),
+    Automation.Kind.WELCOME: ("coupon_code", "coupon_name"),
+    Automation.Kind.WELCOME_FOLLOW_UP: ("coupon_code", "coupon_name"),
+    Automation.Kind.RENEWAL_REMINDER: ("plan", "ends_on", "coupon_code", "coupon_name"),
+    Automation.Kind.SATISFACTION_SURVEY: ("survey_link", "ticket_no", "coupon_code", "coupon_name"),
+}
+# How far back the survey trigger looks beyond "resolved N days ago", so days the beat missed
+# (or tickets resolved after the day's run) are caught up.
+SURVEY_CATCH_UP_DAYS = 7
+
+
+def month_end(day: datetime.date) -> datetime.date:
+    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
+# --- configuration ---------------------------------------------------------------------------------
+
+CAMPAIGN_FIELDS = ("channel", "language", "subject", "body", "segment")
+AUTOMATION_FIELDS = ("enabled", "days_before", "coupon_template")
+
+
+def check_automation_templates(*, kind: str, subject: str, body: str) -> list[str]:
+    """Validate the templates; warnings only for variables neither members nor this trigger have."""
+    allowed = set(EXTRA_VARIABLES.get(kind, ()))
+    return [w for w in check_templates(subject=subject, body=body) if not any(f"{{{{ {v} }}}}" in w for v in allowed)]
+
+
+def validate_automation(*, kind: str, values: dict) -> list[str]:
+    """Check an automation's settings together; ValidationError names each bad field. Returns warnings."""
+    errors: dict[str, list[str]] = {}
+    if values.get("channel") not in Channel.values:
+        errors["channel"] = [_("Choose email or SMS.")]
+    if not (values.get("body") or "").strip():
+        errors["body"] = [_("Write the message.")]
+    if values.get("channel") == Channel.EMAIL and not (values.get("subject") or "").strip():
+        errors["subject"] = [_("An email needs a subject.")]
+    days = values.get("days_before")
+    if not isinstance(days, int) or not 0 <= days <= 90:
+        errors["days_before"] = [_("Enter a number of days from 0 to 90.")]
+    template = values.get("coupon_template")
+    if template is not None and not template.is_active:
+        errors["coupon_template"] = [_("This coupon is not active.")]
+    warnings: list[str] = []
+    try:
+        warnings = check_automation_templates(
+            kind=kind, subject=values.get("subject") or "", body=values.get("body") or ""
+        )
+    except ValidationError as exc:
+        for key, messages in exc.message_dict.items():
+            errors.setdefault(key, []).extend(messages)
+    if errors:
+        raise ValidationError(errors)
+    return warnings
+
+
+def default_message(automation: Automation) -> dict:
+    """The campaign fields an automation starts with."""
+    name, body = DEFAULT_MESSAGES[automation.holiday or automation.kind]
+    return {"name": name, "channel": Channel.SMS, "language": "zh-hans", "subject": "", "body": body, "segment": None}
+
+
+def upcoming_dates(automation: Automation, today: datetime.date) -> list[datetime.date]:
+    """A holiday's dates this year and next (shown in the admin)."""
+    if automation.kind != Automation.Kind.HOLIDAY:
+        return []
+    return [holidays.holiday_date(automation.holiday, year) for year in (today.year, today.year + 1)]

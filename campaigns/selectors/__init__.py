@@ -1,0 +1,41 @@
+"""The questions of `campaigns` (reads only; the writers are in `campaigns/services/`).
+
+One module per concern: campaigns and dispatch (results, audiences, consent expressions, the
+contact policy), referrals, partners, offers. The names are re-exported here, so callers write
+`from campaigns import selectors` and `selectors.audience_members(...)`.
+"""
+
+from campaigns.selectors.campaigns import (
+    API_SKIP_REASONS,
+    CampaignResults,
+    audience_members,
+    campaign_list,
+    campaign_results,
+    consent_granted,
+    consent_topic,
+    contact_policy,
+    due_work_exists,
+    ever_granted,
+    recent_contacts,
+    results_by_step,
+    results_for,
+)
+from campaigns.selectors.offers import offer_of, offer_points
+from campaigns.selectors.partners import (
+    PartnerMonth,
+    active_offers,
+    may_have_offers,
+    months_back,
+    offers_for,
+    partner_coupons,
+    partner_report,
+)
+from campaigns.selectors.referrals import ReferredMember, first_purchase, referrals_of, referrer_counts
+
+__all__ = [
+    "API_SKIP_REASONS", "CampaignResults", "PartnerMonth", "ReferredMember", "active_offers", "audience_members",
+    "campaign_list", "campaign_results", "consent_granted", "consent_topic", "contact_policy", "due_work_exists",
+    "ever_granted", "first_purchase", "may_have_offers", "months_back", "offer_of", "offer_points", "offers_for",
+    "partner_coupons", "partner_report", "recent_contacts", "referrals_of", "referrer_counts", "results_by_step",
+    "results_for",
+]  # fmt: skip
