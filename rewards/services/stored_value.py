@@ -40,7 +40,15 @@ from rewards.errors import (
     PaymentRefundExceeded,
     TopUpRuleUnavailable,
 )
-from rewards.models import StoredValueAccount, StoredValueBonusLot, StoredValueEntry, StoredValueGift, TopUp, TopUpRule
+from rewards.models import (
+    LedgerEntry,
+    StoredValueAccount,
+    StoredValueBonusLot,
+    StoredValueEntry,
+    StoredValueGift,
+    TopUp,
+    TopUpRule,
+)
 from rewards.services import grants
 from rewards.services.ledger import real_actor
 
@@ -389,7 +397,11 @@ def top_up(
         _save(account)
         if points:
             grants.grant_points(
-                member=locked, points=points, reason=_("Top-up %(ref)s") % {"ref": external_ref}, actor=actor
+                member=locked,
+                points=points,
+                reason_code=LedgerEntry.Reason.TOP_UP,
+                reason_params={"ref": external_ref},
+                actor=actor,
             )
         return TopUpResult(top_up=record, principal=account.principal, bonus=account.bonus, created=True)
 
@@ -656,16 +668,12 @@ def _expire_account(account_id: int, today: datetime.date) -> Decimal:
     lapsed = sum((lot.remaining for lot in lots), ZERO)
     if not lapsed:
         return ZERO
-    last_day = max(lot.expires_on for lot in lots)
     for lot in lots:
         lot.remaining = ZERO
     StoredValueBonusLot.objects.bulk_update(lots, ["remaining"])
-    _write(
-        account,
-        kind=Kind.BONUS_EXPIRY,
-        bonus_delta=-lapsed,
-        reason=_("Bonus ended on %(date)s") % {"date": last_day.isoformat()},
-    )
+    # No sentence stored: the kind says it, and `reason` keeps only what a person typed
+    # (rewards.ledger_reasons); the lots keep their end dates.
+    _write(account, kind=Kind.BONUS_EXPIRY, bonus_delta=-lapsed)
     _save(account)
     return lapsed
 

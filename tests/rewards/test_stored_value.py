@@ -160,7 +160,13 @@ def test_a_rule_with_points_grants_them_through_the_points_ledger():
     fund(member, "500.00", with_rule=rule(points=200), external_ref="TU-PTS")
     entry = LedgerEntry.objects.filter(member=member).order_by("-id").first()
     assert LedgerEntry.objects.filter(member=member).count() == before + 1
-    assert (entry.kind, entry.points, entry.reason) == (LedgerEntry.Kind.BONUS, 200, "Top-up TU-PTS")
+    assert (entry.kind, entry.points, entry.reason_code, entry.reason_params) == (
+        LedgerEntry.Kind.BONUS,
+        200,
+        LedgerEntry.Reason.TOP_UP,
+        {"ref": "TU-PTS"},
+    )
+    assert entry.reason == "" and entry.reason_text == "Top-up TU-PTS"
     assert TopUp.objects.get().points == 200
 
 
