@@ -8,7 +8,8 @@ In order, all in one transaction (all or nothing):
 3. a year of use, through the owning apps' services at past moments: partner coupons and referral
    rewards, paid memberships, redemptions, coupons held and used, promotions (`demo.rewards`);
 4. with the last purchase in, the classification, RFM and CLV run as the nightly task does it
-   (so the campaigns can target its classes, and the classification page is filled);
+   (so the campaigns can target its classes, and the classification page is filled); then the last
+   day's sales at the till, walk-ins and a return (`demo.till`);
 5. campaigns past (a pilot and its expansion among them), scheduled, recurring and a draft, and
    the marketing KPI targets (`demo.campaigns`); tickets of the year with their survey answers,
    today's queue, and the service KPI targets (`demo.feedback`).
@@ -32,6 +33,7 @@ from demo import feedback as demo_feedback
 from demo import members as demo_members
 from demo import rewards as demo_rewards
 from demo import stored_value as demo_stored_value
+from demo import till as demo_till
 from demo.clock import start_of_today
 from demo.logins import DemoLogin, ensure_demo_users
 from members.models import Member, StaffProfile
@@ -53,6 +55,7 @@ class SeedCounts:
     campaigns: demo_campaigns.CampaignCounts = field(default_factory=demo_campaigns.CampaignCounts)
     feedback: demo_feedback.FeedbackCounts = field(default_factory=demo_feedback.FeedbackCounts)
     stored_value: demo_stored_value.StoredValueCounts = field(default_factory=demo_stored_value.StoredValueCounts)
+    till: demo_till.TillCounts = field(default_factory=demo_till.TillCounts)
     logins: list[DemoLogin] = field(default_factory=list)
 
 
@@ -114,6 +117,15 @@ def seed_demo(
     demo_stored_value.seed_activity(counts.stored_value, members=seeded, seed=seed, horizon=horizon, staff=staff)
     step("rewards")
     demo_campaigns.classify(counts.campaigns)
+    demo_till.seed_till_sales(
+        counts.till,
+        members=seeded,
+        products=list(catalogue.products.values()),
+        store=catalogue.stores[0] if catalogue.stores else None,
+        rng=rng,
+        horizon=horizon,
+        staff=staff,
+    )
     step("classification")
     demo_campaigns.seed_campaigns(counts.campaigns, segments=segments, horizon=horizon, actor=marketing)
     demo_campaigns.ensure_kpi_targets(counts.campaigns, horizon=horizon)

@@ -23,9 +23,30 @@ class LoyaltyAdminSite(admin.AdminSite):
     site_title = _("Loyalty CRM")
     index_title = _("Back office")
 
+    def get_urls(self):
+        # Imported here: the admin site is built while apps load, before models can be imported.
+        from rewards.till.urls import urls_for
+
+        return urls_for(self) + super().get_urls()
+
     def index(self, request, extra_context=None):
-        extra_context = {**(extra_context or {}), "dashboard": self.dashboard(request)}
+        extra_context = {
+            **(extra_context or {}),
+            "dashboard": self.dashboard(request),
+            "counter_links": self.counter_links(request),
+        }
         return super().index(request, extra_context)
+
+    def counter_links(self, request) -> list[tuple[str, str]]:
+        """(label, URL) of the counter's pages the user may open, shown first on the home page."""
+        from django.urls import reverse
+
+        links = []
+        if request.user.has_perm("rewards.add_purchaseposting"):
+            links.append((_("Till (checkout)"), reverse("admin:till")))
+        if request.user.has_perm("rewards.add_purchaserefund"):
+            links.append((_("Returns"), reverse("admin:till_returns")))
+        return links
 
     def dashboard(self, request) -> dict | None:
         """The key figures for people who may see members; store staff see their own store's."""

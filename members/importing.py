@@ -254,7 +254,7 @@ def _clean(row: _Row, now: datetime.datetime, new_member: Callable[..., Member] 
             if problem := inputs.date_problem(birthday):
                 row.error("birthday", problem)
 
-    fields = ["name", "registered_at", "phone", "phone_hash"]
+    fields = ["name", "registered_at", "phone", "phone_hash", "phone_last4"]
     gender = cells.get("gender", "")
     if gender:
         if gender.lower() in GENDERS:

@@ -160,6 +160,11 @@ class Member(TimeStamped):
     birth_day = models.PositiveSmallIntegerField(_("birth day"), null=True, blank=True, editable=False)
     phone = EncryptedTextField(_("phone"), null=True, blank=True)
     phone_hash = models.CharField(max_length=64, blank=True, default="", editable=False, db_index=True)
+    # The last four digits, for the till's "last 4 + pick" lookup: no more than every masked
+    # phone shows (`138****8000`), and searchable without decrypting every profile.
+    phone_last4 = models.CharField(
+        _("last four digits of the phone"), max_length=4, blank=True, default="", editable=False, db_index=True
+    )
     email = EncryptedTextField(_("email"), null=True, blank=True)
     email_hash = models.CharField(max_length=64, blank=True, default="", editable=False, db_index=True)
     home_store = models.ForeignKey(
@@ -348,7 +353,16 @@ class PaymentMethod(models.TextChoices):
 
 
 class Purchase(models.Model):
-    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="purchases")
+    # Empty for a walk-in sale (a customer who is not a member): counted in the sales figures,
+    # never in a member's history, points or classification.
+    member = models.ForeignKey(
+        Member,
+        verbose_name=_("member"),
+        on_delete=models.PROTECT,
+        related_name="purchases",
+        null=True,
+        blank=True,
+    )
     external_ref = models.CharField(_("external reference"), max_length=64, unique=True)
     store = models.ForeignKey(
         Store,
@@ -364,6 +378,9 @@ class Purchase(models.Model):
     subtotal = models.DecimalField(_("subtotal"), max_digits=12, decimal_places=2)
     discount_total = models.DecimalField(_("discount"), max_digits=12, decimal_places=2, default=Decimal("0.00"))
     total = models.DecimalField(_("total paid"), max_digits=12, decimal_places=2)
+    # The part of the order paid with loyalty points (a tender, not a discount): subtotal =
+    # discount + paid with points + total paid. `total` is money only.
+    points_value = models.DecimalField(_("paid with points"), max_digits=12, decimal_places=2, default=Decimal("0.00"))
     refunded_total = models.DecimalField(_("refunded"), max_digits=12, decimal_places=2, default=Decimal("0.00"))
     created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
 
@@ -374,6 +391,7 @@ class Purchase(models.Model):
         indexes = [models.Index(fields=["member", "-ordered_at"], name="members_purchase_member")]
         constraints = [
             models.CheckConstraint(condition=Q(total__gte=0), name="members_purchase_total_gte_0"),
+            models.CheckConstraint(condition=Q(points_value__gte=0), name="members_purchase_points_value_gte_0"),
             models.CheckConstraint(
                 condition=Q(refunded_total__gte=0) & Q(refunded_total__lte=models.F("total")),
                 name="members_purchase_refund_within_total",
@@ -408,6 +426,7 @@ class PurchaseItem(models.Model):
     unit_price = models.DecimalField(_("unit price"), max_digits=12, decimal_places=2)
     discount = models.DecimalField(_("discount"), max_digits=12, decimal_places=2, default=Decimal("0.00"))
     line_total = models.DecimalField(_("line total"), max_digits=12, decimal_places=2)
+    returned_quantity = models.PositiveIntegerField(_("returned quantity"), default=0, db_default=0)
 
     class Meta:
         verbose_name = _("purchase line")
@@ -416,6 +435,9 @@ class PurchaseItem(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gt=0), name="members_item_quantity_gt_0"),
             models.CheckConstraint(condition=Q(unit_price__gte=0), name="members_item_price_gte_0"),
+            models.CheckConstraint(
+                condition=Q(returned_quantity__lte=models.F("quantity")), name="members_item_returned_lte_quantity"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -337,3 +337,174 @@ def purchase_counts_by_store_month(
         .order_by()
     )
     return {(row["store_id"], row["month"].date()): row["n"] for row in rows}
+
+
+# --- the till: finding the customer and the products at the counter ---------------------------
+
+import functools  # noqa: E402
+import re  # noqa: E402
+
+from members import masking  # noqa: E402
+from members.models import Product  # noqa: E402
+
+TILL_PICK_LIMIT = 20
+LAST4 = re.compile(r"^\d{4}$")
+
+
+@dataclass(frozen=True)
+class TillCandidate:
+    """One member as the till's pick list shows them: contact data masked, as in every list."""
+
+    member_no: str
+    name: str
+    phone: str  # masked
+    tier: str
+    points_balance: int
+    last_visit: datetime.datetime | None
+
+
+@dataclass(frozen=True)
+class TillLookup:
+    matched_by: str  # "member_no", "phone", "last4", "name" or "" (nothing to look for)
+    candidates: list[TillCandidate]
+
+
+def till_lookup(term: str) -> TillLookup:
+    """The members a counter search names, in a fixed number of queries.
+
+    A member number (typed or scanned from the member card) or a phone in any format finds one
+    member by an index lookup; exactly four digits are the last four of the phone (a pick list of
+    at most TILL_PICK_LIMIT, latest visit first); anything else is a name. Erased profiles never
+    match.
+    """
+    term = (term or "").strip()
+    if not term:
+        return TillLookup(matched_by="", candidates=[])
+    members = Member.objects.not_erased().annotate(last_visit=Max("purchases__ordered_at"))
+    latest_visit_first = F("last_visit").desc(nulls_last=True)
+    found = list(members.filter(member_no=term.upper())[:1])
+    matched_by = "member_no"
+    if not found and LAST4.match(term):
+        matched_by = "last4"
+        found = list(members.filter(phone_last4=term).order_by(latest_visit_first, "-id")[:TILL_PICK_LIMIT])
+    elif not found and (hashes := phone_hashes(term)):
+        matched_by = "phone"
+        found = list(members.filter(phone_hash__in=hashes)[:1])
+    elif not found:
+        matched_by = "name"
+        found = list(members.filter(name__icontains=term).order_by(latest_visit_first, "-id")[:TILL_PICK_LIMIT])
+    snapshots = loyalty.snapshots(found) if found else {}
+    return TillLookup(
+        matched_by=matched_by,
+        candidates=[
+            TillCandidate(
+                member_no=member.member_no,
+                name=member.name,
+                phone=masking.mask_phone(member.phone),
+                tier=snapshots[member.pk].tier.name,
+                points_balance=snapshots[member.pk].points_balance,
+                last_visit=member.last_visit,
+            )
+            for member in found
+        ],
+    )
+
+
+@functools.lru_cache(maxsize=8192)
+def pinyin_initials(name: str) -> str:
+    """`玫瑰花束` → `mghs`: the first letter of each syllable (other characters kept, lower case),
+    so staff find a product by typing its initials as on a Chinese till."""
+    from pypinyin import Style, lazy_pinyin
+
+    return "".join(syllable[:1] for syllable in lazy_pinyin(name, style=Style.FIRST_LETTER, errors="default")).lower()
+
+
+def _has_cjk(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def till_products(term: str, *, limit: int = TILL_PICK_LIMIT) -> list[Product]:
+    """Active products whose SKU is the term (first), starts with it, or whose name contains it —
+    or, for a term of Latin letters, whose name's pinyin initials start with it. At most two
+    queries: the catalogue's names are read once for the pinyin match (initials are cached)."""
+    term = (term or "").strip()
+    if not term:
+        return []
+    products = Product.objects.filter(is_active=True).select_related("category")
+    found = list(
+        products.filter(Q(sku__iexact=term) | Q(sku__istartswith=term) | Q(name__icontains=term)).order_by("sku")[
+            : limit * 2
+        ]
+    )
+    found.sort(key=lambda product: (product.sku.lower() != term.lower(), product.sku))
+    if term.isascii() and term.isalpha() and len(found) < limit:
+        seen = {product.pk for product in found}
+        prefix = term.lower()
+        candidates = products.exclude(pk__in=seen).only("pk", "sku", "name", "unit_price", "category")
+        found += [
+            product
+            for product in candidates.order_by("sku")
+            if _has_cjk(product.name) and pinyin_initials(product.name).startswith(prefix)
+        ]
+    return found[:limit]
+
+
+def till_product_by_sku(skus: list[str]) -> dict[str, Product]:
+    """Active products by SKU (exact), in one query."""
+    return {
+        product.sku: product
+        for product in Product.objects.filter(is_active=True, sku__in=set(skus)).select_related("category")
+    }
+
+
+# --- members and walk-in customers (issue 13) -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class BuyerSales:
+    """Sales of one kind of customer over a period: revenue is paid less refunded (money only)."""
+
+    purchases: int
+    revenue: Decimal
+    buyers: int | None  # distinct members; None for walk-ins (anonymous)
+
+    @property
+    def average(self) -> Decimal | None:
+        """The average purchase (revenue per purchase), or None without purchases."""
+        if not self.purchases:
+            return None
+        return (self.revenue / self.purchases).quantize(Decimal("0.01"))
+
+    @property
+    def purchases_per_buyer(self) -> Decimal | None:
+        if not self.buyers:
+            return None
+        return (Decimal(self.purchases) / self.buyers).quantize(Decimal("0.01"))
+
+
+@dataclass(frozen=True)
+class MemberAndWalkInSales:
+    members: BuyerSales
+    walk_ins: BuyerSales
+
+
+def member_and_walk_in_sales(*, start, end, store=None) -> MemberAndWalkInSales:
+    """Members' purchases against walk-in sales (no member) ordered in [start, end), in one query:
+    the comparison of average purchase and frequency between members and non-members."""
+    purchases = Purchase.objects.filter(ordered_at__gte=start, ordered_at__lt=end)
+    if store is not None:
+        purchases = purchases.filter(store=store)
+    money = DecimalField(max_digits=14, decimal_places=2)
+    net = ExpressionWrapper(F("total") - F("refunded_total"), output_field=money)
+    walk_in = Q(member__isnull=True)
+    row = purchases.aggregate(
+        member_count=Count("id", filter=~walk_in),
+        member_revenue=Coalesce(Sum(net, filter=~walk_in), Value(Decimal("0.00")), output_field=money),
+        member_buyers=Count("member_id", distinct=True),
+        walk_in_count=Count("id", filter=walk_in),
+        walk_in_revenue=Coalesce(Sum(net, filter=walk_in), Value(Decimal("0.00")), output_field=money),
+    )
+    return MemberAndWalkInSales(
+        members=BuyerSales(row["member_count"], row["member_revenue"], row["member_buyers"]),
+        walk_ins=BuyerSales(row["walk_in_count"], row["walk_in_revenue"], None),
+    )

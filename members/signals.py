@@ -3,7 +3,9 @@
 `purchase_recorded(sender=Purchase, purchase=..., actor=...)` — sent by
 `members.services.record_purchase` inside its transaction, after the purchase and its lines
 are written. `rewards` does not need it (it calls `record_purchase` itself and earns in the
-same transaction); it is there for read-side listeners such as caches and analytics.
+same transaction); it is there for read-side listeners such as caches and analytics. A walk-in
+sale (a purchase without a member) sends nothing: its listeners (referral rewards, partner
+offers) are about members.
 
 `purchases_recorded(sender=Purchase, purchases=[...], actor=...)` — the same for purchases
 recorded in bulk (`members.services.record_purchases`: imports, batch posting, the demo seed):

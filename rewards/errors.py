@@ -107,3 +107,14 @@ class GiftUnavailable(RewardsError):
     once already: a second claim is refused), `gift_not_yours` (bought for another phone number)."""
 
     code = "gift_unknown"
+
+
+class JoinTokenInvalid(RewardsError):
+    """A walk-in receipt's join token that is expired, forged or already used; `reason` says which
+    (`expired`, `invalid`, `credited`)."""
+
+    code = "join_token_invalid"
+
+    def __init__(self, detail: str, *, reason: str):
+        super().__init__(detail)
+        self.reason = reason

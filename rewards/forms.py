@@ -8,7 +8,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from members.models import Member
-from rewards.models import Redemption, Reward
+from rewards.models import CouponTemplate, Redemption, Reward
 
 
 class AdjustPointsForm(forms.Form):
@@ -147,3 +147,12 @@ def reward_label(reward) -> str:
         "points": reward.points_cost,
         "stock": reward.stock,
     }
+
+
+class IssueCouponForm(forms.Form):
+    """Staff issue a coupon to one member by hand: which coupon, and why (kept on the coupon)."""
+
+    template = forms.ModelChoiceField(
+        label=_("Coupon"), queryset=CouponTemplate.objects.filter(is_active=True).order_by("name")
+    )
+    reason = forms.CharField(label=_("Reason"), max_length=200, help_text=_("e.g. an apology for a late delivery"))

@@ -51,12 +51,18 @@ class RewardsLoyaltyProvider:
         return post_purchase(**kwargs).purchase
 
     def member_tools(self, user, member) -> list[tuple[str, str]]:
-        """ "Redeem a reward" for staff who may redeem (`rewards.add_redemption`); "Top up" stored
-        value for staff who may top up (`rewards.top_up_stored_value`)."""
+        """ "Check out this member" at the till (`rewards.add_purchaseposting`), "Redeem a reward"
+        (`rewards.add_redemption`), "Issue a coupon" (`rewards.issue_coupon`) and "Top up" stored
+        value (`rewards.top_up_stored_value`), each for staff who may."""
         tools = []
+        if user.has_perm("rewards.add_purchaseposting"):
+            tools.append(
+                (gettext("Check out this member"), f"{reverse('admin:till')}?{urlencode({'member': member.member_no})}")
+            )
         if user.has_perm("rewards.add_redemption"):
-            url = reverse("admin:rewards_redemption_add")
-            tools.append((gettext("Redeem a reward"), f"{url}?member={member.pk}"))
+            tools.append((gettext("Redeem a reward"), f"{reverse('admin:rewards_redemption_add')}?member={member.pk}"))
+        if user.has_perm("rewards.issue_coupon"):
+            tools.append((gettext("Issue a coupon"), f"{reverse('admin:rewards_coupon_issue')}?member={member.pk}"))
         if user.has_perm("rewards.top_up_stored_value") and not member.is_erased:
             tools.append((gettext("Top up"), reverse("admin:rewards_storedvalueaccount_top_up", args=[member.pk])))
         return tools
@@ -140,8 +146,29 @@ class RewardsLoyaltyProvider:
         links["ledger"] = f"{reverse('admin:rewards_ledgerentry_changelist')}?{search}"
         if panel.account_id and user.has_perm("rewards.adjust_points") and not member.is_erased:
             links["adjust"] = reverse("admin:rewards_pointsaccount_adjust", args=[panel.account_id])
-        return render_to_string(
+        html = render_to_string(
             "rewards/member_points_panel.html",
             {"p": panel, "page_urls": page_urls, "links": links},
+            request=request,
+        )
+        return html + self.coupons_panel(member=member, request=request)
+
+    def coupons_panel(self, *, member, request) -> str:
+        """The member's coupons (valid, used, expired) and partner offers, for staff who may see
+        coupons."""
+        user = request.user
+        if not user.has_perm("rewards.view_coupon"):
+            return ""
+        issue_url = ""
+        if user.has_perm("rewards.issue_coupon") and not member.is_erased:
+            issue_url = f"{reverse('admin:rewards_coupon_issue')}?member={member.pk}"
+        return render_to_string(
+            "rewards/member_coupons_panel.html",
+            {
+                "coupons": selectors.member_coupons(member),
+                "partner_offers": selectors.member_partner_offers(member),
+                "issue_url": issue_url,
+                "all_url": f"{reverse('admin:rewards_coupon_changelist')}?{urlencode({'q': member.member_no})}",
+            },
             request=request,
         )

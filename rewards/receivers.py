@@ -5,10 +5,11 @@ Connected in `RewardsConfig.ready()`. The bonus handlers only translate the sign
 `rewards.services.award_bonus`, which holds the rules (points, once per period). `members` sends
 these signals after its transaction commits, so a failing bonus never undoes the registration.
 
-Postings read the expiry policy, the tier policy and the earning configuration (rules,
-promotions, limits, plans) through the cache. Saving or deleting one of their rows — through the
-admin, a service or a cascade — drops the cached value at once and again at commit (a reader may
-cache the old row between the two); it lives a minute at most anyway.
+Postings read the expiry policy, the tier policy, the earning configuration (rules,
+promotions, limits, plans) and the paying-with-points settings through the cache. Saving or
+deleting one of their rows — through the admin, a service or a cascade — drops the cached value
+at once and again at commit (a reader may cache the old row between the two); it lives a minute
+at most anyway.
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ from members.models import Interaction
 from rewards.models import (
     EARNING_CONFIG_CACHE_KEY,
     EXPIRY_POLICY_CACHE_KEY,
+    POINTS_PAYMENT_CACHE_KEY,
     TIER_POLICY_CACHE_KEY,
     ActivityBonus,
     EarningSettings,
     EarnRule,
     ExpiryPolicy,
     MembershipPlan,
+    PointsPaymentSettings,
     Promotion,
     TierPolicy,
 )
@@ -76,6 +79,10 @@ def forget_earning_config(**_kwargs) -> None:
     _forget(EARNING_CONFIG_CACHE_KEY)
 
 
+def forget_points_payment(**_kwargs) -> None:
+    _forget(POINTS_PAYMENT_CACHE_KEY)
+
+
 # Which cached value each model's saves and deletes drop (connected in `RewardsConfig.ready()`).
 CACHED_BY_MODEL = (
     (ExpiryPolicy, forget_expiry_policy),
@@ -84,4 +91,5 @@ CACHED_BY_MODEL = (
     (Promotion, forget_earning_config),
     (EarningSettings, forget_earning_config),
     (MembershipPlan, forget_earning_config),
+    (PointsPaymentSettings, forget_points_payment),
 )

@@ -359,3 +359,122 @@ def membership_ends_on(starts_on: datetime.date, months: int) -> datetime.date:
     if same_day_later.day < starts_on.day:  # the month was too short: it ends on its last day
         return same_day_later
     return same_day_later - datetime.timedelta(days=1)
+
+
+# --- paying with points ----------------------------------------------------------------------
+
+CENT = Decimal("0.01")
+
+# Why fewer points than asked were used (the quote translates them into a message).
+POINTS_WALK_IN = "walk_in"
+POINTS_OFF = "off"
+POINTS_BELOW_MINIMUM = "below_minimum"
+POINTS_BALANCE = "balance"
+POINTS_CAP = "cap"
+POINTS_STEP = "step"
+
+
+@dataclass(frozen=True)
+class PointsPaymentTerms:
+    """The paying-with-points settings as the arithmetic sees them."""
+
+    points_per_yuan: int = 100
+    max_percent: int = 50
+    min_points: int = 100
+
+
+@dataclass(frozen=True)
+class PointsPayment:
+    points_max: int  # the most points usable on this order now (0: none)
+    points_used: int  # what was asked, clamped to [0, points_max] (0 below the minimum)
+    points_value: Decimal  # the yuan the used points pay, exact to the cent
+    amount_due: Decimal  # the order's total less points_value: what is paid in money
+    short_by: str = ""  # "" or why fewer points than asked were used (POINTS_*)
+
+
+def points_step(points_per_yuan: int) -> int:
+    """The fewest points worth a whole number of cents: points are used in multiples of it, so
+    the yuan they pay is exact (100 points = ¥1: 1 point = 1 cent, step 1; 30 points = ¥1: 3
+    points = 10 cents, step 3)."""
+    return points_per_yuan // math.gcd(points_per_yuan, 100)
+
+
+def points_value(points: int, points_per_yuan: int) -> Decimal:
+    """The yuan `points` pay, exact to the cent when `points` is a multiple of `points_step`."""
+    return (Decimal(points) / Decimal(points_per_yuan)).quantize(CENT, rounding=ROUND_FLOOR)
+
+
+def points_payment(
+    *, total: Decimal, payable: Decimal, balance: int, asked: int, terms: PointsPaymentTerms | None
+) -> PointsPayment:
+    """How many of the `asked` points pay an order of `total`, of which `payable` may be paid with
+    points (the total, or the total less delivery when points may not pay it).
+
+    points_max = the largest multiple of the step within min(balance, max_percent % of `payable` in
+    points, rounded down); below the minimum per use it is 0. points_used = `asked` clamped to
+    [0, points_max], rounded down to the step; below the minimum it is 0. `terms` None: a walk-in
+    (no points at all).
+    """
+    total = max(Decimal(total), Decimal("0.00"))
+    asked = max(int(asked or 0), 0)
+    if terms is None:
+        return PointsPayment(0, 0, Decimal("0.00"), total, POINTS_WALK_IN if asked else "")
+    step = points_step(terms.points_per_yuan)
+    cap_yuan = (max(min(Decimal(payable), total), Decimal("0")) * terms.max_percent / 100).quantize(
+        CENT, rounding=ROUND_FLOOR
+    )
+    cap_points = int(cap_yuan * terms.points_per_yuan)  # cents × rate / 100: whole when exact
+    most = min(max(balance, 0), cap_points) // step * step
+    minimum = max(terms.min_points, 1)
+    points_max = most if most >= minimum else 0
+    used = min(asked, points_max) // step * step
+    if used < minimum:
+        used = 0
+    short_by = ""
+    if asked > used:
+        if terms.max_percent == 0:
+            short_by = POINTS_OFF
+        elif asked < minimum:
+            short_by = POINTS_BELOW_MINIMUM
+        elif asked > balance:
+            short_by = POINTS_BALANCE
+        elif asked > cap_points:
+            short_by = POINTS_CAP
+        elif used < minimum:
+            short_by = POINTS_BELOW_MINIMUM
+        else:
+            short_by = POINTS_STEP
+    value = points_value(used, terms.points_per_yuan)
+    return PointsPayment(points_max, used, value, total - value, short_by)
+
+
+# --- returns by line -------------------------------------------------------------------------
+
+
+def returned_weight(lines: Sequence[tuple[Decimal, int, int]]) -> tuple[Decimal, Decimal]:
+    """(returned value, value of all lines) of a purchase's lines given as (line_total, quantity,
+    returned quantity): each returned unit weighs its line's total per unit."""
+    whole = sum((Decimal(total) for total, _quantity, _returned in lines), Decimal("0"))
+    returned = sum(
+        (Decimal(total) * returned / quantity for total, quantity, returned in lines if quantity), Decimal("0")
+    )
+    return returned, whole
+
+
+def share_of(amount: Decimal, *, returned: Decimal, whole: Decimal) -> Decimal:
+    """The cumulative money to have refunded once `returned` of `whole` came back: the same share
+    of `amount`, rounded down to the cent (all of it once everything is back)."""
+    if whole <= 0 or returned <= 0:
+        return Decimal("0.00")
+    if returned >= whole:
+        return Decimal(amount)
+    return (Decimal(amount) * returned / whole).quantize(CENT, rounding=ROUND_FLOOR)
+
+
+def points_share_of(points: int, *, returned: Decimal, whole: Decimal) -> int:
+    """`share_of` for points: rounded down, all of them once everything is back."""
+    if whole <= 0 or returned <= 0 or points <= 0:
+        return 0
+    if returned >= whole:
+        return points
+    return math.floor(Decimal(points) * returned / whole)

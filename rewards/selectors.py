@@ -6,20 +6,25 @@ import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.core.cache import cache
 from django.core.paginator import Page, Paginator
 from django.db.models import Exists, F, IntegerField, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from members.models import Member
 from rewards import _sql, rules
 from rewards.models import (
+    POINTS_PAYMENT_CACHE_KEY,
+    POINTS_PAYMENT_CACHE_SECONDS,
     Coupon,
     EarnRule,
     LedgerEntry,
     MembershipSubscription,
     PointsAccount,
     PointsLot,
+    PointsPaymentSettings,
     Redemption,
     Tier,
     TierHistory,
@@ -199,6 +204,69 @@ def redemptions() -> QuerySet[Redemption]:
 
 
 @dataclass(frozen=True)
+class MemberCoupon:
+    coupon: Coupon
+    state: str  # "valid", "not_yet_valid", "used", "expired" or "void"
+
+
+MEMBER_COUPONS_SHOWN = 50
+
+
+def member_coupons(member: Member, *, now=None) -> list[MemberCoupon]:
+    """The member's coupons, newest first (at most MEMBER_COUPONS_SHOWN), each with its state now:
+    valid, not yet valid, used, expired or void. One query."""
+    now = now or timezone.now()
+    shown = []
+    for coupon in Coupon.objects.filter(member=member).select_related("template")[:MEMBER_COUPONS_SHOWN]:
+        if coupon.status == Coupon.Status.REDEEMED:
+            state = "used"
+        elif coupon.status == Coupon.Status.VOID:
+            state = "void"
+        elif coupon.expires_at and coupon.expires_at <= now:
+            state = "expired"
+        elif coupon.starts_at and coupon.starts_at > now:
+            state = "not_yet_valid"
+        else:
+            state = "valid"
+        shown.append(MemberCoupon(coupon=coupon, state=state))
+    return shown
+
+
+@dataclass(frozen=True)
+class MemberPartnerOffer:
+    partner: str
+    offer: str
+    code: str  # the coupon or the partner's code the member got
+    issued_at: datetime.datetime
+    purchase_ref: str
+
+
+def member_partner_offers(member: Member, *, limit: int = MEMBER_COUPONS_SHOWN) -> list[MemberPartnerOffer]:
+    """The partner offers the member's purchases got (newest first), for the member's page. One
+    query; `campaigns` writes these rows, read here by name (rewards never imports campaigns)."""
+    from django.apps import apps
+
+    issue_model = apps.get_model("campaigns", "PartnerOfferIssue")
+    issues = (
+        issue_model.objects.filter(member=member)
+        .select_related("offer__partner", "coupon", "partner_code", "purchase")
+        .order_by("-created_at", "-pk")[:limit]
+    )
+    return [
+        MemberPartnerOffer(
+            partner=issue.offer.partner.name,
+            offer=issue.offer.name,
+            code=issue.coupon.code
+            if issue.coupon is not None
+            else (issue.partner_code.code if issue.partner_code else ""),
+            issued_at=issue.created_at,
+            purchase_ref=issue.purchase.external_ref,
+        )
+        for issue in issues
+    ]
+
+
+@dataclass(frozen=True)
 class NextTier:
     tier: Tier
     missing: Decimal  # how much of the qualifying figure is still missing
@@ -320,3 +388,203 @@ def points_expiring_between(member: Member, first: datetime.date, last: datetime
         account__member=member, remaining__gt=0, expires_on__gte=first, expires_on__lte=last
     ).aggregate(points=Sum("remaining"), first=Min("expires_on"))
     return ExpiringPoints(points=row["points"] or 0, expires_on=row["first"])
+
+
+@dataclass(frozen=True)
+class PointsPaymentConfig:
+    """The paying-with-points settings (a plain value: cached, and safe to share between threads)."""
+
+    points_per_yuan: int = 100
+    max_percent: int = 50
+    min_points: int = 100
+    covers_delivery: bool = False
+    delivery_sku: str = "DELIVERY"
+
+    @property
+    def terms(self) -> rules.PointsPaymentTerms:
+        return rules.PointsPaymentTerms(
+            points_per_yuan=self.points_per_yuan, max_percent=self.max_percent, min_points=self.min_points
+        )
+
+
+def points_payment_settings() -> PointsPaymentConfig:
+    """Paying with points as configured (the defaults without a row), through the cache like the
+    other rewards settings: saving the row drops it (`rewards.receivers`), and it lives at most
+    POINTS_PAYMENT_CACHE_SECONDS anyway."""
+    config = cache.get(POINTS_PAYMENT_CACHE_KEY)
+    if config is None:
+        row = (
+            PointsPaymentSettings.objects.filter(pk=PointsPaymentSettings.SINGLETON_PK)
+            .values_list("points_per_yuan", "max_percent", "min_points", "covers_delivery", "delivery_sku")
+            .first()
+        )
+        config = PointsPaymentConfig(*row) if row else PointsPaymentConfig()
+        cache.set(POINTS_PAYMENT_CACHE_KEY, config, POINTS_PAYMENT_CACHE_SECONDS)
+    return config
+
+
+# --- the till's receipt ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReceiptLine:
+    item_id: int
+    sku: str
+    name: str
+    quantity: int
+    unit_price: Decimal
+    discount: Decimal
+    line_total: Decimal
+    returned_quantity: int
+
+
+class PartnerOfferLine(tuple):
+    """(partner name, offer text) of a partner offer a purchase got."""
+
+    __slots__ = ()
+
+    def __new__(cls, partner: str, text: str):
+        return super().__new__(cls, (partner, text))
+
+    @property
+    def partner(self) -> str:
+        return self[0]
+
+    @property
+    def text(self) -> str:
+        return self[1]
+
+
+@dataclass(frozen=True)
+class Receipt:
+    purchase: object  # members.Purchase
+    lines: list[ReceiptLine]
+    subtotal: Decimal
+    tier_discount: Decimal
+    coupon_discount: Decimal
+    coupon_code: str
+    points_used: int
+    points_value: Decimal
+    amount_paid: Decimal  # the money paid
+    refunded_total: Decimal
+    points_earned: int
+    points_balance: int  # after this purchase
+    tier: Tier | None  # after this purchase; None for a walk-in
+    tier_changed: bool
+    tier_name_before: str
+    expiring_points: ExpiringPoints | None  # the member's soonest points to expire, now
+    partner_offers: list[PartnerOfferLine]
+    referral_reward: str | None
+    join_url: str | None  # a walk-in's link to join and have this purchase credited
+
+    @property
+    def is_walk_in(self) -> bool:
+        return self.purchase.member_id is None
+
+    @property
+    def other_discounts(self) -> Decimal:
+        """Line and order discounts other than the tier's and the coupon's."""
+        return self.purchase.discount_total - self.tier_discount - self.coupon_discount
+
+
+def receipt_for(purchase) -> Receipt:
+    """Everything a purchase's receipt shows, in a fixed number of queries (at most six: the
+    purchase with its posting, its lines, the soonest expiring points, the partner offers, the
+    referral reward; a walk-in skips the member's ones)."""
+    from members.models import Purchase, PurchaseItem
+    from rewards.services.walkin import join_url
+
+    purchase = Purchase.objects.select_related(
+        "member", "store", "posting", "posting__tier", "posting__tier_before", "posting__coupon"
+    ).get(pk=purchase.pk)
+    posting = getattr(purchase, "posting", None)
+    lines = [
+        ReceiptLine(
+            item_id=item.pk,
+            sku=item.sku,
+            name=item.name,
+            quantity=item.quantity,
+            unit_price=item.unit_price,
+            discount=item.discount,
+            line_total=item.line_total,
+            returned_quantity=item.returned_quantity,
+        )
+        for item in PurchaseItem.objects.filter(purchase=purchase).order_by("pk")
+    ]
+    expiring = None
+    offers: list[PartnerOfferLine] = []
+    referral = None
+    if purchase.member_id is not None:
+        soonest = (
+            PointsLot.objects.filter(
+                account__member_id=purchase.member_id, remaining__gt=0, expires_on__gte=timezone.localdate()
+            )
+            .values("expires_on")
+            .annotate(points=Sum("remaining"))
+            .order_by("expires_on")
+            .first()
+        )
+        if soonest:
+            expiring = ExpiringPoints(points=soonest["points"], expires_on=soonest["expires_on"])
+        offers, referral = _campaign_rewards_of(purchase)
+    tier_before = posting.tier_before if posting else None
+    tier = posting.tier if posting else None
+    return Receipt(
+        purchase=purchase,
+        lines=lines,
+        subtotal=purchase.subtotal,
+        tier_discount=posting.tier_discount if posting else Decimal("0.00"),
+        coupon_discount=posting.coupon_discount if posting else Decimal("0.00"),
+        coupon_code=posting.coupon.code if posting and posting.coupon else "",
+        points_used=posting.points_used if posting else 0,
+        points_value=purchase.points_value,
+        amount_paid=purchase.total,
+        refunded_total=purchase.refunded_total,
+        points_earned=posting.points_earned if posting else 0,
+        points_balance=posting.points_balance if posting else 0,
+        tier=tier,
+        tier_changed=bool(posting and posting.tier_changed),
+        tier_name_before=tier_before.display_name if tier_before else "",
+        expiring_points=expiring,
+        partner_offers=offers,
+        referral_reward=referral,
+        join_url=join_url(purchase) if purchase.member_id is None else None,
+    )
+
+
+def _campaign_rewards_of(purchase) -> tuple[list[PartnerOfferLine], str | None]:
+    """The partner offers this purchase got and the referral reward it triggered (campaigns'
+    rows, read here for the receipt only; `campaigns` writes them after the posting commits)."""
+    from django.apps import apps
+
+    issue_model = apps.get_model("campaigns", "PartnerOfferIssue")
+    reward_model = apps.get_model("campaigns", "ReferralReward")
+    offers = [
+        PartnerOfferLine(
+            issue.offer.partner.name,
+            f"{issue.offer.name}: {_issued_code(issue)}",
+        )
+        for issue in issue_model.objects.filter(purchase=purchase)
+        .select_related("offer__partner", "coupon", "partner_code")
+        .order_by("pk")
+    ]
+    reward = (
+        reward_model.objects.filter(purchase=purchase, referred_id=purchase.member_id, status="rewarded")
+        .select_related("referred_coupon")
+        .first()
+    )
+    text = None
+    if reward is not None and reward.referred_coupon is not None:
+        text = _("Welcome reward for joining through a friend: %(points)d points and the coupon %(code)s") % {
+            "points": reward.referred_points,
+            "code": reward.referred_coupon.code,
+        }
+    elif reward is not None:
+        text = _("Welcome reward for joining through a friend: %(points)d points") % {"points": reward.referred_points}
+    return offers, text
+
+
+def _issued_code(issue) -> str:
+    if issue.coupon is not None:
+        return issue.coupon.code
+    return issue.partner_code.code if issue.partner_code is not None else ""

@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import path
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
@@ -40,7 +40,7 @@ from campaigns.models import (
 )
 from campaigns.services import offers, pilots, recurring
 from campaigns.services.campaigns import EDITABLE_FIELDS, SCHEDULE_FIELDS, validate_campaign
-from loyalty_crm.admin_base import ReadOnlyAdmin
+from loyalty_crm.admin_base import ReadOnlyAdmin, SingletonAdmin
 from loyalty_crm.admin_site import _bars
 from loyalty_crm.errors import DomainError
 from members.masking import mask_phone
@@ -449,7 +449,7 @@ class CampaignAdmin(admin.ModelAdmin):
 
 
 @admin.register(ContactPolicy)
-class ContactPolicyAdmin(admin.ModelAdmin):
+class ContactPolicyAdmin(SingletonAdmin):
     """One row; the list goes straight to it."""
 
     fieldsets = [
@@ -458,17 +458,8 @@ class ContactPolicyAdmin(admin.ModelAdmin):
         (_("Send rate"), {"fields": ["email_rate", "sms_rate"]}),
     ]
 
-    def changelist_view(self, request, extra_context=None):
-        if not self.has_view_or_change_permission(request):
-            raise PermissionDenied
-        policy = selectors.contact_policy()
-        return redirect(reverse("admin:campaigns_contactpolicy_change", args=[policy.pk]))
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    def load_row(self):
+        return selectors.contact_policy()
 
     def save_model(self, request, obj, form, change):
         values = {name: form.cleaned_data[name] for name in form.changed_data}

@@ -11,11 +11,11 @@ from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import ReferralProgramme, ReferralReward, Referrer
 from campaigns.selectors.referrals import referrer_counts
-from loyalty_crm.admin_base import ReadOnlyAdmin
+from loyalty_crm.admin_base import ReadOnlyAdmin, SingletonAdmin
 
 
 @admin.register(ReferralProgramme)
-class ReferralProgrammeAdmin(admin.ModelAdmin):
+class ReferralProgrammeAdmin(SingletonAdmin):
     """The programme's one row: the list opens it directly."""
 
     fieldsets = [
@@ -28,19 +28,8 @@ class ReferralProgrammeAdmin(admin.ModelAdmin):
     ]
     autocomplete_fields = []
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def changelist_view(self, request, extra_context=None):
-        if not self.has_view_or_change_permission(request):
-            from django.core.exceptions import PermissionDenied
-
-            raise PermissionDenied
-        programme = ReferralProgramme.load()
-        return redirect(reverse("admin:campaigns_referralprogramme_change", args=[programme.pk]))
+    def load_row(self):
+        return ReferralProgramme.load()
 
     def response_change(self, request, obj):
         self.message_user(request, _("The referral programme was saved."))

@@ -17,7 +17,7 @@ from campaigns.api.views import csv_response
 from campaigns.models import Classification, ClassificationPolicy, ClassificationRun, MemberScore, Segment
 from campaigns.segment_forms import CHANNEL_CHOICES, SegmentAdminForm, SegmentRulesForm
 from campaigns.services import segments as segment_services
-from loyalty_crm.admin_base import ReadOnlyAdmin
+from loyalty_crm.admin_base import ReadOnlyAdmin, SingletonAdmin
 from members.models import Member
 
 RULE_FIELDS = list(segments.RULE_KEYS)  # the rule builder shows every rule the segments understand
@@ -273,22 +273,11 @@ def describe_model(model: dict) -> str:
 
 
 @admin.register(ClassificationPolicy)
-class ClassificationPolicyAdmin(admin.ModelAdmin):
+class ClassificationPolicyAdmin(SingletonAdmin):
     """One policy: the list goes straight to it."""
 
     fields = ["high_value_share", "window_months", "lapsed_after_days", "clv_horizon_months", "updated_at"]
     readonly_fields = ["updated_at"]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def changelist_view(self, request, extra_context=None):
-        if not self.has_view_or_change_permission(request):
-            raise PermissionDenied
-        policy = ClassificationPolicy.current()
-        return HttpResponseRedirect(
-            reverse(f"{self.admin_site.name}:campaigns_classificationpolicy_change", args=[policy.pk])
-        )
+    def load_row(self):
+        return ClassificationPolicy.current()

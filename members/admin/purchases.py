@@ -78,6 +78,7 @@ class PurchaseAdmin(MemberScopedAdminMixin, admin.ModelAdmin):
         "ordered_at",
         "subtotal",
         "discount_total",
+        "points_value",
         "total",
         "refunded_total",
         "created_at",

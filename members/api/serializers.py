@@ -272,7 +272,7 @@ class PurchaseItemSerializer(serializers.ModelSerializer):
 
 
 class PurchaseSerializer(serializers.ModelSerializer):
-    member = serializers.SlugRelatedField(slug_field="member_no", read_only=True)
+    member = serializers.SlugRelatedField(slug_field="member_no", read_only=True, allow_null=True)
     store = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     items = PurchaseItemSerializer(many=True, read_only=True)
 

@@ -58,6 +58,12 @@ def new_member_numbers(count: int) -> list[tuple[str, str]]:
 # --- contact data --------------------------------------------------------------------------
 
 
+def phone_last4(phone: str) -> str:
+    """The last four digits of a normalised phone: what the till's "last 4 + pick" lookup matches
+    (no more than every masked phone shows)."""
+    return "".join(ch for ch in phone if ch.isdigit())[-4:]
+
+
 def apply_contact_data(
     member: Member,
     *,
@@ -75,10 +81,11 @@ def apply_contact_data(
             try:
                 member.phone = normalise_phone(phone)
                 member.phone_hash = crypto.lookup_hash(member.phone)
+                member.phone_last4 = phone_last4(member.phone)
             except ValidationError as exc:
                 errors["phone"] = exc.messages
         else:
-            member.phone, member.phone_hash = None, ""
+            member.phone, member.phone_hash, member.phone_last4 = None, "", ""
     if email is not ...:
         if email:
             try:

@@ -105,7 +105,7 @@ def resolve_categories(labels: Iterable[str], *, create: bool = True) -> dict[st
 class PurchaseDraft:
     """One purchase to record with `record_purchases` (the arguments of `record_purchase`)."""
 
-    member: Member
+    member: Member | None  # None: a walk-in sale (`record_purchase` only)
     external_ref: str
     ordered_at: datetime.datetime
     items: list[PurchaseLine]
@@ -113,6 +113,7 @@ class PurchaseDraft:
     channel: str = "store"
     payment_method: str = ""
     total: Decimal | None = None
+    points_value: Decimal = Decimal("0.00")
 
 
 class RecordedLine:
@@ -242,6 +243,16 @@ def _build_purchase(
                 }
             )
         paid = total
+    points_value = _money(draft.points_value or 0, "points_value")
+    if paid + points_value > subtotal:
+        raise ValidationError(
+            {
+                "points_value": [
+                    _("The total paid (%(total)s) and the points (%(points)s) exceed the lines' subtotal.")
+                    % {"total": paid, "points": points_value}
+                ]
+            }
+        )
     purchase = purchase_type(
         member=draft.member,
         external_ref=external_ref,
@@ -250,8 +261,9 @@ def _build_purchase(
         payment_method=draft.payment_method or "",
         ordered_at=draft.ordered_at,
         subtotal=subtotal,
-        discount_total=subtotal - paid,
+        discount_total=subtotal - paid - points_value,
         total=paid,
+        points_value=points_value,
     )
     purchase.lines = lines
     return purchase
@@ -285,7 +297,7 @@ def _duplicate(external_ref: str) -> DuplicatePurchase:
 
 def record_purchase(
     *,
-    member: Member,
+    member: Member | None,
     external_ref: str,
     ordered_at: datetime.datetime,
     items: list[PurchaseLine],
@@ -293,12 +305,17 @@ def record_purchase(
     channel: str = "store",
     payment_method: str = "",
     total: Decimal | None = None,
+    points_value: Decimal = Decimal("0.00"),
     actor=None,
 ) -> Purchase:
-    """Write a purchase and its lines. `total` is what the customer actually paid.
+    """Write a purchase and its lines. `total` is what the customer actually paid in money.
 
     Without `total`, it is the sum of the lines less their discounts; with it, it may not exceed
-    the lines' subtotal (the difference is an order discount). Points are not computed here.
+    the lines' subtotal (the difference is an order discount). `points_value` is the part paid
+    with loyalty points (a tender, not a discount): subtotal = discount + points_value + total.
+    Points are not computed here. `member` None records a walk-in sale (a customer who is not a
+    member): it counts in the sales figures and sends no `purchase_recorded` (referral rewards
+    and partner offers are for members).
     Raises DuplicatePurchase when the external reference is taken. The returned purchase
     carries its saved lines as `purchase.lines`.
 
@@ -317,11 +334,13 @@ def record_purchase(
         channel=channel,
         payment_method=payment_method,
         total=total,
+        points_value=points_value,
     )
     refused: Exception | None = None
     with transaction.atomic(savepoint=False):
         try:  # checks only: nothing is written before the purchase is known to be valid
-            refuse_erased(member)
+            if member is not None:
+                refuse_erased(member)
             products, categories = _products_and_categories([draft])
             purchase = _build_purchase(draft, products=products, categories=categories)
         except (ValidationError, MemberErased) as exc:
@@ -336,7 +355,8 @@ def record_purchase(
                 for line in purchase.lines:
                     line.purchase = purchase
                 PurchaseItem.objects.bulk_create(purchase.lines)
-                signals.purchase_recorded.send(sender=Purchase, purchase=purchase, actor=actor)
+                if member is not None:
+                    signals.purchase_recorded.send(sender=Purchase, purchase=purchase, actor=actor)
     if refused is not None:
         # Raised outside the block: the caller's transaction stays usable (nothing was written).
         raise refused
@@ -353,6 +373,7 @@ _PURCHASE_FIELDS = (
     "subtotal",
     "discount_total",
     "total",
+    "points_value",
     "refunded_total",
     "created_at",
 )
@@ -366,6 +387,7 @@ _LINE_FIELDS = (
     "unit_price",
     "discount",
     "line_total",
+    "returned_quantity",
 )
 
 
@@ -429,6 +451,7 @@ def record_purchases(*, drafts: list[PurchaseDraft], actor=None) -> list[Purchas
             p.subtotal,
             p.discount_total,
             p.total,
+            p.points_value,
             p.refunded_total,
             now,
         )
@@ -453,6 +476,7 @@ def record_purchases(*, drafts: list[PurchaseDraft], actor=None) -> list[Purchas
                     line.unit_price,
                     line.discount,
                     line.line_total,
+                    0,  # returned_quantity: nothing is returned yet
                 )
             )
         lines += purchase.lines
@@ -464,16 +488,26 @@ def record_purchases(*, drafts: list[PurchaseDraft], actor=None) -> list[Purchas
 
 
 @transaction.atomic
-def record_refund(*, purchase: Purchase, amount: Decimal) -> Purchase:
+def record_refund(*, purchase: Purchase, amount: Decimal, returned: dict[int, int] | None = None) -> Purchase:
     """Add a refund to the purchase's `refunded_total`; refunds never exceed what was paid.
+    `returned` ({purchase item id: quantity}) adds goods brought back to the lines' returned
+    quantities, which never exceed the quantities bought; with goods, the amount may be 0 (goods
+    paid wholly with points).
 
     The sum is computed in decimals under the row lock: SQLite would add `F() + amount` in
     floating point.
     """
     purchase = Purchase.objects.select_for_update().get(pk=purchase.pk)
     amount = _money(amount, "amount")
-    if amount <= 0 or purchase.refunded_total + amount > purchase.total:
+    if (amount <= 0 and not returned) or purchase.refunded_total + amount > purchase.total:
         raise ValidationError({"amount": [_("The refund exceeds what is left of the purchase.")]})
-    purchase.refunded_total += amount
-    Purchase.objects.filter(pk=purchase.pk).update(refunded_total=purchase.refunded_total)
+    for item_id, quantity in sorted((returned or {}).items()):
+        updated = PurchaseItem.objects.filter(
+            pk=item_id, purchase=purchase, returned_quantity__lte=F("quantity") - quantity
+        ).update(returned_quantity=F("returned_quantity") + quantity)
+        if quantity <= 0 or not updated:
+            raise ValidationError({"lines": [_("More is returned than is left of a line of the purchase.")]})
+    if amount:
+        purchase.refunded_total += amount
+        Purchase.objects.filter(pk=purchase.pk).update(refunded_total=purchase.refunded_total)
     return purchase

@@ -22,7 +22,7 @@ from loyalty_crm.admin_base import ReadOnlyAdmin
 from loyalty_crm.errors import DomainError
 from members.models import Member
 from rewards import selectors
-from rewards.forms import RedeemRewardForm
+from rewards.forms import IssueCouponForm, RedeemRewardForm
 from rewards.models import Coupon, CouponTemplate, Redemption, Reward
 from rewards.services import catalogue as catalogue_services
 from rewards.services import coupons as coupon_services
@@ -119,8 +119,60 @@ class CouponAdmin(ReadOnlyAdmin):
         "redeemed_ref",
         "voided_at",
         "void_reason_display",
+        "issue_reason",
     ]
     fields = readonly_fields
+
+    # Issuing by hand (`rewards.issue_coupon`): a page of its own, linked from the member's page.
+
+    def has_issue_permission(self, request):
+        return request.user.has_perm("rewards.issue_coupon")
+
+    def get_urls(self):
+        from django.urls import path
+
+        custom = [path("issue/", self.admin_site.admin_view(self.issue_view), name="rewards_coupon_issue")]
+        return custom + super().get_urls()
+
+    def issue_view(self, request):
+        """Issue a coupon of a template to one member, with a reason, through `issue_coupon`."""
+        if not self.has_issue_permission(request):
+            raise PermissionDenied
+        member_id = request.GET.get("member") or request.POST.get("member") or ""
+        member = Member.objects.filter(pk=member_id).first() if str(member_id).isdigit() else None
+        if member is None or member.is_erased:
+            raise PermissionDenied
+        form = IssueCouponForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                coupon = coupon_services.issue_coupon(
+                    template=form.cleaned_data["template"],
+                    member=member,
+                    source=Coupon.Source.MANUAL,
+                    actor=request.user,
+                    reason=form.cleaned_data["reason"],
+                )
+            except DomainError as error:
+                form.add_error("template", error.detail)
+            else:
+                self.message_user(
+                    request,
+                    _("Coupon %(code)s (%(coupon)s) issued to member %(member_no)s.")
+                    % {"code": coupon.code, "coupon": coupon.describe(), "member_no": member.member_no},
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(reverse("admin:members_member_change", args=[member.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Issue a coupon"),
+            "subtitle": str(member),
+            "opts": self.opts,
+            "member": member,
+            "form": form,
+            "errors": bool(form.errors),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/rewards/coupon/issue_coupon.html", context)
 
     def get_search_results(self, request, queryset, search_term):
         term = (search_term or "").strip()

@@ -16,6 +16,7 @@ from rewards.models import (
     BonusAward,
     EarningSettings,
     ExpiryPolicy,
+    PointsPaymentSettings,
     Promotion,
 )
 
@@ -80,6 +81,21 @@ class EarningSettingsAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return super().has_add_permission(request) and not EarningSettings.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PointsPaymentSettings)
+class PointsPaymentSettingsAdmin(admin.ModelAdmin):
+    """The one row of paying with points (rate, cap, minimum, delivery): managers change it (the
+    `change_pointspaymentsettings` permission, a manager's only), everyone else reads it."""
+
+    list_display = ["__str__", "points_per_yuan", "max_percent", "min_points", "covers_delivery", "updated_at"]
+    fields = ["points_per_yuan", "max_percent", "min_points", "covers_delivery", "delivery_sku"]
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and not PointsPaymentSettings.objects.exists()
 
     def has_delete_permission(self, request, obj=None):
         return False

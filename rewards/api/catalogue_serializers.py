@@ -9,6 +9,7 @@ from rest_framework import serializers
 from rewards.api.serializers import ItemInputSerializer, MemberNoField, TierRefSerializer
 from rewards.models import Coupon, CouponTemplate, Redemption, Reward, Tier
 from rewards.services import catalogue as catalogue_services
+from rewards.services.ledger import MAX_POINTS_PER_GRANT
 
 
 class TierCodeField(serializers.SlugRelatedField):
@@ -179,9 +180,11 @@ class CouponTemplateSerializer(serializers.ModelSerializer):
 
 
 class QuoteInputSerializer(serializers.Serializer):
-    member = MemberNoField()
+    # Null: a walk-in customer (no tier discount, coupon or points).
+    member = MemberNoField(allow_null=True)
     items = ItemInputSerializer(many=True, allow_empty=False)
     coupon_code = serializers.CharField(max_length=40, required=False, allow_blank=True, allow_null=True)
+    points_to_use = serializers.IntegerField(min_value=0, max_value=MAX_POINTS_PER_GRANT, required=False, default=0)
 
 
 class QuoteCouponSerializer(serializers.Serializer):
@@ -193,10 +196,17 @@ class QuoteCouponSerializer(serializers.Serializer):
 
 class QuoteOutputSerializer(serializers.Serializer):
     subtotal = serializers.DecimalField(max_digits=12, decimal_places=2)
-    tier = TierRefSerializer()
+    tier = TierRefSerializer(allow_null=True)
     tier_discount = serializers.DecimalField(max_digits=12, decimal_places=2)
     coupon_discount = serializers.DecimalField(max_digits=12, decimal_places=2)
     total = serializers.DecimalField(max_digits=12, decimal_places=2)
     points_to_earn = serializers.IntegerField()
     free_delivery = serializers.BooleanField()
     coupon = QuoteCouponSerializer(allow_null=True)
+    points_balance = serializers.IntegerField()
+    points_max = serializers.IntegerField()
+    points_used = serializers.IntegerField()
+    points_value = serializers.DecimalField(max_digits=12, decimal_places=2)
+    amount_due = serializers.DecimalField(max_digits=12, decimal_places=2)
+    points_message = serializers.CharField(allow_blank=True)
+    tier_after = TierRefSerializer(allow_null=True)

@@ -297,7 +297,8 @@ class CouponTemplateListView(generics.ListAPIView):
 
 
 class CheckoutQuoteView(APIView):
-    """Price a basket: tier discount, then the coupon, then points to earn. Changes nothing."""
+    """Price a basket: tier discount, then the coupon, then points paid, then points to earn (on
+    the money only). `member` null prices a walk-in. Changes nothing."""
 
     queryset = Reward.objects.none()
     permission_classes = [IsAuthenticated, has_perm("rewards.view_reward")]
@@ -312,6 +313,7 @@ class CheckoutQuoteView(APIView):
             member=values["member"],
             items=[PurchaseLine(**item) for item in values["items"]],
             coupon_code=code or None,
+            points_to_use=values["points_to_use"],
         )
         coupon = None
         if quote.coupon is not None:
@@ -330,5 +332,12 @@ class CheckoutQuoteView(APIView):
             "points_to_earn": quote.points_to_earn,
             "free_delivery": quote.free_delivery,
             "coupon": coupon,
+            "points_balance": quote.points_balance,
+            "points_max": quote.points_max,
+            "points_used": quote.points_used,
+            "points_value": quote.points_value,
+            "amount_due": quote.amount_due,
+            "points_message": quote.points_message,
+            "tier_after": quote.tier_after,
         }
         return Response(QuoteOutputSerializer(body).data)

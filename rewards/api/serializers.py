@@ -88,7 +88,8 @@ class SalesChannelField(serializers.ChoiceField):
 
 
 class PurchaseInputSerializer(serializers.Serializer):
-    member = MemberNoField()
+    # Absent or null: a walk-in sale (no member, no points).
+    member = MemberNoField(required=False, allow_null=True, default=None)
     external_ref = serializers.CharField(max_length=64)
     ordered_at = api_fields.DateTimeField()
     store = StoreCodeField(required=False, allow_null=True)
@@ -98,6 +99,9 @@ class PurchaseInputSerializer(serializers.Serializer):
     )
     items = ItemInputSerializer(many=True, allow_empty=False)
     total = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False, allow_null=True)
+    # Priced at the till: the tier discount, this coupon and these points (docs/api.md).
+    coupon_code = serializers.CharField(max_length=40, required=False, allow_blank=True, allow_null=True)
+    points_to_use = serializers.IntegerField(min_value=0, max_value=MAX_POINTS_PER_GRANT, required=False, default=0)
 
 
 class TierRefSerializer(serializers.Serializer):
@@ -107,13 +111,22 @@ class TierRefSerializer(serializers.Serializer):
 
 class PostingOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField(source="purchase.pk")
-    member = serializers.CharField(source="purchase.member.member_no")
+    member = serializers.CharField(source="purchase.member.member_no", allow_null=True, default=None)
     external_ref = serializers.CharField(source="purchase.external_ref")
     total = serializers.DecimalField(max_digits=12, decimal_places=2, source="purchase.total")
     points_earned = serializers.IntegerField()
     points_balance = serializers.IntegerField()
-    tier = TierRefSerializer()
+    tier = TierRefSerializer(allow_null=True)
     tier_changed = serializers.BooleanField()
+    tier_discount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    coupon_discount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    points_used = serializers.IntegerField()
+    points_value = serializers.DecimalField(max_digits=12, decimal_places=2)
+
+
+class ReturnLineSerializer(serializers.Serializer):
+    item = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_LINE_QUANTITY)
 
 
 class RefundInputSerializer(serializers.Serializer):
@@ -121,12 +134,24 @@ class RefundInputSerializer(serializers.Serializer):
     amount = serializers.DecimalField(
         max_digits=12, decimal_places=2, min_value=Decimal("0.01"), required=False, allow_null=True
     )
+    # Goods returned: (purchase line id, quantity) pairs; instead of `amount`.
+    lines = ReturnLineSerializer(many=True, required=False, allow_empty=False, max_length=1000)
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs):
+        if attrs.get("lines") and attrs.get("amount") is not None:
+            raise serializers.ValidationError(
+                {"lines": [gettext("Give either the lines returned or an amount, not both.")]}
+            )
+        return attrs
 
 
 class RefundOutputSerializer(serializers.Serializer):
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
     points_reversed = serializers.IntegerField()
+    points_returned = serializers.IntegerField()
     points_balance = serializers.IntegerField()
-    tier = TierRefSerializer()
+    tier = TierRefSerializer(allow_null=True)
 
 
 class ExpiringSerializer(serializers.Serializer):

@@ -60,7 +60,7 @@ class PurchasePostView(APIView):
         responses={
             201: PostingOutputSerializer,
             200: PostingOutputSerializer,
-            409: conflict("idempotency_conflict", "member_erased"),
+            409: conflict("idempotency_conflict", "member_erased", "insufficient_points", "coupon_invalid"),
         },
     )
     def post(self, request):
@@ -76,6 +76,8 @@ class PurchasePostView(APIView):
             channel=values["channel"],
             payment_method=values["payment_method"],
             total=values.get("total"),
+            coupon_code=(values.get("coupon_code") or "").strip() or None,
+            points_to_use=values["points_to_use"],
             actor=request.user,
         )
         return Response(
@@ -85,6 +87,9 @@ class PurchasePostView(APIView):
 
 
 class PurchaseRefundView(APIView):
+    """Refund a purchase: all of it, an `amount`, or the goods of `lines` (their money share back
+    as money, their points share back as points). 201 the first time, 200 for a retry."""
+
     queryset = PurchaseRefund.objects.none()  # POST needs rewards.add_purchaserefund
 
     @extend_schema(
@@ -92,7 +97,7 @@ class PurchaseRefundView(APIView):
         responses={
             201: RefundOutputSerializer,
             200: RefundOutputSerializer,
-            409: conflict("idempotency_conflict", "already_refunded"),
+            409: conflict("idempotency_conflict", "already_refunded", "refund_exceeds_purchase"),
         },
     )
     def post(self, request, pk: int):
@@ -103,6 +108,8 @@ class PurchaseRefundView(APIView):
             purchase=purchase,
             external_ref=data.validated_data["external_ref"],
             amount=data.validated_data.get("amount"),
+            lines=[(line["item"], line["quantity"]) for line in data.validated_data.get("lines") or []] or None,
+            reason=data.validated_data["reason"],
             actor=request.user,
         )
         return Response(

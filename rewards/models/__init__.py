@@ -5,7 +5,8 @@ One module per concern, each importing what it needs from its siblings at the to
 - `tiers` — `Tier`, `TierHistory`, `TierPolicy`;
 - `ledger` — `PointsAccount`, the append-only `LedgerEntry`, `PointsLot`, `BalanceCorrection`,
   `PurchasePosting`, `PurchaseRefund`;
-- `earning` — `EarnRule`, `ExpiryPolicy`, `Promotion`, `EarningSettings`, `ActivityBonus`, `BonusAward`;
+- `earning` — `EarnRule`, `ExpiryPolicy`, `Promotion`, `EarningSettings`, `ActivityBonus`, `BonusAward`,
+  `PointsPaymentSettings`;
 - `memberships` — `MembershipPlan`, `MembershipSubscription`;
 - `catalogue` — `CouponTemplate`, `Coupon`, `Reward`, `Redemption`;
 - `stored_value` — `StoredValueAccount`, the append-only `StoredValueEntry`, `StoredValueBonusLot`,
@@ -28,11 +29,14 @@ from rewards.models.earning import (
     EARNING_CONFIG_CACHE_SECONDS,
     EXPIRY_POLICY_CACHE_KEY,
     EXPIRY_POLICY_CACHE_SECONDS,
+    POINTS_PAYMENT_CACHE_KEY,
+    POINTS_PAYMENT_CACHE_SECONDS,
     ActivityBonus,
     BonusAward,
     EarningSettings,
     EarnRule,
     ExpiryPolicy,
+    PointsPaymentSettings,
     Promotion,
 )
 from rewards.models.ledger import (
@@ -69,6 +73,8 @@ __all__ = [
     "EARNING_CONFIG_CACHE_SECONDS",
     "EXPIRY_POLICY_CACHE_KEY",
     "EXPIRY_POLICY_CACHE_SECONDS",
+    "POINTS_PAYMENT_CACHE_KEY",
+    "POINTS_PAYMENT_CACHE_SECONDS",
     "SEED_PLAN_NAMES",
     "SEED_TIER_BENEFITS",
     "SEED_TIER_NAMES",
@@ -90,6 +96,7 @@ __all__ = [
     "MembershipSubscription",
     "PointsAccount",
     "PointsLot",
+    "PointsPaymentSettings",
     "Promotion",
     "PurchasePosting",
     "PurchaseRefund",

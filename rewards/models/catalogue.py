@@ -184,6 +184,9 @@ class Coupon(models.Model):
     void_reason = models.CharField(
         _("void note"), max_length=200, blank=True, help_text=_("What a person typed when voiding it.")
     )
+    issue_reason = models.CharField(
+        _("reason for issuing"), max_length=200, blank=True, help_text=_("Why staff issued it by hand.")
+    )
     issued_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("issued by"),

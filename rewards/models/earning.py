@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext, pgettext_lazy
@@ -338,3 +338,61 @@ class BonusAward(models.Model):
 
     def __str__(self) -> str:
         return f"{self.bonus} +{self.points} ({self.period_key})"
+
+
+# --- paying with points ----------------------------------------------------------------------
+
+POINTS_PAYMENT_CACHE_KEY = "rewards:points-payment"
+POINTS_PAYMENT_CACHE_SECONDS = 60
+
+
+class PointsPaymentSettings(TimeStamped):
+    """Paying with points (积分抵现): one row (pk 1), edited by managers in the admin; read through
+    the cache (`rewards.selectors.points_payment_settings`). No row = these defaults."""
+
+    SINGLETON_PK = 1
+
+    points_per_yuan = models.PositiveIntegerField(
+        _("points per yuan"),
+        default=100,
+        validators=[MinValueValidator(1)],
+        help_text=_("How many points pay ¥1 (100: 100 points = ¥1)."),
+    )
+    max_percent = models.PositiveSmallIntegerField(
+        _("most of an order, in percent"),
+        default=50,
+        validators=[MaxValueValidator(100)],
+        help_text=_("The largest share of an order's total that points may pay (0: paying with points is off)."),
+    )
+    min_points = models.PositiveIntegerField(
+        _("fewest points per use"),
+        default=100,
+        help_text=_("Fewer points than this cannot be used at once."),
+    )
+    covers_delivery = models.BooleanField(
+        _("points may pay delivery"),
+        default=False,
+        help_text=_("When off, the delivery line (its SKU below) is left out of what points may pay."),
+    )
+    delivery_sku = models.CharField(
+        _("delivery SKU"),
+        max_length=64,
+        default="DELIVERY",
+        blank=True,
+        help_text=_("The SKU of the basket line that charges delivery."),
+    )
+
+    class Meta:
+        verbose_name = _("paying with points")
+        verbose_name_plural = _("paying with points")
+        constraints = [
+            models.CheckConstraint(condition=Q(points_per_yuan__gte=1), name="rewards_pointspayment_rate_gte_1"),
+            models.CheckConstraint(condition=Q(max_percent__lte=100), name="rewards_pointspayment_percent_lte_100"),
+        ]
+
+    def __str__(self) -> str:
+        return gettext("Paying with points")
+
+    def save(self, *args, **kwargs):
+        self.pk = self.SINGLETON_PK
+        super().save(*args, **kwargs)

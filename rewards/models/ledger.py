@@ -92,6 +92,9 @@ class LedgerEntry(models.Model):
         TRANSFER = "transfer", _("Transfer")
         # Points given back when a redemption is cancelled: not earned, so not in lifetime earned.
         REDEMPTION_RETURN = "redemption_return", _("Redemption cancelled")
+        # Points that paid part of a purchase, given back when its goods are returned: spent, not
+        # earned, so (like a cancelled redemption) not in lifetime earned.
+        SPEND_RETURN = "spend_return", _("Points payment returned")
 
     Reason = Reason  # the reason codes (`rewards.ledger_reasons`), as `LedgerEntry.Reason`
 
@@ -248,15 +251,51 @@ class PurchasePosting(models.Model):
     fingerprint = models.CharField(_("request fingerprint"), max_length=64)
     points_earned = models.IntegerField(_("points earned"))
     points_balance = models.IntegerField(_("balance after"))
-    tier = models.ForeignKey(Tier, verbose_name=_("tier after"), on_delete=models.PROTECT, related_name="+")
+    # Empty for a walk-in sale (no member, so no tier).
+    tier = models.ForeignKey(
+        Tier, verbose_name=_("tier after"), on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    tier_before = models.ForeignKey(
+        Tier, verbose_name=_("tier before"), on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
     tier_changed = models.BooleanField(_("tier changed"))
     points_reversed = models.IntegerField(_("points reversed by refunds"), default=0)
+    # How the till priced it (`rewards.services.checkout.quote_checkout`); 0 / empty for a purchase
+    # posted with its own total.
+    tier_discount = models.DecimalField(
+        _("tier discount"), max_digits=12, decimal_places=2, default=Decimal("0.00"), db_default=Decimal("0.00")
+    )
+    coupon_discount = models.DecimalField(
+        _("coupon discount"), max_digits=12, decimal_places=2, default=Decimal("0.00"), db_default=Decimal("0.00")
+    )
+    coupon = models.ForeignKey(
+        "rewards.Coupon",
+        verbose_name=_("coupon"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="postings",
+    )
+    points_used = models.PositiveIntegerField(_("points used to pay"), default=0, db_default=0)
+    points_value = models.DecimalField(
+        _("paid with points"), max_digits=12, decimal_places=2, default=Decimal("0.00"), db_default=Decimal("0.00")
+    )
+    # [expiry date (ISO), points] of each lot the payment drew from, oldest first: returned goods
+    # give the points back with the dates they had.
+    lots_taken = models.JSONField(_("lots drawn from"), default=list, db_default=[], blank=True)
+    points_returned = models.PositiveIntegerField(_("points given back by returns"), default=0, db_default=0)
     created_at = models.DateTimeField(_("posted at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("purchase posting")
         verbose_name_plural = _("purchase postings")
         ordering = ["-id"]
+        permissions = [("override_till_price", _("Can change a product's price at the till"))]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(points_returned__lte=models.F("points_used")), name="rewards_posting_returned_lte_used"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.purchase_id}: {self.points_earned:+d}"
@@ -269,8 +308,15 @@ class PurchaseRefund(models.Model):
     external_ref = models.CharField(_("external reference"), max_length=64, unique=True)
     amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
     points_reversed = models.IntegerField(_("points reversed"))
+    points_returned = models.PositiveIntegerField(_("points given back"), default=0)
+    # The goods returned: [[purchase item id, quantity], …] (empty: a refund by amount).
+    lines = models.JSONField(_("lines returned"), default=list, blank=True)
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
     points_balance = models.IntegerField(_("balance after"))
-    tier = models.ForeignKey(Tier, verbose_name=_("tier after"), on_delete=models.PROTECT, related_name="+")
+    # Empty for a walk-in sale.
+    tier = models.ForeignKey(
+        Tier, verbose_name=_("tier after"), on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("by"),
@@ -285,7 +331,14 @@ class PurchaseRefund(models.Model):
         verbose_name = _("refund")
         verbose_name_plural = _("refunds")
         ordering = ["-id"]
-        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="rewards_refund_amount_gt_0")]
+        permissions = [("refund_without_goods", _("Can refund an amount without goods returned"))]
+        constraints = [
+            # Something is given back: money, or (goods paid wholly with points) points.
+            models.CheckConstraint(
+                condition=Q(amount__gt=0) | (Q(amount=0) & Q(points_returned__gt=0)),
+                name="rewards_refund_gives_back",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.external_ref} ({self.amount})"

@@ -12,7 +12,7 @@ from rewards.services.memberships import (
     process_memberships,
 )
 from rewards.services.purchases import PostingResult, post_purchase, request_fingerprint
-from rewards.services.refunds import RefundResult, refund_purchase
+from rewards.services.refunds import RefundResult, ReturnQuote, quote_return, refund_purchase
 
 __all__ = [
     "AdjustmentResult",
@@ -23,6 +23,7 @@ __all__ = [
     "MembershipResult",
     "PostingResult",
     "RefundResult",
+    "ReturnQuote",
     "adjust_points",
     "award_birthday_bonuses",
     "award_bonus",
@@ -34,6 +35,7 @@ __all__ = [
     "post_purchases_batch",
     "preview_points",
     "process_memberships",
+    "quote_return",
     "refund_purchase",
     "request_fingerprint",
 ]

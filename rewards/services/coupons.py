@@ -73,8 +73,9 @@ def issue_coupon(
     source: str,
     actor=None,
     redemption=None,
+    reason: str = "",
 ) -> Coupon:
-    """Issue one coupon of `template` to `member`.
+    """Issue one coupon of `template` to `member` (`reason`: why, when staff issue it by hand).
 
     Refused (CouponTemplateUnavailable) for an inactive template or one whose end date has passed,
     and (CouponLimitReached) when the member already holds the template's limit of coupons (void
@@ -114,6 +115,7 @@ def issue_coupon(
         starts_at=template.valid_from if template.valid_from and template.valid_from > now else None,
         expires_at=_expiry(template, now),
         issued_by=real_actor(actor),
+        issue_reason=(reason or "").strip()[:200],
     )
     for _attempt in range(5):
         coupon.code = generate_code()

@@ -16,8 +16,8 @@ The sums, as the services keep them (rewards.services.ledger, refunds):
 - balance = the sum of every row's points;
 - lifetime earned = the sum of the positive rows (earn, bonus, positive adjustment — every
   credit, even one that expired at once) plus the refund reversals (which are negative); points
-  given back by a cancelled redemption (`redemption_return`) were earned once already and do
-  not count again.
+  given back by a cancelled redemption (`redemption_return`) or by returned goods paid with
+  points (`spend_return`) were earned once already and do not count again.
 
 Stored value is checked the same way (`find_stored_value_mismatches`: principal and bonus against
 the sums of the account's `StoredValueEntry` rows, and the bonus against its lots), but never
@@ -37,10 +37,11 @@ from django.db.models.functions import Coalesce
 
 from rewards import lock_objects
 from rewards.models import BalanceCorrection, LedgerEntry, PointsAccount, StoredValueAccount, StoredValueBonusLot
+from rewards.services.ledger import NOT_EARNED_CREDITS
 
 logger = logging.getLogger("rewards.integrity")
 
-_EARNED = (Q(entries__points__gt=0) & ~Q(entries__kind=LedgerEntry.Kind.REDEMPTION_RETURN)) | Q(
+_EARNED = (Q(entries__points__gt=0) & ~Q(entries__kind__in=NOT_EARNED_CREDITS)) | Q(
     entries__kind=LedgerEntry.Kind.REFUND_REVERSAL
 )
 

@@ -37,6 +37,11 @@ from rewards.services import tiers as tier_rules
 MAX_POINTS_PER_GRANT = 10_000_000
 
 
+# Credits that give back points spent before (a cancelled redemption, returned goods paid with
+# points): earned once already, so not in lifetime earned (`rewards.services.integrity` agrees).
+NOT_EARNED_CREDITS = frozenset({LedgerEntry.Kind.REDEMPTION_RETURN, LedgerEntry.Kind.SPEND_RETURN})
+
+
 def real_actor(actor):
     """A user to record, or None for anonymous/system callers."""
     return actor if getattr(actor, "is_authenticated", False) else None
@@ -137,7 +142,7 @@ def move_credit(
     assert points > 0
     debt = max(0, -account.balance)
     account.balance += points
-    if kind != LedgerEntry.Kind.REDEMPTION_RETURN:
+    if kind not in NOT_EARNED_CREDITS:
         account.lifetime_earned += points
     balance_after = account.balance
     remaining, expired = max(0, points - debt), 0
@@ -227,8 +232,8 @@ def credit(
     date has already passed (a backfilled purchase) expires at once with its own expire row.
 
     `expires_on` overrides the policy's date (points given back keep the date they had). A
-    `redemption_return` row gives back points already counted once, so it does not add to
-    lifetime earned (`rewards.services.integrity` sums it the same way)."""
+    `redemption_return` or `spend_return` row gives back points already counted once, so it does
+    not add to lifetime earned (`rewards.services.integrity` sums it the same way)."""
     entries, lot = plan_credit(
         account,
         kind=kind,

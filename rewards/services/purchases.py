@@ -1,4 +1,12 @@
-"""Posting purchases: record them in `members`, earn points, re-evaluate the tier — one transaction."""
+"""Posting purchases: record them in `members`, earn points, re-evaluate the tier — one transaction.
+
+A till's purchase (`apply_member_pricing`, or an API call with `coupon_code` / `points_to_use`) is
+priced by `rewards.services.checkout.quote_checkout` inside the transaction, after the member's
+and the account's row locks: the tier discount and coupon are recorded with it, the coupon is
+redeemed and the points paid are spent (oldest lots first, a `spend` row linked to the purchase)
+in the same transaction, and points are earned on the money paid only. A walk-in (no member) is
+recorded with no points, ledger rows or tier.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +16,7 @@ import json
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -15,10 +24,13 @@ from django.utils.translation import gettext as _
 from members import services as members_services
 from members.models import Member, Purchase, Store
 from members.services import DuplicatePurchase, PurchaseLine
-from rewards import _sql, rules, selectors
-from rewards.errors import IdempotencyConflict
-from rewards.models import LedgerEntry, PurchasePosting, Tier, TierHistory
-from rewards.services import earning, ledger
+from rewards import _sql, lock_objects, rules, selectors
+from rewards.errors import CouponInvalid, IdempotencyConflict, InsufficientPoints
+from rewards.models import Coupon, LedgerEntry, PurchasePosting, Tier, TierHistory
+from rewards.services import checkout, earning, ledger
+from rewards.services import coupons as coupon_services
+
+ZERO = Decimal("0.00")
 
 
 @dataclass(frozen=True)
@@ -26,9 +38,15 @@ class PostingResult:
     purchase: Purchase
     points_earned: int
     points_balance: int
-    tier: Tier
+    tier: Tier | None  # None for a walk-in
     tier_changed: bool
     created: bool  # False when this answers a retry from the stored first answer
+    points_used: int = 0
+    points_value: Decimal = ZERO
+    tier_discount: Decimal = ZERO
+    coupon_discount: Decimal = ZERO
+    coupon: Coupon | None = None
+    tier_before: Tier | None = None
 
 
 def _norm_money(value) -> str | None:
@@ -42,7 +60,7 @@ def _norm_money(value) -> str | None:
 
 def request_fingerprint(
     *,
-    member: Member,
+    member: Member | None,
     external_ref: str,
     ordered_at: datetime.datetime,
     items: list[PurchaseLine],
@@ -50,10 +68,16 @@ def request_fingerprint(
     channel: str,
     payment_method: str,
     total,
+    coupon_code: str | None = None,
+    points_to_use: int = 0,
+    apply_member_pricing: bool = False,
 ) -> str:
-    """A hash of the normalised request: equal bodies (in any key or line order) hash equal."""
+    """A hash of the normalised request: equal bodies (in any key or line order) hash equal.
+
+    The till's fields join the body only when set, so a purchase posted before they existed
+    still answers its retry from the stored fingerprint."""
     body = {
-        "member": member.member_no,
+        "member": member.member_no if member is not None else None,
         "external_ref": external_ref,
         "ordered_at": ordered_at.astimezone(datetime.UTC).isoformat(),
         "store": store.code if store else None,
@@ -72,6 +96,12 @@ def request_fingerprint(
             for item in items
         ),
     }
+    if coupon_code:
+        body["coupon_code"] = coupon_services.normalise_code(coupon_code)
+    if points_to_use:
+        body["points_to_use"] = int(points_to_use)
+    if apply_member_pricing:
+        body["member_pricing"] = True
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -81,7 +111,9 @@ def _posting_for(external_ref: str) -> PurchasePosting | None:
     posting_id = _sql.posting_id_for_ref(external_ref)
     if posting_id is None:
         return None
-    return PurchasePosting.objects.select_related("purchase", "purchase__member", "tier").get(pk=posting_id)
+    return PurchasePosting.objects.select_related("purchase", "purchase__member", "tier", "tier_before", "coupon").get(
+        pk=posting_id
+    )
 
 
 def _replay(posting: PurchasePosting, fingerprint: str) -> PostingResult:
@@ -90,20 +122,30 @@ def _replay(posting: PurchasePosting, fingerprint: str) -> PostingResult:
             _("The external reference “%(ref)s” was already used for a different purchase.")
             % {"ref": posting.purchase.external_ref}
         )
+    return _result(posting, created=False)
+
+
+def _result(posting: PurchasePosting, *, created: bool) -> PostingResult:
     return PostingResult(
         purchase=posting.purchase,
         points_earned=posting.points_earned,
         points_balance=posting.points_balance,
         tier=posting.tier,
         tier_changed=posting.tier_changed,
-        created=False,
+        created=created,
+        points_used=posting.points_used,
+        points_value=posting.points_value,
+        tier_discount=posting.tier_discount,
+        coupon_discount=posting.coupon_discount,
+        coupon=posting.coupon,
+        tier_before=posting.tier_before,
     )
 
 
 @transaction.atomic
 def post_purchase(
     *,
-    member: Member,
+    member: Member | None,
     external_ref: str,
     ordered_at: datetime.datetime,
     items: list[PurchaseLine],
@@ -112,8 +154,19 @@ def post_purchase(
     payment_method: str = "",
     total: Decimal | None = None,
     actor=None,
+    coupon_code: str | None = None,
+    points_to_use: int = 0,
+    apply_member_pricing: bool = False,
 ) -> PostingResult:
     """Record a purchase, earn its points, add its spend and upgrade the tier, all or nothing.
+
+    Priced at the till (`apply_member_pricing`, or a `coupon_code` / `points_to_use`): the quote
+    (`quote_checkout`) is taken under the member's and account's locks and recorded as is — the
+    tier discount and coupon as order discounts, the points paid as a tender — and `total` may not
+    be given. A coupon that cannot be used raises CouponInvalid; points beyond the balance raise
+    InsufficientPoints; points beyond the cap or below the minimum are a ValidationError:
+    nothing is written in each case. `member` None records a walk-in sale: no points, no ledger
+    rows, no tier.
 
     Idempotent on `external_ref`: the same request again answers the first result (nothing is
     written); a different request with that reference raises IdempotencyConflict. Concurrent
@@ -121,6 +174,12 @@ def post_purchase(
     external reference and answer from the stored posting.
     """
     external_ref = (external_ref or "").strip()
+    points_to_use = _points_asked(points_to_use)
+    priced = bool(apply_member_pricing or coupon_code or points_to_use)
+    if priced and total is not None:
+        raise ValidationError(
+            {"total": [_("A purchase priced at the till takes its total from the quote; leave the total out.")]}
+        )
     fingerprint = request_fingerprint(
         member=member,
         external_ref=external_ref,
@@ -130,6 +189,9 @@ def post_purchase(
         channel=channel,
         payment_method=payment_method,
         total=total,
+        coupon_code=coupon_code,
+        points_to_use=points_to_use,
+        apply_member_pricing=priced,
     )
     posting = _posting_for(external_ref) if external_ref else None
     if posting is not None:
@@ -148,6 +210,9 @@ def post_purchase(
             total=total,
             actor=actor,
             fingerprint=fingerprint,
+            priced=priced,
+            coupon_code=coupon_code,
+            points_to_use=points_to_use,
         )
     except DuplicatePurchase:
         posting = _posting_for(external_ref)
@@ -159,7 +224,77 @@ def post_purchase(
         return _replay(posting, fingerprint)
 
 
-def _post_new(*, member, external_ref, ordered_at, items, store, channel, payment_method, total, actor, fingerprint):
+def _points_asked(points_to_use) -> int:
+    try:
+        points = int(points_to_use or 0)
+    except (TypeError, ValueError):
+        points = -1
+    if points < 0 or points != (points_to_use or 0):
+        raise ValidationError({"points_to_use": [_("The points to use must be a whole number of 0 or more.")]})
+    return points
+
+
+def _check_quote(quote: checkout.Quote, *, member: Member | None, coupon_code: str | None, points_to_use: int):
+    """Refuse, before anything is written, a coupon or points the quote did not apply."""
+    if coupon_code and not (quote.coupon is not None and quote.coupon.valid):
+        raise CouponInvalid(quote.coupon.detail, reason=quote.coupon.reason)
+    if points_to_use and quote.points_used != points_to_use:
+        if member is not None and points_to_use > quote.points_balance:
+            raise InsufficientPoints(
+                _("The member has %(balance)d points; %(points)d are needed.")
+                % {"balance": quote.points_balance, "points": points_to_use}
+            )
+        raise ValidationError({"points_to_use": [quote.points_message]})
+
+
+def _post_new(
+    *,
+    member,
+    external_ref,
+    ordered_at,
+    items,
+    store,
+    channel,
+    payment_method,
+    total,
+    actor,
+    fingerprint,
+    priced=False,
+    coupon_code=None,
+    points_to_use=0,
+):
+    if member is None:
+        return _post_walk_in(
+            external_ref=external_ref,
+            ordered_at=ordered_at,
+            items=items,
+            store=store,
+            channel=channel,
+            payment_method=payment_method,
+            total=total,
+            actor=actor,
+            fingerprint=fingerprint,
+            priced=priced,
+            coupon_code=coupon_code,
+            points_to_use=points_to_use,
+        )
+    quote = None
+    tiers = selectors.tiers()
+    if priced:
+        # Priced under the locks, in the usual order (member, account): the balance and the
+        # tier the quote reads cannot change before the purchase is written.
+        lock_objects.member_for_update(member.pk)
+        account = ledger.lock_or_open_account(member, tiers)
+        quote = checkout.quote_checkout(
+            member=member,
+            items=items,
+            coupon_code=coupon_code,
+            points_to_use=points_to_use,
+            account=account,
+            for_posting=True,
+        )
+        _check_quote(quote, member=member, coupon_code=coupon_code, points_to_use=points_to_use)
+        total = quote.amount_due
     purchase = members_services.record_purchase(  # takes the member's row lock first
         member=member,
         external_ref=external_ref,
@@ -169,17 +304,40 @@ def _post_new(*, member, external_ref, ordered_at, items, store, channel, paymen
         channel=channel,
         payment_method=payment_method,
         total=total,
+        points_value=quote.points_value if quote else ZERO,
         actor=actor,
     )
-    tiers = selectors.tiers()
-    account = ledger.lock_or_open_account(member, tiers)
+    if quote is None:
+        account = ledger.lock_or_open_account(member, tiers)
+    tier_before = account.tier
+    coupon = None
+    if quote is not None and quote.coupon is not None:
+        coupon = coupon_services.redeem_coupon(
+            code=coupon_code,
+            member=member,
+            external_ref=external_ref,
+            order_total=quote.subtotal - quote.tier_discount,
+            actor=actor,
+        ).coupon
+    lots_taken: list = []
+    if quote is not None and quote.points_used:
+        ledger.debit(
+            account,
+            kind=LedgerEntry.Kind.SPEND,
+            points=quote.points_used,
+            purchase=purchase,
+            reason_code=LedgerEntry.Reason.POINTS_PAYMENT,
+            reason_params={"ref": external_ref},
+            actor=actor,
+            taken=lots_taken,
+        )
     lines = [  # the lines just written, as `record_purchase` returns them (no re-read)
         rules.Line(sku=item.sku, line_total=item.line_total, product_id=item.product_id, category_id=item.category_id)
         for item in purchase.lines
     ]
     preview = earning.points_for_purchase(
         lines=lines,
-        paid=purchase.total,
+        paid=purchase.total,  # the money paid: points never earn points
         member=member,
         store_id=purchase.store_id,
         channel=purchase.channel,
@@ -202,19 +360,64 @@ def _post_new(*, member, external_ref, ordered_at, items, store, channel, paymen
         account, tiers=tiers, reason=TierHistory.Reason.PURCHASE, purchase=purchase, upgrade_only=True
     )
     ledger.save_account(account)
-    PurchasePosting.objects.create(
+    posting = PurchasePosting.objects.create(
         purchase=purchase,
         fingerprint=fingerprint,
         points_earned=preview.points,
         points_balance=account.balance,
         tier=account.tier,
+        tier_before=tier_before,
         tier_changed=changed,
+        tier_discount=quote.tier_discount if quote else ZERO,
+        coupon_discount=quote.coupon_discount if quote else ZERO,
+        coupon=coupon,
+        points_used=quote.points_used if quote else 0,
+        points_value=quote.points_value if quote else ZERO,
+        lots_taken=[[expires_on.isoformat(), points] for expires_on, points in lots_taken],
     )
-    return PostingResult(
+    return _result(posting, created=True)
+
+
+def _post_walk_in(
+    *,
+    external_ref,
+    ordered_at,
+    items,
+    store,
+    channel,
+    payment_method,
+    total,
+    actor,
+    fingerprint,
+    priced,
+    coupon_code,
+    points_to_use,
+):
+    """A sale to a customer who is not a member: recorded (it counts in the sales figures) at its
+    price — no tier discount, no coupon, no points paid or earned, no ledger row."""
+    if priced:
+        quote = checkout.quote_checkout(member=None, items=items, coupon_code=coupon_code, points_to_use=points_to_use)
+        if coupon_code:
+            raise CouponInvalid(quote.coupon.detail, reason=quote.coupon.reason)
+        if points_to_use:
+            raise ValidationError({"points_to_use": [quote.points_message]})
+    purchase = members_services.record_purchase(
+        member=None,
+        external_ref=external_ref,
+        ordered_at=ordered_at,
+        items=items,
+        store=store,
+        channel=channel,
+        payment_method=payment_method,
+        total=total,
+        actor=actor,
+    )
+    posting = PurchasePosting.objects.create(
         purchase=purchase,
-        points_earned=preview.points,
-        points_balance=account.balance,
-        tier=account.tier,
-        tier_changed=changed,
-        created=True,
+        fingerprint=fingerprint,
+        points_earned=0,
+        points_balance=0,
+        tier=None,
+        tier_changed=False,
     )
+    return _result(posting, created=True)

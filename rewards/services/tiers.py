@@ -119,6 +119,7 @@ def qualifying_figure(
         return Decimal(str(total or 0)).quantize(MONEY)
     total = (
         LedgerEntry.objects.filter(Q(points__gt=0) | Q(kind=LedgerEntry.Kind.REFUND_REVERSAL), account_id=account.pk)
+        .exclude(kind=LedgerEntry.Kind.SPEND_RETURN)  # points paid and given back were not earned
         .filter(Q(purchase__isnull=True, created_at__gte=start) | Q(purchase__ordered_at__gte=start))
         .order_by()
         .aggregate(s=Sum("points"))["s"]
@@ -154,6 +155,7 @@ def window_bases(
                 LedgerEntry.objects.filter(
                     Q(points__gt=0) | Q(kind=LedgerEntry.Kind.REFUND_REVERSAL), account_id__in=list(members)
                 )
+                .exclude(kind=LedgerEntry.Kind.SPEND_RETURN)
                 .filter(Q(purchase__isnull=True, created_at__gte=start) | Q(purchase__ordered_at__gte=start))
                 .order_by()
                 .values_list("account_id")

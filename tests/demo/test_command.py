@@ -77,7 +77,16 @@ def digest() -> list:
         for m in Member.objects.select_related("home_store").order_by("id")
     ]
     purchases = [
-        (p.member.name, p.ordered_at, p.store.code, p.channel, p.payment_method, p.subtotal, p.discount_total, p.total)
+        (
+            p.member.name if p.member else None,  # None: a walk-in at the till
+            p.ordered_at,
+            p.store.code,
+            p.channel,
+            p.payment_method,
+            p.subtotal,
+            p.discount_total,
+            p.total,
+        )
         for p in Purchase.objects.select_related("member", "store").order_by("id")
     ]
     items = list(PurchaseItem.objects.order_by("id").values_list("sku", "quantity", "unit_price", "discount"))
@@ -159,7 +168,8 @@ def test_seed_demo_purchase_totals_add_up():
     for purchase in Purchase.objects.prefetch_related("items"):
         lines = list(purchase.items.all())
         assert purchase.subtotal == sum(line.unit_price * line.quantity for line in lines)
-        assert purchase.total == purchase.subtotal - purchase.discount_total
+        # What points paid at the till is neither a discount nor money paid (issue 13).
+        assert purchase.total == purchase.subtotal - purchase.discount_total - purchase.points_value
         for line in lines:
             assert line.line_total == line.unit_price * line.quantity - line.discount
         assert purchase.total <= sum(line.line_total for line in lines)
@@ -169,7 +179,7 @@ def test_seed_demo_purchase_totals_add_up():
 def test_seed_demo_puts_purchases_before_today_and_after_registration():
     seed()
     purchases = Purchase.objects.select_related("member")
-    assert all(p.member.registered_at <= p.ordered_at for p in purchases)
+    assert all(p.member is None or p.member.registered_at <= p.ordered_at for p in purchases)  # None: a walk-in
     assert all(timezone.localtime(p.ordered_at).date() < timezone.localdate() for p in purchases)
 
 

@@ -48,6 +48,11 @@ def test_post_purchase_answers_201_with_the_contract_fields(api_staff, member):
         "points_balance": 199,
         "tier": {"code": "regular", "name": "Regular"},
         "tier_changed": False,
+        # Not priced at the till (no coupon, no points): nothing of the till's discounts.
+        "tier_discount": "0.00",
+        "coupon_discount": "0.00",
+        "points_used": 0,
+        "points_value": "0.00",
     }
 
 
@@ -160,7 +165,9 @@ def test_refund_answers_201_with_points_reversed(api_staff, member):
     response = api_staff.post(refund_url(purchase_id), {"external_ref": "R-1", "amount": "99.50"}, format="json")
     assert response.status_code == 201
     assert response.json() == {
+        "amount": "99.50",
         "points_reversed": 99,
+        "points_returned": 0,
         "points_balance": 100,
         "tier": {"code": "regular", "name": "Regular"},
     }

@@ -391,6 +391,14 @@ def test_quote_answers_money_as_two_place_strings(api_staff):
         "points_to_earn": 70,
         "free_delivery": False,
         "coupon": {"code": coupon.code, "valid": True, "reason": "", "detail": ""},
+        # No points asked: all of the total is paid in money.
+        "points_balance": 0,
+        "points_max": 0,
+        "points_used": 0,
+        "points_value": "0.00",
+        "amount_due": "70.80",
+        "points_message": "",
+        "tier_after": {"code": "regular", "name": "Regular"},
     }
     coupon.refresh_from_db()
     assert coupon.status == "issued"  # a quote changes nothing

@@ -65,6 +65,14 @@ STORED_VALUE = {
 }
 for _role, _codenames in STORED_VALUE.items():
     EXPECTED[_role] = EXPECTED[_role] | _codenames
+# The till (rewards/migrations/0018_till_page_permissions.py): managers change prices at the till and
+# refund without goods; store staff use it with the posting and refund permissions they hold.
+EXPECTED[MANAGER] = EXPECTED[MANAGER] | {"override_till_price", "refund_without_goods"}
+# Paying with points (rewards/migrations/0014_points_payment_seed_roles.py): everyone reads the
+# settings, only managers change them.
+for _role in ROLES:
+    EXPECTED[_role] = EXPECTED[_role] | {"view_pointspaymentsettings"}
+EXPECTED[MANAGER] = EXPECTED[MANAGER] | {"change_pointspaymentsettings"}
 
 
 def permissions_of(role):
@@ -114,3 +122,12 @@ def test_nobody_writes_stored_value_rows_by_hand():
     models = ["storedvalueaccount", "storedvalueentry", "storedvaluebonuslot", "topup", "storedvaluegift"]
     for role in ROLES:
         assert not {f"{a}_{m}" for m in models for a in ("add", "change", "delete")} & permissions_of(role)
+
+
+def test_only_managers_may_change_paying_with_points():
+    assert [role for role in ROLES if "change_pointspaymentsettings" in permissions_of(role)] == [MANAGER]
+
+
+def test_only_managers_may_change_till_prices_or_refund_without_goods():
+    for codename in ("override_till_price", "refund_without_goods"):
+        assert [role for role in ROLES if codename in permissions_of(role)] == [MANAGER]

@@ -147,6 +147,19 @@ class Command(BaseCommand):
                 },
             ),
             (
+                _("Till"),
+                _(
+                    "%(sales)d sales at the till (%(walk_ins)d walk-in, %(points)d paid partly with points), "
+                    "%(returns)d return"
+                )
+                % {
+                    "sales": counts.till.sales,
+                    "walk_ins": counts.till.walk_ins,
+                    "points": counts.till.with_points,
+                    "returns": counts.till.returns,
+                },
+            ),
+            (
                 _("Marketing"),
                 _("%(campaigns)d campaigns, %(sent)d messages sent, %(segments)d segments, %(targets)d KPI targets")
                 % {
