@@ -32,6 +32,7 @@ from demo import campaigns as demo_campaigns
 from demo import feedback as demo_feedback
 from demo import members as demo_members
 from demo import rewards as demo_rewards
+from demo import stored_value as demo_stored_value
 from demo import till as demo_till
 from demo.clock import start_of_today
 from demo.logins import DemoLogin, ensure_demo_users
@@ -53,6 +54,7 @@ class SeedCounts:
     rewards: demo_rewards.RewardsCounts = field(default_factory=demo_rewards.RewardsCounts)
     campaigns: demo_campaigns.CampaignCounts = field(default_factory=demo_campaigns.CampaignCounts)
     feedback: demo_feedback.FeedbackCounts = field(default_factory=demo_feedback.FeedbackCounts)
+    stored_value: demo_stored_value.StoredValueCounts = field(default_factory=demo_stored_value.StoredValueCounts)
     till: demo_till.TillCounts = field(default_factory=demo_till.TillCounts)
     logins: list[DemoLogin] = field(default_factory=list)
 
@@ -89,6 +91,7 @@ def seed_demo(
         StaffProfile.objects.get_or_create(user=users["staff"], defaults={"store": catalogue.stores[0]})
     horizon = start_of_today()
     demo_rewards.ensure_catalogue(counts.rewards)
+    demo_stored_value.ensure_rules(counts.stored_value)
     marketing = users.get("marketing")
     segments = demo_campaigns.ensure_segments(counts.campaigns, actor=marketing)
     offer = demo_campaigns.ensure_partner(horizon=horizon, templates=counts.rewards.templates)
@@ -111,6 +114,7 @@ def seed_demo(
     step("partners_referrals")
     demo_rewards.seed_activity(counts.rewards, members=seeded, rng=rng, horizon=horizon, staff=staff)
     demo_rewards.ensure_promotions(counts.rewards, horizon=horizon)
+    demo_stored_value.seed_activity(counts.stored_value, members=seeded, seed=seed, horizon=horizon, staff=staff)
     step("rewards")
     demo_campaigns.classify(counts.campaigns)
     demo_till.seed_till_sales(

@@ -332,6 +332,8 @@ SPECTACULAR_SETTINGS = {
         "RedemptionStatusEnum": "rewards.models.Redemption.Status",
         "CampaignChannelEnum": "campaigns.models.Channel",
         "CampaignOfferKindEnum": "campaigns.models.CampaignOffer.Kind",
+        "PaymentMethodEnum": "members.models.PaymentMethod",
+        "TopUpPaymentMethodEnum": "rewards.services.stored_value.TOP_UP_PAYMENT_CHOICES",
     },
 }
 

@@ -83,6 +83,32 @@ class CouponInvalid(RewardsError):
         self.reason = reason
 
 
+class InsufficientBalance(RewardsError):
+    """The member's stored value (principal and bonus together) is less than the amount asked for."""
+
+    code = "insufficient_balance"
+
+
+class TopUpRuleUnavailable(RewardsError):
+    """The top-up rule is inactive, outside its dates, above the amount paid, or already used by a
+    member it allows only once."""
+
+    code = "top_up_rule_unavailable"
+
+
+class PaymentRefundExceeded(RewardsError):
+    """More than what is left to refund of a stored-value payment."""
+
+    code = "refund_exceeds_payment"
+
+
+class GiftUnavailable(RewardsError):
+    """The gift cannot be claimed: `gift_unknown` (no such code), `gift_already_claimed` (claimed
+    once already: a second claim is refused), `gift_not_yours` (bought for another phone number)."""
+
+    code = "gift_unknown"
+
+
 class JoinTokenInvalid(RewardsError):
     """A walk-in receipt's join token that is expired, forged or already used; `reason` says which
     (`expired`, `invalid`, `credited`)."""

@@ -33,6 +33,7 @@ class Reason(models.TextChoices):
     CAMPAIGN = "campaign", gettext_lazy("Campaign offer")
     REFERRAL_WELCOME = "referral_welcome", gettext_lazy("Referral welcome")
     REFERRAL_FIRST_PURCHASE = "referral_first_purchase", gettext_lazy("Referral first purchase")
+    TOP_UP = "top_up", gettext_lazy("Stored-value top-up")
 
 
 # The sentence of each code (msgids of the project catalogue), with the parameters it names.
@@ -51,6 +52,8 @@ TEMPLATES: dict[str, str] = {
     Reason.CAMPAIGN: gettext_noop("Campaign: %(name)s"),
     Reason.REFERRAL_WELCOME: gettext_noop("Referral: welcome (referred by %(member_no)s)"),
     Reason.REFERRAL_FIRST_PURCHASE: gettext_noop("Referral: %(member_no)s made a first purchase"),
+    # Points a top-up rule gives (`ref`: the top-up's external reference; rewards.services.stored_value).
+    Reason.TOP_UP: gettext_noop("Top-up %(ref)s"),
 }
 # A bonus given for a reference (a referred member, an event) names it after the bonus.
 BONUS_WITH_REFERENCE = gettext_noop("Bonus: %(bonus)s (%(reference)s)")

@@ -1,7 +1,8 @@
 """Every `select_for_update` of `rewards` in one place.
 
 Lock order, always: the member row, then the purchase (refunds) or the redemption (cancellation),
-then the points account, then the reward (stock), then coupons, then lots. Every writer takes the
+then the points account, then the reward (stock), then coupons, then lots; stored value: the member
+row, then the stored-value account, then a gift, then its payment rows and bonus lots. Every writer takes the
 member lock first, so a member's postings, refunds, adjustments and redemptions run one after
 another and cannot deadlock each other; a reward row is shared by many members, so it is taken
 after the member's own rows and held only to the end of one member's transaction.
@@ -9,11 +10,21 @@ after the member's own rows and held only to the end of one member's transaction
 
 from __future__ import annotations
 
-from django.db import connection
+from django.db import connection, models
 
 from loyalty_crm.bulk import select_columns
 from members.models import Member, Purchase
-from rewards.models import Coupon, PointsAccount, PointsLot, Redemption, Reward
+from rewards.models import (
+    Coupon,
+    PointsAccount,
+    PointsLot,
+    Redemption,
+    Reward,
+    StoredValueAccount,
+    StoredValueBonusLot,
+    StoredValueEntry,
+    StoredValueGift,
+)
 
 
 def member_for_update(member_id: int) -> Member:
@@ -99,3 +110,35 @@ def members_and_accounts_for_reevaluation(account_ids: list[int]) -> set[int]:
             [list(account_ids)],
         )
         return {row[0] for row in cursor.fetchall()}
+
+
+def stored_value_account_for_update(member_id: int) -> StoredValueAccount | None:
+    """The member's stored-value account, locked (after the member row)."""
+    return StoredValueAccount.objects.select_for_update().filter(member_id=member_id).first()
+
+
+def stored_value_lots_for_update(account_id: int):
+    """The account's bonus lots with money left, those that lapse first first (never-lapsing last)."""
+    return (
+        StoredValueBonusLot.objects.select_for_update()
+        .filter(account_id=account_id, remaining__gt=0)
+        .order_by(models.F("expires_on").asc(nulls_last=True), "id")
+    )
+
+
+def stored_value_due_lots_for_update(account_id: int, today):
+    """The account's bonus lots past their date with money left, in primary-key order."""
+    return (
+        StoredValueBonusLot.objects.select_for_update()
+        .filter(account_id=account_id, remaining__gt=0, expires_on__lt=today)
+        .order_by("id")
+    )
+
+
+def stored_value_gift_for_update(code_hashes: list[str]) -> StoredValueGift | None:
+    return StoredValueGift.objects.select_for_update().filter(code_hash__in=code_hashes).first()
+
+
+def stored_value_payment_for_update(entry_id: int) -> StoredValueEntry | None:
+    """A payment row, locked so two refunds of it queue (the row itself is never changed)."""
+    return StoredValueEntry.objects.select_for_update().filter(pk=entry_id, kind=StoredValueEntry.Kind.PAYMENT).first()

@@ -52,8 +52,8 @@ class RewardsLoyaltyProvider:
 
     def member_tools(self, user, member) -> list[tuple[str, str]]:
         """ "Check out this member" at the till (`rewards.add_purchaseposting`), "Redeem a reward"
-        (`rewards.add_redemption`) and "Issue a coupon" (`rewards.issue_coupon`), each for staff who
-        may."""
+        (`rewards.add_redemption`), "Issue a coupon" (`rewards.issue_coupon`) and "Top up" stored
+        value (`rewards.top_up_stored_value`), each for staff who may."""
         tools = []
         if user.has_perm("rewards.add_purchaseposting"):
             tools.append(
@@ -63,6 +63,8 @@ class RewardsLoyaltyProvider:
             tools.append((gettext("Redeem a reward"), f"{reverse('admin:rewards_redemption_add')}?member={member.pk}"))
         if user.has_perm("rewards.issue_coupon"):
             tools.append((gettext("Issue a coupon"), f"{reverse('admin:rewards_coupon_issue')}?member={member.pk}"))
+        if user.has_perm("rewards.top_up_stored_value") and not member.is_erased:
+            tools.append((gettext("Top up"), reverse("admin:rewards_storedvalueaccount_top_up", args=[member.pk])))
         return tools
 
     def record_purchases(self, drafts, actor=None):
@@ -87,6 +89,30 @@ class RewardsLoyaltyProvider:
     LEDGER_PER_PAGE = 20
 
     def member_panel(self, *, member, request) -> str:
+        """The points panel, then the stored-value panel, each for staff who may see it."""
+        return self._points_panel(member=member, request=request) + self._wallet_panel(member=member, request=request)
+
+    WALLET_ROWS = 10
+
+    def _wallet_panel(self, *, member, request) -> str:
+        """Stored value (储值卡): principal, bonus, bonus that will lapse and the newest
+        `WALLET_ROWS` ledger rows, for staff who may view accounts (`rewards.view_storedvalueaccount`);
+        three queries."""
+        from rewards import selectors_stored_value
+
+        user = request.user
+        if not user.has_perm("rewards.view_storedvalueaccount"):
+            return ""
+        wallet = selectors_stored_value.wallet(member, last=self.WALLET_ROWS)
+        search = urlencode({"q": member.member_no})
+        links = {"ledger": f"{reverse('admin:rewards_storedvalueentry_changelist')}?{search}"}
+        if user.has_perm("rewards.top_up_stored_value") and not member.is_erased:
+            links["top_up"] = reverse("admin:rewards_storedvalueaccount_top_up", args=[member.pk])
+        if wallet.account_id:
+            links["account"] = reverse("admin:rewards_storedvalueaccount_change", args=[wallet.account_id])
+        return render_to_string("rewards/member_wallet_panel.html", {"w": wallet, "links": links}, request=request)
+
+    def _points_panel(self, *, member, request) -> str:
         """Balance, lifetime figures, tier and the next one, expiring points, tier history and the
         ledger (read-only, `LEDGER_PER_PAGE` rows a page, newest first) for staff who may view the
         ledger (`rewards.view_ledgerentry`)."""

@@ -48,3 +48,14 @@ def reevaluate_tiers(batch_size: int = 10_000) -> dict[str, object]:
     same day finds nothing to change.
     """
     return asdict(reevaluate_tier_service(batch_size=batch_size))
+
+
+@shared_task(name="rewards.expire_stored_value_bonuses", acks_late=True)
+def expire_stored_value_bonuses() -> dict[str, object]:
+    """Nightly (beat task "Expire stored-value bonuses (nightly)", 02:40 Asia/Shanghai): lapse the
+    top-up bonuses past their end date (a rule's `bonus_expires_after_days`). Safe to run twice: an
+    emptied bonus lot holds nothing to lapse."""
+    from rewards.services.stored_value import expire_stored_value_bonuses as expire
+
+    run = expire()
+    return {"accounts": run.accounts, "amount": str(run.amount)}

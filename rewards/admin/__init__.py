@@ -3,7 +3,15 @@
 Money-like rows are read-only here; changes go through `rewards.services`. A package by concern:
 `points` (tiers, accounts, ledger, lots, history), `earning` (expiry, promotions, settings,
 bonuses), `memberships`, `tier_policies` and `catalogue` (rewards, coupons, redemptions and the
-counter's "Redeem a reward" page).
+counter's "Redeem a reward" page), `stored_value` (储值卡: accounts, ledger, top-ups, rules, gifts,
+the top-up, adjustment and cash-out pages, the liability report).
 """
 
-from rewards.admin import catalogue, earning, memberships, points, tier_policies  # noqa: F401  (registers the admins)
+from rewards.admin import (  # noqa: F401  (registers the admins)
+    catalogue,
+    earning,
+    memberships,
+    points,
+    stored_value,
+    tier_policies,
+)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from rewards.api import catalogue_views, views
+from rewards.api import catalogue_views, stored_value_views, views
 
 urlpatterns = [
     path("purchases/", views.PurchasePostView.as_view(), name="purchase-post"),
@@ -24,4 +24,34 @@ urlpatterns = [
     path("coupons/<str:code>/redeem/", catalogue_views.CouponRedeemView.as_view(), name="coupon-redeem"),
     path("coupon-templates/", catalogue_views.CouponTemplateListView.as_view(), name="coupon-template-list"),
     path("checkout/quote/", catalogue_views.CheckoutQuoteView.as_view(), name="checkout-quote"),
+    # Stored value (rewards.api.stored_value_views)
+    path("members/<str:member_no>/wallet/", stored_value_views.WalletView.as_view(), name="member-wallet"),
+    path(
+        "members/<str:member_no>/wallet/top-ups/", stored_value_views.TopUpView.as_view(), name="member-wallet-top-up"
+    ),
+    path(
+        "members/<str:member_no>/wallet/payments/",
+        stored_value_views.PaymentView.as_view(),
+        name="member-wallet-payment",
+    ),
+    path(
+        "members/<str:member_no>/wallet/refunds/", stored_value_views.RefundView.as_view(), name="member-wallet-refund"
+    ),
+    path(
+        "members/<str:member_no>/wallet/cash-out/",
+        stored_value_views.CashOutView.as_view(),
+        name="member-wallet-cash-out",
+    ),
+    path(
+        "members/<str:member_no>/wallet/adjustments/",
+        stored_value_views.AdjustView.as_view(),
+        name="member-wallet-adjust",
+    ),
+    path("members/<str:member_no>/wallet/gifts/", stored_value_views.GiftView.as_view(), name="member-wallet-gift"),
+    path(
+        "members/<str:member_no>/wallet/gift-claims/",
+        stored_value_views.GiftClaimView.as_view(),
+        name="member-wallet-gift-claim",
+    ),
+    path("wallet/top-up-rules/", stored_value_views.TopUpRuleListView.as_view(), name="top-up-rule-list"),
 ]

@@ -8,7 +8,9 @@ One module per concern, each importing what it needs from its siblings at the to
 - `earning` — `EarnRule`, `ExpiryPolicy`, `Promotion`, `EarningSettings`, `ActivityBonus`, `BonusAward`,
   `PointsPaymentSettings`;
 - `memberships` — `MembershipPlan`, `MembershipSubscription`;
-- `catalogue` — `CouponTemplate`, `Coupon`, `Reward`, `Redemption`.
+- `catalogue` — `CouponTemplate`, `Coupon`, `Reward`, `Redemption`;
+- `stored_value` — `StoredValueAccount`, the append-only `StoredValueEntry`, `StoredValueBonusLot`,
+  `TopUpRule`, `TopUp`, `StoredValueGift`.
 
 Import from `rewards.models`, which re-exports every public name of the modules below.
 """
@@ -47,6 +49,15 @@ from rewards.models.ledger import (
     PurchaseRefund,
 )
 from rewards.models.memberships import SEED_PLAN_NAMES, MembershipPlan, MembershipSubscription
+from rewards.models.stored_value import (
+    StoredValueAccount,
+    StoredValueBonusLot,
+    StoredValueEntry,
+    StoredValueGift,
+    StoredValueLiability,
+    TopUp,
+    TopUpRule,
+)
 from rewards.models.tiers import (
     SEED_TIER_BENEFITS,
     SEED_TIER_NAMES,
@@ -92,7 +103,14 @@ __all__ = [
     "Redemption",
     "Reward",
     "RewardKind",
+    "StoredValueAccount",
+    "StoredValueBonusLot",
+    "StoredValueEntry",
+    "StoredValueGift",
+    "StoredValueLiability",
     "Tier",
     "TierHistory",
     "TierPolicy",
+    "TopUp",
+    "TopUpRule",
 ]

@@ -18,19 +18,25 @@ The sums, as the services keep them (rewards.services.ledger, refunds):
   credit, even one that expired at once) plus the refund reversals (which are negative); points
   given back by a cancelled redemption (`redemption_return`) or by returned goods paid with
   points (`spend_return`) were earned once already and do not count again.
+
+Stored value is checked the same way (`find_stored_value_mismatches`: principal and bonus against
+the sums of the account's `StoredValueEntry` rows, and the bonus against its lots), but never
+repaired automatically: it is money the shop owes, so a mismatch is for a manager to investigate
+(and correct with a reasoned adjustment once its cause is known).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import F, Q, QuerySet, Sum, Value
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
 from rewards import lock_objects
-from rewards.models import BalanceCorrection, LedgerEntry, PointsAccount
+from rewards.models import BalanceCorrection, LedgerEntry, PointsAccount, StoredValueAccount, StoredValueBonusLot
 from rewards.services.ledger import NOT_EARNED_CREDITS
 
 logger = logging.getLogger("rewards.integrity")
@@ -130,3 +136,40 @@ def _repair_one(account_id: int, *, actor) -> Mismatch | None:
         getattr(actor, "username", None) or "system",
     )
     return mismatch
+
+
+@dataclass(frozen=True)
+class StoredValueMismatch:
+    account_id: int
+    member_no: str
+    principal: Decimal
+    ledger_principal: Decimal
+    bonus: Decimal
+    ledger_bonus: Decimal
+    lots_bonus: Decimal  # what the bonus lots hold
+
+
+def find_stored_value_mismatches(*, accounts: QuerySet[StoredValueAccount] | None = None) -> list[StoredValueMismatch]:
+    """Every stored-value account (of `accounts`, default all) whose principal or bonus differs from
+    the sums of its ledger, or whose bonus differs from what its bonus lots hold; one query."""
+    accounts = StoredValueAccount.objects.all() if accounts is None else accounts
+    zero = Value(Decimal("0.00"))
+    lots = (
+        StoredValueBonusLot.objects.filter(account=OuterRef("pk"))
+        .order_by()
+        .values("account")
+        .annotate(s=Sum("remaining"))
+        .values("s")
+    )
+    rows = (
+        accounts.order_by()
+        .annotate(
+            ledger_principal=Coalesce(Sum("entries__principal_delta"), zero),
+            ledger_bonus=Coalesce(Sum("entries__bonus_delta"), zero),
+            lots_bonus=Coalesce(Subquery(lots), zero),
+        )
+        .filter(~Q(principal=F("ledger_principal")) | ~Q(bonus=F("ledger_bonus")) | ~Q(bonus=F("lots_bonus")))
+        .order_by("member_id")
+        .values_list("pk", "member__member_no", "principal", "ledger_principal", "bonus", "ledger_bonus", "lots_bonus")
+    )
+    return [StoredValueMismatch(*row) for row in rows]

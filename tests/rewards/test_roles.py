@@ -43,6 +43,28 @@ for _role, _codenames in CATALOGUE.items():
     EXPECTED[_role] = EXPECTED[_role] | _codenames
 # Balance corrections (rewards/migrations/0012_balance_corrections_roles.py): managers read them.
 EXPECTED[MANAGER] = EXPECTED[MANAGER] | {"view_balancecorrection"}
+# Stored value (rewards/migrations/0014_stored_value_expiry_task_and_roles.py).
+STORED_VALUE_VIEW = {
+    f"view_{model}"
+    for model in [
+        "storedvalueaccount",
+        "storedvalueentry",
+        "storedvaluebonuslot",
+        "topuprule",
+        "topup",
+        "storedvaluegift",
+    ]
+}
+STORED_VALUE = {
+    STORE_STAFF: STORED_VALUE_VIEW | {"top_up_stored_value", "pay_stored_value"},
+    MARKETING: {"view_topuprule"},
+    SUPPORT: STORED_VALUE_VIEW,
+    MANAGER: STORED_VALUE_VIEW
+    | {"top_up_stored_value", "pay_stored_value", "adjust_stored_value", "cash_out_stored_value"}
+    | {"view_stored_value_liability", "add_topuprule", "change_topuprule"},
+}
+for _role, _codenames in STORED_VALUE.items():
+    EXPECTED[_role] = EXPECTED[_role] | _codenames
 # The till (rewards/migrations/0018_till_page_permissions.py): managers change prices at the till and
 # refund without goods; store staff use it with the posting and refund permissions they hold.
 EXPECTED[MANAGER] = EXPECTED[MANAGER] | {"override_till_price", "refund_without_goods"}
@@ -89,6 +111,17 @@ def test_coupons_are_issued_by_marketing_and_managers_and_accepted_by_store_staf
 def test_only_managers_may_change_the_tier_policy():
     assert [role for role in ROLES if "change_tierpolicy" in permissions_of(role)] == [MANAGER]
     assert not any({"add_tierpolicy", "delete_tierpolicy"} & permissions_of(role) for role in ROLES)
+
+
+def test_only_managers_adjust_cash_out_edit_top_up_rules_or_read_the_liability():
+    for codename in ("adjust_stored_value", "cash_out_stored_value", "change_topuprule", "view_stored_value_liability"):
+        assert [role for role in ROLES if codename in permissions_of(role)] == [MANAGER]
+
+
+def test_nobody_writes_stored_value_rows_by_hand():
+    models = ["storedvalueaccount", "storedvalueentry", "storedvaluebonuslot", "topup", "storedvaluegift"]
+    for role in ROLES:
+        assert not {f"{a}_{m}" for m in models for a in ("add", "change", "delete")} & permissions_of(role)
 
 
 def test_only_managers_may_change_paying_with_points():

@@ -137,6 +137,16 @@ class Command(BaseCommand):
                 },
             ),
             (
+                _("Stored value"),
+                _("%(rules)d top-up rules, %(top_ups)d top-ups, %(payments)d payments, %(gifts)d gifts")
+                % {
+                    "rules": counts.stored_value.rules,
+                    "top_ups": counts.stored_value.top_ups,
+                    "payments": counts.stored_value.payments,
+                    "gifts": counts.stored_value.gifts,
+                },
+            ),
+            (
                 _("Till"),
                 _(
                     "%(sales)d sales at the till (%(walk_ins)d walk-in, %(points)d paid partly with points), "

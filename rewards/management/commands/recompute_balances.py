@@ -1,4 +1,5 @@
-"""`manage.py recompute_balances [--check | --fix]`: every points account against its ledger (invariant 1).
+"""`manage.py recompute_balances [--check | --fix]`: every points account against its ledger (invariant 1),
+and every stored-value account against its ledger and bonus lots (reported, never repaired here).
 
 The ledger is the truth (see rewards.services.integrity): `--fix` corrects the accounts to it and
 never changes a ledger row.
@@ -11,7 +12,7 @@ from django.utils.translation import gettext as _
 from tqdm import tqdm
 
 from rewards.models import PointsAccount
-from rewards.services.integrity import find_balance_mismatches, repair_balances
+from rewards.services.integrity import find_balance_mismatches, find_stored_value_mismatches, repair_balances
 
 
 class Command(BaseCommand):
@@ -61,7 +62,8 @@ class Command(BaseCommand):
                         found += find_balance_mismatches(accounts=batch)
                     bar.update(batch.count() if not bar.disable else 0)
                     start += batch_size
-        if not found:
+        stored_value = self._check_stored_value()
+        if not found and not stored_value:
             self.stdout.write(self.style.SUCCESS(_("All %(total)d accounts match their ledger.") % {"total": total}))
             return
         header = _("Corrected") if fix else _("Mismatch")
@@ -80,6 +82,15 @@ class Command(BaseCommand):
                     "ledger_earned": m.ledger_lifetime_earned,
                 }
             )
+        if fix and stored_value:
+            raise CommandError(
+                _(
+                    "%(count)d stored-value accounts do not match their ledger; they are money the shop owes and are "
+                    "not corrected automatically: investigate, then adjust them with a reason."
+                )
+                % {"count": stored_value},
+                returncode=1,
+            )
         if fix:
             self.stdout.write(
                 self.style.SUCCESS(
@@ -88,8 +99,32 @@ class Command(BaseCommand):
                 )
             )
             return
+        if not found:
+            raise CommandError(
+                _("%(count)d stored-value accounts do not match their ledger.") % {"count": stored_value}, returncode=1
+            )
         raise CommandError(
             _("%(count)d of %(total)d accounts do not match their ledger; run with --fix to correct them.")
             % {"count": len(found), "total": total},
             returncode=1,
         )
+
+    def _check_stored_value(self) -> int:
+        """Report each stored-value account that disagrees with its ledger or lots; return how many."""
+        found = find_stored_value_mismatches()
+        for m in found:
+            self.stdout.write(
+                _(
+                    "Stored-value mismatch: member %(member_no)s: principal %(principal)s, "
+                    "ledger %(ledger_principal)s; bonus %(bonus)s, ledger %(ledger_bonus)s, bonus lots %(lots)s"
+                )
+                % {
+                    "member_no": m.member_no,
+                    "principal": m.principal,
+                    "ledger_principal": m.ledger_principal,
+                    "bonus": m.bonus,
+                    "ledger_bonus": m.ledger_bonus,
+                    "lots": m.lots_bonus,
+                }
+            )
+        return len(found)
