@@ -476,6 +476,14 @@ class Receipt:
     partner_offers: list[PartnerOfferLine]
     referral_reward: str | None
     join_url: str | None  # a walk-in's link to join and have this purchase credited
+    stored_value_paid: Decimal = Decimal("0.00")  # of `amount_paid`, paid from the stored value
+    stored_value_balance: Decimal = Decimal("0.00")  # the member's stored value just after
+    stored_value_returned: Decimal = Decimal("0.00")  # given back to the stored value by returns
+
+    @property
+    def money_paid(self) -> Decimal:
+        """What was paid in money (cash, card…): the amount paid less the stored value."""
+        return self.amount_paid - self.stored_value_paid
 
     @property
     def is_walk_in(self) -> bool:
@@ -548,6 +556,9 @@ def receipt_for(purchase) -> Receipt:
         expiring_points=expiring,
         partner_offers=offers,
         referral_reward=referral,
+        stored_value_paid=posting.stored_value_paid if posting else Decimal("0.00"),
+        stored_value_balance=posting.stored_value_balance if posting else Decimal("0.00"),
+        stored_value_returned=posting.stored_value_returned if posting else Decimal("0.00"),
         join_url=join_url(purchase) if purchase.member_id is None else None,
     )
 

@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from rewards.api.serializers import ItemInputSerializer, MemberNoField, TierRefSerializer
+from rewards.api.serializers import ItemInputSerializer, MemberNoField, TierRefSerializer, tenders_field
 from rewards.models import Coupon, CouponTemplate, Redemption, Reward, Tier
 from rewards.services import catalogue as catalogue_services
 from rewards.services.ledger import MAX_POINTS_PER_GRANT
@@ -185,6 +185,8 @@ class QuoteInputSerializer(serializers.Serializer):
     items = ItemInputSerializer(many=True, allow_empty=False)
     coupon_code = serializers.CharField(max_length=40, required=False, allow_blank=True, allow_null=True)
     points_to_use = serializers.IntegerField(min_value=0, max_value=MAX_POINTS_PER_GRANT, required=False, default=0)
+    # Given (even empty): the quote reads and shows the member's stored-value balance.
+    tenders = tenders_field()
 
 
 class QuoteCouponSerializer(serializers.Serializer):
@@ -210,3 +212,13 @@ class QuoteOutputSerializer(serializers.Serializer):
     amount_due = serializers.DecimalField(max_digits=12, decimal_places=2)
     points_message = serializers.CharField(allow_blank=True)
     tier_after = TierRefSerializer(allow_null=True)
+    stored_value_balance = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        allow_null=True,
+        help_text=_("Principal and bonus before this purchase; null unless `tenders` was given."),
+    )
+    stored_value_used = serializers.DecimalField(max_digits=12, decimal_places=2)
+    stored_value_principal = serializers.DecimalField(max_digits=12, decimal_places=2)
+    stored_value_bonus = serializers.DecimalField(max_digits=12, decimal_places=2)
+    stored_value_message = serializers.CharField(allow_blank=True)

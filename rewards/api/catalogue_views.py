@@ -314,6 +314,7 @@ class CheckoutQuoteView(APIView):
             items=[PurchaseLine(**item) for item in values["items"]],
             coupon_code=code or None,
             points_to_use=values["points_to_use"],
+            tenders=values.get("tenders"),
         )
         coupon = None
         if quote.coupon is not None:
@@ -339,5 +340,10 @@ class CheckoutQuoteView(APIView):
             "amount_due": quote.amount_due,
             "points_message": quote.points_message,
             "tier_after": quote.tier_after,
+            "stored_value_balance": quote.stored_value_balance,
+            "stored_value_used": quote.stored_value_used,
+            "stored_value_principal": quote.stored_value_principal,
+            "stored_value_bonus": quote.stored_value_bonus,
+            "stored_value_message": quote.stored_value_message,
         }
         return Response(QuoteOutputSerializer(body).data)

@@ -14,7 +14,9 @@ from members.models import Member, PaymentMethod, SalesChannel, Store
 from members.services import MAX_LINE_QUANTITY, MAX_PURCHASE_AMOUNT
 from rewards import rules
 from rewards.models import LedgerEntry, MembershipPlan, MembershipSubscription, Tier, TierHistory, TierPolicy
+from rewards.services.checkout import TENDER_KINDS
 from rewards.services.ledger import MAX_POINTS_PER_GRANT
+from rewards.services.stored_value import MAX_STORED_VALUE_AMOUNT
 
 
 class _SlugLookupField(serializers.SlugRelatedField):
@@ -87,6 +89,33 @@ class SalesChannelField(serializers.ChoiceField):
         super().__init__(choices=SalesChannel.choices, **kwargs)
 
 
+class TenderListSerializer(serializers.ListSerializer):
+    """Each kind at most once (docs/api.md "Tenders")."""
+
+    def validate(self, attrs):
+        kinds = [tender["kind"] for tender in attrs]
+        for kind in kinds:
+            if kinds.count(kind) > 1:
+                raise serializers.ValidationError(gettext("The tender “%(kind)s” is given twice.") % {"kind": kind})
+        return attrs
+
+
+class TenderSerializer(serializers.Serializer):
+    """A means of payment beside money and points: today only `stored_value`, the member's balance."""
+
+    kind = serializers.ChoiceField(choices=[(kind, kind) for kind in TENDER_KINDS])
+    amount = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=Decimal("0.00"), max_value=MAX_STORED_VALUE_AMOUNT
+    )
+
+    class Meta:
+        list_serializer_class = TenderListSerializer
+
+
+def tenders_field():
+    return TenderSerializer(many=True, required=False, max_length=len(TENDER_KINDS) + 1)
+
+
 class PurchaseInputSerializer(serializers.Serializer):
     # Absent or null: a walk-in sale (no member, no points).
     member = MemberNoField(required=False, allow_null=True, default=None)
@@ -102,6 +131,8 @@ class PurchaseInputSerializer(serializers.Serializer):
     # Priced at the till: the tier discount, this coupon and these points (docs/api.md).
     coupon_code = serializers.CharField(max_length=40, required=False, allow_blank=True, allow_null=True)
     points_to_use = serializers.IntegerField(min_value=0, max_value=MAX_POINTS_PER_GRANT, required=False, default=0)
+    # Paid beside money and points, e.g. [{"kind": "stored_value", "amount": "120.00"}].
+    tenders = tenders_field()
 
 
 class TierRefSerializer(serializers.Serializer):
@@ -122,6 +153,15 @@ class PostingOutputSerializer(serializers.Serializer):
     coupon_discount = serializers.DecimalField(max_digits=12, decimal_places=2)
     points_used = serializers.IntegerField()
     points_value = serializers.DecimalField(max_digits=12, decimal_places=2)
+    stored_value_used = serializers.DecimalField(max_digits=12, decimal_places=2)
+    stored_value_principal = serializers.DecimalField(max_digits=12, decimal_places=2)
+    stored_value_bonus = serializers.DecimalField(max_digits=12, decimal_places=2)
+    stored_value_balance = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        allow_null=True,
+        help_text=_("The member's stored value after this purchase; null when none was used."),
+    )
 
 
 class ReturnLineSerializer(serializers.Serializer):
@@ -150,6 +190,9 @@ class RefundOutputSerializer(serializers.Serializer):
     amount = serializers.DecimalField(max_digits=12, decimal_places=2)
     points_reversed = serializers.IntegerField()
     points_returned = serializers.IntegerField()
+    stored_value_returned = serializers.DecimalField(
+        max_digits=12, decimal_places=2, help_text=_("Of the amount, what went back to the stored-value balance.")
+    )
     points_balance = serializers.IntegerField()
     tier = TierRefSerializer(allow_null=True)
 

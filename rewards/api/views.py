@@ -60,7 +60,9 @@ class PurchasePostView(APIView):
         responses={
             201: PostingOutputSerializer,
             200: PostingOutputSerializer,
-            409: conflict("idempotency_conflict", "member_erased", "insufficient_points", "coupon_invalid"),
+            409: conflict(
+                "idempotency_conflict", "member_erased", "insufficient_points", "coupon_invalid", "insufficient_balance"
+            ),
         },
     )
     def post(self, request):
@@ -78,6 +80,7 @@ class PurchasePostView(APIView):
             total=values.get("total"),
             coupon_code=(values.get("coupon_code") or "").strip() or None,
             points_to_use=values["points_to_use"],
+            tenders=values.get("tenders"),
             actor=request.user,
         )
         return Response(

@@ -284,6 +284,33 @@ class PurchasePosting(models.Model):
     # give the points back with the dates they had.
     lots_taken = models.JSONField(_("lots drawn from"), default=list, db_default=[], blank=True)
     points_returned = models.PositiveIntegerField(_("points given back by returns"), default=0, db_default=0)
+    # Paid from the member's stored value (a tender beside money and points): the amount, its bonus
+    # share (the rest is principal; points never earn on the bonus share), the balance just after,
+    # and what returns have given back to the balance.
+    stored_value_paid = models.DecimalField(
+        _("paid from stored value"),
+        max_digits=12,
+        decimal_places=2,
+        default=Decimal("0.00"),
+        db_default=Decimal("0.00"),
+    )
+    stored_value_bonus = models.DecimalField(
+        _("stored-value bonus share"),
+        max_digits=12,
+        decimal_places=2,
+        default=Decimal("0.00"),
+        db_default=Decimal("0.00"),
+    )
+    stored_value_balance = models.DecimalField(
+        _("stored value after"), max_digits=12, decimal_places=2, default=Decimal("0.00"), db_default=Decimal("0.00")
+    )
+    stored_value_returned = models.DecimalField(
+        _("stored value given back by returns"),
+        max_digits=12,
+        decimal_places=2,
+        default=Decimal("0.00"),
+        db_default=Decimal("0.00"),
+    )
     created_at = models.DateTimeField(_("posted at"), auto_now_add=True)
 
     class Meta:
@@ -309,6 +336,13 @@ class PurchaseRefund(models.Model):
     amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
     points_reversed = models.IntegerField(_("points reversed"))
     points_returned = models.PositiveIntegerField(_("points given back"), default=0)
+    stored_value_returned = models.DecimalField(
+        _("given back to stored value"),
+        max_digits=12,
+        decimal_places=2,
+        default=Decimal("0.00"),
+        db_default=Decimal("0.00"),
+    )
     # The goods returned: [[purchase item id, quantity], …] (empty: a refund by amount).
     lines = models.JSONField(_("lines returned"), default=list, blank=True)
     reason = models.CharField(_("reason"), max_length=200, blank=True)

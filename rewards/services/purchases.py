@@ -4,8 +4,11 @@ A till's purchase (`apply_member_pricing`, or an API call with `coupon_code` / `
 priced by `rewards.services.checkout.quote_checkout` inside the transaction, after the member's
 and the account's row locks: the tier discount and coupon are recorded with it, the coupon is
 redeemed and the points paid are spent (oldest lots first, a `spend` row linked to the purchase)
-in the same transaction, and points are earned on the money paid only. A walk-in (no member) is
-recorded with no points, ledger rows or tier.
+in the same transaction, and points are earned on the money paid only. Stored value given as a
+tender (`tenders`) is paid from the member's balance in the same transaction
+(`stored_value.pay_from_balance`, linked to the purchase): its principal share counts as money for
+earning, its bonus share never does; a short balance rolls the whole posting back. A walk-in (no
+member) is recorded with no points, ledger rows or tier.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from members.services import DuplicatePurchase, PurchaseLine
 from rewards import _sql, lock_objects, rules, selectors
 from rewards.errors import CouponInvalid, IdempotencyConflict, InsufficientPoints
 from rewards.models import Coupon, LedgerEntry, PurchasePosting, Tier, TierHistory
-from rewards.services import checkout, earning, ledger
+from rewards.services import checkout, earning, ledger, stored_value
 from rewards.services import coupons as coupon_services
 
 ZERO = Decimal("0.00")
@@ -47,6 +50,13 @@ class PostingResult:
     coupon_discount: Decimal = ZERO
     coupon: Coupon | None = None
     tier_before: Tier | None = None
+    stored_value_used: Decimal = ZERO
+    stored_value_bonus: Decimal = ZERO  # its bonus share; the rest is principal
+    stored_value_balance: Decimal | None = None  # the member's stored value just after; None: not used
+
+    @property
+    def stored_value_principal(self) -> Decimal:
+        return self.stored_value_used - self.stored_value_bonus
 
 
 def _norm_money(value) -> str | None:
@@ -71,6 +81,7 @@ def request_fingerprint(
     coupon_code: str | None = None,
     points_to_use: int = 0,
     apply_member_pricing: bool = False,
+    stored_value: Decimal = ZERO,
 ) -> str:
     """A hash of the normalised request: equal bodies (in any key or line order) hash equal.
 
@@ -102,6 +113,8 @@ def request_fingerprint(
         body["points_to_use"] = int(points_to_use)
     if apply_member_pricing:
         body["member_pricing"] = True
+    if stored_value:
+        body["tenders"] = {checkout.STORED_VALUE: _norm_money(stored_value)}
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -139,6 +152,9 @@ def _result(posting: PurchasePosting, *, created: bool) -> PostingResult:
         coupon_discount=posting.coupon_discount,
         coupon=posting.coupon,
         tier_before=posting.tier_before,
+        stored_value_used=posting.stored_value_paid,
+        stored_value_bonus=posting.stored_value_bonus,
+        stored_value_balance=posting.stored_value_balance if posting.stored_value_paid else None,
     )
 
 
@@ -157,6 +173,7 @@ def post_purchase(
     coupon_code: str | None = None,
     points_to_use: int = 0,
     apply_member_pricing: bool = False,
+    tenders=None,
 ) -> PostingResult:
     """Record a purchase, earn its points, add its spend and upgrade the tier, all or nothing.
 
@@ -164,7 +181,9 @@ def post_purchase(
     (`quote_checkout`) is taken under the member's and account's locks and recorded as is — the
     tier discount and coupon as order discounts, the points paid as a tender — and `total` may not
     be given. A coupon that cannot be used raises CouponInvalid; points beyond the balance raise
-    InsufficientPoints; points beyond the cap or below the minimum are a ValidationError:
+    InsufficientPoints; points beyond the cap or below the minimum are a ValidationError; stored
+    value (`tenders`, see `checkout.stored_value_asked`) beyond what is left to pay is a
+    ValidationError, beyond the balance (read under its lock) InsufficientBalance:
     nothing is written in each case. `member` None records a walk-in sale: no points, no ledger
     rows, no tier.
 
@@ -175,7 +194,8 @@ def post_purchase(
     """
     external_ref = (external_ref or "").strip()
     points_to_use = _points_asked(points_to_use)
-    priced = bool(apply_member_pricing or coupon_code or points_to_use)
+    sv_asked = checkout.stored_value_asked(tenders)
+    priced = bool(apply_member_pricing or coupon_code or points_to_use or sv_asked)
     if priced and total is not None:
         raise ValidationError(
             {"total": [_("A purchase priced at the till takes its total from the quote; leave the total out.")]}
@@ -192,6 +212,7 @@ def post_purchase(
         coupon_code=coupon_code,
         points_to_use=points_to_use,
         apply_member_pricing=priced,
+        stored_value=sv_asked,
     )
     posting = _posting_for(external_ref) if external_ref else None
     if posting is not None:
@@ -213,6 +234,7 @@ def post_purchase(
             priced=priced,
             coupon_code=coupon_code,
             points_to_use=points_to_use,
+            sv_asked=sv_asked,
         )
     except DuplicatePurchase:
         posting = _posting_for(external_ref)
@@ -234,8 +256,19 @@ def _points_asked(points_to_use) -> int:
     return points
 
 
-def _check_quote(quote: checkout.Quote, *, member: Member | None, coupon_code: str | None, points_to_use: int):
-    """Refuse, before anything is written, a coupon or points the quote did not apply."""
+def _check_quote(
+    quote: checkout.Quote, *, member: Member | None, coupon_code: str | None, points_to_use: int, sv_asked=ZERO
+):
+    """Refuse, before anything is written, a coupon, points or stored value the quote did not apply."""
+    if sv_asked and quote.stored_value_used != sv_asked:
+        raise ValidationError(
+            {
+                "tenders": [
+                    _("¥%(asked)s from stored value is more than the ¥%(due)s left to pay after points.")
+                    % {"asked": sv_asked, "due": quote.stored_value_used}
+                ]
+            }
+        )
     if coupon_code and not (quote.coupon is not None and quote.coupon.valid):
         raise CouponInvalid(quote.coupon.detail, reason=quote.coupon.reason)
     if points_to_use and quote.points_used != points_to_use:
@@ -262,6 +295,7 @@ def _post_new(
     priced=False,
     coupon_code=None,
     points_to_use=0,
+    sv_asked=ZERO,
 ):
     if member is None:
         return _post_walk_in(
@@ -277,6 +311,7 @@ def _post_new(
             priced=priced,
             coupon_code=coupon_code,
             points_to_use=points_to_use,
+            sv_asked=sv_asked,
         )
     quote = None
     tiers = selectors.tiers()
@@ -292,9 +327,10 @@ def _post_new(
             points_to_use=points_to_use,
             account=account,
             for_posting=True,
+            tenders=[checkout.Tender(checkout.STORED_VALUE, sv_asked)] if sv_asked else None,
         )
-        _check_quote(quote, member=member, coupon_code=coupon_code, points_to_use=points_to_use)
-        total = quote.amount_due
+        _check_quote(quote, member=member, coupon_code=coupon_code, points_to_use=points_to_use, sv_asked=sv_asked)
+        total = quote.money_total  # money and stored value; the points' value is recorded apart
     purchase = members_services.record_purchase(  # takes the member's row lock first
         member=member,
         external_ref=external_ref,
@@ -331,13 +367,29 @@ def _post_new(
             actor=actor,
             taken=lots_taken,
         )
+    paid_from_balance = None
+    if quote is not None and quote.stored_value_used:
+        # After the member's and the points account's locks, as every posting takes them; the
+        # stored-value account is locked last. A short balance raises InsufficientBalance out of
+        # this transaction: the purchase, the coupon and the points above roll back with it.
+        paid_from_balance = stored_value.pay_from_balance(
+            member=member,
+            amount=quote.stored_value_used,
+            external_ref=stored_value_payment_ref(purchase),
+            purchase=purchase,
+            store=store,
+            actor=actor,
+        )
+    sv_bonus = -paid_from_balance.bonus_delta if paid_from_balance else ZERO
     lines = [  # the lines just written, as `record_purchase` returns them (no re-read)
         rules.Line(sku=item.sku, line_total=item.line_total, product_id=item.product_id, category_id=item.category_id)
         for item in purchase.lines
     ]
     preview = earning.points_for_purchase(
         lines=lines,
-        paid=purchase.total,  # the money paid: points never earn points
+        # The money paid, stored-value principal included: points never earn points, and the
+        # stored value's bonus share (the shop's own money) never earns either.
+        paid=purchase.total - sv_bonus,
         member=member,
         store_id=purchase.store_id,
         channel=purchase.channel,
@@ -374,8 +426,17 @@ def _post_new(
         points_used=quote.points_used if quote else 0,
         points_value=quote.points_value if quote else ZERO,
         lots_taken=[[expires_on.isoformat(), points] for expires_on, points in lots_taken],
+        stored_value_paid=quote.stored_value_used if paid_from_balance else ZERO,
+        stored_value_bonus=sv_bonus,
+        stored_value_balance=paid_from_balance.total if paid_from_balance else ZERO,
     )
     return _result(posting, created=True)
+
+
+def stored_value_payment_ref(purchase: Purchase) -> str:
+    """The external reference of a purchase's stored-value payment: derived from the purchase (one
+    payment each), short enough for any purchase reference."""
+    return f"purchase-{purchase.pk}:sv"
 
 
 def _post_walk_in(
@@ -392,15 +453,24 @@ def _post_walk_in(
     priced,
     coupon_code,
     points_to_use,
+    sv_asked=ZERO,
 ):
     """A sale to a customer who is not a member: recorded (it counts in the sales figures) at its
     price — no tier discount, no coupon, no points paid or earned, no ledger row."""
     if priced:
-        quote = checkout.quote_checkout(member=None, items=items, coupon_code=coupon_code, points_to_use=points_to_use)
+        quote = checkout.quote_checkout(
+            member=None,
+            items=items,
+            coupon_code=coupon_code,
+            points_to_use=points_to_use,
+            tenders=[checkout.Tender(checkout.STORED_VALUE, sv_asked)] if sv_asked else None,
+        )
         if coupon_code:
             raise CouponInvalid(quote.coupon.detail, reason=quote.coupon.reason)
         if points_to_use:
             raise ValidationError({"points_to_use": [quote.points_message]})
+        if sv_asked:
+            raise ValidationError({"tenders": [quote.stored_value_message]})
     purchase = members_services.record_purchase(
         member=None,
         external_ref=external_ref,

@@ -6,7 +6,13 @@ unit, the share of what the customer paid for it as they paid it: the money shar
 line's part of the money paid after the order's discounts) and the points share as points (a
 `spend_return` credit, with the expiry dates the points had when spent, latest first). Both are
 cumulative and rounded down, so returning everything gives back exactly the money and the points
-paid. The points earned are reversed as for any refund. Returned quantities are kept per line
+paid. The points earned are reversed as for any refund.
+
+Stored value: of the money a refund gives back (by lines or by amount), the share the stored value
+paid of the purchase goes back to the balance (`stored_value.refund_to_balance`, principal and bonus
+in the payment's own proportion), cumulatively — share_of(paid from stored value, refunded so far /
+total), rounded down, all of it once the purchase is refunded in full — so returns never give back
+more than the balance paid; the rest is money back. Returned quantities are kept per line
 (`PurchaseItem.returned_quantity`) and never exceed what was bought.
 
 Policy for points already spent: the reversal is taken from the purchase's own lot first, then
@@ -42,7 +48,7 @@ from rewards.models import (
     TierHistory,
     TierPolicy,
 )
-from rewards.services import ledger
+from rewards.services import ledger, stored_value
 from rewards.services import tiers as tier_rules
 
 MONEY = Decimal("0.01")
@@ -56,7 +62,12 @@ class RefundResult:
     tier: Tier | None  # None for a walk-in sale
     created: bool
     points_returned: int = 0  # points that paid for the goods returned, given back
-    amount: Decimal = Decimal("0.00")
+    amount: Decimal = Decimal("0.00")  # money and stored value given back
+    stored_value_returned: Decimal = Decimal("0.00")  # of `amount`, back to the stored-value balance
+
+    @property
+    def money_back(self) -> Decimal:
+        return self.amount - self.stored_value_returned
 
 
 def _result(refund: PurchaseRefund, *, created: bool) -> RefundResult:
@@ -68,6 +79,7 @@ def _result(refund: PurchaseRefund, *, created: bool) -> RefundResult:
         created=created,
         points_returned=refund.points_returned,
         amount=refund.amount,
+        stored_value_returned=refund.stored_value_returned,
     )
 
 
@@ -90,6 +102,7 @@ class ReturnQuote:
     tier: Tier | None  # the member's tier now (None for a walk-in)
     tier_after: Tier | None  # … and after the return
     messages: list[str] = field(default_factory=list)
+    stored_value_back: Decimal = Decimal("0.00")  # of `money_back`, returned to the stored-value balance
 
 
 def _amount(value) -> Decimal:
@@ -174,6 +187,19 @@ def _shares_back(
     return money, points
 
 
+def _stored_value_back(purchase: Purchase, posting: PurchasePosting | None, amount: Decimal) -> Decimal:
+    """The part of a refund of `amount` that returns to the stored-value balance: the cumulative
+    share of what the balance paid once `refunded_total + amount` of the total is refunded, less
+    what returns already gave back (never more than the balance paid)."""
+    paid = posting.stored_value_paid if posting is not None else Decimal("0.00")
+    if paid <= 0 or amount <= 0:
+        return Decimal("0.00")
+    target = rules.share_of(paid, returned=purchase.refunded_total + amount, whole=purchase.total)
+    return min(
+        max(target - posting.stored_value_returned, Decimal("0.00")), paid - posting.stored_value_returned, amount
+    )
+
+
 def _points_to_reverse(
     purchase: Purchase, posting: PurchasePosting | None, lot: PointsLot | None, amount: Decimal
 ) -> int:
@@ -216,12 +242,15 @@ def quote_return(*, purchase: Purchase, lines: list[tuple[int, int]]) -> ReturnQ
     posting = PurchasePosting.objects.filter(purchase=purchase).first()
     money, points_back = _shares_back(purchase, items, returning, posting)
     reversed_points = _points_to_reverse(purchase, posting, _earned_lot(purchase) if posting else None, money)
+    sv_back = _stored_value_back(purchase, posting, money)
     if purchase.member_id is None:
         return ReturnQuote(purchase, returning, money, 0, 0, 0, None, None)
     account = PointsAccount.objects.select_related("tier").filter(member_id=purchase.member_id).first()
     if account is None:
         tier = selectors.entry_tier()
-        return ReturnQuote(purchase, returning, money, points_back, reversed_points, 0, tier, tier)
+        return ReturnQuote(
+            purchase, returning, money, points_back, reversed_points, 0, tier, tier, stored_value_back=sv_back
+        )
     after = _tier_after(account, purchase=purchase, money=money, points=reversed_points, all_tiers=selectors.tiers())
     return ReturnQuote(
         purchase=purchase,
@@ -232,6 +261,7 @@ def quote_return(*, purchase: Purchase, lines: list[tuple[int, int]]) -> ReturnQ
         points_balance=account.balance + points_back - reversed_points,
         tier=account.tier,
         tier_after=after,
+        stored_value_back=sv_back,
     )
 
 
@@ -331,6 +361,7 @@ def refund_purchase(
             raise RefundExceedsPurchase(
                 _("Only %(left)s of purchase %(ref)s is left to refund.") % {"left": left, "ref": purchase.external_ref}
             )
+    sv_back = _stored_value_back(purchase, posting, requested)  # before record_refund moves refunded_total
     # Recorded first, so the tier below counts the purchase net of this refund (window bases read it).
     member_services.record_refund(purchase=purchase, amount=requested, returned=returned)
     account = None
@@ -368,8 +399,10 @@ def refund_purchase(
                     actor=actor,
                 )
                 posting.points_returned += points_back
-            if reversed_points or points_back:
-                posting.save(update_fields=["points_reversed", "points_returned"])
+            if sv_back:
+                posting.stored_value_returned += sv_back
+            if reversed_points or points_back or sv_back:
+                posting.save(update_fields=["points_reversed", "points_returned", "stored_value_returned"])
             ledger.retier(account, tiers=tiers, reason=TierHistory.Reason.REFUND, purchase=purchase)
             ledger.save_account(account)
     try:
@@ -385,9 +418,19 @@ def refund_purchase(
                 points_balance=account.balance if account is not None else 0,
                 tier=account.tier if account is not None else None,
                 actor=ledger.real_actor(actor),
+                stored_value_returned=sv_back,
             )
     except IntegrityError:  # the same reference, used at this moment for another member's purchase
         raise IdempotencyConflict(
             _("The refund reference “%(ref)s” was already used for a different refund.") % {"ref": external_ref}
         ) from None
+    if sv_back:
+        # The member's row is locked above; the stored-value account is locked last, as in posting.
+        stored_value.refund_to_balance(
+            purchase=purchase,
+            amount=sv_back,
+            external_ref=f"refund-{refund.pk}:sv",
+            store=purchase.store,
+            actor=actor,
+        )
     return _result(refund, created=True)
