@@ -3,6 +3,8 @@ services and the API. Regular members get 10% off and earn 1 point per yuan paid
 with a +¥100 rule leaves principal 500 and bonus 100, so a payment of ¥120 takes ¥100 principal
 and ¥20 bonus (in proportion)."""
 
+import json
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -338,6 +340,159 @@ def test_api_refund_answers_the_stored_value_returned(api_staff, member):
     assert answer.status_code in (200, 201), answer.content
     assert (answer.json()["amount"], answer.json()["stored_value_returned"]) == ("180.00", "120.00")
     assert balances(member) == (D("500.00"), D("100.00"))
+
+
+# --- the till pages ---------------------------------------------------------------------------
+
+
+def till_client(user):
+    from django.test import Client
+
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    client.force_login(user)
+    return client
+
+
+def till_basket(member, **extra):
+    factories.product("ROSE-11", "11枝红玫瑰花束", "200.00")
+    return {"member_no": member.member_no, "lines": [{"sku": "ROSE-11", "quantity": 1}]} | extra
+
+
+def till_quote(client, body):
+    return client.post("/admin/till/quote/", json.dumps(body), content_type="application/json")
+
+
+def till_confirm(client, body):
+    return client.post(
+        "/admin/till/confirm/",
+        {"key": f"TILL-{uuid.uuid4().hex}", "basket": json.dumps(body), "payment_method": "wechat_pay"},
+    )
+
+
+def test_the_till_quote_shows_the_balance_and_the_stored_value_used(store_staff, member):
+    client = till_client(store_staff)
+    figures = till_quote(client, till_basket(member, stored_value="120")).json()
+    assert (figures["stored_value_balance"], figures["stored_value_used"], figures["amount_due"]) == (
+        "600.00",
+        "120.00",
+        "60.00",
+    )
+    assert figures["points_to_earn"] == 160
+    empty = till_quote(client, till_basket(member, stored_value="")).json()
+    assert (empty["stored_value_balance"], empty["stored_value_used"]) == ("600.00", "0.00")
+    assert till_quote(client, till_basket(member)).json()["stored_value_balance"] is None
+    refused = till_quote(client, till_basket(member, stored_value="-5"))
+    assert refused.status_code == 400
+    assert "negative" in refused.json()["error"]
+
+
+def test_the_till_quote_with_stored_value_costs_one_query_more_and_none_without(store_staff, member):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = till_client(store_staff)
+    plain = till_basket(member)
+    with_tender = plain | {"stored_value": "120"}
+    till_quote(client, plain)  # warm the per-process caches
+    with CaptureQueriesContext(connection) as without:
+        assert till_quote(client, plain).status_code == 200
+    with CaptureQueriesContext(connection) as paying:
+        assert till_quote(client, with_tender).status_code == 200
+    assert len(paying) == len(without) + 1
+    assert not any("storedvalue" in query["sql"] for query in without.captured_queries)
+
+
+def test_confirming_at_the_till_pays_from_the_balance_and_the_receipt_shows_it(store_staff, member):
+    client = till_client(store_staff)
+    response = till_confirm(client, till_basket(member, stored_value="120.00"))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    purchase = Purchase.objects.get()
+    assert payments_of(purchase)[0].principal_delta == D("-100.00")
+    assert balances(member) == (D("400.00"), D("80.00"))
+    page = client.get(response["Location"]).content.decode()
+    assert "Paid from stored value" in page and "¥120.00" in page and "¥480.00" in page
+
+
+def test_confirming_beyond_the_balance_shows_the_reason_and_records_nothing(store_staff, member):
+    client = till_client(store_staff)
+    factories.product("BIG-1", "大花篮", "1000.00")
+    body = {"member_no": member.member_no, "lines": [{"sku": "BIG-1", "quantity": 1}], "stored_value": "700"}
+    response = till_confirm(client, body)
+    assert response.status_code == 409
+    assert "stored-value balance" in response.content.decode()
+    assert not Purchase.objects.exists()
+
+
+def staff_without_stored_value_payment():
+    from django.contrib.auth.models import Permission
+
+    from loyalty_crm.roles import STORE_STAFF
+    from tests.conftest import make_user
+
+    user = make_user("till-no-sv", STORE_STAFF)
+    permission = Permission.objects.get(codename="pay_stored_value")
+    for group in user.groups.all():
+        group.permissions.remove(permission)
+    user = type(user).objects.get(pk=user.pk)
+    assert user.has_perm("rewards.add_purchaseposting") and not user.has_perm("rewards.pay_stored_value")
+    return user
+
+
+def test_staff_without_the_payment_permission_cannot_take_stored_value_at_the_till(member):
+    user = staff_without_stored_value_payment()
+    response = till_confirm(till_client(user), till_basket(member, stored_value="10"))
+    assert response.status_code == 403
+    assert not Purchase.objects.exists()
+    assert balances(member) == (D("500.00"), D("100.00"))
+
+
+def test_staff_without_the_payment_permission_cannot_take_stored_value_over_the_api(member):
+    from tests.conftest import token_client
+
+    api = token_client(staff_without_stored_value_payment())
+    assert api.post(PURCHASES, purchase_body(member), format="json").status_code == 403
+    assert not Purchase.objects.exists()
+    body = purchase_body(member, tenders=[{"kind": "stored_value", "amount": "0.00"}])
+    assert api.post(PURCHASES, body, format="json").status_code == 201
+
+
+def test_topping_up_at_the_till_offers_the_rules_that_apply_and_records_once(store_staff, member):
+    client = till_client(store_staff)
+    bigger = rule("1000.00", "150.00", name="充1000送150")
+    offered = client.get("/admin/till/top-up/", {"member_no": member.member_no, "amount": "1000"}).json()
+    assert offered["rules"][0]["id"] == bigger.pk
+    small = client.get("/admin/till/top-up/", {"member_no": member.member_no, "amount": "600"}).json()
+    assert bigger.pk not in [r["id"] for r in small["rules"]]
+    body = {
+        "key": f"TOPUP-{uuid.uuid4().hex}",
+        "member_no": member.member_no,
+        "amount": "1000.00",
+        "payment_method": "cash",
+        "rule": str(bigger.pk),
+    }
+    first = client.post("/admin/till/top-up/", body)
+    assert first.status_code == 201, first.content
+    assert first.json()["stored_value_balance"] == "1750.00"
+    again = client.post("/admin/till/top-up/", body)
+    assert (again.status_code, again.json()["stored_value_balance"]) == (200, "1750.00")
+    assert balances(member) == (D("1500.00"), D("250.00"))
+    bad = client.post("/admin/till/top-up/", body | {"key": f"TOPUP-{uuid.uuid4().hex}", "amount": "-1"})
+    assert bad.status_code == 400
+    assert balances(member) == (D("1500.00"), D("250.00"))
+
+
+def test_topping_up_at_the_till_needs_the_top_up_permission(member, support):
+    client = till_client(support)
+    assert client.get("/admin/till/top-up/", {"member_no": member.member_no, "amount": "1"}).status_code == 403
+
+
+def test_the_returns_quote_shows_the_stored_value_share(store_staff, member):
+    client = till_client(store_staff)
+    till_confirm(client, till_basket(member, stored_value="120.00"))
+    purchase = Purchase.objects.get()
+    (item,) = PurchaseItem.objects.filter(purchase=purchase)
+    figures = client.post(f"/admin/till/returns/{purchase.pk}/quote/", {f"qty-{item.pk}": "1"}).json()
+    assert (figures["money_back"], figures["stored_value_back"]) == ("180.00", "120.00")
 
 
 # --- two tills at once (PostgreSQL, real threads) ----------------------------------------------

@@ -1,8 +1,10 @@
 """Points API: thin views that validate, call one service or selector, and render."""
 
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -69,6 +71,10 @@ class PurchasePostView(APIView):
         data = PurchaseInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
+        if any(tender["amount"] for tender in values.get("tenders") or []) and not request.user.has_perm(
+            "rewards.pay_stored_value"
+        ):
+            raise PermissionDenied(_("You may not take payment from a member's stored value."))
         result = services.post_purchase(
             member=values["member"],
             external_ref=values["external_ref"],

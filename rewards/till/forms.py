@@ -15,6 +15,8 @@ from django.utils.translation import gettext_lazy
 from members.models import Member, PaymentMethod, Product
 from members.selectors import till_product_by_sku
 from members.services import PurchaseLine
+from rewards.services.checkout import STORED_VALUE, Tender, stored_value_asked
+from rewards.services.stored_value import TOP_UP_PAYMENT_CHOICES
 
 OVERRIDE_PRICE = "rewards.override_till_price"
 MAX_LINES = 100
@@ -22,6 +24,7 @@ MAX_QUANTITY = 9999
 MAX_POINTS = 100_000_000
 MONEY = Decimal("0.01")
 TILL_KEY = re.compile(r"^TILL-[0-9a-f]{32}$")
+TOP_UP_KEY = re.compile(r"^TOPUP-[0-9a-f]{32}$")
 
 
 class PriceOverrideRefused(Exception):
@@ -52,10 +55,20 @@ class Basket:
     lines: list[TillLine]
     coupon_code: str
     points_to_use: int
+    # The stored value to pay; None when the page sent none (then the quote reads no balance).
+    stored_value: Decimal | None = None
 
     @property
     def items(self) -> list[PurchaseLine]:
         return [line.as_purchase_line() for line in self.lines]
+
+    @property
+    def tenders(self) -> list[Tender] | None:
+        """The tenders for `quote_checkout` / `post_purchase`: given (even at 0) for a member whenever
+        the page sent the stored-value box, so the quote shows the balance."""
+        if self.member is None or self.stored_value is None:
+            return None
+        return [Tender(STORED_VALUE, self.stored_value)] if self.stored_value else []
 
 
 def _money(value, *, line: int, label: str) -> Decimal:
@@ -157,10 +170,24 @@ def parse_basket(data: dict, *, user, walk_in_allowed: bool = True) -> Basket:
         )
     coupon_code = str(data.get("coupon_code") or "").strip()[:64]
     points = _points(data.get("points_to_use"))
-    if member is None and (coupon_code or points):
+    stored_value = _stored_value(data.get("stored_value"))
+    if member is None and (coupon_code or points or stored_value):
         # The quote says why for a walk-in; posting would refuse it too.
-        points = 0
-    return Basket(member=member, lines=lines, coupon_code=coupon_code, points_to_use=points)
+        points, stored_value = 0, None
+    return Basket(member=member, lines=lines, coupon_code=coupon_code, points_to_use=points, stored_value=stored_value)
+
+
+def _stored_value(value) -> Decimal | None:
+    """The stored-value box: absent → None; empty → 0; else an amount (checked by the checkout's
+    own tender check, so the till and the API refuse the same amounts in the same words)."""
+    if value is None:
+        return None
+    if str(value).strip() == "":
+        return Decimal("0.00")
+    try:
+        return stored_value_asked([{"kind": STORED_VALUE, "amount": str(value).strip()}])
+    except ValidationError as error:
+        raise ValidationError(" ".join(error.messages)) from None
 
 
 def basket_from_json(text: str) -> dict:
@@ -181,6 +208,17 @@ class ConfirmForm(forms.Form):
     payment_method = forms.ChoiceField(
         label=gettext_lazy("Payment method"), choices=PaymentMethod.choices, initial=PaymentMethod.WECHAT_PAY
     )
+
+
+class TopUpForm(forms.Form):
+    """A top-up at the till: the key drawn with the page, the member, the amount taken outside the
+    system, how it was paid and the rule chosen (optional)."""
+
+    key = forms.RegexField(regex=TOP_UP_KEY)
+    member_no = forms.CharField(max_length=16)
+    amount = forms.DecimalField(label=gettext_lazy("Amount paid (¥)"), max_digits=12, decimal_places=2)
+    payment_method = forms.ChoiceField(label=gettext_lazy("Paid by"), choices=TOP_UP_PAYMENT_CHOICES)
+    rule = forms.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
 
 
 class PartnerCodeForm(forms.Form):

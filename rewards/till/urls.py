@@ -15,6 +15,7 @@ def urls_for(site) -> list:
         path("till/scan/", wrap(views.scan_view), name="till_scan"),
         path("till/quote/", wrap(views.quote_view), name="till_quote"),
         path("till/confirm/", wrap(views.confirm_view), name="till_confirm"),
+        path("till/top-up/", wrap(views.top_up_view), name="till_top_up"),
         path("till/partner-code/", wrap(views.partner_code_view), name="till_partner_code"),
         path("till/receipt/<int:purchase_id>/", wrap(views.receipt_view), name="till_receipt"),
         path("till/returns/", wrap(views.returns_view), name="till_returns"),

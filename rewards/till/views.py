@@ -17,16 +17,16 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from loyalty_crm.errors import DomainError
 from members.models import Member, Purchase, PurchaseItem
 from members.selectors import till_lookup, till_products
-from rewards import selectors
-from rewards.models import Coupon
+from rewards import selectors, selectors_stored_value
+from rewards.models import Coupon, TopUpRule
 from rewards.services import checkout as checkout_services
 from rewards.services import coupons as coupon_services
-from rewards.services import post_purchase, refund_purchase
+from rewards.services import post_purchase, refund_purchase, stored_value
 from rewards.services.refunds import quote_return
 from rewards.till import codes
 from rewards.till.forms import (
@@ -35,6 +35,7 @@ from rewards.till.forms import (
     PriceOverrideRefused,
     RefundWithoutGoodsForm,
     ReturnForm,
+    TopUpForm,
     basket_from_json,
     parse_basket,
 )
@@ -43,6 +44,8 @@ USE_TILL = "rewards.add_purchaseposting"
 RETURN_GOODS = "rewards.add_purchaserefund"
 REFUND_WITHOUT_GOODS = "rewards.refund_without_goods"
 OVERRIDE_PRICE = "rewards.override_till_price"
+TOP_UP = "rewards.top_up_stored_value"
+PAY_STORED_VALUE = "rewards.pay_stored_value"
 MAX_BODY = 200_000
 
 
@@ -104,6 +107,10 @@ def _page_strings() -> dict:
         "points_max": _("At most %(points)s points on this basket"),
         "quote_failed": _("The total could not be worked out."),
         "partner_ok": _("Partner code accepted: coupon %(code)s applied."),
+        "stored_value_balance": _("Stored value: ¥%(balance)s"),
+        "no_rule": _("No rule (no bonus)"),
+        "rule_label": _("%(name)s (from ¥%(pay)s: +¥%(bonus)s)"),
+        "top_up_failed": _("The top-up could not be recorded."),
         "yes": _("yes"),
         "no": _("no"),
     }
@@ -149,7 +156,12 @@ def till_view(request, *, form: ConfirmForm | None = None, error: str = "", bask
         "initial_member": initial_member,
         "strings": _page_strings(),
         "may_override_price": request.user.has_perm(OVERRIDE_PRICE),
+        "may_top_up": request.user.has_perm(TOP_UP),
+        "may_pay_stored_value": request.user.has_perm(PAY_STORED_VALUE),
+        "top_up_key": f"TOPUP-{uuid.uuid4().hex}",
+        "top_up_methods": stored_value.TOP_UP_PAYMENT_CHOICES,
         "urls": {
+            "top_up": reverse("admin:till_top_up"),
             "lookup": reverse("admin:till_lookup"),
             "products": reverse("admin:till_products"),
             "scan": reverse("admin:till_scan"),
@@ -238,6 +250,9 @@ def _quote_json(basket, quote) -> dict:
         "tier_after": _tier(tier_after),
         "tier_upgrade": bool(tier_after is not None and quote.tier is not None and tier_after.pk != quote.tier.pk),
         "free_delivery": quote.free_delivery,
+        "stored_value_balance": None if quote.stored_value_balance is None else _money(quote.stored_value_balance),
+        "stored_value_used": _money(quote.stored_value_used),
+        "stored_value_message": quote.stored_value_message,
     }
 
 
@@ -256,6 +271,7 @@ def quote_view(request):
         items=basket.items,
         coupon_code=basket.coupon_code or None,
         points_to_use=basket.points_to_use,
+        tenders=basket.tenders,
     )
     return JsonResponse(_quote_json(basket, quote))
 
@@ -280,6 +296,14 @@ def confirm_view(request):
         return till_view(request, form=form, error=str(refused), basket=raw, status=403)
     except ValidationError as error:
         return till_view(request, form=form, error=_messages_of(error), basket=raw, status=400)
+    if basket.stored_value and not request.user.has_perm(PAY_STORED_VALUE):
+        return till_view(
+            request,
+            form=form,
+            error=_("You may not take payment from a member's stored value."),
+            basket=raw,
+            status=403,
+        )
     try:
         result = post_purchase(
             member=basket.member,
@@ -291,6 +315,7 @@ def confirm_view(request):
             payment_method=form.cleaned_data["payment_method"],
             coupon_code=basket.coupon_code or None,
             points_to_use=basket.points_to_use,
+            tenders=basket.tenders,
             apply_member_pricing=True,
             actor=request.user,
         )
@@ -327,6 +352,85 @@ def partner_code_view(request):
     except DomainError as error:
         return _error(error.detail, status=409, code=error.code)
     return JsonResponse({"coupon_code": use.coupon.code})
+
+
+def _till_member(member_no) -> Member | None:
+    member_no = str(member_no or "").strip().upper()[:16]
+    return Member.objects.not_erased().filter(member_no=member_no).first() if member_no else None
+
+
+@require_http_methods(["GET", "POST"])
+def top_up_view(request):
+    """Top up the chosen member's stored value at the counter, through `stored_value.top_up`.
+
+    GET `?member_no=&amount=`: the rules a top-up of that amount may use today
+    (`applicable_rules`). POST: the top-up, once per key drawn with the page (a retry answers the
+    first top-up); the answer carries the new balance and a fresh key for the next top-up."""
+    _require(request, USE_TILL)
+    _require(request, TOP_UP)
+    if request.method == "GET":
+        member = _till_member(request.GET.get("member_no"))
+        if member is None:
+            return _error(_("Choose a member first."))
+        try:
+            amount = Decimal(request.GET.get("amount") or "0")
+        except ArithmeticError:
+            amount = Decimal("0")
+        if not amount.is_finite() or amount <= 0:
+            return JsonResponse({"rules": []})
+        rules = selectors_stored_value.applicable_rules(member, amount)
+        return JsonResponse(
+            {
+                "rules": [
+                    {
+                        "id": rule.pk,
+                        "name": rule.name,
+                        "pay": _money(rule.pay_amount),
+                        "bonus": _money(rule.bonus_amount),
+                    }
+                    for rule in rules
+                ]
+            }
+        )
+    form = TopUpForm(request.POST)
+    if not form.is_valid():
+        return _error(" ".join(str(message) for errors in form.errors.values() for message in errors))
+    member = _till_member(form.cleaned_data["member_no"])
+    if member is None:
+        return _error(_("Choose a member first."))
+    rule = None
+    if form.cleaned_data["rule"]:
+        rule = TopUpRule.objects.filter(pk=form.cleaned_data["rule"]).first()
+        if rule is None:
+            return _error(_("This top-up rule no longer exists; choose another."))
+    try:
+        result = stored_value.top_up(
+            member=member,
+            amount=form.cleaned_data["amount"],
+            external_ref=form.cleaned_data["key"],
+            payment_method=form.cleaned_data["payment_method"],
+            rule=rule,
+            store=_store(request.user),
+            actor=request.user,
+        )
+    except ValidationError as error:
+        return _error(_messages_of(error))
+    except DomainError as error:
+        return _error(error.detail, status=409, code=error.code)
+    return JsonResponse(
+        {
+            "message": _("Topped up ¥%(amount)s (bonus ¥%(bonus)s); the stored value is now ¥%(total)s.")
+            % {
+                "amount": _money(result.top_up.amount),
+                "bonus": _money(result.top_up.bonus),
+                "total": _money(result.total),
+            },
+            "stored_value_balance": _money(result.total),
+            "created": result.created,
+            "next_key": f"TOPUP-{uuid.uuid4().hex}",
+        },
+        status=201 if result.created else 200,
+    )
 
 
 # --- the receipt ------------------------------------------------------------------------------
@@ -471,6 +575,7 @@ def return_quote_view(request, purchase_id: int):
     return JsonResponse(
         {
             "money_back": _money(quote.money_back),
+            "stored_value_back": _money(quote.stored_value_back),
             "points_back": quote.points_back,
             "points_reversed": quote.points_reversed,
             "tier": _tier(quote.tier),
@@ -528,8 +633,13 @@ def refund_without_goods_view(request, purchase_id: int):
 
 
 def _refund_message(result) -> str:
-    return _("Refunded ¥%(amount)s; %(points)d points reversed; the balance is now %(balance)d.") % {
+    message = _("Refunded ¥%(amount)s; %(points)d points reversed; the balance is now %(balance)d.") % {
         "amount": _money(result.refund.amount),
         "points": result.points_reversed,
         "balance": result.points_balance,
     }
+    if result.stored_value_returned:
+        message += " " + _("Of it, ¥%(amount)s went back to the stored value.") % {
+            "amount": _money(result.stored_value_returned)
+        }
+    return message

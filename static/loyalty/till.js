@@ -35,11 +35,14 @@
     const couponInput = el("till-coupon");
     const partnerInput = el("till-partner");
     const pointsInput = el("till-points");
+    const storedValueInput = el("till-stored-value");
+    const topUp = el("till-top-up"); // absent without the top-up permission
     const confirmButton = el("till-confirm");
     const linesBody = document.querySelector("#till-lines tbody");
     const mayOverride = root.dataset.mayOverridePrice === "1";
 
-    const state = { member: null, walkIn: false, lines: [], couponCode: "", points: 0 };
+    const state = { member: null, walkIn: false, lines: [], couponCode: "", points: 0, storedValue: "" };
+    let fitStoredValue = false; // "use all": take what the quote allowed
     let lastQuote = null;
     let quoteTimer = null;
     let quoteSeq = 0;
@@ -76,7 +79,7 @@
     }
 
     function basket() {
-      return {
+      const out = {
         member_no: state.member ? state.member.member_no : "",
         walk_in: state.walkIn,
         lines: state.lines.map(function (line) {
@@ -89,6 +92,11 @@
         coupon_code: state.couponCode,
         points_to_use: state.points,
       };
+      if (state.member) {
+        // Sent for a member (even empty), so the quote shows the stored-value balance.
+        out.stored_value = state.storedValue;
+      }
+      return out;
     }
 
     // --- messages --------------------------------------------------------------------------
@@ -115,7 +123,11 @@
         el("till-customer-name").textContent = T.walk_in;
         el("till-customer-detail").textContent = "";
       }
-      couponInput.disabled = partnerInput.disabled = pointsInput.disabled = state.walkIn;
+      couponInput.disabled = partnerInput.disabled = pointsInput.disabled = storedValueInput.disabled = state.walkIn;
+      el("till-stored-value-all").disabled = state.walkIn;
+      if (topUp) {
+        topUp.hidden = !state.member;
+      }
       el("till-coupon-apply").disabled = el("till-partner-accept").disabled = el("till-points-max").disabled =
         state.walkIn;
       say("till-member-message", "");
@@ -124,6 +136,8 @@
     function chooseMember(member) {
       state.member = member;
       state.walkIn = false;
+      state.storedValue = "";
+      storedValueInput.value = "";
       memberInput.value = "";
       showCustomer();
       requestQuote();
@@ -135,8 +149,10 @@
       state.walkIn = true;
       state.couponCode = "";
       state.points = 0;
+      state.storedValue = "";
       couponInput.value = "";
       pointsInput.value = "0";
+      storedValueInput.value = "";
       memberInput.value = "";
       showCustomer();
       requestQuote();
@@ -366,7 +382,7 @@
     }
 
     function clearFigures() {
-      ["subtotal", "tier_discount", "coupon_discount", "total", "points_value", "amount_due"].forEach(function (name) {
+      ["subtotal", "tier_discount", "coupon_discount", "total", "points_value", "stored_value_used", "amount_due"].forEach(function (name) {
         setFigure(name, "¥0.00");
       });
       ["points_used", "points_to_earn"].forEach(function (name) {
@@ -425,6 +441,7 @@
       setFigure("points_used", String(quote.points_used));
       setFigure("points_value", "−¥" + quote.points_value);
       setFigure("free_delivery", quote.free_delivery ? T.yes : T.no);
+      setFigure("stored_value_used", "−¥" + quote.stored_value_used);
       setFigure("amount_due", "¥" + quote.amount_due);
       setFigure("points_to_earn", String(quote.points_to_earn));
       if (quote.tier_after) {
@@ -444,8 +461,88 @@
       }
       const hint = state.walkIn ? "" : format(T.points_max, { points: quote.points_max }) + " · " + T.points_balance + " " + quote.points_balance;
       say("till-points-hint", quote.points_message ? hint + " · " + quote.points_message : hint, quote.points_message ? "bad" : "");
+      if (fitStoredValue) {
+        fitStoredValue = false;
+        storedValueInput.value = quote.stored_value_used;
+        state.storedValue = quote.stored_value_used;
+      }
+      if (quote.stored_value_balance !== null && quote.stored_value_balance !== undefined) {
+        const balance = format(T.stored_value_balance, { balance: quote.stored_value_balance });
+        say(
+          "till-stored-value-hint",
+          quote.stored_value_message ? balance + " · " + quote.stored_value_message : balance,
+          quote.stored_value_message ? "bad" : ""
+        );
+      } else {
+        say("till-stored-value-hint", "");
+      }
       say("till-quote-message", "");
       confirmButton.disabled = false;
+    }
+
+    function setStoredValue() {
+      state.storedValue = storedValueInput.value.trim();
+      requestQuote();
+    }
+
+    // --- top-up: money taken outside the system, a rule chosen from those that apply ------------
+
+    let rulesTimer = null;
+
+    function loadRules() {
+      const select = el("till-top-up-rule");
+      const amount = el("till-top-up-amount").value.trim();
+      if (!state.member || !amount) {
+        select.length = 1;
+        return;
+      }
+      getJSON(URLS.top_up, { member_no: state.member.member_no, amount: amount }).then(function (reply) {
+        select.length = 1;
+        (reply.ok ? reply.body.rules : []).forEach(function (rule, index) {
+          const option = new Option(format(T.rule_label, rule), String(rule.id));
+          select.add(option);
+          if (index === 0) {
+            option.selected = true; // the largest bonus first
+          }
+        });
+      });
+    }
+
+    function submitTopUp() {
+      if (!state.member) {
+        return;
+      }
+      const button = el("till-top-up-submit");
+      button.disabled = true;
+      post(
+        URLS.top_up,
+        {
+          key: el("till-top-up-key").value,
+          member_no: state.member.member_no,
+          amount: el("till-top-up-amount").value.trim(),
+          payment_method: el("till-top-up-method").value,
+          rule: el("till-top-up-rule").value,
+        },
+        true
+      ).then(
+        function (reply) {
+          button.disabled = false;
+          if (!reply.ok) {
+            say("till-top-up-message", reply.body.error || T.top_up_failed, "bad");
+            return;
+          }
+          el("till-top-up-key").value = reply.body.next_key;
+          el("till-top-up-amount").value = "";
+          el("till-top-up-rule").length = 1;
+          say("till-top-up-message", reply.body.message, "good");
+          say("till-stored-value-hint", format(T.stored_value_balance, { balance: reply.body.stored_value_balance }));
+          requestQuote();
+        },
+        function () {
+          button.disabled = false;
+          say("till-top-up-message", T.top_up_failed, "bad");
+        }
+      );
     }
 
     // --- coupon, partner code, points --------------------------------------------------------
@@ -490,7 +587,10 @@
     // points box) the keys go nowhere, so a fast burst ending in Enter is taken as a scan.
 
     const burst = { text: "", last: 0, first: 0 };
-    const TEXT_BOXES = [memberInput, productInput, couponInput, partnerInput];
+    const TEXT_BOXES = [memberInput, productInput, couponInput, partnerInput, storedValueInput];
+    if (topUp) {
+      TEXT_BOXES.push(el("till-top-up-amount"));
+    }
     const LOOKS_LIKE_PHONE = /^[+\d\s()-]+$/;
 
     function resolveCode(code, fallback) {
@@ -597,6 +697,26 @@
       confirmButton.focus();
     });
     pointsInput.addEventListener("input", setPoints);
+    onEnter(storedValueInput, function () {
+      setStoredValue();
+      confirmButton.focus();
+    });
+    storedValueInput.addEventListener("input", setStoredValue);
+    el("till-stored-value-all").addEventListener("click", function () {
+      if (lastQuote && lastQuote.stored_value_balance) {
+        fitStoredValue = true;
+        storedValueInput.value = lastQuote.stored_value_balance;
+        setStoredValue();
+      }
+    });
+    if (topUp) {
+      el("till-top-up-amount").addEventListener("input", function () {
+        window.clearTimeout(rulesTimer);
+        rulesTimer = window.setTimeout(loadRules, 250);
+      });
+      onEnter(el("till-top-up-amount"), loadRules);
+      el("till-top-up-submit").addEventListener("click", submitTopUp);
+    }
     el("till-walkin").addEventListener("click", chooseWalkIn);
     el("till-coupon-apply").addEventListener("click", applyCoupon);
     el("till-partner-accept").addEventListener("click", acceptPartnerCode);
@@ -635,7 +755,11 @@
       }
       // The points the quote allowed (the customer agreed to what it showed), not what was typed.
       form.querySelector("input[name=basket]").value = JSON.stringify(
-        Object.assign(basket(), { points_to_use: lastQuote.points_used, member_name: state.member ? state.member : null })
+        Object.assign(
+          basket(),
+          { points_to_use: lastQuote.points_used, member_name: state.member ? state.member : null },
+          state.member ? { stored_value: lastQuote.stored_value_used } : {}
+        )
       );
       // The key is the real guard; this only spares a second request.
       confirmButton.dataset.sent = "1";
@@ -666,6 +790,8 @@
         state.points = parseInt(restored.points_to_use, 10) || 0;
         couponInput.value = state.couponCode;
         pointsInput.value = String(state.points);
+        state.storedValue = restored.stored_value ? String(restored.stored_value) : "";
+        storedValueInput.value = state.storedValue;
         if (state.member || state.walkIn) {
           showCustomer();
         }

@@ -27,6 +27,7 @@ document.addEventListener("DOMContentLoaded", function () {
     confirm.disabled = true;
     if (!any()) {
       figure("money_back", "¥0.00");
+      figure("stored_value_back", "¥0.00");
       figure("points_back", "0");
       figure("points_reversed", "0");
       figure("tier_after", "—");
@@ -52,6 +53,7 @@ document.addEventListener("DOMContentLoaded", function () {
           message.textContent = "";
           message.classList.remove("till-bad");
           figure("money_back", "¥" + reply.body.money_back);
+          figure("stored_value_back", "¥" + reply.body.stored_value_back);
           figure("points_back", String(reply.body.points_back));
           figure("points_reversed", String(reply.body.points_reversed));
           const body = reply.body;
