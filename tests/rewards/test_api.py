@@ -53,6 +53,11 @@ def test_post_purchase_answers_201_with_the_contract_fields(api_staff, member):
         "coupon_discount": "0.00",
         "points_used": 0,
         "points_value": "0.00",
+        # No stored value given as a tender: none used, and no balance read.
+        "stored_value_used": "0.00",
+        "stored_value_principal": "0.00",
+        "stored_value_bonus": "0.00",
+        "stored_value_balance": None,
     }
 
 
@@ -168,6 +173,7 @@ def test_refund_answers_201_with_points_reversed(api_staff, member):
         "amount": "99.50",
         "points_reversed": 99,
         "points_returned": 0,
+        "stored_value_returned": "0.00",  # nothing of it was paid from stored value
         "points_balance": 100,
         "tier": {"code": "regular", "name": "Regular"},
     }

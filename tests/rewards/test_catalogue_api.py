@@ -399,6 +399,12 @@ def test_quote_answers_money_as_two_place_strings(api_staff):
         "amount_due": "70.80",
         "points_message": "",
         "tier_after": {"code": "regular", "name": "Regular"},
+        # No `tenders`: no stored value used, its balance not read.
+        "stored_value_balance": None,
+        "stored_value_used": "0.00",
+        "stored_value_principal": "0.00",
+        "stored_value_bonus": "0.00",
+        "stored_value_message": "",
     }
     coupon.refresh_from_db()
     assert coupon.status == "issued"  # a quote changes nothing
