@@ -14,9 +14,9 @@ from members.models import Purchase, PurchaseItem
 from members.services import PurchaseLine
 from rewards import selectors
 from rewards.errors import IdempotencyConflict, InsufficientBalance
-from rewards.models import Coupon, LedgerEntry, PurchasePosting, StoredValueEntry
+from rewards.models import Coupon, EarningSettings, LedgerEntry, PurchasePosting, StoredValueEntry
 from rewards.services import coupons as coupon_services
-from rewards.services import quote_return, refund_purchase
+from rewards.services import earning, quote_return, refund_purchase
 from rewards.services.checkout import STORED_VALUE, Tender, quote_checkout
 from rewards.services.stored_value import split_payment
 from tests.members import factories
@@ -145,6 +145,42 @@ def test_the_balance_may_pay_the_whole_purchase(member):
     assert result.stored_value_used == D("90.00")
     assert balances(member) == (D("425.00"), D("85.00"))
     assert result.points_earned == 75  # the principal share
+
+
+@pytest.fixture
+def bonus_share_earns():
+    """Managers switch earning on the stored-value bonus share on (the admin saves the row, which
+    drops the cached earning config)."""
+    row, _created = EarningSettings.objects.get_or_create(pk=EarningSettings.SINGLETON_PK)
+    row.earn_on_stored_value_bonus = True
+    row.save()
+    return row
+
+
+def test_the_earning_setting_is_off_by_default():
+    assert EarningSettings().earn_on_stored_value_bonus is False
+    assert earning.earning_base(paid=D("180.00"), stored_value_bonus=D("20.00")) == D("160.00")
+
+
+def test_with_the_setting_on_the_quote_earns_on_the_bonus_share_too(member, bonus_share_earns):
+    quote = quote_checkout(member=member, items=basket("200.00"), tenders=sv("120.00"))
+    assert (quote.stored_value_principal, quote.stored_value_bonus) == (D("100.00"), D("20.00"))
+    assert quote.points_to_earn == 180  # 60 money + 100 principal + 20 bonus
+
+
+def test_with_the_setting_on_the_posting_earns_on_the_bonus_share_too(member, bonus_share_earns):
+    result = till_post(member, basket("200.00"), tenders=sv("120.00"))
+    assert result.stored_value_bonus == D("20.00")
+    assert result.points_earned == 180
+    assert balances(member) == (D("400.00"), D("80.00"))  # the payment's split is unchanged
+
+
+def test_switching_the_setting_back_off_earns_on_principal_only_again(member, bonus_share_earns):
+    bonus_share_earns.earn_on_stored_value_bonus = False
+    bonus_share_earns.save()
+    quote = quote_checkout(member=member, items=basket("200.00"), tenders=sv("120.00"))
+    assert quote.points_to_earn == 160
+    assert till_post(member, basket("200.00"), tenders=sv("120.00")).points_earned == 160
 
 
 def test_a_short_balance_refuses_the_posting_and_writes_nothing(member):

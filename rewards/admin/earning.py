@@ -76,8 +76,15 @@ class PromotionAdmin(admin.ModelAdmin):
 class EarningSettingsAdmin(admin.ModelAdmin):
     """The one row of purchase-wide limits (minimum spend, caps)."""
 
-    list_display = ["__str__", "min_spend", "max_points_per_purchase", "max_points_per_day", "updated_at"]
-    fields = ["min_spend", "max_points_per_purchase", "max_points_per_day"]
+    list_display = [
+        "__str__",
+        "min_spend",
+        "max_points_per_purchase",
+        "max_points_per_day",
+        "earn_on_stored_value_bonus",
+        "updated_at",
+    ]
+    fields = ["min_spend", "max_points_per_purchase", "max_points_per_day", "earn_on_stored_value_bonus"]
 
     def has_add_permission(self, request):
         return super().has_add_permission(request) and not EarningSettings.objects.exists()

@@ -256,6 +256,14 @@ class EarningSettings(TimeStamped):
             "activity bonuses do not count. Empty: no limit."
         ),
     )
+    earn_on_stored_value_bonus = models.BooleanField(
+        _("earn on the stored-value bonus share"),
+        default=False,
+        help_text=_(
+            "When off (the default), a purchase paid from stored value earns on the principal share only, "
+            "never on the bonus share the shop gave. When on, the bonus share earns like money."
+        ),
+    )
 
     class Meta:
         verbose_name = _("earning limits")

@@ -18,7 +18,8 @@ points"):
    in money. It is split between principal and bonus as the payment will be
    (`stored_value.split_payment`, the one function);
 7. points to earn = the earning preview on the money paid: the amount due plus the principal share
-   of the stored value, never the points' value nor the bonus share (the shop's own money);
+   of the stored value, never the points' value nor the bonus share (the shop's own money) unless
+   the managed setting says so (`earning.earning_base`, the one rule the posting uses too);
 8. tier after = the tier the member's qualifying figure reaches with this purchase (never lower).
 A walk-in (no member) gets no tier discount, no coupon, no points and earns nothing.
 Free delivery comes from the tier (Diamond), a paid membership plan in force with free delivery, or
@@ -40,7 +41,7 @@ from rewards.models import PointsAccount, StoredValueAccount, Tier, TierPolicy
 from rewards.selectors import active_membership, entry_tier, points_payment_settings, tier_levels, tiers
 from rewards.services import coupons as coupon_services
 from rewards.services import tiers as tier_rules
-from rewards.services.earning import preview_points
+from rewards.services.earning import earning_base, preview_points
 from rewards.services.stored_value import MAX_STORED_VALUE_AMOUNT, split_payment
 
 CENT = Decimal("0.01")
@@ -350,7 +351,9 @@ def quote_checkout(
             points_message=points_message(payment.short_by, payment=payment, config=config, balance=balance),
             **stored_value,
         )
-    points_to_earn = _points_to_earn(member=member, items=items, paid=amount_due + sv.principal)
+    points_to_earn = _points_to_earn(
+        member=member, items=items, paid=earning_base(paid=amount_due + sv.used, stored_value_bonus=sv.bonus)
+    )
     return Quote(
         subtotal=subtotal,
         tier=tier,

@@ -42,6 +42,8 @@ class EarningConfig:
     promotions: tuple[rules.Promotion, ...]
     limits: rules.Limits
     plans_add_points: bool  # False: no plan has a multiplier above 1, so no need to look one up
+    # The managed setting `EarningSettings.earn_on_stored_value_bonus` (off: the bonus never earns).
+    bonus_share_earns: bool = False
 
 
 def _load_config() -> EarningConfig:
@@ -73,6 +75,7 @@ def _load_config() -> EarningConfig:
         promotions=promotions,
         limits=limits,
         plans_add_points=MembershipPlan.objects.filter(points_multiplier__gt=1).exists(),
+        bonus_share_earns=bool(row and row.earn_on_stored_value_bonus),
     )
 
 
@@ -88,6 +91,17 @@ def earning_config() -> EarningConfig:
         config = _load_config()
         cache.set(EARNING_CONFIG_CACHE_KEY, config, EARNING_CONFIG_CACHE_SECONDS)
     return config
+
+
+def earning_base(*, paid: Decimal, stored_value_bonus: Decimal, config: EarningConfig | None = None) -> Decimal:
+    """What a purchase earns on: `paid` (money plus stored value, never the points' value) less the
+    stored value's bonus share — the shop's own money, points on it would be points on a discount —
+    unless managers switched `EarningSettings.earn_on_stored_value_bonus` on. The ONE rule behind
+    the quote's `points_to_earn` and the posting's points."""
+    config = config or earning_config()
+    if config.bonus_share_earns:
+        return paid
+    return paid - stored_value_bonus
 
 
 def plan_for_rules(member: Member, on: datetime.date) -> rules.Plan | None:

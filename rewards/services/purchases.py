@@ -7,8 +7,9 @@ redeemed and the points paid are spent (oldest lots first, a `spend` row linked 
 in the same transaction, and points are earned on the money paid only. Stored value given as a
 tender (`tenders`) is paid from the member's balance in the same transaction
 (`stored_value.pay_from_balance`, linked to the purchase): its principal share counts as money for
-earning, its bonus share never does; a short balance rolls the whole posting back. A walk-in (no
-member) is recorded with no points, ledger rows or tier.
+earning, its bonus share only when managers switch `earn_on_stored_value_bonus` on
+(`earning.earning_base`); a short balance rolls the whole posting back. A walk-in (no member) is
+recorded with no points, ledger rows or tier.
 """
 
 from __future__ import annotations
@@ -388,8 +389,8 @@ def _post_new(
     preview = earning.points_for_purchase(
         lines=lines,
         # The money paid, stored-value principal included: points never earn points, and the
-        # stored value's bonus share (the shop's own money) never earns either.
-        paid=purchase.total - sv_bonus,
+        # stored value's bonus share (the shop's own money) earns only when managers say so.
+        paid=earning.earning_base(paid=purchase.total, stored_value_bonus=sv_bonus),
         member=member,
         store_id=purchase.store_id,
         channel=purchase.channel,
