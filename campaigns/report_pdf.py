@@ -1,6 +1,7 @@
 """The monthly marketing review as an A4 PDF (`?format=pdf` on the review page), drawn with
 reportlab: title and period, the KPI targets with their status, the figures of the 12 months and
-one bar chart per rate — in the language of the request. Chinese text uses reportlab's built-in
+one bar chart per rate, and (for holders of the liability permission) the stored-value section —
+in the language of the request. Chinese text uses reportlab's built-in
 CID font STSong-Light (the PDF viewer supplies the glyphs; no font file is shipped).
 """
 
@@ -114,9 +115,14 @@ def _chart(label: str, months: list[Month], metric: str, font: str, width: float
 
 
 def monthly_review_pdf(
-    *, months: list[Month], targets: list[TargetStatus], generated_at: datetime.datetime | None = None
+    *,
+    months: list[Month],
+    targets: list[TargetStatus],
+    generated_at: datetime.datetime | None = None,
+    stored_value: bool = False,
 ) -> bytes:
-    """The review as PDF bytes, in the active language."""
+    """The review as PDF bytes, in the active language; with `stored_value`, its section (the months
+    must carry the figures: `monthly_report(stored_value=True)`)."""
     generated_at = timezone.localtime(generated_at or timezone.now())
     font, bold = _fonts()
     title = _("Monthly marketing review")
@@ -237,6 +243,42 @@ def monthly_review_pdf(
             styles["small"],
         )
     )
+    if stored_value:
+        story.append(Paragraph(_("Stored value"), styles["h2"]))
+        headers = [
+            _("Month"),
+            _("Topped up"),
+            _("Spent"),
+            _("Principal owed at month end"),
+            _("Bonus owed at month end"),
+        ]
+        rows = [[Paragraph(header, styles["cell"]) for header in headers]]
+        for month in months:
+            rows.append(
+                [
+                    _month(month.month),
+                    *(
+                        f"¥{value:,}"
+                        for value in (
+                            month.stored_value_topped_up,
+                            month.stored_value_spent,
+                            month.stored_value_principal_owed,
+                            month.stored_value_bonus_owed,
+                        )
+                    ),
+                ]
+            )
+        story.append(_table(rows, [width * 0.12] + [width * 0.22] * 4, font, bold, size=7.5))
+        story.append(Spacer(1, 2 * mm))
+        story.append(
+            Paragraph(
+                _(
+                    "What the shop owes on prepaid balances at each month's end (principal the customers paid in, "
+                    "bonus the shop gave), the principal topped up in the month and the balance spent in it."
+                ),
+                styles["small"],
+            )
+        )
     story.append(Paragraph(_("Charts"), styles["h2"]))
     for metric, label in CampaignKpiTarget.Metric.choices:
         story.append(_chart(str(label), months, metric, font, width))

@@ -7,7 +7,11 @@
   participants / recipients;
 * repurchase rate of members: of the members who bought in the month, the share who had bought
   before the month;
-* coupon redemption rate: campaign coupons issued in the month that have been used / issued.
+* coupon redemption rate: campaign coupons issued in the month that have been used / issued;
+* stored value (with `stored_value=True`, for holders of the liability permission): principal
+  topped up and balance spent in the month, principal and bonus owed at the month's end — read
+  through `rewards.selectors_stored_value.stored_value_by_month` (rewards owns the ledger; two
+  queries more).
 
 Each figure is one grouped query over the whole range (months in the current time zone).
 KPI targets (`CampaignKpiTarget`) are a change versus a baseline month's actual value.
@@ -27,6 +31,9 @@ from campaigns.models import CampaignKpiTarget, MessageEngagement, OfferGrant, O
 from campaigns.results import DEFAULT_WINDOW_DAYS, rate
 from members.models import Purchase
 from rewards.models import Coupon
+from rewards.selectors_stored_value import stored_value_by_month
+
+STORED_VALUE_PERMISSION = "rewards.view_stored_value_liability"
 
 
 @dataclass
@@ -39,6 +46,11 @@ class Month:
     repeat_buyers: int = 0
     coupons_issued: int = 0
     coupons_redeemed: int = 0
+    # Stored value (None: not read — the reader may not see the liability)
+    stored_value_topped_up: Decimal | None = None
+    stored_value_spent: Decimal | None = None
+    stored_value_principal_owed: Decimal | None = None
+    stored_value_bonus_owed: Decimal | None = None
 
     @property
     def participation_rate(self) -> float | None:
@@ -70,8 +82,14 @@ def _key(value) -> datetime.date:
     return value.date() if isinstance(value, datetime.datetime) else value
 
 
-def monthly_report(*, months: int = 12, today: datetime.date | None = None) -> list[Month]:
-    """The last `months` calendar months up to and including today's, oldest first."""
+def shows_stored_value(user) -> bool:
+    """The review's stored-value section is the shop's liability: for those who may read it."""
+    return user.has_perm(STORED_VALUE_PERMISSION)
+
+
+def monthly_report(*, months: int = 12, today: datetime.date | None = None, stored_value: bool = False) -> list[Month]:
+    """The last `months` calendar months up to and including today's, oldest first; with
+    `stored_value`, each month's stored-value figures too."""
     today = today or timezone.localdate()
     first = add_months(month_start(today), -(months - 1))
     start, end = _aware(first), _aware(add_months(month_start(today), 1))
@@ -128,6 +146,14 @@ def monthly_report(*, months: int = 12, today: datetime.date | None = None) -> l
         month = rows.get(_key(row["m"]))
         if month is not None:
             month.coupons_issued, month.coupons_redeemed = row["issued"], row["used"]
+
+    if stored_value:
+        for figures in stored_value_by_month(first=first, months=months):
+            month = rows[figures.month]
+            month.stored_value_topped_up, month.stored_value_spent = figures.topped_up, figures.spent
+            month.stored_value_principal_owed, month.stored_value_bonus_owed = (
+                figures.principal_owed, figures.bonus_owed
+            )  # fmt: skip
     return list(rows.values())
 
 

@@ -7,7 +7,7 @@ import datetime
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
@@ -199,3 +199,59 @@ def liability() -> Liability:
         rows=sorted(rows.values(), key=lambda r: (r.month, r.store)),
         months=list(months.values()),
     )
+
+
+@dataclass(frozen=True)
+class StoredValueMonth:
+    """One calendar month of stored value over all stores, for the monthly review."""
+
+    month: datetime.date
+    topped_up: Decimal  # principal paid in by top-ups (not the bonus given with them)
+    spent: Decimal  # taken from balances by payments, principal and bonus (refunds to the balance not netted)
+    principal_owed: Decimal  # outstanding at the month's end
+    bonus_owed: Decimal
+
+
+def _month_after(day: datetime.date, months: int = 1) -> datetime.date:
+    index = day.year * 12 + day.month - 1 + months
+    return datetime.date(index // 12, index % 12 + 1, 1)
+
+
+def stored_value_by_month(*, first: datetime.date, months: int) -> list[StoredValueMonth]:
+    """`months` calendar months from the month of `first` (current time zone), oldest first: top-ups
+    and spend in each month and the principal and bonus owed at its end, from the ledger (two
+    queries: the sums before the range, then one grouped query over it). The month-end figures are
+    the ledger's running sums, so the last full month's equal the accounts' at that time."""
+    first = first.replace(day=1)
+    start = timezone.make_aware(datetime.datetime.combine(first, datetime.time.min))
+    end = timezone.make_aware(datetime.datetime.combine(_month_after(first, months), datetime.time.min))
+    before = StoredValueEntry.objects.filter(created_at__lt=start).aggregate(
+        principal=Coalesce(Sum("principal_delta"), ZERO), bonus=Coalesce(Sum("bonus_delta"), ZERO)
+    )
+    grouped = {
+        (item["month"].date() if isinstance(item["month"], datetime.datetime) else item["month"]): item
+        for item in StoredValueEntry.objects.filter(created_at__gte=start, created_at__lt=end)
+        .annotate(month=TruncMonth("created_at"))
+        .order_by()
+        .values("month")
+        .annotate(
+            principal=Sum("principal_delta"),
+            bonus=Sum("bonus_delta"),
+            topped_up=Coalesce(Sum("principal_delta", filter=Q(kind=Kind.TOP_UP)), ZERO),
+            paid=Coalesce(Sum(F("principal_delta") + F("bonus_delta"), filter=Q(kind=Kind.PAYMENT)), ZERO),
+        )
+    }
+    principal, bonus = before["principal"], before["bonus"]
+    result = []
+    for index in range(months):
+        month = _month_after(first, index)
+        item = grouped.get(month)
+        topped_up = spent = ZERO
+        if item is not None:
+            principal += item["principal"]
+            bonus += item["bonus"]
+            topped_up, spent = item["topped_up"], -item["paid"]
+        result.append(
+            StoredValueMonth(month=month, topped_up=topped_up, spent=spent, principal_owed=principal, bonus_owed=bonus)
+        )
+    return result

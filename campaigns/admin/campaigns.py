@@ -283,20 +283,26 @@ class CampaignAdmin(admin.ModelAdmin):
         "campaigns_sent", "recipients", "participants", "participation_rate", "buyers", "repeat_buyers",
         "repurchase_rate", "coupons_issued", "coupons_redeemed", "redemption_rate",
     )  # fmt: skip
+    STORED_VALUE_COLUMNS = (
+        "stored_value_topped_up", "stored_value_spent", "stored_value_principal_owed", "stored_value_bonus_owed",
+    )  # fmt: skip
 
     def monthly_report_view(self, request):
-        """The monthly marketing review: figures per month, three charts, KPI targets, CSV and PDF export."""
+        """The monthly marketing review: figures per month, three charts, KPI targets, CSV and PDF
+        export; the stored-value section for those who may read the liability."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        months = reports.monthly_report(months=12)
+        stored_value = reports.shows_stored_value(request.user)
+        months = reports.monthly_report(months=12, stored_value=stored_value)
+        columns = self.REPORT_COLUMNS + (self.STORED_VALUE_COLUMNS if stored_value else ())
         if request.GET.get("format") == "csv":
             response = HttpResponse(content_type="text/csv; charset=utf-8")
             response["Content-Disposition"] = 'attachment; filename="campaigns-monthly-report.csv"'
             response.write("\ufeff")  # so spreadsheet programs read the file as UTF-8
             writer = csv.writer(response)
-            writer.writerow(["month", *self.REPORT_COLUMNS])
+            writer.writerow(["month", *columns])
             for month in months:
-                values = [getattr(month, name) for name in self.REPORT_COLUMNS]
+                values = [getattr(month, name) for name in columns]
                 writer.writerow(
                     [month.month.strftime("%Y-%m")]
                     + ["" if v is None else (f"{v:.4f}" if isinstance(v, float) else v) for v in values]
@@ -306,7 +312,8 @@ class CampaignAdmin(admin.ModelAdmin):
             from campaigns.report_pdf import monthly_review_pdf
 
             response = HttpResponse(
-                monthly_review_pdf(months=months, targets=reports.target_statuses()), content_type="application/pdf"
+                monthly_review_pdf(months=months, targets=reports.target_statuses(), stored_value=stored_value),
+                content_type="application/pdf",
             )
             language = "zh-hans" if (translation.get_language() or "").startswith("zh") else "en"
             response["Content-Disposition"] = (
@@ -334,6 +341,7 @@ class CampaignAdmin(admin.ModelAdmin):
             "charts": charts,
             "targets": reports.target_statuses(),
             "can_set_targets": request.user.has_perm("campaigns.add_campaignkpitarget"),
+            "stored_value": stored_value,
         }
         return TemplateResponse(request, "admin/campaigns/campaign/monthly_report.html", context)
 
