@@ -24,6 +24,7 @@ DEFAULT_DAYS = {
     Automation.Kind.WELCOME_FOLLOW_UP: 7,
     Automation.Kind.RENEWAL_REMINDER: 0,
     Automation.Kind.SATISFACTION_SURVEY: 3,
+    Automation.Kind.BONUS_LAPSE: 7,
 }
 # The message an automation starts with (Chinese SMS; marketing edits it in the admin):
 # (campaign name, body) per kind, or per holiday.
@@ -48,6 +49,9 @@ DEFAULT_MESSAGES = {
     "satisfaction_survey": ("自动：满意度调查",
                             "{{ member.name }}您好，您的反馈{{ ticket_no }}已处理完毕。您有多大可能向朋友推荐我们？"
                             "请点击链接评分：{{ survey_link }}"),
+    "bonus_lapse": ("自动：储值赠送金额到期提醒",
+                    "{{ member.name }}您好，您储值卡中的赠送金额¥{{ lapsing_bonus }}将于{{ lapses_on }}到期，"
+                    "请及时使用。"),
 }  # fmt: skip
 # Variables automation templates may use besides the member fields every campaign has.
 EXTRA_VARIABLES = {
@@ -60,6 +64,7 @@ EXTRA_VARIABLES = {
     Automation.Kind.WELCOME_FOLLOW_UP: ("coupon_code", "coupon_name"),
     Automation.Kind.RENEWAL_REMINDER: ("plan", "ends_on", "coupon_code", "coupon_name"),
     Automation.Kind.SATISFACTION_SURVEY: ("survey_link", "ticket_no", "coupon_code", "coupon_name"),
+    Automation.Kind.BONUS_LAPSE: ("lapsing_bonus", "lapses_on", "coupon_code", "coupon_name"),
 }
 # How far back the survey trigger looks beyond "resolved N days ago", so days the beat missed
 # (or tickets resolved after the day's run) are caught up.

@@ -93,6 +93,7 @@ def seed_demo(
     demo_rewards.ensure_catalogue(counts.rewards)
     demo_stored_value.ensure_rules(counts.stored_value)
     marketing = users.get("marketing")
+    demo_stored_value.ensure_lapse_reminder(actor=marketing)
     segments = demo_campaigns.ensure_segments(counts.campaigns, actor=marketing)
     offer = demo_campaigns.ensure_partner(horizon=horizon, templates=counts.rewards.templates)
 

@@ -1,5 +1,6 @@
-"""The demo's stored-value slice (储值卡): the shop's top-up rules, then a year of their use — top-ups
-with their bonus, payments from the balance, a refund, gifts bought for a friend's phone and claimed.
+"""The demo's stored-value slice (储值卡): the shop's top-up rules and the reminder before a bonus
+lapses, then a year of their use — top-ups with their bonus, payments from the balance, a refund,
+gifts bought for a friend's phone and claimed.
 
 Every change goes through `rewards.services.stored_value` at a past moment (`demo.clock`); the rules
 are what a manager configures in the admin (`configured`). Drawn from its own
@@ -13,6 +14,8 @@ import random
 from dataclasses import dataclass
 from decimal import Decimal
 
+from campaigns.models import Automation
+from campaigns.services import automations
 from demo.clock import at, days_before
 from demo.configured import configured
 from members.models import Member
@@ -31,6 +34,7 @@ RULES = [
 TOP_UP_AMOUNTS = ["300.00", "500.00", "500.00", "1000.00", "200.00"]
 PAYMENT_METHODS = ["wechat_pay", "wechat_pay", "alipay", "cash", "card"]
 SHARE_TOPPING_UP = 0.06
+LAPSE_REMINDER_DAYS = 7  # the spring rule's bonus lapses: its holders are told a week before
 
 
 @dataclass
@@ -56,6 +60,16 @@ def ensure_rules(counts: StoredValueCounts) -> None:
                 )
             )
             counts.rules += 1
+
+
+def ensure_lapse_reminder(*, actor=None) -> bool:
+    """Switch on the stored-value bonus lapse reminder (SMS, its default message), as marketing
+    does in the admin (`update_automation`); left as it is when already on. True when switched on."""
+    automation = Automation.objects.filter(kind=Automation.Kind.BONUS_LAPSE, holiday="").first()
+    if automation is None or automation.enabled:
+        return False
+    automations.update_automation(automation=automation, actor=actor, enabled=True, days_before=LAPSE_REMINDER_DAYS)
+    return True
 
 
 def seed_activity(

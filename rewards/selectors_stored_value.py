@@ -90,12 +90,30 @@ def applicable_rules(member: Member, amount: Decimal, *, today: datetime.date | 
 
 def members_with_bonus_lapsing(first: datetime.date, last: datetime.date) -> QuerySet[Member]:
     """Members holding stored-value bonus whose lot lapses after a day from `first` to `last` (the
-    bonus is usable through its `expires_on`): who to tell before it lapses. For a campaigns
-    automation like the points-expiry reminder (not wired yet)."""
+    bonus is usable through its `expires_on`): who to tell before it lapses (the campaigns
+    automation "Stored-value bonus lapse reminder")."""
     lapsing = StoredValueBonusLot.objects.filter(
         account__member=OuterRef("pk"), remaining__gt=0, expires_on__gte=first, expires_on__lte=last
     )
     return Member.objects.filter(Exists(lapsing))
+
+
+def bonus_lapse_dates(first: datetime.date, last: datetime.date) -> list[datetime.date]:
+    """The end dates, from `first` to `last`, of bonus lots with something left: one reminder per
+    date (the lots a member holds that end on one day are told together)."""
+    return list(
+        StoredValueBonusLot.objects.filter(remaining__gt=0, expires_on__gte=first, expires_on__lte=last)
+        .order_by("expires_on")
+        .values_list("expires_on", flat=True)
+        .distinct()
+    )
+
+
+def bonus_lapsing_on(member: Member, day: datetime.date) -> Decimal:
+    """The member's stored-value bonus still left in the lots that end on `day` (0.00: none)."""
+    return StoredValueBonusLot.objects.filter(account__member=member, expires_on=day).aggregate(
+        amount=Coalesce(Sum("remaining"), ZERO)
+    )["amount"]
 
 
 # --- liability ---

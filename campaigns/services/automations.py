@@ -14,6 +14,12 @@ ticket (the occurrence is the ticket). Its `{{ survey_link }}` is a fresh single
 (`feedback.surveys.nps_survey_link`) made in `before_send`, when the message is prepared — after the
 consent check, for members the message actually goes to, so no link is made for a skipped one.
 
+The stored-value bonus lapse reminder is a date trigger too: members holding stored-value bonus whose
+lot ends from today to today + N days (read through `rewards.selectors_stored_value`), once per member
+per end date (the occurrence is the date: the lots a member holds that end on one day are told in one
+message, and a lot is never told twice); `{{ lapsing_bonus }}` and `{{ lapses_on }}` are read when the
+message is prepared, so they say what is still left.
+
 Date triggers run in `run_automations` (beat task "Run automations (daily)", 10:00 Asia/Shanghai);
 each looks at a window of dates up to today + `days_before`, so a day the beat missed is caught up
 the next day. The tier-upgrade trigger listens to `TierHistory` rows after commit.
@@ -45,6 +51,7 @@ from campaigns.services import outbox
 from loyalty_crm.errors import DomainError
 from members.models import Member
 from rewards import selectors as rewards_selectors
+from rewards import selectors_stored_value
 
 logger = logging.getLogger(__name__)
 
@@ -199,12 +206,29 @@ def run_satisfaction_survey(automation: Automation, today: datetime.date, now=No
     return added
 
 
+def run_bonus_lapse(automation: Automation, today: datetime.date, now=None) -> int:
+    """Members whose stored-value bonus lot ends from today to today + N days, once per member per
+    end date (the occurrence key): a lot is told about once, however many days the window spans."""
+    last = today + datetime.timedelta(days=automation.days_before)
+    return sum(
+        enqueue_occurrence(
+            automation=automation,
+            key=day.isoformat(),
+            on=day,
+            members=selectors_stored_value.members_with_bonus_lapsing(day, day),
+            now=now,
+        )
+        for day in selectors_stored_value.bonus_lapse_dates(today, last)
+    )
+
+
 RUNNERS = {
     Automation.Kind.BIRTHDAY: run_birthday,
     Automation.Kind.HOLIDAY: run_holiday,
     Automation.Kind.POINTS_EXPIRY: run_points_expiry,
     Automation.Kind.WIN_BACK: run_win_back,
     Automation.Kind.SATISFACTION_SURVEY: run_satisfaction_survey,
+    Automation.Kind.BONUS_LAPSE: run_bonus_lapse,
 }
 
 
@@ -341,6 +365,9 @@ def before_send(*, message: OutboxMessage, now: datetime.datetime) -> dict:
         )
         extra["expiring_points"] = expiring.points
         extra["expires_on"] = expiring.expires_on.isoformat() if expiring.expires_on else ""
+    elif automation.kind == Automation.Kind.BONUS_LAPSE and occurrence.on:
+        extra["lapsing_bonus"] = f"{selectors_stored_value.bonus_lapsing_on(member, occurrence.on):.2f}"
+        extra["lapses_on"] = occurrence.on.isoformat()
     elif automation.kind == Automation.Kind.RENEWAL_REMINDER:
         membership = rewards_selectors.active_membership(member, now)
         extra["plan"] = membership.plan.display_name if membership else ""

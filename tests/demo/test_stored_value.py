@@ -9,6 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from campaigns.models import Automation
 from members.models import Member
 from rewards.models import StoredValueEntry, StoredValueGift, TopUp, TopUpRule
 from rewards.selectors_stored_value import liability
@@ -33,3 +34,5 @@ def test_demo_members_top_up_pay_refund_and_give_stored_value(settings):
         assert_stored_value_invariants(member)
     assert liability().unclaimed_gifts > 0
     assert "top-ups" in out.getvalue()
+    reminder = Automation.objects.select_related("campaign").get(kind="bonus_lapse")
+    assert reminder.enabled and reminder.days_before == 7 and "{{ lapsing_bonus }}" in reminder.campaign.body
