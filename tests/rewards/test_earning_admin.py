@@ -20,6 +20,7 @@ from rewards.models import (
     Promotion,
     Tier,
 )
+from rewards.services.earning import earning_config
 from tests.members import factories
 
 pytestmark = pytest.mark.django_db
@@ -114,6 +115,21 @@ def test_managers_change_the_limits_but_cannot_add_a_second_row_or_delete_it(man
     assert (row.min_spend, row.max_points_per_purchase, row.max_points_per_day) == (10, 500, None)
     assert client_for(store_staff).post(change, {"min_spend": "0"}).status_code == 403
     assert client.post(reverse("admin:rewards_earningsettings_delete", args=[row.pk])).status_code == 403
+
+
+def test_managers_switch_earning_on_the_stored_value_bonus_share(manager):
+    """Issue 16: the managed setting is off by default and a manager switches it on in the admin;
+    the cached earning config follows at once."""
+    row = EarningSettings.objects.get()
+    assert row.earn_on_stored_value_bonus is False
+    assert earning_config().bonus_share_earns is False
+    change = reverse("admin:rewards_earningsettings_change", args=[row.pk])
+    data = {"min_spend": "0.00", "max_points_per_purchase": "", "max_points_per_day": ""}
+    response = client_for(manager).post(change, {**data, "earn_on_stored_value_bonus": "on"})
+    assert response.status_code == 302
+    row.refresh_from_db()
+    assert row.earn_on_stored_value_bonus is True
+    assert earning_config().bonus_share_earns is True
 
 
 def test_negative_minimum_spend_is_refused(manager):
