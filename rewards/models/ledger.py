@@ -79,7 +79,21 @@ class AppendOnlyQuerySet(models.QuerySet):
         raise TypeError("Ledger rows are never deleted; write a reversal row instead.")
 
 
-class LedgerEntry(models.Model):
+class AppendOnlyRow:
+    """The instance side of an append-only ledger (with `AppendOnlyQuerySet` as its manager): a row
+    is written once, never updated or deleted; a correction is a new row. Mixed into the points
+    ledger and the stored-value ledger."""
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise TypeError("Ledger rows are never updated; write a reversal row instead.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Ledger rows are never deleted; write a reversal row instead.")
+
+
+class LedgerEntry(AppendOnlyRow, models.Model):
     """One change of a member's points. Never updated or deleted."""
 
     class Kind(models.TextChoices):
@@ -149,14 +163,6 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.points:+d}"
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None and not self._state.adding:
-            raise TypeError("Ledger rows are never updated; write a reversal row instead.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise TypeError("Ledger rows are never deleted; write a reversal row instead.")
 
     @property
     def reason_text(self) -> str:

@@ -22,7 +22,7 @@ from django.utils.translation import pgettext_lazy
 
 from loyalty_crm.fields import EncryptedTextField
 from members.models import Member, PaymentMethod, Purchase, Store
-from rewards.models.ledger import AppendOnlyQuerySet
+from rewards.models.ledger import AppendOnlyQuerySet, AppendOnlyRow
 
 ZERO = Decimal("0.00")
 
@@ -217,7 +217,7 @@ class StoredValueGift(models.Model):
         return f"{self.external_ref} (¥{self.amount})"
 
 
-class StoredValueEntry(models.Model):
+class StoredValueEntry(AppendOnlyRow, models.Model):
     """One change of a member's stored value, principal and bonus apart. Never updated or deleted.
 
     `external_ref` (with the request's fingerprint) makes payments, refunds, cash-outs, adjustments
@@ -309,14 +309,6 @@ class StoredValueEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.principal_delta:+} / {self.bonus_delta:+}"
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None and not self._state.adding:
-            raise TypeError("Ledger rows are never updated; write a reversal row instead.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise TypeError("Ledger rows are never deleted; write a reversal row instead.")
 
     @property
     def amount(self) -> Decimal:
