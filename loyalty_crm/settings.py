@@ -264,6 +264,8 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 FEEDBACK_PUBLIC_URL = env.str("FEEDBACK_PUBLIC_URL", default=SITE_URL)
 # Dotted path of the SMS provider class; the default stores messages in the SMS log (development).
 SMS_PROVIDER = env.str("SMS_PROVIDER", default="campaigns.channels.DatabaseSmsProvider")
+# The provider's approved template for sign-in codes (one variable, `code`); not marketing.
+SMS_OTP_TEMPLATE_CODE = env.str("SMS_OTP_TEMPLATE_CODE", default="SMS_OTP")
 # How long a worker holds the outbox messages it claimed; a send still "sending" after its lease
 # expires is reported in doubt and never re-sent. Longer than one batch of sends takes.
 CAMPAIGN_LEASE_SECONDS = env.int("CAMPAIGN_LEASE_SECONDS", default=300)
@@ -406,3 +408,11 @@ LOGGING = {
         "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
     },
 }
+
+# The member centre (/m/ and /api/v1/me/, members.centre): its own session cookie and lifetime.
+MEMBER_SESSION_COOKIE_NAME = env.str("MEMBER_SESSION_COOKIE_NAME", default="crm_member")
+# A member is signed out after this long without a request (a week: the card is shown at the till
+# without signing in each visit)…
+MEMBER_SESSION_IDLE_SECONDS = env.int("MEMBER_SESSION_IDLE_SECONDS", default=7 * 24 * 3600)
+# …and after this long at the latest.
+MEMBER_SESSION_MAX_AGE_SECONDS = env.int("MEMBER_SESSION_MAX_AGE_SECONDS", default=30 * 24 * 3600)

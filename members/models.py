@@ -181,6 +181,11 @@ class Member(TimeStamped):
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE, db_index=True)
     tags = models.ManyToManyField(Tag, verbose_name=_("tags"), blank=True, related_name="members")
     referral_code = models.CharField(_("referral code"), max_length=12, unique=True, editable=False)
+    # The member's WeChat Official Account openid (an opaque per-account id, not a contact detail):
+    # bound by "sign in with WeChat" in the member centre or by staff; the WeChat channel needs it.
+    wechat_openid = models.CharField(
+        _("WeChat openid"), max_length=64, unique=True, null=True, blank=True, default=None
+    )
     referred_by = models.ForeignKey(
         "self",
         verbose_name=_("referred by"),
@@ -674,3 +679,34 @@ class StaffProfile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.store or '—'}"
+
+
+class MemberSession(models.Model):
+    """A member signed in to the member centre (`/m/`) or its API (`/api/v1/me/`).
+
+    Not a staff session: its own table, cookie and lifetime (`members.centre.session`). Only the
+    SHA-256 of the token is stored; the token itself lives in the member's cookie or app.
+    """
+
+    class Source(models.TextChoices):
+        WEB = "web", _("Member centre")
+        API = "api", _("Member API")
+        WECHAT = "wechat", _("WeChat")
+
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    member = models.ForeignKey(
+        Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="centre_sessions"
+    )
+    source = models.CharField(_("source"), max_length=10, choices=Source.choices, default=Source.WEB)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    last_seen_at = models.DateTimeField(_("last seen at"))
+    expires_at = models.DateTimeField(_("expires at"))
+    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("member session")
+        verbose_name_plural = _("member sessions")
+        indexes = [models.Index(fields=["member", "ended_at"], name="members_session_member")]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} · {self.created_at:%Y-%m-%d %H:%M}"

@@ -263,7 +263,8 @@ class OutboxMessage(models.Model):
 
     pending (possibly leased by a worker) → sending (committed before the channel is called)
     → sent | failed; or skipped (with a reason). A `sending` row whose lease expires becomes
-    `in_doubt` and is never sent again.
+    `in_doubt` and is never sent again. A provider's delivery receipt then turns `sent` into
+    `delivered` or `undelivered` (`campaigns.services.receipts`).
     """
 
     class Status(models.TextChoices):
@@ -273,6 +274,8 @@ class OutboxMessage(models.Model):
         FAILED = "failed", _("Failed")
         SKIPPED = "skipped", _("Skipped")
         IN_DOUBT = "in_doubt", _("In doubt")
+        DELIVERED = "delivered", _("Delivered")
+        UNDELIVERED = "undelivered", _("Not delivered")
 
     campaign = models.ForeignKey(
         Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, related_name="outbox_messages"
@@ -284,7 +287,7 @@ class OutboxMessage(models.Model):
         "members.Member", verbose_name=_("member"), on_delete=models.CASCADE, related_name="campaign_messages"
     )
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
-    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.PENDING)
     skip_reason = models.CharField(_("skip reason"), max_length=20, choices=SkipReason.choices, blank=True)
     not_before = models.DateTimeField(_("not before"), null=True, blank=True)
     lease_owner = models.CharField(_("leased by"), max_length=100, blank=True)
@@ -294,6 +297,9 @@ class OutboxMessage(models.Model):
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     provider_ref = models.CharField(_("provider reference"), max_length=100, blank=True)
     error = models.CharField(_("error"), max_length=300, blank=True)
+    # The provider's own code for a refusal or a failed delivery (e.g. isv.MOBILE_NUMBER_ILLEGAL).
+    error_code = models.CharField(_("error code"), max_length=64, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -317,6 +323,11 @@ class OutboxMessage(models.Model):
             ),
             models.Index(fields=["campaign", "status"], name="campaigns_outbox_campaign"),
             models.Index(fields=["member", "sending_at"], name="campaigns_outbox_member_sent"),
+            models.Index(
+                fields=["channel", "provider_ref"],
+                condition=~models.Q(provider_ref=""),
+                name="campaigns_outbox_provider_ref",
+            ),
         ]
 
     def __str__(self) -> str:

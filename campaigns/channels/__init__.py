@@ -18,14 +18,11 @@ from django.urls import reverse
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
+from campaigns.channels.base import ChannelError, ChannelInDoubt, TemplateMessage  # noqa: F401 (the interface)
 from campaigns.models import Channel
 from campaigns.templating import RenderedMessage
 
 UNSUBSCRIBE_SALT = "campaigns.unsubscribe"
-
-
-class ChannelError(Exception):
-    """The channel refused the message (the send is recorded as failed)."""
 
 
 class SmsProvider(Protocol):
@@ -103,4 +100,13 @@ def send_email(*, address: str, message: RenderedMessage, member_no: str, refere
 
 
 def send_sms(*, phone: str, message: RenderedMessage, reference: str) -> str:
+    return sms_provider().send(phone=phone, text=message.text, reference=reference)
+
+
+def send_otp(*, phone: str, code: str, reference: str) -> str:
+    """Send a one-time sign-in code by SMS (the member centre). Not marketing: no consent needed,
+    never logged in clear (the development log provider stores it so a developer can sign in).
+    The template is `SMS_OTP_TEMPLATE_CODE` with the variable `code`."""
+    text = _("Your verification code is %(code)s. It is valid for 5 minutes; do not share it.") % {"code": code}
+    message = TemplateMessage(template_code=settings.SMS_OTP_TEMPLATE_CODE, params={"code": code}, text=text)
     return sms_provider().send(phone=phone, text=message.text, reference=reference)

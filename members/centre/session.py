@@ -1,0 +1,158 @@
+"""Member sign-in sessions, kept apart from staff sessions.
+
+A member session is a random token whose SHA-256 is a `MemberSession` row. The pages carry it in
+their own cookie (`MEMBER_SESSION_COOKIE_NAME`, path `/m/`, HttpOnly, SameSite=Lax); the API
+(`/api/v1/me/`) in the header `Authorization: Member <token>`. It ends on sign-out, after
+`MEMBER_SESSION_IDLE_SECONDS` without a request, and after `MEMBER_SESSION_MAX_AGE_SECONDS` at
+the latest. It never grants staff rights: it is not a Django user session, so the admin and the
+staff API do not see it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import hashlib
+import secrets
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils import timezone
+
+from members.models import Member, MemberSession
+
+TOUCH_EVERY = datetime.timedelta(seconds=60)  # last_seen_at is written at most once a minute
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def idle_timeout() -> datetime.timedelta:
+    return datetime.timedelta(seconds=settings.MEMBER_SESSION_IDLE_SECONDS)
+
+
+def start_session(member: Member, *, source: str = MemberSession.Source.WEB, now=None) -> str:
+    """A new session for `member`; returns the token (shown once, stored only hashed)."""
+    now = now or timezone.now()
+    token = secrets.token_urlsafe(32)
+    MemberSession.objects.create(
+        key_hash=_hash(token),
+        member=member,
+        source=source,
+        last_seen_at=now,
+        expires_at=now + datetime.timedelta(seconds=settings.MEMBER_SESSION_MAX_AGE_SECONDS),
+    )
+    return token
+
+
+def member_for_token(token: str, *, now=None) -> Member | None:
+    """The member of a live session; None for an unknown, ended, idle or expired one, and for a
+    member erased or closed since."""
+    if not token or len(token) > 100:
+        return None
+    now = now or timezone.now()
+    session = (
+        MemberSession.objects.select_related("member")
+        .filter(key_hash=_hash(token), ended_at__isnull=True, expires_at__gt=now, last_seen_at__gt=now - idle_timeout())
+        .first()
+    )
+    if session is None or session.member.is_erased or session.member.status != Member.Status.ACTIVE:
+        return None
+    if now - session.last_seen_at >= TOUCH_EVERY:
+        MemberSession.objects.filter(pk=session.pk).update(last_seen_at=now)
+    return session.member
+
+
+def end_session(token: str, *, now=None) -> None:
+    if token:
+        MemberSession.objects.filter(key_hash=_hash(token), ended_at__isnull=True).update(
+            ended_at=now or timezone.now()
+        )
+
+
+def end_all_sessions(member: Member, *, now=None) -> int:
+    """Sign a member out everywhere (account closed, erased, phone changed)."""
+    return MemberSession.objects.filter(member=member, ended_at__isnull=True).update(ended_at=now or timezone.now())
+
+
+# --- pages -----------------------------------------------------------------------------------
+
+
+def current_member(request) -> Member | None:
+    """The signed-in member of a member-centre request (read once per request)."""
+    if not hasattr(request, "_centre_member"):
+        request._centre_member = member_for_token(request.COOKIES.get(settings.MEMBER_SESSION_COOKIE_NAME, ""))
+    return request._centre_member
+
+
+def sign_in(request, response, member: Member, *, source: str = MemberSession.Source.WEB) -> None:
+    """Start a session and set its cookie on `response` (ending the request's old session)."""
+    end_session(request.COOKIES.get(settings.MEMBER_SESSION_COOKIE_NAME, ""))
+    token = start_session(member, source=source)
+    response.set_cookie(
+        settings.MEMBER_SESSION_COOKIE_NAME,
+        token,
+        max_age=settings.MEMBER_SESSION_MAX_AGE_SECONDS,
+        path="/m/",
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Lax",
+    )
+    request._centre_member = member
+
+
+def sign_out(request, response) -> None:
+    end_session(request.COOKIES.get(settings.MEMBER_SESSION_COOKIE_NAME, ""))
+    response.delete_cookie(settings.MEMBER_SESSION_COOKIE_NAME, path="/m/", samesite="Lax")
+    request._centre_member = None
+
+
+def member_required(view):
+    """A member-centre view: the signed-in member is `request.member`; others go to sign-in."""
+
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        member = current_member(request)
+        if member is None:
+            login = reverse("centre:login")
+            return redirect(f"{login}?{urlencode({'next': request.get_full_path()})}")
+        request.member = member
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+# --- API -------------------------------------------------------------------------------------
+
+
+class MemberPrincipal:
+    """`request.user` of a member API request: authenticated, but with no staff permission."""
+
+    is_authenticated = True
+    is_anonymous = False
+    is_active = True
+    is_staff = False
+    is_superuser = False
+    pk = None
+    id = None
+
+    def __init__(self, member: Member):
+        self.member = member
+
+    def has_perm(self, perm, obj=None) -> bool:
+        return False
+
+    def has_perms(self, perms, obj=None) -> bool:
+        return False
+
+    def has_module_perms(self, app_label) -> bool:
+        return False
+
+    def get_username(self) -> str:
+        return ""
+
+    def __str__(self) -> str:
+        return f"member {self.member.member_no}"
