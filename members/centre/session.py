@@ -156,3 +156,44 @@ class MemberPrincipal:
 
     def __str__(self) -> str:
         return f"member {self.member.member_no}"
+
+
+class MemberAuthentication:
+    """DRF authentication for `/api/v1/me/`: `Authorization: Member <token>` (the token from
+    `POST /api/v1/me/session/`). `request.user` is a `MemberPrincipal`; `request.auth` the member."""
+
+    keyword = "Member"
+
+    def authenticate(self, request):
+        from rest_framework import exceptions
+
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        parts = header.split()
+        if not parts or parts[0] != self.keyword:
+            return None
+        if len(parts) != 2:
+            raise exceptions.AuthenticationFailed("Invalid member token header.")
+        member = member_for_token(parts[1])
+        if member is None:
+            raise exceptions.AuthenticationFailed("The member session has ended or is not valid; sign in again.")
+        return MemberPrincipal(member), member
+
+    def authenticate_header(self, request) -> str:
+        return self.keyword
+
+
+class IsMember:
+    """DRF permission: a signed-in member (and only a member: staff tokens are refused)."""
+
+    message = "Sign in as a member first (POST /api/v1/me/session/)."
+
+    def has_permission(self, request, view) -> bool:
+        return isinstance(request.user, MemberPrincipal)
+
+    def has_object_permission(self, request, view, obj) -> bool:
+        return self.has_permission(request, view)
+
+
+def member_api_view_settings() -> dict:
+    """The DRF attributes every `/api/v1/me/` view sets (authentication, permission)."""
+    return {"authentication_classes": [MemberAuthentication], "permission_classes": [IsMember]}
