@@ -201,6 +201,9 @@ def create_member(
     return member
 
 
+# The change history's reason when the member changed their own profile in the member centre.
+MEMBER_CENTRE_REASON = "member_centre"
+
 UPDATABLE_FIELDS = {"name", "gender", "home_store", "status", "notes", "external_id", "source_channel"}
 
 
@@ -212,9 +215,13 @@ def update_member(
     consents: Mapping[str, bool] | None = None,
     consent_source: str = ConsentSource.ADMIN,
     tags: Iterable[str] | None = None,
+    change_reason: str | None = None,
     **changes,
 ) -> Member:
-    """Change a profile; only the given fields change. Erased profiles cannot change."""
+    """Change a profile; only the given fields change. Erased profiles cannot change.
+
+    `change_reason` goes into the change history beside `actor` (e.g. `MEMBER_CENTRE_REASON` when
+    the member changed it themselves, with no staff actor)."""
     member = Member.objects.select_for_update().get(pk=member.pk)
     if member.is_erased:
         raise MemberErased(
@@ -244,6 +251,8 @@ def update_member(
     _check_external_id_free(member)
     member.full_clean(exclude=["phone", "email", "birthday", "tags"], validate_unique=False)
     member._history_user = actor
+    if change_reason:
+        member._change_reason = change_reason
     member.save()
     if tags is not None:
         set_tags(member=member, names=tags)
