@@ -5,6 +5,20 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
+from loyalty_crm.roles import MANAGER, grant, revoke
+
+# Managers (who hold erase_member) see and decide members' requests to close their account.
+GRANTS = {MANAGER: ["view_accountclosurerequest", "change_accountclosurerequest"]}
+
+
+def grant_roles(apps, schema_editor):
+    grant(apps, "members", GRANTS)
+
+
+def revoke_roles(apps, schema_editor):
+    revoke(apps, "members", GRANTS)
+
+
 
 class Migration(migrations.Migration):
 
@@ -48,4 +62,5 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(condition=models.Q(('status', 'requested')), fields=('member',), name='members_closure_one_open_per_member')],
             },
         ),
+        migrations.RunPython(grant_roles, revoke_roles),
     ]
