@@ -165,7 +165,7 @@ def member_purchase(member: Member, pk: int) -> Purchase | None:
     queryset = (
         Purchase.objects.filter(member=member, pk=pk)
         .select_related("store")
-        .prefetch_related(Prefetch("items", queryset=PurchaseItem.objects.select_related("category")))
+        .prefetch_related(Prefetch("items", queryset=PurchaseItem.objects.select_related("category", "product")))
     )
     return _with_points(queryset).first()
 

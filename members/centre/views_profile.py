@@ -112,13 +112,13 @@ class PreferencesForm(forms.Form):
         label=gettext_lazy("Favourite colours"),
         required=False,
         max_length=400,
-        help_text=gettext_lazy("Separate several with commas, e.g. 红色，白色"),
+        help_text=gettext_lazy("Separate several with commas, e.g. red, white"),
     )
     styles = forms.CharField(
         label=gettext_lazy("Styles you like"),
         required=False,
         max_length=400,
-        help_text=gettext_lazy("e.g. 简约, 法式"),
+        help_text=gettext_lazy("e.g. minimalist, French"),
     )
     channel = forms.ChoiceField(label=gettext_lazy("How we should contact you"), required=False)
     contact_time = forms.ChoiceField(label=gettext_lazy("When suits you best"), required=False)
