@@ -50,6 +50,7 @@ def test_purchases_list_shows_date_store_amount_and_points_earned_from_the_ledge
 
 
 def test_a_purchase_page_shows_its_lines_and_links_to_feedback_with_a_signed_value(member):
+    factories.product()  # ROSE-11, "11枝红玫瑰花束": the line shows the product's name
     purchase = post(member, "99.00", store=factories.store()).purchase
 
     html = member_client(member).get(f"/m/purchases/{purchase.pk}/").content.decode()
