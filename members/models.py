@@ -745,7 +745,9 @@ class AccountClosureRequest(models.Model):
         related_name="+",
     )
     handled_at = models.DateTimeField(_("handled at"), null=True, blank=True)
-    note = models.TextField(_("note"), blank=True, help_text=_("Why the request was refused (shown to the member)."))
+    note = models.TextField(
+        _("note to the member"), blank=True, help_text=_("Why the request was refused (shown to the member).")
+    )
 
     class Meta:
         verbose_name = _("account closure request")

@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from loyalty_crm.api import fields as api_fields
 from members.centre.profile_data import MARKETING_TOPICS
 from members.models import AccountClosureRequest, Member, Purchase, PurchaseItem
 from members.services.closure import MAX_REASON_LENGTH
@@ -18,7 +19,7 @@ class MeProfileSerializer(serializers.Serializer):
         source="masked_phone", read_only=True, help_text=_("Masked; only staff change the phone number.")
     )
     email = serializers.CharField(read_only=True, allow_null=True)
-    birthday = serializers.DateField(read_only=True, allow_null=True)
+    birthday = api_fields.DateField(read_only=True, allow_null=True)
     birthday_editable = serializers.SerializerMethodField(
         help_text=_("The member may set their birthday once; then only staff change it.")
     )
@@ -31,7 +32,7 @@ class MeProfileSerializer(serializers.Serializer):
 class MeProfileUpdateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100, required=False)
     email = serializers.EmailField(max_length=254, required=False, allow_blank=True, allow_null=True)
-    birthday = serializers.DateField(required=False)
+    birthday = api_fields.DateField(required=False)
     gender = serializers.ChoiceField(choices=Member.Gender.choices, required=False)
 
     def validate_birthday(self, value):
@@ -72,13 +73,13 @@ class MeConsentsSerializer(serializers.Serializer):
 class MeConsentSerializer(serializers.Serializer):
     topic = serializers.CharField()
     granted = serializers.BooleanField()
-    since = serializers.DateTimeField(allow_null=True)
+    since = api_fields.DateTimeField(allow_null=True)
 
 
 class MeConsentEventSerializer(serializers.Serializer):
     topic = serializers.CharField()
     granted = serializers.BooleanField()
-    at = serializers.DateTimeField()
+    at = api_fields.DateTimeField()
     source = serializers.CharField()
 
 
@@ -127,7 +128,7 @@ class MePurchaseSerializer(serializers.ModelSerializer):
 
 
 class MeReplySerializer(serializers.Serializer):
-    at = serializers.DateTimeField()
+    at = api_fields.DateTimeField()
     body = serializers.CharField(source="body_text")
 
 
@@ -138,7 +139,7 @@ class MeTicketSerializer(serializers.Serializer):
     status_display = serializers.CharField(source="get_status_display")
     message = serializers.CharField()
     order_ref = serializers.CharField()
-    created_at = serializers.DateTimeField()
+    created_at = api_fields.DateTimeField()
     replies = MeReplySerializer(many=True, source="public_replies")
 
 

@@ -51,7 +51,7 @@ class Migration(migrations.Migration):
                 ('reason', models.CharField(blank=True, max_length=500, verbose_name='reason')),
                 ('status', models.CharField(choices=[('requested', 'Requested'), ('confirmed', 'Confirmed (erased)'), ('refused', 'Refused'), ('withdrawn', 'Withdrawn by the member')], db_index=True, default='requested', max_length=10, verbose_name='status')),
                 ('handled_at', models.DateTimeField(blank=True, null=True, verbose_name='handled at')),
-                ('note', models.TextField(blank=True, help_text='Why the request was refused (shown to the member).', verbose_name='note')),
+                ('note', models.TextField(blank=True, help_text='Why the request was refused (shown to the member).', verbose_name='note to the member')),
                 ('handled_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='handled by')),
                 ('member', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='closure_requests', to='members.member', verbose_name='member')),
             ],
