@@ -95,4 +95,14 @@ def test_member_manages_consents_data_preferences_and_closure_on_a_phone(live_se
     page.wait_for_url("**/feedback/?purchase=*")
     assert page.input_value("#id_member_no") == member.member_no
     screenshot(page, "centre_profile_07_feedback_prefilled_zh")
+    page.fill("#id_message", "花很新鲜，包装也很用心。")
+    page.check("input[name=kind][value=praise]")
+    page.click("button.fb-submit")
+    page.wait_for_url("**/feedback/thanks/**")
+
+    page.goto(f"{live_server.url}/m/feedback/")
+    page.locator("a[href^='/m/feedback/']").first.click()
+    page.wait_for_url("**/m/feedback/*/")
+    assert "花很新鲜，包装也很用心。" in page.content()
+    screenshot(page, "centre_profile_08_my_feedback_zh")
     context.close()
