@@ -3,6 +3,7 @@
 from django.urls import path
 
 from campaigns import views
+from campaigns.channels.wechat_hooks import wechat_callback
 
 app_name = "campaigns"
 
@@ -10,4 +11,5 @@ urlpatterns = [
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("c/o/<str:token>.gif", views.open_pixel, name="open"),
     path("c/c/<str:token>/", views.click, name="click"),
+    path("hooks/wechat/", wechat_callback, name="wechat-callback"),
 ]

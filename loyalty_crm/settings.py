@@ -417,3 +417,38 @@ MEMBER_SESSION_COOKIE_NAME = env.str("MEMBER_SESSION_COOKIE_NAME", default="crm_
 MEMBER_SESSION_IDLE_SECONDS = env.int("MEMBER_SESSION_IDLE_SECONDS", default=7 * 24 * 3600)
 # …and after this long at the latest.
 MEMBER_SESSION_MAX_AGE_SECONDS = env.int("MEMBER_SESSION_MAX_AGE_SECONDS", default=30 * 24 * 3600)
+
+# --- WeChat Official Account (issue 14; campaigns.channels.wechat, docs/rules/wechat.md) ---------
+# `log` stores template messages in the WeChat log (admin) for development; `wechat` sends them
+# through WeChat's API with the account below.
+WECHAT_PROVIDER = env.str("WECHAT_PROVIDER", default="log")
+WECHAT_APP_ID = env.str("WECHAT_APP_ID", default="")
+WECHAT_APP_SECRET = env.str("WECHAT_APP_SECRET", default="")
+# The token typed into the account's server configuration (服务器配置): signs WeChat's callbacks.
+WECHAT_TOKEN = env.str("WECHAT_TOKEN", default="")
+# Set for the safe mode (安全模式): callbacks arrive AES-encrypted; empty means plain mode.
+WECHAT_ENCODING_AES_KEY = env.str("WECHAT_ENCODING_AES_KEY", default="")
+# WeChat's endpoints; tests and the checks point them at the fake server (tests/fakes/wechat.py).
+WECHAT_API_BASE_URL = env.str("WECHAT_API_BASE_URL", default="https://api.weixin.qq.com/cgi-bin/")
+WECHAT_SNS_BASE_URL = env.str("WECHAT_SNS_BASE_URL", default="https://api.weixin.qq.com/")
+WECHAT_OAUTH_BASE_URL = env.str("WECHAT_OAUTH_BASE_URL", default="https://open.weixin.qq.com/connect/")
+# Seconds to wait for WeChat's answer; a send that times out is reported in doubt, never re-sent.
+WECHAT_TIMEOUT_SECONDS = env.float("WECHAT_TIMEOUT_SECONDS", default=5.0)
+# A callback older (or newer) than this is refused as a possible replay.
+WECHAT_CALLBACK_MAX_AGE_SECONDS = env.int("WECHAT_CALLBACK_MAX_AGE_SECONDS", default=300)
+if WECHAT_PROVIDER not in {"log", "wechat"}:
+    raise ImproperlyConfigured(f"WECHAT_PROVIDER must be 'log' or 'wechat', not {WECHAT_PROVIDER!r}.")
+if not DEBUG and WECHAT_PROVIDER == "wechat":
+    _wechat_missing = [
+        name
+        for name, value in (
+            ("WECHAT_APP_ID", WECHAT_APP_ID),
+            ("WECHAT_APP_SECRET", WECHAT_APP_SECRET),
+            ("WECHAT_TOKEN", WECHAT_TOKEN),
+        )
+        if not value
+    ]
+    if _wechat_missing:
+        raise ImproperlyConfigured(
+            "WECHAT_PROVIDER=wechat needs these environment variables: " + ", ".join(_wechat_missing)
+        )
