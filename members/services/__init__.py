@@ -42,6 +42,7 @@ from members.services.erasure import (
 from members.services.profiles import (
     UPDATABLE_FIELDS,
     apply_contact_data,
+    bind_wechat_openid,
     create_member,
     new_member_numbers,
     resolve_referrer,
@@ -85,6 +86,7 @@ __all__ = [
     "add_preference",
     "add_service_record",
     "apply_contact_data",
+    "bind_wechat_openid",
     "consent_state",
     "create_member",
     "erase_member",
