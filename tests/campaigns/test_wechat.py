@@ -296,3 +296,60 @@ class socket_closed_port:
 
     def __exit__(self, *exc):
         return False
+
+
+# --- settings --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def production_env(tmp_path) -> dict[str, str]:
+    import os
+    import secrets
+
+    from loyalty_crm.crypto import generate_key
+    from tests.test_settings_production import SETTINGS_VARIABLES
+
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in SETTINGS_VARIABLES and not name.startswith(("DJANGO_", "WECHAT_"))
+    }
+    env.update(
+        DJANGO_DEBUG="0",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(64),
+        FIELD_ENCRYPTION_KEY=generate_key(),
+        DJANGO_ALLOWED_HOSTS="crm.example.com",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'production.sqlite3'}",
+        LOYALTY_VAR_DIR=str(tmp_path / "var"),
+        WECHAT_PROVIDER="wechat",
+        WECHAT_APP_ID="wx0123456789",
+        WECHAT_APP_SECRET="s" * 32,
+        WECHAT_TOKEN="callback-token",
+    )
+    return env
+
+
+def test_production_mode_starts_with_the_wechat_account_configured(production_env):
+    from tests.test_settings_production import manage
+
+    result = manage(production_env, "check")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("variable", ["WECHAT_APP_ID", "WECHAT_APP_SECRET", "WECHAT_TOKEN"])
+def test_production_mode_refuses_the_wechat_provider_without(production_env, variable):
+    from tests.test_settings_production import manage
+
+    del production_env[variable]
+    result = manage(production_env, "check")
+    assert result.returncode != 0
+    assert variable in result.stderr
+
+
+def test_an_unknown_wechat_provider_is_refused_at_start_up(production_env):
+    from tests.test_settings_production import manage
+
+    production_env["WECHAT_PROVIDER"] = "wechatpay"
+    result = manage(production_env, "check")
+    assert result.returncode != 0
+    assert "WECHAT_PROVIDER" in result.stderr
