@@ -353,3 +353,11 @@ def test_an_unknown_wechat_provider_is_refused_at_start_up(production_env):
     result = manage(production_env, "check")
     assert result.returncode != 0
     assert "WECHAT_PROVIDER" in result.stderr
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("role", "allowed"), [("manager", True), ("marketing", False), ("store_staff", False)])
+def test_only_managers_read_the_wechat_log(client, request, role, allowed):
+    client.force_login(request.getfixturevalue(role))
+    status = client.get("/admin/campaigns/wechatlog/").status_code
+    assert (status == 200) is allowed

@@ -228,3 +228,32 @@ def test_safe_mode_refuses_a_forged_message_signature_and_plain_bodies(client, s
     assert push(client, event()).status_code == 403  # plain body, no encrypt_type
     sent_message.refresh_from_db()
     assert sent_message.status == OutboxMessage.Status.SENT
+
+
+# --- end to end: wechatpy against the fake, the receipt through a running server ---------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_message_sent_through_the_fake_is_marked_delivered_by_its_pushed_receipt(live_server, settings):
+    from campaigns.channels.base import TemplateMessage
+    from campaigns.channels.wechat import send_wechat
+
+    with fakes.serving(settings) as fake:
+        msgid = send_wechat(
+            openid="o-member-9", message=TemplateMessage(template_code="TPL-1", params={"name": "A"}), reference="r"
+        )
+        campaign = helpers.campaign(channel="sms")
+        message = OutboxMessage.objects.create(
+            campaign=campaign,
+            step=campaign.steps.first(),
+            member=helpers.member(),
+            channel="wechat",
+            status=OutboxMessage.Status.SENT,
+            provider_ref=msgid,
+        )
+        hook = live_server.url + URL
+        assert fakes.post_template_event(hook, msgid=msgid, status="failed:user block").text == "success"
+        assert fakes.post_template_event(hook, msgid=msgid, token="forged").status_code == 403
+    assert fake.sent[0]["touser"] == "o-member-9"
+    message.refresh_from_db()
+    assert (message.status, message.error_code) == (OutboxMessage.Status.UNDELIVERED, "failed:user block")
