@@ -1,8 +1,10 @@
-"""Public campaign pages (no account): unsubscribe, and email tracking (open pixel, click redirect)."""
+"""Public campaign pages (no account): unsubscribe, email tracking (open pixel, click redirect),
+and the SMS providers' delivery receipt hooks (campaigns/channels/hooks.py)."""
 
 from django.urls import path
 
 from campaigns import views
+from campaigns.channels import hooks
 
 app_name = "campaigns"
 
@@ -10,4 +12,6 @@ urlpatterns = [
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("c/o/<str:token>.gif", views.open_pixel, name="open"),
     path("c/c/<str:token>/", views.click, name="click"),
+    path("hooks/sms/aliyun/", hooks.aliyun_receipts, name="sms-receipts-aliyun"),
+    path("hooks/sms/tencent/", hooks.tencent_receipts, name="sms-receipts-tencent"),
 ]
