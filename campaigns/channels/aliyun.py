@@ -30,11 +30,11 @@ def unreadable_answer(exc: BaseException) -> ChannelInDoubt:
     return ChannelInDoubt(
         "answer.unreadable",
         _("%(provider)s's answer could not be read (%(error)s); the message may have been sent.")
-        % {"provider": PROVIDER, "error": type(exc).__name__},
+        % {"provider": str(PROVIDER), "error": type(exc).__name__},
     )
 
 
-PROVIDER = "Aliyun SMS"
+PROVIDER = gettext_lazy("Aliyun SMS")
 
 # code: (reason, temporary). Aliyun's API error codes (help.aliyun.com/document_detail/101346).
 ERRORS = {
@@ -153,7 +153,7 @@ class AliyunSmsProvider:
         except ResponseException as exc:  # the gateway refused the request (HTTP 4xx/5xx)
             raise channel_error(str(exc.code or "Unknown"), str(getattr(exc, "message", "") or "")) from None
         except Exception as exc:  # network, or an answer that is not Aliyun's: may have gone out
-            raise (network_failure(exc, provider=PROVIDER) or unreadable_answer(exc)) from None
+            raise (network_failure(exc, provider=str(PROVIDER)) or unreadable_answer(exc)) from None
         body = response.body
         if body is None or body.code != "OK":
             code = (body.code if body else None) or "Unknown"

@@ -28,7 +28,7 @@ from django.utils.translation import gettext_lazy
 from campaigns.channels.base import ChannelError, ChannelInDoubt, TemplateMessage
 from campaigns.channels.transport import network_failure
 
-PROVIDER = "Tencent Cloud SMS"
+PROVIDER = gettext_lazy("Tencent Cloud SMS")
 
 _RETRY_LATER = gettext_lazy("Tencent Cloud throttled the requests; try later.")
 _BUSY = gettext_lazy("Tencent Cloud had an internal error; try later.")
@@ -220,7 +220,7 @@ class TencentSmsProvider:
         try:
             response = self.client.SendSms(request)
         except TencentCloudSDKException as exc:
-            failure = network_failure(exc, provider=PROVIDER)
+            failure = network_failure(exc, provider=str(PROVIDER))
             if failure is not None:
                 raise failure from None
             code = exc.get_code() or "Unknown"
@@ -232,7 +232,7 @@ class TencentSmsProvider:
             raise ChannelInDoubt(
                 code,
                 _("%(provider)s's answer could not be read (%(error)s); the message may have been sent.")
-                % {"provider": PROVIDER, "error": code},
+                % {"provider": str(PROVIDER), "error": code},
             ) from None
         statuses = response.SendStatusSet or []
         if len(statuses) != 1:
