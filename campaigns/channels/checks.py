@@ -1,5 +1,8 @@
 """System checks for the sending channels (registered in CampaignsConfig.ready()).
 
+`manage.py check` (and every start of runserver, migrate, ...):
+- campaigns.E050: SMS_PROVIDER names no provider (a typo would otherwise fail every SMS).
+
 `manage.py check --deploy`:
 - campaigns.W050: the SMS log provider is in use — text messages are stored, never sent;
 - campaigns.W051: a real SMS provider without SMS_RECEIPT_TOKEN — its delivery receipts are all
@@ -12,8 +15,24 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core import checks
+from django.utils.module_loading import import_string
 
-from campaigns.channels import sms_provider_path
+from campaigns.channels import SMS_PROVIDERS, sms_provider_path
+
+
+@checks.register()
+def check_sms_provider_exists(app_configs=None, **kwargs):
+    try:
+        import_string(sms_provider_path(settings.SMS_PROVIDER))
+    except ImportError:
+        return [
+            checks.Error(
+                f"SMS_PROVIDER={settings.SMS_PROVIDER!r} is not a provider.",
+                hint="Use one of " + ", ".join(SMS_PROVIDERS) + ", or a dotted path to a provider class.",
+                id="campaigns.E050",
+            )
+        ]
+    return []
 
 
 @checks.register(checks.Tags.security, deploy=True)

@@ -78,3 +78,12 @@ def test_the_log_provider_stores_the_text_and_the_template(settings):
 
 def test_the_log_provider_stores_plain_text_as_it_is():
     assert log_text(TemplateMessage(template_code="", text="春季回馈")) == "春季回馈"
+
+
+def test_check_names_an_sms_provider_that_does_not_exist(settings):
+    from campaigns.channels.checks import check_sms_provider_exists
+
+    settings.SMS_PROVIDER = "aliyn"
+    assert [error.id for error in check_sms_provider_exists()] == ["campaigns.E050"]
+    settings.SMS_PROVIDER = "tencent"
+    assert check_sms_provider_exists() == []
