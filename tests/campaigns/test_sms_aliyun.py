@@ -167,3 +167,45 @@ def test_one_time_codes_go_out_with_the_otp_template(aliyun_sms, settings):
     send_otp(phone=PHONE, code="246810", reference="otp-1")
     accepted = aliyun_sms.find(reference="otp-1")
     assert accepted.template_code == "SMS_OTP" and accepted.params == {"code": "246810"}
+
+
+def test_the_fake_refuses_a_request_changed_after_signing(aliyun_sms, monkeypatch):
+    from darabonba.core import DaraCore
+
+    original = DaraCore.do_action
+
+    def tampered(request, runtime_option=None):
+        request.query["PhoneNumbers"] = "13900000000"  # another number, same signature
+        return original(request, runtime_option)
+
+    monkeypatch.setattr(DaraCore, "do_action", staticmethod(tampered))
+    with pytest.raises(ChannelError) as refused:
+        send()
+    assert refused.value.code == "SignatureDoesNotMatch" and aliyun_sms.accepted == []
+
+
+def test_the_fake_refuses_an_unsigned_request(fake_aliyun_sms):
+    import requests
+
+    answer = requests.post(f"http://{fake_aliyun_sms.endpoint}/?PhoneNumbers=13800000000", timeout=5)
+    assert answer.status_code == 400 and answer.json()["Code"] == "IncompleteSignature"
+
+
+def test_the_fake_runs_standalone():
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.aliyun_sms", "--port", "0"],
+        cwd=settings.BASE_DIR,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = process.stdout.readline()
+        assert "Fake Aliyun SMS" in line and "http://127.0.0.1:" in line
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -150,3 +150,16 @@ def test_one_time_codes_go_out_with_the_otp_template(tencent_sms, settings):
     send_otp(phone=PHONE, code="246810", reference="otp-1")
     accepted = tencent_sms.find(reference="otp-1")
     assert accepted.template_code == "7654321" and accepted.params == ["246810"]
+
+
+def test_the_fake_refuses_a_body_changed_after_signing(tencent_sms, monkeypatch):
+    original = abstract_client.AbstractClient._build_req_inter
+
+    def tampered(self, action, params, req, options=None):
+        original(self, action, params, req, options)
+        req.data = req.data.replace("+8613800000000", "+8613900000000")  # another number, same signature
+
+    monkeypatch.setattr(abstract_client.AbstractClient, "_build_req_inter", tampered)
+    with pytest.raises(ChannelError) as refused:
+        send()
+    assert refused.value.code == "AuthFailure.SignatureFailure" and tencent_sms.accepted == []
