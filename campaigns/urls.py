@@ -1,5 +1,6 @@
 """Public campaign pages (no account): unsubscribe, email tracking (open pixel, click redirect),
-and the SMS providers' delivery receipt hooks (campaigns/channels/hooks.py)."""
+the SMS providers' delivery receipt hooks (campaigns/channels/hooks.py) and WeChat's callback
+(campaigns/channels/wechat_hooks.py)."""
 
 from django.urls import path
 
