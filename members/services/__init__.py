@@ -39,6 +39,13 @@ from members.services.contact_details import (
 from members.services.erasure import (
     erase_member,
 )
+from members.services.otp import (
+    CodeSent,
+    OtpRefused,
+    prune_challenges,
+    request_code,
+    verify_code,
+)
 from members.services.profiles import (
     UPDATABLE_FIELDS,
     apply_contact_data,
@@ -52,6 +59,7 @@ from members.services.purchases import (
     PurchaseDraft,
     PurchaseLine,
     RecordedLine,
+    claim_walk_in_purchase,
     record_purchase,
     record_purchases,
     record_refund,
@@ -63,6 +71,17 @@ from members.services.records import (
     add_preference,
     add_service_record,
     update_service_record,
+)
+from members.services.terms import (
+    TermsNotCurrent,
+    accept_terms,
+    current_terms,
+    pending_terms,
+    publish_terms_version,
+)
+from members.services.wechat import (
+    OpenidTaken,
+    bind_wechat_openid,
 )
 
 __all__ = [
@@ -76,25 +95,37 @@ __all__ = [
     "SERVICE_RECORD_FIELDS",
     "UNIT_PRICE_LABEL",
     "UPDATABLE_FIELDS",
+    "CodeSent",
     "DuplicatePurchase",
     "MemberErased",
+    "OpenidTaken",
+    "OtpRefused",
     "PurchaseDraft",
     "PurchaseLine",
     "RecordedLine",
+    "TermsNotCurrent",
+    "accept_terms",
     "add_interaction",
     "add_preference",
     "add_service_record",
     "apply_contact_data",
+    "bind_wechat_openid",
+    "claim_walk_in_purchase",
     "consent_state",
     "create_member",
+    "current_terms",
     "erase_member",
     "may_see_contact_details",
     "new_member_numbers",
+    "pending_terms",
+    "prune_challenges",
+    "publish_terms_version",
     "record_contact_view",
     "record_purchase",
     "record_purchases",
     "record_refund",
     "refuse_erased",
+    "request_code",
     "resolve_categories",
     "resolve_referrer",
     "reveal_contact_details",
@@ -103,4 +134,5 @@ __all__ = [
     "set_tags",
     "update_member",
     "update_service_record",
+    "verify_code",
 ]

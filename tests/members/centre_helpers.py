@@ -1,0 +1,37 @@
+"""Helpers for the member centre's sign-in tests: read the code from the development SMS log."""
+
+from __future__ import annotations
+
+import re
+
+from django.utils import timezone
+
+from campaigns.models import SmsLog
+from members.models import TermsVersion
+from members.normalize import normalise_phone
+
+PHONE = "13800138000"
+
+
+def last_code(phone: str = PHONE) -> str:
+    """The code of the latest SMS sent to `phone` (SmsLog stores the text, as a developer sees it)."""
+    wanted = normalise_phone(phone)
+    for entry in SmsLog.objects.order_by("-id")[:50]:
+        if normalise_phone(entry.phone) == wanted:
+            match = re.search(r"\b(\d{6})\b", entry.text)
+            assert match, "the SMS has no 6-digit code"
+            return match.group(1)
+    raise AssertionError("no SMS was sent to this phone")
+
+
+def sms_count(phone: str = PHONE) -> int:
+    wanted = normalise_phone(phone)
+    return sum(1 for entry in SmsLog.objects.all() if normalise_phone(entry.phone) == wanted)
+
+
+def published(kind: str = TermsVersion.Kind.TERMS, version: str = "1.0", title: str | None = None) -> TermsVersion:
+    title = title or ("会员条款" if kind == TermsVersion.Kind.TERMS else "隐私政策")
+    row = TermsVersion.objects.create(kind=kind, version=version, title=title, text=f"{title} {version} 正文")
+    TermsVersion.objects.filter(pk=row.pk).update(published_at=timezone.now())
+    row.refresh_from_db()
+    return row
