@@ -2,6 +2,14 @@
 features for a WeChat mini-program or an app. Every view authenticates with
 `members.centre.session.MemberAuthentication` and allows only `IsMember`."""
 
-from django.urls import path  # noqa: F401 (routes are added by the centre's API views)
+from django.urls import path
 
-urlpatterns: list = []
+from members.centre import api_auth
+
+urlpatterns: list = [
+    # Signing in and joining (members.centre.api_auth)
+    path("otp/", api_auth.MeOtpView.as_view(), name="me-otp"),
+    path("session/", api_auth.MeSessionView.as_view(), name="me-session"),
+    path("join/", api_auth.MeJoinView.as_view(), name="me-join"),
+    path("terms/", api_auth.MeTermsView.as_view(), name="me-terms"),
+]
