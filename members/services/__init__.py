@@ -78,6 +78,7 @@ from members.services.terms import (
     current_terms,
     pending_terms,
     publish_terms_version,
+    record_terms_accepted,
 )
 from members.services.wechat import (
     OpenidTaken,
@@ -124,6 +125,7 @@ __all__ = [
     "record_purchase",
     "record_purchases",
     "record_refund",
+    "record_terms_accepted",
     "refuse_erased",
     "request_code",
     "resolve_categories",

@@ -107,3 +107,25 @@ def accept_terms(
 def terms_versions_by_ids(ids: Iterable[int]) -> list[TermsVersion]:
     ids = [int(pk) for pk in ids]
     return list(TermsVersion.objects.filter(pk__in=ids, published_at__isnull=False).order_by("kind"))
+
+
+def record_terms_accepted(
+    *,
+    member_ids: Iterable[int],
+    versions: Iterable[TermsVersion],
+    source: str = TermsAcceptance.Source.STAFF,
+    at=None,
+) -> int:
+    """The bulk form of `accept_terms` (members who accepted on paper at a counter, an import, the
+    demo): each member accepts each version once; versions accepted before keep their first
+    acceptance. Returns the number of rows written (at most; conflicts are skipped)."""
+    if source not in TermsAcceptance.Source.values:
+        raise ValidationError({"source": [_("Unknown source.")]})
+    at = at or timezone.now()
+    rows = [
+        TermsAcceptance(member_id=member_id, version=version, accepted_at=at, source=source)
+        for member_id in member_ids
+        for version in versions
+    ]
+    TermsAcceptance.objects.bulk_create(rows, ignore_conflicts=True, batch_size=2000)
+    return len(rows)
