@@ -77,10 +77,6 @@ def member_for_phone(phone: str) -> Member | None:
     return Member.objects.not_erased().with_phone(phone).first()
 
 
-def _wait_text(seconds: int) -> str:
-    return _("Ask for a new code in %(seconds)d seconds.") % {"seconds": seconds}
-
-
 def _after_sign_in(request, member: Member, *, receipt: str = "") -> None:
     """What follows any sign-in: bind a pending WeChat openid, credit a receipt's purchase."""
     openid = request.session.pop(WECHAT_BIND_KEY, None) if hasattr(request, "session") else None
