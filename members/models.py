@@ -726,10 +726,10 @@ class OtpChallenge(models.Model):
         SIGN_IN = "sign_in", _("Sign in")
         JOIN = "join", _("Join")
 
-    phone_hash = models.CharField(max_length=64, editable=False)
-    client_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
+    phone_hash = models.CharField(pgettext_lazy("sign-in code", "phone hash"), max_length=64, editable=False)
+    client_hash = models.CharField(_("client address hash"), max_length=64, blank=True, default="", editable=False)
     purpose = models.CharField(_("purpose"), max_length=10, choices=Purpose.choices, default=Purpose.SIGN_IN)
-    code_hash = models.CharField(max_length=64, editable=False)
+    code_hash = models.CharField(pgettext_lazy("sign-in code", "code hash"), max_length=64, editable=False)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     expires_at = models.DateTimeField(_("expires at"))
     failed_attempts = models.PositiveSmallIntegerField(_("failed attempts"), default=0)
@@ -822,7 +822,7 @@ class TermsAcceptance(models.Model):
     accepted_at = models.DateTimeField(_("accepted at"), default=timezone.now)
     source = models.CharField(_("source"), max_length=10, choices=Source.choices)
     # The keyed hash of the client address (never the address itself); blank when unknown.
-    client_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
+    client_hash = models.CharField(_("client address hash"), max_length=64, blank=True, default="", editable=False)
 
     class Meta:
         verbose_name = _("terms acceptance")
