@@ -37,7 +37,7 @@ def join_url(store: Store) -> str:
 
 def qr_svg(data: str) -> str:
     out = io.BytesIO()
-    segno.make_qr(data, error="q").save(out, kind="svg", scale=10, border=2, xmldecl=False, svgns=True)
+    segno.make_qr(data, error="q").save(out, kind="svg", border=2, xmldecl=False, svgns=True, omitsize=True)
     return out.getvalue().decode()
 
 
