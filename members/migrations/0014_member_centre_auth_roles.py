@@ -6,6 +6,28 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+from loyalty_crm.roles import MANAGER, grant, revoke
+
+# Managers publish terms and privacy versions and read who accepted them.
+GRANTS = {
+    MANAGER: [
+        "view_termsversion",
+        "add_termsversion",
+        "change_termsversion",
+        "delete_termsversion",
+        "view_termsacceptance",
+    ]
+}
+
+
+def grant_roles(apps, schema_editor):
+    grant(apps, "members", GRANTS)
+
+
+def revoke_roles(apps, schema_editor):
+    revoke(apps, "members", GRANTS)
+
+
 TASK_NAME = "Prune member-centre sign-in codes and sessions (nightly)"
 TASK = "members.prune_centre_sign_in"
 
@@ -113,4 +135,5 @@ class Migration(migrations.Migration):
             constraint=models.UniqueConstraint(fields=('member', 'version'), name='members_terms_accepted_once'),
         ),
         migrations.RunPython(schedule_pruning, unschedule_pruning),
+        migrations.RunPython(grant_roles, revoke_roles),
     ]
