@@ -376,3 +376,18 @@ def test_the_forms_carry_the_csrf_token():
     assert 'name="csrfmiddlewaretoken"' in page.content.decode()
     answer = client.post("/m/login/", {"action": "send", "phone": PHONE, "csrfmiddlewaretoken": token})
     assert answer.status_code == 200 and sms_count() == 1
+
+
+def test_the_sign_in_and_join_pages_run_a_fixed_number_of_queries(client, terms_and_privacy, django_assert_num_queries):
+    factories.store("sh-009")
+    with django_assert_num_queries(0):
+        client.get("/m/login/")
+    with django_assert_num_queries(2):  # the store, the current terms
+        client.get("/m/join/?store=sh-009")
+    member = factories.member(phone=PHONE)
+    from members.services import accept_terms
+
+    accept_terms(member=member, versions=terms_and_privacy)
+    client.cookies[COOKIE] = start_session(member)
+    with django_assert_num_queries(2):  # the session with its member, the terms still to accept
+        assert client.get("/m/terms/").status_code == 302
