@@ -29,6 +29,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from demo import campaigns as demo_campaigns
+from demo import centre as demo_centre
 from demo import feedback as demo_feedback
 from demo import members as demo_members
 from demo import rewards as demo_rewards
@@ -90,6 +91,7 @@ def seed_demo(
         # The demo clerk works in the first store, so the dashboard shows that store's figures.
         StaffProfile.objects.get_or_create(user=users["staff"], defaults={"store": catalogue.stores[0]})
     horizon = start_of_today()
+    terms = demo_centre.ensure_terms(actor=users.get("manager"))
     demo_rewards.ensure_catalogue(counts.rewards)
     demo_stored_value.ensure_rules(counts.stored_value)
     marketing = users.get("marketing")
@@ -108,6 +110,7 @@ def seed_demo(
     seeded = list(
         Member.objects.filter(pk__in=[pk for pk, _at in generator.earlier]).select_related("home_store").order_by("pk")
     )
+    demo_centre.accept_for_members(seeded, terms)
     rng = random.Random(f"{seed}:activity")
     staff, support, manager = users.get("staff"), users.get("support"), users.get("manager")
 

@@ -4,9 +4,15 @@ features for a WeChat mini-program or an app. Every view authenticates with
 
 from django.urls import path
 
-from members.centre import api_profile
+from members.centre import api_auth, api_profile
 
-urlpatterns: list = []
+urlpatterns: list = [
+    # Signing in and joining (members.centre.api_auth)
+    path("otp/", api_auth.MeOtpView.as_view(), name="me-otp"),
+    path("session/", api_auth.MeSessionView.as_view(), name="me-session"),
+    path("join/", api_auth.MeJoinView.as_view(), name="me-join"),
+    path("terms/", api_auth.MeTermsView.as_view(), name="me-terms"),
+]
 
 # Profile, consents, purchases, tickets, export and account closure (mcprofile).
 urlpatterns += [

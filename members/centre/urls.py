@@ -2,11 +2,20 @@
 
 from django.urls import path
 
-from members.centre import views_profile, views_purchases
+from members.centre import auth, views_profile, views_purchases
 
 app_name = "centre"
 
-urlpatterns: list = []
+urlpatterns: list = [
+    # Joining and signing in (members.centre.auth)
+    path("login/", auth.login, name="login"),
+    path("join/", auth.join, name="join"),
+    path("logout/", auth.logout, name="logout"),
+    path("terms/", auth.terms, name="terms"),
+    path("terms/<slug:kind>/", auth.terms_text, name="terms_text"),
+    path("wechat/", auth.wechat_start, name="wechat"),
+    path("wechat/callback/", auth.wechat_callback, name="wechat_callback"),
+]
 
 # Profile, preferences, consents, privacy, purchases and feedback (mcprofile).
 urlpatterns += [
