@@ -2,6 +2,20 @@
 features for a WeChat mini-program or an app. Every view authenticates with
 `members.centre.session.MemberAuthentication` and allows only `IsMember`."""
 
-from django.urls import path  # noqa: F401 (routes are added by the centre's API views)
+from django.urls import path
 
-urlpatterns: list = []
+from members.centre import api_pages
+
+urlpatterns: list = [
+    # card, points, coupons, rewards, wallet (members.centre.api_pages)
+    path("", api_pages.MeView.as_view(), name="me"),
+    path("points/", api_pages.MePointsView.as_view(), name="me-points"),
+    path("coupons/", api_pages.MeCouponsView.as_view(), name="me-coupons"),
+    path("coupons/<str:code>/", api_pages.MeCouponView.as_view(), name="me-coupon"),
+    path("rewards/", api_pages.MeRewardsView.as_view(), name="me-rewards"),
+    path("redemptions/", api_pages.MeRedemptionsView.as_view(), name="me-redemptions"),
+    path("redemptions/<int:pk>/", api_pages.MeRedemptionView.as_view(), name="me-redemption"),
+    path("wallet/", api_pages.MeWalletView.as_view(), name="me-wallet"),
+    path("wallet/entries/<int:pk>/", api_pages.MeWalletEntryView.as_view(), name="me-wallet-entry"),
+    path("wallet/gift-claims/", api_pages.MeGiftClaimView.as_view(), name="me-gift-claims"),
+]

@@ -21,10 +21,10 @@ def member_client(member, **headers) -> Client:
     return client
 
 
-def member_api(member) -> APIClient:
+def member_api(member, **headers) -> APIClient:
     """An API client carrying `member`'s session token (`Authorization: Member <token>`)."""
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Member {start_session(member)}")
+    client.credentials(HTTP_AUTHORIZATION=f"Member {start_session(member)}", **headers)
     return client
 
 
