@@ -30,7 +30,7 @@ POINTS_BY_REASON: dict[str, str] = {
     Reason.TOP_UP: gettext_noop("Points for topping up your stored value"),
 }
 POINTS_BY_KIND: dict[str, str] = {
-    "earn": gettext_noop("Points earned"),
+    "earn": gettext_noop("Points received"),
     "spend": gettext_noop("Points used"),
     "expire": gettext_noop("Points expired"),
     "refund_reversal": gettext_noop("Points taken back for a returned purchase"),

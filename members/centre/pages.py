@@ -4,6 +4,7 @@ wallet, under /m/. Each view reads the signed-in member's data only (`request.me
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from django.contrib import messages
@@ -33,8 +34,19 @@ from rewards.till.codes import code128_svg, qr_svg
 HISTORY_PER_PAGE = 20
 
 
+def scalable_qr_svg(text: str) -> str:
+    """The till's QR code (`qr_svg`) with a viewBox instead of its fixed pixel size, so the page's
+    CSS sets its size on the phone (large and sharp in the card view)."""
+    svg = qr_svg(text)
+    size = re.search(r'width="(\d+)" height="(\d+)"', svg)
+    if size is None:
+        return svg
+    width, height = size.groups()
+    return svg.replace(size.group(0), f'viewBox="0 0 {width} {height}" shape-rendering="crispEdges"', 1)
+
+
 def _codes(text: str) -> dict:
-    return {"qr": qr_svg(text), "barcode": code128_svg(text)}
+    return {"qr": scalable_qr_svg(text), "barcode": code128_svg(text)}
 
 
 @member_required
