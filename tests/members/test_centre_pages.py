@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from rewards import services
+from rewards.ledger_reasons import Reason
 from rewards.models import Coupon, Redemption, RewardKind, StoredValueGift
 from rewards.services import stored_value
 from rewards.services.redemptions import redeem_reward
@@ -304,3 +305,41 @@ def test_the_pages_show_nothing_of_another_member(member):
     for url in PAGES:
         html = client.get(url).content.decode()
         assert "隔壁老王" not in html and other.member_no not in html and "别人的券" not in html
+
+
+# --- wording, sign-in and forms ---
+
+
+@pytest.mark.parametrize("code", [code for code, _label in Reason.choices])
+def test_every_ledger_reason_has_a_member_sentence_without_staff_references(code):
+    from rewards import member_words
+
+    params = {"ref": "PO-1", "purchase": "PO-1", "reward": "花束", "quantity": 1, "date": "2026-12-31"}
+    params |= {"bonus": "sign_up", "name": "春季活动", "member_no": "M123"}
+    text = member_words.points_text(kind="earn", reason_code=code, reason_params=params)
+    assert text and "PO-1" not in text and "M123" not in text
+
+
+def test_a_visitor_without_a_session_is_sent_to_sign_in():
+    from django.test import Client
+    from django.urls import NoReverseMatch, reverse
+
+    try:
+        login = reverse("centre:login")
+    except NoReverseMatch:
+        pytest.skip("the sign-in page (centre:login) is another branch's")
+    response = Client().get("/m/points/")
+    assert response.status_code == 302 and response["Location"].startswith(login)
+
+
+def test_forms_need_the_csrf_token(member):
+    from django.conf import settings as django_settings
+    from django.test import Client
+
+    from members.centre.session import start_session
+
+    client = Client(enforce_csrf_checks=True)
+    client.cookies[django_settings.MEMBER_SESSION_COOKIE_NAME] = start_session(member)
+    reward = cf.reward(points_cost=10)
+    assert client.post(f"/m/rewards/{reward.pk}/redeem/", {"idempotency_key": "k"}).status_code == 403
+    assert client.post("/m/wallet/", {"code": "X"}).status_code == 403
