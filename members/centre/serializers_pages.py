@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from loyalty_crm.api import fields as api_fields
 from members.centre import selectors_pages as data
 from rewards.models import Reward
 
@@ -35,12 +36,12 @@ class MeStoredValueSerializer(serializers.Serializer):
 
 class MeExpiringSerializer(serializers.Serializer):
     points = serializers.IntegerField()
-    expires_on = serializers.DateField()
+    expires_on = api_fields.DateField()
 
 
 class MeYearEndSerializer(serializers.Serializer):
     points = serializers.IntegerField()
-    on = serializers.DateField()
+    on = api_fields.DateField()
 
 
 class MeSerializer(serializers.Serializer):
@@ -57,7 +58,7 @@ class MeSerializer(serializers.Serializer):
 
 class MeHistoryRowSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    at = serializers.DateTimeField()
+    at = api_fields.DateTimeField()
     points = serializers.IntegerField()
     balance_after = serializers.IntegerField()
     code = serializers.CharField(help_text="The row's reason code (`purchase`, `redemption`, `expiry`, …).")
@@ -91,10 +92,10 @@ class MemberCouponSerializer(serializers.Serializer):
     min_spend = serializers.DecimalField(source="coupon.min_spend", max_digits=12, decimal_places=2)
     status = serializers.ChoiceField(source="group", choices=data.COUPON_STATES)
     state = serializers.CharField(help_text="valid, not_yet_valid, used, expired or void")
-    issued_at = serializers.DateTimeField(source="coupon.issued_at")
-    starts_at = serializers.DateTimeField(source="coupon.starts_at", allow_null=True)
-    expires_at = serializers.DateTimeField(source="coupon.expires_at", allow_null=True)
-    redeemed_at = serializers.DateTimeField(source="coupon.redeemed_at", allow_null=True)
+    issued_at = api_fields.DateTimeField(source="coupon.issued_at")
+    starts_at = api_fields.DateTimeField(source="coupon.starts_at", allow_null=True)
+    expires_at = api_fields.DateTimeField(source="coupon.expires_at", allow_null=True)
+    redeemed_at = api_fields.DateTimeField(source="coupon.redeemed_at", allow_null=True)
 
 
 class MeCouponFilterSerializer(serializers.Serializer):
@@ -141,7 +142,7 @@ class MeRedeemedCouponSerializer(serializers.Serializer):
     kind = serializers.CharField()
     value = serializers.DecimalField(max_digits=12, decimal_places=2)
     min_spend = serializers.DecimalField(max_digits=12, decimal_places=2)
-    expires_at = serializers.DateTimeField(allow_null=True)
+    expires_at = api_fields.DateTimeField(allow_null=True)
 
 
 class MeRedemptionSerializer(serializers.Serializer):
@@ -152,13 +153,13 @@ class MeRedemptionSerializer(serializers.Serializer):
     status = serializers.CharField()
     points_spent = serializers.IntegerField()
     points_balance = serializers.IntegerField()
-    created_at = serializers.DateTimeField()
+    created_at = api_fields.DateTimeField()
     coupons = MeRedeemedCouponSerializer(many=True, source="coupons.all")
 
 
 class MeWalletRowSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    at = serializers.DateTimeField()
+    at = api_fields.DateTimeField()
     kind = serializers.CharField()
     text = serializers.CharField(help_text="What happened, in the member's words and language.")
     amount = serializers.DecimalField(max_digits=12, decimal_places=2)
@@ -168,7 +169,7 @@ class MeWalletRowSerializer(serializers.Serializer):
 
 class MeExpiringBonusSerializer(serializers.Serializer):
     amount = serializers.DecimalField(max_digits=12, decimal_places=2)
-    expires_on = serializers.DateField()
+    expires_on = api_fields.DateField()
 
 
 class MeWalletSerializer(serializers.Serializer):
