@@ -14,7 +14,7 @@ from django.utils import timezone
 from demo.centre import DEMO_MEMBER_NAME, DEMO_MEMBER_PHONE
 from members.models import Member
 from rewards.models import PointsLot, Redemption, StoredValueEntry
-from tests.members.centre_helpers import member_client
+from tests.members.centre_pages_helpers import member_client
 from tests.rewards.helpers import assert_ledger_invariants
 from tests.rewards.stored_value_helpers import assert_stored_value_invariants
 

@@ -1,4 +1,5 @@
-"""Helpers for the member centre's tests: a client signed in as a member."""
+"""Helpers for the member centre card, points, coupons, rewards and wallet tests (mcpages): a client
+signed in as a member, page weight and external URLs."""
 
 from __future__ import annotations
 
