@@ -9,7 +9,6 @@ member's coupon, redemption or wallet row is a 404 like an unknown one.
 from __future__ import annotations
 
 from django.http import Http404
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
@@ -25,24 +24,7 @@ from rewards.services import redemptions as redemption_services
 from rewards.services import stored_value as stored_value_services
 
 HISTORY_PER_PAGE = 20
-
-
-class MemberTokenScheme(OpenApiAuthenticationExtension):
-    """The schema's word for `Authorization: Member <token>` (from `POST /api/v1/me/session/`)."""
-
-    target_class = "members.centre.session.MemberAuthentication"
-    name = "memberToken"
-
-    def get_security_definition(self, auto_schema):
-        return {
-            "type": "apiKey",
-            "in": "header",
-            "name": "Authorization",
-            "description": "A member session: `Member <token>` (the token from `POST /api/v1/me/session/`).",
-        }
-
-
-TAG = ["me"]
+TAG = ["member centre"]  # as the profile views (members.centre.api_profile)
 
 
 class MeAPIView(APIView):

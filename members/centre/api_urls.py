@@ -4,10 +4,12 @@ features for a WeChat mini-program or an app. Every view authenticates with
 
 from django.urls import path
 
-from members.centre import api_pages
+from members.centre import api_pages, api_profile
 
-urlpatterns: list = [
-    # card, points, coupons, rewards, wallet (members.centre.api_pages)
+urlpatterns: list = []
+
+# Card, points, coupons, rewards and stored value (mcpages: members.centre.api_pages).
+urlpatterns += [
     path("", api_pages.MeView.as_view(), name="me"),
     path("points/", api_pages.MePointsView.as_view(), name="me-points"),
     path("coupons/", api_pages.MeCouponsView.as_view(), name="me-coupons"),
@@ -18,4 +20,14 @@ urlpatterns: list = [
     path("wallet/", api_pages.MeWalletView.as_view(), name="me-wallet"),
     path("wallet/entries/<int:pk>/", api_pages.MeWalletEntryView.as_view(), name="me-wallet-entry"),
     path("wallet/gift-claims/", api_pages.MeGiftClaimView.as_view(), name="me-gift-claims"),
+]
+
+# Profile, consents, purchases, tickets, export and account closure (mcprofile).
+urlpatterns += [
+    path("profile/", api_profile.MeProfileView.as_view(), name="me-profile"),
+    path("consents/", api_profile.MeConsentsView.as_view(), name="me-consents"),
+    path("purchases/", api_profile.MePurchasesView.as_view(), name="me-purchases"),
+    path("tickets/", api_profile.MeTicketsView.as_view(), name="me-tickets"),
+    path("export/", api_profile.MeExportView.as_view(), name="me-export"),
+    path("closure-request/", api_profile.MeClosureRequestView.as_view(), name="me-closure-request"),
 ]

@@ -2,12 +2,14 @@
 
 from django.urls import path
 
-from members.centre import pages
+from members.centre import pages, views_profile, views_purchases
 
 app_name = "centre"
 
-urlpatterns: list = [
-    # card, points, coupons, rewards, wallet (members.centre.pages)
+urlpatterns: list = []
+
+# Card, points, coupons, rewards and stored value (mcpages: members.centre.pages).
+urlpatterns += [
     path("", pages.card, name="card"),
     path("card/", pages.show_card, name="show_card"),
     path("points/", pages.points, name="points"),
@@ -17,4 +19,19 @@ urlpatterns: list = [
     path("rewards/<int:reward_id>/redeem/", pages.redeem, name="redeem"),
     path("rewards/redemptions/<int:redemption_id>/", pages.redemption, name="redemption"),
     path("wallet/", pages.wallet, name="wallet"),
+]
+
+# Profile, preferences, consents, privacy, purchases and feedback (mcprofile).
+urlpatterns += [
+    path("profile/", views_profile.profile, name="profile"),
+    path("profile/preferences/", views_profile.preferences, name="preferences"),
+    path("profile/consents/", views_profile.consents, name="consents"),
+    path("profile/privacy/", views_profile.privacy, name="privacy"),
+    path("profile/privacy/export/", views_profile.privacy_export, name="privacy_export"),
+    path("profile/privacy/close/", views_profile.closure_request, name="closure_request"),
+    path("profile/privacy/close/withdraw/", views_profile.closure_withdraw, name="closure_withdraw"),
+    path("purchases/", views_purchases.purchases, name="purchases"),
+    path("purchases/<int:pk>/", views_purchases.purchase, name="purchase"),
+    path("feedback/", views_purchases.tickets, name="tickets"),
+    path("feedback/<str:ticket_no>/", views_purchases.ticket, name="ticket"),
 ]
