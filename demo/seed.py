@@ -57,6 +57,7 @@ class SeedCounts:
     feedback: demo_feedback.FeedbackCounts = field(default_factory=demo_feedback.FeedbackCounts)
     stored_value: demo_stored_value.StoredValueCounts = field(default_factory=demo_stored_value.StoredValueCounts)
     till: demo_till.TillCounts = field(default_factory=demo_till.TillCounts)
+    centre: demo_centre.CentreCounts = field(default_factory=demo_centre.CentreCounts)
     logins: list[DemoLogin] = field(default_factory=list)
 
 
@@ -101,8 +102,11 @@ def seed_demo(
 
     generator = demo_members.DemoGenerator(seed=seed, catalogue=catalogue, users=users)
     first = Member.objects.count()
-    for offset in range(0, members, batch_size):
-        count = min(batch_size, members - offset)
+    # The member-centre member (a documented phone for /m/) is one of the `members` asked for.
+    with_centre_member = members > 0 and not demo_centre.centre_member_exists()
+    drawn = members - 1 if with_centre_member else members
+    for offset in range(0, drawn, batch_size):
+        count = min(batch_size, drawn - offset)
         generator.write_batch(first + offset, count)
         if progress:
             progress(count)
@@ -119,6 +123,20 @@ def seed_demo(
     demo_rewards.seed_activity(counts.rewards, members=seeded, rng=rng, horizon=horizon, staff=staff)
     demo_rewards.ensure_promotions(counts.rewards, horizon=horizon)
     demo_stored_value.seed_activity(counts.stored_value, members=seeded, seed=seed, horizon=horizon, staff=staff)
+    if with_centre_member:  # every page of the member centre filled, for a newcomer to open
+        demo_centre.ensure_centre_member(
+            counts.centre,
+            horizon=horizon,
+            store=catalogue.stores[0] if catalogue.stores else None,
+            products=list(catalogue.products.values()),
+            templates=counts.rewards.templates,
+            friend=next((m for m in seeded if m.status == Member.Status.ACTIVE and m.phone), None),
+            staff=staff,
+        )
+        counts.members.members += 1
+        counts.members.purchases += counts.centre.purchases
+        if progress:
+            progress(1)
     step("rewards")
     demo_campaigns.classify(counts.campaigns)
     demo_till.seed_till_sales(

@@ -4,7 +4,7 @@ features for a WeChat mini-program or an app. Every view authenticates with
 
 from django.urls import path
 
-from members.centre import api_auth, api_profile
+from members.centre import api_auth, api_pages, api_profile
 
 urlpatterns: list = [
     # Signing in and joining (members.centre.api_auth)
@@ -12,6 +12,20 @@ urlpatterns: list = [
     path("session/", api_auth.MeSessionView.as_view(), name="me-session"),
     path("join/", api_auth.MeJoinView.as_view(), name="me-join"),
     path("terms/", api_auth.MeTermsView.as_view(), name="me-terms"),
+]
+
+# Card, points, coupons, rewards and stored value (mcpages: members.centre.api_pages).
+urlpatterns += [
+    path("", api_pages.MeView.as_view(), name="me"),
+    path("points/", api_pages.MePointsView.as_view(), name="me-points"),
+    path("coupons/", api_pages.MeCouponsView.as_view(), name="me-coupons"),
+    path("coupons/<str:code>/", api_pages.MeCouponView.as_view(), name="me-coupon"),
+    path("rewards/", api_pages.MeRewardsView.as_view(), name="me-rewards"),
+    path("redemptions/", api_pages.MeRedemptionsView.as_view(), name="me-redemptions"),
+    path("redemptions/<int:pk>/", api_pages.MeRedemptionView.as_view(), name="me-redemption"),
+    path("wallet/", api_pages.MeWalletView.as_view(), name="me-wallet"),
+    path("wallet/entries/<int:pk>/", api_pages.MeWalletEntryView.as_view(), name="me-wallet-entry"),
+    path("wallet/gift-claims/", api_pages.MeGiftClaimView.as_view(), name="me-gift-claims"),
 ]
 
 # Profile, consents, purchases, tickets, export and account closure (mcprofile).

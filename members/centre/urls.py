@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from members.centre import auth, views_profile, views_purchases
+from members.centre import auth, pages, views_profile, views_purchases
 
 app_name = "centre"
 
@@ -15,6 +15,19 @@ urlpatterns: list = [
     path("terms/<slug:kind>/", auth.terms_text, name="terms_text"),
     path("wechat/", auth.wechat_start, name="wechat"),
     path("wechat/callback/", auth.wechat_callback, name="wechat_callback"),
+]
+
+# Card, points, coupons, rewards and stored value (mcpages: members.centre.pages).
+urlpatterns += [
+    path("", pages.card, name="card"),
+    path("card/", pages.show_card, name="show_card"),
+    path("points/", pages.points, name="points"),
+    path("coupons/", pages.coupons, name="coupons"),
+    path("coupons/<str:code>/", pages.coupon, name="coupon"),
+    path("rewards/", pages.rewards, name="rewards"),
+    path("rewards/<int:reward_id>/redeem/", pages.redeem, name="redeem"),
+    path("rewards/redemptions/<int:redemption_id>/", pages.redemption, name="redemption"),
+    path("wallet/", pages.wallet, name="wallet"),
 ]
 
 # Profile, preferences, consents, privacy, purchases and feedback (mcprofile).
