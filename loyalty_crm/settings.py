@@ -494,3 +494,11 @@ if not DEBUG and WECHAT_PROVIDER == "wechat":
         raise ImproperlyConfigured(
             "WECHAT_PROVIDER=wechat needs these environment variables: " + ", ".join(_wechat_missing)
         )
+# Sign-in codes (members.services.otp): how long a code is valid, wrong tries before it dies, and
+# codes per phone and per client address per hour (plus at most one a minute per phone).
+OTP_VALID_SECONDS = env.int("OTP_VALID_SECONDS", default=300)
+OTP_MAX_FAILED_ATTEMPTS = env.int("OTP_MAX_FAILED_ATTEMPTS", default=5)
+OTP_PHONE_HOURLY_LIMIT = env.int("OTP_PHONE_HOURLY_LIMIT", default=10)
+OTP_ADDRESS_HOURLY_LIMIT = env.int("OTP_ADDRESS_HOURLY_LIMIT", default=20)
+# Requests per client address to the open member API (code, session, join): DRF's rate syntax.
+MEMBER_SIGN_IN_THROTTLE_RATE = env.str("MEMBER_SIGN_IN_THROTTLE_RATE", default="60/hour")

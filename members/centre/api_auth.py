@@ -67,7 +67,7 @@ class MemberSignInThrottle(AnonRateThrottle):
         return client_ip(request)
 
     def allow_request(self, request, view):
-        self.rate = getattr(settings, "MEMBER_SIGN_IN_THROTTLE_RATE", self.rate)
+        self.rate = settings.MEMBER_SIGN_IN_THROTTLE_RATE
         self.num_requests, self.duration = self.parse_rate(self.rate)
         return super().allow_request(request, view)
 

@@ -41,19 +41,19 @@ HOUR = datetime.timedelta(hours=1)
 
 
 def valid_for() -> datetime.timedelta:
-    return datetime.timedelta(seconds=getattr(settings, "OTP_VALID_SECONDS", 300))
+    return datetime.timedelta(seconds=settings.OTP_VALID_SECONDS)
 
 
 def max_failed_attempts() -> int:
-    return getattr(settings, "OTP_MAX_FAILED_ATTEMPTS", 5)
+    return settings.OTP_MAX_FAILED_ATTEMPTS
 
 
 def phone_hourly_limit() -> int:
-    return getattr(settings, "OTP_PHONE_HOURLY_LIMIT", 10)
+    return settings.OTP_PHONE_HOURLY_LIMIT
 
 
 def address_hourly_limit() -> int:
-    return getattr(settings, "OTP_ADDRESS_HOURLY_LIMIT", 20)
+    return settings.OTP_ADDRESS_HOURLY_LIMIT
 
 
 class OtpRefused(DomainError):
