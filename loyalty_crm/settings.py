@@ -263,6 +263,12 @@ MEMBERSHIP_RENEWAL_REMINDER_DAYS = env.int("MEMBERSHIP_RENEWAL_REMINDER_DAYS", d
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 # Feedback's emailed links use the same address unless told otherwise.
 FEEDBACK_PUBLIC_URL = env.str("FEEDBACK_PUBLIC_URL", default=SITE_URL)
+# Replies to tickets by SMS or WeChat (feedback/delivery.py): the provider-approved service templates
+# (SMS variables `ticket` and `link`, e.g. "您的服务单${ticket}有新回复，请点击${link}查看"; WeChat fields
+# `ticket` and `time`, the link as the message's page) and how long the ticket page link stays valid.
+SMS_SERVICE_TEMPLATE_CODE = env.str("SMS_SERVICE_TEMPLATE_CODE", default="SMS_SERVICE_REPLY")
+WECHAT_SERVICE_TEMPLATE_ID = env.str("WECHAT_SERVICE_TEMPLATE_ID", default="")
+FEEDBACK_TICKET_LINK_MAX_AGE_DAYS = env.int("FEEDBACK_TICKET_LINK_MAX_AGE_DAYS", default=30)
 # Dotted path of the SMS provider class; the default stores messages in the SMS log (development).
 SMS_PROVIDER = env.str("SMS_PROVIDER", default="campaigns.channels.DatabaseSmsProvider")
 # The provider's approved template for sign-in codes (one variable, `code`); not marketing.
