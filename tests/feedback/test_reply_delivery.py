@@ -423,3 +423,83 @@ def test_view_only_staff_cannot_retry_or_record_calls(client, db):
     client.force_login(viewer)
     made = ticket(phone=PHONE)
     assert client.get(reverse("admin:feedback_ticket_record_call", args=[made.pk])).status_code == 403
+
+
+# --- the API ----------------------------------------------------------------------------------
+
+TICKETS = "/api/v1/tickets/"
+
+
+def test_api_reply_answers_with_its_delivery(api_support, commit):
+    made = ticket(phone=PHONE)
+    response = commit(api_support.post, f"{TICKETS}{made.ticket_no}/replies/", {"body": "收到"}, format="json")
+    assert response.status_code == 201
+    body = response.json()
+    # Here the test's transaction holds the commit until the response is built: still pending
+    # (outside a test the send runs when the reply commits, before the answer — next test).
+    assert body["delivery"]["channel"] == "sms" and body["delivery"]["status"] == "pending"
+    detail = api_support.get(f"{TICKETS}{made.ticket_no}/").json()
+    (reply,) = [entry for entry in detail["history"] if entry["kind"] == "reply"]
+    assert reply["delivery"]["status"] == "sent" and detail["first_response_at"] is not None
+    assert all(entry["delivery"] is None for entry in detail["history"] if entry["kind"] != "reply")
+
+
+def test_api_reply_without_a_channel_is_409_unless_record_only(api_support, commit):
+    made = ticket()
+    url = f"{TICKETS}{made.ticket_no}/replies/"
+    refused = commit(api_support.post, url, {"body": "您好"}, format="json")
+    assert refused.status_code == 409 and refused.json()["code"] == "no_channel"
+    assert not made.events.filter(kind="reply").exists()
+    recorded = commit(api_support.post, url, {"body": "您好", "record_only": True}, format="json")
+    assert recorded.status_code == 201
+    assert recorded.json()["delivery"] == {**recorded.json()["delivery"], "channel": "", "status": "not_sendable"}
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_api_answers_what_the_provider_said_refused_then_retried(api_support, monkeypatch):
+    # No test transaction: the reply commits and is sent before the API answers, as in production.
+    made = ticket(phone=PHONE)
+    monkeypatch.setattr("campaigns.channels.send_sms", refusing())
+    response = api_support.post(f"{TICKETS}{made.ticket_no}/replies/", {"body": "收到"}, format="json")
+    delivery_ = response.json()["delivery"]
+    assert (delivery_["status"], delivery_["error_code"]) == ("failed", "isv.BUSINESS_LIMIT_CONTROL")
+    made.refresh_from_db()
+    assert made.first_response_at is None
+    monkeypatch.undo()
+    retry = f"{TICKETS}{made.ticket_no}/replies/{delivery_['id']}/retry/"
+    assert api_support.post(retry).json()["status"] == "sent"
+    made.refresh_from_db()
+    assert made.first_response_at is not None
+    again = api_support.post(retry)
+    assert again.status_code == 409 and again.json()["code"] == "not_retryable"
+    assert SmsLog.objects.count() == 1
+
+
+def test_api_blank_reply_is_400(api_support):
+    response = api_support.post(f"{TICKETS}{ticket(phone=PHONE).ticket_no}/replies/", {"body": " "}, format="json")
+    assert response.status_code == 400 and "body" in response.json()
+
+
+def test_api_records_a_call_as_first_response(api_support):
+    made = made_an_hour_ago()
+    called = made.created_at + datetime.timedelta(minutes=7)
+    response = api_support.post(
+        f"{TICKETS}{made.ticket_no}/calls/", {"called_at": called.isoformat(), "note": "已电话致歉"}, format="json"
+    )
+    assert response.status_code == 201
+    made.refresh_from_db()
+    assert made.first_response_at == called
+    assert response.json()["note"] == "已电话致歉" and response.json()["first_response_at"] is not None
+    future = api_support.post(
+        f"{TICKETS}{made.ticket_no}/calls/",
+        {"called_at": (timezone.now() + datetime.timedelta(days=1)).isoformat()},
+        format="json",
+    )
+    assert future.status_code == 400 and "called_at" in future.json()
+
+
+def test_api_replies_and_calls_need_the_right_to_work_tickets(api_staff):
+    made = ticket(phone=PHONE)
+    assert api_staff.post(f"{TICKETS}{made.ticket_no}/replies/", {"body": "x"}, format="json").status_code == 403
+    assert api_staff.post(f"{TICKETS}{made.ticket_no}/calls/", {}, format="json").status_code == 403
+    assert not made.events.filter(kind__in=["reply", "call"]).exists()
