@@ -167,7 +167,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         description="Send a failed reply again (sent at most once successfully; an in-doubt reply is not "
         "re-sent). 409 `not_retryable` for any status but `failed`.",
     )
-    @action(detail=True, methods=["post"], url_path=r"replies/(?P<delivery_id>[0-9]+)/retry")
+    @action(detail=True, methods=["post"], url_path=r"replies/(?P<delivery_id>[0-9]{1,18})/retry")
     def retry_reply(self, request, ticket_no=None, delivery_id=None):
         failed = get_object_or_404(ReplyDelivery, pk=delivery_id, ticket__ticket_no=ticket_no)
         services.retry_reply(delivery=failed, actor=request.user)

@@ -455,7 +455,7 @@ def test_api_reply_without_a_channel_is_409_unless_record_only(api_support, comm
     assert recorded.json()["delivery"] == {**recorded.json()["delivery"], "channel": "", "status": "not_sendable"}
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_api_answers_what_the_provider_said_refused_then_retried(api_support, monkeypatch):
     # No test transaction: the reply commits and is sent before the API answers, as in production.
     made = ticket(phone=PHONE)
