@@ -5,6 +5,7 @@ from rest_framework import serializers
 from feedback.images import MAX_PHOTOS
 from feedback.models import ReplyDelivery, Ticket, TicketEvent
 from feedback.services.replies import MAX_CALL_NOTE
+from loyalty_crm.api import fields as api_fields
 from members.masking import mask_email, mask_phone
 
 
@@ -88,24 +89,24 @@ class ReplyInputSerializer(serializers.Serializer):
 
 
 class ReplyOutputSerializer(serializers.Serializer):
-    at = serializers.DateTimeField()
+    at = api_fields.DateTimeField()
     body = serializers.CharField()
     actor = serializers.CharField(allow_null=True)
     delivery = ReplyDeliverySerializer()
 
 
 class CallInputSerializer(serializers.Serializer):
-    called_at = serializers.DateTimeField(
+    called_at = api_fields.DateTimeField(
         required=False, allow_null=True, default=None, help_text="When the call took place; now when absent."
     )
     note = serializers.CharField(max_length=MAX_CALL_NOTE, required=False, allow_blank=True, default="")
 
 
 class CallOutputSerializer(serializers.Serializer):
-    at = serializers.DateTimeField()
+    at = api_fields.DateTimeField()
     note = serializers.CharField()
     actor = serializers.CharField(allow_null=True)
-    first_response_at = serializers.DateTimeField(allow_null=True)
+    first_response_at = api_fields.DateTimeField(allow_null=True)
 
 
 class TicketSerializer(serializers.ModelSerializer):
