@@ -4,7 +4,8 @@
 
 1. **email** when the ticket has an email address;
 2. **WeChat** when the ticket's member has a bound `wechat_openid` and WeChat is configured
-   (`WECHAT_SERVICE_TEMPLATE_ID` set and `campaigns.channels.wechat` present);
+   (`WECHAT_SERVICE_TEMPLATE_ID` set, `campaigns.channels.wechat` present and, with
+   `WECHAT_PROVIDER=wechat`, the account's app ID and secret set);
 3. **SMS** when the ticket has a phone;
 4. none: nothing can deliver the reply (staff record a call instead).
 
@@ -74,8 +75,9 @@ def _wechat_sender():
         module = importlib.import_module("campaigns.channels.wechat")
     except ImportError:
         return None
-    configured = getattr(module, "is_configured", None)
-    if callable(configured) and not configured():
+    # A real Official Account needs its app ID and secret; the development log provider does not.
+    enabled = getattr(module, "wechat_enabled", None)
+    if getattr(settings, "WECHAT_PROVIDER", "log") != "log" and callable(enabled) and not enabled():
         return None
     return getattr(module, "send_wechat", None)
 

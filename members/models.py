@@ -302,6 +302,7 @@ class ConsentSource(models.TextChoices):
     WEB = "web", _("Web page")
     UNSUBSCRIBE = "unsubscribe", _("Unsubscribe link")
     ERASURE = "erasure", _("Erasure")
+    MEMBER_CENTRE = "member_centre", _("Member centre")
 
 
 class Consent(models.Model):
@@ -710,3 +711,59 @@ class MemberSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id} · {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class AccountClosureRequest(models.Model):
+    """A member asked, in the member centre, to close their account (the right to erasure).
+
+    Written only by `members.services` (`request_account_closure`, `withdraw_account_closure`,
+    `confirm_account_closure`, `refuse_account_closure`): staff confirm in the admin, which erases
+    the member and ends their sessions, or refuse with a note. At most one request is open
+    (requested) per member at a time.
+    """
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", _("Requested")
+        CONFIRMED = "confirmed", _("Confirmed (erased)")
+        REFUSED = "refused", _("Refused")
+        WITHDRAWN = "withdrawn", _("Withdrawn by the member")
+
+    member = models.ForeignKey(
+        Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="closure_requests"
+    )
+    requested_at = models.DateTimeField(_("requested at"), default=timezone.now)
+    reason = models.CharField(_("reason"), max_length=500, blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.REQUESTED, db_index=True
+    )
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("handled by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    handled_at = models.DateTimeField(_("handled at"), null=True, blank=True)
+    note = models.TextField(
+        _("note to the member"), blank=True, help_text=_("Why the request was refused (shown to the member).")
+    )
+
+    class Meta:
+        verbose_name = _("account closure request")
+        verbose_name_plural = _("account closure requests")
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member"],
+                condition=Q(status="requested"),
+                name="members_closure_one_open_per_member",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member.member_no} · {self.get_status_display()}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == self.Status.REQUESTED

@@ -34,7 +34,7 @@ EXPECTED = {
         for action in ("view", "add", "change", "delete")
     }
     | {"export_member", "erase_member", "import_members", "view_all_stores", "view_contact_details",
-       "view_contactdetailview"},
+       "view_contactdetailview", "view_accountclosurerequest", "change_accountclosurerequest"},
 }  # fmt: skip
 
 

@@ -20,6 +20,7 @@ from campaigns.models.dispatch import (
     Repeat,
     SkipReason,
     SmsLog,
+    WeChatLog,
     Weekday,
 )
 from campaigns.models.partners import Partner, PartnerCode, PartnerCodePool, PartnerOffer, PartnerOfferIssue
@@ -58,5 +59,6 @@ __all__ = [
     "Segment",
     "SkipReason",
     "SmsLog",
+    "WeChatLog",
     "Weekday",
 ]

@@ -323,7 +323,8 @@ def _send(decision: Decision, reference: str, message_id: int) -> str:
             member_no=decision.member_no,
             reference=reference,
         )
-    return channels.send_sms(phone=decision.address, message=decision.message, reference=reference)
+    sms = channels.TemplateMessage(template_code="", text=decision.message.text)
+    return channels.send_sms(phone=decision.address, message=sms, reference=reference)
 
 
 @dataclass

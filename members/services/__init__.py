@@ -9,7 +9,8 @@ Rules enforced here:
 - erasure anonymises irreversibly and keeps purchase totals for reports.
 
 A package by concern: `profiles` (numbers, contact data, members, tags), `consents`, `purchases`,
-`records` (service records, preferences, interactions), `erasure` and `contact_details`; the
+`records` (service records, preferences, interactions), `erasure`, `closure` (a member's request
+to close their account) and `contact_details`; the
 names below are the package's interface (callers import `members.services`, not a module).
 """
 
@@ -24,6 +25,14 @@ from members.services._common import (
     DuplicatePurchase,
     MemberErased,
     refuse_erased,
+)
+from members.services.closure import (
+    ClosureNotOpen,
+    confirm_account_closure,
+    open_closure_request,
+    refuse_account_closure,
+    request_account_closure,
+    withdraw_account_closure,
 )
 from members.services.consents import (
     consent_state,
@@ -40,8 +49,10 @@ from members.services.erasure import (
     erase_member,
 )
 from members.services.profiles import (
+    MEMBER_CENTRE_REASON,
     UPDATABLE_FIELDS,
     apply_contact_data,
+    bind_wechat_openid,
     create_member,
     new_member_numbers,
     resolve_referrer,
@@ -62,6 +73,7 @@ from members.services.records import (
     add_interaction,
     add_preference,
     add_service_record,
+    set_preferences,
     update_service_record,
 )
 
@@ -71,11 +83,13 @@ __all__ = [
     "ERASED_NAME",
     "MAX_LINE_QUANTITY",
     "MAX_PURCHASE_AMOUNT",
+    "MEMBER_CENTRE_REASON",
     "MONEY",
     "REFERRAL_ALPHABET",
     "SERVICE_RECORD_FIELDS",
     "UNIT_PRICE_LABEL",
     "UPDATABLE_FIELDS",
+    "ClosureNotOpen",
     "DuplicatePurchase",
     "MemberErased",
     "PurchaseDraft",
@@ -85,22 +99,29 @@ __all__ = [
     "add_preference",
     "add_service_record",
     "apply_contact_data",
+    "bind_wechat_openid",
+    "confirm_account_closure",
     "consent_state",
     "create_member",
     "erase_member",
     "may_see_contact_details",
     "new_member_numbers",
+    "open_closure_request",
     "record_contact_view",
     "record_purchase",
     "record_purchases",
     "record_refund",
+    "refuse_account_closure",
     "refuse_erased",
+    "request_account_closure",
     "resolve_categories",
     "resolve_referrer",
     "reveal_contact_details",
     "set_consents",
     "set_members_consents",
+    "set_preferences",
     "set_tags",
     "update_member",
     "update_service_record",
+    "withdraw_account_closure",
 ]
