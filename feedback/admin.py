@@ -2,8 +2,10 @@
 
 The change form's editable fields (kind, priority, assignee, team) and its extra fields (new
 status, reply, internal note) are applied by one `services.work_ticket` call while the form
-validates, so a refused transition or an unsent reply shows next to its field and nothing is
-half-written (`members.admin.ServiceFormAdminMixin`).
+validates, so a refused transition or a reply no channel can deliver shows next to its field and
+nothing is half-written (`members.admin.ServiceFormAdminMixin`). The reply is sent after the
+page's transaction commits; the history shows each reply's delivery, a failed one in red with its
+reason and "Retry sending". "Record a call" (a button on the ticket page) records a phone call.
 """
 
 from __future__ import annotations
@@ -14,15 +16,27 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.contrib.auth import get_user_model
-from django.urls import reverse
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from feedback import services, sla
-from feedback.models import Attachment, KpiTarget, ServiceKpi, SlaTarget, SurveyResponse, Team, Ticket, TicketEvent
+from feedback import delivery, services, sla
+from feedback.models import (
+    Attachment,
+    KpiTarget,
+    ReplyDelivery,
+    ServiceKpi,
+    SlaTarget,
+    SurveyResponse,
+    Team,
+    Ticket,
+    TicketEvent,
+)
 from loyalty_crm.admin_base import ReadOnlyAdmin
 from loyalty_crm.netaddr import client_ip
 from members.admin import ServiceFormAdminMixin
@@ -78,7 +92,12 @@ class TicketChangeForm(forms.ModelForm):
         label=_("reply to the customer"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 4}),
-        help_text=_("Emailed to the customer when the ticket has an email address, and recorded."),
+        help_text=_("Recorded, then sent by email, WeChat or SMS (in that order, whichever the ticket allows)."),
+    )
+    record_only = forms.BooleanField(
+        label=_("record the reply without sending it"),
+        required=False,
+        help_text=_("Nothing can deliver it; it does not count as a first response (record a call for that)."),
     )
     internal_note = forms.CharField(
         label=_("internal note"),
@@ -101,6 +120,8 @@ class TicketChangeForm(forms.ModelForm):
         self.fields["new_status"].choices = [keep, *choices]
         if "assignee" in self.fields:
             self.fields["assignee"].queryset = get_user_model().objects.filter(is_active=True, is_staff=True)
+        if "reply" in self.fields and self.instance.pk:
+            self.fields["reply"].help_text = delivery.describe_destination(self.instance)[1]
 
     def _post_clean(self):
         if self._errors:
@@ -119,10 +140,11 @@ class TicketChangeForm(forms.ModelForm):
                 status=data.get("new_status") or services.UNSET,
                 reply=data.get("reply", ""),
                 internal_note=data.get("internal_note", ""),
+                record_only=bool(data.get("record_only")),
             )
         except services.InvalidTransition as error:
             self.add_error("new_status", error.detail)
-        except services.ReplyNotSent as error:
+        except services.NoChannel as error:
             self.add_error("reply", error.detail)
         except (ValidationError, DomainError) as error:
             add_service_errors(self, error)
@@ -131,6 +153,23 @@ class TicketChangeForm(forms.ModelForm):
 
     def save(self, commit=True):
         return self.instance
+
+
+class RecordCallForm(forms.Form):
+    """Staff called the customer: when, and what was said (briefly)."""
+
+    called_at = forms.DateTimeField(
+        label=_("time of the call"),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"],
+    )
+    note = forms.CharField(
+        label=_("note"),
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("What was said, in a sentence or two. Seen by staff only."),
+    )
 
 
 class QueueFilter(admin.SimpleListFilter):
@@ -225,9 +264,45 @@ def breach_badge(ticket: Ticket, now: datetime.datetime):
     )
 
 
+DELIVERY_COLOURS = {
+    ReplyDelivery.Status.SENT: "#067647",
+    ReplyDelivery.Status.FAILED: "#b42318",
+    ReplyDelivery.Status.IN_DOUBT: "#b54708",
+    ReplyDelivery.Status.NOT_SENDABLE: "#b42318",
+}
+
+
+def delivery_badge(reply: ReplyDelivery, *, retry_url: str = ""):
+    """A reply's delivery: channel and status; failed in red with the reason and "Retry sending"
+    (a button of the change form posting to `retry_url`: no form inside the form)."""
+    colour = DELIVERY_COLOURS.get(reply.status, "#475467")
+    label = reply.get_status_display()
+    if reply.channel:
+        label = f"{reply.get_channel_display()} · {label}"
+    badge = format_html(
+        '<span class="reply-delivery reply-{}" style="color:{};font-weight:600">{}</span>', reply.status, colour, label
+    )
+    if reply.status in (ReplyDelivery.Status.FAILED, ReplyDelivery.Status.IN_DOUBT) and reply.error_reason:
+        badge = format_html(
+            '{}<br><span class="reply-error" style="color:{}">{} ({})</span>',
+            badge,
+            colour,
+            reply.error_reason,
+            reply.error_code,
+        )
+    if reply.status == ReplyDelivery.Status.FAILED and retry_url:
+        badge = format_html(
+            '{}<br><button type="submit" class="button reply-retry" formaction="{}" formnovalidate>{}</button>',
+            badge,
+            retry_url,
+            _("Retry sending"),
+        )
+    return badge
+
+
 class TicketEventInline(admin.TabularInline):
     model = TicketEvent
-    fields = ["at", "kind", "from_status", "to_status", "body_text", "actor"]
+    fields = ["at", "kind", "from_status", "to_status", "body_text", "delivery_status", "actor"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -238,6 +313,16 @@ class TicketEventInline(admin.TabularInline):
         """What the system wrote in the reader's language, then what a person typed."""
         return event.body_text
 
+    @admin.display(description=_("delivery"))
+    def delivery_status(self, event: TicketEvent):
+        if event.kind != TicketEvent.Kind.REPLY:
+            return ""
+        reply = getattr(event, "delivery", None)
+        if reply is None:  # a reply recorded before deliveries were
+            return "—"
+        retry_url = reverse("admin:feedback_ticket_retry_reply", args=[event.ticket_id, reply.pk])
+        return delivery_badge(reply, retry_url=retry_url)
+
     def has_add_permission(self, request, obj=None):
         return False
 
@@ -245,7 +330,7 @@ class TicketEventInline(admin.TabularInline):
         return False
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("actor")
+        return super().get_queryset(request).select_related("actor", "delivery")
 
 
 @admin.register(Ticket)
@@ -275,16 +360,47 @@ class TicketAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
                                          "first_response_breached_at", "resolution_due", "resolved_at",
                                          "resolution_breached_at"]}),
         (_("Customer"), {"fields": ["contact_name", "phone", "email", "member", "purchase", "order_ref", "store"]}),
-        (_("Work"), {"fields": ["priority", "assignee", "team", "new_status", "reply", "internal_note"]}),
+        (_("Work"), {"fields": ["priority", "assignee", "team", "new_status", "reply_goes_to", "reply",
+                                "internal_note"]}),
     ]  # fmt: skip
+    change_form_template = "admin/feedback/ticket/change_form.html"
+
+    @staticmethod
+    def _work_fields(obj) -> list[str]:
+        """The change form's editable fields; "record only" only when no channel can deliver a reply."""
+        fields = ["kind", "priority", "assignee", "team", "new_status", "reply", "internal_note"]
+        if delivery.reply_channel(obj) is None:
+            fields.insert(fields.index("reply") + 1, "record_only")
+        return fields
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
             return [(None, {"fields": TicketAddForm.Meta.fields})]
-        return self.change_fieldsets
+        if not self.has_change_permission(request, obj):
+            return self.change_fieldsets
+        fieldsets = []
+        for name, options in self.change_fieldsets:
+            fields = list(options["fields"])
+            if "reply" in fields and "record_only" in self._work_fields(obj):
+                fields.insert(fields.index("reply") + 1, "record_only")
+            fieldsets.append((name, {**options, "fields": fields}))
+        return fieldsets
 
     def get_readonly_fields(self, request, obj=None):
-        return [] if obj is None else self.readonly_fields
+        return [] if obj is None else [*self.readonly_fields, "reply_goes_to"]
+
+    @admin.display(description=_("reply goes to"))
+    def reply_goes_to(self, obj):
+        """Where a reply typed now will go (masked), or the warning that nothing can deliver it."""
+        channel, sentence = delivery.describe_destination(obj)
+        if channel is None:
+            return format_html(
+                '<strong class="reply-no-channel" style="color:#b42318">{}</strong> <a href="{}">{}</a>',
+                sentence,
+                reverse("admin:feedback_ticket_record_call", args=[obj.pk]),
+                _("Record a call"),
+            )
+        return format_html('<span class="reply-channel reply-channel-{}">{}</span>', channel, sentence)
 
     def get_inlines(self, request, obj):
         return [] if obj is None else self.inlines
@@ -293,7 +409,7 @@ class TicketAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
         if obj is None:
             kwargs["fields"] = TicketAddForm.Meta.fields
         else:
-            kwargs["fields"] = ["kind", "priority", "assignee", "team", "new_status", "reply", "internal_note"]
+            kwargs["fields"] = self._work_fields(obj)
             if not self.has_change_permission(request, obj):
                 kwargs["fields"] = []
         return super().get_form(request, obj, change, **kwargs)
@@ -312,6 +428,80 @@ class TicketAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
                 client_ip=client_ip(request),
             )
         return response
+
+    # --- retry a failed reply, record a call -------------------------------------------------
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:ticket_id>/replies/<int:delivery_id>/retry/",
+                self.admin_site.admin_view(self.retry_reply_view),
+                name="feedback_ticket_retry_reply",
+            ),
+            path(
+                "<int:ticket_id>/record-call/",
+                self.admin_site.admin_view(self.record_call_view),
+                name="feedback_ticket_record_call",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _ticket_to_work(self, request, ticket_id: int) -> Ticket:
+        ticket = get_object_or_404(Ticket, pk=ticket_id)
+        if not self.has_change_permission(request, ticket):
+            raise PermissionDenied
+        return ticket
+
+    def retry_reply_view(self, request, ticket_id: int, delivery_id: int):
+        from django.views.decorators.http import require_POST
+
+        @require_POST
+        def view(request):
+            ticket = self._ticket_to_work(request, ticket_id)
+            failed = get_object_or_404(ReplyDelivery, pk=delivery_id, ticket=ticket)
+            try:
+                services.retry_reply(delivery=failed, actor=request.user)  # sent after this commits
+            except services.ReplyNotRetryable as error:
+                self.message_user(request, error.detail, messages.ERROR)
+            else:
+                failed.refresh_from_db()
+                if failed.status == ReplyDelivery.Status.SENT:
+                    self.message_user(request, _("The reply was sent."), messages.SUCCESS)
+                elif failed.status == ReplyDelivery.Status.PENDING:
+                    self.message_user(request, _("The reply will be sent shortly."), messages.INFO)
+                else:
+                    self.message_user(
+                        request,
+                        _("The reply could not be sent: %(reason)s") % {"reason": failed.error_reason},
+                        messages.ERROR,
+                    )
+            return redirect(reverse("admin:feedback_ticket_change", args=[ticket.pk]))
+
+        return view(request)
+
+    def record_call_view(self, request, ticket_id: int):
+        ticket = self._ticket_to_work(request, ticket_id)
+        form = RecordCallForm(request.POST or None, initial={"called_at": timezone.localtime().replace(second=0)})
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.record_call(
+                    ticket=ticket, actor=request.user, called_at=form.cleaned_data["called_at"],
+                    note=form.cleaned_data["note"],
+                )  # fmt: skip
+            except ValidationError as error:
+                add_service_errors(form, error)
+            else:
+                self.message_user(request, _("The call was recorded."), messages.SUCCESS)
+                return redirect(reverse("admin:feedback_ticket_change", args=[ticket.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": ticket,
+            "title": _("Record a call for %(ticket)s") % {"ticket": ticket.ticket_no},
+            "form": form,
+            "errors": bool(form.errors),
+        }
+        return render(request, "admin/feedback/ticket/record_call.html", context, status=400 if form.errors else 200)
 
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)

@@ -29,6 +29,7 @@ class EventText(models.TextChoices):
     SLA_BREACH = "sla_breach", gettext_lazy("Service level missed")
     SURVEY_ANSWERED = "survey_answered", gettext_lazy("Satisfaction survey answered")
     SURVEY_SENT = "survey_sent", gettext_lazy("Satisfaction survey emailed")
+    REPLY_RETRIED = "reply_retried", gettext_lazy("Reply sent again")
 
 
 # One field change; `old` and `new` are raw values (a choice's code, a username, a team's name),
@@ -47,6 +48,8 @@ RESOLUTION_MISSED = gettext_noop("Resolution target missed: due %(due)s.")
 TEMPLATES: dict[str, str] = {
     EventText.SURVEY_ANSWERED: gettext_noop("Satisfaction survey for %(no)s: %(score)d/5"),
     EventText.SURVEY_SENT: gettext_noop("Satisfaction survey emailed to the customer."),
+    # `code` is the error the failed attempt ended with.
+    EventText.REPLY_RETRIED: gettext_noop("Sending a failed reply again (it had failed with %(code)s)."),
 }
 # A sentence followed by what a person typed (the customer's comment on a survey).
 WITH_TEXT = "%(sentence)s — %(text)s"

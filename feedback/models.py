@@ -232,6 +232,7 @@ class TicketEvent(models.Model):
         REPLY = "reply", _("Reply to customer")
         SLA_BREACH = "sla_breach", _("Service level missed")
         SURVEY = "survey", _("Satisfaction survey")
+        CALL = "call", _("Phone call")
 
     ticket = models.ForeignKey(Ticket, verbose_name=_("ticket"), on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
@@ -271,6 +272,68 @@ class TicketEvent(models.Model):
     def body_text(self) -> str:
         """The event's text in the active language (the code's sentence, then what was typed)."""
         return render_event_text(self.body_code, self.body_params, self.body)
+
+
+class ReplyDelivery(models.Model):
+    """How one reply to the customer went out: the channel chosen, what the provider said.
+
+    The reply itself (a `TicketEvent` of kind REPLY) is append-only history; its delivery is the
+    state that changes (pending → sending → sent | failed | in doubt), written only by
+    `feedback.services.replies`. A reply is sent successfully at most once.
+    """
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", _("Email")
+        SMS = "sms", _("SMS")
+        WECHAT = "wechat", _("WeChat")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting to be sent")
+        SENDING = "sending", pgettext_lazy("reply delivery", "Sending")
+        SENT = "sent", pgettext_lazy("reply delivery", "Sent")
+        FAILED = "failed", pgettext_lazy("reply delivery", "Failed")
+        IN_DOUBT = "in_doubt", _("In doubt")
+        NOT_SENDABLE = "not_sendable", _("Not sendable")
+
+    event = models.OneToOneField(
+        TicketEvent, verbose_name=_("reply"), on_delete=models.CASCADE, related_name="delivery"
+    )
+    ticket = models.ForeignKey(
+        Ticket, verbose_name=_("ticket"), on_delete=models.CASCADE, related_name="reply_deliveries"
+    )
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices, blank=True)
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, db_index=True)
+    provider_ref = models.CharField(_("provider reference"), max_length=100, blank=True)
+    error_code = models.CharField(_("error code"), max_length=64, blank=True)
+    error_reason = models.CharField(_("error reason"), max_length=500, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("reply delivery")
+        verbose_name_plural = _("reply deliveries")
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(status="sent") | models.Q(sent_at__isnull=False),
+                name="feedback_replydelivery_sent_has_time",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="not_sendable") | ~models.Q(channel=""),
+                name="feedback_replydelivery_channel_unless_not_sendable",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display() or '—'} · {self.get_status_display()}"
+
+    @property
+    def reference(self) -> str:
+        """The reference the provider is given (the same on a retry: a provider that de-duplicates
+        on it never delivers twice)."""
+        return f"ticket-reply-{self.pk}"
 
 
 class Attachment(models.Model):

@@ -14,3 +14,12 @@ def flag_sla_breaches(batch_size: int = 500) -> dict[str, int]:
     """Every minute (beat task "Flag SLA breaches (every minute)"): flag newly missed targets and
     notify the assignee and team lead once per breach. Safe to run twice or side by side."""
     return asdict(flag_sla_breaches_service(batch_size=batch_size))
+
+
+@shared_task(name="feedback.send_pending_replies", acks_late=True)
+def send_pending_replies() -> dict[str, int]:
+    """Every minute (beat task "Send pending ticket replies (every minute)"): send replies whose
+    after-commit send never started, report in doubt those whose sender stopped mid-send."""
+    from feedback.services import send_stalled_replies
+
+    return send_stalled_replies()

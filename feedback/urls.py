@@ -10,6 +10,7 @@ urlpatterns = [
     path("feedback/", views.feedback_form, name="form"),
     path("feedback/thanks/<str:ticket_no>/", views.feedback_thanks, name="thanks"),
     path("feedback/attachments/<int:pk>/", views.attachment_view, name="attachment"),
+    path("feedback/t/<str:token>/", views.ticket_page, name="ticket_page"),
     path("survey/nps/<str:token>/", views.nps_survey, name="nps_survey"),
     path("survey/<str:token>/", views.csat_survey, name="survey"),
 ]

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_http_methods
 
 from feedback import services, surveys
 from feedback.forms import SERVICE_FIELD_ALIASES, FeedbackForm, SurveyForm
-from feedback.models import Attachment, SurveyResponse, Ticket
+from feedback.models import Attachment, SurveyResponse, Ticket, TicketEvent
 from feedback.netaddr import client_ip
 from feedback.prefill import purchase_from_token
 from members.forms import add_service_errors
@@ -182,3 +182,28 @@ def csat_survey(request, token: str):
 def nps_survey(request, token: str):
     """How likely a member is to recommend the shop (0–10 and a comment)."""
     return _survey(request, token, SurveyResponse.Kind.NPS)
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD"])
+def ticket_page(request, token: str):
+    """The page a reply's SMS or WeChat message links to: the ticket number, its status and the
+    replies to the customer — nothing else of the ticket (no contact data, not the customer's own
+    message, no internal notes). The link is signed (`feedback.delivery.ticket_token`) and
+    expires; a changed or expired one gets a friendly 404 page."""
+    from feedback import delivery
+
+    ticket_no = delivery.read_ticket_token(token)
+    ticket = Ticket.objects.filter(ticket_no=ticket_no).only("ticket_no", "status").first() if ticket_no else None
+    if ticket is None:
+        response = render(request, "feedback/ticket_invalid.html", status=404)
+    else:
+        replies = ticket.events.filter(kind=TicketEvent.Kind.REPLY).order_by("at", "id").values("at", "body")
+        response = render(
+            request,
+            "feedback/ticket_page.html",
+            {"ticket_no": ticket.ticket_no, "status": ticket.get_status_display(), "replies": list(replies)},
+        )
+    response["Referrer-Policy"] = "no-referrer"
+    response["X-Robots-Tag"] = "noindex"
+    return response

@@ -263,6 +263,13 @@ MEMBERSHIP_RENEWAL_REMINDER_DAYS = env.int("MEMBERSHIP_RENEWAL_REMINDER_DAYS", d
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 # Feedback's emailed links use the same address unless told otherwise.
 FEEDBACK_PUBLIC_URL = env.str("FEEDBACK_PUBLIC_URL", default=SITE_URL)
+# Replies to tickets by SMS or WeChat (feedback/delivery.py): the provider-approved service templates
+# (SMS variables `ticket` and `link`, e.g. "您的服务单${ticket}有新回复，请点击${link}查看" — Tencent:
+# {1} ticket, {2} link; WeChat fields `ticket` and `time`, the link as the message's page; empty:
+# no WeChat replies) and how long the ticket page link stays valid.
+SMS_SERVICE_TEMPLATE_CODE = env.str("SMS_SERVICE_TEMPLATE_CODE", default="SMS_SERVICE_REPLY")
+WECHAT_SERVICE_TEMPLATE_ID = env.str("WECHAT_SERVICE_TEMPLATE_ID", default="")
+FEEDBACK_TICKET_LINK_MAX_AGE_DAYS = env.int("FEEDBACK_TICKET_LINK_MAX_AGE_DAYS", default=30)
 # SMS (docs/rules/sending.md "Channels and providers"). SMS_PROVIDER is `log` (messages stored in
 # the SMS log, development), `aliyun` or `tencent`, or a dotted path to a provider class (tests).
 # Production mode refuses to start without it, so that a shop never "sends" into the log unaware;

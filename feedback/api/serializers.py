@@ -1,8 +1,11 @@
 from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from feedback.images import MAX_PHOTOS
-from feedback.models import Ticket, TicketEvent
+from feedback.models import ReplyDelivery, Ticket, TicketEvent
+from feedback.services.replies import MAX_CALL_NOTE
+from loyalty_crm.api import fields as api_fields
 from members.masking import mask_email, mask_phone
 
 
@@ -40,18 +43,70 @@ class FeedbackOutputSerializer(serializers.Serializer):
     ticket_no = serializers.CharField()
 
 
+class ReplyDeliverySerializer(serializers.ModelSerializer):
+    """How a reply went out: `channel` (email, sms, wechat; empty when nothing could deliver it) and
+    `status` (pending, sending, sent, failed, in_doubt, not_sendable), with the provider's error."""
+
+    class Meta:
+        model = ReplyDelivery
+        fields = ["id", "channel", "status", "error_code", "error_reason", "attempts", "sent_at"]
+        read_only_fields = fields
+
+
 class TicketEventSerializer(serializers.ModelSerializer):
     """One entry of a ticket's history: `body` in the request's language (`feedback.event_texts`),
-    beside the code and parameters that were stored and the text a person typed (`note`)."""
+    beside the code and parameters that were stored and the text a person typed (`note`); a
+    reply carries its `delivery` (null for other entries and for replies older than deliveries)."""
 
     body = serializers.CharField(source="body_text", read_only=True)
     note = serializers.CharField(source="body", read_only=True)
     actor = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    delivery = serializers.SerializerMethodField()
 
     class Meta:
         model = TicketEvent
-        fields = ["at", "kind", "from_status", "to_status", "body", "body_code", "body_params", "note", "actor"]
+        fields = [
+            "at", "kind", "from_status", "to_status", "body", "body_code", "body_params", "note", "actor", "delivery",
+        ]  # fmt: skip
         read_only_fields = fields
+
+    @extend_schema_field(ReplyDeliverySerializer(allow_null=True))
+    def get_delivery(self, event):
+        if event.kind != TicketEvent.Kind.REPLY:
+            return None
+        delivery = getattr(event, "delivery", None)
+        return ReplyDeliverySerializer(delivery).data if delivery is not None else None
+
+
+class ReplyInputSerializer(serializers.Serializer):
+    body = serializers.CharField(max_length=5000, help_text="The reply to the customer.")
+    record_only = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Record the reply although no channel can deliver it (else 409 `no_channel`). "
+        "It does not count as a first response.",
+    )
+
+
+class ReplyOutputSerializer(serializers.Serializer):
+    at = api_fields.DateTimeField()
+    body = serializers.CharField()
+    actor = serializers.CharField(allow_null=True)
+    delivery = ReplyDeliverySerializer()
+
+
+class CallInputSerializer(serializers.Serializer):
+    called_at = api_fields.DateTimeField(
+        required=False, allow_null=True, default=None, help_text="When the call took place; now when absent."
+    )
+    note = serializers.CharField(max_length=MAX_CALL_NOTE, required=False, allow_blank=True, default="")
+
+
+class CallOutputSerializer(serializers.Serializer):
+    at = api_fields.DateTimeField()
+    note = serializers.CharField()
+    actor = serializers.CharField(allow_null=True)
+    first_response_at = api_fields.DateTimeField(allow_null=True)
 
 
 class TicketSerializer(serializers.ModelSerializer):

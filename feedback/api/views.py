@@ -5,6 +5,7 @@ from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
@@ -12,12 +13,17 @@ from rest_framework.views import APIView
 
 from feedback import services
 from feedback.api.serializers import (
+    CallInputSerializer,
+    CallOutputSerializer,
     FeedbackInputSerializer,
     FeedbackOutputSerializer,
+    ReplyDeliverySerializer,
+    ReplyInputSerializer,
+    ReplyOutputSerializer,
     TicketSerializer,
     TicketUpdateSerializer,
 )
-from feedback.models import Ticket, TicketEvent
+from feedback.models import ReplyDelivery, Ticket, TicketEvent
 from feedback.netaddr import client_ip
 from loyalty_crm.api.schema import conflict
 
@@ -88,7 +94,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     serializer_class = TicketSerializer
     filterset_class = TicketFilter
     permission_classes = [IsAuthenticated, CanWorkTickets]
-    http_method_names = ["get", "patch", "head", "options"]
+    http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
         tickets = Ticket.objects.select_related("member", "purchase", "store", "assignee").prefetch_related(
@@ -96,7 +102,9 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         )
         if self.action != "list":
             # The detail carries the history (one query more, whatever its length).
-            tickets = tickets.prefetch_related(Prefetch("events", TicketEvent.objects.select_related("actor")))
+            tickets = tickets.prefetch_related(
+                Prefetch("events", TicketEvent.objects.select_related("actor", "delivery"))
+            )
         return tickets
 
     def get_serializer_context(self):
@@ -131,3 +139,69 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         services.work_ticket(ticket=ticket, actor=request.user, **changes, note=data["note"])
         context = {"request": request, "with_history": True}
         return Response(TicketSerializer(self.get_queryset().get(pk=ticket.pk), context=context).data)
+
+    # --- replies and calls ----------------------------------------------------------------
+
+    @extend_schema(
+        request=ReplyInputSerializer,
+        responses={201: ReplyOutputSerializer, 409: conflict("no_channel")},
+        description="Reply to the customer. The reply is recorded, then sent after commit on the one channel "
+        "the ticket allows (email, else WeChat when the member's account is bound, else SMS with a link to the "
+        "ticket's page); `delivery` says what happened (`sent`, `failed` with the provider's error, `in_doubt`, "
+        "`pending` while queued). Only a sent reply stamps `first_response_at`. 409 `no_channel` when nothing "
+        "can deliver it, unless `record_only` is true (then recorded as `not_sendable`).",
+    )
+    @action(detail=True, methods=["post"], url_path="replies")
+    def replies(self, request, ticket_no=None):
+        ticket = get_object_or_404(Ticket, ticket_no=ticket_no)
+        serializer = ReplyInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        event = services.reply(ticket=ticket, body=data["body"], actor=request.user, record_only=data["record_only"])
+        event = TicketEvent.objects.select_related("actor", "delivery").get(pk=event.pk)  # after the send
+        return Response(_reply_data(event), status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=None,
+        responses={200: ReplyDeliverySerializer, 409: conflict("not_retryable")},
+        description="Send a failed reply again (sent at most once successfully; an in-doubt reply is not "
+        "re-sent). 409 `not_retryable` for any status but `failed`.",
+    )
+    @action(detail=True, methods=["post"], url_path=r"replies/(?P<delivery_id>[0-9]{1,18})/retry")
+    def retry_reply(self, request, ticket_no=None, delivery_id=None):
+        failed = get_object_or_404(ReplyDelivery, pk=delivery_id, ticket__ticket_no=ticket_no)
+        services.retry_reply(delivery=failed, actor=request.user)
+        failed.refresh_from_db()
+        return Response(ReplyDeliverySerializer(failed).data)
+
+    @extend_schema(
+        request=CallInputSerializer,
+        responses={201: CallOutputSerializer},
+        description="Record a phone call to the customer (time and a short note). The call is a first "
+        "response: it stamps `first_response_at` with the call's time when there was none or it came earlier.",
+    )
+    @action(detail=True, methods=["post"], url_path="calls")
+    def calls(self, request, ticket_no=None):
+        ticket = get_object_or_404(Ticket, ticket_no=ticket_no)
+        serializer = CallInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        event = services.record_call(ticket=ticket, actor=request.user, called_at=data["called_at"], note=data["note"])
+        body = {
+            "at": event.at,
+            "note": event.body,
+            "actor": request.user.get_username(),
+            "first_response_at": ticket.first_response_at,
+        }
+        return Response(CallOutputSerializer(body).data, status=status.HTTP_201_CREATED)
+
+
+def _reply_data(event: TicketEvent) -> dict:
+    return ReplyOutputSerializer(
+        {
+            "at": event.at,
+            "body": event.body,
+            "actor": event.actor.get_username() if event.actor else None,
+            "delivery": event.delivery,
+        }
+    ).data

@@ -5,15 +5,19 @@
   and the single steps `change_status`, `reply`, `add_note`, `update_ticket`, `assign_tickets`.
 - `service_levels`: SLA deadlines and flagging missed targets (`flag_sla_breaches`).
 - `privacy`: erasure of a member reaches their tickets (`anonymise_member_tickets`).
-- `errors`: the domain errors (`InvalidTransition`, `ReplyNotSent`), 409 in the API.
+- `replies`: replies going out after commit (`deliver_reply`), `retry_reply`, `record_call`,
+  `send_stalled_replies`; the channel is chosen by `feedback.delivery.reply_channel`.
+- `errors`: the domain errors (`InvalidTransition`, `NoChannel`, `ReplyNotRetryable`, `ReplyNotSent`),
+  409 in the API.
 
 Every change to a ticket writes a `TicketEvent` in the same transaction, so the history is
 complete.
 """
 
 from feedback.services._common import public_url
-from feedback.services.errors import FeedbackError, InvalidTransition, ReplyNotSent
+from feedback.services.errors import FeedbackError, InvalidTransition, NoChannel, ReplyNotRetryable, ReplyNotSent
 from feedback.services.privacy import anonymise_member_tickets, show_ticket_contact
+from feedback.services.replies import deliver_reply, record_call, retry_reply, send_stalled_replies
 from feedback.services.service_levels import DEADLINE_FIELDS, BreachResult, flag_sla_breaches
 from feedback.services.submission import MAX_MESSAGE_LENGTH, MAX_NAME_LENGTH, MAX_REF_LENGTH, submit_feedback
 from feedback.services.workflow import (
@@ -41,16 +45,22 @@ __all__ = [
     "BreachResult",
     "FeedbackError",
     "InvalidTransition",
+    "NoChannel",
+    "ReplyNotRetryable",
     "ReplyNotSent",
     "add_note",
     "allowed_transitions",
     "anonymise_member_tickets",
     "assign_tickets",
     "change_status",
+    "deliver_reply",
     "flag_sla_breaches",
     "member_services",  # kept importable as before (tests patch `services.member_services`)
     "public_url",
+    "record_call",
     "reply",
+    "retry_reply",
+    "send_stalled_replies",
     "show_ticket_contact",
     "submit_feedback",
     "update_ticket",

@@ -10,16 +10,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMessage
 from django.db import transaction
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from feedback import event_texts
 from feedback.event_texts import EventText
 from feedback.models import Team, Ticket, TicketEvent
-from feedback.services._common import _user, log
-from feedback.services.errors import InvalidTransition, ReplyNotSent
+from feedback.services import replies
+from feedback.services._common import _user
+from feedback.services.errors import InvalidTransition
 from feedback.services.service_levels import DEADLINE_FIELDS, _recompute_deadlines
 
 S = Ticket.Status
@@ -115,42 +115,22 @@ def add_note(*, ticket: Ticket, body: str, actor) -> TicketEvent:
     return _record_note(_locked(ticket), body=body, actor=actor)
 
 
-def _record_reply(locked: Ticket, *, body: str, actor) -> TicketEvent:
-    now = timezone.now()
-    if locked.first_response_at is None:
-        locked.first_response_at = now
-    locked.save(update_fields=["first_response_at", "updated_at"])
-    return TicketEvent.objects.create(ticket=locked, kind=TicketEvent.Kind.REPLY, body=body, actor=_user(actor), at=now)
-
-
-def _email_reply(locked: Ticket, *, body: str) -> None:
-    """Email a recorded reply (when the ticket has an address). Raises `ReplyNotSent` on any
-    failure, so the caller's transaction rolls the reply back."""
-    if not locked.email:
-        return
-    with translation.override(locked.language or translation.get_language()):
-        subject = _("Re: your feedback %(no)s") % {"no": locked.ticket_no}
-        text = body + "\n\n-- \n" + _("Your ticket number: %(no)s") % {"no": locked.ticket_no}
-    try:
-        EmailMessage(subject=subject, body=text, to=[locked.email]).send()
-    except Exception as error:  # SMTP and connection errors of any backend
-        log.warning("Reply to ticket %s not sent: %s", locked.ticket_no, error)
-        raise ReplyNotSent(_("The reply could not be emailed; it was not recorded. Try again later.")) from error
-
-
 @transaction.atomic
-def reply(*, ticket: Ticket, body: str, actor) -> TicketEvent:
-    """Answer the customer: emailed when the ticket has an email address, always recorded.
+def reply(*, ticket: Ticket, body: str, actor, record_only: bool = False) -> TicketEvent:
+    """Answer the customer: recorded, then sent after commit on the one channel
+    `feedback.delivery.reply_channel` chooses (email, WeChat, SMS), its delivery recorded
+    (`ReplyDelivery`: sent, failed, in doubt or not sendable).
 
-    The first reply stamps `first_response_at`. If the email cannot be sent the reply is not
-    recorded either (`ReplyNotSent`), so the history never claims an answer nobody received.
+    The reply is always recorded, even when sending then fails (staff's words are not lost);
+    `first_response_at` is stamped only when it was really sent (`services.replies`). When no
+    channel can deliver it, `NoChannel` refuses it unless `record_only` (recorded as not sendable).
     """
     body = (body or "").strip()
     if not body:
         raise ValidationError({"body": [_("Write the reply first.")]})
     locked = _locked(ticket)
-    event = _record_reply(locked, body=body, actor=actor)
-    _email_reply(locked, body=body)
+    channel = replies.check_reply_channel(locked, record_only=record_only)
+    event = replies.record_reply(locked, body=body, actor=actor, channel=channel)
     _sync(ticket, locked)
     return event
 
@@ -245,6 +225,7 @@ def work_ticket(
     note: str = "",
     reply: str = "",
     internal_note: str = "",
+    record_only: bool = False,
 ) -> Ticket:
     """One update of a ticket by support staff — the admin's change form and the API's PATCH both
     call this: the fields (kind, priority, assignee, team), a reply to the customer, an internal
@@ -256,9 +237,10 @@ def work_ticket(
     or note, and a `status` equal to the current one change nothing and write no event (a `note`
     without a status change is not recorded). The transition is checked before anything is
     written: a refused one raises `InvalidTransition` (API 409 `invalid_transition`, a message
-    next to "new status" in the admin) and leaves every field as it was. The reply is emailed
-    last, after every other write; if it cannot be sent, `ReplyNotSent` rolls the whole update
-    back — so no customer is emailed about an update that was not saved.
+    next to "new status" in the admin) and leaves every field as it was; so does a reply no
+    channel can deliver (`NoChannel`, unless `record_only`). The reply is sent only after the
+    whole update commits (`reply`), so no customer hears of an update that was not saved, and a
+    failed send leaves the update and the reply recorded, the delivery marked failed.
     """
     reply_body = (reply or "").strip()
     note_body = (internal_note or "").strip()
@@ -266,6 +248,7 @@ def work_ticket(
     to = None if status is UNSET or status == locked.status else status
     if to is not None:
         _check_transition(current=locked.status, to=to)
+    channel = replies.check_reply_channel(locked, record_only=record_only) if reply_body else None
     changes = {
         field: value
         for field, value in (("kind", kind), ("priority", priority), ("assignee", assignee), ("team", team))
@@ -274,13 +257,11 @@ def work_ticket(
     if changes:
         _apply_updates(locked, actor=actor, changes=changes)
     if reply_body:
-        _record_reply(locked, body=reply_body, actor=actor)
+        replies.record_reply(locked, body=reply_body, actor=actor, channel=channel)
     if note_body:
         _record_note(locked, body=note_body, actor=actor)
     if to is not None:
         _apply_status(locked, to=to, actor=actor, note=note)
-    if reply_body:
-        _email_reply(locked, body=reply_body)
     _sync(ticket, locked)
     return locked
 

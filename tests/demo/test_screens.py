@@ -83,7 +83,8 @@ def test_campaigns_are_in_every_state_with_results():
     # In a 60-member shop one small segment's few consenting members may all fall in the control
     # group (drawn by row ids, which depend on what ran before): count what was sent over them all.
     assert sent > 0
-    assert SmsLog.objects.count() == OutboxMessage.objects.filter(status=OutboxMessage.Status.SENT).count()
+    campaign_sms = SmsLog.objects.exclude(reference__startswith="ticket-reply-")  # replies to tickets go by SMS too
+    assert campaign_sms.count() == OutboxMessage.objects.filter(status=OutboxMessage.Status.SENT).count()
 
 
 def test_a_pilot_was_expanded_and_a_recurring_campaign_has_past_runs():
@@ -115,6 +116,18 @@ def test_tickets_are_in_every_state_and_sla_colour():
         .exists()
     )  # on time
     assert Ticket.objects.filter(first_response_breached_at__isnull=False).exists()  # flagged by the service
+
+
+def test_ticket_replies_went_out_by_sms_at_their_moment():
+    from feedback.models import ReplyDelivery
+
+    sent = ReplyDelivery.objects.filter(status=ReplyDelivery.Status.SENT, channel="sms").select_related("ticket")
+    assert sent.exists() and not ReplyDelivery.objects.exclude(status=ReplyDelivery.Status.SENT).exists()
+    assert SmsLog.objects.filter(reference__startswith="ticket-reply-").count() == sent.count()
+    first = {}
+    for delivery in sent:  # the first reply's moment is the ticket's first response, as seeded (not today)
+        first[delivery.ticket] = min(first.get(delivery.ticket, delivery.sent_at), delivery.sent_at)
+    assert all(ticket.first_response_at == moment for ticket, moment in first.items())
 
 
 def test_customers_answered_satisfaction_and_recommendation_surveys():

@@ -120,10 +120,11 @@ def test_forbidden_status_in_admin_shows_an_error(client, support):
     assert made.status == "open"
 
 
-def test_reply_from_the_change_page_emails_and_records(client, support):
+def test_reply_from_the_change_page_emails_and_records(client, support, django_capture_on_commit_callbacks):
     logged_in(client, support)
     made = ticket(email="kehu@example.com")
-    assert post_change(client, made, reply="我们已经安排补送。", internal_note="老顾客").status_code == 302
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post_change(client, made, reply="我们已经安排补送。", internal_note="老顾客").status_code == 302
     made.refresh_from_db()
     assert made.first_response_at is not None and len(mail.outbox) == 1
     assert set(made.events.values_list("kind", flat=True)) >= {"reply", "internal_note"}
@@ -208,7 +209,11 @@ def test_a_status_refused_after_the_form_was_loaded_shows_next_to_new_status_and
     assert mail.outbox == []  # the reply was neither recorded nor emailed
 
 
-def test_an_unsent_reply_shows_next_to_the_reply_and_saves_nothing(client, support, monkeypatch):
+def test_an_unsent_reply_is_saved_and_shown_failed_in_red_with_retry(
+    client, support, monkeypatch, django_capture_on_commit_callbacks
+):
+    # Before: an unsent email refused the whole update. Now the update and the reply are saved
+    # (sending comes after commit) and the history shows the failure with "Retry sending".
     logged_in(client, support)
     made = ticket(email="kehu@example.com")
 
@@ -216,11 +221,13 @@ def test_an_unsent_reply_shows_next_to_the_reply_and_saves_nothing(client, suppo
         raise OSError("SMTP down")
 
     monkeypatch.setattr("django.core.mail.EmailMessage.send", fail)
-    response = post_change(client, made, priority="urgent", reply="您好", new_status="open")
-    assert response.status_code == 200
-    assert "could not be emailed" in response.context["adminform"].form.errors["reply"][0]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_change(client, made, priority="urgent", reply="您好", new_status="open")
+    assert response.status_code == 302
     made.refresh_from_db()
-    assert (made.status, made.priority, made.first_response_at) == ("new", "normal", None)
+    assert (made.status, made.priority, made.first_response_at) == ("open", "urgent", None)
+    text = client.get(change_url(made)).content.decode()
+    assert "reply-failed" in text and "#b42318" in text and "OSError" in text and "reply-retry" in text
 
 
 def test_the_ticket_page_records_that_it_showed_the_contact_data(client, support):

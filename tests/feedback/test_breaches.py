@@ -71,7 +71,7 @@ def test_resolution_breach_is_a_second_breach_with_its_own_notification():
 @pytest.mark.django_db
 def test_answered_or_resolved_tickets_are_not_flagged(support):
     answered = breaching_ticket()
-    services.reply(ticket=answered, body="已处理", actor=support)
+    services.record_call(ticket=answered, actor=support, note="已电话处理")
     resolved = breaching_ticket()
     services.change_status(ticket=resolved, to="open", actor=support)
     services.change_status(ticket=resolved, to="resolved", actor=support)

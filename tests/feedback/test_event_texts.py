@@ -64,6 +64,12 @@ EVENTS = [
     ),
     (EventText.SURVEY_ANSWERED, {"no": "FB-1", "score": 4}, "Satisfaction survey for FB-1: 4/5", None),
     (EventText.SURVEY_SENT, {}, "Satisfaction survey emailed to the customer.", None),
+    (
+        EventText.REPLY_RETRIED,
+        {"code": "isv.BUSINESS_LIMIT_CONTROL"},
+        "Sending a failed reply again (it had failed with isv.BUSINESS_LIMIT_CONTROL).",
+        "重新发送一条发送失败的回复（上次失败原因代码：isv.BUSINESS_LIMIT_CONTROL）。",
+    ),
 ]  # fmt: skip
 
 

@@ -29,7 +29,8 @@ def at(moment, call, *args, **kwargs):
 
 
 def answered(made, after, actor):
-    at(T + after, services.reply, ticket=made, body="您好", actor=actor)
+    """The first response: a call (these tickets have no contact a reply could be sent to)."""
+    at(T + after, services.record_call, ticket=made, actor=actor, called_at=T + after, note="您好")
 
 
 def resolved(made, after, actor):

@@ -170,38 +170,46 @@ def test_resolving_stamps_resolved_at_and_reopening_clears_it(support):
     assert made.resolved_at is None
 
 
-def test_reply_emails_the_customer_and_sets_first_response_once(support):
+def test_reply_emails_the_customer_and_sets_first_response_once(support, django_capture_on_commit_callbacks):
     made = ticket(email="kehu@example.com", language="zh-hans")
-    services.reply(ticket=made, body="非常抱歉，我们明天补送。", actor=support)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.reply(ticket=made, body="非常抱歉，我们明天补送。", actor=support)
+    made.refresh_from_db()
     first = made.first_response_at
     assert first is not None
     assert len(mail.outbox) == 1
     sent = mail.outbox[0]
     assert sent.to == ["kehu@example.com"] and made.ticket_no in sent.subject
     assert "非常抱歉" in sent.body
-    services.reply(ticket=made, body="已补送。", actor=support)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.reply(ticket=made, body="已补送。", actor=support)
     made.refresh_from_db()
     assert made.first_response_at == first and len(mail.outbox) == 2
     assert made.events.filter(kind=TicketEvent.Kind.REPLY).count() == 2
 
 
-def test_reply_without_email_is_recorded_but_not_sent(support):
+def test_reply_without_email_goes_by_sms_not_email(support, django_capture_on_commit_callbacks):
+    # Before: recorded as answered although nobody was told. Now: an SMS with the ticket's link.
     made = ticket(phone="13500135000")
-    services.reply(ticket=made, body="已电话联系", actor=support)
-    assert mail.outbox == [] and made.first_response_at is not None
+    with django_capture_on_commit_callbacks(execute=True):
+        event = services.reply(ticket=made, body="已电话联系", actor=support)
+    made.refresh_from_db()
+    assert mail.outbox == [] and event.delivery.channel == "sms" and made.first_response_at is not None
 
 
-def test_reply_that_cannot_be_sent_is_not_recorded(support, settings, monkeypatch):
+def test_reply_that_cannot_be_sent_is_recorded_as_failed(support, monkeypatch, django_capture_on_commit_callbacks):
+    # Before: the reply was rolled back. Now: staff's words are kept, the delivery says it failed.
     made = ticket(email="kehu@example.com")
 
     def fail(self, fail_silently=False):
         raise OSError("SMTP down")
 
     monkeypatch.setattr("django.core.mail.EmailMessage.send", fail)
-    with pytest.raises(services.ReplyNotSent):
+    with django_capture_on_commit_callbacks(execute=True):
         services.reply(ticket=made, body="hello", actor=support)
     made.refresh_from_db()
-    assert made.first_response_at is None and not made.events.filter(kind="reply").exists()
+    assert made.first_response_at is None
+    assert made.events.get(kind="reply").delivery.status == "failed"
 
 
 def test_internal_note_is_recorded_and_never_sent(support):
@@ -272,22 +280,23 @@ def test_work_ticket_refused_status_leaves_the_priority_and_everything_else_unch
 
 def test_work_ticket_replies_and_resolves_in_one_call(support, django_capture_on_commit_callbacks):
     made = ticket_in("open", email="kehu@example.com")
-    with django_capture_on_commit_callbacks() as callbacks:
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
         worked = services.work_ticket(ticket=made, actor=support, reply="已补送。", status="resolved", note="补送完成")
     assert (made.status, worked.status) == ("resolved", "resolved")  # the caller's object follows
     made.refresh_from_db()
     assert made.status == "resolved" and made.resolved_at is not None and made.first_response_at is not None
-    assert len(mail.outbox) == 1 and "已补送。" in mail.outbox[0].body
-    reply_event, status_event = made.events.order_by("pk")[2:]
+    assert "已补送。" in mail.outbox[0].body
+    reply_event, status_event = made.events.order_by("pk")[2:4]
     assert (reply_event.kind, reply_event.body, reply_event.actor) == ("reply", "已补送。", support)
     assert (status_event.kind, status_event.from_status, status_event.to_status, status_event.body) == (
         "status_change", "open", "resolved", "补送完成",
     )  # fmt: skip
-    assert len(callbacks) == 1  # the satisfaction survey, after commit
+    assert len(callbacks) == 2  # the reply, then the satisfaction survey, after commit
+    assert len(mail.outbox) == 2 and "/survey/" in mail.outbox[1].body
 
 
 def test_work_ticket_audits_each_change_as_the_single_services_do(support, manager):
-    made = ticket()
+    made = ticket(email="kehu@example.com")
     services.work_ticket(
         ticket=made, actor=manager, kind="question", priority="high", assignee=support, reply="您好",
         internal_note="老顾客", status="open",
@@ -332,7 +341,11 @@ def test_work_ticket_none_clears_the_assignee_and_unset_keeps_it(support):
     assert made.assignee is None
 
 
-def test_work_ticket_unsent_reply_rolls_the_whole_update_back(support, monkeypatch):
+def test_work_ticket_unsent_reply_keeps_the_update_and_records_the_failure(
+    support, monkeypatch, django_capture_on_commit_callbacks
+):
+    # Before: an unsent email rolled the whole update back. Now sending comes after the commit:
+    # the update and the reply are kept, the reply's delivery is failed, no first response.
     made = ticket(email="kehu@example.com")
     events = made.events.count()
 
@@ -340,11 +353,12 @@ def test_work_ticket_unsent_reply_rolls_the_whole_update_back(support, monkeypat
         raise OSError("SMTP down")
 
     monkeypatch.setattr("django.core.mail.EmailMessage.send", fail)
-    with pytest.raises(services.ReplyNotSent):
+    with django_capture_on_commit_callbacks(execute=True):
         services.work_ticket(ticket=made, actor=support, priority="urgent", reply="您好", status="open")
     made.refresh_from_db()
-    assert (made.status, made.priority, made.first_response_at) == ("new", "normal", None)
-    assert made.events.count() == events
+    assert (made.status, made.priority, made.first_response_at) == ("open", "urgent", None)
+    assert made.events.count() == events + 3
+    assert made.events.get(kind="reply").delivery.status == "failed"
 
 
 def test_work_ticket_refuses_an_unknown_priority_naming_the_field(support):

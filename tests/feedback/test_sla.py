@@ -127,9 +127,11 @@ def test_lowering_priority_after_a_breach_clears_the_flag(support):
     assert made.first_response_due == T0 + 4 * H and made.first_response_breached_at is None
 
 
-def test_first_reply_stamps_first_response_at_and_moves_the_badge_to_resolution(support):
-    made = made_at(T0)
-    with time_machine.travel(T0 + 30 * M, tick=False):
+def test_first_reply_stamps_first_response_at_and_moves_the_badge_to_resolution(
+    support, django_capture_on_commit_callbacks
+):
+    made = made_at(T0, email="kehu@example.com")
+    with time_machine.travel(T0 + 30 * M, tick=False), django_capture_on_commit_callbacks(execute=True):
         services.reply(ticket=made, body="收到", actor=support)
     made.refresh_from_db()
     assert made.first_response_at == T0 + 30 * M
@@ -176,5 +178,5 @@ def test_about_to_breach_and_breached_querysets():
 
 def test_answered_ticket_leaves_the_first_response_queues(support):
     late = made_at(T0 - 5 * H)
-    services.reply(ticket=late, body="抱歉久等", actor=support)
+    services.record_call(ticket=late, actor=support, note="抱歉久等")
     assert late not in Ticket.objects.breached(T0)
