@@ -22,7 +22,6 @@ This module sends and reads; it writes nothing (`feedback.services.replies` reco
 from __future__ import annotations
 
 import importlib
-import inspect
 from datetime import datetime
 
 from django.conf import settings
@@ -116,19 +115,10 @@ def describe_destination(ticket: Ticket) -> tuple[str | None, str]:
 
 
 def send_sms(*, phone: str, message: TemplateMessage, reference: str) -> str:
-    """Send through `campaigns.channels.send_sms(phone=, message=TemplateMessage, reference=)`,
-    or the older `sms_provider().send(phone=, text=, reference=)` when that is what is installed.
-    (The signature is checked before calling, so a provider's own TypeError never sends twice.)"""
+    """Send through the SMS layer (`campaigns.channels.send_sms`)."""
     from campaigns import channels
 
-    sender = getattr(channels, "send_sms", None)
-    try:
-        if sender is None:
-            raise TypeError("no send_sms")
-        inspect.signature(sender).bind(phone=phone, message=message, reference=reference)
-    except TypeError:
-        return channels.sms_provider().send(phone=phone, text=message.text, reference=reference)
-    return sender(phone=phone, message=message, reference=reference)
+    return channels.send_sms(phone=phone, message=message, reference=reference)
 
 
 def _sms_message(ticket: Ticket, link: str) -> TemplateMessage:

@@ -91,6 +91,7 @@ SUMMARIES = [
     (Summary.FEEDBACK, {"no": "FB-1"}, "送错地址了", "Feedback FB-1: 送错地址了"),
     (Summary.SATISFACTION_SURVEY, {"no": "FB-1", "score": 4}, "很快", "Satisfaction survey for FB-1: 4/5 — 很快"),
     (Summary.RECOMMENDATION_SURVEY, {"score": 9}, "", "Recommendation survey (NPS): 9/10"),
+    (Summary.DATA_EXPORT, {}, "", "The member downloaded their data in the member centre"),
 ]
 
 
