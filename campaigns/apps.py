@@ -13,6 +13,10 @@ class CampaignsConfig(AppConfig):
         from members import classification_hook
 
         classification_hook.register_provider(ScoreClassificationProvider())
+        from campaigns.channels import send_otp
+        from members import code_sender
+
+        code_sender.register_sender(send_otp)  # members.services.otp sends sign-in codes through it
         from campaigns import referral_receivers
         from members import signals as member_signals
 

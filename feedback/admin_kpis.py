@@ -10,8 +10,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from feedback import kpis
-from feedback.charts import line_chart
 from feedback.models import KpiTarget
+from loyalty_crm.charts import line_chart
 from members.models import Store
 
 MONTHS = 12

@@ -137,7 +137,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
-                "members.centre.context.centre",
+                "loyalty_crm.centre.context.centre",
             ],
         },
     },
@@ -459,7 +459,7 @@ LOGGING = {
     },
 }
 
-# The member centre (/m/ and /api/v1/me/, members.centre): its own session cookie and lifetime.
+# The member centre (/m/ and /api/v1/me/, loyalty_crm.centre): its own session cookie and lifetime.
 MEMBER_SESSION_COOKIE_NAME = env.str("MEMBER_SESSION_COOKIE_NAME", default="crm_member")
 # A member is signed out after this long without a request (a week: the card is shown at the till
 # without signing in each visit)…

@@ -10,7 +10,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include("loyalty_crm.api.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("m/", include("members.centre.urls")),
+    path("m/", include("loyalty_crm.centre.urls")),
     path("", include("feedback.urls")),
     path("", include("campaigns.urls")),
 ]

@@ -686,8 +686,9 @@ class StaffProfile(models.Model):
 class MemberSession(models.Model):
     """A member signed in to the member centre (`/m/`) or its API (`/api/v1/me/`).
 
-    Not a staff session: its own table, cookie and lifetime (`members.centre.session`). Only the
-    SHA-256 of the token is stored; the token itself lives in the member's cookie or app.
+    Not a staff session: its own table, cookie and lifetime (`members.services.sessions`,
+    `loyalty_crm.centre.session`). Only the SHA-256 of the token is stored; the token itself lives
+    in the member's cookie or app.
     """
 
     class Source(models.TextChoices):

@@ -203,3 +203,45 @@ def test_the_apps_sql_module_writes_only_for_services():
     assert offending == [], "only campaigns/services/ may call the writing SQL of campaigns/_sql.py:\n" + "\n".join(
         offending
     )
+
+
+# --- dependencies point one way (docs/design.md, "Boundaries") ----------------------------------
+
+# What each app may not import: `members` is the bottom; the member centre (`loyalty_crm.centre`)
+# composes every app from the top layer.
+FORBIDDEN_IMPORTS = {
+    "members": ("rewards", "campaigns", "feedback", "loyalty_crm.centre", "demo"),
+    "rewards": ("campaigns", "feedback", "loyalty_crm.centre", "demo"),
+}
+# (module, imported module): each one justified.
+ALLOWED_IMPORTS = {
+    # The till is a counter screen that composes apps (like the member centre): a partner's code
+    # typed at the counter is accepted by campaigns' service. To move with the till to the top layer.
+    ("rewards/till/views.py", "campaigns.services.partners"),
+}
+
+
+def imported_modules(tree: ast.AST):
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            yield node.lineno, node.module
+
+
+@pytest.mark.parametrize("app", sorted(FORBIDDEN_IMPORTS))
+def test_an_app_imports_no_app_above_it(app):
+    offending = []
+    for path in sorted((ROOT / app).rglob("*.py")):
+        if "migrations" in path.parts:
+            continue
+        for line, module in imported_modules(ast.parse(path.read_text(encoding="utf-8"))):
+            where = path.relative_to(ROOT).as_posix()
+            if (where, module) in ALLOWED_IMPORTS:
+                continue
+            if any(module == above or module.startswith(above + ".") for above in FORBIDDEN_IMPORTS[app]):
+                offending.append(f"{path.relative_to(ROOT).as_posix()}:{line} imports {module}")
+    assert offending == [], f"{app} may not import the apps above it (use a hook, as members/loyalty.py does):\n" + (
+        "\n".join(offending)
+    )

@@ -3,7 +3,7 @@
 from django.urls import include, path
 
 urlpatterns = [
-    path("me/", include("members.centre.api_urls")),
+    path("me/", include("loyalty_crm.centre.api_urls")),
     path("", include("members.api.urls")),
     path("", include("rewards.api.urls")),
     path("", include("feedback.api.urls")),

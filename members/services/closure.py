@@ -71,7 +71,7 @@ def withdraw_account_closure(*, member: Member, request: AccountClosureRequest) 
 @transaction.atomic
 def confirm_account_closure(*, request: AccountClosureRequest, actor, note: str = "") -> AccountClosureRequest:
     """Staff confirm: the member is erased (`erase_member`) and signed out everywhere."""
-    from members.centre.session import end_all_sessions
+    from members.services.sessions import end_all_sessions
 
     locked = _locked_open(request)
     erase_member(member=locked.member, actor=actor)

@@ -32,6 +32,7 @@ from django.utils.translation import gettext as _
 
 from loyalty_crm import crypto
 from loyalty_crm.errors import DomainError
+from members import code_sender
 from members.models import OtpChallenge
 from members.normalize import normalise_phone
 
@@ -168,9 +169,7 @@ def request_code(phone: str, *, purpose: str = OtpChallenge.Purpose.SIGN_IN, cli
             created_at=now,
             expires_at=now + valid_for(),
         )
-    from campaigns.channels import send_otp  # the sending layer sits above members
-
-    send_otp(phone=normalised, code=code, reference=f"otp-{challenge.pk}")
+    code_sender.send_code(phone=normalised, code=code, reference=f"otp-{challenge.pk}")
     return CodeSent(expires_at=challenge.expires_at, retry_after=int(RESEND_AFTER.total_seconds()))
 
 

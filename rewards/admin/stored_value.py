@@ -16,8 +16,8 @@ from django.urls import path, reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from feedback.charts import line_chart
 from loyalty_crm.admin_base import ReadOnlyAdmin
+from loyalty_crm.charts import line_chart
 from loyalty_crm.errors import DomainError
 from members.models import Member
 from rewards import selectors_stored_value as selectors

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from django.conf import settings
 
-from members.centre.session import start_session
+from loyalty_crm.centre.session import start_session
 from rewards import services
 from rewards.models import Coupon, Redemption, RewardKind
 from tests.browser.conftest import screenshot

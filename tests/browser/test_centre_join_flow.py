@@ -6,8 +6,8 @@ from django.conf import settings
 from members.models import ConsentTopic, Member, TermsAcceptance
 from members.services import consent_state
 from tests.browser.conftest import screenshot
-from tests.members import factories
 from tests.members.centre_helpers import PHONE, last_code, published
+from tests.members import factories
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -70,7 +70,7 @@ def test_sign_in_by_code_and_the_store_poster(live_server, browser):
     page.click("button[name=action][value=verify]")
     page.wait_for_url(f"{live_server.url}/m/points/")
     cookie = {c["name"]: c for c in context.cookies()}[settings.MEMBER_SESSION_COOKIE_NAME]
-    from members.centre.session import member_for_token
+    from loyalty_crm.centre.session import member_for_token
 
     assert member_for_token(cookie["value"]) == member
     context.close()

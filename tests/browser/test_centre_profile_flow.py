@@ -8,7 +8,7 @@ import json
 import pytest
 from django.conf import settings
 
-from members.centre.session import start_session
+from loyalty_crm.centre.session import start_session
 from members.models import AccountClosureRequest, ConsentEvent, ConsentSource
 from tests.browser.conftest import screenshot
 from tests.members import factories

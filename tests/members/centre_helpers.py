@@ -11,7 +11,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from campaigns.models import SmsLog
-from members.centre.session import start_session
+from loyalty_crm.centre.session import start_session
 from members.models import MemberSession, TermsVersion
 from members.normalize import normalise_phone
 

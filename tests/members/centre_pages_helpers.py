@@ -10,7 +10,7 @@ from django.conf import settings
 from django.test import Client
 from rest_framework.test import APIClient
 
-from members.centre.session import start_session
+from loyalty_crm.centre.session import start_session
 
 STATIC = Path(settings.BASE_DIR) / "static"
 

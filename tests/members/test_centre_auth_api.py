@@ -11,11 +11,11 @@ from django.conf import settings
 from django.test import Client
 from rest_framework.test import APIClient
 
-from members.centre.session import member_for_token, start_session
+from loyalty_crm.centre.session import member_for_token, start_session
 from members.models import ConsentTopic, Member, TermsAcceptance
 from members.services import accept_terms, consent_state
-from tests.members import factories
 from tests.members.centre_helpers import PHONE, last_code, published, sms_count
+from tests.members import factories
 
 pytestmark = pytest.mark.django_db
 COOKIE = settings.MEMBER_SESSION_COOKIE_NAME
@@ -142,7 +142,7 @@ def test_new_terms_are_403_terms_not_accepted_until_accepted():
     # A member-only view that is not exempt (the IsMember check) refuses with the versions to accept.
     from rest_framework.test import APIRequestFactory
 
-    from members.centre.session import IsMember, MemberAuthentication, MemberPrincipal  # noqa: F401
+    from loyalty_crm.centre.session import IsMember, MemberAuthentication, MemberPrincipal  # noqa: F401
 
     view = type("V", (), {})()
     request = APIRequestFactory().get("/api/v1/me/")

@@ -1,4 +1,4 @@
-"""The member centre's sign-in, join, terms and sign-out pages (members.centre.auth), through the client."""
+"""The member centre's sign-in, join, terms and sign-out pages (loyalty_crm.centre.auth), through the client."""
 
 from __future__ import annotations
 
@@ -11,15 +11,15 @@ from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
-from members.centre.session import member_for_token, start_session
+from loyalty_crm.centre.session import member_for_token, start_session
 from members.models import ConsentEvent, ConsentSource, ConsentTopic, Member, Purchase, TermsAcceptance
 from members.services import consent_state, record_purchase
 from members.services.purchases import PurchaseLine
 from rewards.models import LedgerEntry
 from rewards.services import walkin
 from rewards.services.purchases import post_purchase
-from tests.members import factories
 from tests.members.centre_helpers import PHONE, last_code, published, sms_count
+from tests.members import factories
 
 pytestmark = pytest.mark.django_db
 COOKIE = settings.MEMBER_SESSION_COOKIE_NAME
@@ -294,7 +294,7 @@ def test_a_members_own_purchase_has_no_join_link():
 
 
 def test_a_new_version_sends_a_signed_in_member_to_accept_it(client, terms_and_privacy):
-    from members.centre.auth import terms_text  # noqa: F401 (the page exists)
+    from loyalty_crm.centre.auth import terms_text  # noqa: F401 (the page exists)
     from members.services import accept_terms
 
     member = factories.member(phone=PHONE)
@@ -315,7 +315,7 @@ def test_member_required_sends_to_terms_first():
     from django.http import HttpResponse
     from django.test import RequestFactory
 
-    from members.centre.session import member_required
+    from loyalty_crm.centre.session import member_required
 
     @member_required
     def page(request):

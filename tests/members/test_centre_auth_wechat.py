@@ -1,4 +1,4 @@
-"""Sign in with WeChat (members.centre.auth, wechat_oauth) against the local fake WeChat (tests/fakes/wechat.py)."""
+"""Sign in with WeChat (loyalty_crm.centre.auth, wechat_oauth) against the local fake WeChat (tests/fakes/wechat.py)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import pytest
 import requests
 from django.conf import settings as django_settings
 
-from members.centre import wechat_oauth
-from members.centre.session import member_for_token
+from loyalty_crm.centre import wechat_oauth
+from loyalty_crm.centre.session import member_for_token
 from members.models import Member, MemberSession
 from tests.fakes.wechat import serving
-from tests.members import factories
 from tests.members.centre_helpers import PHONE, last_code
+from tests.members import factories
 
 pytestmark = pytest.mark.django_db
 COOKIE = django_settings.MEMBER_SESSION_COOKIE_NAME

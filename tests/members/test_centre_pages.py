@@ -16,8 +16,8 @@ from rewards.ledger_reasons import Reason
 from rewards.models import Coupon, Redemption, RewardKind, StoredValueGift
 from rewards.services import stored_value
 from rewards.services.redemptions import redeem_reward
-from tests.members import factories
 from tests.members.centre_pages_helpers import external_urls, member_client, page_weight
+from tests.members import factories
 from tests.rewards import catalogue_factories as cf
 from tests.rewards.helpers import next_ref, post
 from tests.rewards.stored_value_helpers import fund, rule
@@ -336,7 +336,7 @@ def test_forms_need_the_csrf_token(member):
     from django.conf import settings as django_settings
     from django.test import Client
 
-    from members.centre.session import start_session
+    from loyalty_crm.centre.session import start_session
 
     client = Client(enforce_csrf_checks=True)
     client.cookies[django_settings.MEMBER_SESSION_COOKIE_NAME] = start_session(member)

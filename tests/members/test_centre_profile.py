@@ -11,8 +11,8 @@ from django.utils import timezone
 from members import services
 from members.models import AccountClosureRequest, ConsentEvent, ConsentSource, Interaction, Member, MemberSession
 from members.summaries import Summary
-from tests.members import factories
 from tests.members.centre_helpers import member_client
+from tests.members import factories
 
 pytestmark = pytest.mark.django_db
 
@@ -114,7 +114,7 @@ def test_profile_forms_carry_csrf_and_refuse_a_post_without_it(member):
     from django.conf import settings
     from django.test import Client
 
-    from members.centre.session import start_session
+    from loyalty_crm.centre.session import start_session
 
     client = Client(enforce_csrf_checks=True)
     client.cookies[settings.MEMBER_SESSION_COOKIE_NAME] = start_session(member)
@@ -287,7 +287,7 @@ def test_staff_confirm_erases_the_member_and_ends_every_session(client_of, membe
     assert not MemberSession.objects.filter(member=member, ended_at__isnull=True).exists()
     from django.conf import settings
 
-    from members.centre.session import member_for_token
+    from loyalty_crm.centre.session import member_for_token
 
     assert member_for_token(client_of.cookies[settings.MEMBER_SESSION_COOKIE_NAME].value) is None
     request.refresh_from_db()

@@ -16,7 +16,7 @@ URL = "/admin/members/accountclosurerequest/"
 @pytest.fixture
 def request_row():
     member = factories.member(name="王小明")
-    from members.centre.session import start_session
+    from loyalty_crm.centre.session import start_session
 
     start_session(member)
     return services.request_account_closure(member=member, reason="搬家")

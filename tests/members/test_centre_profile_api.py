@@ -12,8 +12,8 @@ from members.models import AccountClosureRequest, ConsentEvent, ConsentSource, I
 from members.summaries import Summary
 from tests.conftest import token_client
 from tests.feedback import factories as ticket_factories
-from tests.members import factories
 from tests.members.centre_helpers import member_api
+from tests.members import factories
 from tests.rewards.helpers import post
 
 pytestmark = pytest.mark.django_db
@@ -117,7 +117,7 @@ def test_purchases_are_the_members_own_with_points(api, member):
 def test_tickets_show_public_replies_never_internal_notes(api, member, support):
     ticket = ticket_factories.ticket(member_no=member.member_no)
     feedback_services.add_note(ticket=ticket, body="内部备注", actor=support)
-    feedback_services.reply(ticket=ticket, body="已为您补送", actor=support)
+    feedback_services.reply(ticket=ticket, body="已为您补送", actor=support, record_only=True)
     ticket_factories.ticket(member_no=factories.member(name="李四").member_no)
 
     body = api.get("/api/v1/me/tickets/").json()

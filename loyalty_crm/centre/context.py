@@ -6,6 +6,6 @@ from __future__ import annotations
 def centre(request) -> dict:
     if not request.path.startswith("/m/"):
         return {}
-    from members.centre.session import current_member
+    from loyalty_crm.centre.session import current_member
 
     return {"centre_member": getattr(request, "member", None) or current_member(request)}

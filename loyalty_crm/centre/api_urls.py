@@ -1,20 +1,20 @@
 """The member-scoped API, under /api/v1/me/ (loyalty_crm/api/urls.py): the member centre's
 features for a WeChat mini-program or an app. Every view authenticates with
-`members.centre.session.MemberAuthentication` and allows only `IsMember`."""
+`loyalty_crm.centre.session.MemberAuthentication` and allows only `IsMember`."""
 
 from django.urls import path
 
-from members.centre import api_auth, api_pages, api_profile
+from loyalty_crm.centre import api_auth, api_pages, api_profile
 
 urlpatterns: list = [
-    # Signing in and joining (members.centre.api_auth)
+    # Signing in and joining (loyalty_crm.centre.api_auth)
     path("otp/", api_auth.MeOtpView.as_view(), name="me-otp"),
     path("session/", api_auth.MeSessionView.as_view(), name="me-session"),
     path("join/", api_auth.MeJoinView.as_view(), name="me-join"),
     path("terms/", api_auth.MeTermsView.as_view(), name="me-terms"),
 ]
 
-# Card, points, coupons, rewards and stored value (mcpages: members.centre.api_pages).
+# Card, points, coupons, rewards and stored value (mcpages: loyalty_crm.centre.api_pages).
 urlpatterns += [
     path("", api_pages.MeView.as_view(), name="me"),
     path("points/", api_pages.MePointsView.as_view(), name="me-points"),

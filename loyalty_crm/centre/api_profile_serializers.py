@@ -1,4 +1,4 @@
-"""Serializers of the member's own profile API (`members.centre.api_profile`)."""
+"""Serializers of the member's own profile API (`loyalty_crm.centre.api_profile`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from loyalty_crm.api import fields as api_fields
-from members.centre.profile_data import MARKETING_TOPICS
+from loyalty_crm.centre.profile_data import MARKETING_TOPICS
 from members.models import AccountClosureRequest, Member, Purchase, PurchaseItem
 from members.services.closure import MAX_REASON_LENGTH
 

@@ -12,7 +12,7 @@ from django.core import signing
 
 from campaigns.channels import ChannelError, wechat
 
-STATE_SALT = "members.centre.wechat-oauth-state"
+STATE_SALT = "loyalty_crm.centre.wechat-oauth-state"
 STATE_MAX_AGE = 600
 
 

@@ -25,17 +25,17 @@ from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from loyalty_crm.api.schema import conflict
+from loyalty_crm.centre.auth import MARKETING_TOPICS, member_for_phone
+from loyalty_crm.centre.session import IsMember, MemberAuthentication, end_session, start_session
 from loyalty_crm.netaddr import client_ip
 from members import services
-from members.centre.auth import MARKETING_TOPICS, member_for_phone
-from members.centre.session import IsMember, MemberAuthentication, end_session, start_session
 from members.models import ConsentSource, Member, MemberSession, OtpChallenge, TermsAcceptance
 
 
 class MemberTokenScheme(OpenApiAuthenticationExtension):
     """The member API's `Authorization: Member <token>` in the OpenAPI schema."""
 
-    target_class = "members.centre.session.MemberAuthentication"
+    target_class = "loyalty_crm.centre.session.MemberAuthentication"
     name = "memberToken"
 
     def get_security_definition(self, auto_schema):

@@ -1,6 +1,6 @@
 """What the member centre's card, points, coupons, rewards and wallet show: the rewards app's
-selectors composed for one signed-in member. The pages (`members.centre.pages`) and the API
-(`members.centre.api_pages`) both read through here, so they always agree.
+selectors composed for one signed-in member. The pages (`loyalty_crm.centre.pages`) and the API
+(`loyalty_crm.centre.api_pages`) both read through here, so they always agree.
 
 Every function takes the signed-in member and reads only that member's rows; each runs a fixed
 number of queries whatever the member's history.

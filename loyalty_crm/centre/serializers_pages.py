@@ -1,5 +1,5 @@
 """Serializers of the member-scoped API's card, points, coupons, rewards and wallet
-(`members.centre.api_pages`): the dataclasses of `members.centre.selectors_pages`, as JSON."""
+(`loyalty_crm.centre.api_pages`): the dataclasses of `loyalty_crm.centre.selectors_pages`, as JSON."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from loyalty_crm.api import fields as api_fields
-from members.centre import selectors_pages as data
+from loyalty_crm.centre import selectors_pages as data
 from rewards.models import Reward
 
 

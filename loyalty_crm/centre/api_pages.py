@@ -1,5 +1,5 @@
 """The member-scoped API's card, points, coupons, rewards and wallet (`/api/v1/me/…`, issue 15):
-the same selectors (`members.centre.selectors_pages`) and services as the pages under /m/.
+the same selectors (`loyalty_crm.centre.selectors_pages`) and services as the pages under /m/.
 
 Only a member session (`Authorization: Member <token>`) gets in: a staff token is refused
 (`member_api_view_settings`). Every view reads the signed-in member (`request.auth`) only; another
@@ -16,15 +16,15 @@ from rest_framework.views import APIView
 
 from loyalty_crm.api.pagination import Pagination
 from loyalty_crm.api.schema import conflict
-from members.centre import selectors_pages as data
-from members.centre import serializers_pages as out
-from members.centre.session import member_api_view_settings
+from loyalty_crm.centre import selectors_pages as data
+from loyalty_crm.centre import serializers_pages as out
+from loyalty_crm.centre.session import member_api_view_settings
 from rewards.errors import GiftUnavailable
 from rewards.services import redemptions as redemption_services
 from rewards.services import stored_value as stored_value_services
 
 HISTORY_PER_PAGE = 20
-TAG = ["member centre"]  # as the profile views (members.centre.api_profile)
+TAG = ["member centre"]  # as the profile views (loyalty_crm.centre.api_profile)
 
 
 class MeAPIView(APIView):

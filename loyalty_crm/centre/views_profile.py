@@ -21,10 +21,10 @@ from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from loyalty_crm.centre import profile_data
+from loyalty_crm.centre.session import member_required
 from loyalty_crm.errors import DomainError
 from members import services
-from members.centre import profile_data
-from members.centre.session import member_required
 from members.forms import add_service_errors
 from members.models import ConsentSource, Member, Preference
 from members.services.closure import MAX_REASON_LENGTH

@@ -1,6 +1,6 @@
 """The member centre's own pages (issue 15): the card, points, coupons, rewards and the stored-value
 wallet, under /m/. Each view reads the signed-in member's data only (`request.member`), through
-`members.centre.selectors_pages`, and changes state only through the rewards services."""
+`loyalty_crm.centre.selectors_pages`, and changes state only through the rewards services."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
+from loyalty_crm.centre import selectors_pages as data
+from loyalty_crm.centre.session import member_required
 from loyalty_crm.errors import DomainError
-from members.centre import selectors_pages as data
-from members.centre.session import member_required
 from rewards.errors import (
     GiftUnavailable,
     IdempotencyConflict,

@@ -1,4 +1,4 @@
-"""Small server-side SVG line charts for the admin's KPI page (no JavaScript, no CDN)."""
+"""Small server-side SVG line charts for the admin (KPIs, stored-value liability): no JavaScript, no CDN."""
 
 from __future__ import annotations
 

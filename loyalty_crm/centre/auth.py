@@ -33,13 +33,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods
 
+from loyalty_crm.centre import wechat_oauth
+from loyalty_crm.centre.session import current_member, member_required, sign_in, sign_out
 from loyalty_crm.netaddr import client_ip
 from members import services
-from members.centre import wechat_oauth
-from members.centre.session import current_member, member_required, sign_in, sign_out
 from members.models import ConsentSource, ConsentTopic, Member, MemberSession, OtpChallenge, Store, TermsVersion
 
-VERIFIED_SALT = "members.centre.verified-phone"
+VERIFIED_SALT = "loyalty_crm.centre.verified-phone"
 VERIFIED_MAX_AGE = 15 * 60
 WECHAT_BIND_KEY = "centre_wechat_openid"
 MARKETING_TOPICS = (ConsentTopic.MARKETING_SMS, ConsentTopic.MARKETING_EMAIL, ConsentTopic.MARKETING_WECHAT)

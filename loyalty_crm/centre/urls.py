@@ -2,12 +2,12 @@
 
 from django.urls import path
 
-from members.centre import auth, pages, views_profile, views_purchases
+from loyalty_crm.centre import auth, pages, views_profile, views_purchases
 
 app_name = "centre"
 
 urlpatterns: list = [
-    # Joining and signing in (members.centre.auth)
+    # Joining and signing in (loyalty_crm.centre.auth)
     path("login/", auth.login, name="login"),
     path("join/", auth.join, name="join"),
     path("logout/", auth.logout, name="logout"),
@@ -17,7 +17,7 @@ urlpatterns: list = [
     path("wechat/callback/", auth.wechat_callback, name="wechat_callback"),
 ]
 
-# Card, points, coupons, rewards and stored value (mcpages: members.centre.pages).
+# Card, points, coupons, rewards and stored value (mcpages: loyalty_crm.centre.pages).
 urlpatterns += [
     path("", pages.card, name="card"),
     path("card/", pages.show_card, name="show_card"),

@@ -1,6 +1,6 @@
 """The member's own profile, consents, purchases, tickets, data export and account closure, as a
 JSON API under /api/v1/me/ (member sessions only: `Authorization: Member <token>`; a staff token
-is refused). The same services and reads as the pages (`members.centre.views_profile`)."""
+is refused). The same services and reads as the pages (`loyalty_crm.centre.views_profile`)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from rest_framework.views import APIView
 
 from loyalty_crm.api.pagination import Pagination
 from loyalty_crm.api.schema import conflict
+from loyalty_crm.centre import api_profile_serializers as s
+from loyalty_crm.centre import profile_data
+from loyalty_crm.centre.session import member_api_view_settings
 from members import services
-from members.centre import api_profile_serializers as s
-from members.centre import profile_data
-from members.centre.session import member_api_view_settings
 from members.models import ConsentSource, Member
 
 TAG = "member centre"
@@ -25,7 +25,7 @@ TAG = "member centre"
 class MemberSessionScheme(OpenApiAuthenticationExtension):
     """How the schema names `Authorization: Member <token>` (from `POST /api/v1/me/session/`)."""
 
-    target_class = "members.centre.session.MemberAuthentication"
+    target_class = "loyalty_crm.centre.session.MemberAuthentication"
     name = "memberSession"
     priority = -1  # a scheme the sign-in views declare with a higher priority wins
 

@@ -15,8 +15,8 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 
 from feedback.prefill import purchase_token
-from members.centre import profile_data
-from members.centre.session import member_required
+from loyalty_crm.centre import profile_data
+from loyalty_crm.centre.session import member_required
 
 
 def feedback_url(purchase) -> str:
