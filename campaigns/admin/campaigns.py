@@ -477,10 +477,10 @@ class ContactPolicyAdmin(SingletonAdmin):
 @admin.register(OutboxMessage)
 class OutboxMessageAdmin(ReadOnlyAdmin):
     list_display = [
-        "id", "campaign", "member_no", "channel", "status", "skip_reason", "attempts", "sending_at", "sent_at",
-        "lease_owner",
+        "id", "campaign", "member_no", "channel", "status", "skip_reason", "error_code", "error", "attempts",
+        "retries", "sending_at", "sent_at", "delivered_at", "lease_owner",
     ]  # fmt: skip
-    list_filter = ["status", "skip_reason", "channel"]
+    list_filter = ["status", "skip_reason", "channel", "error_code"]
     list_select_related = ["campaign", "member"]
     search_fields = ["member__member_no", "campaign__name"]
     show_full_result_count = False
