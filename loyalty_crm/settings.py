@@ -338,7 +338,7 @@ SPECTACULAR_SETTINGS = {
         "CouponStatusEnum": "rewards.models.Coupon.Status",
         "CouponSourceEnum": "rewards.models.Coupon.Source",
         "RedemptionStatusEnum": "rewards.models.Redemption.Status",
-        "CampaignChannelEnum": "campaigns.models.Channel",
+        "CampaignChannelEnum": "campaigns.models.CampaignChannel",
         "CampaignOfferKindEnum": "campaigns.models.CampaignOffer.Kind",
         "PaymentMethodEnum": "members.models.PaymentMethod",
         "TopUpPaymentMethodEnum": "rewards.services.stored_value.TOP_UP_PAYMENT_CHOICES",

@@ -11,4 +11,5 @@ from campaigns.admin import (  # noqa: F401 -- imported to register the admins
     partners,
     referral,
     segments,
+    templates,
 )

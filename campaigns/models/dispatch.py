@@ -303,6 +303,9 @@ class OutboxMessage(models.Model):
         DELIVERED = "delivered", _("Delivered")
         UNDELIVERED = "undelivered", _("Not delivered")
 
+    # The provider accepted these (a receipt may since have said whether they arrived).
+    ACCEPTED = (Status.SENT, Status.DELIVERED, Status.UNDELIVERED)
+
     campaign = models.ForeignKey(
         Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, related_name="outbox_messages"
     )

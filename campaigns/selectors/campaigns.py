@@ -25,7 +25,9 @@ class CampaignResults:
     audience: int = 0
     pending: int = 0
     sending: int = 0
-    sent: int = 0
+    sent: int = 0  # accepted by the provider, no receipt yet
+    delivered: int = 0  # a receipt said it arrived
+    undelivered: int = 0  # a receipt said it did not
     failed: int = 0
     in_doubt: int = 0
     skipped: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SkipReason.values, 0))
@@ -33,6 +35,11 @@ class CampaignResults:
     @property
     def skipped_total(self) -> int:
         return sum(self.skipped.values())
+
+    @property
+    def accepted(self) -> int:
+        """Accepted by the provider, whatever a receipt said since."""
+        return self.sent + self.delivered + self.undelivered
 
 
 def campaign_results(campaign: Campaign) -> CampaignResults:
@@ -194,3 +201,21 @@ def _channel_word(value: str) -> str:
     """A preferred-channel preference's value as a channel ("SMS", "短信", "微信" too)."""
     value = (value or "").strip().lower()
     return {"短信": "sms", "微信": "wechat", "邮件": "email", "电子邮件": "email", "e-mail": "email"}.get(value, value)
+
+
+def error_counts(campaign: Campaign, limit: int = 10) -> list[dict]:
+    """The campaign's failed and undelivered messages by provider error code (most frequent
+    first), each with one of its reasons: `{error_code, error, n}`. One grouped query."""
+    from django.db.models import Max
+
+    return list(
+        OutboxMessage.objects.filter(
+            campaign=campaign,
+            status__in=[OutboxMessage.Status.FAILED, OutboxMessage.Status.UNDELIVERED],
+        )
+        .exclude(error_code="", error="")
+        .order_by()
+        .values("error_code")
+        .annotate(n=Count("id"), error=Max("error"))
+        .order_by("-n", "error_code")[:limit]
+    )
