@@ -231,3 +231,41 @@ def test_dispatch_batch_reports_retries(sms):
     assert (result.claimed, result.retried, result.sent) == (1, 1, 0)
     assert OutboxMessage.objects.get().status == "pending"
     assert timezone.now() < OutboxMessage.objects.get().not_before
+
+
+def test_the_template_admin_shows_a_form_error_for_an_unmapped_placeholder(admin_client):
+    url = "/admin/campaigns/messagetemplate/add/"
+    data = {
+        "name": "积分", "channel": "sms", "purpose": "marketing", "provider_code": "SMS_1", "sign_name": "花漾",
+        "text": "${name}您好，积分${points}", "variables": '{"name": "member.name"}',
+    }  # fmt: skip
+    refused = admin_client.post(url, data)
+    assert refused.status_code == 200 and "points" in refused.content.decode()
+    assert not MessageTemplate.objects.exists()
+    data["variables"] = '{"name": "member.name", "points": "points_balance"}'
+    assert admin_client.post(url, data).status_code == 302
+    saved = MessageTemplate.objects.get()
+    page = admin_client.get(f"/admin/campaigns/messagetemplate/{saved.pk}/change/").content.decode()
+    assert "【花漾】王小明您好，积分1280" in page  # the sample, with the signature
+
+
+def test_the_automation_admin_offers_wechat_with_a_template(admin_client):
+    from campaigns.models import Automation
+
+    automation = Automation.objects.filter(kind=Automation.Kind.BIRTHDAY).first()
+    page = admin_client.get(f"/admin/campaigns/automation/{automation.pk}/change/").content.decode()
+    assert 'value="wechat"' in page and "id_message_template" in page
+
+
+def test_the_budget_counter_gives_exactly_the_budget_and_restarts_from_the_outbox(sms):
+    from django.core.cache import cache
+
+    from campaigns.ratelimit import take_daily_budget
+
+    now = datetime.datetime(2026, 5, 1, 10, 0, tzinfo=SH)
+    taken = [take_daily_budget("sms", 3, now=now) for _i in range(5)]
+    assert taken == [True, True, True, False, False]
+    # A flushed cache starts again from what the outbox says was handed over today (here: nothing).
+    cache.delete("campaigns:budget:sms:2026-05-01")
+    assert take_daily_budget("sms", 3, now=now)
+    assert take_daily_budget("sms", 3, now=now + datetime.timedelta(days=1))  # a new day in Shanghai
