@@ -101,6 +101,7 @@ def main() -> None:
     env = os.environ | {
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB}",
         "DJANGO_DEBUG": "0",
+        "SMS_PROVIDER": "log",  # production mode needs it said; nothing is sent here
         "DJANGO_SECRET_KEY": "bench-" + "x" * 60,
         "FIELD_ENCRYPTION_KEY": "YmVuY2htYXJrLWtleS1iZW5jaG1hcmsta2V5LTMyYiE=",
         "DJANGO_ALLOWED_HOSTS": "localhost",

@@ -8,6 +8,7 @@ class CampaignsConfig(AppConfig):
     verbose_name = _("Campaigns")
 
     def ready(self):
+        from campaigns.channels import checks  # noqa: F401 (registers the SMS provider deploy checks)
         from campaigns.providers import ScoreClassificationProvider
         from members import classification_hook
 

@@ -29,6 +29,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from demo import campaigns as demo_campaigns
+from demo import centre as demo_centre
 from demo import feedback as demo_feedback
 from demo import members as demo_members
 from demo import rewards as demo_rewards
@@ -56,6 +57,7 @@ class SeedCounts:
     feedback: demo_feedback.FeedbackCounts = field(default_factory=demo_feedback.FeedbackCounts)
     stored_value: demo_stored_value.StoredValueCounts = field(default_factory=demo_stored_value.StoredValueCounts)
     till: demo_till.TillCounts = field(default_factory=demo_till.TillCounts)
+    centre: demo_centre.CentreCounts = field(default_factory=demo_centre.CentreCounts)
     logins: list[DemoLogin] = field(default_factory=list)
 
 
@@ -90,6 +92,7 @@ def seed_demo(
         # The demo clerk works in the first store, so the dashboard shows that store's figures.
         StaffProfile.objects.get_or_create(user=users["staff"], defaults={"store": catalogue.stores[0]})
     horizon = start_of_today()
+    terms = demo_centre.ensure_terms(actor=users.get("manager"))
     demo_rewards.ensure_catalogue(counts.rewards)
     demo_stored_value.ensure_rules(counts.stored_value)
     marketing = users.get("marketing")
@@ -99,8 +102,11 @@ def seed_demo(
 
     generator = demo_members.DemoGenerator(seed=seed, catalogue=catalogue, users=users)
     first = Member.objects.count()
-    for offset in range(0, members, batch_size):
-        count = min(batch_size, members - offset)
+    # The member-centre member (a documented phone for /m/) is one of the `members` asked for.
+    with_centre_member = members > 0 and not demo_centre.centre_member_exists()
+    drawn = members - 1 if with_centre_member else members
+    for offset in range(0, drawn, batch_size):
+        count = min(batch_size, drawn - offset)
         generator.write_batch(first + offset, count)
         if progress:
             progress(count)
@@ -108,6 +114,7 @@ def seed_demo(
     seeded = list(
         Member.objects.filter(pk__in=[pk for pk, _at in generator.earlier]).select_related("home_store").order_by("pk")
     )
+    demo_centre.accept_for_members(seeded, terms)
     rng = random.Random(f"{seed}:activity")
     staff, support, manager = users.get("staff"), users.get("support"), users.get("manager")
 
@@ -116,6 +123,20 @@ def seed_demo(
     demo_rewards.seed_activity(counts.rewards, members=seeded, rng=rng, horizon=horizon, staff=staff)
     demo_rewards.ensure_promotions(counts.rewards, horizon=horizon)
     demo_stored_value.seed_activity(counts.stored_value, members=seeded, seed=seed, horizon=horizon, staff=staff)
+    if with_centre_member:  # every page of the member centre filled, for a newcomer to open
+        demo_centre.ensure_centre_member(
+            counts.centre,
+            horizon=horizon,
+            store=catalogue.stores[0] if catalogue.stores else None,
+            products=list(catalogue.products.values()),
+            templates=counts.rewards.templates,
+            friend=next((m for m in seeded if m.status == Member.Status.ACTIVE and m.phone), None),
+            staff=staff,
+        )
+        counts.members.members += 1
+        counts.members.purchases += counts.centre.purchases
+        if progress:
+            progress(1)
     step("rewards")
     demo_campaigns.classify(counts.campaigns)
     demo_till.seed_till_sales(

@@ -82,9 +82,45 @@ class FeedbackForm(forms.Form):
     )
     # The honeypot: hidden from people, filled in by bots.
     website = forms.CharField(label=_("Leave this field empty"), required=False)
+    # A signed purchase from the member centre (`feedback.prefill`): fills member, order and store.
+    purchase = forms.CharField(required=False, widget=forms.HiddenInput, max_length=200)
+
+    def __init__(self, *args, purchase=None, **kwargs):
+        """`purchase`: the purchase a valid signed token named (the view checks it), or None."""
+        self.prefilled_purchase = purchase
+        if purchase is not None and not args:
+            kwargs.setdefault("initial", {}).update(
+                {
+                    "member_no": purchase.member.member_no,
+                    "order_ref": purchase.external_ref,
+                    "store": purchase.store_id,
+                    "contact_name": purchase.member.name,
+                }
+            )
+        super().__init__(*args, **kwargs)
+        if purchase is not None:
+            from feedback.prefill import purchase_token
+
+            self.fields["purchase"].initial = purchase_token(purchase)
+            for name in ("member_no", "order_ref"):
+                self.fields[name].widget.attrs["readonly"] = True
 
     def service_arguments(self) -> dict:
         data = self.cleaned_data
+        purchase = self.prefilled_purchase
+        if purchase is not None:
+            # The signed purchase wins over what the fields say: its member, order and store.
+            return {
+                "kind": data["kind"],
+                "message": data["message"],
+                "contact_name": data["contact_name"],
+                "phone": data["phone"],
+                "email": data["email"],
+                "member_no": purchase.member.member_no,
+                "purchase_ref": purchase.external_ref,
+                "store": data["store"] or purchase.store,
+                "photos": data["photos"],
+            }
         return {
             "kind": data["kind"],
             "message": data["message"],

@@ -22,6 +22,7 @@ from feedback import services, surveys
 from feedback.forms import SERVICE_FIELD_ALIASES, FeedbackForm, SurveyForm
 from feedback.models import Attachment, SurveyResponse, Ticket
 from feedback.netaddr import client_ip
+from feedback.prefill import purchase_from_token
 from members.forms import add_service_errors
 
 THANKS_SALT = "feedback.thanks"
@@ -63,8 +64,11 @@ def _contact_channel(ticket: Ticket) -> str:
 @csrf_protect
 @require_http_methods(["GET", "POST"])
 def feedback_form(request):
+    # `?purchase=` (GET) / `purchase` (POST): a signed purchase from the member centre (feedback.prefill).
+    source = request.GET if request.method == "GET" else request.POST
+    purchase = purchase_from_token(source.get("purchase", ""))
     if request.method == "GET":
-        return render(request, "feedback/form.html", {"form": FeedbackForm()})
+        return render(request, "feedback/form.html", {"form": FeedbackForm(purchase=purchase)})
     retry_after = take_rate_slot(request)
     if retry_after:
         response = render(
@@ -72,7 +76,7 @@ def feedback_form(request):
         )
         response["Retry-After"] = str(retry_after)
         return response
-    form = FeedbackForm(request.POST, request.FILES)
+    form = FeedbackForm(request.POST, request.FILES, purchase=purchase)
     if request.POST.get("website"):
         # A bot filled the hidden field: refuse without saying why, store nothing.
         form.is_valid()

@@ -2,7 +2,8 @@
 
 Request logs (`django.server` under runserver/rundev, `django.request`, gunicorn's access log)
 write the request line, query string included. `redact` replaces the values of the query
-parameters that hold contact data or free searches (`phone`, `email`, `search`, `q`, …) and
+parameters that hold contact data, free searches or secrets (`phone`, `email`, `search`, `q`,
+`token`, `code`, …) and
 anything else that looks like a phone number or an email address with `***`. `RedactFilter`
 applies it to every record through the handlers of `settings.LOGGING`;
 `loyalty_crm.gunicorn_logging.RedactingLogger` to gunicorn's access log (`gunicorn.conf.py`).
@@ -16,8 +17,9 @@ import logging
 import re
 
 MASK = "***"
-# Query parameters whose values are contact data or may be (a free search is often a phone).
-SENSITIVE_PARAMS = ("phone", "email", "search", "q", "mobile", "tel", "contact", "term")
+# Query parameters whose values are contact data or may be (a free search is often a phone), and
+# secrets that travel in a URL: the SMS receipt hooks' shared `token`, WeChat's one-time OAuth `code`.
+SENSITIVE_PARAMS = ("phone", "email", "search", "q", "mobile", "tel", "contact", "term", "token", "code")
 
 _PARAM = re.compile(
     r"(?P<key>(?:^|[?&;]|%3F|%26)(?:" + "|".join(SENSITIVE_PARAMS) + r")(?:=|%3D))(?P<value>[^&;#\s\"']*)",

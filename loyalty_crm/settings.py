@@ -263,8 +263,50 @@ MEMBERSHIP_RENEWAL_REMINDER_DAYS = env.int("MEMBERSHIP_RENEWAL_REMINDER_DAYS", d
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 # Feedback's emailed links use the same address unless told otherwise.
 FEEDBACK_PUBLIC_URL = env.str("FEEDBACK_PUBLIC_URL", default=SITE_URL)
-# Dotted path of the SMS provider class; the default stores messages in the SMS log (development).
-SMS_PROVIDER = env.str("SMS_PROVIDER", default="campaigns.channels.DatabaseSmsProvider")
+# SMS (docs/rules/sending.md "Channels and providers"). SMS_PROVIDER is `log` (messages stored in
+# the SMS log, development), `aliyun` or `tencent`, or a dotted path to a provider class (tests).
+# Production mode refuses to start without it, so that a shop never "sends" into the log unaware;
+# `SMS_PROVIDER=log` set explicitly is allowed, and `check --deploy` then warns (campaigns.W050).
+_SMS_PROVIDER_SET = env.str("SMS_PROVIDER", default="").strip()
+SMS_PROVIDER = _SMS_PROVIDER_SET or "log"
+SMS_TIMEOUT_SECONDS = env.float("SMS_TIMEOUT_SECONDS", default=10.0)
+# Aliyun SMS (dysmsapi, SendSms; the SDK signs ACS3-HMAC-SHA256). Protocol `http` is for tests.
+ALIYUN_SMS_ACCESS_KEY_ID = env.str("ALIYUN_SMS_ACCESS_KEY_ID", default="")
+ALIYUN_SMS_ACCESS_KEY_SECRET = env.str("ALIYUN_SMS_ACCESS_KEY_SECRET", default="")
+ALIYUN_SMS_SIGN_NAME = env.str("ALIYUN_SMS_SIGN_NAME", default="")
+ALIYUN_SMS_ENDPOINT = env.str("ALIYUN_SMS_ENDPOINT", default="dysmsapi.aliyuncs.com")
+ALIYUN_SMS_PROTOCOL = env.str("ALIYUN_SMS_PROTOCOL", default="https")
+# Tencent Cloud SMS (sms v20210111 SendSms, TC3-HMAC-SHA256). Protocol `http` is for tests.
+TENCENT_SMS_SECRET_ID = env.str("TENCENT_SMS_SECRET_ID", default="")
+TENCENT_SMS_SECRET_KEY = env.str("TENCENT_SMS_SECRET_KEY", default="")
+TENCENT_SMS_SDK_APP_ID = env.str("TENCENT_SMS_SDK_APP_ID", default="")
+TENCENT_SMS_SIGN_NAME = env.str("TENCENT_SMS_SIGN_NAME", default="")
+TENCENT_SMS_REGION = env.str("TENCENT_SMS_REGION", default="ap-guangzhou")
+TENCENT_SMS_ENDPOINT = env.str("TENCENT_SMS_ENDPOINT", default="sms.tencentcloudapi.com")
+TENCENT_SMS_PROTOCOL = env.str("TENCENT_SMS_PROTOCOL", default="https")
+# Delivery receipts (/hooks/sms/aliyun/, /hooks/sms/tencent/): neither provider signs its pushes,
+# so the callback URL configured in the provider's console carries ?token=<SMS_RECEIPT_TOKEN>;
+# empty: the hooks answer 403 to everyone. Optionally also an allow-list of the provider's
+# addresses (IPs or CIDRs; empty: any address). Reports older than the window are ignored.
+SMS_RECEIPT_TOKEN = env.str("SMS_RECEIPT_TOKEN", default="")
+SMS_RECEIPT_ALLOWED_IPS = env.list("SMS_RECEIPT_ALLOWED_IPS", default=[])
+SMS_RECEIPT_MAX_AGE_HOURS = env.int("SMS_RECEIPT_MAX_AGE_HOURS", default=72)
+SMS_RECEIPT_MAX_BYTES = env.int("SMS_RECEIPT_MAX_BYTES", default=1024 * 1024)
+SMS_PROVIDER_KEYS = {
+    "aliyun": ("ALIYUN_SMS_ACCESS_KEY_ID", "ALIYUN_SMS_ACCESS_KEY_SECRET", "ALIYUN_SMS_SIGN_NAME"),
+    "tencent": ("TENCENT_SMS_SECRET_ID", "TENCENT_SMS_SECRET_KEY", "TENCENT_SMS_SDK_APP_ID", "TENCENT_SMS_SIGN_NAME"),
+}
+if not DEBUG:
+    if not _SMS_PROVIDER_SET:
+        raise ImproperlyConfigured(
+            "Production mode (DJANGO_DEBUG=0) needs SMS_PROVIDER: `aliyun` or `tencent` with their keys, "
+            "or `log` to keep text messages in the SMS log only (nothing reaches a phone)."
+        )
+    _missing_sms_keys = [name for name in SMS_PROVIDER_KEYS.get(SMS_PROVIDER, ()) if not globals()[name]]
+    if _missing_sms_keys:
+        raise ImproperlyConfigured(
+            f"SMS_PROVIDER={SMS_PROVIDER} needs these environment variables: " + ", ".join(_missing_sms_keys)
+        )
 # The provider's approved template for sign-in codes (one variable, `code`); not marketing.
 SMS_OTP_TEMPLATE_CODE = env.str("SMS_OTP_TEMPLATE_CODE", default="SMS_OTP")
 # How long a worker holds the outbox messages it claimed; a send still "sending" after its lease
@@ -422,3 +464,46 @@ MEMBER_SESSION_COOKIE_NAME = env.str("MEMBER_SESSION_COOKIE_NAME", default="crm_
 MEMBER_SESSION_IDLE_SECONDS = env.int("MEMBER_SESSION_IDLE_SECONDS", default=7 * 24 * 3600)
 # …and after this long at the latest.
 MEMBER_SESSION_MAX_AGE_SECONDS = env.int("MEMBER_SESSION_MAX_AGE_SECONDS", default=30 * 24 * 3600)
+
+# --- WeChat Official Account (issue 14; campaigns.channels.wechat, docs/rules/wechat.md) ---------
+# `log` stores template messages in the WeChat log (admin) for development; `wechat` sends them
+# through WeChat's API with the account below.
+WECHAT_PROVIDER = env.str("WECHAT_PROVIDER", default="log")
+WECHAT_APP_ID = env.str("WECHAT_APP_ID", default="")
+WECHAT_APP_SECRET = env.str("WECHAT_APP_SECRET", default="")
+# The token typed into the account's server configuration (服务器配置): signs WeChat's callbacks.
+WECHAT_TOKEN = env.str("WECHAT_TOKEN", default="")
+# Set for the safe mode (安全模式): callbacks arrive AES-encrypted; empty means plain mode.
+WECHAT_ENCODING_AES_KEY = env.str("WECHAT_ENCODING_AES_KEY", default="")
+# WeChat's endpoints; tests and the checks point them at the fake server (tests/fakes/wechat.py).
+WECHAT_API_BASE_URL = env.str("WECHAT_API_BASE_URL", default="https://api.weixin.qq.com/cgi-bin/")
+WECHAT_SNS_BASE_URL = env.str("WECHAT_SNS_BASE_URL", default="https://api.weixin.qq.com/")
+WECHAT_OAUTH_BASE_URL = env.str("WECHAT_OAUTH_BASE_URL", default="https://open.weixin.qq.com/connect/")
+# Seconds to wait for WeChat's answer; a send that times out is reported in doubt, never re-sent.
+WECHAT_TIMEOUT_SECONDS = env.float("WECHAT_TIMEOUT_SECONDS", default=5.0)
+# A callback older (or newer) than this is refused as a possible replay.
+WECHAT_CALLBACK_MAX_AGE_SECONDS = env.int("WECHAT_CALLBACK_MAX_AGE_SECONDS", default=300)
+if WECHAT_PROVIDER not in {"log", "wechat"}:
+    raise ImproperlyConfigured(f"WECHAT_PROVIDER must be 'log' or 'wechat', not {WECHAT_PROVIDER!r}.")
+if not DEBUG and WECHAT_PROVIDER == "wechat":
+    _wechat_missing = [
+        name
+        for name, value in (
+            ("WECHAT_APP_ID", WECHAT_APP_ID),
+            ("WECHAT_APP_SECRET", WECHAT_APP_SECRET),
+            ("WECHAT_TOKEN", WECHAT_TOKEN),
+        )
+        if not value
+    ]
+    if _wechat_missing:
+        raise ImproperlyConfigured(
+            "WECHAT_PROVIDER=wechat needs these environment variables: " + ", ".join(_wechat_missing)
+        )
+# Sign-in codes (members.services.otp): how long a code is valid, wrong tries before it dies, and
+# codes per phone and per client address per hour (plus at most one a minute per phone).
+OTP_VALID_SECONDS = env.int("OTP_VALID_SECONDS", default=300)
+OTP_MAX_FAILED_ATTEMPTS = env.int("OTP_MAX_FAILED_ATTEMPTS", default=5)
+OTP_PHONE_HOURLY_LIMIT = env.int("OTP_PHONE_HOURLY_LIMIT", default=10)
+OTP_ADDRESS_HOURLY_LIMIT = env.int("OTP_ADDRESS_HOURLY_LIMIT", default=20)
+# Requests per client address to the open member API (code, session, join): DRF's rate syntax.
+MEMBER_SIGN_IN_THROTTLE_RATE = env.str("MEMBER_SIGN_IN_THROTTLE_RATE", default="60/hour")

@@ -115,6 +115,15 @@ class MemberAdminForm(ServiceFormMixin, forms.ModelForm):
     consent_marketing_email = forms.BooleanField(label=ConsentTopic.MARKETING_EMAIL.label, required=False)
     consent_marketing_wechat = forms.BooleanField(label=ConsentTopic.MARKETING_WECHAT.label, required=False)
     consent_data_processing = forms.BooleanField(label=ConsentTopic.DATA_PROCESSING.label, required=False)
+    wechat_openid = forms.CharField(
+        label=capfirst(_("WeChat openid")),
+        required=False,
+        max_length=64,
+        help_text=_(
+            "Bound when the member signs in with WeChat in the member centre; staff may bind one by hand or "
+            "clear it. The WeChat channel sends only to a bound openid."
+        ),
+    )
 
     class Meta:
         model = Member
@@ -131,6 +140,7 @@ class MemberAdminForm(ServiceFormMixin, forms.ModelForm):
             "external_id",
             "source_channel",
             "notes",
+            "wechat_openid",
             *CONSENT_FIELDS,
         ]
 
@@ -161,6 +171,12 @@ class MemberAdminForm(ServiceFormMixin, forms.ModelForm):
         return consents
 
     def save_through_service(self, data):
+        member = self._save_profile(data)
+        if "wechat_openid" in self.fields and "wechat_openid" in self.changed_data:
+            member = services.bind_wechat_openid(member, data.get("wechat_openid"), actor=self.actor)
+        return member
+
+    def _save_profile(self, data):
         tags = [tag.name for tag in data.get("tags") or []] if "tags" in self.fields else None
         if self.instance.pk is None:
             referrer = data.get("referred_by")

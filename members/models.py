@@ -145,6 +145,7 @@ class Member(TimeStamped):
         IMPORT = "import", _("Import")
         API = "api", _("API")
         OTHER = "other", _("Other")
+        QR_STORE = "qr_store", _("QR code in store")
 
     member_no = models.CharField(_("member number"), max_length=16, unique=True, editable=False)
     external_id = models.CharField(
@@ -302,6 +303,7 @@ class ConsentSource(models.TextChoices):
     WEB = "web", _("Web page")
     UNSUBSCRIBE = "unsubscribe", _("Unsubscribe link")
     ERASURE = "erasure", _("Erasure")
+    MEMBER_CENTRE = "member_centre", _("Member centre")
 
 
 class Consent(models.Model):
@@ -710,3 +712,179 @@ class MemberSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id} · {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class AccountClosureRequest(models.Model):
+    """A member asked, in the member centre, to close their account (the right to erasure).
+
+    Written only by `members.services` (`request_account_closure`, `withdraw_account_closure`,
+    `confirm_account_closure`, `refuse_account_closure`): staff confirm in the admin, which erases
+    the member and ends their sessions, or refuse with a note. At most one request is open
+    (requested) per member at a time.
+    """
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", _("Requested")
+        CONFIRMED = "confirmed", _("Confirmed (erased)")
+        REFUSED = "refused", _("Refused")
+        WITHDRAWN = "withdrawn", _("Withdrawn by the member")
+
+    member = models.ForeignKey(
+        Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="closure_requests"
+    )
+    requested_at = models.DateTimeField(_("requested at"), default=timezone.now)
+    reason = models.CharField(_("reason"), max_length=500, blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.REQUESTED, db_index=True
+    )
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("handled by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    handled_at = models.DateTimeField(_("handled at"), null=True, blank=True)
+    note = models.TextField(
+        _("note to the member"), blank=True, help_text=_("Why the request was refused (shown to the member).")
+    )
+
+    class Meta:
+        verbose_name = _("account closure request")
+        verbose_name_plural = _("account closure requests")
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member"],
+                condition=Q(status="requested"),
+                name="members_closure_one_open_per_member",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member.member_no} · {self.get_status_display()}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == self.Status.REQUESTED
+
+
+class OtpChallenge(models.Model):
+    """A one-time sign-in code sent by SMS (`members.services.otp`).
+
+    Neither the code nor the phone is stored: the code as an HMAC keyed with SECRET_KEY, the phone
+    and the client address as their lookup hashes. Live for 5 minutes, at most 5 wrong tries,
+    used once; a newer code for the same phone supersedes it. Pruned nightly.
+    """
+
+    class Purpose(models.TextChoices):
+        SIGN_IN = "sign_in", _("Sign in")
+        JOIN = "join", _("Join")
+
+    phone_hash = models.CharField(pgettext_lazy("sign-in code", "phone hash"), max_length=64, editable=False)
+    client_hash = models.CharField(_("client address hash"), max_length=64, blank=True, default="", editable=False)
+    purpose = models.CharField(_("purpose"), max_length=10, choices=Purpose.choices, default=Purpose.SIGN_IN)
+    code_hash = models.CharField(pgettext_lazy("sign-in code", "code hash"), max_length=64, editable=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires at"))
+    failed_attempts = models.PositiveSmallIntegerField(_("failed attempts"), default=0)
+    used_at = models.DateTimeField(_("used at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("sign-in code")
+        verbose_name_plural = _("sign-in codes")
+        indexes = [
+            models.Index(fields=["phone_hash", "created_at"], name="members_otp_phone"),
+            models.Index(fields=["client_hash", "created_at"], name="members_otp_client"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_purpose_display()} · {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class TermsVersion(models.Model):
+    """One published text of the terms of membership or the privacy notice (`members.services.terms`).
+
+    A draft may be edited; once published it never changes (a correction is a new version). The
+    current version of a kind is the latest published one.
+    """
+
+    class Kind(models.TextChoices):
+        TERMS = "terms", _("Terms of membership")
+        PRIVACY = "privacy", _("Privacy notice")
+
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    version = models.CharField(_("version"), max_length=20, help_text=_("A label members see, e.g. 2026-12 or 3.0."))
+    title = models.CharField(_("title"), max_length=200)
+    text = models.TextField(_("text"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    published_at = models.DateTimeField(_("published at"), null=True, blank=True, db_index=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("published by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("terms version")
+        verbose_name_plural = _("terms and privacy versions")
+        ordering = ["kind", "-published_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "version"],
+                name="members_terms_unique_version",
+                violation_error_message=_("This kind already has a version with this label."),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.version}"
+
+    def save(self, *args, **kwargs):
+        self._refuse_if_published()  # published rows are immutable (`publish_terms_version` sets the date)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        self._refuse_if_published()
+        return super().delete(*args, **kwargs)
+
+    @property
+    def is_published(self) -> bool:
+        return self.published_at is not None
+
+    def _refuse_if_published(self) -> None:
+        if self.pk and TermsVersion.objects.filter(pk=self.pk, published_at__isnull=False).exists():
+            raise ValidationError(_("A published version cannot be changed or deleted; publish a new version instead."))
+
+
+class TermsAcceptance(models.Model):
+    """A member accepted a terms or privacy version: when, and from where (append-only)."""
+
+    class Source(models.TextChoices):
+        WEB = "web", _("Member centre")
+        API = "api", _("Member API")
+        STAFF = "staff", _("Staff")
+
+    member = models.ForeignKey(
+        Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="terms_acceptances"
+    )
+    version = models.ForeignKey(
+        TermsVersion, verbose_name=_("version"), on_delete=models.PROTECT, related_name="acceptances"
+    )
+    accepted_at = models.DateTimeField(_("accepted at"), default=timezone.now)
+    source = models.CharField(_("source"), max_length=10, choices=Source.choices)
+    # The keyed hash of the client address (never the address itself); blank when unknown.
+    client_hash = models.CharField(_("client address hash"), max_length=64, blank=True, default="", editable=False)
+
+    class Meta:
+        verbose_name = _("terms acceptance")
+        verbose_name_plural = _("terms acceptances")
+        ordering = ["-accepted_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["member", "version"], name="members_terms_accepted_once")]
+
+    def __str__(self) -> str:
+        return f"{self.version} · {self.accepted_at:%Y-%m-%d %H:%M}"

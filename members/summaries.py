@@ -27,6 +27,7 @@ class Summary(models.TextChoices):
     FEEDBACK = "feedback", gettext_lazy("Customer feedback")
     SATISFACTION_SURVEY = "satisfaction_survey", gettext_lazy("Satisfaction survey answer")
     RECOMMENDATION_SURVEY = "recommendation_survey", gettext_lazy("Recommendation survey answer")
+    DATA_EXPORT = "data_export", gettext_lazy("Data downloaded by the member")
 
 
 # The sentence of each code (msgids of the project catalogue). `%(text)s` is the typed text (the
@@ -36,6 +37,8 @@ TEMPLATES: dict[str, str] = {
     Summary.FEEDBACK: gettext_noop("Feedback %(no)s: %(text)s"),
     Summary.SATISFACTION_SURVEY: gettext_noop("Satisfaction survey for %(no)s: %(score)d/5"),
     Summary.RECOMMENDATION_SURVEY: gettext_noop("Recommendation survey (NPS): %(score)d/10"),
+    # No parameters: the member centre's "download my data" (its page or its API).
+    Summary.DATA_EXPORT: gettext_noop("The member downloaded their data in the member centre"),
 }
 # A sentence followed by the customer's comment (as surveys wrote it before codes).
 WITH_TEXT = "%(sentence)s — %(text)s"

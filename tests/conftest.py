@@ -19,6 +19,9 @@ from rest_framework.test import APIClient
 
 from loyalty_crm.roles import MANAGER, MARKETING, ROLES, STORE_STAFF, SUPPORT
 
+# The fake provider servers (tests/fakes/fixtures.py): aliyun_sms, tencent_sms, fake_*.
+pytest_plugins = ["tests.fakes.fixtures"]
+
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 

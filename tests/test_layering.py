@@ -51,6 +51,9 @@ ALLOWED = {
     # a workflow).
     ("campaigns/models/classification.py", "ClassificationPolicy.save", "save"),
     ("campaigns/models/referral.py", "ReferralProgramme.save", "save"),
+    # Cache entries, not rows: the WeChat access-token lock and a callback's nonce.
+    ("campaigns/channels/wechat.py", "_cache_forget", "delete"),
+    ("campaigns/channels/wechat_hooks.py", "_release_nonce", "delete"),
 }
 
 

@@ -54,6 +54,12 @@ def captured(logger_name: str):
         ("sent to zhang@example.com", "sent to ***"),
         ("caller +86 138-0013-8000 asked", "caller *** asked"),
         ("M13800138000 bought", "M13800138000 bought"),  # a member number is not a phone
+        # secrets in URLs: the SMS receipt hooks' shared token, WeChat's one-time OAuth code
+        (
+            '"POST /hooks/sms/aliyun/?token=s3cr3t-Receipt HTTP/1.1" 200 2',
+            '"POST /hooks/sms/aliyun/?token=*** HTTP/1.1" 200 2',
+        ),
+        ("/m/wechat/callback/?code=061abcDEF&state=xyz", "/m/wechat/callback/?code=***&state=xyz"),
         ('[06/Dec/2026 07:36:03] "GET /api/v1/members/?page=2 HTTP/1.1" 200 1234', None),
     ],
 )

@@ -34,7 +34,9 @@ EXPECTED = {
         for action in ("view", "add", "change", "delete")
     }
     | {"export_member", "erase_member", "import_members", "view_all_stores", "view_contact_details",
-       "view_contactdetailview"},
+       "view_contactdetailview", "view_accountclosurerequest", "change_accountclosurerequest"}
+    | {"view_termsversion", "add_termsversion", "change_termsversion", "delete_termsversion",
+       "view_termsacceptance"},
 }  # fmt: skip
 
 

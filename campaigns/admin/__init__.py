@@ -12,4 +12,5 @@ from campaigns.admin import (  # noqa: F401 -- imported to register the admins
     referral,
     segments,
     templates,
+    wechat_log,
 )

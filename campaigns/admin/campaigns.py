@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
@@ -43,7 +42,13 @@ from campaigns.models import (
 )
 from campaigns.selectors.estimates import cost_estimate
 from campaigns.services import offers, pilots, recurring
-from campaigns.services.campaigns import EDITABLE_FIELDS, SCHEDULE_FIELDS, check_sendable, validate_campaign
+from campaigns.services.campaigns import (
+    EDITABLE_FIELDS,
+    SCHEDULE_FIELDS,
+    check_sendable,
+    default_sms_sign_name,
+    validate_campaign,
+)
 from loyalty_crm.admin_base import ReadOnlyAdmin, SingletonAdmin
 from loyalty_crm.admin_site import _bars
 from loyalty_crm.errors import DomainError
@@ -459,7 +464,7 @@ class CampaignAdmin(admin.ModelAdmin):
             member = selectors.audience_members(campaign).order_by("pk").first()
         context = {"preview_member": member, "preview_member_no": member_no}
         template = campaign.message_template
-        sign_name = (template.sign_name if template else "") or getattr(settings, "SMS_SIGN_NAME", "")
+        sign_name = (template.sign_name if template else "") or default_sms_sign_name()
         if member is not None:
             try:
                 context["preview"] = services.render_for(campaign, member)

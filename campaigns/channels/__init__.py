@@ -1,15 +1,17 @@
 """The channels a campaign message goes out on.
 
 Email goes through Django's mail framework (`EmailMultiAlternatives`, text and HTML, with a
-signed unsubscribe link and the List-Unsubscribe headers). SMS goes through a provider named by
-the `SMS_PROVIDER` setting (a dotted path to a class with the `SmsProvider` interface); the
-default, `DatabaseSmsProvider`, only stores messages in `SmsLog` for development.
+signed unsubscribe link and the List-Unsubscribe headers). SMS goes through the provider named by
+the `SMS_PROVIDER` setting: `log` (`DatabaseSmsProvider`, only stores messages in `SmsLog`, for
+development), `aliyun` (`campaigns.channels.aliyun`), `tencent` (`campaigns.channels.tencent`), or
+a dotted path to a class with the `SmsProvider` interface (tests). Every provider takes a
+`TemplateMessage` and answers the provider's message id, or raises `ChannelError` /
+`ChannelInDoubt` (campaigns/channels/base.py).
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Protocol
 
 from django.conf import settings
 from django.core import signing
@@ -18,34 +20,61 @@ from django.urls import reverse
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
-from campaigns.channels.base import ChannelError, ChannelInDoubt, TemplateMessage  # noqa: F401 (the interface)
+from campaigns.channels.base import (  # noqa: F401 (the interface)
+    ChannelError,
+    ChannelInDoubt,
+    SmsProvider,
+    TemplateMessage,
+)
+from campaigns.channels.log import DatabaseSmsProvider  # noqa: F401 (re-exported)
 from campaigns.models import Channel
 from campaigns.templating import RenderedMessage
 
 UNSUBSCRIBE_SALT = "campaigns.unsubscribe"
 
+# SMS_PROVIDER's short names; anything else is a dotted path to a provider class.
+SMS_PROVIDERS = {
+    "log": "campaigns.channels.log.DatabaseSmsProvider",
+    "aliyun": "campaigns.channels.aliyun.AliyunSmsProvider",
+    "tencent": "campaigns.channels.tencent.TencentSmsProvider",
+}
 
-class SmsProvider(Protocol):
-    def send(self, *, phone: str, text: str, reference: str) -> str:
-        """Send one text message; return the provider's message id. Raise ChannelError on refusal."""
 
-
-class DatabaseSmsProvider:
-    """Development provider: "sends" by storing the message in SmsLog (admin: SMS log)."""
-
-    def send(self, *, phone: str, text: str, reference: str) -> str:
-        from campaigns.services.sms_log import log_sms  # services import this module: import when used
-
-        return f"db-{log_sms(phone=phone, text=text, reference=reference).pk}"
+def sms_provider_path(name: str) -> str:
+    return SMS_PROVIDERS.get(name, name)
 
 
 @functools.cache
-def _provider_class(path: str):
-    return import_string(path)
+def _provider(path: str, settings_key: tuple) -> SmsProvider:
+    # One instance per process and configuration: the real providers keep their SDK client (and
+    # its keep-alive connections) between messages. `settings_key` makes a test that changes the
+    # provider's settings get a fresh one.
+    return import_string(path)()
+
+
+_PROVIDER_SETTINGS = (
+    "SMS_TIMEOUT_SECONDS",
+    "ALIYUN_SMS_ACCESS_KEY_ID",
+    "ALIYUN_SMS_ACCESS_KEY_SECRET",
+    "ALIYUN_SMS_SIGN_NAME",
+    "ALIYUN_SMS_ENDPOINT",
+    "ALIYUN_SMS_PROTOCOL",
+    "TENCENT_SMS_SECRET_ID",
+    "TENCENT_SMS_SECRET_KEY",
+    "TENCENT_SMS_SDK_APP_ID",
+    "TENCENT_SMS_SIGN_NAME",
+    "TENCENT_SMS_REGION",
+    "TENCENT_SMS_ENDPOINT",
+    "TENCENT_SMS_PROTOCOL",
+)
+
+
+def _settings_key() -> tuple:
+    return tuple(getattr(settings, name, None) for name in _PROVIDER_SETTINGS)
 
 
 def sms_provider() -> SmsProvider:
-    return _provider_class(settings.SMS_PROVIDER)()
+    return _provider(sms_provider_path(settings.SMS_PROVIDER), _settings_key())
 
 
 # --- unsubscribe links -----------------------------------------------------------------------
@@ -99,14 +128,17 @@ def send_email(*, address: str, message: RenderedMessage, member_no: str, refere
     return reference
 
 
-def send_sms(*, phone: str, message: RenderedMessage, reference: str) -> str:
-    return sms_provider().send(phone=phone, text=message.text, reference=reference)
+def send_sms(*, phone: str, message: TemplateMessage, reference: str) -> str:
+    """Send one SMS to `phone` (E.164, +8613800000000) through the configured provider; return the
+    provider's message id. Raises ChannelError (refused; `temporary` when worth retrying later) or
+    ChannelInDoubt (the answer was lost)."""
+    return sms_provider().send(phone=phone, message=message, reference=reference)
 
 
 def send_otp(*, phone: str, code: str, reference: str) -> str:
     """Send a one-time sign-in code by SMS (the member centre). Not marketing: no consent needed,
     never logged in clear (the development log provider stores it so a developer can sign in).
-    The template is `SMS_OTP_TEMPLATE_CODE` with the variable `code`."""
+    The template is `SMS_OTP_TEMPLATE_CODE` with the variable `code` (Tencent: `{1}`)."""
     text = _("Your verification code is %(code)s. It is valid for 5 minutes; do not share it.") % {"code": code}
     message = TemplateMessage(template_code=settings.SMS_OTP_TEMPLATE_CODE, params={"code": code}, text=text)
-    return sms_provider().send(phone=phone, text=message.text, reference=reference)
+    return send_sms(phone=phone, message=message, reference=reference)

@@ -22,6 +22,7 @@ from campaigns.models.dispatch import (
     Repeat,
     SkipReason,
     SmsLog,
+    WeChatLog,
     Weekday,
 )
 from campaigns.models.partners import Partner, PartnerCode, PartnerCodePool, PartnerOffer, PartnerOfferIssue
@@ -66,5 +67,6 @@ __all__ = [
     "SmsLog",
     "TemplateChannel",
     "TemplatePurpose",
+    "WeChatLog",
     "Weekday",
 ]

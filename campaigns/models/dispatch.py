@@ -491,4 +491,24 @@ class SmsLog(models.Model):
         return self.reference
 
 
+class WeChatLog(models.Model):
+    """WeChat template messages "sent" by the development WeChat provider (`WECHAT_PROVIDER=log`)."""
+
+    openid = models.CharField(_("WeChat openid"), max_length=64, db_index=True)
+    template_id = models.CharField(pgettext_lazy("wechat", "template ID"), max_length=100)
+    params = models.JSONField(pgettext_lazy("wechat", "template fields"), default=dict, blank=True)
+    text = models.TextField(_("text"), blank=True)
+    url = models.CharField(pgettext_lazy("wechat", "link"), max_length=500, blank=True)
+    reference = models.CharField(pgettext_lazy("wechat", "reference"), max_length=100, db_index=True)
+    created_at = models.DateTimeField(_("sent at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("WeChat log entry")
+        verbose_name_plural = _("WeChat log")
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return self.reference
+
+
 # --- classification and segment sizes (issue 6, "Segments and classification") -----------------

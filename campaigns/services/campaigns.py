@@ -235,20 +235,31 @@ def launch_campaign(*, campaign: Campaign, actor=None, now: datetime.datetime | 
     return locked
 
 
+REAL_SMS_PROVIDERS = ("aliyun", "tencent")  # they send only templates they approved
+
+
 def sms_provider_is_real() -> bool:
     """Whether SMS goes through a real provider (not the development log provider)."""
     from django.conf import settings
     from django.utils.module_loading import import_string
 
-    from campaigns.channels import DatabaseSmsProvider
+    from campaigns.channels import DatabaseSmsProvider, sms_provider_path
 
     try:
-        provider = import_string(settings.SMS_PROVIDER)
+        provider = import_string(sms_provider_path(settings.SMS_PROVIDER))
     except ImportError:
         return True
     if isinstance(provider, type) and issubclass(provider, DatabaseSmsProvider):
         return False
-    return getattr(provider, "name", "log") != "log"
+    return getattr(provider, "name", "") in REAL_SMS_PROVIDERS
+
+
+def default_sms_sign_name() -> str:
+    """The signature the configured SMS provider adds when a template names none."""
+    from django.conf import settings
+
+    provider = str(settings.SMS_PROVIDER)
+    return {"aliyun": settings.ALIYUN_SMS_SIGN_NAME, "tencent": settings.TENCENT_SMS_SIGN_NAME}.get(provider, "")
 
 
 def check_sendable(campaign: Campaign) -> None:

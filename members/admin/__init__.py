@@ -10,7 +10,7 @@ A package by concern: `members` (the member list and page), `purchases`, `record
 mixins and filters the others share (feedback's admin reuses `ServiceFormAdminMixin`).
 """
 
-from members.admin import members, purchases, records, reference  # noqa: F401  (registers the admins)
+from members.admin import centre, closures, members, purchases, records, reference  # noqa: F401  (registers the admins)
 from members.admin._common import (
     ERASE_PERMISSION,
     EXPORT_PERMISSION,

@@ -215,12 +215,13 @@ class MemberAdmin(PlainForeignKeysMixin, ServiceFormAdminMixin, SimpleHistoryAdm
                             "source_channel",
                             "registered_at",
                             "notes",
+                            "wechat_openid",
                         ]
                     },
                 ),
                 (_("Consents"), {"fields": ["consent_summary"]}),
             ]
-        membership = ["home_store", "referred_by", "tags", "external_id", "source_channel", "notes"]
+        membership = ["home_store", "referred_by", "tags", "external_id", "source_channel", "notes", "wechat_openid"]
         if obj is not None:
             membership.insert(1, "status")
         contact = ["phone", "email", "birthday"]

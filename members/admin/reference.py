@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.db.models import Count
 from django.utils.translation import gettext_lazy
 
+from members.admin.centre import JoinPosterAdminMixin
 from members.models import (
     Category,
     Product,
@@ -17,8 +18,8 @@ from members.models import (
 
 
 @admin.register(Store)
-class StoreAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "city", "phone", "is_active"]
+class StoreAdmin(JoinPosterAdminMixin, admin.ModelAdmin):
+    list_display = ["code", "name", "city", "phone", "is_active", "join_poster"]
     list_filter = ["is_active", "city"]
     search_fields = ["code", "name", "city"]
 

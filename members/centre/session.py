@@ -110,19 +110,33 @@ def sign_out(request, response) -> None:
     request._centre_member = None
 
 
-def member_required(view):
-    """A member-centre view: the signed-in member is `request.member`; others go to sign-in."""
+def member_required(view=None, *, terms: bool = True):
+    """A member-centre view: the signed-in member is `request.member`; others go to sign-in.
 
-    @functools.wraps(view)
-    def wrapper(request, *args, **kwargs):
-        member = current_member(request)
-        if member is None:
-            login = reverse("centre:login")
-            return redirect(f"{login}?{urlencode({'next': request.get_full_path()})}")
-        request.member = member
-        return view(request, *args, **kwargs)
+    A member who has not accepted the current terms or privacy notice
+    (`members.services.pending_terms`, one query) goes to `centre:terms` first, then back.
+    `@member_required(terms=False)` is for the few views that must work before that (the terms
+    page itself, sign-out)."""
 
-    return wrapper
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(request, *args, **kwargs):
+            member = current_member(request)
+            if member is None:
+                login = reverse("centre:login")
+                return redirect(f"{login}?{urlencode({'next': request.get_full_path()})}")
+            request.member = member
+            if terms:
+                from members.services.terms import pending_terms
+
+                if pending_terms(member):
+                    page = reverse("centre:terms")
+                    return redirect(f"{page}?{urlencode({'next': request.get_full_path()})}")
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorate(view) if view is not None else decorate
 
 
 # --- API -------------------------------------------------------------------------------------
@@ -188,10 +202,35 @@ class IsMember:
     message = "Sign in as a member first (POST /api/v1/me/session/)."
 
     def has_permission(self, request, view) -> bool:
-        return isinstance(request.user, MemberPrincipal)
+        if not isinstance(request.user, MemberPrincipal):
+            return False
+        if not getattr(view, "terms_exempt", False):
+            refuse_pending_terms(request.user.member)
+        return True
 
     def has_object_permission(self, request, view, obj) -> bool:
         return self.has_permission(request, view)
+
+
+def refuse_pending_terms(member: Member) -> None:
+    """403 `terms_not_accepted`, with the versions to accept, while the member has not accepted
+    the current terms or privacy notice (`POST /api/v1/me/terms/` accepts them; views that must
+    work before that set `terms_exempt = True`)."""
+    from django.utils.translation import gettext as _
+    from rest_framework.exceptions import PermissionDenied
+
+    from members.services.terms import pending_terms
+
+    pending = pending_terms(member)
+    if pending:
+        refusal = PermissionDenied()
+        # Set after construction: DRF would turn the ids into strings.
+        refusal.detail = {
+            "code": "terms_not_accepted",
+            "detail": _("Accept the current terms and privacy notice first (POST /api/v1/me/terms/)."),
+            "versions": [{"id": v.pk, "kind": v.kind, "version": v.version, "title": v.title} for v in pending],
+        }
+        raise refusal
 
 
 def member_api_view_settings() -> dict:

@@ -9,7 +9,8 @@ Rules enforced here:
 - erasure anonymises irreversibly and keeps purchase totals for reports.
 
 A package by concern: `profiles` (numbers, contact data, members, tags), `consents`, `purchases`,
-`records` (service records, preferences, interactions), `erasure` and `contact_details`; the
+`records` (service records, preferences, interactions), `erasure`, `closure` (a member's request
+to close their account) and `contact_details`; the
 names below are the package's interface (callers import `members.services`, not a module).
 """
 
@@ -25,6 +26,14 @@ from members.services._common import (
     MemberErased,
     refuse_erased,
 )
+from members.services.closure import (
+    ClosureNotOpen,
+    confirm_account_closure,
+    open_closure_request,
+    refuse_account_closure,
+    request_account_closure,
+    withdraw_account_closure,
+)
 from members.services.consents import (
     consent_state,
     set_consents,
@@ -39,9 +48,18 @@ from members.services.contact_details import (
 from members.services.erasure import (
     erase_member,
 )
+from members.services.otp import (
+    CodeSent,
+    OtpRefused,
+    prune_challenges,
+    request_code,
+    verify_code,
+)
 from members.services.profiles import (
+    MEMBER_CENTRE_REASON,
     UPDATABLE_FIELDS,
     apply_contact_data,
+    bind_wechat_openid,
     create_member,
     new_member_numbers,
     resolve_referrer,
@@ -52,6 +70,7 @@ from members.services.purchases import (
     PurchaseDraft,
     PurchaseLine,
     RecordedLine,
+    claim_walk_in_purchase,
     record_purchase,
     record_purchases,
     record_refund,
@@ -62,7 +81,16 @@ from members.services.records import (
     add_interaction,
     add_preference,
     add_service_record,
+    set_preferences,
     update_service_record,
+)
+from members.services.terms import (
+    TermsNotCurrent,
+    accept_terms,
+    current_terms,
+    pending_terms,
+    publish_terms_version,
+    record_terms_accepted,
 )
 
 __all__ = [
@@ -71,36 +99,57 @@ __all__ = [
     "ERASED_NAME",
     "MAX_LINE_QUANTITY",
     "MAX_PURCHASE_AMOUNT",
+    "MEMBER_CENTRE_REASON",
     "MONEY",
     "REFERRAL_ALPHABET",
     "SERVICE_RECORD_FIELDS",
     "UNIT_PRICE_LABEL",
     "UPDATABLE_FIELDS",
+    "ClosureNotOpen",
+    "CodeSent",
     "DuplicatePurchase",
     "MemberErased",
+    "OtpRefused",
     "PurchaseDraft",
     "PurchaseLine",
     "RecordedLine",
+    "TermsNotCurrent",
+    "accept_terms",
     "add_interaction",
     "add_preference",
     "add_service_record",
     "apply_contact_data",
+    "bind_wechat_openid",
+    "claim_walk_in_purchase",
+    "confirm_account_closure",
     "consent_state",
     "create_member",
+    "current_terms",
     "erase_member",
     "may_see_contact_details",
     "new_member_numbers",
+    "open_closure_request",
+    "pending_terms",
+    "prune_challenges",
+    "publish_terms_version",
     "record_contact_view",
     "record_purchase",
     "record_purchases",
     "record_refund",
+    "record_terms_accepted",
+    "refuse_account_closure",
     "refuse_erased",
+    "request_account_closure",
+    "request_code",
     "resolve_categories",
     "resolve_referrer",
     "reveal_contact_details",
     "set_consents",
     "set_members_consents",
+    "set_preferences",
     "set_tags",
     "update_member",
     "update_service_record",
+    "verify_code",
+    "withdraw_account_closure",
 ]

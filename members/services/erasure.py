@@ -45,6 +45,7 @@ def erase_member(*, member: Member, actor=None) -> Member:
     member.name = ERASED_NAME
     apply_contact_data(member, phone=None, email=None, birthday=None)
     member.external_id = None
+    member.wechat_openid = None  # a WeChat identity of the person: no longer reachable there
     member.notes = ""
     member.gender = Member.Gender.UNKNOWN
     member.referred_by = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 import secrets
 from collections.abc import Iterable, Mapping
 
@@ -201,6 +202,9 @@ def create_member(
     return member
 
 
+# The change history's reason when the member changed their own profile in the member centre.
+MEMBER_CENTRE_REASON = "member_centre"
+
 UPDATABLE_FIELDS = {"name", "gender", "home_store", "status", "notes", "external_id", "source_channel"}
 
 
@@ -212,9 +216,13 @@ def update_member(
     consents: Mapping[str, bool] | None = None,
     consent_source: str = ConsentSource.ADMIN,
     tags: Iterable[str] | None = None,
+    change_reason: str | None = None,
     **changes,
 ) -> Member:
-    """Change a profile; only the given fields change. Erased profiles cannot change."""
+    """Change a profile; only the given fields change. Erased profiles cannot change.
+
+    `change_reason` goes into the change history beside `actor` (e.g. `MEMBER_CENTRE_REASON` when
+    the member changed it themselves, with no staff actor)."""
     member = Member.objects.select_for_update().get(pk=member.pk)
     if member.is_erased:
         raise MemberErased(
@@ -244,6 +252,8 @@ def update_member(
     _check_external_id_free(member)
     member.full_clean(exclude=["phone", "email", "birthday", "tags"], validate_unique=False)
     member._history_user = actor
+    if change_reason:
+        member._change_reason = change_reason
     member.save()
     if tags is not None:
         set_tags(member=member, names=tags)
@@ -260,3 +270,54 @@ def set_tags(*, member: Member, names: Iterable[str]) -> None:
         Tag.objects.bulk_create(missing, ignore_conflicts=True)
         existing = {tag.name: tag for tag in Tag.objects.filter(name__in=wanted)}
     member.tags.set(existing.values())
+
+
+# --- WeChat openid (the WeChat channel; issue 14) ---------------------------------------------
+
+# An Official Account openid: WeChat issues 28 URL-safe characters; a little room either side.
+WECHAT_OPENID_PATTERN = re.compile(r"[A-Za-z0-9_-]{6,64}")
+
+
+@transaction.atomic
+def bind_wechat_openid(member: Member, openid: str | None, actor=None) -> Member:
+    """Bind `openid` to `member` (staff by hand, or the member centre after WeChat's OAuth); an
+    empty value unbinds. The change is recorded in the member's history with `actor`. An openid
+    already bound to another member is refused (ValidationError on `wechat_openid`, code
+    `wechat_openid_taken`): staff unbind it there first."""
+    openid = (openid or "").strip() or None
+    member = Member.objects.select_for_update().get(pk=member.pk)
+    if member.is_erased:
+        raise MemberErased(
+            _("Member %(member_no)s has been erased and cannot be changed.") % {"member_no": member.member_no}
+        )
+    if openid is not None and not WECHAT_OPENID_PATTERN.fullmatch(openid):
+        raise ValidationError(
+            {"wechat_openid": [_("A WeChat openid is 6 to 64 letters, digits, “-” or “_”.")]}, code="invalid"
+        )
+    if member.wechat_openid == openid:
+        return member
+
+    def taken() -> ValidationError | None:
+        clash = Member.objects.filter(wechat_openid=openid).exclude(pk=member.pk).first() if openid else None
+        if clash is None:
+            return None
+        return ValidationError(
+            {
+                "wechat_openid": ValidationError(
+                    _("This WeChat openid is already bound to member %(member_no)s.") % {"member_no": clash.member_no},
+                    code="wechat_openid_taken",
+                )
+            }
+        )
+
+    error = taken()
+    if error:
+        raise error
+    member.wechat_openid = openid
+    member._history_user = actor
+    try:
+        with transaction.atomic():
+            member.save(update_fields=["wechat_openid", "updated_at"])
+    except IntegrityError as exc:  # bound elsewhere at the same moment: it has committed by now
+        raise taken() or ValidationError({"wechat_openid": [_("This WeChat openid is already bound.")]}) from exc
+    return member

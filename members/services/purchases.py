@@ -511,3 +511,18 @@ def record_refund(*, purchase: Purchase, amount: Decimal, returned: dict[int, in
         purchase.refunded_total += amount
         Purchase.objects.filter(pk=purchase.pk).update(refunded_total=purchase.refunded_total)
     return purchase
+
+
+def claim_walk_in_purchase(*, purchase: Purchase, member: Member, actor=None) -> Purchase:
+    """Give a walk-in purchase (no member) to `member`: a receipt's join link (issue 15), which
+    `rewards.services.walkin.credit_walk_in_purchase` calls under its locks before earning the
+    points. The caller holds the purchase's row lock; a purchase that has a member already is
+    refused with ValidationError. Sends `purchase_recorded`, as recording a member's purchase does
+    (referral rewards and partner offers follow)."""
+    if purchase.member_id is not None:
+        raise ValidationError(_("This purchase already belongs to a member."))
+    refuse_erased(member)
+    Purchase.objects.filter(pk=purchase.pk, member__isnull=True).update(member=member)
+    purchase.member = member
+    signals.purchase_recorded.send(sender=Purchase, purchase=purchase, actor=actor)
+    return purchase

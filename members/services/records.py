@@ -66,6 +66,37 @@ def add_preference(*, member: Member, kind: str, actor=None, **fields) -> Prefer
 
 
 @transaction.atomic
+def set_preferences(*, member: Member, kind: str, values=(), categories=(), actor=None) -> list[Preference]:
+    """Make the member's preferences of `kind` exactly `values` (text) or `categories`: the ones no
+    longer wanted are removed, the new ones added through `add_preference`, unchanged ones kept
+    (with their dates). Free-form preferences (with a key) are staff's and not handled here."""
+    if kind not in Preference.Kind.values or kind == Preference.Kind.CUSTOM:
+        raise ValidationError({"kind": [_("“%(value)s” is not a preference kind.") % {"value": kind}]})
+    refuse_erased(member)
+    wanted_values = list(dict.fromkeys(v.strip() for v in values if v and v.strip()))
+    wanted_categories = {category.pk: category for category in categories}
+    for value in wanted_values:
+        if len(value) > Preference._meta.get_field("value").max_length:
+            raise ValidationError({"value": [_("“%(value)s” is too long.") % {"value": value[:20]}]})
+    current = list(Preference.objects.select_for_update().filter(member=member, kind=kind).order_by("pk"))
+    keep, remove = [], []
+    for preference in current:
+        if preference.category_id and preference.category_id in wanted_categories:
+            del wanted_categories[preference.category_id]
+            keep.append(preference)
+        elif not preference.category_id and not preference.product_id and preference.value in wanted_values:
+            wanted_values.remove(preference.value)
+            keep.append(preference)
+        else:
+            remove.append(preference.pk)
+    if remove:
+        Preference.objects.filter(pk__in=remove).delete()
+    added = [add_preference(member=member, kind=kind, category=c, actor=actor) for c in wanted_categories.values()]
+    added += [add_preference(member=member, kind=kind, value=v, actor=actor) for v in wanted_values]
+    return keep + added
+
+
+@transaction.atomic
 def add_interaction(*, member: Member, kind: str, channel: str, summary: str, actor=None, **fields) -> Interaction:
     fields.setdefault("staff", actor if getattr(actor, "is_authenticated", False) else None)
     interaction = _create_record(Interaction, member=member, kind=kind, channel=channel, summary=summary, **fields)

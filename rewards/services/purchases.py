@@ -382,41 +382,20 @@ def _post_new(
             actor=actor,
         )
     sv_bonus = -paid_from_balance.bonus_delta if paid_from_balance else ZERO
-    lines = [  # the lines just written, as `record_purchase` returns them (no re-read)
-        rules.Line(sku=item.sku, line_total=item.line_total, product_id=item.product_id, category_id=item.category_id)
-        for item in purchase.lines
-    ]
-    preview = earning.points_for_purchase(
-        lines=lines,
-        # The money paid, stored-value principal included: points never earn points, and the
-        # stored value's bonus share (the shop's own money) earns only when managers say so.
-        paid=earning.earning_base(paid=purchase.total, stored_value_bonus=sv_bonus),
+    earned, changed = earn_for_purchase(
+        account,
         member=member,
-        store_id=purchase.store_id,
-        channel=purchase.channel,
-        at=purchase.ordered_at,
-        tier_id=account.tier_id,  # the tier held when buying (before this purchase's upgrade)
-    )
-    account.lifetime_spend += purchase.total
-    if preview.points:
-        ledger.credit(
-            account,
-            kind=LedgerEntry.Kind.EARN,
-            points=preview.points,
-            earned_on=timezone.localdate(ordered_at),
-            purchase=purchase,
-            reason_code=LedgerEntry.Reason.PURCHASE,
-            reason_params={"ref": external_ref},
-            actor=actor,
-        )
-    changed = ledger.retier(
-        account, tiers=tiers, reason=TierHistory.Reason.PURCHASE, purchase=purchase, upgrade_only=True
+        purchase=purchase,
+        items=purchase.lines,  # the lines just written, as `record_purchase` returns them (no re-read)
+        tiers=tiers,
+        stored_value_bonus=sv_bonus,
+        actor=actor,
     )
     ledger.save_account(account)
     posting = PurchasePosting.objects.create(
         purchase=purchase,
         fingerprint=fingerprint,
-        points_earned=preview.points,
+        points_earned=earned,
         points_balance=account.balance,
         tier=account.tier,
         tier_before=tier_before,
@@ -432,6 +411,54 @@ def _post_new(
         stored_value_balance=paid_from_balance.total if paid_from_balance else ZERO,
     )
     return _result(posting, created=True)
+
+
+def earn_for_purchase(
+    account,
+    *,
+    member: Member,
+    purchase: Purchase,
+    items,
+    tiers,
+    stored_value_bonus: Decimal = ZERO,
+    actor=None,
+    earned_on: datetime.date | None = None,
+) -> tuple[int, bool]:
+    """Earn a member's purchase's points and add its spend, on the locked `account` (not saved
+    here): the earning rules at the purchase's time, store and channel, on the money paid; then an
+    upgrade when the spend crosses a tier's line. Returns (points earned, tier changed). Shared by
+    posting a purchase and crediting a walk-in purchase to the member who joined from its receipt."""
+    lines = [
+        rules.Line(sku=item.sku, line_total=item.line_total, product_id=item.product_id, category_id=item.category_id)
+        for item in items
+    ]
+    preview = earning.points_for_purchase(
+        lines=lines,
+        # The money paid, stored-value principal included: points never earn points, and the
+        # stored value's bonus share (the shop's own money) earns only when managers say so.
+        paid=earning.earning_base(paid=purchase.total, stored_value_bonus=stored_value_bonus),
+        member=member,
+        store_id=purchase.store_id,
+        channel=purchase.channel,
+        at=purchase.ordered_at,
+        tier_id=account.tier_id,  # the tier held when buying (before this purchase's upgrade)
+    )
+    account.lifetime_spend += purchase.total
+    if preview.points:
+        ledger.credit(
+            account,
+            kind=LedgerEntry.Kind.EARN,
+            points=preview.points,
+            earned_on=earned_on or timezone.localdate(purchase.ordered_at),
+            purchase=purchase,
+            reason_code=LedgerEntry.Reason.PURCHASE,
+            reason_params={"ref": purchase.external_ref},
+            actor=actor,
+        )
+    changed = ledger.retier(
+        account, tiers=tiers, reason=TierHistory.Reason.PURCHASE, purchase=purchase, upgrade_only=True
+    )
+    return preview.points, changed
 
 
 def stored_value_payment_ref(purchase: Purchase) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from campaigns.channels import ChannelError, DatabaseSmsProvider
+from campaigns.channels import ChannelError, DatabaseSmsProvider, TemplateMessage
 
 
 class SlowSmsProvider(DatabaseSmsProvider):
@@ -16,9 +16,9 @@ class SlowSmsProvider(DatabaseSmsProvider):
     the moment a crash is most likely to cause a duplicate.
     """
 
-    def send(self, *, phone: str, text: str, reference: str) -> str:
+    def send(self, *, phone: str, message: TemplateMessage, reference: str) -> str:
         time.sleep(float(os.environ.get("SMS_TEST_DELAY", "0.05")))
-        provider_ref = super().send(phone=phone, text=text, reference=reference)
+        provider_ref = super().send(phone=phone, message=message, reference=reference)
         hold = os.environ.get("SMS_TEST_HOLD_FILE")
         deadline = time.monotonic() + 60
         while hold and os.path.exists(hold) and time.monotonic() < deadline:
@@ -27,5 +27,42 @@ class SlowSmsProvider(DatabaseSmsProvider):
 
 
 class RefusingSmsProvider:
-    def send(self, *, phone: str, text: str, reference: str) -> str:
-        raise ChannelError("number blocked by the carrier")
+    """Refuses every message as Aliyun refuses an invalid number (a permanent error)."""
+
+    name = "refusing"
+
+    def send(self, *, phone: str, message: TemplateMessage, reference: str) -> str:
+        raise ChannelError("isv.MOBILE_NUMBER_ILLEGAL", "The phone number is not valid for SMS.")
+
+
+class _CampaignTemplate:
+    """Until campaigns carry their provider template (the dispatch work of issue 14), dispatch
+    sends text with an empty template code: these test providers fill one in, so a campaign goes
+    through the real provider and its fake server end to end."""
+
+    template_code = ""
+
+    def send(self, *, phone: str, message: TemplateMessage, reference: str) -> str:
+        if not message.template_code:
+            message = TemplateMessage(template_code=self.template_code, params={"1": message.text}, text=message.text)
+        return super().send(phone=phone, message=message, reference=reference)
+
+
+def _aliyun():
+    from campaigns.channels.aliyun import AliyunSmsProvider
+
+    return AliyunSmsProvider
+
+
+def _tencent():
+    from campaigns.channels.tencent import TencentSmsProvider
+
+    return TencentSmsProvider
+
+
+class CampaignAliyunSmsProvider(_CampaignTemplate, _aliyun()):
+    template_code = "SMS_100"
+
+
+class CampaignTencentSmsProvider(_CampaignTemplate, _tencent()):
+    template_code = "1234567"

@@ -85,7 +85,7 @@ def test_a_refusing_channel_marks_the_message_failed(settings):
     made = launched(campaign())
     drain()
     assert results(made).failed == 1
-    assert made.outbox_messages.get().error == "number blocked by the carrier"
+    assert made.outbox_messages.get().error == "The phone number is not valid for SMS."
 
 
 def test_control_group_receives_nothing_and_is_counted():

@@ -1,5 +1,5 @@
 """The staff roles' permissions on message templates and early receipts
-(campaigns/migrations/0012_channels_templates_roles)."""
+(campaigns/migrations/0014_channels_templates_roles)."""
 
 import pytest
 from django.contrib.auth.models import Group

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy
 from tqdm import tqdm
 
 from demo import seed as demo_seed
+from demo.centre import DEMO_MEMBER_PHONE
 from demo.logins import demo_logins
 from loyalty_crm.devserver import admin_url, default_addr
 from loyalty_crm.roles import role_label
@@ -158,6 +159,11 @@ class Command(BaseCommand):
                     "points": counts.till.with_points,
                     "returns": counts.till.returns,
                 },
+            ),
+            (
+                _("Member centre"),
+                _("sign in at /m/ with the demo phone %(phone)s (member %(member_no)s)")
+                % {"phone": DEMO_MEMBER_PHONE, "member_no": counts.centre.member_no or "-"},
             ),
             (
                 _("Marketing"),

@@ -26,5 +26,5 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("campaigns", "0011_channels_templates_budget")]
+    dependencies = [("campaigns", "0013_channels_templates_budget")]
     operations = [migrations.RunPython(forwards, backwards)]

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0010_delivery_receipts'),
+        ('campaigns', '0012_wechat_log_roles'),
     ]
 
     operations = [
