@@ -77,7 +77,7 @@ def month_end(day: datetime.date) -> datetime.date:
 
 # --- configuration ---------------------------------------------------------------------------------
 
-CAMPAIGN_FIELDS = ("channel", "language", "subject", "body", "segment")
+CAMPAIGN_FIELDS = ("channel", "message_template", "language", "subject", "body", "segment")
 AUTOMATION_FIELDS = ("enabled", "days_before", "coupon_template")
 
 
@@ -90,9 +90,14 @@ def check_automation_templates(*, kind: str, subject: str, body: str) -> list[st
 def validate_automation(*, kind: str, values: dict) -> list[str]:
     """Check an automation's settings together; ValidationError names each bad field. Returns warnings."""
     errors: dict[str, list[str]] = {}
-    if values.get("channel") not in Channel.values:
-        errors["channel"] = [_("Choose email or SMS.")]
-    if not (values.get("body") or "").strip():
+    channel, message_template = values.get("channel"), values.get("message_template")
+    if channel not in Channel.values:
+        errors["channel"] = [_("Choose email, SMS or WeChat.")]
+    if message_template is not None and message_template.channel != channel:
+        errors["message_template"] = [_("Choose a message template of the automation's channel.")]
+    elif message_template is None and channel == Channel.WECHAT:
+        errors["message_template"] = [_("A WeChat message needs a message template (the approved WeChat template).")]
+    if not (values.get("body") or "").strip() and message_template is None:
         errors["body"] = [_("Write the message.")]
     if values.get("channel") == Channel.EMAIL and not (values.get("subject") or "").strip():
         errors["subject"] = [_("An email needs a subject.")]
@@ -118,7 +123,10 @@ def validate_automation(*, kind: str, values: dict) -> list[str]:
 def default_message(automation: Automation) -> dict:
     """The campaign fields an automation starts with."""
     name, body = DEFAULT_MESSAGES[automation.holiday or automation.kind]
-    return {"name": name, "channel": Channel.SMS, "language": "zh-hans", "subject": "", "body": body, "segment": None}
+    return {
+        "name": name, "channel": Channel.SMS, "message_template": None, "language": "zh-hans", "subject": "",
+        "body": body, "segment": None,
+    }  # fmt: skip
 
 
 def upcoming_dates(automation: Automation, today: datetime.date) -> list[datetime.date]:

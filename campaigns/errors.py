@@ -36,3 +36,9 @@ class PartnerCodeInvalid(DomainError):
 
 class PoolEmpty(DomainError):
     code = "partner_codes_exhausted"
+
+
+class TemplateRequired(CampaignsError):
+    """An SMS campaign through a real provider, or a WeChat campaign, has no approved message template."""
+
+    code = "template_required"

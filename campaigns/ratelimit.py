@@ -1,26 +1,44 @@
-"""The per-channel send rate (ContactPolicy: messages per second).
+"""The per-channel, per-provider send rate and the daily budget per channel (ContactPolicy).
 
-A fixed one-second window counted in Django's cache: each send takes a number with an atomic
-`incr` on `campaigns:rate:<channel>:<second>`; past the rate it sleeps until the next second.
-With the Redis cache (`REDIS_URL`) the count is shared, so the rate holds for all workers on
-all machines together; with the local-memory cache (development) it holds per worker process.
+Rate: a fixed one-second window counted in Django's cache: each send takes a number with an
+atomic `incr` on `campaigns:rate:<channel>:<provider>:<second>`; past the rate it sleeps until
+the next second. With the Redis cache (`REDIS_URL`) the count is shared, so the rate holds for
+all workers on all machines together; with the local-memory cache (development) it holds per
+worker process. The provider is part of the key, so switching SMS provider starts a fresh count.
+
+Daily budget: `campaigns:budget:<channel>:<day>` (the day in Asia/Shanghai) counts the messages
+handed to the channel that day, with the same atomic `incr`; the counter starts from the day's
+count in the outbox when the key is missing (a restarted or flushed cache loses nothing), so
+workers together never send more than the budget.
 """
 
 from __future__ import annotations
 
 import time
 
+from django.conf import settings
 from django.core.cache import cache
 
+BUDGET_KEY_SECONDS = 2 * 24 * 3600
 
-def wait_for_send_slot(channel: str, rate: int, *, clock=time.time, sleep=time.sleep) -> float:
-    """Block until a send on `channel` fits in the rate; returns the seconds waited."""
+
+def provider_of(channel: str) -> str:
+    """The provider a channel's messages go through (part of the rate key)."""
+    if channel == "sms":
+        return str(settings.SMS_PROVIDER).rsplit(".", 1)[-1]
+    if channel == "wechat":
+        return str(getattr(settings, "WECHAT_PROVIDER", "wechat")).rsplit(".", 1)[-1]
+    return str(settings.EMAIL_BACKEND).rsplit(".", 1)[-1]
+
+
+def wait_for_send_slot(channel: str, rate: int, *, provider: str = "", clock=time.time, sleep=time.sleep) -> float:
+    """Block until a send on `channel` through `provider` fits in the rate; returns the seconds waited."""
     waited = 0.0
     rate = max(1, rate)
     while True:
         now = clock()
         second = int(now)
-        key = f"campaigns:rate:{channel}:{second}"
+        key = f"campaigns:rate:{channel}:{provider}:{second}"
         try:
             cache.add(key, 0, timeout=5)
             taken = cache.incr(key)
@@ -32,3 +50,31 @@ def wait_for_send_slot(channel: str, rate: int, *, clock=time.time, sleep=time.s
         pause = second + 1 - now
         sleep(pause)
         waited += pause
+
+
+def take_daily_budget(channel: str, budget: int, *, now) -> bool:
+    """Take one message of today's budget on `channel`; False when the budget is used up."""
+    from campaigns import rules, selectors
+
+    if not budget:
+        return True
+    day = rules.local_day(now)
+    key = f"campaigns:budget:{channel}:{day.isoformat()}"
+    try:
+        if cache.get(key) is None:
+            cache.add(key, selectors.handed_to_channel_on(channel, day), timeout=BUDGET_KEY_SECONDS)
+        return cache.incr(key) <= budget
+    except Exception:  # cache down: the outbox's own count (not shared atomically, but bounded)
+        return selectors.handed_to_channel_on(channel, day) < budget
+
+
+def budget_used(channel: str, *, now) -> int:
+    """Messages handed to `channel` today (the launch page's remaining budget)."""
+    from campaigns import rules, selectors
+
+    day = rules.local_day(now)
+    try:
+        value = cache.get(f"campaigns:budget:{channel}:{day.isoformat()}")
+    except Exception:
+        value = None
+    return int(value) if value is not None else selectors.handed_to_channel_on(channel, day)

@@ -95,7 +95,7 @@ def monthly_report(*, months: int = 12, today: datetime.date | None = None, stor
     start, end = _aware(first), _aware(add_months(month_start(today), 1))
     rows = {add_months(first, i): Month(month=add_months(first, i)) for i in range(months)}
 
-    sent = OutboxMessage.objects.filter(status=OutboxMessage.Status.SENT, sent_at__gte=start, sent_at__lt=end)
+    sent = OutboxMessage.objects.filter(status__in=OutboxMessage.ACCEPTED, sent_at__gte=start, sent_at__lt=end)
     window = datetime.timedelta(days=DEFAULT_WINDOW_DAYS)
     clicked = MessageEngagement.objects.filter(message_id=OuterRef("pk"), clicked_at__isnull=False)
     redeemed = OfferGrant.objects.filter(message_id=OuterRef("pk"), coupon__status=Coupon.Status.REDEEMED)

@@ -8,6 +8,12 @@ would have been queued — for a recurring campaign, the start of each run. A pu
 attributed to more than one campaign. A recurring campaign counts per message: a member in
 three runs is three recipients (or three control-group members), each with their own window.
 
+Delivery: `sent` = handed to the channel (accepted by the provider, or in doubt); `accepted` =
+accepted by the provider; `delivered` / `undelivered` = what the provider's delivery receipts
+said (SMS and WeChat send receipts; email has none, so an email campaign shows none delivered);
+delivery rate = delivered / accepted (None until a receipt came). Open and click rates are over
+`accepted`.
+
 Rates: repurchase rate = members with at least one purchase in their window / members in the
 group. Lift = (recipients' rate − control's rate) / control's rate (None without a control
 group or when the control's rate is 0). Cost = bonus points given × `CAMPAIGN_POINT_VALUE`
@@ -84,7 +90,9 @@ class Results:
     window_days: int
     audience: int = 0
     sent: int = 0
+    accepted: int = 0
     delivered: int = 0
+    undelivered: int = 0
     failed: int = 0
     in_doubt: int = 0
     pending: int = 0
@@ -99,12 +107,19 @@ class Results:
     control: GroupOutcome = field(default_factory=GroupOutcome)
 
     @property
+    def delivery_rate(self) -> float | None:
+        """delivered / accepted; None while no receipt has come."""
+        if not (self.delivered or self.undelivered):
+            return None
+        return rate(self.delivered, self.accepted)
+
+    @property
     def open_rate(self) -> float | None:
-        return rate(self.opened, self.delivered)
+        return rate(self.opened, self.accepted)
 
     @property
     def click_rate(self) -> float | None:
-        return rate(self.clicked, self.delivered)
+        return rate(self.clicked, self.accepted)
 
     @property
     def redemption_rate(self) -> float | None:
@@ -174,8 +189,10 @@ def campaign_results(campaign: Campaign, *, window_days: int = DEFAULT_WINDOW_DA
         campaign_id=campaign.pk,
         window_days=window_days,
         audience=counts.audience,
-        sent=counts.sent + counts.in_doubt,
-        delivered=counts.sent,
+        sent=counts.accepted + counts.in_doubt,
+        accepted=counts.accepted,
+        delivered=counts.delivered,
+        undelivered=counts.undelivered,
         failed=counts.failed,
         in_doubt=counts.in_doubt,
         pending=counts.pending + counts.sending,
@@ -189,7 +206,7 @@ def campaign_results(campaign: Campaign, *, window_days: int = DEFAULT_WINDOW_DA
     results.points_given = OfferGrant.objects.filter(campaign=campaign).aggregate(p=Coalesce(Sum("points"), 0))["p"]
     outbox = OutboxMessage.objects.filter(campaign=campaign)
     results.recipients = _group_outcome(
-        outbox.filter(status=OutboxMessage.Status.SENT), start=OuterRef("sent_at"), window=window
+        outbox.filter(status__in=OutboxMessage.ACCEPTED), start=OuterRef("sent_at"), window=window
     )
     if campaign.started_at:
         # Each run of a recurring campaign has its own start (the run's time); a one-off campaign's

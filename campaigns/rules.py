@@ -12,6 +12,34 @@ from decimal import ROUND_DOWN, Decimal
 from campaigns.models import PartnerOffer, ReferralProgramme
 from members.models import Purchase
 
+# "Best channel" campaigns: a member's preferred channel when they consented to it and can be
+# reached on it, else the first of these they consented to and can be reached on.
+BEST_CHANNEL_ORDER = ("wechat", "sms", "email")
+
+
+def best_channel(*, preferred: str, consented: set[str], reachable: set[str]) -> str | None:
+    """The channel a best-channel campaign uses for one member (None: no channel reaches them)."""
+    usable = consented & reachable
+    if preferred in usable:
+        return preferred
+    return next((channel for channel in BEST_CHANNEL_ORDER if channel in usable), None)
+
+
+def retry_backoff(retries: int, *, base_seconds: int = 60, factor: int = 5) -> datetime.timedelta:
+    """How long a temporarily refused message waits before its next try: 1, 5, 25 minutes…"""
+    return datetime.timedelta(seconds=base_seconds * factor ** max(0, retries))
+
+
+def local_day(now: datetime.datetime, tz: str = "Asia/Shanghai") -> datetime.date:
+    return now.astimezone(zoneinfo.ZoneInfo(tz)).date()
+
+
+def next_local_midnight(now: datetime.datetime, tz: str = "Asia/Shanghai") -> datetime.datetime:
+    """The start of the next day in `tz` (a daily budget's new day)."""
+    zone = zoneinfo.ZoneInfo(tz)
+    tomorrow = now.astimezone(zone).date() + datetime.timedelta(days=1)
+    return datetime.datetime.combine(tomorrow, datetime.time(0, 0), tzinfo=zone)
+
 
 def in_quiet_hours(now: datetime.datetime, *, start: datetime.time | None, end: datetime.time | None, tz: str) -> bool:
     """Whether `now` falls in the window [start, end) local time; a window may span midnight."""

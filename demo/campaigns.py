@@ -16,18 +16,23 @@ import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.db.models import Count, Q
+
 from campaigns import tasks
 from campaigns.holidays import holiday_date
 from campaigns.models import (
     Campaign,
     CampaignKpiTarget,
+    MessageTemplate,
+    OutboxMessage,
     Partner,
     PartnerOffer,
     Repeat,
     Segment,
 )
-from campaigns.services import dispatch, recurring
+from campaigns.services import dispatch, receipts, recurring
 from campaigns.services.campaigns import create_campaign, launch_campaign
+from campaigns.services.message_templates import save_message_template
 from campaigns.services.partners import issue_partner_offers_for
 from campaigns.services.pilots import expand_campaign, launch_pilot
 from campaigns.services.referrals import reward_referral
@@ -49,6 +54,8 @@ class CampaignCounts:
     partner_coupons: int = 0
     kpi_targets: int = 0
     classified: int = 0
+    message_templates: int = 0
+    receipts: int = 0
 
 
 def ensure_partner(*, horizon: datetime.datetime, templates: dict) -> PartnerOffer | None:
@@ -150,6 +157,9 @@ def seed_campaigns(counts: CampaignCounts, *, segments: dict[str, Segment], hori
         counts.campaigns += 1
     _scheduled(counts, data["scheduled"], segments=segments, horizon=horizon, actor=actor)
     _recurring(counts, data["recurring"], segments=segments, horizon=horizon, actor=actor)
+    _receipts(counts, data["receipts"])
+    templates = ensure_message_templates(counts)
+    _wechat_draft(counts, data["wechat_draft"], templates=templates, segments=segments, horizon=horizon, actor=actor)
     draft = data["draft"]
     if not Campaign.objects.filter(name=draft["name"]).exists():
         with at(horizon - datetime.timedelta(days=1, hours=-11)):
@@ -161,6 +171,55 @@ def seed_campaigns(counts: CampaignCounts, *, segments: dict[str, Segment], hori
                 actor=actor,
             )
         counts.campaigns += 1
+
+
+def ensure_message_templates(counts: CampaignCounts) -> dict[str, MessageTemplate]:
+    """The provider-approved SMS and WeChat templates a shop keeps (issue 14), through the service."""
+    templates = {}
+    for row in document("campaigns")["message_templates"]:
+        template = MessageTemplate.objects.filter(name=row["name"]).first()
+        if template is None:
+            template = save_message_template(**row)
+            counts.message_templates += 1
+        templates[row["name"]] = template
+    return templates
+
+
+def _receipts(counts: CampaignCounts, data: dict) -> None:
+    """Delivery receipts for the past SMS campaign that sent the most: most delivered, every n-th
+    not (the carrier's error code), as the provider's webhook reports them."""
+    sent_count = Count("outbox_messages", filter=Q(outbox_messages__status=OutboxMessage.Status.SENT))
+    campaign = (
+        Campaign.objects.filter(channel="sms", status=Campaign.Status.COMPLETED, automation__isnull=True)
+        .annotate(n=sent_count)
+        .filter(n__gt=0)
+        .order_by("-n", "pk")
+        .first()
+    )
+    if campaign is None:
+        return
+    sent = OutboxMessage.objects.filter(campaign=campaign, status=OutboxMessage.Status.SENT).exclude(provider_ref="")
+    for index, (provider_ref, sent_at) in enumerate(sent.order_by("pk").values_list("provider_ref", "sent_at")):
+        delivered = (index + 1) % data["undelivered_every"] != 0
+        counts.receipts += receipts.record_receipt(
+            channel="sms", provider_ref=provider_ref, delivered=delivered,
+            error_code="" if delivered else data["error_code"], at=sent_at + datetime.timedelta(seconds=7),
+        )  # fmt: skip
+
+
+def _wechat_draft(counts, row, *, templates, segments, horizon, actor) -> None:
+    """A WeChat campaign draft with its approved template, ready to preview and launch."""
+    if Campaign.objects.filter(name=row["name"]).exists():
+        return
+    with at(horizon - datetime.timedelta(days=1, hours=-10)):
+        create_campaign(
+            name=row["name"],
+            channel=row["channel"],
+            message_template=templates[row["template"]],
+            segment=segments.get(row["segment"]),
+            actor=actor,
+        )
+    counts.campaigns += 1
 
 
 def _last_before(holiday: str, day: datetime.date) -> datetime.date:

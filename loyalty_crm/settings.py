@@ -324,6 +324,11 @@ CAMPAIGN_BATCH_SIZE = env.int("CAMPAIGN_BATCH_SIZE", default=100)
 CAMPAIGN_DISPATCH_PARALLELISM = env.int("CAMPAIGN_DISPATCH_PARALLELISM", default=4)
 # What one point costs the business (CNY), for campaign results: cost = bonus points × this + coupon value used.
 CAMPAIGN_POINT_VALUE = env.str("CAMPAIGN_POINT_VALUE", default="0.01")
+# Tries in all for a message the provider refuses with a temporary error (throttled, busy); the
+# retries wait 1, 5, 25 … minutes. Then the message is failed.
+CAMPAIGN_MAX_SEND_ATTEMPTS = env.int("CAMPAIGN_MAX_SEND_ATTEMPTS", default=4)
+# What one SMS segment costs (CNY), for the launch page's cost estimate.
+SMS_PRICE_PER_SEGMENT = env.str("SMS_PRICE_PER_SEGMENT", default="0.045")
 # The longest subject or body a campaign message may render to (campaigns/templating.py).
 CAMPAIGN_MESSAGE_MAX_CHARS = env.int("CAMPAIGN_MESSAGE_MAX_CHARS", default=10_000)
 
@@ -382,7 +387,7 @@ SPECTACULAR_SETTINGS = {
         "CouponStatusEnum": "rewards.models.Coupon.Status",
         "CouponSourceEnum": "rewards.models.Coupon.Source",
         "RedemptionStatusEnum": "rewards.models.Redemption.Status",
-        "CampaignChannelEnum": "campaigns.models.Channel",
+        "CampaignChannelEnum": "campaigns.models.CampaignChannel",
         "CampaignOfferKindEnum": "campaigns.models.CampaignOffer.Kind",
         "PaymentMethodEnum": "members.models.PaymentMethod",
         "TopUpPaymentMethodEnum": "rewards.services.stored_value.TOP_UP_PAYMENT_CHOICES",

@@ -11,5 +11,6 @@ from campaigns.admin import (  # noqa: F401 -- imported to register the admins
     partners,
     referral,
     segments,
+    templates,
     wechat_log,
 )

@@ -13,7 +13,15 @@ from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from campaigns import automation_rules
-from campaigns.models import Automation, AutomationOccurrence, Campaign, Channel, OutboxMessage, Segment
+from campaigns.models import (
+    Automation,
+    AutomationOccurrence,
+    Campaign,
+    Channel,
+    MessageTemplate,
+    OutboxMessage,
+    Segment,
+)
 from campaigns.services import automations
 from loyalty_crm.admin_base import ReadOnlyAdmin
 
@@ -22,7 +30,13 @@ class AutomationForm(forms.ModelForm):
     channel = forms.ChoiceField(label=_("channel"), choices=Channel.choices)
     language = forms.ChoiceField(label=_("language"), choices=Campaign._meta.get_field("language").choices)
     subject = forms.CharField(label=_("subject"), required=False, max_length=200, help_text=_("Email only."))
-    body = forms.CharField(label=_("body"), widget=forms.Textarea(attrs={"rows": 6, "cols": 80}))
+    message_template = forms.ModelChoiceField(
+        label=_("message template"),
+        queryset=MessageTemplate.objects.all(),
+        required=False,
+        help_text=_("SMS and WeChat: the provider-approved template to send (required for WeChat)."),
+    )
+    body = forms.CharField(label=_("body"), required=False, widget=forms.Textarea(attrs={"rows": 6, "cols": 80}))
     segment = forms.ModelChoiceField(
         label=_("segment"),
         queryset=Segment.objects.all(),
@@ -39,7 +53,8 @@ class AutomationForm(forms.ModelForm):
         campaign = self.instance.campaign
         defaults = automation_rules.default_message(self.instance)
         for name in automation_rules.CAMPAIGN_FIELDS:
-            value = getattr(campaign, f"{name}_id" if name == "segment" else name) if campaign else defaults[name]
+            attribute = f"{name}_id" if name in ("segment", "message_template") else name
+            value = getattr(campaign, attribute) if campaign else defaults[name]
             self.initial.setdefault(name, value)
         names = ", ".join(
             f"{{{{ {v} }}}}"
@@ -69,7 +84,7 @@ class AutomationAdmin(admin.ModelAdmin):
     readonly_fields = ["kind", "holiday", "dates", "occurrences", "last_run_on"]
     fieldsets = [
         (None, {"fields": ["kind", "holiday", "dates", "enabled", "days_before", "coupon_template", "last_run_on"]}),
-        (_("Message"), {"fields": ["channel", "language", "subject", "body", "segment"]}),
+        (_("Message"), {"fields": ["channel", "message_template", "language", "subject", "body", "segment"]}),
         (_("Occurrences"), {"fields": ["occurrences"]}),
     ]
 
@@ -94,7 +109,7 @@ class AutomationAdmin(admin.ModelAdmin):
             AutomationOccurrence.objects.filter(automation=obj)
             .annotate(
                 queued=Count("step__outbox_messages"),
-                sent=Count("step__outbox_messages", filter=Q(step__outbox_messages__status=OutboxMessage.Status.SENT)),
+                sent=Count("step__outbox_messages", filter=Q(step__outbox_messages__status__in=OutboxMessage.ACCEPTED)),
                 skipped=Count(
                     "step__outbox_messages", filter=Q(step__outbox_messages__status=OutboxMessage.Status.SKIPPED)
                 ),

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from campaigns import (
+    provider_templates,
     recurrence,
     reports,
     results,
@@ -27,6 +28,7 @@ from campaigns import (
 )
 from campaigns.models import (
     Campaign,
+    CampaignChannel,
     CampaignKpiTarget,
     CampaignOccurrence,
     CampaignOffer,
@@ -38,8 +40,15 @@ from campaigns.models import (
     SkipReason,
     SmsLog,
 )
+from campaigns.selectors.estimates import cost_estimate
 from campaigns.services import offers, pilots, recurring
-from campaigns.services.campaigns import EDITABLE_FIELDS, SCHEDULE_FIELDS, validate_campaign
+from campaigns.services.campaigns import (
+    EDITABLE_FIELDS,
+    SCHEDULE_FIELDS,
+    check_sendable,
+    default_sms_sign_name,
+    validate_campaign,
+)
 from loyalty_crm.admin_base import ReadOnlyAdmin, SingletonAdmin
 from loyalty_crm.admin_site import _bars
 from loyalty_crm.errors import DomainError
@@ -165,7 +174,7 @@ class CampaignAdmin(admin.ModelAdmin):
                     occurrence.step.number,
                     counts[occurrence.step_id].audience,
                     counts[occurrence.step_id].pending + counts[occurrence.step_id].sending,
-                    counts[occurrence.step_id].sent,
+                    counts[occurrence.step_id].accepted,
                     counts[occurrence.step_id].skipped_total,
                 )
                 for occurrence in occurrences
@@ -191,7 +200,9 @@ class CampaignAdmin(admin.ModelAdmin):
         rows = [
             (_("Audience"), figures.audience),
             (_("Waiting to be sent"), figures.pending + figures.sending),
-            (_("Sent"), figures.sent),
+            (_("Sent"), figures.accepted),
+            (_("Delivered"), figures.delivered),
+            (_("Not delivered"), figures.undelivered),
             (_("Failed"), figures.failed),
             (_("In doubt (a worker stopped while sending)"), figures.in_doubt),
         ] + [(label, figures.skipped.get(reason, 0)) for reason, label in self._skip_labels()]
@@ -252,6 +263,7 @@ class CampaignAdmin(admin.ModelAdmin):
         funnel = [
             (_("Audience"), figures.audience),
             (_("Sent"), figures.sent),
+            (_("Delivered"), figures.delivered),
             (_("Opened"), figures.opened),
             (_("Clicked"), figures.clicked),
             (_("Coupons used"), figures.coupons_redeemed),
@@ -259,6 +271,8 @@ class CampaignAdmin(admin.ModelAdmin):
         ]
         if campaign.channel != "email":
             funnel = [row for row in funnel if row[0] not in (_("Opened"), _("Clicked"))]
+        else:  # email has no delivery receipts
+            funnel = [row for row in funnel if row[0] != _("Delivered")]
         rates = [
             (_("Recipients"), figures.recipients.repurchase_rate or 0),
             (_("Control group"), figures.control.repurchase_rate or 0),
@@ -271,6 +285,7 @@ class CampaignAdmin(admin.ModelAdmin):
             "figures": figures,
             "window_days": window_days,
             "skipped": [(label, figures.skipped.get(reason, 0)) for reason, label in SkipReason.choices],
+            "errors": selectors.error_counts(campaign),
             "funnel": [
                 {"label": label, "value": value, "height": height}
                 for (label, value), height in zip(funnel, _bars([v for _l, v in funnel]), strict=True)
@@ -431,7 +446,7 @@ class CampaignAdmin(admin.ModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = dict(extra_context or {})
-        campaign = Campaign.objects.select_related("segment").filter(pk=object_id).first()
+        campaign = Campaign.objects.select_related("segment", "message_template").filter(pk=object_id).first()
         if campaign is not None:
             extra_context.update(self._preview_context(request, campaign))
             extra_context["can_launch"] = self.has_launch_permission(request)
@@ -448,11 +463,26 @@ class CampaignAdmin(admin.ModelAdmin):
         else:
             member = selectors.audience_members(campaign).order_by("pk").first()
         context = {"preview_member": member, "preview_member_no": member_no}
+        template = campaign.message_template
+        sign_name = (template.sign_name if template else "") or default_sms_sign_name()
         if member is not None:
             try:
                 context["preview"] = services.render_for(campaign, member)
             except ValidationError as error:
                 context["preview_error"] = " ".join(error.messages)
+        sample = context["preview"].text if "preview" in context else ""
+        if campaign.channel in (CampaignChannel.SMS, CampaignChannel.BEST) and sample:
+            context["sms_length"] = provider_templates.sms_length(sample, sign_name)
+            context["sms_sign_name"] = sign_name
+        if template is not None:
+            context["message_template"] = template
+            context["template_params"] = sorted(template.variables.items())
+        if campaign.status == Campaign.Status.DRAFT:
+            context["estimate"] = cost_estimate(campaign, sample_text=sample, sign_name=sign_name)
+            try:
+                check_sendable(campaign)
+            except DomainError as error:
+                context["launch_blocked"] = error.detail
         return context
 
 
@@ -463,7 +493,16 @@ class ContactPolicyAdmin(SingletonAdmin):
     fieldsets = [
         (_("Quiet hours"), {"fields": ["quiet_hours_start", "quiet_hours_end", "timezone"]}),
         (_("Frequency cap"), {"fields": ["frequency_cap_messages", "frequency_cap_days"]}),
-        (_("Send rate"), {"fields": ["email_rate", "sms_rate"]}),
+        (_("Send rate"), {"fields": ["email_rate", "sms_rate", "wechat_rate"]}),
+        (
+            _("Daily budget"),
+            {
+                "fields": ["email_daily_budget", "sms_daily_budget", "wechat_daily_budget"],
+                "description": _(
+                    "Messages per channel and day (Asia/Shanghai). Messages over the budget wait for the next day."
+                ),
+            },
+        ),
     ]
 
     def load_row(self):
@@ -477,10 +516,10 @@ class ContactPolicyAdmin(SingletonAdmin):
 @admin.register(OutboxMessage)
 class OutboxMessageAdmin(ReadOnlyAdmin):
     list_display = [
-        "id", "campaign", "member_no", "channel", "status", "skip_reason", "attempts", "sending_at", "sent_at",
-        "lease_owner",
+        "id", "campaign", "member_no", "channel", "status", "skip_reason", "error_code", "error", "attempts",
+        "retries", "sending_at", "sent_at", "delivered_at", "lease_owner",
     ]  # fmt: skip
-    list_filter = ["status", "skip_reason", "channel"]
+    list_filter = ["status", "skip_reason", "channel", "error_code"]
     list_select_related = ["campaign", "member"]
     search_fields = ["member__member_no", "campaign__name"]
     show_full_result_count = False

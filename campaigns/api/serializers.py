@@ -6,7 +6,15 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from campaigns import recurrence
-from campaigns.models import Campaign, CampaignOffer, Channel, Classification, Segment, SkipReason
+from campaigns.models import (
+    Campaign,
+    CampaignChannel,
+    CampaignOffer,
+    Classification,
+    MessageTemplate,
+    Segment,
+    SkipReason,
+)
 from campaigns.segments import CHANNELS, validate_rules
 from campaigns.selectors import CampaignResults
 from campaigns.services import recurring
@@ -36,8 +44,10 @@ class HourMinuteField(serializers.TimeField):
 
 
 class ChannelField(serializers.ChoiceField):
+    """A campaign's channel: email, sms, wechat, or best (each member's best channel)."""
+
     def __init__(self, **kwargs):
-        super().__init__(choices=Channel.choices, **kwargs)
+        super().__init__(choices=CampaignChannel.choices, **kwargs)
 
 
 class OfferInputSerializer(serializers.Serializer):
@@ -110,7 +120,20 @@ class CampaignInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=150)
     channel = ChannelField()
     subject = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-    body = serializers.CharField()
+    body = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=_("Required unless an SMS or WeChat campaign sends a message template."),
+    )
+    message_template = serializers.PrimaryKeyRelatedField(
+        queryset=MessageTemplate.objects.all(),
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=_("SMS and WeChat: the approved message template's id (GET /api/v1/message-templates/)."),
+        error_messages={"does_not_exist": _("No message template has the id “{pk_value}”.")},
+    )
     segment = serializers.PrimaryKeyRelatedField(
         queryset=Segment.objects.all(),
         required=False,
@@ -180,7 +203,9 @@ class CampaignSerializer(serializers.ModelSerializer):
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     audience = serializers.SerializerMethodField()
     pending = serializers.SerializerMethodField()
-    sent = serializers.SerializerMethodField()
+    sent = serializers.SerializerMethodField(help_text=_("Accepted by the provider (delivered or not since)."))
+    delivered = serializers.SerializerMethodField(help_text=_("Reported delivered by the provider's receipt."))
+    undelivered = serializers.SerializerMethodField(help_text=_("Reported not delivered by the provider's receipt."))
     failed = serializers.SerializerMethodField()
     in_doubt = serializers.SerializerMethodField()
     skipped = serializers.SerializerMethodField()
@@ -193,10 +218,10 @@ class CampaignSerializer(serializers.ModelSerializer):
     class Meta:
         model = Campaign
         fields = [
-            "id", "name", "status", "channel", "language", "subject", "body", "segment", "start_at", "end_at",
-            "control_group_pct", "created_by", "created_at", "launched_at", "started_at", "completed_at",
-            "cancelled_at", "audience", "pending", "sent", "failed", "in_doubt", "skipped", "offer", "recurrence",
-            "next_run_at",
+            "id", "name", "status", "channel", "message_template", "language", "subject", "body", "segment",
+            "start_at", "end_at", "control_group_pct", "created_by", "created_at", "launched_at", "started_at",
+            "completed_at", "cancelled_at", "audience", "pending", "sent", "delivered", "undelivered", "failed",
+            "in_doubt", "skipped", "offer", "recurrence", "next_run_at",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -210,7 +235,13 @@ class CampaignSerializer(serializers.ModelSerializer):
         return self._results(campaign).pending
 
     def get_sent(self, campaign) -> int:
-        return self._results(campaign).sent
+        return self._results(campaign).accepted
+
+    def get_delivered(self, campaign) -> int:
+        return self._results(campaign).delivered
+
+    def get_undelivered(self, campaign) -> int:
+        return self._results(campaign).undelivered
 
     def get_failed(self, campaign) -> int:
         return self._results(campaign).failed
@@ -265,6 +296,15 @@ class FrequencyCapSerializer(serializers.Serializer):
 class SendRateSerializer(serializers.Serializer):
     email = serializers.IntegerField(min_value=1, max_value=10_000, help_text=_("Emails per second."))
     sms = serializers.IntegerField(min_value=1, max_value=10_000, help_text=_("Text messages per second."))
+    wechat = serializers.IntegerField(
+        min_value=1, max_value=10_000, required=False, help_text=_("WeChat messages per second.")
+    )
+
+
+class DailyBudgetSerializer(serializers.Serializer):
+    email = serializers.IntegerField(min_value=0, max_value=100_000_000, required=False)
+    sms = serializers.IntegerField(min_value=0, max_value=100_000_000, required=False)
+    wechat = serializers.IntegerField(min_value=0, max_value=100_000_000, required=False)
 
 
 class ContactPolicySerializer(serializers.Serializer):
@@ -272,6 +312,9 @@ class ContactPolicySerializer(serializers.Serializer):
     timezone = serializers.CharField(max_length=50, required=False)
     frequency_cap = FrequencyCapSerializer(required=False)
     send_rate = SendRateSerializer(required=False)
+    daily_budget = DailyBudgetSerializer(
+        required=False, help_text=_("Messages per day and channel (Asia/Shanghai days); 0: no limit.")
+    )
 
     def to_representation(self, policy):
         quiet = None
@@ -284,7 +327,12 @@ class ContactPolicySerializer(serializers.Serializer):
             "quiet_hours": quiet,
             "timezone": policy.timezone,
             "frequency_cap": {"messages": policy.frequency_cap_messages, "days": policy.frequency_cap_days},
-            "send_rate": {"email": policy.email_rate, "sms": policy.sms_rate},
+            "send_rate": {"email": policy.email_rate, "sms": policy.sms_rate, "wechat": policy.wechat_rate},
+            "daily_budget": {
+                "email": policy.email_daily_budget,
+                "sms": policy.sms_daily_budget,
+                "wechat": policy.wechat_daily_budget,
+            },
         }
 
     def service_changes(self) -> dict:
@@ -303,6 +351,10 @@ class ContactPolicySerializer(serializers.Serializer):
         if "send_rate" in data:
             changes["email_rate"] = data["send_rate"]["email"]
             changes["sms_rate"] = data["send_rate"]["sms"]
+            if "wechat" in data["send_rate"]:
+                changes["wechat_rate"] = data["send_rate"]["wechat"]
+        for channel, budget in data.get("daily_budget", {}).items():
+            changes[f"{channel}_daily_budget"] = budget
         return changes
 
 
@@ -391,8 +443,13 @@ class CampaignResultsSerializer(serializers.Serializer):
     campaign = serializers.IntegerField(source="campaign_id")
     window_days = serializers.IntegerField()
     audience = serializers.IntegerField()
-    sent = serializers.IntegerField(help_text=_("Handed to the channel (delivered + in doubt)."))
-    delivered = serializers.IntegerField(help_text=_("Accepted by the channel."))
+    sent = serializers.IntegerField(help_text=_("Handed to the channel (accepted + in doubt)."))
+    accepted = serializers.IntegerField(help_text=_("Accepted by the provider."))
+    delivered = serializers.IntegerField(help_text=_("Reported delivered by the provider's receipt (SMS, WeChat)."))
+    undelivered = serializers.IntegerField(help_text=_("Reported not delivered by the provider's receipt."))
+    delivery_rate = serializers.FloatField(
+        allow_null=True, help_text=_("delivered / accepted; null until a receipt came.")
+    )
     failed = serializers.IntegerField()
     in_doubt = serializers.IntegerField()
     pending = serializers.IntegerField()
@@ -444,3 +501,38 @@ class ExpandedSerializer(serializers.Serializer):
     status = serializers.CharField()
     audience = serializers.IntegerField(help_text=_("Members added by the expansion."))
     control_group = serializers.IntegerField()
+
+
+class MessageTemplateSerializer(serializers.ModelSerializer):
+    """A provider-approved SMS or WeChat template (`campaigns.provider_templates` for the placeholder forms)."""
+
+    variables = serializers.DictField(
+        child=serializers.CharField(),
+        required=False,
+        help_text=_('Each placeholder of the text → a member field, e.g. {"name": "member.name"}.'),
+    )
+
+    class Meta:
+        model = MessageTemplate
+        fields = ["id", "name", "channel", "purpose", "provider_code", "sign_name", "text", "variables", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+
+class ChannelEstimateSerializer(serializers.Serializer):
+    channel = serializers.CharField()
+    recipients = serializers.IntegerField()
+    segments = serializers.IntegerField(help_text=_("SMS per member (1 for WeChat and email)."))
+    messages = serializers.IntegerField(help_text=_("Billed messages: recipients × segments."))
+    cost = serializers.DecimalField(max_digits=16, decimal_places=2, help_text=_("CNY."))
+    budget = serializers.IntegerField(help_text=_("The channel's daily budget; 0: no limit."))
+    used_today = serializers.IntegerField()
+    remaining_today = serializers.IntegerField(allow_null=True)
+    over_budget = serializers.BooleanField()
+
+
+class CostEstimateSerializer(serializers.Serializer):
+    recipients = serializers.IntegerField()
+    cost = serializers.DecimalField(max_digits=16, decimal_places=2, help_text=_("CNY."))
+    price_per_segment = serializers.DecimalField(max_digits=8, decimal_places=4)
+    over_budget = serializers.BooleanField()
+    channels = ChannelEstimateSerializer(many=True)

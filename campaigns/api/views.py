@@ -22,19 +22,23 @@ from campaigns.api.serializers import (
     CampaignSerializer,
     CampaignStatusSerializer,
     ContactPolicySerializer,
+    CostEstimateSerializer,
     ExpandedSerializer,
     LaunchInputSerializer,
+    MessageTemplateSerializer,
     ResultsQuerySerializer,
     SegmentInputSerializer,
     SegmentSerializer,
 )
-from campaigns.models import Campaign, ContactPolicy, Segment
-from campaigns.services import pilots
+from campaigns.models import Campaign, ContactPolicy, MessageTemplate, Segment
+from campaigns.selectors.estimates import cost_estimate
+from campaigns.services import message_templates, pilots
 from campaigns.services import segments as segment_services
 from loyalty_crm.api.permissions import ModelPermissions
 from loyalty_crm.api.schema import conflict
 
 CONFLICT = conflict("invalid_transition")
+LAUNCH_CONFLICT = conflict("invalid_transition", "template_required")
 
 
 class CanLaunchCampaigns(BasePermission):
@@ -119,7 +123,7 @@ class CampaignLaunchView(APIView):
 
     permission_classes = [IsAuthenticated, CanLaunchCampaigns]
 
-    @extend_schema(request=LaunchInputSerializer, responses={202: CampaignStatusSerializer, 409: CONFLICT})
+    @extend_schema(request=LaunchInputSerializer, responses={202: CampaignStatusSerializer, 409: LAUNCH_CONFLICT})
     def post(self, request, pk: int):
         data = LaunchInputSerializer(data=request.data or {})
         data.is_valid(raise_exception=True)
@@ -135,6 +139,38 @@ class CampaignLaunchView(APIView):
         else:
             campaign = services.launch_campaign(campaign=campaign, actor=request.user)
         return Response({"status": campaign.status}, status=status.HTTP_202_ACCEPTED)
+
+
+class CampaignEstimateView(generics.RetrieveAPIView):
+    """What the campaign will cost and how it fits today's budget (recipients × SMS segments ×
+    SMS_PRICE_PER_SEGMENT; WeChat and email free but counted)."""
+
+    queryset = Campaign.objects.none()  # for the permission class: view campaign
+    serializer_class = CostEstimateSerializer
+
+    @extend_schema(responses={200: CostEstimateSerializer})
+    def get(self, request, pk: int):
+        campaign = get_object_or_404(Campaign.objects.select_related("segment", "message_template"), pk=pk)
+        member = selectors.audience_members(campaign).order_by("pk").first()
+        sample = services.render_for(campaign, member).text if member is not None else ""
+        template = campaign.message_template
+        sign_name = template.sign_name if template else ""
+        return Response(CostEstimateSerializer(cost_estimate(campaign, sample_text=sample, sign_name=sign_name)).data)
+
+
+class MessageTemplateListView(generics.ListAPIView):
+    """Provider-approved SMS and WeChat templates. POST adds one (400 names an unmapped placeholder
+    or an unknown member field)."""
+
+    queryset = MessageTemplate.objects.order_by("channel", "name")
+    serializer_class = MessageTemplateSerializer
+
+    @extend_schema(request=MessageTemplateSerializer, responses={201: MessageTemplateSerializer})
+    def post(self, request):
+        data = MessageTemplateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        template = message_templates.save_message_template(actor=request.user, **data.validated_data)
+        return Response(MessageTemplateSerializer(template).data, status=status.HTTP_201_CREATED)
 
 
 class CampaignExpandView(APIView):

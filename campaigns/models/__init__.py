@@ -11,11 +11,13 @@ from campaigns.models.automations import Automation, AutomationOccurrence
 from campaigns.models.classification import Classification, ClassificationPolicy, ClassificationRun, MemberScore
 from campaigns.models.dispatch import (
     Campaign,
+    CampaignChannel,
     CampaignOccurrence,
     CampaignQuerySet,
     CampaignStep,
     Channel,
     ContactPolicy,
+    EarlyReceipt,
     OutboxMessage,
     Repeat,
     SkipReason,
@@ -27,11 +29,13 @@ from campaigns.models.partners import Partner, PartnerCode, PartnerCodePool, Par
 from campaigns.models.referral import ReferralProgramme, ReferralReward, Referrer
 from campaigns.models.results import CampaignKpiTarget, CampaignOffer, CampaignPilot, MessageEngagement, OfferGrant
 from campaigns.models.segments import Segment
+from campaigns.models.templates import MessageTemplate, TemplateChannel, TemplatePurpose
 
 __all__ = [
     "Automation",
     "AutomationOccurrence",
     "Campaign",
+    "CampaignChannel",
     "CampaignKpiTarget",
     "CampaignOccurrence",
     "CampaignOffer",
@@ -43,8 +47,10 @@ __all__ = [
     "ClassificationPolicy",
     "ClassificationRun",
     "ContactPolicy",
+    "EarlyReceipt",
     "MemberScore",
     "MessageEngagement",
+    "MessageTemplate",
     "OfferGrant",
     "OutboxMessage",
     "Partner",
@@ -59,6 +65,8 @@ __all__ = [
     "Segment",
     "SkipReason",
     "SmsLog",
+    "TemplateChannel",
+    "TemplatePurpose",
     "WeChatLog",
     "Weekday",
 ]

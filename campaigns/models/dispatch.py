@@ -17,8 +17,21 @@ from members.models import TimeStamped
 
 
 class Channel(models.TextChoices):
+    """The channels a message goes out on (an outbox row's channel)."""
+
     EMAIL = "email", _("Email")
     SMS = "sms", _("SMS")
+    WECHAT = "wechat", _("WeChat")
+
+
+class CampaignChannel(models.TextChoices):
+    """A campaign's channel: one of `Channel`, or each member's best channel, resolved per member
+    when the outbox is filled (`campaigns.rules.best_channel`)."""
+
+    EMAIL = "email", _("Email")
+    SMS = "sms", _("SMS")
+    WECHAT = "wechat", _("WeChat")
+    BEST = "best", _("Best channel for each member")
 
 
 class Repeat(models.TextChoices):
@@ -64,7 +77,7 @@ class Campaign(TimeStamped):
         CANCELLED = "cancelled", _("Cancelled")
 
     name = models.CharField(_("name"), max_length=150)
-    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    channel = models.CharField(_("channel"), max_length=10, choices=CampaignChannel.choices)
     language = models.CharField(
         _("language"),
         max_length=10,
@@ -77,9 +90,22 @@ class Campaign(TimeStamped):
     )
     body = models.TextField(
         _("body"),
+        blank=True,
         help_text=_(
             "A template: {{ member.name }}, {{ member.member_no }}, {{ points_balance }} and {{ tier }} "
-            "are filled in for each member."
+            "are filled in for each member. SMS and WeChat with a message template send the template instead."
+        ),
+    )
+    message_template = models.ForeignKey(
+        "campaigns.MessageTemplate",
+        verbose_name=_("message template"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="campaigns",
+        help_text=_(
+            "The provider-approved SMS or WeChat template this campaign sends (required for WeChat, "
+            "and for SMS through a real provider)."
         ),
     )
     segment = models.ForeignKey(
@@ -277,6 +303,9 @@ class OutboxMessage(models.Model):
         DELIVERED = "delivered", _("Delivered")
         UNDELIVERED = "undelivered", _("Not delivered")
 
+    # The provider accepted these (a receipt may since have said whether they arrived).
+    ACCEPTED = (Status.SENT, Status.DELIVERED, Status.UNDELIVERED)
+
     campaign = models.ForeignKey(
         Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, related_name="outbox_messages"
     )
@@ -293,6 +322,9 @@ class OutboxMessage(models.Model):
     lease_owner = models.CharField(_("leased by"), max_length=100, blank=True)
     lease_expires_at = models.DateTimeField(_("lease expires at"), null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    # Sends the provider refused with a temporary error (throttled, busy): retried with backoff
+    # until CAMPAIGN_MAX_SEND_ATTEMPTS tries in all.
+    retries = models.PositiveSmallIntegerField(_("retries"), default=0)
     sending_at = models.DateTimeField(_("sending started at"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     provider_ref = models.CharField(_("provider reference"), max_length=100, blank=True)
@@ -334,6 +366,9 @@ class OutboxMessage(models.Model):
         return f"{self.campaign_id}/{self.step_id} → {self.member_id}: {self.status}"
 
 
+BUDGET_HELP = _("At most this many per day (Asia/Shanghai); 0: no limit.")
+
+
 class ContactPolicy(models.Model):
     """The one row of rules that keep marketing from over-contacting anyone (docs/design.md)."""
 
@@ -354,6 +389,14 @@ class ContactPolicy(models.Model):
     )
     email_rate = models.PositiveIntegerField(_("email send rate (per second)"), default=20)
     sms_rate = models.PositiveIntegerField(_("SMS send rate (per second)"), default=10)
+    wechat_rate = models.PositiveIntegerField(_("WeChat send rate (per second)"), default=20)
+    email_daily_budget = models.PositiveIntegerField(
+        _("email daily budget (messages)"), default=0, help_text=BUDGET_HELP
+    )
+    sms_daily_budget = models.PositiveIntegerField(_("SMS daily budget (messages)"), default=0, help_text=BUDGET_HELP)
+    wechat_daily_budget = models.PositiveIntegerField(
+        _("WeChat daily budget (messages)"), default=0, help_text=BUDGET_HELP
+    )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
@@ -371,7 +414,11 @@ class ContactPolicy(models.Model):
             ),
             models.CheckConstraint(
                 condition=models.Q(
-                    frequency_cap_messages__gte=1, frequency_cap_days__gte=1, email_rate__gte=1, sms_rate__gte=1
+                    frequency_cap_messages__gte=1,
+                    frequency_cap_days__gte=1,
+                    email_rate__gte=1,
+                    sms_rate__gte=1,
+                    wechat_rate__gte=1,
                 ),
                 name="campaigns_contactpolicy_positive",
                 violation_error_message=_("The frequency cap and the send rates must be at least 1."),
@@ -382,7 +429,15 @@ class ContactPolicy(models.Model):
         return str(_("Contact policy"))
 
     def rate_for(self, channel: str) -> int:
-        return self.email_rate if channel == Channel.EMAIL else self.sms_rate
+        return {Channel.EMAIL: self.email_rate, Channel.WECHAT: self.wechat_rate}.get(channel, self.sms_rate)
+
+    def daily_budget_for(self, channel: str) -> int:
+        """Messages per day on `channel` (0: no limit)."""
+        return {
+            Channel.EMAIL: self.email_daily_budget,
+            Channel.SMS: self.sms_daily_budget,
+            Channel.WECHAT: self.wechat_daily_budget,
+        }.get(channel, 0)
 
     @classmethod
     def load(cls) -> ContactPolicy:
@@ -390,6 +445,33 @@ class ContactPolicy(models.Model):
         if it was deleted, like the other settings singletons' loaders."""
         policy, _created = cls.objects.get_or_create(pk=1)
         return policy
+
+
+class EarlyReceipt(models.Model):
+    """A delivery receipt for a provider reference no outbox message holds (yet).
+
+    The provider may answer the worker and report delivery before the worker has stored the
+    provider's message id; the receipt waits here and is applied when the id is stored
+    (`campaigns.services.receipts.apply_early_receipts`, right after a send and every minute).
+    Receipts nobody claims (another system's messages) are deleted after a few days.
+    """
+
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    provider_ref = models.CharField(_("provider reference"), max_length=100)
+    delivered = models.BooleanField(_("delivered"))
+    error_code = models.CharField(_("error code"), max_length=64, blank=True)
+    reported_at = models.DateTimeField(_("reported at"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("early delivery receipt")
+        verbose_name_plural = _("early delivery receipts")
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "provider_ref"], name="campaigns_earlyreceipt_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel}:{self.provider_ref}"
 
 
 class SmsLog(models.Model):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import datetime
+import zoneinfo
 from dataclasses import dataclass, field
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from campaigns.models import Campaign, ContactPolicy, OutboxMessage, SkipReason
 from campaigns.segments import segment_members
-from members.models import Consent, ConsentEvent, Member
+from members.models import Consent, ConsentEvent, Member, Preference
 
 API_SKIP_REASONS = ("no_consent", "opted_out", "frequency_cap", "quiet_hours", "control_group")
 
@@ -23,7 +25,9 @@ class CampaignResults:
     audience: int = 0
     pending: int = 0
     sending: int = 0
-    sent: int = 0
+    sent: int = 0  # accepted by the provider, no receipt yet
+    delivered: int = 0  # a receipt said it arrived
+    undelivered: int = 0  # a receipt said it did not
     failed: int = 0
     in_doubt: int = 0
     skipped: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SkipReason.values, 0))
@@ -31,6 +35,11 @@ class CampaignResults:
     @property
     def skipped_total(self) -> int:
         return sum(self.skipped.values())
+
+    @property
+    def accepted(self) -> int:
+        """Accepted by the provider, whatever a receipt said since."""
+        return self.sent + self.delivered + self.undelivered
 
 
 def campaign_results(campaign: Campaign) -> CampaignResults:
@@ -112,7 +121,13 @@ def recent_contacts(member_id: int, since) -> int:
     return OutboxMessage.objects.filter(
         member_id=member_id,
         sending_at__gte=since,
-        status__in=[OutboxMessage.Status.SENDING, OutboxMessage.Status.SENT, OutboxMessage.Status.IN_DOUBT],
+        status__in=[
+            OutboxMessage.Status.SENDING,
+            OutboxMessage.Status.SENT,
+            OutboxMessage.Status.IN_DOUBT,
+            OutboxMessage.Status.DELIVERED,
+            OutboxMessage.Status.UNDELIVERED,
+        ],
     ).count()
 
 
@@ -123,4 +138,84 @@ def due_work_exists(now) -> bool:
         .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
         .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
         .exists()
+    )
+
+
+HANDED_TO_CHANNEL = (
+    OutboxMessage.Status.SENDING,
+    OutboxMessage.Status.SENT,
+    OutboxMessage.Status.FAILED,
+    OutboxMessage.Status.IN_DOUBT,
+    OutboxMessage.Status.DELIVERED,
+    OutboxMessage.Status.UNDELIVERED,
+)
+
+
+def handed_to_channel_on(channel: str, day) -> int:
+    """Messages handed to `channel` on the local day `day` (Asia/Shanghai), for the daily budget."""
+    zone = zoneinfo.ZoneInfo("Asia/Shanghai")
+    start = datetime.datetime.combine(day, datetime.time(0, 0), tzinfo=zone)
+    return OutboxMessage.objects.filter(
+        channel=channel,
+        status__in=HANDED_TO_CHANNEL,
+        sending_at__gte=start,
+        sending_at__lt=start + datetime.timedelta(days=1),
+    ).count()
+
+
+def best_channels(member_ids: list[int]) -> dict[int, str]:
+    """For a best-channel campaign: each member's channel (`campaigns.rules.best_channel`) — their
+    preferred channel if they consented to it and have its address, else the first of
+    `rules.BEST_CHANNEL_ORDER` that works. Members no channel reaches are left out. Three queries."""
+    from campaigns import rules
+
+    preferred = dict(
+        Preference.objects.filter(member_id__in=member_ids, kind=Preference.Kind.PREFERRED_CHANNEL)
+        .order_by("member_id", "-updated_at")
+        .values_list("member_id", "value")
+    )
+    consented: dict[int, set[str]] = {}
+    topics = {consent_topic(channel): channel for channel in rules.BEST_CHANNEL_ORDER}
+    for member_id, topic in Consent.objects.filter(
+        member_id__in=member_ids, topic__in=list(topics), granted=True
+    ).values_list("member_id", "topic"):
+        consented.setdefault(member_id, set()).add(topics[topic])
+    chosen = {}
+    for member in Member.objects.filter(pk__in=member_ids).only("pk", "phone", "email", "wechat_openid"):
+        reachable = {
+            channel
+            for channel, address in (("wechat", member.wechat_openid), ("sms", member.phone), ("email", member.email))
+            if address
+        }
+        channel = rules.best_channel(
+            preferred=_channel_word(preferred.get(member.pk, "")),
+            consented=consented.get(member.pk, set()),
+            reachable=reachable,
+        )
+        if channel:
+            chosen[member.pk] = channel
+    return chosen
+
+
+def _channel_word(value: str) -> str:
+    """A preferred-channel preference's value as a channel ("SMS", "短信", "微信" too)."""
+    value = (value or "").strip().lower()
+    return {"短信": "sms", "微信": "wechat", "邮件": "email", "电子邮件": "email", "e-mail": "email"}.get(value, value)
+
+
+def error_counts(campaign: Campaign, limit: int = 10) -> list[dict]:
+    """The campaign's failed and undelivered messages by provider error code (most frequent
+    first), each with one of its reasons: `{error_code, error, n}`. One grouped query."""
+    from django.db.models import Max
+
+    return list(
+        OutboxMessage.objects.filter(
+            campaign=campaign,
+            status__in=[OutboxMessage.Status.FAILED, OutboxMessage.Status.UNDELIVERED],
+        )
+        .exclude(error_code="", error="")
+        .order_by()
+        .values("error_code")
+        .annotate(n=Count("id"), error=Max("error"))
+        .order_by("-n", "error_code")[:limit]
     )

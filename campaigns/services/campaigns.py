@@ -16,16 +16,26 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from campaigns import lock_objects, recurrence
-from campaigns.errors import CampaignNotEditable, InvalidTransition
-from campaigns.models import Campaign, CampaignStep, Channel, OutboxMessage, Repeat, Segment, SkipReason
+from campaigns.errors import CampaignNotEditable, InvalidTransition, TemplateRequired
+from campaigns.models import (
+    Campaign,
+    CampaignChannel,
+    CampaignStep,
+    Channel,
+    MessageTemplate,
+    OutboxMessage,
+    Repeat,
+    Segment,
+    SkipReason,
+)
 from campaigns.services import offers, recurring
 from campaigns.templating import check_templates
 
 logger = logging.getLogger(__name__)
 
 EDITABLE_FIELDS = (
-    "name", "channel", "language", "subject", "body", "segment", "start_at", "end_at", "control_group_pct",
-    "repeat", "repeat_time", "repeat_weekday", "repeat_day", "repeat_until",
+    "name", "channel", "message_template", "language", "subject", "body", "segment", "start_at", "end_at",
+    "control_group_pct", "repeat", "repeat_time", "repeat_weekday", "repeat_day", "repeat_until",
 )  # fmt: skip
 SCHEDULE_FIELDS = ("repeat_time", "repeat_weekday", "repeat_day", "repeat_until")
 # The parts of a schedule (campaigns.recurrence, the API's `recurrence`) → the campaign's fields.
@@ -46,9 +56,22 @@ def validate_campaign(values: dict) -> list[str]:
     errors: dict[str, list[str]] = {}
     if not (values.get("name") or "").strip():
         errors["name"] = [_("Enter a name for the campaign.")]
-    if values.get("channel") not in Channel.values:
-        errors["channel"] = [_("Choose email or SMS.")]
-    if not (values.get("body") or "").strip():
+    channel = values.get("channel")
+    template = values.get("message_template")
+    if channel not in CampaignChannel.values:
+        errors["channel"] = [_("Choose email, SMS, WeChat or the best channel for each member.")]
+    if template is not None:
+        if channel == Channel.EMAIL:
+            errors["message_template"] = [_("An email campaign does not use a message template.")]
+        elif channel in (Channel.SMS, Channel.WECHAT) and template.channel != channel:
+            errors["message_template"] = [
+                _("This is a %(template_channel)s template; choose a %(channel)s template.")
+                % {"template_channel": template.get_channel_display(), "channel": CampaignChannel(channel).label}
+            ]
+    elif channel == Channel.WECHAT:
+        errors["message_template"] = [_("A WeChat campaign needs a message template (the approved WeChat template).")]
+    templated = template is not None and channel in (Channel.SMS, Channel.WECHAT)
+    if not (values.get("body") or "").strip() and not templated:
         errors["body"] = [_("Write the message.")]
     if values.get("channel") == Channel.EMAIL and not (values.get("subject") or "").strip():
         errors["subject"] = [_("An email needs a subject.")]
@@ -91,8 +114,9 @@ def create_campaign(
     *,
     name: str,
     channel: str,
-    body: str,
+    body: str = "",
     subject: str = "",
+    message_template: MessageTemplate | None = None,
     segment: Segment | None = None,
     start_at: datetime.datetime | None = None,
     end_at: datetime.datetime | None = None,
@@ -109,7 +133,8 @@ def create_campaign(
     returned as warnings (they render empty). `repeat` other than "once" makes it recurring
     (`campaigns.services.recurring`)."""
     values = {
-        "name": name, "channel": channel, "body": body, "subject": subject or "", "segment": segment,
+        "name": name, "channel": channel, "body": body or "", "subject": subject or "", "segment": segment,
+        "message_template": message_template,
         "start_at": start_at, "end_at": end_at, "control_group_pct": control_group_pct or 0, "language": language,
         "repeat": repeat or Repeat.ONCE, "repeat_time": repeat_time, "repeat_weekday": repeat_weekday,
         "repeat_day": repeat_day, "repeat_until": repeat_until,
@@ -192,6 +217,7 @@ def launch_campaign(*, campaign: Campaign, actor=None, now: datetime.datetime | 
             _("Only a draft can be launched; this campaign is %(status)s.") % {"status": locked.get_status_display()}
         )
     validate_campaign({name: getattr(locked, name) for name in EDITABLE_FIELDS})
+    check_sendable(locked)
     if locked.end_at and locked.end_at <= now:
         raise ValidationError({"end_at": [_("“Send until” has already passed.")]})
     if locked.repeat_until and locked.repeat_until < recurrence.local_date(now):
@@ -207,6 +233,44 @@ def launch_campaign(*, campaign: Campaign, actor=None, now: datetime.datetime | 
         campaign_id = locked.pk
         transaction.on_commit(lambda: _enqueue_start(campaign_id))
     return locked
+
+
+REAL_SMS_PROVIDERS = ("aliyun", "tencent")  # they send only templates they approved
+
+
+def sms_provider_is_real() -> bool:
+    """Whether SMS goes through a real provider (not the development log provider)."""
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+
+    from campaigns.channels import DatabaseSmsProvider, sms_provider_path
+
+    try:
+        provider = import_string(sms_provider_path(settings.SMS_PROVIDER))
+    except ImportError:
+        return True
+    if isinstance(provider, type) and issubclass(provider, DatabaseSmsProvider):
+        return False
+    return getattr(provider, "name", "") in REAL_SMS_PROVIDERS
+
+
+def default_sms_sign_name() -> str:
+    """The signature the configured SMS provider adds when a template names none."""
+    from django.conf import settings
+
+    provider = str(settings.SMS_PROVIDER)
+    return {"aliyun": settings.ALIYUN_SMS_SIGN_NAME, "tencent": settings.TENCENT_SMS_SIGN_NAME}.get(provider, "")
+
+
+def check_sendable(campaign: Campaign) -> None:
+    """TemplateRequired when the campaign cannot be sent as it is: an SMS campaign through a real
+    provider or a WeChat campaign without an approved message template."""
+    if campaign.message_template_id:
+        return
+    if campaign.channel == Channel.WECHAT:
+        raise TemplateRequired(_("Choose an approved WeChat template before launching."))
+    if campaign.channel == Channel.SMS and sms_provider_is_real():
+        raise TemplateRequired(_("Choose an approved SMS template: the SMS provider sends only templates it approved."))
 
 
 def _enqueue_start(campaign_id: int) -> None:

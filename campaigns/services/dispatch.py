@@ -6,9 +6,14 @@
    `outbox.add_messages`, which pilots, recurring runs and automations use too.
 2. `claim_batch`: a worker leases up to N due pending rows (`FOR UPDATE SKIP LOCKED`, so workers
    never wait for or take each other's rows).
-3. `process_message`, per row: re-check the contact policy under the row lock; a message held
-   by quiet hours goes back to pending with `not_before`; otherwise it is marked `sending` and
-   COMMITTED before the channel is called, then marked `sent` or `failed`.
+3. `prepare_message`, per row: re-check the contact policy under the row lock; a message held
+   by quiet hours or by the channel's daily budget goes back to pending with `not_before`;
+   otherwise it is marked `sending` and COMMITTED before the channel is called. `send_prepared`
+   then records what the provider said: `sent` with its message id when it accepted;
+   `failed` with its error code and reason when it refused; back to `pending` with a backoff
+   (`not_before`) when it refused with an error it documents as temporary, until
+   CAMPAIGN_MAX_SEND_ATTEMPTS tries; `in_doubt` when its answer was lost (never re-sent).
+   The offer is settled only on `sent` or `failed`, never while a message waits for a retry.
 4. `recover_expired_leases` (beat, every minute): leased pending rows whose lease expired are
    released; `sending` rows whose lease expired become `in_doubt` — the worker died after
    committing `sending`, so the message may have gone out: it is reported, never sent again.
@@ -27,11 +32,21 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from campaigns import channels, lock_objects, recurrence, rules, selectors, tracking
+from campaigns import channels, lock_objects, provider_templates, recurrence, rules, selectors, tracking
+from campaigns.channels.base import ChannelError, ChannelInDoubt, TemplateMessage
 from campaigns.errors import OfferNotIssued
-from campaigns.models import Campaign, CampaignPilot, CampaignStep, Channel, OutboxMessage, Repeat, SkipReason
-from campaigns.ratelimit import wait_for_send_slot
-from campaigns.services import automations, offers, outbox
+from campaigns.models import (
+    Campaign,
+    CampaignChannel,
+    CampaignPilot,
+    CampaignStep,
+    Channel,
+    OutboxMessage,
+    Repeat,
+    SkipReason,
+)
+from campaigns.ratelimit import provider_of, take_daily_budget, wait_for_send_slot
+from campaigns.services import automations, offers, outbox, receipts
 from campaigns.templating import MessageContext, RenderedMessage, render_message
 from loyalty_crm.errors import DomainError
 from members import loyalty
@@ -90,21 +105,43 @@ def fill_outbox(*, campaign: Campaign, step: CampaignStep, members, sample_pct: 
     Set-based; the caller holds the campaign's lock."""
     member_ids = members.order_by("pk").values_list("pk", flat=True)
     control = 0
+    best = campaign.channel == CampaignChannel.BEST
+    channel_of: dict[int, str] = {}
+
+    def chosen_ids():
+        """The member ids; for a best-channel campaign, each chunk's channels resolved on the way."""
+        chunk: list[int] = []
+        for member_id in member_ids.iterator(chunk_size=outbox.INSERT_BATCH):
+            chunk.append(member_id)
+            if len(chunk) >= outbox.INSERT_BATCH:
+                if best:
+                    channel_of.clear()
+                    channel_of.update(selectors.best_channels(chunk))
+                yield from chunk
+                chunk = []
+        if chunk:
+            if best:
+                channel_of.clear()
+                channel_of.update(selectors.best_channels(chunk))
+            yield from chunk
 
     def rows():
         nonlocal control
-        for member_id in member_ids.iterator(chunk_size=outbox.INSERT_BATCH):
+        for member_id in chosen_ids():
             if sample_pct and not rules.in_pilot_sample(campaign_id=campaign.pk, member_id=member_id, pct=sample_pct):
                 continue
             held_back = rules.in_control_group(
                 campaign_id=campaign.pk, member_id=member_id, pct=campaign.control_group_pct
             )
             control += held_back
+            # A best-channel member nobody can reach gets the first channel in the order; its consent
+            # check then counts them as skipped (no consent).
+            channel = channel_of.get(member_id, rules.BEST_CHANNEL_ORDER[0]) if best else campaign.channel
             yield OutboxMessage(
                 campaign=campaign,
                 step=step,
                 member_id=member_id,
-                channel=campaign.channel,
+                channel=channel,
                 status=OutboxMessage.Status.SKIPPED if held_back else OutboxMessage.Status.PENDING,
                 skip_reason=SkipReason.CONTROL_GROUP if held_back else "",
             )
@@ -161,7 +198,7 @@ def claim_batch(*, owner: str, batch_size: int, now: datetime.datetime | None = 
 @dataclass
 class Decision:
     outcome: str  # "send", "skipped", "deferred", "failed", "lost"
-    message: RenderedMessage | None = None
+    message: RenderedMessage | TemplateMessage | None = None
     address: str = ""
     member_no: str = ""
     channel: str = ""
@@ -175,11 +212,29 @@ def _skip(message: OutboxMessage, reason: str, now) -> Decision:
     return Decision("skipped")
 
 
-def _fail(message: OutboxMessage, error: str, now) -> Decision:
+def _fail(message: OutboxMessage, error: str, now, code: str = "") -> Decision:
     OutboxMessage.objects.filter(pk=message.pk).update(
-        status=OutboxMessage.Status.FAILED, error=error[:300], lease_owner="", lease_expires_at=None, updated_at=now
-    )
+        status=OutboxMessage.Status.FAILED, error=error[:300], error_code=code[:64], lease_owner="",
+        lease_expires_at=None, updated_at=now,
+    )  # fmt: skip
     return Decision("failed")
+
+
+def address_of(member: Member, channel: str) -> str:
+    """Where a message on `channel` goes: the email, the phone, or the bound WeChat openid."""
+    if channel == Channel.EMAIL:
+        return member.email or ""
+    if channel == Channel.WECHAT:
+        return member.wechat_openid or ""
+    return member.phone or ""
+
+
+def _no_address_reason(channel: str) -> str:
+    if channel == Channel.EMAIL:
+        return _("No email address")
+    if channel == Channel.WECHAT:
+        return _("No WeChat account bound")
+    return _("No mobile number")
 
 
 def _consent_reason(member: Member, channel: str) -> str | None:
@@ -203,19 +258,57 @@ def render_for(
     offer_points: int = 0,
 ) -> RenderedMessage:
     """The campaign's message as this member would receive it (also the admin preview); `extra`
-    holds an automation's own variables, `coupon_code`/`offer_points` the campaign offer's."""
+    holds an automation's own variables, `coupon_code`/`offer_points` the campaign offer's. With a
+    message template, its approved text with the member's values."""
     with translation.override(campaign.language):
-        snapshot = loyalty.snapshots([member])[member.pk]
-        context = MessageContext(
-            name=member.name,
-            member_no=member.member_no,
-            points_balance=snapshot.points_balance,
-            tier=snapshot.tier.name,
-            extra=extra or {},
-            coupon_code=coupon_code,
-            offer_points=offer_points,
-        )
+        context = _context(member, extra, coupon_code=coupon_code, offer_points=offer_points)
+        template = campaign.message_template
+        if template is not None and campaign.channel != Channel.EMAIL:
+            params = provider_templates.params_for(template.variables, context.as_dict())
+            return RenderedMessage(subject="", text=provider_templates.fill(template.text, params))
         return render_message(subject=campaign.subject, body=campaign.body, context=context)
+
+
+def message_for(
+    campaign: Campaign,
+    member: Member,
+    extra: dict | None = None,
+    *,
+    coupon_code: str = "",
+    offer_points: int = 0,
+    channel: str = "",
+) -> TemplateMessage:
+    """What an SMS or WeChat provider is given: the campaign's message template with this member's
+    values, or (SMS without a template, development) the rendered body as the text. A best-channel
+    campaign's template serves the members whose channel is the template's."""
+    with translation.override(campaign.language):
+        context = _context(member, extra, coupon_code=coupon_code, offer_points=offer_points)
+        template = campaign.message_template
+        if template is not None and template.channel != (channel or campaign.channel):
+            template = None
+        if template is None:
+            rendered = render_message(subject="", body=campaign.body, context=context)
+            return TemplateMessage(template_code="", text=rendered.text)
+        params = provider_templates.params_for(template.variables, context.as_dict())
+        return TemplateMessage(
+            template_code=template.provider_code,
+            params=params,
+            text=provider_templates.fill(template.text, params),
+            sign_name=template.sign_name,
+        )
+
+
+def _context(member: Member, extra: dict | None, *, coupon_code: str, offer_points: int) -> MessageContext:
+    snapshot = loyalty.snapshots([member])[member.pk]
+    return MessageContext(
+        name=member.name,
+        member_no=member.member_no,
+        points_balance=snapshot.points_balance,
+        tier=snapshot.tier.name,
+        extra=extra or {},
+        coupon_code=coupon_code,
+        offer_points=offer_points,
+    )
 
 
 @transaction.atomic
@@ -245,9 +338,20 @@ def prepare_message(*, message_id: int, owner: str, now: datetime.datetime | Non
     since = now - datetime.timedelta(days=policy.frequency_cap_days)
     if selectors.recent_contacts(member.pk, since) >= policy.frequency_cap_messages:
         return _skip(message, SkipReason.FREQUENCY_CAP, now)
-    address = member.email if message.channel == Channel.EMAIL else member.phone
+    address = address_of(member, message.channel)
     if not address:
-        return _fail(message, _("No email address") if message.channel == Channel.EMAIL else _("No mobile number"), now)
+        return _fail(message, _no_address_reason(message.channel), now, code="no_address")
+    budget = policy.daily_budget_for(message.channel)
+    if budget and not take_daily_budget(message.channel, budget, now=now):
+        # Over today's budget: wait for the next day (Asia/Shanghai), unless the campaign ends first.
+        tomorrow = rules.next_local_midnight(now)
+        if campaign.end_at and tomorrow > campaign.end_at:
+            return _fail(message, _("The channel's daily budget was used up before the campaign ended."), now,
+                         code="daily_budget")  # fmt: skip
+        OutboxMessage.objects.filter(pk=message.pk).update(
+            not_before=tomorrow, lease_owner="", lease_expires_at=None, updated_at=now
+        )
+        return Decision("deferred")
     try:  # the campaign's coupon, if it offers one: issued once for this message (campaigns.services.offers)
         coupon = offers.coupon_for_message(message)
     except DomainError as exc:
@@ -255,13 +359,11 @@ def prepare_message(*, message_id: int, owner: str, now: datetime.datetime | Non
     try:
         with transaction.atomic():  # an automation's coupon is undone if the message cannot render
             extra = automations.before_send(message=message, now=now)
-            rendered = render_for(
-                campaign,
-                member,
-                extra,
-                coupon_code=coupon.code if coupon else "",
-                offer_points=selectors.offer_points(campaign.pk),
-            )
+            offer = {"coupon_code": coupon.code if coupon else "", "offer_points": selectors.offer_points(campaign.pk)}
+            if message.channel == Channel.EMAIL:
+                rendered = render_for(campaign, member, extra, **offer)
+            else:
+                rendered = message_for(campaign, member, extra, channel=message.channel, **offer)
     except OfferNotIssued as exc:
         decision = _fail(message, str(exc), now)
         offers.settle_after_send(message_id=message.pk, sent=False)
@@ -283,35 +385,90 @@ def prepare_message(*, message_id: int, owner: str, now: datetime.datetime | Non
     )
 
 
-@transaction.atomic
-def finish_message(*, message_id: int, owner: str, provider_ref: str = "", error: str = "") -> None:
-    """sending (or in_doubt, if recovery gave up on a slow send that did complete) → sent | failed;
-    then the offer is settled in the same transaction (points credited, or the coupon voided)."""
-    now = timezone.now()
-    rows = OutboxMessage.objects.filter(
+def _yours(message_id: int, owner: str):
+    """The message while it is this worker's send: `sending` under its lease (or `in_doubt`, if
+    recovery gave up on a slow send that did complete)."""
+    return OutboxMessage.objects.filter(
         pk=message_id, lease_owner=owner, status__in=[OutboxMessage.Status.SENDING, OutboxMessage.Status.IN_DOUBT]
     )
+
+
+@transaction.atomic
+def finish_message(
+    *, message_id: int, owner: str, provider_ref: str = "", error: str = "", error_code: str = ""
+) -> None:
+    """sending (or in_doubt, see `_yours`) → sent (with the provider's message id) | failed (with
+    its error code and reason); then the offer is settled in the same transaction (points
+    credited, or the coupon voided)."""
+    now = timezone.now()
+    rows = _yours(message_id, owner)
     if error:
-        changed = rows.update(status=OutboxMessage.Status.FAILED, error=error[:300], lease_owner="",
-                              lease_expires_at=None, updated_at=now)  # fmt: skip
-    else:
-        changed = rows.update(status=OutboxMessage.Status.SENT, sent_at=now, provider_ref=provider_ref[:100],
+        changed = rows.update(status=OutboxMessage.Status.FAILED, error=error[:300], error_code=error_code[:64],
                               lease_owner="", lease_expires_at=None, updated_at=now)  # fmt: skip
+    else:
+        changed = rows.update(status=OutboxMessage.Status.SENT, sent_at=now, provider_ref=provider_ref[:100], error="",
+                              error_code="", lease_owner="", lease_expires_at=None, updated_at=now)  # fmt: skip
     if changed:
         offers.settle_after_send(message_id=message_id, sent=not error)
 
 
+@transaction.atomic
+def retry_or_fail(*, message_id: int, owner: str, error: str, error_code: str, now=None) -> str:
+    """A temporary refusal: back to pending with `not_before` = now + backoff (1, 5, 25 minutes…),
+    the offer left as it is (the retry reuses its coupon); after CAMPAIGN_MAX_SEND_ATTEMPTS tries,
+    failed (and the offer settled as failed). Returns "retried" or "failed"."""
+    now = now or timezone.now()
+    message = lock_objects.outbox_message_for_update(message_id)
+    if (
+        message is None
+        or message.lease_owner != owner
+        or message.status not in (OutboxMessage.Status.SENDING, OutboxMessage.Status.IN_DOUBT)
+    ):  # a refused message did not go out: even one recovery gave up on may be tried again
+        return "lost"
+    if message.retries + 1 >= settings.CAMPAIGN_MAX_SEND_ATTEMPTS:
+        finish_message(message_id=message_id, owner=owner, error=error, error_code=error_code)
+        return "failed"
+    OutboxMessage.objects.filter(pk=message_id).update(
+        status=OutboxMessage.Status.PENDING, retries=F("retries") + 1,
+        not_before=now + rules.retry_backoff(message.retries), sending_at=None, error=error[:300],
+        error_code=error_code[:64], lease_owner="", lease_expires_at=None, updated_at=now,
+    )  # fmt: skip
+    return "retried"
+
+
+@transaction.atomic
+def mark_in_doubt(*, message_id: int, owner: str, error_code: str = "") -> str:
+    """The provider's answer was lost: in doubt, never sent again (the offer is not settled)."""
+    _yours(message_id, owner).update(
+        status=OutboxMessage.Status.IN_DOUBT, error_code=error_code[:64], lease_owner="", lease_expires_at=None,
+        updated_at=timezone.now(),
+    )  # fmt: skip
+    return "in_doubt"
+
+
 def send_prepared(*, message_id: int, owner: str, decision: Decision) -> str:
-    """Hand a prepared message to its channel and record the outcome ("sent" or "failed")."""
+    """Hand a prepared message to its channel and record what the provider said: "sent",
+    "failed", "retried" (a temporary refusal) or "in_doubt" (the answer was lost)."""
     reference = f"outbox-{message_id}"
     try:
         with translation.override(decision.language or None):
             provider_ref = _send(decision, reference, message_id)
-    except Exception as exc:  # the channel refused or broke: failed, never retried (it may have gone out)
+    except ChannelInDoubt as exc:
+        logger.warning("outbox message %s in doubt: %s", message_id, exc.code)
+        return mark_in_doubt(message_id=message_id, owner=owner, error_code=exc.code)
+    except ChannelError as exc:
+        logger.warning("outbox message %s refused: %s (temporary: %s)", message_id, exc.code, exc.temporary)
+        if exc.temporary:
+            return retry_or_fail(message_id=message_id, owner=owner, error=exc.reason, error_code=exc.code)
+        finish_message(message_id=message_id, owner=owner, error=exc.reason, error_code=exc.code)
+        return "failed"
+    except Exception as exc:  # the channel broke in a way it does not document: failed, never retried
         logger.warning("outbox message %s failed: %s", message_id, type(exc).__name__)
         finish_message(message_id=message_id, owner=owner, error=str(exc) or type(exc).__name__)
         return "failed"
     finish_message(message_id=message_id, owner=owner, provider_ref=provider_ref or "")
+    if provider_ref:  # a receipt that came before the id was stored waits in EarlyReceipt
+        receipts.apply_early_receipts(channel=decision.channel, provider_refs=[provider_ref])
     return "sent"
 
 
@@ -323,8 +480,19 @@ def _send(decision: Decision, reference: str, message_id: int) -> str:
             member_no=decision.member_no,
             reference=reference,
         )
-    sms = channels.TemplateMessage(template_code="", text=decision.message.text)
-    return channels.send_sms(phone=decision.address, message=sms, reference=reference)
+    if decision.channel == Channel.WECHAT:
+        return _send_wechat(openid=decision.address, message=decision.message, reference=reference)
+    return channels.send_sms(phone=decision.address, message=decision.message, reference=reference)
+
+
+def _send_wechat(*, openid: str, message: TemplateMessage, reference: str) -> str:
+    if not message.template_code:
+        raise ChannelError("no_template", _("A WeChat message needs an approved WeChat template."))
+    try:  # the WeChat provider (campaigns.channels.wechat) is imported when first used
+        from campaigns.channels.wechat import send_wechat
+    except ImportError as exc:
+        raise ChannelError("wechat_unavailable", _("The WeChat channel is not set up.")) from exc
+    return send_wechat(openid=openid, message=message, reference=reference)
 
 
 @dataclass
@@ -335,6 +503,8 @@ class BatchResult:
     skipped: int = 0
     deferred: int = 0
     lost: int = 0
+    retried: int = 0
+    in_doubt: int = 0
 
 
 def dispatch_batch(*, owner: str, batch_size: int | None = None) -> BatchResult:
@@ -349,7 +519,7 @@ def dispatch_batch(*, owner: str, batch_size: int | None = None) -> BatchResult:
         if channel is None:
             result.lost += 1
             continue
-        wait_for_send_slot(channel, policy.rate_for(channel))
+        wait_for_send_slot(channel, policy.rate_for(channel), provider=provider_of(channel))
         decision = prepare_message(message_id=message_id, owner=owner)
         if decision.outcome == "send":
             outcome = send_prepared(message_id=message_id, owner=owner, decision=decision)
@@ -382,6 +552,7 @@ def recover_expired_leases(*, now: datetime.datetime | None = None) -> RecoveryR
     )
     if released or in_doubt:
         logger.warning("outbox recovery: %s released to pending, %s in doubt", released, in_doubt)
+    receipts.apply_early_receipts(now=now)
     return RecoveryResult(released=released, in_doubt=in_doubt, completed=complete_finished_campaigns(now=now))
 
 

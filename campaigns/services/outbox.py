@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from django.utils import timezone
 
 from campaigns import selectors
-from campaigns.models import CampaignStep, OutboxMessage, SkipReason
+from campaigns.models import CampaignStep, Channel, OutboxMessage, SkipReason
 
 INSERT_BATCH = 5_000
 
@@ -38,9 +38,12 @@ def add_messages(*, step: CampaignStep, channel: str, messages: Iterable[OutboxM
         offered += len(batch)
     if offered:
         pending = OutboxMessage.objects.filter(step=step, status=OutboxMessage.Status.PENDING)
-        no_consent = pending.filter(~selectors.consent_granted(channel))
-        no_consent.filter(selectors.ever_granted(channel)).update(
-            status=OutboxMessage.Status.SKIPPED, skip_reason=SkipReason.OPTED_OUT, updated_at=now
-        )
-        no_consent.update(status=OutboxMessage.Status.SKIPPED, skip_reason=SkipReason.NO_CONSENT, updated_at=now)
+        # A best-channel campaign's rows each hold their member's own channel: check each channel.
+        row_channels = [channel] if channel in Channel.values else list(Channel.values)
+        for row_channel in row_channels:
+            no_consent = pending.filter(channel=row_channel).filter(~selectors.consent_granted(row_channel))
+            no_consent.filter(selectors.ever_granted(row_channel)).update(
+                status=OutboxMessage.Status.SKIPPED, skip_reason=SkipReason.OPTED_OUT, updated_at=now
+            )
+            no_consent.update(status=OutboxMessage.Status.SKIPPED, skip_reason=SkipReason.NO_CONSENT, updated_at=now)
     return offered

@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 POLICY_FIELDS = (
     "quiet_hours_start", "quiet_hours_end", "timezone", "frequency_cap_messages", "frequency_cap_days",
-    "email_rate", "sms_rate",
+    "email_rate", "sms_rate", "wechat_rate", "email_daily_budget", "sms_daily_budget", "wechat_daily_budget",
 )  # fmt: skip
 
 
@@ -40,9 +40,12 @@ def update_contact_policy(*, actor=None, **changes) -> ContactPolicy:
         errors["quiet_hours"] = [_("Give both the start and the end of quiet hours, or neither.")]
     elif policy.quiet_hours_start is not None and policy.quiet_hours_start == policy.quiet_hours_end:
         errors["quiet_hours"] = [_("Quiet hours must start and end at different times.")]
-    for name in ("frequency_cap_messages", "frequency_cap_days", "email_rate", "sms_rate"):
+    for name in ("frequency_cap_messages", "frequency_cap_days", "email_rate", "sms_rate", "wechat_rate"):
         if not isinstance(getattr(policy, name), int) or getattr(policy, name) < 1:
             errors[name] = [_("Must be at least 1.")]
+    for name in ("email_daily_budget", "sms_daily_budget", "wechat_daily_budget"):
+        if not isinstance(getattr(policy, name), int) or getattr(policy, name) < 0:
+            errors[name] = [_("Must be 0 (no limit) or more.")]
     try:
         zoneinfo.ZoneInfo(policy.timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):

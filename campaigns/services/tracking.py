@@ -13,9 +13,7 @@ from campaigns.tracking import read_click_token, read_open_token
 
 def _engagement(message_id: int) -> MessageEngagement | None:
     campaign_id = (
-        OutboxMessage.objects.filter(
-            pk=message_id, status__in=[OutboxMessage.Status.SENT, OutboxMessage.Status.IN_DOUBT]
-        )
+        OutboxMessage.objects.filter(pk=message_id, status__in=[*OutboxMessage.ACCEPTED, OutboxMessage.Status.IN_DOUBT])
         .values_list("campaign_id", flat=True)
         .first()
     )

@@ -38,3 +38,6 @@ def people(db):
     member_services.update_member(member=dave, status=Member.Status.FROZEN)
     classify_members(as_of=today)
     return {"alice": alice, "bob": bob, "carol": carol, "dave": dave, "today": today}
+
+
+from tests.campaigns.channel_doubles import sms, wechat  # noqa: E402, F401 (provider test doubles, as fixtures)

@@ -179,6 +179,7 @@ def test_contact_policy_page_is_the_single_row(client, manager):
     data = {
         "quiet_hours_start": "22:00", "quiet_hours_end": "08:30", "timezone": "Asia/Shanghai",
         "frequency_cap_messages": "3", "frequency_cap_days": "14", "email_rate": "5", "sms_rate": "2",
+        "wechat_rate": "20", "email_daily_budget": "0", "sms_daily_budget": "0", "wechat_daily_budget": "0",
     }  # fmt: skip
     assert client.post("/admin/campaigns/contactpolicy/1/change/", data).status_code == 302
     policy = ContactPolicy.objects.get()

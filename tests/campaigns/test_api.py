@@ -148,7 +148,8 @@ def test_manager_reads_the_default_policy(api_manager):
         "quiet_hours": {"start": "21:00", "end": "09:00"},
         "timezone": "Asia/Shanghai",
         "frequency_cap": {"messages": 4, "days": 30},
-        "send_rate": {"email": 20, "sms": 10},
+        "send_rate": {"email": 20, "sms": 10, "wechat": 20},
+        "daily_budget": {"email": 0, "sms": 0, "wechat": 0},
     }
 
 
@@ -159,7 +160,7 @@ def test_manager_patches_the_policy(api_manager):
     assert response.status_code == 200
     assert response.json()["frequency_cap"] == {"messages": 2, "days": 7}
     assert response.json()["quiet_hours"] is None
-    assert response.json()["send_rate"] == {"email": 20, "sms": 10}  # untouched
+    assert response.json()["send_rate"] == {"email": 20, "sms": 10, "wechat": 20}  # untouched
     response = api_manager.patch(POLICY, {"quiet_hours": {"start": "22:30", "end": "08:00"}}, format="json")
     assert response.json()["quiet_hours"] == {"start": "22:30", "end": "08:00"}
 

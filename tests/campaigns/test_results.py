@@ -44,7 +44,8 @@ def test_results_of_a_points_campaign_with_a_control_group(monkeypatch, settings
     post(c, "70.00", ordered_at=sent_at - 2 * DAY)  # before the send
     post(e, "200.00", ordered_at=sent_at + 3 * DAY)  # control group
     figures = results.campaign_results(made)
-    assert (figures.audience, figures.sent, figures.delivered, figures.skipped) == (7, 4, 4, {"control_group": 3})
+    assert (figures.audience, figures.sent, figures.accepted, figures.skipped) == (7, 4, 4, {"control_group": 3})
+    assert figures.delivered == 0 and figures.delivery_rate is None  # no receipt came (issue 14)
     assert (figures.recipients.members, figures.recipients.repurchasers) == (4, 2)
     assert (figures.control.members, figures.control.repurchasers) == (3, 1)
     assert figures.recipients.repurchase_rate == 0.5

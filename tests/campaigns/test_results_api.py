@@ -28,7 +28,8 @@ def test_results_for_marketing(api_marketing):
     assert response.status_code == 200
     body = response.json()
     assert body["campaign"] == made.pk and body["window_days"] == 30
-    assert (body["audience"], body["sent"], body["delivered"], body["points_given"]) == (2, 2, 2, 20)
+    assert (body["audience"], body["sent"], body["accepted"], body["points_given"]) == (2, 2, 2, 20)
+    assert (body["delivered"], body["undelivered"], body["delivery_rate"]) == (0, 0, None)  # no receipts yet
     assert body["skipped"]["control_group"] == 0 and body["lift"] is None
     assert body["points_cost"] == "0.20" and body["roi"] == pytest.approx(-1.0)
     assert set(body["recipients"]) == {"members", "repurchasers", "repurchase_rate", "revenue"}

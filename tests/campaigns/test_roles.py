@@ -5,6 +5,7 @@ from django.contrib.auth.models import Group
 
 from loyalty_crm.roles import MANAGER, MARKETING, ROLES, STORE_STAFF, SUPPORT
 from tests.campaigns.test_automations import EXPECTED as AUTOMATIONS_EXPECTED
+from tests.campaigns.test_roles_channels import EXPECTED as CHANNELS_EXPECTED
 from tests.campaigns.test_roles_dispatch import EXPECTED as DISPATCH_EXPECTED
 from tests.campaigns.test_roles_recurring import EXPECTED as RECURRING_EXPECTED
 from tests.campaigns.test_roles_referral import EXPECTED as REFERRAL_EXPECTED
@@ -40,6 +41,8 @@ def test_role_has_exactly_its_campaigns_permissions(role):
         | AUTOMATIONS_EXPECTED[role]
         | RESULTS_EXPECTED[role]
         | RECURRING_EXPECTED[role]
+        | CHANNELS_EXPECTED[role]
+        | ({"view_wechatlog"} if role == MANAGER else set())  # campaigns/migrations/0012_wechat_log_roles
     )
 
 

@@ -12,7 +12,8 @@ import json
 import pytest
 from django.utils import timezone
 
-from campaigns.models import OutboxMessage
+from campaigns.models import MessageTemplate, OutboxMessage
+from tests.campaigns import providers
 from tests.campaigns.helpers import campaign, drain, launched, member, no_quiet_hours
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +32,13 @@ def provider(request, settings):
     settings.SMS_RECEIPT_TOKEN = TOKEN
     no_quiet_hours()
     member(sms_consent=True)
-    launched(campaign())
+    # A real provider sends only approved templates (issue 14): the campaign names one, whose code
+    # is the one the fake server knows.
+    template = MessageTemplate.objects.create(
+        name="通知", channel="sms", text="{1}", variables={"1": "member.name"},
+        provider_code=getattr(providers, f"Campaign{name.capitalize()}SmsProvider").template_code,
+    )  # fmt: skip
+    launched(campaign(body="", message_template=template))
     drain()
     return name, fake
 
