@@ -6,8 +6,8 @@ from django.conf import settings
 from members.models import ConsentTopic, Member, TermsAcceptance
 from members.services import consent_state
 from tests.browser.conftest import screenshot
-from tests.members.centre_helpers import PHONE, last_code, published
 from tests.members import factories
+from tests.members.centre_helpers import PHONE, last_code, published
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 

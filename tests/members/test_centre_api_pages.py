@@ -15,8 +15,8 @@ from rewards.models import Coupon, Redemption, RewardKind
 from rewards.services import stored_value
 from rewards.services.coupons import issue_coupon
 from rewards.services.redemptions import redeem_reward
-from tests.members.centre_pages_helpers import member_api
 from tests.members import factories
+from tests.members.centre_pages_helpers import member_api
 from tests.rewards import catalogue_factories as cf
 from tests.rewards.helpers import next_ref, post
 from tests.rewards.stored_value_helpers import fund, rule

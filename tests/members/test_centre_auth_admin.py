@@ -7,8 +7,8 @@ from django.core.exceptions import ValidationError
 
 from members.models import TermsVersion
 from members.services import current_terms, publish_terms_version
-from tests.members.centre_helpers import published
 from tests.members import factories
+from tests.members.centre_helpers import published
 
 pytestmark = pytest.mark.django_db
 

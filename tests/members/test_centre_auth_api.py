@@ -14,8 +14,8 @@ from rest_framework.test import APIClient
 from loyalty_crm.centre.session import member_for_token, start_session
 from members.models import ConsentTopic, Member, TermsAcceptance
 from members.services import accept_terms, consent_state
-from tests.members.centre_helpers import PHONE, last_code, published, sms_count
 from tests.members import factories
+from tests.members.centre_helpers import PHONE, last_code, published, sms_count
 
 pytestmark = pytest.mark.django_db
 COOKIE = settings.MEMBER_SESSION_COOKIE_NAME

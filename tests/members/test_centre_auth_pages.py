@@ -18,8 +18,8 @@ from members.services.purchases import PurchaseLine
 from rewards.models import LedgerEntry
 from rewards.services import walkin
 from rewards.services.purchases import post_purchase
-from tests.members.centre_helpers import PHONE, last_code, published, sms_count
 from tests.members import factories
+from tests.members.centre_helpers import PHONE, last_code, published, sms_count
 
 pytestmark = pytest.mark.django_db
 COOKIE = settings.MEMBER_SESSION_COOKIE_NAME

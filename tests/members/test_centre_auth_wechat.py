@@ -12,8 +12,8 @@ from loyalty_crm.centre import wechat_oauth
 from loyalty_crm.centre.session import member_for_token
 from members.models import Member, MemberSession
 from tests.fakes.wechat import serving
-from tests.members.centre_helpers import PHONE, last_code
 from tests.members import factories
+from tests.members.centre_helpers import PHONE, last_code
 
 pytestmark = pytest.mark.django_db
 COOKIE = django_settings.MEMBER_SESSION_COOKIE_NAME

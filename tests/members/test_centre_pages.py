@@ -16,8 +16,8 @@ from rewards.ledger_reasons import Reason
 from rewards.models import Coupon, Redemption, RewardKind, StoredValueGift
 from rewards.services import stored_value
 from rewards.services.redemptions import redeem_reward
-from tests.members.centre_pages_helpers import external_urls, member_client, page_weight
 from tests.members import factories
+from tests.members.centre_pages_helpers import external_urls, member_client, page_weight
 from tests.rewards import catalogue_factories as cf
 from tests.rewards.helpers import next_ref, post
 from tests.rewards.stored_value_helpers import fund, rule

@@ -11,8 +11,8 @@ from django.utils import timezone
 from members import services
 from members.models import AccountClosureRequest, ConsentEvent, ConsentSource, Interaction, Member, MemberSession
 from members.summaries import Summary
-from tests.members.centre_helpers import member_client
 from tests.members import factories
+from tests.members.centre_helpers import member_client
 
 pytestmark = pytest.mark.django_db
 

@@ -12,8 +12,8 @@ from members.models import AccountClosureRequest, ConsentEvent, ConsentSource, I
 from members.summaries import Summary
 from tests.conftest import token_client
 from tests.feedback import factories as ticket_factories
-from tests.members.centre_helpers import member_api
 from tests.members import factories
+from tests.members.centre_helpers import member_api
 from tests.rewards.helpers import post
 
 pytestmark = pytest.mark.django_db

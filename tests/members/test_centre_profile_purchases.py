@@ -16,8 +16,8 @@ from feedback.models import Ticket
 from feedback.prefill import purchase_token
 from loyalty_crm.centre import profile_data
 from tests.feedback import factories as ticket_factories
-from tests.members.centre_helpers import member_client
 from tests.members import factories
+from tests.members.centre_helpers import member_client
 from tests.rewards.helpers import post
 
 pytestmark = pytest.mark.django_db
