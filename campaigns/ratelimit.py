@@ -6,6 +6,11 @@ the next second. With the Redis cache (`REDIS_URL`) the count is shared, so the 
 all workers on all machines together; with the local-memory cache (development) it holds per
 worker process. The provider is part of the key, so switching SMS provider starts a fresh count.
 
+`take_send_slots` takes several sends' slots with one `incr` by their number (a worker sending
+a batch through a thread pool): it is granted what is left of the second's rate, at least one
+slot, waiting for the next second when nothing is; slots counted but not granted are lost for
+that second, so the count may run over the rate but the sends never do.
+
 Daily budget: `campaigns:budget:<channel>:<day>` (the day in Asia/Shanghai) counts the messages
 handed to the channel that day, with the same atomic `incr`; the counter starts from the day's
 count in the outbox when the key is missing (a restarted or flushed cache loses nothing), so
@@ -50,6 +55,30 @@ def wait_for_send_slot(channel: str, rate: int, *, provider: str = "", clock=tim
         pause = second + 1 - now
         sleep(pause)
         waited += pause
+
+
+def take_send_slots(
+    channel: str, rate: int, wanted: int, *, provider: str = "", clock=time.time, sleep=time.sleep
+) -> int:
+    """Block until at least one of `wanted` sends on `channel` through `provider` fits in the
+    rate; returns how many of them may go now (1..wanted), taken with one `incr` per try."""
+    rate = max(1, rate)
+    wanted = max(1, wanted)
+    while True:
+        now = clock()
+        second = int(now)
+        key = f"campaigns:rate:{channel}:{provider}:{second}"
+        ask = min(wanted, rate)
+        try:
+            cache.add(key, 0, timeout=5)
+            taken = cache.incr(key, ask)
+        except Exception:  # cache down: pace this process alone rather than not at all
+            sleep(ask / rate)
+            return ask
+        before = taken - ask
+        if before < rate:
+            return min(ask, rate - before)
+        sleep(second + 1 - now)
 
 
 def take_daily_budget(channel: str, budget: int, *, now) -> bool:

@@ -115,6 +115,7 @@ def aliyun_phone(phone: str) -> str:
 
 class AliyunSmsProvider:
     name = "aliyun"
+    concurrent_sends = True  # safe from several threads at once (a dispatch batch's send threads)
 
     def __init__(self):
         from alibabacloud_dysmsapi20170525.client import Client

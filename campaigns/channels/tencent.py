@@ -183,6 +183,7 @@ def tencent_phone(phone: str) -> str:
 
 class TencentSmsProvider:
     name = "tencent"
+    concurrent_sends = True  # safe from several threads at once (a dispatch batch's send threads)
 
     def __init__(self):
         from tencentcloud.common import credential

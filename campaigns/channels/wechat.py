@@ -265,6 +265,7 @@ class WeChatApiProvider:
     """Sends template messages through WeChat's API (`WECHAT_PROVIDER=wechat`)."""
 
     name = "wechat"
+    concurrent_sends = True  # safe from several threads at once (a dispatch batch's send threads)
 
     def send(self, *, openid: str, message: TemplateMessage, reference: str) -> str:
         if not openid:

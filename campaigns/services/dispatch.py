@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import datetime
 import logging
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -38,14 +40,16 @@ from campaigns.errors import OfferNotIssued
 from campaigns.models import (
     Campaign,
     CampaignChannel,
+    CampaignOffer,
     CampaignPilot,
     CampaignStep,
     Channel,
+    ContactPolicy,
     OutboxMessage,
     Repeat,
     SkipReason,
 )
-from campaigns.ratelimit import provider_of, take_daily_budget, wait_for_send_slot
+from campaigns.ratelimit import provider_of, take_daily_budget, take_send_slots
 from campaigns.services import automations, offers, outbox, receipts
 from campaigns.templating import MessageContext, RenderedMessage, render_message
 from loyalty_crm.errors import DomainError
@@ -256,12 +260,13 @@ def render_for(
     *,
     coupon_code: str = "",
     offer_points: int = 0,
+    snapshot=None,
 ) -> RenderedMessage:
     """The campaign's message as this member would receive it (also the admin preview); `extra`
     holds an automation's own variables, `coupon_code`/`offer_points` the campaign offer's. With a
     message template, its approved text with the member's values."""
     with translation.override(campaign.language):
-        context = _context(member, extra, coupon_code=coupon_code, offer_points=offer_points)
+        context = _context(member, extra, coupon_code=coupon_code, offer_points=offer_points, snapshot=snapshot)
         template = campaign.message_template
         if template is not None and campaign.channel != Channel.EMAIL:
             params = provider_templates.params_for(template.variables, context.as_dict())
@@ -277,12 +282,13 @@ def message_for(
     coupon_code: str = "",
     offer_points: int = 0,
     channel: str = "",
+    snapshot=None,
 ) -> TemplateMessage:
     """What an SMS or WeChat provider is given: the campaign's message template with this member's
     values, or (SMS without a template, development) the rendered body as the text. A best-channel
     campaign's template serves the members whose channel is the template's."""
     with translation.override(campaign.language):
-        context = _context(member, extra, coupon_code=coupon_code, offer_points=offer_points)
+        context = _context(member, extra, coupon_code=coupon_code, offer_points=offer_points, snapshot=snapshot)
         template = campaign.message_template
         if template is not None and template.channel != (channel or campaign.channel):
             template = None
@@ -298,8 +304,11 @@ def message_for(
         )
 
 
-def _context(member: Member, extra: dict | None, *, coupon_code: str, offer_points: int) -> MessageContext:
-    snapshot = loyalty.snapshots([member])[member.pk]
+def _context(
+    member: Member, extra: dict | None, *, coupon_code: str, offer_points: int, snapshot=None
+) -> MessageContext:
+    if snapshot is None:  # a dispatch batch reads its members' snapshots at once (BatchContext)
+        snapshot = loyalty.snapshots([member])[member.pk]
     return MessageContext(
         name=member.name,
         member_no=member.member_no,
@@ -311,10 +320,46 @@ def _context(member: Member, extra: dict | None, *, coupon_code: str, offer_poin
     )
 
 
+@dataclass
+class BatchContext:
+    """What a claimed batch reads once instead of per message: its rows' channels, the contact
+    policy, each campaign's offer, the steps that are an automation's, the members' loyalty
+    snapshots (read before the row locks: the points and tier a message shows)."""
+
+    rows: list[tuple[int, str, int, int, int]]  # (id, channel, campaign id, step id, member id)
+    policy: ContactPolicy
+    offers: dict
+    automation_steps: set[int]
+    snapshots: dict  # (campaign language, member id) -> snapshot (the tier's name is translated)
+
+
+def batch_context(ids: list[int]) -> BatchContext:
+    rows = selectors.batch_rows(ids)
+    language_of = dict(Campaign.objects.filter(pk__in={row[2] for row in rows}).values_list("pk", "language"))
+    by_language: dict[str, set[int]] = {}
+    for _id, _channel, campaign_id, _step_id, member_id in rows:
+        by_language.setdefault(language_of.get(campaign_id, ""), set()).add(member_id)
+    snapshots = {}
+    for language, member_ids in by_language.items():  # one query per language (mostly one)
+        with translation.override(language or None):
+            found = loyalty.snapshots(list(Member.objects.filter(pk__in=member_ids)))
+        snapshots.update({(language, member_id): snapshot for member_id, snapshot in found.items()})
+    return BatchContext(
+        rows=rows,
+        policy=selectors.contact_policy(),
+        offers=selectors.offers_of({row[2] for row in rows}),
+        automation_steps=selectors.automation_step_ids({row[3] for row in rows}),
+        snapshots=snapshots,
+    )
+
+
 @transaction.atomic
-def prepare_message(*, message_id: int, owner: str, now: datetime.datetime | None = None) -> Decision:
+def prepare_message(
+    *, message_id: int, owner: str, now: datetime.datetime | None = None, context: BatchContext | None = None
+) -> Decision:
     """Under the row lock: apply the contact policy and, when the message may go, mark it
-    `sending` (committed when this returns, before anything is handed to the channel)."""
+    `sending` (committed when this returns, before anything is handed to the channel). A
+    dispatch batch passes its `context` (what it read once for all its messages)."""
     now = now or timezone.now()
     message = lock_objects.outbox_message_for_update(message_id)
     if message is None or message.status != OutboxMessage.Status.PENDING or message.lease_owner != owner:
@@ -322,7 +367,11 @@ def prepare_message(*, message_id: int, owner: str, now: datetime.datetime | Non
     campaign, member = message.campaign, message.member
     if campaign.status != Campaign.Status.SENDING:
         return _skip(message, SkipReason.CANCELLED, now)
-    policy = selectors.contact_policy()
+    policy = context.policy if context is not None else selectors.contact_policy()
+    offer = context.offers.get(campaign.pk, offers.LOOK_UP) if context is not None else offers.LOOK_UP
+    if offer is offers.LOOK_UP:
+        offer = selectors.offer_of(campaign.pk)
+    snapshot = context.snapshots.get((campaign.language, member.pk)) if context is not None else None
     reason = _consent_reason(member, message.channel)
     if reason:
         return _skip(message, reason, now)
@@ -353,24 +402,28 @@ def prepare_message(*, message_id: int, owner: str, now: datetime.datetime | Non
         )
         return Decision("deferred")
     try:  # the campaign's coupon, if it offers one: issued once for this message (campaigns.services.offers)
-        coupon = offers.coupon_for_message(message)
+        coupon = offers.coupon_for_message(message, offer=offer)
     except DomainError as exc:
         return _fail(message, _("The offer could not be given: %(error)s") % {"error": exc.detail}, now)
     try:
         with transaction.atomic():  # an automation's coupon is undone if the message cannot render
-            extra = automations.before_send(message=message, now=now)
-            offer = {"coupon_code": coupon.code if coupon else "", "offer_points": selectors.offer_points(campaign.pk)}
-            if message.channel == Channel.EMAIL:
-                rendered = render_for(campaign, member, extra, **offer)
+            if context is None or message.step_id in context.automation_steps:
+                extra = automations.before_send(message=message, now=now)
             else:
-                rendered = message_for(campaign, member, extra, channel=message.channel, **offer)
+                extra = {}
+            points = offer.points if offer is not None and offer.kind == CampaignOffer.Kind.POINTS else 0
+            values = {"coupon_code": coupon.code if coupon else "", "offer_points": points, "snapshot": snapshot}
+            if message.channel == Channel.EMAIL:
+                rendered = render_for(campaign, member, extra, **values)
+            else:
+                rendered = message_for(campaign, member, extra, channel=message.channel, **values)
     except OfferNotIssued as exc:
         decision = _fail(message, str(exc), now)
-        offers.settle_after_send(message_id=message.pk, sent=False)
+        offers.settle_after_send(message_id=message.pk, sent=False, offer=offer)
         return decision
     except Exception as exc:  # a template that cannot render for this member
         decision = _fail(message, _("Template error: %(error)s") % {"error": type(exc).__name__}, now)
-        offers.settle_after_send(message_id=message.pk, sent=False)
+        offers.settle_after_send(message_id=message.pk, sent=False, offer=offer)
         return decision
     OutboxMessage.objects.filter(pk=message.pk).update(
         status=OutboxMessage.Status.SENDING, sending_at=now, lease_expires_at=now + lease_length(), updated_at=now
@@ -395,11 +448,11 @@ def _yours(message_id: int, owner: str):
 
 @transaction.atomic
 def finish_message(
-    *, message_id: int, owner: str, provider_ref: str = "", error: str = "", error_code: str = ""
+    *, message_id: int, owner: str, provider_ref: str = "", error: str = "", error_code: str = "", offer=offers.LOOK_UP
 ) -> None:
     """sending (or in_doubt, see `_yours`) → sent (with the provider's message id) | failed (with
     its error code and reason); then the offer is settled in the same transaction (points
-    credited, or the coupon voided)."""
+    credited, or the coupon voided). `offer`: the campaign's, when the caller looked it up."""
     now = timezone.now()
     rows = _yours(message_id, owner)
     if error:
@@ -409,11 +462,11 @@ def finish_message(
         changed = rows.update(status=OutboxMessage.Status.SENT, sent_at=now, provider_ref=provider_ref[:100], error="",
                               error_code="", lease_owner="", lease_expires_at=None, updated_at=now)  # fmt: skip
     if changed:
-        offers.settle_after_send(message_id=message_id, sent=not error)
+        offers.settle_after_send(message_id=message_id, sent=not error, offer=offer)
 
 
 @transaction.atomic
-def retry_or_fail(*, message_id: int, owner: str, error: str, error_code: str, now=None) -> str:
+def retry_or_fail(*, message_id: int, owner: str, error: str, error_code: str, now=None, offer=offers.LOOK_UP) -> str:
     """A temporary refusal: back to pending with `not_before` = now + backoff (1, 5, 25 minutes…),
     the offer left as it is (the retry reuses its coupon); after CAMPAIGN_MAX_SEND_ATTEMPTS tries,
     failed (and the offer settled as failed). Returns "retried" or "failed"."""
@@ -426,7 +479,7 @@ def retry_or_fail(*, message_id: int, owner: str, error: str, error_code: str, n
     ):  # a refused message did not go out: even one recovery gave up on may be tried again
         return "lost"
     if message.retries + 1 >= settings.CAMPAIGN_MAX_SEND_ATTEMPTS:
-        finish_message(message_id=message_id, owner=owner, error=error, error_code=error_code)
+        finish_message(message_id=message_id, owner=owner, error=error, error_code=error_code, offer=offer)
         return "failed"
     OutboxMessage.objects.filter(pk=message_id).update(
         status=OutboxMessage.Status.PENDING, retries=F("retries") + 1,
@@ -446,27 +499,49 @@ def mark_in_doubt(*, message_id: int, owner: str, error_code: str = "") -> str:
     return "in_doubt"
 
 
-def send_prepared(*, message_id: int, owner: str, decision: Decision) -> str:
+def send_prepared(*, message_id: int, owner: str, decision: Decision, offer=offers.LOOK_UP) -> str:
     """Hand a prepared message to its channel and record what the provider said: "sent",
     "failed", "retried" (a temporary refusal) or "in_doubt" (the answer was lost)."""
-    reference = f"outbox-{message_id}"
+    return record_answer(
+        message_id=message_id, owner=owner, decision=decision, answer=call_channel(message_id, decision), offer=offer
+    )
+
+
+@dataclass
+class Answer:
+    """What the channel said: the provider's message id, or the exception it raised."""
+
+    provider_ref: str = ""
+    error: Exception | None = None
+
+
+def call_channel(message_id: int, decision: Decision) -> Answer:
+    """Hand a prepared (`sending`, committed) message to its channel. Writes nothing of the outbox,
+    so a dispatch batch runs it in its send threads."""
     try:
         with translation.override(decision.language or None):
-            provider_ref = _send(decision, reference, message_id)
-    except ChannelInDoubt as exc:
+            return Answer(provider_ref=_send(decision, f"outbox-{message_id}", message_id) or "")
+    except Exception as exc:
+        return Answer(error=exc)
+
+
+def record_answer(*, message_id: int, owner: str, decision: Decision, answer: Answer, offer=offers.LOOK_UP) -> str:
+    exc = answer.error
+    if isinstance(exc, ChannelInDoubt):
         logger.warning("outbox message %s in doubt: %s", message_id, exc.code)
         return mark_in_doubt(message_id=message_id, owner=owner, error_code=exc.code)
-    except ChannelError as exc:
+    if isinstance(exc, ChannelError):
         logger.warning("outbox message %s refused: %s (temporary: %s)", message_id, exc.code, exc.temporary)
         if exc.temporary:
-            return retry_or_fail(message_id=message_id, owner=owner, error=exc.reason, error_code=exc.code)
-        finish_message(message_id=message_id, owner=owner, error=exc.reason, error_code=exc.code)
+            return retry_or_fail(message_id=message_id, owner=owner, error=exc.reason, error_code=exc.code, offer=offer)
+        finish_message(message_id=message_id, owner=owner, error=exc.reason, error_code=exc.code, offer=offer)
         return "failed"
-    except Exception as exc:  # the channel broke in a way it does not document: failed, never retried
+    if exc is not None:  # the channel broke in a way it does not document: failed, never retried
         logger.warning("outbox message %s failed: %s", message_id, type(exc).__name__)
-        finish_message(message_id=message_id, owner=owner, error=str(exc) or type(exc).__name__)
+        finish_message(message_id=message_id, owner=owner, error=str(exc) or type(exc).__name__, offer=offer)
         return "failed"
-    finish_message(message_id=message_id, owner=owner, provider_ref=provider_ref or "")
+    provider_ref = answer.provider_ref
+    finish_message(message_id=message_id, owner=owner, provider_ref=provider_ref, offer=offer)
     if provider_ref:  # a receipt that came before the id was stored waits in EarlyReceipt
         receipts.apply_early_receipts(channel=decision.channel, provider_refs=[provider_ref])
     return "sent"
@@ -508,26 +583,89 @@ class BatchResult:
 
 
 def dispatch_batch(*, owner: str, batch_size: int | None = None) -> BatchResult:
-    """Claim a batch and send it, message by message, respecting each channel's send rate."""
+    """Claim a batch and send it, channel by channel: what every message needs is read once for
+    the batch (`BatchContext`); send-rate slots are taken a block at a time (as many as
+    CAMPAIGN_SEND_THREADS), then that many messages are prepared (each committed `sending` on its
+    own), sent side by side through the send threads, and their answers recorded."""
     batch_size = batch_size or settings.CAMPAIGN_BATCH_SIZE
     result = BatchResult()
     ids = claim_batch(owner=owner, batch_size=batch_size)
     result.claimed = len(ids)
-    policy = selectors.contact_policy()
-    for message_id in ids:
-        channel = OutboxMessage.objects.filter(pk=message_id).values_list("channel", flat=True).first()
-        if channel is None:
-            result.lost += 1
-            continue
-        wait_for_send_slot(channel, policy.rate_for(channel), provider=provider_of(channel))
-        decision = prepare_message(message_id=message_id, owner=owner)
-        if decision.outcome == "send":
-            outcome = send_prepared(message_id=message_id, owner=owner, decision=decision)
-        else:
-            outcome = decision.outcome
-        setattr(result, outcome, getattr(result, outcome) + 1)
+    if not ids:
+        complete_finished_campaigns()
+        return result
+    context = batch_context(ids)
+    result.lost += len(ids) - len(context.rows)  # deleted since they were claimed
+    by_channel: dict[str, deque] = {}
+    for row in context.rows:
+        by_channel.setdefault(row[1], deque()).append(row)
+    for channel, rows in by_channel.items():
+        for outcome in _dispatch_channel(owner, channel, rows, context):
+            setattr(result, outcome, getattr(result, outcome) + 1)
     complete_finished_campaigns()
     return result
+
+
+def _sends_inline(channel: str) -> bool:
+    """Send in the calling thread: one thread asked for; a provider that does not say it may be
+    called from several threads at once (`concurrent_sends`: the HTTP providers; not the
+    development logs, which write the database); or a caller's open transaction."""
+    if settings.CAMPAIGN_SEND_THREADS <= 1 or transaction.get_connection().in_atomic_block:
+        return True
+    try:
+        if channel == Channel.SMS:
+            provider = channels.sms_provider()
+        elif channel == Channel.WECHAT:
+            from campaigns.channels.wechat import wechat_provider
+
+            provider = wechat_provider()
+        else:
+            return True
+    except Exception:  # a provider that cannot be set up fails each send the usual way
+        return True
+    return not getattr(provider, "concurrent_sends", False)
+
+
+def _dispatch_channel(owner: str, channel: str, rows: deque, context: BatchContext) -> list[str]:
+    """A slot of the channel's rate is taken before a message is prepared (as one at a time
+    did), so a message is `sending` only while its send is due: no lease runs out waiting."""
+    outcomes: list[str] = []
+    rate, provider = context.policy.rate_for(channel), provider_of(channel)
+    # A block is prepared (committed `sending`) just before it is sent: inline, one message at a
+    # time, so a message is `sending` only while its own send runs, as before.
+    threads = 1 if _sends_inline(channel) else max(1, settings.CAMPAIGN_SEND_THREADS)
+    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="campaign-send") if threads > 1 else None
+    try:
+        while rows:
+            granted = take_send_slots(channel, rate, min(len(rows), threads), provider=provider)
+            block: list[tuple[int, Decision, object]] = []
+            while rows and len(block) < granted:
+                message_id, _channel, campaign_id, _step_id, _member_id = rows.popleft()
+                decision = prepare_message(message_id=message_id, owner=owner, context=context)
+                if decision.outcome == "send":
+                    block.append((message_id, decision, context.offers.get(campaign_id)))
+                else:
+                    outcomes.append(decision.outcome)
+            if pool is None or len(block) == 1:
+                answers = [call_channel(message_id, decision) for message_id, decision, _offer in block]
+            else:
+                answers = list(pool.map(_call_in_thread, block))
+            for (message_id, decision, offer), answer in zip(block, answers, strict=True):
+                outcomes.append(
+                    record_answer(message_id=message_id, owner=owner, decision=decision, answer=answer, offer=offer)
+                )
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
+    return outcomes
+
+
+def _call_in_thread(send) -> Answer:
+    message_id, decision, _offer = send
+    try:
+        return call_channel(message_id, decision)
+    finally:  # a provider that wrote through this thread's own connection (the development SMS log)
+        connections.close_all()
 
 
 # --- recovery and completion ------------------------------------------------------------------

@@ -32,6 +32,8 @@ from rewards.services.ledger import MAX_POINTS_PER_GRANT
 
 logger = logging.getLogger(__name__)
 
+LOOK_UP = object()  # `offer` not given: look the campaign's offer up
+
 
 @transaction.atomic
 def set_offer(*, campaign: Campaign, kind: str | None, coupon_template=None, points: int = 0, actor=None):
@@ -67,15 +69,17 @@ def set_offer(*, campaign: Campaign, kind: str | None, coupon_template=None, poi
     return offer
 
 
-def coupon_for_message(message: OutboxMessage) -> Coupon | None:
+def coupon_for_message(message: OutboxMessage, offer=LOOK_UP) -> Coupon | None:
     """The coupon the message carries (issued now, or the one issued by an earlier attempt).
 
     Runs inside `prepare_message`'s transaction, with the outbox row locked. Raises the rewards
     error (inactive template, member's limit reached, erased member) when it cannot be issued.
+    `offer` is the campaign's offer when the caller looked it up already (a dispatch batch).
     """
     from rewards.services.coupons import issue_coupon
 
-    offer = offer_of(message.campaign_id)
+    if offer is LOOK_UP:
+        offer = offer_of(message.campaign_id)
     if offer is None or offer.kind != CampaignOffer.Kind.COUPON:
         return None
     grant = OfferGrant.objects.select_related("coupon").filter(message_id=message.pk).first()
@@ -88,13 +92,20 @@ def coupon_for_message(message: OutboxMessage) -> Coupon | None:
     return coupon
 
 
-def settle_after_send(*, message_id: int, sent: bool) -> None:
+def settle_after_send(*, message_id: int, sent: bool, offer=LOOK_UP) -> None:
     """After the channel answered: credit a points offer (sent) or void the coupon (failed).
 
-    Called in `finish_message`'s transaction, right after the status change."""
+    Called in `finish_message`'s transaction, right after the status change. With `offer` given
+    (the campaign's offer, looked up once per batch) and None, there is nothing to settle: only a
+    campaign offer makes an `OfferGrant` (an automation's coupon is the automation's own)."""
+    if offer is None:
+        return
     message = OutboxMessage.objects.select_related("campaign", "member").get(pk=message_id)
     if sent:
-        points = offer_points(message.campaign_id)
+        if offer is LOOK_UP:
+            points = offer_points(message.campaign_id)
+        else:
+            points = offer.points if offer.kind == CampaignOffer.Kind.POINTS else 0
         if not points or OfferGrant.objects.filter(message_id=message_id).exists():
             return
         entry = credit_campaign_points(
