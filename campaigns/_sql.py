@@ -233,3 +233,30 @@ def upsert_scores_statement(dialect: Dialect) -> str:
         f"WHERE m.id >= %(lo)s AND m.id < %(hi)s "
         f"ON CONFLICT (member_id) DO UPDATE SET {updates}"
     )
+
+
+# --- dispatch (campaigns.services.dispatch: a batch's sends recorded at once) -----------------
+
+
+def mark_sent(*, owner: str, sent: list[tuple[int, str]], now: datetime.datetime) -> int:
+    """sending (or in_doubt) → sent, with each message's provider id, for the (id, provider ref)
+    pairs still leased to `owner`: one UPDATE … FROM (VALUES …). Returns the rows changed."""
+    from campaigns.models import OutboxMessage
+
+    if not sent:
+        return 0
+    quote = connection.ops.quote_name
+    table = quote(OutboxMessage._meta.db_table)
+    values = ", ".join(["(%s::bigint, %s::varchar)"] * len(sent))
+    params: list = [OutboxMessage.Status.SENT, now, now]
+    for message_id, provider_ref in sent:
+        params += [message_id, provider_ref[:100]]
+    params += [owner, OutboxMessage.Status.SENDING, OutboxMessage.Status.IN_DOUBT]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS o SET status = %s, sent_at = %s, provider_ref = v.ref, error = '', error_code = '', "
+            f"lease_owner = '', lease_expires_at = NULL, updated_at = %s FROM (VALUES {values}) AS v(id, ref) "
+            "WHERE o.id = v.id AND o.lease_owner = %s AND o.status IN (%s, %s)",
+            params,
+        )
+        return cursor.rowcount

@@ -27,7 +27,7 @@ def campaign_for_update(campaign_id: int) -> Campaign:
 def outbox_message_for_update(message_id: int) -> OutboxMessage | None:
     return (
         OutboxMessage.objects.select_for_update(of=("self",))
-        .select_related("campaign", "member")
+        .select_related("campaign__message_template", "member")
         .filter(pk=message_id)
         .first()
     )

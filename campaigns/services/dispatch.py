@@ -29,12 +29,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from campaigns import channels, lock_objects, provider_templates, recurrence, rules, selectors, tracking
+from campaigns import _sql, channels, lock_objects, provider_templates, recurrence, rules, selectors, tracking
 from campaigns.channels.base import ChannelError, ChannelInDoubt, TemplateMessage
 from campaigns.errors import OfferNotIssued
 from campaigns.models import (
@@ -465,6 +465,21 @@ def finish_message(
         offers.settle_after_send(message_id=message_id, sent=not error, offer=offer)
 
 
+def finish_sent(*, owner: str, channel: str, sent: list[tuple[int, str]]) -> None:
+    """Record messages the provider accepted, of campaigns without an offer (nothing to settle):
+    sending (or in_doubt) → sent with their provider ids in one statement (one transaction), then
+    the receipts that came before their ids were stored, in one go."""
+    if connection.vendor == "postgresql":
+        with transaction.atomic():
+            _sql.mark_sent(owner=owner, sent=sent, now=timezone.now())
+    else:
+        for message_id, provider_ref in sent:
+            finish_message(message_id=message_id, owner=owner, provider_ref=provider_ref, offer=None)
+    refs = [provider_ref for _id, provider_ref in sent if provider_ref]
+    if refs:
+        receipts.apply_early_receipts(channel=channel, provider_refs=refs)
+
+
 @transaction.atomic
 def retry_or_fail(*, message_id: int, owner: str, error: str, error_code: str, now=None, offer=offers.LOOK_UP) -> str:
     """A temporary refusal: back to pending with `not_before` = now + backoff (1, 5, 25 minutes…),
@@ -650,10 +665,17 @@ def _dispatch_channel(owner: str, channel: str, rows: deque, context: BatchConte
                 answers = [call_channel(message_id, decision) for message_id, decision, _offer in block]
             else:
                 answers = list(pool.map(_call_in_thread, block))
+            sent: list[tuple[int, str]] = []  # accepted, no offer to settle: recorded together
             for (message_id, decision, offer), answer in zip(block, answers, strict=True):
+                if answer.error is None and offer is None:
+                    sent.append((message_id, answer.provider_ref))
+                    continue
                 outcomes.append(
                     record_answer(message_id=message_id, owner=owner, decision=decision, answer=answer, offer=offer)
                 )
+            if sent:
+                finish_sent(owner=owner, channel=channel, sent=sent)
+                outcomes += ["sent"] * len(sent)
     finally:
         if pool is not None:
             pool.shutdown(wait=True)
