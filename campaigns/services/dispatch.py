@@ -14,6 +14,12 @@
    (`not_before`) when it refused with an error it documents as temporary, until
    CAMPAIGN_MAX_SEND_ATTEMPTS tries; `in_doubt` when its answer was lost (never re-sent).
    The offer is settled only on `sent` or `failed`, never while a message waits for a retry.
+   `dispatch_batch` reads once per claimed batch what every message needs (`BatchContext`: the
+   policy, the offers, the loyalty snapshots); per channel it takes send-rate slots a block at a
+   time (one `incr` each), prepares that many messages (each committed `sending` on its own, as
+   above), hands them to the channel side by side (CAMPAIGN_SEND_THREADS threads, for providers
+   that say `concurrent_sends`; else one at a time) and records the answers — the accepted sends
+   of campaigns without an offer in one statement.
 4. `recover_expired_leases` (beat, every minute): leased pending rows whose lease expired are
    released; `sending` rows whose lease expired become `in_doubt` — the worker died after
    committing `sending`, so the message may have gone out: it is reported, never sent again.
