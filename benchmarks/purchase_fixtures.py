@@ -43,7 +43,7 @@ def production_env(database: str, host: str = "127.0.0.1", user: str = "postgres
         "DATABASE_URL": f"postgres://{user}@{host}:5432/{database}",
         "DJANGO_DEBUG": "0",
         "SMS_PROVIDER": "log",  # production mode needs it said; nothing is sent here
-        "DJANGO_SECRET_KEY": "benchmark-only-" + base64.urlsafe_b64encode(os.urandom(24)).decode(),
+        "DJANGO_SECRET_KEY": "benchmark-only-" + base64.urlsafe_b64encode(os.urandom(48)).decode(),
         "FIELD_ENCRYPTION_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DJANGO_SECURE_SSL_REDIRECT": "0",
