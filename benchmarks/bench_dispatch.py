@@ -18,8 +18,8 @@ dropped first), production mode:
    Redis for every message): a new SMS campaign to every member, launched and started with
    `start_campaign` (fills the outbox; timed on its own), then `--workers` worker processes,
    each calling `campaigns.services.dispatch.dispatch_batch` in a loop with its own lease owner
-   until it claims nothing. SMS_PROVIDER is Aliyun's SDK provider (the V3 signature, one HTTPS-
-   less HTTP request per message, keep-alive) pointed at the fake Aliyun server
+   until it claims nothing. SMS_PROVIDER is Aliyun's SDK provider (the V3 signature, one plain-HTTP
+   request per message, keep-alive) pointed at the fake Aliyun server
    (tests/fakes/aliyun_sms.py), which runs as a separate process and counts what it accepted.
    Until campaigns carry a provider template (issue 14's MessageTemplate), the provider is
    tests/campaigns/providers.py's CampaignAliyunSmsProvider, which fills in a template code.

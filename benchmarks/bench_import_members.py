@@ -124,7 +124,7 @@ def main() -> None:
         "DATABASE_URL": f"postgres://{args.user}@{args.host}:5432/{args.database}",
         "DJANGO_DEBUG": "0",
         "SMS_PROVIDER": "log",  # production mode needs it said; nothing is sent here
-        "DJANGO_SECRET_KEY": "benchmark-only-" + base64.urlsafe_b64encode(os.urandom(24)).decode(),
+        "DJANGO_SECRET_KEY": "benchmark-only-" + base64.urlsafe_b64encode(os.urandom(48)).decode(),
         "FIELD_ENCRYPTION_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
         "LOG_LEVEL": "WARNING",
     }

@@ -498,6 +498,12 @@ class TicketAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
             "opts": self.opts,
             "original": ticket,
             "title": _("Record a call for %(ticket)s") % {"ticket": ticket.ticket_no},
+            "intro": _(
+                "A call to the customer counts as the first response, at the call's time, if it came before any "
+                "reply that was really sent."
+            ),
+            "page_class": "record_call",
+            "submit_label": _("Record the call"),
             "form": form,
             "errors": bool(form.errors),
         }

@@ -218,6 +218,23 @@ def member_export(member: Member) -> dict:
             {"by": v.username, "at": _iso(v.at), "channel": v.channel}
             for v in member.contact_detail_views.order_by("at", "id")
         ],
+        # The member centre: the terms and privacy versions accepted, requests to close the account,
+        # the WeChat account bound.
+        "wechat_openid": member.wechat_openid,
+        "terms_accepted": [
+            {"kind": a.version.kind, "version": a.version.version, "at": _iso(a.accepted_at), "source": a.source}
+            for a in member.terms_acceptances.select_related("version").order_by("accepted_at", "id")
+        ],
+        "closure_requests": [
+            {
+                "requested_at": _iso(r.requested_at),
+                "reason": r.reason,
+                "status": r.status,
+                "handled_at": _iso(r.handled_at),
+                "note": r.note,
+            }
+            for r in member.closure_requests.order_by("requested_at", "id")
+        ],
     }
 
 

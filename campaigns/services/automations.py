@@ -45,6 +45,7 @@ from campaigns.models import (
     Campaign,
     CampaignStep,
     ClassificationPolicy,
+    OfferGrant,
     OutboxMessage,
 )
 from campaigns.services import outbox
@@ -384,10 +385,19 @@ def before_send(*, message: OutboxMessage, now: datetime.datetime) -> dict:
         from rewards.models import Coupon
         from rewards.services.coupons import issue_coupon
 
-        try:
-            coupon = issue_coupon(template=template, member=member, source=Coupon.Source.CAMPAIGN)
-        except DomainError as exc:
-            raise OfferNotIssued(_("Coupon not issued: %(reason)s") % {"reason": exc}) from exc
+        # Once per message: a message retried after a temporary refusal carries the coupon issued
+        # by its first attempt (the grant also lets a failed send void it, as for campaign offers).
+        grant = OfferGrant.objects.select_related("coupon").filter(message_id=message.pk, coupon__isnull=False).first()
+        if grant is not None:
+            coupon = grant.coupon
+        else:
+            try:
+                coupon = issue_coupon(template=template, member=member, source=Coupon.Source.CAMPAIGN)
+            except DomainError as exc:
+                raise OfferNotIssued(_("Coupon not issued: %(reason)s") % {"reason": exc}) from exc
+            OfferGrant.objects.create(
+                message=message, campaign_id=message.campaign_id, member_id=message.member_id, coupon=coupon
+            )
         extra["coupon_code"] = coupon.code
         extra["coupon_name"] = template.name
     return extra

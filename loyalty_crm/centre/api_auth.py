@@ -24,6 +24,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
+from loyalty_crm.api import fields as api_fields
 from loyalty_crm.api.schema import conflict
 from loyalty_crm.centre.auth import MARKETING_TOPICS, member_for_phone
 from loyalty_crm.centre.session import IsMember, MemberAuthentication, end_session, start_session
@@ -94,7 +95,7 @@ class MemberSummarySerializer(serializers.Serializer):
 
 class SessionOutputSerializer(serializers.Serializer):
     token = serializers.CharField(help_text="Send it as `Authorization: Member <token>`.")
-    expires_at = serializers.DateTimeField()
+    expires_at = api_fields.DateTimeField()
     member = MemberSummarySerializer()
 
 
@@ -233,7 +234,7 @@ class MemberJoinInputSerializer(serializers.Serializer):
     )
     consents = ConsentsInputSerializer(required=False, help_text="Optional marketing consent, per channel.")
     email = serializers.EmailField(required=False, allow_blank=True)
-    birthday = serializers.DateField(required=False, allow_null=True)
+    birthday = api_fields.DateField(required=False, allow_null=True)
     store = serializers.CharField(required=False, allow_blank=True, max_length=32, help_text="Store code.")
 
     def validate_accept_terms(self, value):
@@ -315,7 +316,7 @@ class TermsVersionSerializer(serializers.Serializer):
     version = serializers.CharField()
     title = serializers.CharField()
     text = serializers.CharField()
-    published_at = serializers.DateTimeField()
+    published_at = api_fields.DateTimeField()
 
 
 class MemberTermsInputSerializer(serializers.Serializer):

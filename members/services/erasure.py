@@ -5,9 +5,11 @@ from __future__ import annotations
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
+from django.utils import timezone
 
 from members import signals
 from members.models import (
+    AccountClosureRequest,
     ConsentSource,
     ConsentTopic,
     Member,
@@ -57,5 +59,15 @@ def erase_member(*, member: Member, actor=None) -> Member:
     LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(Member), object_id=str(member.pk)).update(
         object_repr=member.member_no
     )
+    # However the erasure came (the admin's action, a confirmed request), an open request to close
+    # the account is answered by it, no request keeps the member's words, and every member-centre
+    # session ends.
+    now = timezone.now()
+    member.closure_requests.filter(status=AccountClosureRequest.Status.REQUESTED).update(
+        status=AccountClosureRequest.Status.CONFIRMED, handled_by=actor if getattr(actor, "pk", None) else None,
+        handled_at=now,
+    )  # fmt: skip
+    member.closure_requests.update(reason="")
+    member.centre_sessions.filter(ended_at__isnull=True).update(ended_at=now)
     signals.member_erased.send(sender=Member, member=member)
     return member

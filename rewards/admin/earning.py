@@ -47,7 +47,7 @@ def service_form_page(model_admin, request, *, form, title, submit_label, page_c
         "intro": intro,
     }
     request.current_app = model_admin.admin_site.name
-    return TemplateResponse(request, "admin/rewards/service_form.html", context)
+    return TemplateResponse(request, "admin/service_form.html", context)
 
 
 @admin.register(Promotion)

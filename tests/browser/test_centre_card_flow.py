@@ -13,10 +13,16 @@ from rewards.models import Coupon, Redemption, RewardKind
 from tests.browser.conftest import screenshot
 from tests.members import factories
 from tests.rewards import catalogue_factories as cf
-from tests.rewards.helpers import post
+from tests.rewards.helpers import post, reseed_after_flush
 from tests.rewards.stored_value_helpers import fund, rule
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+
+@pytest.fixture(autouse=True)
+def _programme_rows():
+    """The migrations' tiers and base earning rule, which a transactional test before may have flushed."""
+    reseed_after_flush()
 
 
 @pytest.fixture

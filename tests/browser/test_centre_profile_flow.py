@@ -12,9 +12,15 @@ from loyalty_crm.centre.session import start_session
 from members.models import AccountClosureRequest, ConsentEvent, ConsentSource
 from tests.browser.conftest import screenshot
 from tests.members import factories
-from tests.rewards.helpers import post
+from tests.rewards.helpers import post, reseed_after_flush
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+
+@pytest.fixture(autouse=True)
+def _programme_rows():
+    """The migrations' tiers and base earning rule, which a transactional test before may have flushed."""
+    reseed_after_flush()
 
 
 def test_member_manages_consents_data_preferences_and_closure_on_a_phone(live_server, browser, tmp_path):

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from campaigns import holidays
+from campaigns.channels.base import ChannelError
 from campaigns.models import Automation, OutboxMessage, SkipReason, SmsLog
 from campaigns.services import automations
 from campaigns.services.classification import classify_members
@@ -331,3 +332,34 @@ def test_renewal_reminder_on_rewards_signal(django_capture_on_commit_callbacks):
         drain()
     assert outbox(found).get().status == OutboxMessage.Status.SENT
     assert "2026-03-09" in SmsLog.objects.get().text
+
+
+def test_a_retried_automation_message_carries_the_coupon_of_its_first_attempt(sms):
+    """A temporary refusal sends the message again later: with the same coupon, never a second one;
+    a message that finally fails voids it (the member never heard of it)."""
+    no_quiet_hours()
+    found = automation("birthday", coupon_template=template(name="生日礼券"))
+    alice = member(name="Alice", sms_consent=True, birthday=datetime.date(1990, 3, 8))
+    busy = ChannelError("isv.BUSINESS_LIMIT_CONTROL", "触发流控", temporary=True)
+    sms.answers = [busy, "ok-1"]
+    start = noon(2026, 3, 1)
+    with time_machine.travel(start, tick=False):
+        assert automations.run_automations() == {"birthday": 1}
+        drain()
+    with time_machine.travel(start + datetime.timedelta(minutes=2), tick=False):
+        drain()
+    issued = Coupon.objects.get(member=alice)
+    assert [sent["text"].count(issued.code) for sent in sms.sent] == [1, 1]
+    assert outbox(found).get().status == OutboxMessage.Status.SENT
+    assert issued.status == Coupon.Status.ISSUED
+
+
+def test_an_automation_coupon_is_void_when_its_message_fails(sms):
+    no_quiet_hours()
+    automation("birthday", coupon_template=template(name="生日礼券"))
+    alice = member(name="Alice", sms_consent=True, birthday=datetime.date(1990, 3, 8))
+    sms.answers = [ChannelError("isv.MOBILE_NUMBER_ILLEGAL", "手机号码格式错误")]
+    with time_machine.travel(noon(2026, 3, 1), tick=False):
+        automations.run_automations()
+        drain()
+    assert Coupon.objects.get(member=alice).status == Coupon.Status.VOID

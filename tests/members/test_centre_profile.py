@@ -367,3 +367,20 @@ def test_pages_speak_english_to_an_english_browser(url, member):
     html = member_client(member, language="en").get(url).content.decode()
 
     assert 'lang="en"' in html
+
+
+def test_my_data_holds_the_terms_accepted_and_the_requests_to_close_the_account(client_of, member):
+    from members.models import TermsVersion
+
+    draft = TermsVersion.objects.create(kind=TermsVersion.Kind.TERMS, version="2026-12", title="会员条款", text="正文")
+    services.accept_terms(member=member, versions=[services.publish_terms_version(version=draft)])
+    client_of.post("/m/profile/privacy/close/", {"reason": "搬家了"})
+    client_of.post("/m/profile/privacy/close/withdraw/")
+
+    data = json.loads(client_of.post("/m/profile/privacy/export/").content)
+
+    assert [(r["reason"], r["status"]) for r in data["closure_requests"]] == [("搬家了", "withdrawn")]
+    accepted = member.terms_acceptances.get()
+    assert data["terms_accepted"] == [
+        {"kind": "terms", "version": "2026-12", "at": accepted.accepted_at.isoformat(), "source": accepted.source}
+    ]

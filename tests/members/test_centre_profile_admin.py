@@ -73,3 +73,14 @@ def test_other_roles_cannot_decide(client, request, role, request_row):
     client.post(f"{URL}{request_row.pk}/change/", {"decision": "confirm", "note": ""})
 
     assert AccountClosureRequest.objects.get(pk=request_row.pk).status == "requested"
+
+
+def test_an_erasure_by_other_means_answers_the_open_request_and_ends_the_sessions(manager, request_row):
+    """The admin's erase action (or any erase_member call) leaves no request open with the
+    member's words, and no member-centre session alive."""
+    services.erase_member(member=request_row.member, actor=manager)
+
+    request_row.refresh_from_db()
+    assert (request_row.status, request_row.handled_by, request_row.reason) == ("confirmed", manager, "")
+    assert request_row.handled_at is not None
+    assert not MemberSession.objects.filter(member_id=request_row.member_id, ended_at__isnull=True).exists()
