@@ -378,6 +378,9 @@ def prepare_message(
     if offer is offers.LOOK_UP:
         offer = selectors.offer_of(campaign.pk)
     snapshot = context.snapshots.get((campaign.language, member.pk)) if context is not None else None
+    # What settling needs: the campaign's offer, or a look-up for an automation's message (its own
+    # coupon has an OfferGrant too, which a failed message voids).
+    settle = offer if context is not None and message.step_id not in context.automation_steps else offers.LOOK_UP
     reason = _consent_reason(member, message.channel)
     if reason:
         return _skip(message, reason, now)
@@ -425,11 +428,11 @@ def prepare_message(
                 rendered = message_for(campaign, member, extra, channel=message.channel, **values)
     except OfferNotIssued as exc:
         decision = _fail(message, str(exc), now)
-        offers.settle_after_send(message_id=message.pk, sent=False, offer=offer)
+        offers.settle_after_send(message_id=message.pk, sent=False, offer=settle)
         return decision
     except Exception as exc:  # a template that cannot render for this member
         decision = _fail(message, _("Template error: %(error)s") % {"error": type(exc).__name__}, now)
-        offers.settle_after_send(message_id=message.pk, sent=False, offer=offer)
+        offers.settle_after_send(message_id=message.pk, sent=False, offer=settle)
         return decision
     OutboxMessage.objects.filter(pk=message.pk).update(
         status=OutboxMessage.Status.SENDING, sending_at=now, lease_expires_at=now + lease_length(), updated_at=now
@@ -661,10 +664,12 @@ def _dispatch_channel(owner: str, channel: str, rows: deque, context: BatchConte
             granted = take_send_slots(channel, rate, min(len(rows), threads), provider=provider)
             block: list[tuple[int, Decision, object]] = []
             while rows and len(block) < granted:
-                message_id, _channel, campaign_id, _step_id, _member_id = rows.popleft()
+                message_id, _channel, campaign_id, step_id, _member_id = rows.popleft()
                 decision = prepare_message(message_id=message_id, owner=owner, context=context)
                 if decision.outcome == "send":
-                    block.append((message_id, decision, context.offers.get(campaign_id)))
+                    automation = step_id in context.automation_steps  # its coupon: settled by look-up
+                    settle = offers.LOOK_UP if automation else context.offers.get(campaign_id)
+                    block.append((message_id, decision, settle))
                 else:
                     outcomes.append(decision.outcome)
             if pool is None or len(block) == 1:

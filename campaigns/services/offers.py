@@ -96,8 +96,9 @@ def settle_after_send(*, message_id: int, sent: bool, offer=LOOK_UP) -> None:
     """After the channel answered: credit a points offer (sent) or void the coupon (failed).
 
     Called in `finish_message`'s transaction, right after the status change. With `offer` given
-    (the campaign's offer, looked up once per batch) and None, there is nothing to settle: only a
-    campaign offer makes an `OfferGrant` (an automation's coupon is the automation's own)."""
+    (the campaign's offer, looked up once per batch) and None, there is nothing to settle — the
+    caller passes None only for a campaign without an offer whose message is no automation's (an
+    automation's coupon has its `OfferGrant` too: the caller lets it be looked up)."""
     if offer is None:
         return
     message = OutboxMessage.objects.select_related("campaign", "member").get(pk=message_id)
