@@ -587,10 +587,8 @@ def _send(decision: Decision, reference: str, message_id: int) -> str:
 def _send_wechat(*, openid: str, message: TemplateMessage, reference: str) -> str:
     if not message.template_code:
         raise ChannelError("no_template", _("A WeChat message needs an approved WeChat template."))
-    try:  # the WeChat provider (campaigns.channels.wechat) is imported when first used
-        from campaigns.channels.wechat import send_wechat
-    except ImportError as exc:
-        raise ChannelError("wechat_unavailable", _("The WeChat channel is not set up.")) from exc
+    from campaigns.channels.wechat import send_wechat  # imported when first used
+
     return send_wechat(openid=openid, message=message, reference=reference)
 
 
