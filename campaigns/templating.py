@@ -28,6 +28,8 @@ from django.template.base import Lexer, TokenType, VariableNode
 from django.utils.html import escape, linebreaks
 from django.utils.translation import gettext as _
 
+from campaigns import personal_variables
+
 ALLOWED_VARIABLES = ("member.name", "member.member_no", "points_balance", "tier", "coupon.code", "offer_points")
 DEFAULT_MAX_CHARS = 10_000
 # Tags a message may use, with the words that close or continue them.
@@ -175,7 +177,8 @@ def unknown_variables(source: str, *, field: str) -> list[str]:
     for node in template.nodelist.get_nodes_by_type(VariableNode):
         var = node.filter_expression.var
         name = getattr(var, "var", None)  # a Variable; a literal string has no `.var`
-        if name is not None and name not in ALLOWED_VARIABLES and name not in unknown:
+        allowed = (*ALLOWED_VARIABLES, *personal_variables.names())
+        if name is not None and name not in allowed and name not in unknown:
             unknown.append(name)
     return unknown
 
@@ -205,7 +208,8 @@ def check_templates(*, subject: str, body: str) -> list[str]:
                     _("%(field)s: “{{ %(name)s }}” is not a member field and will be empty.")
                     % {"field": labels[field], "name": name}
                 )
-            _render_limited(source, field=field, values=Context(SAMPLE_CONTEXT.as_dict(), autoescape=False))
+            samples = {**personal_variables.samples(), **SAMPLE_CONTEXT.as_dict()}
+            _render_limited(source, field=field, values=Context(samples, autoescape=False))
         except ValidationError as exc:
             errors.update(exc.message_dict)
     if errors:

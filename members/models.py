@@ -10,11 +10,12 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q, Value
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from loyalty_crm.fields import EncryptedDateField, EncryptedTextField
@@ -889,3 +890,83 @@ class TermsAcceptance(models.Model):
 
     def __str__(self) -> str:
         return f"{self.version} · {self.accepted_at:%Y-%m-%d %H:%M}"
+
+
+# The seeded holiday names (members/migrations/0017_seed_holidays.py), marked for the catalogue.
+SEED_HOLIDAY_NAMES = frozenset(
+    {
+        gettext_noop("New Year's Day"),
+        gettext_noop("Spring Festival"),
+        gettext_noop("Lantern Festival"),
+        gettext_noop("Valentine's Day"),
+        gettext_noop("Women's Day"),
+        gettext_noop("Qingming Festival"),
+        gettext_noop("Labour Day"),
+        gettext_noop("Mother's Day"),
+        gettext_noop("520 (I love you)"),
+        gettext_noop("Dragon Boat Festival"),
+        gettext_noop("Father's Day"),
+        gettext_noop("Qixi Festival"),
+        gettext_noop("Teachers' Day"),
+        gettext_noop("Mid-Autumn Festival"),
+        gettext_noop("National Day"),
+        gettext_noop("Double Ninth Festival"),
+        gettext_noop("Christmas"),
+    }
+)
+
+
+class Holiday(TimeStamped):
+    """A day in the shop's calendar (reference data, like stores): the holidays marketing greets
+    (with their lead days) and the public holidays a support team's business hours skip.
+
+    The date rule is one of: a fixed Gregorian month/day (520, 3·8, Christmas), a lunar month/day
+    (春节, 元宵, 七夕, 中秋), or the n-th weekday of a month (Mother's Day: the 2nd Sunday of May).
+    `members.holidays` turns a rule into the dates of a year."""
+
+    class Rule(models.TextChoices):
+        FIXED = "fixed", _("Fixed date")
+        LUNAR = "lunar", _("Lunar date")
+        NTH_WEEKDAY = "nth_weekday", _("Weekday of a month")
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=60)
+    rule = models.CharField(_("date rule"), max_length=12, choices=Rule.choices, default=Rule.FIXED)
+    month = models.PositiveSmallIntegerField(_("month"), validators=[MinValueValidator(1), MaxValueValidator(12)])
+    day = models.PositiveSmallIntegerField(
+        _("day"), validators=[MinValueValidator(1), MaxValueValidator(31)],
+        help_text=_("Day of the month (Gregorian or lunar); for a weekday rule, which week (1–5)."),
+    )  # fmt: skip
+    weekday = models.PositiveSmallIntegerField(
+        _("weekday"), null=True, blank=True, validators=[MinValueValidator(0), MaxValueValidator(6)],
+        help_text=_("For a weekday rule only: 0 = Monday … 6 = Sunday."),
+    )  # fmt: skip
+    lead_days = models.PositiveSmallIntegerField(
+        _("lead days"), default=7, validators=[MaxValueValidator(60)],
+        help_text=_("How many days before the holiday its greeting goes out."),
+    )  # fmt: skip
+    days_off = models.PositiveSmallIntegerField(
+        _("days off"), default=0, validators=[MaxValueValidator(10)],
+        help_text=_("Public holiday: how many days from this date support teams do not work (0 = a working day)."),
+    )  # fmt: skip
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("holiday")
+        verbose_name_plural = _("holidays")
+        ordering = ["month", "day", "code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(rule="nth_weekday") | (models.Q(weekday__isnull=False) & models.Q(day__lte=5)),
+                name="holiday_weekday_rule_complete",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        """The seeded names are stored in English and translated when shown; a renamed or added
+        holiday shows as typed."""
+        return gettext(self.name) if self.name in SEED_HOLIDAY_NAMES else self.name

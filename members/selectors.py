@@ -538,3 +538,19 @@ def member_and_walk_in_sales(*, start, end, store=None) -> MemberAndWalkInSales:
         members=BuyerSales(row["member_count"], row["member_revenue"], row["member_buyers"]),
         walk_ins=BuyerSales(row["walk_in_count"], row["walk_in_revenue"], None),
     )
+
+
+# --- the holiday calendar (members.Holiday, read through members.holidays) ---------------------
+
+from members import holidays as holiday_rules  # noqa: E402
+from members.models import Holiday  # noqa: E402
+
+
+def holidays_between(start: datetime.date, end: datetime.date) -> list[holiday_rules.HolidayDate]:
+    """The active holidays' dates from `start` to `end` inclusive (one query)."""
+    return holiday_rules.occurrences(Holiday.objects.filter(is_active=True), start, end)
+
+
+def public_days_off(start: datetime.date, end: datetime.date) -> set[datetime.date]:
+    """The days from `start` to `end` that active public holidays close (support's business hours)."""
+    return holiday_rules.days_off(Holiday.objects.filter(is_active=True, days_off__gt=0), start, end)

@@ -40,7 +40,17 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from campaigns import _sql, channels, lock_objects, provider_templates, recurrence, rules, selectors, tracking
+from campaigns import (
+    _sql,
+    channels,
+    lock_objects,
+    personal_variables,
+    provider_templates,
+    recurrence,
+    rules,
+    selectors,
+    tracking,
+)
 from campaigns.channels.base import ChannelError, ChannelInDoubt, TemplateMessage
 from campaigns.errors import OfferNotIssued
 from campaigns.models import (
@@ -272,6 +282,7 @@ def render_for(
     holds an automation's own variables, `coupon_code`/`offer_points` the campaign offer's. With a
     message template, its approved text with the member's values."""
     with translation.override(campaign.language):
+        extra = {**personal_variables.values_for(campaign, member), **(extra or {})}
         context = _context(member, extra, coupon_code=coupon_code, offer_points=offer_points, snapshot=snapshot)
         template = campaign.message_template
         if template is not None and campaign.channel != Channel.EMAIL:
@@ -294,6 +305,7 @@ def message_for(
     values, or (SMS without a template, development) the rendered body as the text. A best-channel
     campaign's template serves the members whose channel is the template's."""
     with translation.override(campaign.language):
+        extra = {**personal_variables.values_for(campaign, member), **(extra or {})}
         context = _context(member, extra, coupon_code=coupon_code, offer_points=offer_points, snapshot=snapshot)
         template = campaign.message_template
         if template is not None and template.channel != (channel or campaign.channel):

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from campaigns import provider_templates
+from campaigns import personal_variables, provider_templates
 from campaigns.automation_rules import EXTRA_VARIABLES
 from campaigns.models import MessageTemplate, TemplateChannel, TemplatePurpose
 
@@ -16,7 +16,7 @@ FIELDS = ("name", "channel", "purpose", "provider_code", "sign_name", "text", "v
 def allowed_fields() -> list[str]:
     """The context fields a template variable may name: the member's, then every automation's own."""
     extras = sorted({name for names in EXTRA_VARIABLES.values() for name in names})
-    return [*provider_templates.MEMBER_FIELDS, *extras]
+    return [*provider_templates.MEMBER_FIELDS, *personal_variables.names(), *extras]
 
 
 def validate_message_template(values: dict) -> None:
