@@ -514,5 +514,7 @@ OTP_VALID_SECONDS = env.int("OTP_VALID_SECONDS", default=300)
 OTP_MAX_FAILED_ATTEMPTS = env.int("OTP_MAX_FAILED_ATTEMPTS", default=5)
 OTP_PHONE_HOURLY_LIMIT = env.int("OTP_PHONE_HOURLY_LIMIT", default=10)
 OTP_ADDRESS_HOURLY_LIMIT = env.int("OTP_ADDRESS_HOURLY_LIMIT", default=20)
+# Wrong gift codes a member may try per clock hour in the member centre (loyalty_crm/centre/limits.py).
+GIFT_CLAIM_HOURLY_FAILURES = env.int("GIFT_CLAIM_HOURLY_FAILURES", default=5)
 # Requests per client address to the open member API (code, session, join): DRF's rate syntax.
 MEMBER_SIGN_IN_THROTTLE_RATE = env.str("MEMBER_SIGN_IN_THROTTLE_RATE", default="60/hour")

@@ -9,15 +9,18 @@ member's coupon, redemption or wallet row is a 404 like an unknown one.
 from __future__ import annotations
 
 from django.http import Http404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from loyalty_crm.api.pagination import Pagination
 from loyalty_crm.api.schema import conflict
+from loyalty_crm.centre import limits
 from loyalty_crm.centre import selectors_pages as data
 from loyalty_crm.centre import serializers_pages as out
+from loyalty_crm.centre.api_auth import LIMITED
 from loyalty_crm.centre.session import member_api_view_settings
 from rewards.errors import GiftUnavailable
 from rewards.services import redemptions as redemption_services
@@ -202,6 +205,9 @@ class MeGiftClaimView(MeAPIView):
             201: out.MeGiftClaimSerializer,
             200: out.MeGiftClaimSerializer,
             409: conflict("gift_unknown", "gift_already_claimed", "gift_not_yours"),
+            429: OpenApiResponse(
+                LIMITED, description="`gift_claims_limited`: too many wrong gift codes this hour; see Retry-After."
+            ),
         },
         summary="Claim a stored-value gift",
     )
@@ -211,6 +217,14 @@ class MeGiftClaimView(MeAPIView):
         body = out.MeGiftClaimInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         code = body.validated_data["code"]
+        retry_after = limits.gift_claims_retry_after(self.member.pk)
+        if retry_after:
+            response = Response(
+                {"code": "gift_claims_limited", "detail": _("Too many wrong gift codes. Please try again in an hour.")},
+                status=status.HTTP_429_TOO_MANY_REQUESTS,
+            )
+            response["Retry-After"] = str(retry_after)
+            return response
         claimed = data.gift_already_claimed_by(self.member, code)
         if claimed is None:
             try:
@@ -219,6 +233,7 @@ class MeGiftClaimView(MeAPIView):
                 if refused.code == "gift_already_claimed":
                     claimed = data.gift_already_claimed_by(self.member, code)
                 if claimed is None:
+                    limits.record_gift_claim_refusal(self.member.pk, refused.code)
                     raise
             else:
                 return Response(

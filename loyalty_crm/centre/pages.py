@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
+from loyalty_crm.centre import limits
 from loyalty_crm.centre import selectors_pages as data
 from loyalty_crm.centre.session import member_required
 from loyalty_crm.errors import DomainError
@@ -165,11 +166,13 @@ def claim_text(error: GiftUnavailable) -> str:
 @require_http_methods(["GET", "POST"])
 def wallet(request):
     member = request.member
-    error = ""
+    error, limited = "", False
     if request.method == "POST":
         code = (request.POST.get("code") or "").strip()[:64]
         if not code:
             error = _("Enter the gift code.")
+        elif limits.gift_claims_retry_after(member.pk):
+            error, limited = _("Too many wrong gift codes. Please try again in an hour."), True
         elif data.gift_already_claimed_by(member, code) is not None:
             messages.success(request, _("This gift is already in your balance."))
             return redirect("centre:wallet")
@@ -180,6 +183,7 @@ def wallet(request):
                 if refused.code == "gift_already_claimed" and data.gift_already_claimed_by(member, code):
                     messages.success(request, _("This gift is already in your balance."))
                     return redirect("centre:wallet")
+                limits.record_gift_claim_refusal(member.pk, refused.code)
                 error = claim_text(refused)
             except DomainError:
                 error = _("This gift cannot be claimed.")
@@ -193,5 +197,5 @@ def wallet(request):
         request,
         "centre/wallet.html",
         {"tab": "card", "wallet": view, "rows": data.wallet_rows(view.entries), "error": error},
-        status=400 if error else 200,
+        status=429 if limited else 400 if error else 200,
     )

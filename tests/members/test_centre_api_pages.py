@@ -228,3 +228,26 @@ def test_the_schema_lists_the_me_endpoints(api_manager):
     schema = api_manager.get("/api/schema/?format=json").json()
     for path in ("/api/v1/me/", "/api/v1/me/points/", "/api/v1/me/redemptions/", "/api/v1/me/wallet/gift-claims/"):
         assert path in schema["paths"]
+
+
+def test_wrong_gift_codes_are_limited_per_member_per_hour(member, api, settings, monkeypatch, client):
+    from loyalty_crm.centre import limits
+
+    settings.GIFT_CLAIM_HOURLY_FAILURES = 3
+    clock = {"now": 1_800_001_200.0}  # a fixed instant, 1,200 s into its hour window
+    monkeypatch.setattr(limits.time, "time", lambda: clock["now"])
+    buyer = factories.member(name="送礼人")
+    fund(buyer, "500.00")
+    code = stored_value.send_gift(
+        buyer=buyer, recipient_phone=member.phone, amount="20.00", external_ref=next_ref("G")
+    ).code
+    for _i in range(3):
+        assert api.post("/api/v1/me/wallet/gift-claims/", {"code": "WRONG1"}, format="json").status_code == 409
+    limited = api.post("/api/v1/me/wallet/gift-claims/", {"code": code}, format="json")
+    assert limited.status_code == 429 and limited.json()["code"] == "gift_claims_limited"
+    assert limited["Retry-After"] == "2400"
+    assert api.get("/api/v1/me/wallet/").json()["principal"] == "0.00"  # nothing claimed while limited
+    other = member_api(factories.member(name="别人"))
+    assert other.post("/api/v1/me/wallet/gift-claims/", {"code": "WRONG2"}, format="json").status_code == 409
+    clock["now"] += 2400  # the next hour
+    assert api.post("/api/v1/me/wallet/gift-claims/", {"code": code}, format="json").status_code == 201

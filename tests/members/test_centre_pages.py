@@ -256,6 +256,20 @@ def test_a_gift_for_someone_else_or_an_unknown_code_is_explained(member):
     assert client.post("/m/wallet/", {"code": ""}).status_code == 400
 
 
+def test_the_page_stops_taking_gift_codes_after_too_many_wrong_ones(member, settings, monkeypatch):
+    from loyalty_crm.centre import limits
+
+    settings.GIFT_CLAIM_HOURLY_FAILURES = 2
+    monkeypatch.setattr(limits.time, "time", lambda: 1_800_000_000.0)  # a fixed instant in its hour
+    code = _gift_for(member)
+    client = en(member)
+    for _i in range(2):
+        assert client.post("/m/wallet/", {"code": "NOPE-NOPE"}).status_code == 400
+    response = client.post("/m/wallet/", {"code": code})
+    assert response.status_code == 429 and "Too many wrong gift codes" in response.content.decode()
+    assert not StoredValueGift.objects.filter(claimed_by=member).exists()
+
+
 # --- quality: own data only, fixed queries, weight, no external URLs ---
 
 
