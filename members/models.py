@@ -932,9 +932,11 @@ class Holiday(TimeStamped):
     code = models.SlugField(_("code"), max_length=40, unique=True)
     name = models.CharField(_("name"), max_length=60)
     rule = models.CharField(_("date rule"), max_length=12, choices=Rule.choices, default=Rule.FIXED)
-    month = models.PositiveSmallIntegerField(_("month"), validators=[MinValueValidator(1), MaxValueValidator(12)])
+    month = models.PositiveSmallIntegerField(
+        pgettext_lazy("holiday rule", "month"), validators=[MinValueValidator(1), MaxValueValidator(12)]
+    )
     day = models.PositiveSmallIntegerField(
-        _("day"), validators=[MinValueValidator(1), MaxValueValidator(31)],
+        pgettext_lazy("holiday rule", "day"), validators=[MinValueValidator(1), MaxValueValidator(31)],
         help_text=_("Day of the month (Gregorian or lunar); for a weekday rule, which week (1–5)."),
     )  # fmt: skip
     weekday = models.PositiveSmallIntegerField(
