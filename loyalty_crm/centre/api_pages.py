@@ -188,6 +188,27 @@ class MeWalletView(MeAPIView):
         return Response(out.MeWalletSerializer(_wallet_payload(self.member)).data)
 
 
+class MeWalletEntriesView(MeAPIView):
+    @extend_schema(
+        tags=TAG,
+        parameters=[OpenApiParameter("page", int, description="The history's page (20 rows, newest first).")],
+        responses=out.MeWalletPageSerializer,
+        operation_id="v1_me_wallet_entries_list",
+        summary="The member's stored-value history, page by page",
+    )
+    def get(self, request):
+        """Every row of the member's stored value in member words, 20 a page, newest first
+        (`GET /api/v1/me/wallet/` gives the newest 50 with the balances)."""
+        page = data.wallet_page(self.member, page=request.GET.get("page", 1), per_page=HISTORY_PER_PAGE)
+        payload = {
+            "count": page.paginator.count,
+            "next": _page_link(request, page, page.next_page_number() if page.has_next() else None),
+            "previous": _page_link(request, page, page.previous_page_number() if page.has_previous() else None),
+            "results": data.wallet_rows(page.object_list),
+        }
+        return Response(out.MeWalletPageSerializer(payload).data)
+
+
 class MeWalletEntryView(MeAPIView):
     @extend_schema(tags=TAG, responses=out.MeWalletRowSerializer, summary="One row of the member's stored value")
     def get(self, request, pk: int):

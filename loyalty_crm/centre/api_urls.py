@@ -24,6 +24,7 @@ urlpatterns += [
     path("redemptions/", api_pages.MeRedemptionsView.as_view(), name="me-redemptions"),
     path("redemptions/<int:pk>/", api_pages.MeRedemptionView.as_view(), name="me-redemption"),
     path("wallet/", api_pages.MeWalletView.as_view(), name="me-wallet"),
+    path("wallet/entries/", api_pages.MeWalletEntriesView.as_view(), name="me-wallet-entries"),
     path("wallet/entries/<int:pk>/", api_pages.MeWalletEntryView.as_view(), name="me-wallet-entry"),
     path("wallet/gift-claims/", api_pages.MeGiftClaimView.as_view(), name="me-gift-claims"),
 ]

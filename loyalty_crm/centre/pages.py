@@ -192,10 +192,11 @@ def wallet(request):
                     request, _("¥%(amount)s has been added to your balance.") % {"amount": change.principal_delta}
                 )
                 return redirect("centre:wallet")
-    view = data.selectors_stored_value.wallet(member, last=50)
+    view = data.selectors_stored_value.wallet(member, last=0)
+    page = data.wallet_page(member, page=request.GET.get("page", 1), per_page=HISTORY_PER_PAGE)
     return render(
         request,
         "centre/wallet.html",
-        {"tab": "card", "wallet": view, "rows": data.wallet_rows(view.entries), "error": error},
+        {"tab": "card", "wallet": view, "rows": data.wallet_rows(page.object_list), "page": page, "error": error},
         status=429 if limited else 400 if error else 200,
     )

@@ -344,3 +344,10 @@ def gift_already_claimed_by(member: Member, code: str) -> StoredValueGift | None
     if not code:
         return None
     return StoredValueGift.objects.filter(code_hash__in=crypto.lookup_hashes(code), claimed_by=member).first()
+
+
+def wallet_page(member: Member, *, page: object = 1, per_page: int = 20):
+    """One page of the member's stored-value ledger, newest first (a COUNT and a page query)."""
+    from django.core.paginator import Paginator
+
+    return Paginator(selectors_stored_value.entries_of(member), per_page).get_page(page)

@@ -180,6 +180,15 @@ class MeWalletSerializer(serializers.Serializer):
     entries = MeWalletRowSerializer(many=True, help_text="The newest 50 rows, newest first.")
 
 
+class MeWalletPageSerializer(serializers.Serializer):
+    """`GET /api/v1/me/wallet/entries/`: the whole history, 20 rows a page, newest first."""
+
+    count = serializers.IntegerField()
+    next = serializers.CharField(allow_null=True)
+    previous = serializers.CharField(allow_null=True)
+    results = MeWalletRowSerializer(many=True)
+
+
 class MeGiftClaimInputSerializer(serializers.Serializer):
     code = serializers.CharField(max_length=64)
 

@@ -23,7 +23,14 @@ from tests.rewards.stored_value_helpers import fund, rule
 
 pytestmark = pytest.mark.django_db
 
-GETS = ["/api/v1/me/", "/api/v1/me/points/", "/api/v1/me/coupons/", "/api/v1/me/rewards/", "/api/v1/me/wallet/"]
+GETS = [
+    "/api/v1/me/",
+    "/api/v1/me/points/",
+    "/api/v1/me/coupons/",
+    "/api/v1/me/rewards/",
+    "/api/v1/me/wallet/",
+    "/api/v1/me/wallet/entries/",
+]
 
 
 @pytest.fixture
@@ -215,6 +222,7 @@ def test_the_api_runs_the_same_queries_for_1_or_50_rows(url):
         for _i in range(n):
             services.adjust_points(member=member, points=5, reason="g", actor=None)
             _coupon(member)
+            fund(member, "4.00")
         fund(member, "200.00")
         client = member_api(member)
         client.get(url)
@@ -251,3 +259,15 @@ def test_wrong_gift_codes_are_limited_per_member_per_hour(member, api, settings,
     assert other.post("/api/v1/me/wallet/gift-claims/", {"code": "WRONG2"}, format="json").status_code == 409
     clock["now"] += 2400  # the next hour
     assert api.post("/api/v1/me/wallet/gift-claims/", {"code": code}, format="json").status_code == 201
+
+
+def test_the_wallet_history_pages_through_every_row(member, api):
+    for _i in range(25):
+        fund(member, "1.00")
+    first = api.get("/api/v1/me/wallet/entries/").json()
+    assert first["count"] == 25 and len(first["results"]) == 20 and first["previous"] is None
+    second = api.get(first["next"]).json()
+    assert len(second["results"]) == 5 and second["next"] is None
+    ids = [row["id"] for row in first["results"] + second["results"]]
+    assert ids == sorted(ids, reverse=True) and len(set(ids)) == 25
+    assert api.get("/api/v1/me/wallet/entries/?page=99").json()["results"] == second["results"]  # the last page

@@ -226,6 +226,16 @@ def test_the_wallet_shows_principal_bonus_the_bonus_end_and_history_in_member_wo
     assert "+¥500.00" in html
 
 
+def test_the_wallet_history_has_pages(member):
+    for _i in range(25):
+        fund(member, "1.00")
+    client = en(member)
+    first = client.get("/m/wallet/").content.decode()
+    assert "Page 1 of 2" in first and first.count("+¥1.00") == 20
+    second = client.get("/m/wallet/?page=2").content.decode()
+    assert "Page 2 of 2" in second and second.count("+¥1.00") == 5
+
+
 def _gift_for(member, amount="88.00"):
     buyer = factories.member(name="送礼人")
     fund(buyer, "500.00")
