@@ -6,7 +6,8 @@ row, then the stored-value account, then a gift, then its payment rows and bonus
 the member row, then the sold plan, then its claim (a replacement's posting or coupon then takes
 the account as usual). Every writer takes the member lock first, so a member's postings, refunds,
 adjustments and redemptions run one after another and cannot deadlock each other; a reward row is
-shared by many members, so it is taken after the member's own rows and held only to the end of one member's transaction.
+shared by many members, so it is taken after the member's own rows and held only to the end of one
+member's transaction.
 """
 
 from __future__ import annotations
