@@ -71,6 +71,7 @@ class CarePlan(TimeStamped):
         verbose_name = _("care plan")
         verbose_name_plural = _("care plans")
         ordering = ["name", "id"]
+        permissions = [("view_care_plan_report", _("Can view the care plan report"))]
         constraints = [
             models.CheckConstraint(condition=Q(price__gte=0), name="rewards_careplan_price_gte_0"),
             models.CheckConstraint(condition=Q(duration__gte=1), name="rewards_careplan_duration_gte_1"),

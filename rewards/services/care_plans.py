@@ -364,3 +364,37 @@ def reject_care_plan_claim(*, claim: CarePlanClaim, reason: str, actor=None) -> 
         actor=actor,
     )
     return claim
+
+
+# --- the plans themselves ---
+
+PLAN_FIELDS = {
+    "code",
+    "name",
+    "coverage",
+    "price",
+    "duration",
+    "duration_unit",
+    "claims_allowed",
+    "requires_original_purchase",
+    "sell_within_days",
+    "replacement_coupon",
+    "is_active",
+}
+
+
+@transaction.atomic
+def create_care_plan(*, products=(), categories=(), actor=None, **fields) -> CarePlan:
+    """A new plan (managers), checked by the model's own validation; it may be sold with the
+    `products` and `categories` given (at least one of them)."""
+    unknown = set(fields) - PLAN_FIELDS
+    if unknown:
+        raise ValidationError({field: [_("This field cannot be set.")] for field in sorted(unknown)})
+    if not products and not categories:
+        raise ValidationError({"products": [_("Give the products or categories the plan may be sold with.")]})
+    plan = CarePlan(**fields)
+    plan.full_clean()
+    plan.save()
+    plan.products.set(products)
+    plan.categories.set(categories)
+    return plan
