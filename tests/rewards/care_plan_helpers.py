@@ -54,10 +54,10 @@ def bought(member, product=None, *, day: datetime.date = DAY, price: str | None 
     return result.purchase.items.get()
 
 
-def sold(member=None, care_plan=None, *, day: datetime.date = DAY, **kwargs):
+def sold(member=None, care_plan=None, *, product=None, day: datetime.date = DAY, **kwargs):
     member = member or factories.member()
     care_plan = care_plan or plan(products=[factories.product()])
-    item = bought(member, day=day)
+    item = bought(member, product, day=day)
     return services.sell_care_plan(
         member=member, plan=care_plan, purchase_item=item, idempotency_key=key("SALE"), today=day, **kwargs
     ).sale
