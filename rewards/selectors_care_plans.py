@@ -92,8 +92,13 @@ def member_care_plans(member: Member, *, today: datetime.date | None = None) -> 
     return rows
 
 
-def sales_for_member(member: Member) -> QuerySet[CarePlanSale]:
-    return CarePlanSale.objects.filter(member=member).select_related("plan", "product").order_by("-created_at", "-pk")
+def sales_of_purchase(purchase) -> list[CarePlanSale]:
+    """The care plans sold with a purchase's lines (the receipt); one query."""
+    return list(
+        CarePlanSale.objects.filter(purchase_item__purchase=purchase)
+        .select_related("plan", "product", "purchase_item")
+        .order_by("purchase_item_id", "pk")
+    )
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from loyalty_crm.errors import DomainError
 from members.models import Member, Purchase, PurchaseItem
 from members.selectors import till_lookup, till_products
-from rewards import selectors, selectors_stored_value
+from rewards import selectors, selectors_care_plans, selectors_stored_value
 from rewards.models import Coupon, TopUpRule
 from rewards.services import checkout as checkout_services
 from rewards.services import coupons as coupon_services
@@ -473,6 +473,7 @@ def receipt_view(request, purchase_id: int):
         "barcode": codes.code128_svg(purchase.external_ref),
         "join_qr": join_qr,
         "printing": request.GET.get("print") == "1",
+        "care_plans": selectors_care_plans.sales_of_purchase(purchase),
     }
     template = "rewards/till/receipt_print.html" if context["printing"] else "rewards/till/receipt.html"
     return TemplateResponse(request, template, context)
