@@ -102,13 +102,13 @@ class CarePlanSale(models.Model):
     idempotency_key = models.CharField(_("idempotency key"), max_length=80, unique=True)
     sold_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
-        verbose_name=_("sold by"),
+        verbose_name=pgettext_lazy("care plan", "sold by"),
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="+",
     )
-    created_at = models.DateTimeField(_("sold at"), auto_now_add=True)
+    created_at = models.DateTimeField(pgettext_lazy("care plan", "sold at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("care plan sold")
@@ -182,7 +182,7 @@ class CarePlanClaim(models.Model):
         blank=True,
         related_name="+",
     )
-    created_at = models.DateTimeField(_("claimed at"), auto_now_add=True)
+    created_at = models.DateTimeField(pgettext_lazy("care plan claim", "claimed at"), auto_now_add=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
 
     class Meta:

@@ -84,6 +84,8 @@ def test_support_sees_a_claim_after_the_period_refused_with_the_reason(live_serv
     page.goto(f"{live_server.url}/admin/members/member/{member.pk}/change/")
     panel = page.locator("#care-plans-panel")
     assert "鲜花养护计划" in panel.inner_text() and "已结束" in panel.inner_text()
+    panel.scroll_into_view_if_needed()
+    screenshot(page, "care_plans_04_member_page_panel_zh")
     page.goto(f"{live_server.url}/admin/rewards/careplansale/{sale.pk}/claim/")
     page.fill("#id_description", "花束买回第十天枯萎了")
     page.click("input[type=submit]")
@@ -93,3 +95,42 @@ def test_support_sees_a_claim_after_the_period_refused_with_the_reason(live_serv
     assert "已于" in text and "结束" in text and "2026" in text
     screenshot(page, "care_plans_03_claim_refused_zh")
     assert not CarePlanClaim.objects.exists()
+
+
+def test_a_member_sees_their_plans_and_a_manager_reads_the_report(live_server, browser, zh_page):
+    from django.conf import settings
+
+    from loyalty_crm.centre.session import start_session
+    from loyalty_crm.roles import MANAGER
+    from rewards import services
+
+    make_user("boss", MANAGER)
+    member = factories.member(name="周小雨", phone="13912345678")
+    plan = h.plan(products=[factories.product()])
+    running = h.sold(member, plan, day=timezone.localdate())
+    h.sold(member, plan)  # 1 May 2026: ended
+    claim = services.claim_care_plan(sale=running, description="花头下垂", idempotency_key="C1").claim
+    services.settle_care_plan_claim(claim=claim, replacement="product")
+    context = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844}, is_mobile=True)
+    context.add_cookies(
+        [{"name": settings.MEMBER_SESSION_COOKIE_NAME, "value": start_session(member), "url": f"{live_server.url}/m/"}]
+    )
+    phone = context.new_page()
+    phone.goto(f"{live_server.url}/m/")
+    phone.click("text=我的护理计划")
+    phone.wait_for_url(f"{live_server.url}/m/care-plans/")
+    active = phone.locator("#care-plans-active").inner_text()
+    assert "鲜花养护计划" in active and "剩余 0 次理赔" in active
+    screenshot(phone, "care_plans_05_member_centre_zh")
+    context.close()
+
+    page = zh_page
+    login(page, live_server.url, "boss")
+    page.goto(f"{live_server.url}/admin/rewards/careplan/")
+    page.click("text=护理计划报表")
+    table = page.locator("#care-plan-report").inner_text()
+    assert "鲜花养护计划" in table and "50.0%" in table and "¥199.00" in table
+    screenshot(page, "care_plans_06_report_zh")
+    page.goto(f"{live_server.url}/admin/rewards/careplanclaim/{claim.pk}/change/")
+    assert "已结案" in page.locator("#claim-status").inner_text()
+    screenshot(page, "care_plans_07_claim_settled_zh")

@@ -101,3 +101,25 @@ def test_the_report_runs_the_same_queries_for_one_and_many_plans(manager):
 
 def test_only_managers_see_the_report(support):
     assert client_for(support).get(reverse("admin:rewards_careplan_report")).status_code == 403
+
+
+@pytest.mark.parametrize("changelist", ["rewards_careplansale_changelist", "rewards_careplanclaim_changelist"])
+def test_the_lists_of_plans_sold_and_claims_run_the_same_queries_for_few_and_many_rows(manager, changelist):
+    from rewards import services
+
+    client = client_for(manager)
+    url = reverse(f"admin:{changelist}")
+    plan = h.plan(products=[factories.product()], claims_allowed=5)
+    sale = h.sold(care_plan=plan, day=timezone.localdate())
+    services.claim_care_plan(sale=sale, description="枯萎", idempotency_key="C0")
+    client.get(url)
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(url).status_code == 200
+    for index in range(4):
+        services.claim_care_plan(
+            sale=h.sold(care_plan=plan, day=timezone.localdate()), description="枯萎", idempotency_key=f"C{index + 1}"
+        )
+    with CaptureQueriesContext(connection) as many:
+        html = client.get(url).content.decode()
+    assert len(few) == len(many)
+    assert html.count("鲜花养护计划") >= 5
