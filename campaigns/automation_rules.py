@@ -25,6 +25,7 @@ DEFAULT_DAYS = {
     Automation.Kind.RENEWAL_REMINDER: 0,
     Automation.Kind.SATISFACTION_SURVEY: 3,
     Automation.Kind.BONUS_LAPSE: 7,
+    Automation.Kind.CARE_PLAN_EXPIRY: 2,
 }
 # The message an automation starts with (Chinese SMS; marketing edits it in the admin):
 # (campaign name, body) per kind, or per holiday.
@@ -52,6 +53,9 @@ DEFAULT_MESSAGES = {
     "bonus_lapse": ("自动：储值赠送金额到期提醒",
                     "{{ member.name }}您好，您储值卡中的赠送金额¥{{ lapsing_bonus }}将于{{ lapses_on }}到期，"
                     "请及时使用。"),
+    "care_plan_expiry": ("自动：护理计划到期提醒",
+                         "{{ member.name }}您好，您的{{ care_plan }}将于{{ ends_on }}到期，"
+                         "还可申请{{ claims_left }}次服务，如需理赔请及时到店。"),
 }  # fmt: skip
 # Variables automation templates may use besides the member fields every campaign has.
 EXTRA_VARIABLES = {
@@ -65,6 +69,7 @@ EXTRA_VARIABLES = {
     Automation.Kind.RENEWAL_REMINDER: ("plan", "ends_on", "coupon_code", "coupon_name"),
     Automation.Kind.SATISFACTION_SURVEY: ("survey_link", "ticket_no", "coupon_code", "coupon_name"),
     Automation.Kind.BONUS_LAPSE: ("lapsing_bonus", "lapses_on", "coupon_code", "coupon_name"),
+    Automation.Kind.CARE_PLAN_EXPIRY: ("care_plan", "ends_on", "claims_left", "coupon_code", "coupon_name"),
 }
 # How far back the survey trigger looks beyond "resolved N days ago", so days the beat missed
 # (or tickets resolved after the day's run) are caught up.

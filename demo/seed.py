@@ -29,6 +29,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from demo import campaigns as demo_campaigns
+from demo import care_plans as demo_care_plans
 from demo import centre as demo_centre
 from demo import feedback as demo_feedback
 from demo import members as demo_members
@@ -58,6 +59,7 @@ class SeedCounts:
     stored_value: demo_stored_value.StoredValueCounts = field(default_factory=demo_stored_value.StoredValueCounts)
     till: demo_till.TillCounts = field(default_factory=demo_till.TillCounts)
     centre: demo_centre.CentreCounts = field(default_factory=demo_centre.CentreCounts)
+    care_plans: demo_care_plans.CarePlanCounts = field(default_factory=demo_care_plans.CarePlanCounts)
     logins: list[DemoLogin] = field(default_factory=list)
 
 
@@ -137,6 +139,9 @@ def seed_demo(
         counts.members.purchases += counts.centre.purchases
         if progress:
             progress(1)
+    counts.care_plans = demo_care_plans.seed(
+        members=seeded, horizon=horizon, staff=staff, support=support, marketing=marketing
+    )
     step("rewards")
     demo_campaigns.classify(counts.campaigns)
     demo_till.seed_till_sales(

@@ -118,3 +118,56 @@ class JoinTokenInvalid(RewardsError):
     def __init__(self, detail: str, *, reason: str):
         super().__init__(detail)
         self.reason = reason
+
+
+# --- care plans (rewards.services.care_plans) ---
+
+
+class CarePlanNotOnSale(RewardsError):
+    code = "plan_not_on_sale"
+
+
+class ProductNotCovered(RewardsError):
+    """The purchase line's product is not one the plan may be sold with (or claimed for)."""
+
+    code = "product_not_covered"
+
+
+class SaleWindowClosed(RewardsError):
+    """The plan may be sold only up to its number of days after the purchase."""
+
+    code = "sale_window_closed"
+
+
+class AlreadyCovered(RewardsError):
+    """The purchase line already carries this plan (sold under another key)."""
+
+    code = "already_covered"
+
+
+class PlanNotStarted(RewardsError):
+    code = "plan_not_started"
+
+
+class PlanExpired(RewardsError):
+    code = "plan_expired"
+
+
+class NoClaimsLeft(RewardsError):
+    code = "no_claims_left"
+
+
+class PurchaseRequired(RewardsError):
+    """The plan's claims need the original purchase, and the covered line was returned."""
+
+    code = "purchase_required"
+
+
+class ClaimNotOpen(RewardsError):
+    code = "claim_not_open"
+
+
+class ReplacementUnavailable(RewardsError):
+    """The replacement asked for cannot be given (no coupon set on the plan, no product on the line)."""
+
+    code = "replacement_unavailable"

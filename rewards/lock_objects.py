@@ -2,10 +2,12 @@
 
 Lock order, always: the member row, then the purchase (refunds) or the redemption (cancellation),
 then the points account, then the reward (stock), then coupons, then lots; stored value: the member
-row, then the stored-value account, then a gift, then its payment rows and bonus lots. Every writer takes the
-member lock first, so a member's postings, refunds, adjustments and redemptions run one after
-another and cannot deadlock each other; a reward row is shared by many members, so it is taken
-after the member's own rows and held only to the end of one member's transaction.
+row, then the stored-value account, then a gift, then its payment rows and bonus lots; care plans:
+the member row, then the sold plan, then its claim (a replacement's posting or coupon then takes
+the account as usual). Every writer takes the member lock first, so a member's postings, refunds,
+adjustments and redemptions run one after another and cannot deadlock each other; a reward row is
+shared by many members, so it is taken after the member's own rows and held only to the end of one
+member's transaction.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from django.db import connection, models
 from loyalty_crm.bulk import select_columns
 from members.models import Member, Purchase
 from rewards.models import (
+    CarePlanClaim,
+    CarePlanSale,
     Coupon,
     PointsAccount,
     PointsLot,
@@ -142,3 +146,13 @@ def stored_value_gift_for_update(code_hashes: list[str]) -> StoredValueGift | No
 def stored_value_payment_for_update(entry_id: int) -> StoredValueEntry | None:
     """A payment row, locked so two refunds of it queue (the row itself is never changed)."""
     return StoredValueEntry.objects.select_for_update().filter(pk=entry_id, kind=StoredValueEntry.Kind.PAYMENT).first()
+
+
+def care_plan_sale_for_update(sale_id: int) -> CarePlanSale:
+    """A sold care plan, locked (after the member row): its claims are counted under this lock."""
+    return CarePlanSale.objects.select_for_update(of=("self",)).select_related("plan").get(pk=sale_id)
+
+
+def care_plan_claim_for_update(claim_id: int) -> CarePlanClaim:
+    """A care-plan claim, locked (after its sold plan)."""
+    return CarePlanClaim.objects.select_for_update().get(pk=claim_id)

@@ -89,8 +89,33 @@ class RewardsLoyaltyProvider:
     LEDGER_PER_PAGE = 20
 
     def member_panel(self, *, member, request) -> str:
-        """The points panel, then the stored-value panel, each for staff who may see it."""
-        return self._points_panel(member=member, request=request) + self._wallet_panel(member=member, request=request)
+        """The points panel, then the stored-value panel, then care plans, each for staff who may see it."""
+        return (
+            self._points_panel(member=member, request=request)
+            + self._wallet_panel(member=member, request=request)
+            + self._care_plans_panel(member=member, request=request)
+        )
+
+    def _care_plans_panel(self, *, member, request) -> str:
+        """The member's care plans (running first) with the claims left and until when, for staff who
+        may see plans sold (`rewards.view_careplansale`); one query."""
+        from django.utils import timezone
+
+        from rewards import selectors_care_plans
+
+        user = request.user
+        if not user.has_perm("rewards.view_careplansale"):
+            return ""
+        today = timezone.localdate()
+        context = {
+            "plans": selectors_care_plans.member_care_plans(member, today=today),
+            "today": today,
+            "may_claim": user.has_perm("rewards.add_careplanclaim") and not member.is_erased,
+            "sell_url": reverse("admin:rewards_careplansale_add")
+            if user.has_perm("rewards.add_careplansale") and not member.is_erased
+            else "",
+        }
+        return render_to_string("rewards/member_care_plans_panel.html", context, request=request)
 
     WALLET_ROWS = 10
 

@@ -478,3 +478,24 @@ def points_share_of(points: int, *, returned: Decimal, whole: Decimal) -> int:
     if returned >= whole:
         return points
     return math.floor(Decimal(points) * returned / whole)
+
+
+def care_plan_ends_on(starts_on: datetime.date, duration: int, unit: str) -> datetime.date:
+    """The last day a care plan covers (inclusive): `duration` days from `starts_on` (7 days from
+    1 March end on 7 March), or `duration` months as a paid membership counts them."""
+    if duration < 1:
+        raise ValueError(f"A care plan lasts at least one day or month, not {duration!r}.")
+    if unit == "months":
+        return membership_ends_on(starts_on, duration)
+    return starts_on + datetime.timedelta(days=duration - 1)
+
+
+def category_covered(category_id: int | None, covered: set[int], parents: dict[int, int | None]) -> bool:
+    """Whether `category_id` is one of `covered` or below one of them (`parents`: id → parent id)."""
+    seen: set[int] = set()
+    while category_id is not None and category_id not in seen:
+        if category_id in covered:
+            return True
+        seen.add(category_id)
+        category_id = parents.get(category_id)
+    return False

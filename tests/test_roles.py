@@ -70,3 +70,18 @@ def test_only_managers_read_the_record_of_contact_detail_views_and_nobody_may_ed
 
 def test_store_staff_see_only_their_own_store_reports():
     assert "view_all_stores" not in permissions_of(STORE_STAFF)
+
+
+def test_care_plans_store_staff_sell_support_claims_managers_all():
+    """rewards/migrations/0024_care_plan_roles.py (the full sets are pinned in tests/rewards/test_roles.py)."""
+
+    def rewards_perms(role):
+        group = Group.objects.get(name=role)
+        return set(group.permissions.filter(content_type__app_label="rewards").values_list("codename", flat=True))
+
+    sellers = [role for role in ROLES if "add_careplansale" in rewards_perms(role)]
+    claims = [role for role in ROLES if "add_careplanclaim" in rewards_perms(role)]
+    plans = [role for role in ROLES if "add_careplan" in rewards_perms(role)]
+    assert set(sellers) == {STORE_STAFF, MANAGER}
+    assert set(claims) == {SUPPORT, MANAGER}
+    assert plans == [MANAGER]

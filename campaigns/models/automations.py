@@ -33,6 +33,7 @@ class Automation(TimeStamped):
         RENEWAL_REMINDER = "renewal_reminder", _("Paid-membership renewal reminder")
         SATISFACTION_SURVEY = "satisfaction_survey", _("Satisfaction survey after a resolved ticket")
         BONUS_LAPSE = "bonus_lapse", _("Stored-value bonus lapse reminder")
+        CARE_PLAN_EXPIRY = "care_plan_expiry", _("Care plan expiry reminder")
 
     class Holiday(models.TextChoices):
         SPRING_FESTIVAL = "spring_festival", _("Spring Festival")
@@ -55,7 +56,8 @@ class Automation(TimeStamped):
         default=0,
         validators=[MaxValueValidator(90)],
         help_text=_(
-            "Birthday, points expiry, stored-value bonus lapse, holiday: how many days before the date the "
+            "Birthday, points expiry, stored-value bonus lapse, care plan expiry, holiday: how many days before the "
+            "date the "
             "message goes out. "
             "Win-back: how many days after becoming lapsed a member is still greeted. "
             "Welcome follow-up: how many days after sign-up it goes out. "

@@ -52,7 +52,7 @@ from campaigns.services import outbox
 from loyalty_crm.errors import DomainError
 from members.models import Member
 from rewards import selectors as rewards_selectors
-from rewards import selectors_stored_value
+from rewards import selectors_care_plans, selectors_stored_value
 
 logger = logging.getLogger(__name__)
 
@@ -223,6 +223,22 @@ def run_bonus_lapse(automation: Automation, today: datetime.date, now=None) -> i
     )
 
 
+def run_care_plan_expiry(automation: Automation, today: datetime.date, now=None) -> int:
+    """Members whose care plan with claims left ends from today to today + N days, once per member
+    per end date (the occurrence key), read through `rewards.selectors_care_plans`."""
+    last = today + datetime.timedelta(days=automation.days_before)
+    return sum(
+        enqueue_occurrence(
+            automation=automation,
+            key=day.isoformat(),
+            on=day,
+            members=selectors_care_plans.members_with_care_plans_ending(day),
+            now=now,
+        )
+        for day in selectors_care_plans.care_plan_end_dates(today, last)
+    )
+
+
 RUNNERS = {
     Automation.Kind.BIRTHDAY: run_birthday,
     Automation.Kind.HOLIDAY: run_holiday,
@@ -230,6 +246,7 @@ RUNNERS = {
     Automation.Kind.WIN_BACK: run_win_back,
     Automation.Kind.SATISFACTION_SURVEY: run_satisfaction_survey,
     Automation.Kind.BONUS_LAPSE: run_bonus_lapse,
+    Automation.Kind.CARE_PLAN_EXPIRY: run_care_plan_expiry,
 }
 
 
@@ -369,6 +386,11 @@ def before_send(*, message: OutboxMessage, now: datetime.datetime) -> dict:
     elif automation.kind == Automation.Kind.BONUS_LAPSE and occurrence.on:
         extra["lapsing_bonus"] = f"{selectors_stored_value.bonus_lapsing_on(member, occurrence.on):.2f}"
         extra["lapses_on"] = occurrence.on.isoformat()
+    elif automation.kind == Automation.Kind.CARE_PLAN_EXPIRY and occurrence.on:
+        plans = selectors_care_plans.care_plans_ending(member, occurrence.on)
+        extra["care_plan"] = "、".join(sale.plan.name for sale in plans)
+        extra["ends_on"] = occurrence.on.isoformat()
+        extra["claims_left"] = sum(sale.claims_left for sale in plans)
     elif automation.kind == Automation.Kind.RENEWAL_REMINDER:
         membership = rewards_selectors.active_membership(member, now)
         extra["plan"] = membership.plan.display_name if membership else ""

@@ -4,7 +4,7 @@ features for a WeChat mini-program or an app. Every view authenticates with
 
 from django.urls import path
 
-from loyalty_crm.centre import api_auth, api_pages, api_profile
+from loyalty_crm.centre import api_auth, api_pages, api_profile, care_plans
 
 urlpatterns: list = [
     # Signing in and joining (loyalty_crm.centre.api_auth)
@@ -27,6 +27,7 @@ urlpatterns += [
     path("wallet/entries/", api_pages.MeWalletEntriesView.as_view(), name="me-wallet-entries"),
     path("wallet/entries/<int:pk>/", api_pages.MeWalletEntryView.as_view(), name="me-wallet-entry"),
     path("wallet/gift-claims/", api_pages.MeGiftClaimView.as_view(), name="me-gift-claims"),
+    path("care-plans/", care_plans.MeCarePlansView.as_view(), name="me-care-plans"),
 ]
 
 # Profile, consents, purchases, tickets, export and account closure (mcprofile).

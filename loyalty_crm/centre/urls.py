@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from loyalty_crm.centre import auth, pages, views_profile, views_purchases
+from loyalty_crm.centre import auth, care_plans, pages, views_profile, views_purchases
 
 app_name = "centre"
 
@@ -28,6 +28,7 @@ urlpatterns += [
     path("rewards/<int:reward_id>/redeem/", pages.redeem, name="redeem"),
     path("rewards/redemptions/<int:redemption_id>/", pages.redemption, name="redemption"),
     path("wallet/", pages.wallet, name="wallet"),
+    path("care-plans/", care_plans.care_plans, name="care_plans"),
 ]
 
 # Profile, preferences, consents, privacy, purchases and feedback (mcprofile).

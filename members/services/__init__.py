@@ -78,6 +78,7 @@ from members.services.purchases import (
 )
 from members.services.records import (
     SERVICE_RECORD_FIELDS,
+    add_care_plan_claim_record,
     add_interaction,
     add_preference,
     add_service_record,
@@ -115,6 +116,7 @@ __all__ = [
     "RecordedLine",
     "TermsNotCurrent",
     "accept_terms",
+    "add_care_plan_claim_record",
     "add_interaction",
     "add_preference",
     "add_service_record",

@@ -15,6 +15,7 @@ from members.models import (
     ServiceRecord,
 )
 from members.services._common import refuse_erased
+from members.summaries import Summary
 
 # --- service records, preferences, interactions -------------------------------------------
 
@@ -31,6 +32,25 @@ def _create_record(model, *, member: Member, **fields):
 def add_service_record(*, member: Member, kind: str, summary: str, actor=None, **fields) -> ServiceRecord:
     fields.setdefault("staff", actor if getattr(actor, "is_authenticated", False) else None)
     return _create_record(ServiceRecord, member=member, kind=kind, summary=summary, **fields)
+
+
+@transaction.atomic
+def add_care_plan_claim_record(
+    *, member: Member, plan_name: str, description: str, store=None, actor=None
+) -> ServiceRecord:
+    """The service record of a care-plan claim (kind "care-plan claim", open), for `rewards`' claim
+    service: the plan's name as a parameter, the member's description as the typed text."""
+    summary_field = ServiceRecord._meta.get_field("summary")
+    return add_service_record(
+        member=member,
+        kind=ServiceRecord.Kind.CARE_CLAIM,
+        summary=description[: summary_field.max_length],
+        summary_code=Summary.CARE_PLAN_CLAIM,
+        summary_params={"plan": plan_name},
+        details=description,
+        store=store,
+        actor=actor,
+    )
 
 
 SERVICE_RECORD_FIELDS = {"kind", "status", "store", "staff", "summary", "details", "opened_at", "closed_at"}

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from rewards.api import catalogue_views, stored_value_views, views
+from rewards.api import care_plan_views, catalogue_views, stored_value_views, views
 
 urlpatterns = [
     path("purchases/", views.PurchasePostView.as_view(), name="purchase-post"),
@@ -52,6 +52,16 @@ urlpatterns = [
         "members/<str:member_no>/wallet/gift-claims/",
         stored_value_views.GiftClaimView.as_view(),
         name="member-wallet-gift-claim",
+    ),
+    # Care plans (rewards.api.care_plan_views)
+    path("care-plans/", care_plan_views.CarePlanListCreateView.as_view(), name="care-plan-list"),
+    path("care-plans/<int:pk>/", care_plan_views.CarePlanDetailView.as_view(), name="care-plan-detail"),
+    path("care-plans/sales/", care_plan_views.CarePlanSaleListCreateView.as_view(), name="care-plan-sale-list"),
+    path("care-plans/sales/<int:pk>/", care_plan_views.CarePlanSaleDetailView.as_view(), name="care-plan-sale-detail"),
+    path(
+        "care-plans/sales/<int:pk>/claims/",
+        care_plan_views.CarePlanClaimCreateView.as_view(),
+        name="care-plan-claim-create",
     ),
     path("wallet/top-up-rules/", stored_value_views.TopUpRuleListView.as_view(), name="top-up-rule-list"),
 ]

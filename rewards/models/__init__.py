@@ -8,6 +8,7 @@ One module per concern, each importing what it needs from its siblings at the to
 - `earning` — `EarnRule`, `ExpiryPolicy`, `Promotion`, `EarningSettings`, `ActivityBonus`, `BonusAward`,
   `PointsPaymentSettings`;
 - `memberships` — `MembershipPlan`, `MembershipSubscription`;
+- `care_plans` — `CarePlan`, `CarePlanSale`, `CarePlanClaim`;
 - `catalogue` — `CouponTemplate`, `Coupon`, `Reward`, `Redemption`;
 - `stored_value` — `StoredValueAccount`, the append-only `StoredValueEntry`, `StoredValueBonusLot`,
   `TopUpRule`, `TopUp`, `StoredValueGift`.
@@ -15,6 +16,7 @@ One module per concern, each importing what it needs from its siblings at the to
 Import from `rewards.models`, which re-exports every public name of the modules below.
 """
 
+from rewards.models.care_plans import CarePlan, CarePlanClaim, CarePlanSale
 from rewards.models.catalogue import (
     Coupon,
     CouponKind,
@@ -84,6 +86,9 @@ __all__ = [
     "AppendOnlyQuerySet",
     "BalanceCorrection",
     "BonusAward",
+    "CarePlan",
+    "CarePlanClaim",
+    "CarePlanSale",
     "Coupon",
     "CouponKind",
     "CouponQuerySet",

@@ -145,6 +145,7 @@ class Coupon(models.Model):
         MANUAL = "manual", _("Issued by staff")
         PARTNER = "partner", _("Partner")
         REFERRAL = "referral", _("Referral")
+        CARE_PLAN = "care_plan", _("Care plan claim")
 
     class VoidReason(models.TextChoices):
         """Why code voided a coupon, rendered in the reader's language; what a person typed stays

@@ -3,6 +3,14 @@
 from rewards.services.adjustments import AdjustmentResult, adjust_points
 from rewards.services.batch import BatchOutcome, BatchResult, post_purchases_batch
 from rewards.services.bonuses import BonusResult, award_birthday_bonuses, award_bonus
+from rewards.services.care_plans import (
+    CarePlanClaimResult,
+    CarePlanSaleResult,
+    claim_care_plan,
+    reject_care_plan_claim,
+    sell_care_plan,
+    settle_care_plan_claim,
+)
 from rewards.services.earning import points_for_purchase, preview_points
 from rewards.services.expiry import ExpiryResult, expire_due_lots
 from rewards.services.memberships import (
@@ -19,6 +27,8 @@ __all__ = [
     "BatchOutcome",
     "BatchResult",
     "BonusResult",
+    "CarePlanClaimResult",
+    "CarePlanSaleResult",
     "ExpiryResult",
     "MembershipResult",
     "PostingResult",
@@ -29,6 +39,7 @@ __all__ = [
     "award_bonus",
     "buy_membership",
     "cancel_membership",
+    "claim_care_plan",
     "expire_due_lots",
     "points_for_purchase",
     "post_purchase",
@@ -37,5 +48,8 @@ __all__ = [
     "process_memberships",
     "quote_return",
     "refund_purchase",
+    "reject_care_plan_claim",
     "request_fingerprint",
+    "sell_care_plan",
+    "settle_care_plan_claim",
 ]

@@ -5,10 +5,12 @@ selector and renders it. The page's script never computes money: every figure is
 from __future__ import annotations
 
 import uuid
+from contextlib import nullcontext
 from decimal import Decimal
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import Prefetch
 from django.http import HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -22,12 +24,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from loyalty_crm.errors import DomainError
 from members.models import Member, Purchase, PurchaseItem
 from members.selectors import till_lookup, till_products
-from rewards import selectors, selectors_stored_value
+from rewards import selectors, selectors_care_plans, selectors_stored_value
 from rewards.models import Coupon, TopUpRule
 from rewards.services import checkout as checkout_services
 from rewards.services import coupons as coupon_services
 from rewards.services import post_purchase, refund_purchase, stored_value
+from rewards.services.care_plans import sell_care_plans_for_purchase
 from rewards.services.refunds import quote_return
+from rewards.till import care_plans as till_care_plans
 from rewards.till import codes
 from rewards.till.forms import (
     ConfirmForm,
@@ -46,6 +50,7 @@ REFUND_WITHOUT_GOODS = "rewards.refund_without_goods"
 OVERRIDE_PRICE = "rewards.override_till_price"
 TOP_UP = "rewards.top_up_stored_value"
 PAY_STORED_VALUE = "rewards.pay_stored_value"
+SELL_CARE_PLAN = "rewards.add_careplansale"
 MAX_BODY = 200_000
 
 
@@ -111,6 +116,7 @@ def _page_strings() -> dict:
         "no_rule": _("No rule (no bonus)"),
         "rule_label": _("%(name)s (from ¥%(pay)s: +¥%(bonus)s)"),
         "top_up_failed": _("The top-up could not be recorded."),
+        "care_plan_offer": _("%(plan)s for %(product)s: ¥%(price)s"),
         "yes": _("yes"),
         "no": _("no"),
     }
@@ -261,7 +267,8 @@ def quote_view(request):
     """The basket priced by `quote_checkout` — the one computation of every figure on the page."""
     _require(request, USE_TILL)
     try:
-        basket = parse_basket(_json_body(request), user=request.user)
+        data = _json_body(request)
+        basket = parse_basket(data, user=request.user)
     except PriceOverrideRefused as refused:
         return _error(str(refused), status=403, code="price_override_refused")
     except ValidationError as error:
@@ -273,7 +280,11 @@ def quote_view(request):
         points_to_use=basket.points_to_use,
         tenders=basket.tenders,
     )
-    return JsonResponse(_quote_json(basket, quote))
+    try:
+        care_plans = till_care_plans.quote_json(data, basket, quote)
+    except ValidationError as error:
+        return _error(_messages_of(error))
+    return JsonResponse({**_quote_json(basket, quote), **care_plans})
 
 
 @require_POST
@@ -291,7 +302,9 @@ def confirm_view(request):
         return redirect("admin:till_receipt", done)
     raw = form.cleaned_data["basket"]
     try:
-        basket = parse_basket(basket_from_json(raw), user=request.user)
+        data = basket_from_json(raw)
+        basket = parse_basket(data, user=request.user)
+        care_plans = till_care_plans.chosen(data, basket)
     except PriceOverrideRefused as refused:
         return till_view(request, form=form, error=str(refused), basket=raw, status=403)
     except ValidationError as error:
@@ -304,21 +317,29 @@ def confirm_view(request):
             basket=raw,
             status=403,
         )
+    if care_plans and not request.user.has_perm(SELL_CARE_PLAN):
+        return till_view(request, form=form, error=_("You may not sell care plans."), basket=raw, status=403)
     try:
-        result = post_purchase(
-            member=basket.member,
-            external_ref=key,
-            ordered_at=timezone.now(),
-            items=basket.items,
-            store=_store(request.user),
-            channel="store",
-            payment_method=form.cleaned_data["payment_method"],
-            coupon_code=basket.coupon_code or None,
-            points_to_use=basket.points_to_use,
-            tenders=basket.tenders,
-            apply_member_pricing=True,
-            actor=request.user,
-        )
+        # The sale and its care plans, all or nothing (a sale without plans posts as it always did).
+        with transaction.atomic() if care_plans else nullcontext():
+            result = post_purchase(
+                member=basket.member,
+                external_ref=key,
+                ordered_at=timezone.now(),
+                items=basket.items,
+                store=_store(request.user),
+                channel="store",
+                payment_method=form.cleaned_data["payment_method"],
+                coupon_code=basket.coupon_code or None,
+                points_to_use=basket.points_to_use,
+                tenders=basket.tenders,
+                apply_member_pricing=True,
+                actor=request.user,
+            )
+            if care_plans:
+                sell_care_plans_for_purchase(
+                    purchase=result.purchase, chosen=care_plans, key_prefix=key, actor=request.user
+                )
     except ValidationError as error:
         return till_view(request, form=form, error=_messages_of(error), basket=raw, status=400)
     except DomainError as error:
@@ -452,6 +473,7 @@ def receipt_view(request, purchase_id: int):
         "barcode": codes.code128_svg(purchase.external_ref),
         "join_qr": join_qr,
         "printing": request.GET.get("print") == "1",
+        "care_plans": selectors_care_plans.sales_of_purchase(purchase),
     }
     template = "rewards/till/receipt_print.html" if context["printing"] else "rewards/till/receipt.html"
     return TemplateResponse(request, template, context)

@@ -41,7 +41,7 @@
     const linesBody = document.querySelector("#till-lines tbody");
     const mayOverride = root.dataset.mayOverridePrice === "1";
 
-    const state = { member: null, walkIn: false, lines: [], couponCode: "", points: 0, storedValue: "" };
+    const state = { member: null, walkIn: false, lines: [], couponCode: "", points: 0, storedValue: "", carePlans: [] };
     let fitStoredValue = false; // "use all": take what the quote allowed
     let lastQuote = null;
     let quoteTimer = null;
@@ -91,6 +91,7 @@
         }),
         coupon_code: state.couponCode,
         points_to_use: state.points,
+        care_plans: state.carePlans,
       };
       if (state.member) {
         // Sent for a member (even empty), so the quote shows the stored-value balance.
@@ -135,6 +136,7 @@
 
     function chooseMember(member) {
       state.member = member;
+      state.carePlans = [];
       state.walkIn = false;
       state.storedValue = "";
       storedValueInput.value = "";
@@ -146,6 +148,7 @@
 
     function chooseWalkIn() {
       state.member = null;
+      state.carePlans = [];
       state.walkIn = true;
       state.couponCode = "";
       state.points = 0;
@@ -334,6 +337,7 @@
         button.textContent = T.remove;
         button.addEventListener("click", function () {
           state.lines.splice(index, 1);
+          state.carePlans = []; // line numbers moved: the cashier ticks the plans again
           renderLines();
           requestQuote();
           productInput.focus();
@@ -390,6 +394,46 @@
       });
       setFigure("free_delivery", "—");
       setFigure("tier_after", "—");
+      setFigure("care_plans_total", "¥0.00");
+      setFigure("amount_to_take", "¥0.00");
+      showCarePlans(null);
+    }
+
+    // Care plans the lines may carry (rewards.till.care_plans): a box per plan; ticking one sells it
+    // with the sale, at the price the quote shows.
+    function showCarePlans(quote) {
+      const box = el("till-care-plans");
+      const list = el("till-care-plan-offers");
+      list.replaceChildren();
+      const offers = quote && quote.care_plan_offers ? quote.care_plan_offers : [];
+      box.hidden = offers.length === 0;
+      offers.forEach(function (offer) {
+        offer.plans.forEach(function (plan) {
+          const item = document.createElement("li");
+          const label = document.createElement("label");
+          const tick = document.createElement("input");
+          tick.type = "checkbox";
+          tick.className = "till-care-plan";
+          tick.dataset.line = String(offer.line);
+          tick.dataset.plan = String(plan.id);
+          tick.checked = state.carePlans.some(function (c) {
+            return c.line === offer.line && c.plan === plan.id;
+          });
+          tick.addEventListener("change", function () {
+            state.carePlans = state.carePlans.filter(function (c) {
+              return !(c.line === offer.line && c.plan === plan.id);
+            });
+            if (tick.checked) {
+              state.carePlans.push({ line: offer.line, plan: plan.id });
+            }
+            requestQuote();
+          });
+          label.append(tick, " " + format(T.care_plan_offer, { plan: plan.name, product: offer.product, price: plan.price }));
+          label.title = plan.coverage;
+          item.appendChild(label);
+          list.appendChild(item);
+        });
+      });
     }
 
     function fetchQuote() {
@@ -444,6 +488,9 @@
       setFigure("stored_value_used", "−¥" + quote.stored_value_used);
       setFigure("amount_due", "¥" + quote.amount_due);
       setFigure("points_to_earn", String(quote.points_to_earn));
+      setFigure("care_plans_total", "¥" + (quote.care_plans_total || "0.00"));
+      setFigure("amount_to_take", "¥" + (quote.amount_to_take || quote.amount_due));
+      showCarePlans(quote);
       if (quote.tier_after) {
         setFigure("tier_after", quote.tier_upgrade ? format(T.tier_reached, { tier: quote.tier_after.name }) : quote.tier_after.name);
       } else {
@@ -787,6 +834,7 @@
           };
         });
         state.couponCode = restored.coupon_code || "";
+        state.carePlans = Array.isArray(restored.care_plans) ? restored.care_plans : [];
         state.points = parseInt(restored.points_to_use, 10) || 0;
         couponInput.value = state.couponCode;
         pointsInput.value = String(state.points);

@@ -65,7 +65,7 @@ def test_holiday_dates(holiday, year, expected):
 
 
 def test_seeded_automations_are_off_and_the_daily_task_exists():
-    assert Automation.objects.count() == 14  # 13 + the stored-value bonus lapse reminder (issue 16)
+    assert Automation.objects.count() == 15  # 13 + the bonus lapse reminder (issue 16) + care plan expiry (17)
     assert not Automation.objects.filter(enabled=True).exists()
     task = PeriodicTask.objects.get(name="Run automations (daily)")
     assert task.task == "campaigns.run_automations" and task.crontab.hour == "10"

@@ -73,6 +73,16 @@ EXPECTED[MANAGER] = EXPECTED[MANAGER] | {"override_till_price", "refund_without_
 for _role in ROLES:
     EXPECTED[_role] = EXPECTED[_role] | {"view_pointspaymentsettings"}
 EXPECTED[MANAGER] = EXPECTED[MANAGER] | {"change_pointspaymentsettings"}
+# Care plans (rewards/migrations/0024_care_plan_roles.py): store staff sell, support handles claims.
+CARE_PLANS = {
+    STORE_STAFF: {"view_careplan", "view_careplansale", "add_careplansale", "view_careplanclaim"},
+    MARKETING: {"view_careplan"},
+    SUPPORT: {"view_careplan", "view_careplansale", "view_careplanclaim", "add_careplanclaim", "change_careplanclaim"},
+    MANAGER: {"view_careplan", "add_careplan", "change_careplan", "view_careplansale", "add_careplansale"}
+    | {"view_careplanclaim", "add_careplanclaim", "change_careplanclaim", "view_care_plan_report"},
+}
+for _role, _codenames in CARE_PLANS.items():
+    EXPECTED[_role] = EXPECTED[_role] | _codenames
 
 
 def permissions_of(role):
