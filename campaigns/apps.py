@@ -9,6 +9,9 @@ class CampaignsConfig(AppConfig):
 
     def ready(self):
         from campaigns.channels import checks  # noqa: F401 (registers the SMS provider deploy checks)
+        from campaigns import event_links, personal_variables
+
+        personal_variables.register(event_links.EVENT_LINK)  # {{ event_link }} of event invitations
         from campaigns.providers import ScoreClassificationProvider
         from members import classification_hook
 

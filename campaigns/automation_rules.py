@@ -25,6 +25,8 @@ DEFAULT_DAYS = {
     Automation.Kind.RENEWAL_REMINDER: 0,
     Automation.Kind.SATISFACTION_SURVEY: 3,
     Automation.Kind.BONUS_LAPSE: 7,
+    Automation.Kind.EVENT_REMINDER: 1,
+    Automation.Kind.EVENT_SEAT: 0,
 }
 # The message an automation starts with (Chinese SMS; marketing edits it in the admin):
 # (campaign name, body) per kind, or per holiday.
@@ -52,6 +54,12 @@ DEFAULT_MESSAGES = {
     "bonus_lapse": ("自动：储值赠送金额到期提醒",
                     "{{ member.name }}您好，您储值卡中的赠送金额¥{{ lapsing_bonus }}将于{{ lapses_on }}到期，"
                     "请及时使用。"),
+    "event_reminder": ("自动：活动提醒",
+                       "{{ member.name }}您好，您报名的「{{ event_title }}」将于{{ event_starts_at }}开始，"
+                       "地点：{{ event_place }}。期待您的光临！"),
+    "event_seat": ("自动：活动候补转正",
+                   "{{ member.name }}您好，「{{ event_title }}」有名额空出，您已从候补转为正式报名，"
+                   "活动时间{{ event_starts_at }}，地点：{{ event_place }}。"),
 }  # fmt: skip
 # Variables automation templates may use besides the member fields every campaign has.
 EXTRA_VARIABLES = {
@@ -65,6 +73,8 @@ EXTRA_VARIABLES = {
     Automation.Kind.RENEWAL_REMINDER: ("plan", "ends_on", "coupon_code", "coupon_name"),
     Automation.Kind.SATISFACTION_SURVEY: ("survey_link", "ticket_no", "coupon_code", "coupon_name"),
     Automation.Kind.BONUS_LAPSE: ("lapsing_bonus", "lapses_on", "coupon_code", "coupon_name"),
+    Automation.Kind.EVENT_REMINDER: ("event_title", "event_starts_at", "event_place", "coupon_code", "coupon_name"),
+    Automation.Kind.EVENT_SEAT: ("event_title", "event_starts_at", "event_place", "coupon_code", "coupon_name"),
 }
 # How far back the survey trigger looks beyond "resolved N days ago", so days the beat missed
 # (or tickets resolved after the day's run) are caught up.

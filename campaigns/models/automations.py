@@ -33,6 +33,8 @@ class Automation(TimeStamped):
         RENEWAL_REMINDER = "renewal_reminder", _("Paid-membership renewal reminder")
         SATISFACTION_SURVEY = "satisfaction_survey", _("Satisfaction survey after a resolved ticket")
         BONUS_LAPSE = "bonus_lapse", _("Stored-value bonus lapse reminder")
+        EVENT_REMINDER = "event_reminder", _("Member event reminder")
+        EVENT_SEAT = "event_seat", _("Member event: seat confirmed from the waitlist")
 
     class Holiday(models.TextChoices):
         SPRING_FESTIVAL = "spring_festival", _("Spring Festival")
@@ -55,8 +57,8 @@ class Automation(TimeStamped):
         default=0,
         validators=[MaxValueValidator(90)],
         help_text=_(
-            "Birthday, points expiry, stored-value bonus lapse, holiday: how many days before the date the "
-            "message goes out. "
+            "Birthday, points expiry, stored-value bonus lapse, holiday, member event reminder: how many days "
+            "before the date the message goes out. "
             "Win-back: how many days after becoming lapsed a member is still greeted. "
             "Welcome follow-up: how many days after sign-up it goes out. "
             "Satisfaction survey: how many days after the ticket was resolved it goes out."
