@@ -87,7 +87,9 @@ class EventAdmin(admin.ModelAdmin):
         )
 
     def save_model(self, request, obj, form, change):
-        values = {name: form.cleaned_data.get(name) for name in event_services.EVENT_FIELDS if name in form.cleaned_data}
+        values = {
+            name: form.cleaned_data.get(name) for name in event_services.EVENT_FIELDS if name in form.cleaned_data
+        }
         values["audience_classifications"] = list(values.get("audience_classifications") or [])
         tiers = list(form.cleaned_data.get("audience_tiers") or [])
         try:
@@ -218,7 +220,7 @@ class InviteForm(forms.Form):
 
 
 def invite_view(request, event_id: int):
-    """"Invite a segment to this event": a draft campaign with each member's signed sign-up link."""
+    """ "Invite a segment to this event": a draft campaign with each member's signed sign-up link."""
     event = _event_or_403(request, event_id, "campaigns.add_eventinvitation")
     if not request.user.has_perm("campaigns.add_campaign"):
         raise PermissionDenied

@@ -30,10 +30,14 @@ def _registration_body(result) -> dict:
     registration = result.registration
     body = RegistrationSerializer(
         {
-            "id": registration.pk, "event_id": registration.event_id, "member": registration.member,
-            "status": registration.status, "position": result.position, "points_spent": registration.points_spent,
+            "id": registration.pk,
+            "event_id": registration.event_id,
+            "member": registration.member,
+            "status": registration.status,
+            "position": result.position,
+            "points_spent": registration.points_spent,
             "attended_at": registration.attended_at,
-        }  # fmt: skip
+        }
     ).data
     if result.position is None:
         body.pop("position")

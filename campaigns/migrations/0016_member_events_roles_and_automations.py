@@ -2,8 +2,9 @@
 
 Store staff run check-in at the door and look at events and registrations (they also sign members
 up there); Marketing creates events and invitations; Managers everything. The reminder the day
-before and the "seat confirmed from the waitlist" message are switched on with their default
-Chinese SMS (marketing edits them under Automations)."""
+before (switched off, like every date trigger, until marketing switches it on) and the "seat
+confirmed from the waitlist" message (on: it answers the member's own sign-up) get their default
+Chinese SMS campaigns (marketing edits them under Automations)."""
 
 from django.db import migrations
 
@@ -21,15 +22,19 @@ GRANTS = {
     ],
 }  # fmt: skip
 
+# (days, enabled, name, body): the reminder is off like every date trigger until marketing switches
+# it on (the demo does); the seat message answers the member's own sign-up, so it is on.
 MESSAGES = {
     "event_reminder": (
         1,
+        False,
         "自动：活动提醒",
         "{{ member.name }}您好，您报名的「{{ event_title }}」将于{{ event_starts_at }}开始，"
         "地点：{{ event_place }}。期待您的光临！",
     ),
     "event_seat": (
         0,
+        True,
         "自动：活动候补转正",
         "{{ member.name }}您好，「{{ event_title }}」有名额空出，您已从候补转为正式报名，"
         "活动时间{{ event_starts_at }}，地点：{{ event_place }}。",
@@ -45,9 +50,9 @@ def forwards(apps, schema_editor):
     from django.utils import timezone
 
     now = timezone.now()
-    for kind, (days, name, body) in MESSAGES.items():
+    for kind, (days, enabled, name, body) in MESSAGES.items():
         automation, _created = Automation.objects.get_or_create(
-            kind=kind, holiday="", defaults={"days_before": days, "enabled": True}
+            kind=kind, holiday="", defaults={"days_before": days, "enabled": enabled}
         )
         if automation.campaign_id is None:
             campaign = Campaign.objects.create(

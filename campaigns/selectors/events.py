@@ -144,9 +144,7 @@ def upcoming_events(now: datetime.datetime | None = None) -> list[Event]:
     """Scheduled events not yet ended, soonest first (at most UPCOMING_LIMIT), with counts and tiers."""
     now = now or timezone.now()
     return list(
-        event_list().filter(status=Event.Status.SCHEDULED, ends_at__gt=now).order_by("starts_at", "pk")[
-            :UPCOMING_LIMIT
-        ]
+        event_list().filter(status=Event.Status.SCHEDULED, ends_at__gt=now).order_by("starts_at", "pk")[:UPCOMING_LIMIT]
     )
 
 
@@ -251,9 +249,7 @@ def event_results(event: Event, *, now: datetime.datetime | None = None) -> Even
         cancelled=Count("pk", filter=Q(status=EventRegistration.Status.CANCELLED)),
         attended=Count("pk", filter=Q(attended_at__isnull=False)),
         no_shows=Count("pk", filter=Q(status=EventRegistration.Status.CONFIRMED, attended_at__isnull=True)),
-        points_spent=Coalesce(
-            Sum("points_spent", filter=Q(points_entry__isnull=False, points_return__isnull=True)), 0
-        ),
+        points_spent=Coalesce(Sum("points_spent", filter=Q(points_entry__isnull=False, points_return__isnull=True)), 0),
     )
     invited = invited_member_ids(event.pk)
     start = event.starts_at

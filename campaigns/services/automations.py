@@ -251,7 +251,9 @@ def tell_seat_confirmed(*, event_id: int, member_ids: list[int], now=None) -> in
     member per event (the occurrence is the event)."""
     from campaigns.models import Event
 
-    automation = Automation.objects.filter(kind=Automation.Kind.EVENT_SEAT, enabled=True, campaign__isnull=False).first()
+    automation = Automation.objects.filter(
+        kind=Automation.Kind.EVENT_SEAT, enabled=True, campaign__isnull=False
+    ).first()
     event = Event.objects.filter(pk=event_id).first()
     if automation is None or event is None or not member_ids:
         return 0

@@ -210,9 +210,7 @@ def register_member(
     if earlier is not None:
         if earlier.member_id != member.pk:
             raise RegistrationKeyConflict(_("This key was used for another member's sign-up."))
-        return RegistrationResult(
-            registration=earlier, created=False, position=event_selectors.position_of(earlier)
-        )
+        return RegistrationResult(registration=earlier, created=False, position=event_selectors.position_of(earlier))
     active = event_selectors.active_registration(locked, member)
     if active is not None:
         raise AlreadyRegistered(
@@ -430,7 +428,9 @@ def check_in(*, event: Event, code: str, actor=None, now: datetime.datetime | No
 
 # --- invitations ----------------------------------------------------------------------------------
 
-DEFAULT_INVITATION = "{{ member.name }}您好，诚邀您参加会员专属活动「%(title)s」（%(when)s）。点击报名：{{ event_link }}"
+DEFAULT_INVITATION = (
+    "{{ member.name }}您好，诚邀您参加会员专属活动「%(title)s」（%(when)s）。点击报名：{{ event_link }}"
+)
 
 
 @transaction.atomic

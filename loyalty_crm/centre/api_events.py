@@ -44,8 +44,11 @@ class MeEventSignUpView(MeAPIView):
     @extend_schema(
         tags=TAG,
         request=MeSignUpSerializer,
-        responses={201: None, 200: None, 409: conflict("signup_closed", "not_eligible", "already_registered",
-                                                        "insufficient_points")},  # fmt: skip
+        responses={
+            201: None,
+            200: None,
+            409: conflict("signup_closed", "not_eligible", "already_registered", "insufficient_points"),
+        },
         summary="Sign the member up (confirmed or waitlisted)",
     )
     def post(self, request, pk: int):

@@ -124,9 +124,7 @@ def test_a_cancellation_promotes_the_first_waitlisted_and_tells_them():
     third_reg = EventRegistration.objects.get(member=third)
     assert event_selectors.position_of(third_reg) == 1
     seat_campaign = Automation.objects.get(kind=Automation.Kind.EVENT_SEAT).campaign
-    assert list(OutboxMessage.objects.filter(campaign=seat_campaign).values_list("member_id", flat=True)) == [
-        second.pk
-    ]
+    assert list(OutboxMessage.objects.filter(campaign=seat_campaign).values_list("member_id", flat=True)) == [second.pk]
 
 
 def test_a_waitlisted_member_short_of_points_keeps_the_place_and_the_next_gets_the_seat():
@@ -200,8 +198,10 @@ def test_reminder_goes_the_day_before_to_confirmed_members():
     sign_up(made, seated)
     sign_up(made, waiting)
     reminder = Automation.objects.get(kind=Automation.Kind.EVENT_REMINDER)
-    automations.run_event_reminder(reminder, timezone.localdate())
-    automations.run_event_reminder(reminder, timezone.localdate())
+    assert automations.run_automations() == {}  # off until marketing switches it on
+    automations.update_automation(automation=reminder, enabled=True)
+    assert automations.run_automations() == {"event_reminder": 1}
+    assert automations.run_automations() == {"event_reminder": 0}
     rows = OutboxMessage.objects.filter(campaign=reminder.campaign)
     assert list(rows.values_list("member_id", flat=True)) == [seated.pk]
 
