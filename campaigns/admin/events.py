@@ -41,6 +41,21 @@ class EventForm(forms.ModelForm):
         ]  # fmt: skip
         widgets = {"audience_tiers": forms.CheckboxSelectMultiple}
 
+    def clean(self):
+        """The service's own checks, shown on the fields (the service checks again when saving)."""
+        cleaned = super().clean()
+        values = {name: cleaned.get(name) for name in event_services.EVENT_FIELDS if name in self.fields}
+        values["audience_classifications"] = list(values.get("audience_classifications") or [])
+        try:
+            event_services.validate_event(values)
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                if field in self.fields and field not in self.errors:
+                    self.add_error(field, errors)
+                elif field not in self.fields:
+                    self.add_error(None, errors)
+        return cleaned
+
 
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):

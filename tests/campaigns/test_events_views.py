@@ -176,3 +176,34 @@ def test_member_centre_page_and_api(django_assert_max_num_queries):
         event()
     with django_assert_max_num_queries(len(few.captured_queries)):
         page.get("/m/events/")
+
+
+def test_admin_form_names_a_bad_end_instead_of_failing(client):
+    client.force_login(make_user("mk3", MARKETING))
+    day = starts().strftime("%Y-%m-%d")
+    answer = client.post(
+        "/admin/campaigns/event/add/",
+        {
+            "title": "试香会", "kind": "tasting", "starts_at_0": day, "starts_at_1": "15:00:00",
+            "ends_at_0": day, "ends_at_1": "14:00:00", "capacity": "10", "price": "0", "points_cost": "0",
+        },
+    )  # fmt: skip
+    assert answer.status_code == 200 and "ends_at" in answer.context["adminform"].form.errors
+
+
+def test_admin_creates_an_event_through_the_service(client):
+    client.force_login(make_user("mk4", MARKETING))
+    day = starts().strftime("%Y-%m-%d")
+    answer = client.post(
+        "/admin/campaigns/event/add/",
+        {
+            "title": "试香会", "kind": "tasting", "starts_at_0": day, "starts_at_1": "15:00:00",
+            "ends_at_0": day, "ends_at_1": "17:00:00", "capacity": "10", "price": "0", "points_cost": "0",
+            "audience_classifications": ["high_value"],
+        },
+    )  # fmt: skip
+    assert answer.status_code == 302
+    from campaigns.models import Event
+
+    made = Event.objects.get(title="试香会")
+    assert made.audience_classifications == ["high_value"] and made.created_by.username == "mk4"
