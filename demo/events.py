@@ -52,8 +52,8 @@ def seed_events(counts: EventCounts, *, members: list[Member], store, horizon: d
     coming_start = day_at(today + datetime.timedelta(days=5), 15)
     coming = event_services.create_event(
         title=COMING_TITLE, kind=Event.Kind.WORKSHOP, store=store, starts_at=coming_start,
-        ends_at=coming_start + datetime.timedelta(hours=2), capacity=8, points_cost=200,
-        description="亲手制作一只圣诞花环带回家。每位会员限报一席，可用 200 积分抵扣材料费。",
+        ends_at=coming_start + datetime.timedelta(hours=2), capacity=8, points_cost=50,
+        description="亲手制作一只圣诞花环带回家。每位会员限报一席，每席 50 积分。",
         cancellation_deadline=coming_start - datetime.timedelta(days=1), actor=staff,
     )  # fmt: skip
     counts.events += 1

@@ -75,7 +75,7 @@ class EventAdmin(admin.ModelAdmin):
                 "description": gettext_lazy("A member matching any of these may come; leave all empty for everyone."),
             },
         ),
-        (gettext_lazy("Sign-up"), {"fields": ["signup_opens_at", "signup_closes_at", "cancellation_deadline"]}),
+        (gettext_lazy("Sign-up window"), {"fields": ["signup_opens_at", "signup_closes_at", "cancellation_deadline"]}),
     ]
 
     def get_queryset(self, request):

@@ -4,10 +4,12 @@ check them in at the door by scanning the card (typing its code into the scan fi
 Screenshots land in var/screenshots/events_*.png."""
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from campaigns import event_links
 from campaigns.models import Classification, Event, EventInvitation, EventRegistration, MemberScore, Segment
+from loyalty_crm.centre.session import start_session
 from loyalty_crm.roles import MARKETING, STORE_STAFF
 from tests.browser.conftest import screenshot
 from tests.conftest import make_user
@@ -85,6 +87,13 @@ def test_workshop_invitation_sign_up_from_the_link_and_check_in(live_server, zh_
     assert "成功报名" in mobile.locator(".mce-status").inner_text()
     assert mobile.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     screenshot(mobile, "events_06_signed_up_phone_zh")
+    phone.add_cookies(
+        [{"name": settings.MEMBER_SESSION_COOKIE_NAME, "value": start_session(guest), "url": f"{live_server.url}/m/"}]
+    )
+    mobile.goto(f"{live_server.url}/m/events/")
+    assert "圣诞花环工作坊" in mobile.locator("main").inner_text()
+    assert mobile.locator(".mce-status").first.inner_text() == "您已报名"
+    screenshot(mobile, "events_06b_centre_phone_zh")
     phone.close()
     assert EventRegistration.objects.get(event=event, member=guest).status == "confirmed"
 
