@@ -10,8 +10,10 @@ import datetime
 from dataclasses import dataclass
 
 from campaigns.models import Automation, Event
-from campaigns.services import automations
+from campaigns.services import automations, dispatch
 from campaigns.services import events as event_services
+from campaigns.services.campaigns import launch_campaign
+from demo.campaigns import send_due
 from demo.clock import at, day_at
 from loyalty_crm.errors import DomainError
 from members.models import Member
@@ -23,6 +25,7 @@ COMING_TITLE = "会员专属花艺工作坊：圣诞花环"
 @dataclass
 class EventCounts:
     events: int = 0
+    invited: int = 0
     registrations: int = 0
     attended: int = 0
 
@@ -36,13 +39,19 @@ def seed_events(counts: EventCounts, *, members: list[Member], store, horizon: d
     guests = [m for m in members if m.status == Member.Status.ACTIVE][:24]
     today = horizon.date()
     past_start = day_at(today - datetime.timedelta(days=21), 14)
-    with at(past_start - datetime.timedelta(days=10)):
+    with at(day_at(past_start.date() - datetime.timedelta(days=12), 11)):
         past = event_services.create_event(
             title=PAST_TITLE, kind=Event.Kind.WORKSHOP, store=store, starts_at=past_start,
             ends_at=past_start + datetime.timedelta(hours=2), capacity=12,
             description="花艺师带您用当季花材做一束秋日花束，材料费已含。", actor=staff,
         )  # fmt: skip
         counts.events += 1
+        # The invitation: a campaign to every member with each one's signed link, sent as any campaign.
+        invitation = event_services.invite_segment(event=past, segment=None, actor=staff)
+        launch_campaign(campaign=invitation, actor=staff)
+        dispatch.start_campaign(campaign_id=invitation.pk)
+        counts.invited += send_due()
+    with at(past_start - datetime.timedelta(days=10)):
         for index, member in enumerate(guests[:12]):
             _sign_up(counts, past, member, f"demo-past-{index}")
     with at(past_start + datetime.timedelta(minutes=10)):

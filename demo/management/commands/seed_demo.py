@@ -167,9 +167,13 @@ class Command(BaseCommand):
             ),
             (
                 _("Member events"),
-                _("%(events)d events, %(registrations)d sign-ups, %(attended)d checked in")
+                _(
+                    "%(events)d events, %(invited)d invitations sent, %(registrations)d sign-ups, "
+                    "%(attended)d checked in"
+                )
                 % {
                     "events": counts.events.events,
+                    "invited": counts.events.invited,
                     "registrations": counts.events.registrations,
                     "attended": counts.events.attended,
                 },
