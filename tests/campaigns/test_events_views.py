@@ -207,3 +207,16 @@ def test_admin_creates_an_event_through_the_service(client):
 
     made = Event.objects.get(title="试香会")
     assert made.audience_classifications == ["high_value"] and made.created_by.username == "mk4"
+
+
+def test_results_page_runs_a_fixed_number_of_queries(client, django_assert_max_num_queries):
+    client.force_login(make_user("boss2", MANAGER))
+    made = event(capacity=3)
+    sign_up(made, member())
+    url = f"/admin/events/{made.pk}/results/"
+    with django_assert_max_num_queries(30) as few:
+        assert client.get(url).status_code == 200
+    for _ in range(6):
+        sign_up(made, member())
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert client.get(url).status_code == 200
