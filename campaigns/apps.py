@@ -8,7 +8,10 @@ class CampaignsConfig(AppConfig):
     verbose_name = _("Campaigns")
 
     def ready(self):
+        from campaigns import event_links, personal_variables
         from campaigns.channels import checks  # noqa: F401 (registers the SMS provider deploy checks)
+
+        personal_variables.register(event_links.EVENT_LINK)  # {{ event_link }} of event invitations
         from campaigns.providers import ScoreClassificationProvider
         from members import classification_hook
 

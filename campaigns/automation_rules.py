@@ -26,6 +26,8 @@ DEFAULT_DAYS = {
     Automation.Kind.SATISFACTION_SURVEY: 3,
     Automation.Kind.BONUS_LAPSE: 7,
     Automation.Kind.CARE_PLAN_EXPIRY: 2,
+    Automation.Kind.EVENT_REMINDER: 1,
+    Automation.Kind.EVENT_SEAT: 0,
 }
 # The message an automation starts with (Chinese SMS; marketing edits it in the admin):
 # (campaign name, body) per kind, or per holiday.
@@ -56,6 +58,12 @@ DEFAULT_MESSAGES = {
     "care_plan_expiry": ("自动：护理计划到期提醒",
                          "{{ member.name }}您好，您的{{ care_plan }}将于{{ ends_on }}到期，"
                          "还可申请{{ claims_left }}次服务，如需理赔请及时到店。"),
+    "event_reminder": ("自动：活动提醒",
+                       "{{ member.name }}您好，您报名的「{{ event_title }}」将于{{ event_starts_at }}开始，"
+                       "地点：{{ event_place }}。期待您的光临！"),
+    "event_seat": ("自动：活动候补转正",
+                   "{{ member.name }}您好，「{{ event_title }}」有名额空出，您已从候补转为正式报名，"
+                   "活动时间{{ event_starts_at }}，地点：{{ event_place }}。"),
 }  # fmt: skip
 # Variables automation templates may use besides the member fields every campaign has.
 EXTRA_VARIABLES = {
@@ -70,6 +78,8 @@ EXTRA_VARIABLES = {
     Automation.Kind.SATISFACTION_SURVEY: ("survey_link", "ticket_no", "coupon_code", "coupon_name"),
     Automation.Kind.BONUS_LAPSE: ("lapsing_bonus", "lapses_on", "coupon_code", "coupon_name"),
     Automation.Kind.CARE_PLAN_EXPIRY: ("care_plan", "ends_on", "claims_left", "coupon_code", "coupon_name"),
+    Automation.Kind.EVENT_REMINDER: ("event_title", "event_starts_at", "event_place", "coupon_code", "coupon_name"),
+    Automation.Kind.EVENT_SEAT: ("event_title", "event_starts_at", "event_place", "coupon_code", "coupon_name"),
 }
 # How far back the survey trigger looks beyond "resolved N days ago", so days the beat missed
 # (or tickets resolved after the day's run) are caught up.

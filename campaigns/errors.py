@@ -42,3 +42,42 @@ class TemplateRequired(CampaignsError):
     """An SMS campaign through a real provider, or a WeChat campaign, has no approved message template."""
 
     code = "template_required"
+
+
+# --- member events (campaigns.services.events) ---------------------------------------------------
+
+
+class EventsError(DomainError):
+    code = "events_error"
+
+
+class SignupClosed(EventsError):
+    """The event takes no sign-ups now: its window has not opened or has closed, it has started,
+    or it was cancelled."""
+
+    code = "signup_closed"
+
+
+class NotEligible(EventsError):
+    """The member is not among those who may come (tiers, classes, segment, plan holders), or is
+    not an active member."""
+
+    code = "not_eligible"
+
+
+class AlreadyRegistered(EventsError):
+    """The member holds a confirmed or waitlisted place already (with another key)."""
+
+    code = "already_registered"
+
+
+class CancellationClosed(EventsError):
+    """The cancellation deadline (or the start) has passed."""
+
+    code = "cancellation_closed"
+
+
+class RegistrationKeyConflict(EventsError):
+    """The idempotency key was used for another member's registration."""
+
+    code = "idempotency_conflict"

@@ -1,7 +1,9 @@
 """Every row lock of `campaigns` in one place.
 
 Lock order: members (by primary key, as every writer of `rewards` locks them first), the
-campaign, then outbox rows (by primary key), then the per-member contact lock.
+campaign, then outbox rows (by primary key), then the per-member contact lock. A member event is
+locked before anything else its services touch (then `rewards` locks the member and account to take
+or give back a seat's points); nothing locks a member before an event.
 
 Only services call these (inside their transaction); a lock writes nothing, so this module is the
 one place outside `campaigns/services/` allowed `select_for_update` (tests/test_layering.py).
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 from django.db import connection
 
-from campaigns.models import Campaign, ContactPolicy, OutboxMessage
+from campaigns.models import Campaign, ContactPolicy, Event, OutboxMessage
 from members.models import Member
 
 
@@ -54,3 +56,9 @@ def lock_member_contact(member_id: int) -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [7316, member_id % 2_147_483_647])
+
+
+def event_for_update(event_id: int) -> Event:
+    """The event's row: every change of its registrations (sign-up, waitlist, cancellation,
+    promotion, check-in) holds it, so seats are counted and given out one writer at a time."""
+    return Event.objects.select_for_update(of=("self",)).select_related("store").get(pk=event_id)

@@ -31,6 +31,7 @@ from django.db import transaction
 from demo import campaigns as demo_campaigns
 from demo import care_plans as demo_care_plans
 from demo import centre as demo_centre
+from demo import events as demo_events
 from demo import feedback as demo_feedback
 from demo import members as demo_members
 from demo import rewards as demo_rewards
@@ -60,6 +61,7 @@ class SeedCounts:
     till: demo_till.TillCounts = field(default_factory=demo_till.TillCounts)
     centre: demo_centre.CentreCounts = field(default_factory=demo_centre.CentreCounts)
     care_plans: demo_care_plans.CarePlanCounts = field(default_factory=demo_care_plans.CarePlanCounts)
+    events: demo_events.EventCounts = field(default_factory=demo_events.EventCounts)
     logins: list[DemoLogin] = field(default_factory=list)
 
 
@@ -156,6 +158,10 @@ def seed_demo(
     step("classification")
     demo_campaigns.seed_campaigns(counts.campaigns, segments=segments, horizon=horizon, actor=marketing)
     demo_campaigns.ensure_kpi_targets(counts.campaigns, horizon=horizon)
+    demo_events.seed_events(
+        counts.events, members=seeded, store=catalogue.stores[0] if catalogue.stores else None, horizon=horizon,
+        staff=marketing,
+    )  # fmt: skip
     step("campaigns")
     demo_feedback.seed_history(counts.feedback, members=seeded, rng=rng, horizon=horizon, support=support)
     demo_feedback.seed_nps(counts.feedback, members=seeded, rng=rng, horizon=horizon)

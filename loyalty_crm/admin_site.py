@@ -25,9 +25,10 @@ class LoyaltyAdminSite(admin.AdminSite):
 
     def get_urls(self):
         # Imported here: the admin site is built while apps load, before models can be imported.
+        from campaigns.admin.events import urls_for as event_urls
         from rewards.till.urls import urls_for
 
-        return urls_for(self) + super().get_urls()
+        return urls_for(self) + event_urls(self) + super().get_urls()
 
     def index(self, request, extra_context=None):
         extra_context = {

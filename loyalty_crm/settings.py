@@ -393,6 +393,10 @@ SPECTACULAR_SETTINGS = {
         "CampaignOfferKindEnum": "campaigns.models.CampaignOffer.Kind",
         "PaymentMethodEnum": "members.models.PaymentMethod",
         "TopUpPaymentMethodEnum": "rewards.services.stored_value.TOP_UP_PAYMENT_CHOICES",
+        "EventKindEnum": "campaigns.models.Event.Kind",
+        "EventStatusEnum": "campaigns.models.Event.Status",
+        "EventRegistrationStatusEnum": "campaigns.models.EventRegistration.Status",
+        "ClassificationEnum": "campaigns.models.Classification",
     },
 }
 

@@ -34,6 +34,8 @@ class Reason(models.TextChoices):
     REFERRAL_WELCOME = "referral_welcome", gettext_lazy("Referral welcome")
     REFERRAL_FIRST_PURCHASE = "referral_first_purchase", gettext_lazy("Referral first purchase")
     TOP_UP = "top_up", gettext_lazy("Stored-value top-up")
+    EVENT_SEAT = "event_seat", gettext_lazy("Event seat paid with points")
+    EVENT_SEAT_RETURNED = "event_seat_returned", gettext_lazy("Event seat points given back")
 
 
 # The sentence of each code (msgids of the project catalogue), with the parameters it names.
@@ -54,6 +56,10 @@ TEMPLATES: dict[str, str] = {
     Reason.REFERRAL_FIRST_PURCHASE: gettext_noop("Referral: %(member_no)s made a first purchase"),
     # Points a top-up rule gives (`ref`: the top-up's external reference; rewards.services.stored_value).
     Reason.TOP_UP: gettext_noop("Top-up %(ref)s"),
+    # A member event's seat paid with points, and given back when the sign-up is cancelled in time
+    # (`event`: the event's title; campaigns.services.events through rewards.services.programme_spend).
+    Reason.EVENT_SEAT: gettext_noop("Event seat: %(event)s"),
+    Reason.EVENT_SEAT_RETURNED: gettext_noop("Event seat given back: %(event)s"),
 }
 # A bonus given for a reference (a referred member, an event) names it after the bonus.
 BONUS_WITH_REFERENCE = gettext_noop("Bonus: %(bonus)s (%(reference)s)")

@@ -41,6 +41,7 @@ ALLOWED = {
     ("campaigns/lock_objects.py", "outbox_message_for_update", "select_for_update"),
     ("campaigns/lock_objects.py", "claimable_outbox_ids", "select_for_update"),
     ("campaigns/lock_objects.py", "contact_policy_for_update", "select_for_update"),
+    ("campaigns/lock_objects.py", "event_for_update", "select_for_update"),
     # Settings singletons (one row, pk fixed by a check constraint): the loader makes the row with
     # its documented defaults when it is missing, so every reader sees the same settings. No
     # domain state; the values are edited in the admin.

@@ -8,6 +8,7 @@ as plain forms use Django's own form save); nothing here writes with the ORM its
 from campaigns.admin import (  # noqa: F401 -- imported to register the admins
     automations,
     campaigns,
+    events,
     partners,
     referral,
     segments,

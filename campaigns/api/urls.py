@@ -1,6 +1,6 @@
 from django.urls import path
 
-from campaigns.api import referral_views, views
+from campaigns.api import event_views, referral_views, views
 
 urlpatterns = [
     path("campaigns/", views.CampaignListCreateView.as_view(), name="campaign-list"),
@@ -25,5 +25,14 @@ urlpatterns = [
         "partner-codes/<str:code>/redeem/",
         referral_views.PartnerCodeRedeemView.as_view(),
         name="partner-code-redeem",
+    ),
+    # member events
+    path("events/", event_views.EventListCreateView.as_view(), name="event-list"),
+    path("events/<int:pk>/", event_views.EventDetailView.as_view(), name="event-detail"),
+    path("events/<int:pk>/registrations/", event_views.RegistrationCreateView.as_view(), name="event-registrations"),
+    path(
+        "events/<int:pk>/registrations/<int:rid>/cancel/",
+        event_views.RegistrationCancelView.as_view(),
+        name="event-registration-cancel",
     ),
 ]

@@ -25,6 +25,7 @@ from campaigns.models.dispatch import (
     WeChatLog,
     Weekday,
 )
+from campaigns.models.events import Event, EventInvitation, EventRegistration
 from campaigns.models.partners import Partner, PartnerCode, PartnerCodePool, PartnerOffer, PartnerOfferIssue
 from campaigns.models.referral import ReferralProgramme, ReferralReward, Referrer
 from campaigns.models.results import CampaignKpiTarget, CampaignOffer, CampaignPilot, MessageEngagement, OfferGrant
@@ -48,6 +49,9 @@ __all__ = [
     "ClassificationRun",
     "ContactPolicy",
     "EarlyReceipt",
+    "Event",
+    "EventInvitation",
+    "EventRegistration",
     "MemberScore",
     "MessageEngagement",
     "MessageTemplate",

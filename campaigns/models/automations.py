@@ -34,6 +34,8 @@ class Automation(TimeStamped):
         SATISFACTION_SURVEY = "satisfaction_survey", _("Satisfaction survey after a resolved ticket")
         BONUS_LAPSE = "bonus_lapse", _("Stored-value bonus lapse reminder")
         CARE_PLAN_EXPIRY = "care_plan_expiry", _("Care plan expiry reminder")
+        EVENT_REMINDER = "event_reminder", _("Member event reminder")
+        EVENT_SEAT = "event_seat", _("Member event: seat confirmed from the waitlist")
 
     class Holiday(models.TextChoices):
         SPRING_FESTIVAL = "spring_festival", _("Spring Festival")
@@ -56,9 +58,8 @@ class Automation(TimeStamped):
         default=0,
         validators=[MaxValueValidator(90)],
         help_text=_(
-            "Birthday, points expiry, stored-value bonus lapse, care plan expiry, holiday: how many days before the "
-            "date the "
-            "message goes out. "
+            "Birthday, points expiry, stored-value bonus lapse, care plan expiry, holiday, member event reminder: "
+            "how many days before the date the message goes out. "
             "Win-back: how many days after becoming lapsed a member is still greeted. "
             "Welcome follow-up: how many days after sign-up it goes out. "
             "Satisfaction survey: how many days after the ticket was resolved it goes out."

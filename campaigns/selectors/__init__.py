@@ -24,6 +24,7 @@ from campaigns.selectors.campaigns import (
     results_for,
 )
 from campaigns.selectors.dispatch import automation_step_ids, batch_rows
+from campaigns.selectors.events import attended_member_ids
 from campaigns.selectors.offers import offer_of, offer_points, offers_of
 from campaigns.selectors.partners import (
     PartnerMonth,
@@ -37,10 +38,37 @@ from campaigns.selectors.partners import (
 from campaigns.selectors.referrals import ReferredMember, first_purchase, referrals_of, referrer_counts
 
 __all__ = [
-    "API_SKIP_REASONS", "CampaignResults", "PartnerMonth", "ReferredMember", "active_offers", "audience_members",
-    "automation_step_ids", "batch_rows", "best_channels", "campaign_list", "campaign_results", "consent_granted",
-    "consent_topic", "contact_policy", "due_work_exists", "error_counts", "ever_granted", "first_purchase",
-    "handed_to_channel_on", "may_have_offers", "months_back", "offer_of", "offer_points", "offers_for", "offers_of",
-    "partner_coupons", "partner_report", "recent_contacts", "referrals_of", "referrer_counts", "results_by_step",
+    "API_SKIP_REASONS",
+    "CampaignResults",
+    "PartnerMonth",
+    "ReferredMember",
+    "active_offers",
+    "attended_member_ids",
+    "audience_members",
+    "automation_step_ids",
+    "batch_rows",
+    "best_channels",
+    "campaign_list",
+    "campaign_results",
+    "consent_granted",
+    "consent_topic",
+    "contact_policy",
+    "due_work_exists",
+    "error_counts",
+    "ever_granted",
+    "first_purchase",
+    "handed_to_channel_on",
+    "may_have_offers",
+    "months_back",
+    "offer_of",
+    "offer_points",
+    "offers_for",
+    "offers_of",
+    "partner_coupons",
+    "partner_report",
+    "recent_contacts",
+    "referrals_of",
+    "referrer_counts",
+    "results_by_step",
     "results_for",
 ]  # fmt: skip

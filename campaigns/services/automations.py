@@ -239,6 +239,64 @@ def run_care_plan_expiry(automation: Automation, today: datetime.date, now=None)
     )
 
 
+def run_event_reminder(automation: Automation, today: datetime.date, now=None) -> int:
+    """Members confirmed for an event starting from today to today + N days (1: the day before),
+    not yet started; once per member per event (the occurrence is the event)."""
+    from campaigns.models import Event, EventRegistration
+
+    now = now or timezone.now()
+    last = today + datetime.timedelta(days=automation.days_before)
+    tz = timezone.get_current_timezone()
+    end = datetime.datetime.combine(last + datetime.timedelta(days=1), datetime.time.min, tzinfo=tz)
+    events = Event.objects.filter(status=Event.Status.SCHEDULED, starts_at__gt=now, starts_at__lt=end).order_by("pk")
+    added = 0
+    for event in events:
+        confirmed = EventRegistration.objects.filter(event=event, status=EventRegistration.Status.CONFIRMED)
+        added += enqueue_occurrence(
+            automation=automation,
+            key=f"event-{event.pk}",
+            on=timezone.localdate(event.starts_at),
+            members=Member.objects.filter(pk__in=confirmed.values("member_id")),
+            now=now,
+        )
+    return added
+
+
+def tell_seat_confirmed(*, event_id: int, member_ids: list[int], now=None) -> int:
+    """Tell members whose waitlisted place became a seat (`campaigns.services.events`), once per
+    member per event (the occurrence is the event)."""
+    from campaigns.models import Event
+
+    automation = Automation.objects.filter(
+        kind=Automation.Kind.EVENT_SEAT, enabled=True, campaign__isnull=False
+    ).first()
+    event = Event.objects.filter(pk=event_id).first()
+    if automation is None or event is None or not member_ids:
+        return 0
+    return enqueue_occurrence(
+        automation=automation,
+        key=f"seat-{event_id}",
+        on=timezone.localdate(event.starts_at),
+        members=Member.objects.filter(pk__in=member_ids),
+        now=now,
+    )
+
+
+def event_variables(key: str) -> dict:
+    """`{{ event_title }}`, `{{ event_starts_at }}` and `{{ event_place }}` of an event occurrence."""
+    from campaigns.models import Event
+
+    _prefix, _sep, number = key.partition("-")
+    event = Event.objects.select_related("store").filter(pk=int(number) if number.isdigit() else 0).first()
+    if event is None:
+        return {"event_title": "", "event_starts_at": "", "event_place": ""}
+    return {
+        "event_title": event.title,
+        "event_starts_at": timezone.localtime(event.starts_at).strftime("%Y-%m-%d %H:%M"),
+        "event_place": event.address or (event.store.name if event.store else ""),
+    }
+
+
 RUNNERS = {
     Automation.Kind.BIRTHDAY: run_birthday,
     Automation.Kind.HOLIDAY: run_holiday,
@@ -247,6 +305,7 @@ RUNNERS = {
     Automation.Kind.SATISFACTION_SURVEY: run_satisfaction_survey,
     Automation.Kind.BONUS_LAPSE: run_bonus_lapse,
     Automation.Kind.CARE_PLAN_EXPIRY: run_care_plan_expiry,
+    Automation.Kind.EVENT_REMINDER: run_event_reminder,
 }
 
 
@@ -391,6 +450,8 @@ def before_send(*, message: OutboxMessage, now: datetime.datetime) -> dict:
         extra["care_plan"] = "、".join(sale.plan.name for sale in plans)
         extra["ends_on"] = occurrence.on.isoformat()
         extra["claims_left"] = sum(sale.claims_left for sale in plans)
+    elif automation.kind in (Automation.Kind.EVENT_REMINDER, Automation.Kind.EVENT_SEAT):
+        extra.update(event_variables(occurrence.key))
     elif automation.kind == Automation.Kind.RENEWAL_REMINDER:
         membership = rewards_selectors.active_membership(member, now)
         extra["plan"] = membership.plan.display_name if membership else ""

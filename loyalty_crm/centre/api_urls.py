@@ -4,7 +4,7 @@ features for a WeChat mini-program or an app. Every view authenticates with
 
 from django.urls import path
 
-from loyalty_crm.centre import api_auth, api_pages, api_profile, care_plans
+from loyalty_crm.centre import api_auth, api_events, api_pages, api_profile, care_plans
 
 urlpatterns: list = [
     # Signing in and joining (loyalty_crm.centre.api_auth)
@@ -38,4 +38,15 @@ urlpatterns += [
     path("tickets/", api_profile.MeTicketsView.as_view(), name="me-tickets"),
     path("export/", api_profile.MeExportView.as_view(), name="me-export"),
     path("closure-request/", api_profile.MeClosureRequestView.as_view(), name="me-closure-request"),
+]
+
+# Member events (loyalty_crm.centre.api_events).
+urlpatterns += [
+    path("events/", api_events.MeEventsView.as_view(), name="me-events"),
+    path("events/<int:pk>/registrations/", api_events.MeEventSignUpView.as_view(), name="me-event-registrations"),
+    path(
+        "events/registrations/<int:rid>/cancel/",
+        api_events.MeRegistrationCancelView.as_view(),
+        name="me-event-registration-cancel",
+    ),
 ]

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from loyalty_crm.centre import auth, care_plans, pages, views_profile, views_purchases
+from loyalty_crm.centre import auth, care_plans, pages, views_events, views_profile, views_purchases
 
 app_name = "centre"
 
@@ -44,4 +44,13 @@ urlpatterns += [
     path("purchases/<int:pk>/", views_purchases.purchase, name="purchase"),
     path("feedback/", views_purchases.tickets, name="tickets"),
     path("feedback/<str:ticket_no>/", views_purchases.ticket, name="ticket"),
+]
+
+# Member events (campaigns.services.events): the list, sign-up, cancellation and the invitation link.
+urlpatterns += [
+    path("events/", views_events.events, name="events"),
+    path("events/<int:event_id>/sign-up/", views_events.event_signup, name="event_signup"),
+    path("events/<int:event_id>/image/", views_events.event_image, name="event_image"),
+    path("events/registrations/<int:registration_id>/cancel/", views_events.event_cancel, name="event_cancel"),
+    path("events/link/<str:token>/", views_events.event_link, name="event_link"),
 ]

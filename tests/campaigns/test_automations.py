@@ -65,8 +65,11 @@ def test_holiday_dates(holiday, year, expected):
 
 
 def test_seeded_automations_are_off_and_the_daily_task_exists():
-    assert Automation.objects.count() == 15  # 13 + the bonus lapse reminder (issue 16) + care plan expiry (17)
-    assert not Automation.objects.filter(enabled=True).exists()
+    # 13 + the stored-value bonus lapse reminder (issue 16) + care plan expiry and the two of member
+    # events (issue 17)
+    assert Automation.objects.count() == 17
+    # on: only the message telling a waitlisted member their seat is confirmed (not a date trigger)
+    assert list(Automation.objects.filter(enabled=True).values_list("kind", flat=True)) == ["event_seat"]
     task = PeriodicTask.objects.get(name="Run automations (daily)")
     assert task.task == "campaigns.run_automations" and task.crontab.hour == "10"
     assert automations.run_automations() == {}

@@ -5,6 +5,7 @@ from django.contrib.auth.models import Group
 
 from loyalty_crm.roles import MANAGER, MARKETING, ROLES, STORE_STAFF, SUPPORT
 from tests.campaigns.test_automations import EXPECTED as AUTOMATIONS_EXPECTED
+from tests.campaigns.test_events_views import EXPECTED as EVENTS_EXPECTED
 from tests.campaigns.test_roles_channels import EXPECTED as CHANNELS_EXPECTED
 from tests.campaigns.test_roles_dispatch import EXPECTED as DISPATCH_EXPECTED
 from tests.campaigns.test_roles_recurring import EXPECTED as RECURRING_EXPECTED
@@ -42,6 +43,7 @@ def test_role_has_exactly_its_campaigns_permissions(role):
         | RESULTS_EXPECTED[role]
         | RECURRING_EXPECTED[role]
         | CHANNELS_EXPECTED[role]
+        | EVENTS_EXPECTED[role]
         | ({"view_wechatlog"} if role == MANAGER else set())  # campaigns/migrations/0012_wechat_log_roles
     )
 

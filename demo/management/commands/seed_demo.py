@@ -166,6 +166,19 @@ class Command(BaseCommand):
                 % {"phone": DEMO_MEMBER_PHONE, "member_no": counts.centre.member_no or "-"},
             ),
             (
+                _("Member events"),
+                _(
+                    "%(events)d events, %(invited)d invitations sent, %(registrations)d sign-ups, "
+                    "%(attended)d checked in"
+                )
+                % {
+                    "events": counts.events.events,
+                    "invited": counts.events.invited,
+                    "registrations": counts.events.registrations,
+                    "attended": counts.events.attended,
+                },
+            ),
+            (
                 _("Marketing"),
                 _("%(campaigns)d campaigns, %(sent)d messages sent, %(segments)d segments, %(targets)d KPI targets")
                 % {
