@@ -39,6 +39,7 @@ ALLOWED = {
     ("campaigns/lock_objects.py", "members_for_update", "select_for_update"),
     ("campaigns/lock_objects.py", "campaign_for_update", "select_for_update"),
     ("campaigns/lock_objects.py", "outbox_message_for_update", "select_for_update"),
+    ("campaigns/lock_objects.py", "outbox_messages_for_update", "select_for_update"),
     ("campaigns/lock_objects.py", "claimable_outbox_ids", "select_for_update"),
     ("campaigns/lock_objects.py", "contact_policy_for_update", "select_for_update"),
     # Settings singletons (one row, pk fixed by a check constraint): the loader makes the row with

@@ -23,7 +23,13 @@ from campaigns.selectors.campaigns import (
     results_by_step,
     results_for,
 )
-from campaigns.selectors.dispatch import automation_step_ids, batch_rows
+from campaigns.selectors.dispatch import (
+    automation_step_ids,
+    batch_rows,
+    granted_consents,
+    once_granted,
+    recent_contact_counts,
+)
 from campaigns.selectors.offers import offer_of, offer_points, offers_of
 from campaigns.selectors.partners import (
     PartnerMonth,
@@ -40,7 +46,7 @@ __all__ = [
     "API_SKIP_REASONS", "CampaignResults", "PartnerMonth", "ReferredMember", "active_offers", "audience_members",
     "automation_step_ids", "batch_rows", "best_channels", "campaign_list", "campaign_results", "consent_granted",
     "consent_topic", "contact_policy", "due_work_exists", "error_counts", "ever_granted", "first_purchase",
-    "handed_to_channel_on", "may_have_offers", "months_back", "offer_of", "offer_points", "offers_for", "offers_of",
-    "partner_coupons", "partner_report", "recent_contacts", "referrals_of", "referrer_counts", "results_by_step",
-    "results_for",
+    "granted_consents", "handed_to_channel_on", "may_have_offers", "months_back", "offer_of", "offer_points",
+    "offers_for", "offers_of", "once_granted", "partner_coupons", "partner_report", "recent_contact_counts",
+    "recent_contacts", "referrals_of", "referrer_counts", "results_by_step", "results_for",
 ]  # fmt: skip
