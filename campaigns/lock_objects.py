@@ -10,6 +10,7 @@ one place outside `campaigns/services/` allowed `select_for_update` (tests/test_
 from __future__ import annotations
 
 from django.db import connection
+from django.db.models import F
 
 from campaigns.models import Campaign, ContactPolicy, OutboxMessage
 from members.models import Member
@@ -33,12 +34,15 @@ def outbox_message_for_update(message_id: int) -> OutboxMessage | None:
     )
 
 
-def outbox_messages_for_update(message_ids: list[int]) -> list[OutboxMessage]:
-    """Lock a block of outbox rows in primary-key order (with their campaign, its message template
-    and the member, read in the same statement)."""
+def outbox_messages_for_update(message_ids: list[int], *, member_defer: tuple[str, ...] = ()) -> list[OutboxMessage]:
+    """Lock a block of outbox rows in primary-key order, with their member (its sealed fields in
+    `member_defer` left unread: a block of SMS needs no email or birthday decrypted) and their
+    campaign's current status as `campaign_status` (the campaign itself the caller has already)."""
     return list(
         OutboxMessage.objects.select_for_update(of=("self",))
-        .select_related("campaign__message_template", "member")
+        .select_related("member")
+        .defer(*(f"member__{name}" for name in member_defer))
+        .annotate(campaign_status=F("campaign__status"))
         .filter(pk__in=sorted(set(message_ids)))
         .order_by("pk")
     )

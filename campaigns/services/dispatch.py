@@ -366,11 +366,13 @@ class BatchContext:
     offers: dict
     automation_steps: set[int]
     snapshots: dict  # (campaign language, member id) -> snapshot (the tier's name is translated)
+    campaigns: dict  # id -> Campaign (with its message template): read once, its status again per block
 
 
 def batch_context(ids: list[int]) -> BatchContext:
     rows = selectors.batch_rows(ids)
-    language_of = dict(Campaign.objects.filter(pk__in={row[2] for row in rows}).values_list("pk", "language"))
+    campaigns = Campaign.objects.select_related("message_template").in_bulk({row[2] for row in rows})
+    language_of = {pk: campaign.language for pk, campaign in campaigns.items()}
     by_language: dict[str, set[int]] = {}
     for _id, _channel, campaign_id, _step_id, member_id in rows:
         by_language.setdefault(language_of.get(campaign_id, ""), set()).add(member_id)
@@ -385,6 +387,7 @@ def batch_context(ids: list[int]) -> BatchContext:
         offers=selectors.offers_of({row[2] for row in rows}),
         automation_steps=selectors.automation_step_ids({row[3] for row in rows}),
         snapshots=snapshots,
+        campaigns=campaigns,
     )
 
 
@@ -423,10 +426,15 @@ def prepare_block(
     decisions: dict[int, Decision] = {}
     settles: dict[int, object] = {}
     live: list[OutboxMessage] = []
-    for message in lock_objects.outbox_messages_for_update(message_ids):
+    for message in lock_objects.outbox_messages_for_update(message_ids, member_defer=_unread(message_ids, context)):
         if message.status != OutboxMessage.Status.PENDING or message.lease_owner != owner:
             continue  # cancelled, or the lease expired and another worker took it: "lost"
-        if message.campaign.status != Campaign.Status.SENDING:
+        campaign = context.campaigns.get(message.campaign_id)
+        if campaign is None:  # a message the context was not read for
+            campaign = Campaign.objects.select_related("message_template").get(pk=message.campaign_id)
+            context.campaigns[campaign.pk] = campaign
+        message.campaign = campaign  # (a campaign being sent is not edited; its status is read fresh)
+        if message.campaign_status != Campaign.Status.SENDING:
             decisions[message.pk] = writes.skip(message, SkipReason.CANCELLED)
             continue
         live.append(message)
@@ -456,6 +464,21 @@ def prepare_block(
             live = later
     writes.write()
     return [(pk, decisions.get(pk) or Decision("lost"), settles.get(pk)) for pk in sorted(set(message_ids))]
+
+
+def _unread(message_ids: list[int], context: BatchContext) -> tuple[str, ...]:
+    """The member's sealed fields a block does not need decrypted: the addresses of the channels
+    none of its messages go through, and the birthday (automations use birth_month/birth_day)."""
+    wanted = set(message_ids)
+    channels_used = {row[1] for row in context.rows if row[0] in wanted}
+    if not channels_used:
+        return ()
+    unread = ["birthday"]
+    if Channel.EMAIL not in channels_used:
+        unread.append("email")
+    if Channel.SMS not in channels_used:
+        unread.append("phone")
+    return tuple(unread)
 
 
 def _with_consent(messages: list[OutboxMessage], writes: _BlockWrites, decisions: dict) -> list[OutboxMessage]:
