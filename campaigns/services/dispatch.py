@@ -379,7 +379,7 @@ def batch_context(ids: list[int]) -> BatchContext:
     snapshots = {}
     for language, member_ids in by_language.items():  # one query per language (mostly one)
         with translation.override(language or None):
-            found = loyalty.snapshots(list(Member.objects.filter(pk__in=member_ids)))
+            found = loyalty.snapshots(list(Member.objects.filter(pk__in=member_ids).only("pk")))
         snapshots.update({(language, member_id): snapshot for member_id, snapshot in found.items()})
     return BatchContext(
         rows=rows,
@@ -834,9 +834,11 @@ def _dispatch_channel(owner: str, channel: str, rows: deque, context: BatchConte
     rate, provider = context.policy.rate_for(channel), provider_of(channel)
     threads = 1 if _sends_inline(channel) else max(1, settings.CAMPAIGN_SEND_THREADS)
     pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="campaign-send") if threads > 1 else None
+    blocks = -(-len(rows) // threads)
+    per_block = -(-len(rows) // blocks) if rows else 1  # 100 messages, 32 threads: 4 blocks of 25
     try:
         while rows:
-            granted = take_send_slots(channel, rate, min(len(rows), threads), provider=provider)
+            granted = take_send_slots(channel, rate, min(len(rows), per_block), provider=provider)
             ids = [rows.popleft()[0] for _i in range(min(granted, len(rows)))]
             block = []
             for message_id, decision, settle in _prepare(ids, owner, context):
