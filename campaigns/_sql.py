@@ -238,25 +238,104 @@ def upsert_scores_statement(dialect: Dialect) -> str:
 # --- dispatch (campaigns.services.dispatch: a batch's sends recorded at once) -----------------
 
 
-def mark_sent(*, owner: str, sent: list[tuple[int, str]], now: datetime.datetime) -> int:
-    """sending (or in_doubt) → sent, with each message's provider id, for the (id, provider ref)
-    pairs still leased to `owner`: one UPDATE … FROM (VALUES …). Returns the rows changed."""
+def _update_values(*, owner: str, rows: list[tuple], columns: str, types: tuple[str, ...], sets: str, params: list):
+    """UPDATE the outbox rows of `rows` (each an id then its values) still this worker's send
+    (leased to `owner`, `sending` or `in_doubt`): one UPDATE … FROM (VALUES …) … RETURNING id.
+    Returns the ids changed."""
     from campaigns.models import OutboxMessage
 
-    if not sent:
-        return 0
     quote = connection.ops.quote_name
     table = quote(OutboxMessage._meta.db_table)
-    values = ", ".join(["(%s::bigint, %s::varchar)"] * len(sent))
-    params: list = [OutboxMessage.Status.SENT, now, now]
-    for message_id, provider_ref in sent:
-        params += [message_id, provider_ref[:100]]
+    row = "(" + ", ".join(f"%s::{kind}" for kind in types) + ")"
+    values = ", ".join([row] * len(rows))
+    params = [*params]
+    for values_of_row in rows:
+        params += list(values_of_row)
     params += [owner, OutboxMessage.Status.SENDING, OutboxMessage.Status.IN_DOUBT]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} AS o SET status = %s, sent_at = %s, provider_ref = v.ref, error = '', error_code = '', "
-            f"lease_owner = '', lease_expires_at = NULL, updated_at = %s FROM (VALUES {values}) AS v(id, ref) "
-            "WHERE o.id = v.id AND o.lease_owner = %s AND o.status IN (%s, %s)",
+            f"UPDATE {table} AS o SET {sets} FROM (VALUES {values}) AS v({columns}) "
+            "WHERE o.id = v.id AND o.lease_owner = %s AND o.status IN (%s, %s) RETURNING o.id",
             params,
         )
-        return cursor.rowcount
+        return {found for (found,) in cursor.fetchall()}
+
+
+def _update_each(*, owner: str, rows: list[tuple], changes) -> set[int]:
+    """The same, one UPDATE per row, for a database without UPDATE … FROM (VALUES …) (SQLite)."""
+    from campaigns.models import OutboxMessage
+
+    changed = set()
+    for row in rows:
+        mine = OutboxMessage.objects.filter(
+            pk=row[0], lease_owner=owner, status__in=[OutboxMessage.Status.SENDING, OutboxMessage.Status.IN_DOUBT]
+        )
+        if mine.update(**changes(*row[1:])):
+            changed.add(row[0])
+    return changed
+
+
+def mark_sent(*, owner: str, sent: list[tuple[int, str]], now: datetime.datetime) -> set[int]:
+    """sending (or in_doubt) → sent, with each message's provider id, for the (id, provider ref)
+    pairs still leased to `owner`. Returns the ids changed."""
+    from campaigns.models import OutboxMessage
+
+    sent = [(message_id, provider_ref[:100]) for message_id, provider_ref in sent]
+    if not sent:
+        return set()
+    if connection.vendor != "postgresql":
+        return _update_each(
+            owner=owner, rows=sent,
+            changes=lambda ref: {"status": OutboxMessage.Status.SENT, "sent_at": now, "provider_ref": ref,
+                                 "error": "", "error_code": "", "lease_owner": "", "lease_expires_at": None,
+                                 "updated_at": now},
+        )  # fmt: skip
+    return _update_values(
+        owner=owner, rows=sent, columns="id, ref", types=("bigint", "varchar"),
+        sets="status = %s, sent_at = %s, provider_ref = v.ref, error = '', error_code = '', lease_owner = '', "
+        "lease_expires_at = NULL, updated_at = %s",
+        params=[OutboxMessage.Status.SENT, now, now],
+    )  # fmt: skip
+
+
+def mark_failed(*, owner: str, failed: list[tuple[int, str, str]], now: datetime.datetime) -> set[int]:
+    """sending (or in_doubt) → failed with each one's reason and error code, for the (id, reason,
+    code) rows still leased to `owner`. Returns the ids changed."""
+    from campaigns.models import OutboxMessage
+
+    failed = [(message_id, error[:300], code[:64]) for message_id, error, code in failed]
+    if not failed:
+        return set()
+    if connection.vendor != "postgresql":
+        return _update_each(
+            owner=owner, rows=failed,
+            changes=lambda error, code: {"status": OutboxMessage.Status.FAILED, "error": error, "error_code": code,
+                                         "lease_owner": "", "lease_expires_at": None, "updated_at": now},
+        )  # fmt: skip
+    return _update_values(
+        owner=owner, rows=failed, columns="id, error, code", types=("bigint", "varchar", "varchar"),
+        sets="status = %s, error = v.error, error_code = v.code, lease_owner = '', lease_expires_at = NULL, "
+        "updated_at = %s",
+        params=[OutboxMessage.Status.FAILED, now],
+    )  # fmt: skip
+
+
+def mark_in_doubt(*, owner: str, doubtful: list[tuple[int, str]], now: datetime.datetime) -> set[int]:
+    """sending → in_doubt (the provider's answer was lost: never sent again) with each one's error
+    code, for the (id, code) pairs still leased to `owner`. Returns the ids changed."""
+    from campaigns.models import OutboxMessage
+
+    doubtful = [(message_id, code[:64]) for message_id, code in doubtful]
+    if not doubtful:
+        return set()
+    if connection.vendor != "postgresql":
+        return _update_each(
+            owner=owner, rows=doubtful,
+            changes=lambda code: {"status": OutboxMessage.Status.IN_DOUBT, "error_code": code, "lease_owner": "",
+                                  "lease_expires_at": None, "updated_at": now},
+        )  # fmt: skip
+    return _update_values(
+        owner=owner, rows=doubtful, columns="id, code", types=("bigint", "varchar"),
+        sets="status = %s, error_code = v.code, lease_owner = '', lease_expires_at = NULL, updated_at = %s",
+        params=[OutboxMessage.Status.IN_DOUBT, now],
+    )  # fmt: skip

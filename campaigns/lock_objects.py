@@ -12,6 +12,7 @@ one place outside `campaigns/services/` allowed `select_for_update` (tests/test_
 from __future__ import annotations
 
 from django.db import connection
+from django.db.models import F
 
 from campaigns.models import Campaign, ContactPolicy, Event, OutboxMessage
 from members.models import Member
@@ -35,6 +36,20 @@ def outbox_message_for_update(message_id: int) -> OutboxMessage | None:
     )
 
 
+def outbox_messages_for_update(message_ids: list[int], *, member_defer: tuple[str, ...] = ()) -> list[OutboxMessage]:
+    """Lock a block of outbox rows in primary-key order, with their member (its sealed fields in
+    `member_defer` left unread: a block of SMS needs no email or birthday decrypted) and their
+    campaign's current status as `campaign_status` (the campaign itself the caller has already)."""
+    return list(
+        OutboxMessage.objects.select_for_update(of=("self",))
+        .select_related("member")
+        .defer(*(f"member__{name}" for name in member_defer))
+        .annotate(campaign_status=F("campaign__status"))
+        .filter(pk__in=sorted(set(message_ids)))
+        .order_by("pk")
+    )
+
+
 def claimable_outbox_ids(queryset, limit: int) -> list[int]:
     """Lock up to `limit` rows of `queryset`, skipping rows another worker holds locked."""
     return list(
@@ -47,15 +62,32 @@ def contact_policy_for_update() -> ContactPolicy:
     return ContactPolicy.objects.select_for_update().get(pk=1)
 
 
+CONTACT_LOCK_CLASS = 7316  # the first key of the per-member contact locks
+
+
 def lock_member_contact(member_id: int) -> None:
     """Serialise the frequency-cap check of one member across workers until the transaction ends.
 
     A PostgreSQL advisory lock keyed by the member id (no row of `members` is locked or written);
     SQLite runs one writer at a time anyway.
     """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [7316, member_id % 2_147_483_647])
+    lock_member_contacts([member_id])
+
+
+def lock_member_contacts(member_ids) -> None:
+    """The contact locks of several members (a dispatch block) in one statement, taken in
+    ascending key order so that two workers locking overlapping sets never deadlock: one waits
+    for the other's transaction to end. `OFFSET 0` keeps the ordered subquery from being flattened,
+    so the locks are taken in that order."""
+    keys = sorted({member_id % 2_147_483_647 for member_id in member_ids})
+    if not keys or connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COUNT(pg_advisory_xact_lock(%s, k.key)) FROM "
+            "(SELECT key FROM unnest(%s::integer[]) AS u(key) ORDER BY key OFFSET 0) AS k",
+            [CONTACT_LOCK_CLASS, keys],
+        )
 
 
 def event_for_update(event_id: int) -> Event:

@@ -107,3 +107,23 @@ def budget_used(channel: str, *, now) -> int:
     except Exception:
         value = None
     return int(value) if value is not None else selectors.handed_to_channel_on(channel, day)
+
+
+def take_daily_budgets(channel: str, budget: int, wanted: int, *, now) -> int:
+    """Take up to `wanted` messages of today's budget on `channel` with one `incr`; returns how
+    many were granted (the first ones of a dispatch block), 0 when the budget is used up. Like
+    `take_daily_budget`, messages asked for past the budget stay counted: workers together never
+    hand more than the budget to the channel."""
+    from campaigns import rules, selectors
+
+    if not budget or wanted <= 0:
+        return max(wanted, 0)
+    day = rules.local_day(now)
+    key = f"campaigns:budget:{channel}:{day.isoformat()}"
+    try:
+        if cache.get(key) is None:
+            cache.add(key, selectors.handed_to_channel_on(channel, day), timeout=BUDGET_KEY_SECONDS)
+        taken = cache.incr(key, wanted)
+    except Exception:  # cache down: the outbox's own count (not shared atomically, but bounded)
+        return max(0, min(wanted, budget - selectors.handed_to_channel_on(channel, day)))
+    return max(0, min(wanted, budget - (taken - wanted)))

@@ -321,7 +321,8 @@ SMS_OTP_TEMPLATE_CODE = env.str("SMS_OTP_TEMPLATE_CODE", default="SMS_OTP")
 CAMPAIGN_LEASE_SECONDS = env.int("CAMPAIGN_LEASE_SECONDS", default=300)
 CAMPAIGN_BATCH_SIZE = env.int("CAMPAIGN_BATCH_SIZE", default=100)
 # Threads a dispatch batch sends through at once (the provider's network wait overlaps); 1 = in turn.
-CAMPAIGN_SEND_THREADS = env.int("CAMPAIGN_SEND_THREADS", default=8)
+# Also the largest dispatch block (prepared in one transaction, recorded in another).
+CAMPAIGN_SEND_THREADS = env.int("CAMPAIGN_SEND_THREADS", default=32)
 # Dispatch batches enqueued at once (at most this many workers send one campaign side by side).
 CAMPAIGN_DISPATCH_PARALLELISM = env.int("CAMPAIGN_DISPATCH_PARALLELISM", default=4)
 # What one point costs the business (CNY), for campaign results: cost = bonus points × this + coupon value used.

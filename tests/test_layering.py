@@ -39,6 +39,7 @@ ALLOWED = {
     ("campaigns/lock_objects.py", "members_for_update", "select_for_update"),
     ("campaigns/lock_objects.py", "campaign_for_update", "select_for_update"),
     ("campaigns/lock_objects.py", "outbox_message_for_update", "select_for_update"),
+    ("campaigns/lock_objects.py", "outbox_messages_for_update", "select_for_update"),
     ("campaigns/lock_objects.py", "claimable_outbox_ids", "select_for_update"),
     ("campaigns/lock_objects.py", "contact_policy_for_update", "select_for_update"),
     ("campaigns/lock_objects.py", "event_for_update", "select_for_update"),

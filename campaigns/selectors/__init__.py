@@ -23,7 +23,13 @@ from campaigns.selectors.campaigns import (
     results_by_step,
     results_for,
 )
-from campaigns.selectors.dispatch import automation_step_ids, batch_rows
+from campaigns.selectors.dispatch import (
+    automation_step_ids,
+    batch_rows,
+    granted_consents,
+    once_granted,
+    recent_contact_counts,
+)
 from campaigns.selectors.events import attended_member_ids
 from campaigns.selectors.offers import offer_of, offer_points, offers_of
 from campaigns.selectors.partners import (
@@ -57,6 +63,7 @@ __all__ = [
     "error_counts",
     "ever_granted",
     "first_purchase",
+    "granted_consents",
     "handed_to_channel_on",
     "may_have_offers",
     "months_back",
@@ -64,8 +71,10 @@ __all__ = [
     "offer_points",
     "offers_for",
     "offers_of",
+    "once_granted",
     "partner_coupons",
     "partner_report",
+    "recent_contact_counts",
     "recent_contacts",
     "referrals_of",
     "referrer_counts",

@@ -28,6 +28,7 @@ Nothing relies on the broker redelivering a task.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 from collections import deque
@@ -35,7 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connection, connections, transaction
+from django.db import DatabaseError, connections, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -65,7 +66,7 @@ from campaigns.models import (
     Repeat,
     SkipReason,
 )
-from campaigns.ratelimit import provider_of, take_daily_budget, take_send_slots
+from campaigns.ratelimit import provider_of, take_daily_budgets, take_send_slots
 from campaigns.services import automations, offers, outbox, receipts
 from campaigns.templating import MessageContext, RenderedMessage, render_message
 from loyalty_crm.errors import DomainError
@@ -225,19 +226,47 @@ class Decision:
     language: str = ""
 
 
-def _skip(message: OutboxMessage, reason: str, now) -> Decision:
-    OutboxMessage.objects.filter(pk=message.pk).update(
-        status=OutboxMessage.Status.SKIPPED, skip_reason=reason, lease_owner="", lease_expires_at=None, updated_at=now
-    )
-    return Decision("skipped")
+class _BlockWrites:
+    """What a block's prepare decided for the messages that do not go out, and which ones do:
+    written grouped (one UPDATE per skip reason, per error, per `not_before`, one to `sending`),
+    in the block's transaction, after every decision was made."""
 
+    def __init__(self, now):
+        self.now = now
+        self.skipped: dict[str, list[int]] = {}
+        self.failed: dict[tuple[str, str], list[int]] = {}
+        self.deferred: dict[datetime.datetime, list[int]] = {}
+        self.sending: list[int] = []
+        self.settle_failed: list[tuple[int, object]] = []  # failed after their coupon was issued
 
-def _fail(message: OutboxMessage, error: str, now, code: str = "") -> Decision:
-    OutboxMessage.objects.filter(pk=message.pk).update(
-        status=OutboxMessage.Status.FAILED, error=error[:300], error_code=code[:64], lease_owner="",
-        lease_expires_at=None, updated_at=now,
-    )  # fmt: skip
-    return Decision("failed")
+    def skip(self, message: OutboxMessage, reason: str) -> Decision:
+        self.skipped.setdefault(reason, []).append(message.pk)
+        return Decision("skipped")
+
+    def fail(self, message: OutboxMessage, error: str, code: str = "") -> Decision:
+        self.failed.setdefault((error[:300], code[:64]), []).append(message.pk)
+        return Decision("failed")
+
+    def defer(self, message: OutboxMessage, not_before: datetime.datetime) -> Decision:
+        self.deferred.setdefault(not_before, []).append(message.pk)
+        return Decision("deferred")
+
+    def write(self) -> None:
+        now, rows = self.now, OutboxMessage.objects
+        released = {"lease_owner": "", "lease_expires_at": None, "updated_at": now}
+        for reason, ids in self.skipped.items():
+            rows.filter(pk__in=ids).update(status=OutboxMessage.Status.SKIPPED, skip_reason=reason, **released)
+        for (error, code), ids in self.failed.items():
+            rows.filter(pk__in=ids).update(status=OutboxMessage.Status.FAILED, error=error, error_code=code, **released)
+        for not_before, ids in self.deferred.items():
+            rows.filter(pk__in=ids).update(not_before=not_before, **released)
+        if self.sending:
+            rows.filter(pk__in=self.sending).update(
+                status=OutboxMessage.Status.SENDING, sending_at=now, lease_expires_at=now + lease_length(),
+                updated_at=now,
+            )  # fmt: skip
+        if self.settle_failed:  # the coupons of messages that could not render are voided
+            offers.settle_block(sent=[], failed=self.settle_failed)
 
 
 def address_of(member: Member, channel: str) -> str:
@@ -255,18 +284,6 @@ def _no_address_reason(channel: str) -> str:
     if channel == Channel.WECHAT:
         return _("No WeChat account bound")
     return _("No mobile number")
-
-
-def _consent_reason(member: Member, channel: str) -> str | None:
-    """None when the member consents to marketing on `channel`; otherwise why not."""
-    topic = selectors.consent_topic(channel)
-    if member.is_erased:
-        return SkipReason.NO_CONSENT
-    if member.consents.filter(topic=topic, granted=True).exists():
-        return None
-    if member.consent_events.filter(topic=topic, granted=True).exists():
-        return SkipReason.OPTED_OUT
-    return SkipReason.NO_CONSENT
 
 
 def render_for(
@@ -349,18 +366,20 @@ class BatchContext:
     offers: dict
     automation_steps: set[int]
     snapshots: dict  # (campaign language, member id) -> snapshot (the tier's name is translated)
+    campaigns: dict  # id -> Campaign (with its message template): read once, its status again per block
 
 
 def batch_context(ids: list[int]) -> BatchContext:
     rows = selectors.batch_rows(ids)
-    language_of = dict(Campaign.objects.filter(pk__in={row[2] for row in rows}).values_list("pk", "language"))
+    campaigns = Campaign.objects.select_related("message_template").in_bulk({row[2] for row in rows})
+    language_of = {pk: campaign.language for pk, campaign in campaigns.items()}
     by_language: dict[str, set[int]] = {}
     for _id, _channel, campaign_id, _step_id, member_id in rows:
         by_language.setdefault(language_of.get(campaign_id, ""), set()).add(member_id)
     snapshots = {}
     for language, member_ids in by_language.items():  # one query per language (mostly one)
         with translation.override(language or None):
-            found = loyalty.snapshots(list(Member.objects.filter(pk__in=member_ids)))
+            found = loyalty.snapshots(list(Member.objects.filter(pk__in=member_ids).only("pk")))
         snapshots.update({(language, member_id): snapshot for member_id, snapshot in found.items()})
     return BatchContext(
         rows=rows,
@@ -368,88 +387,205 @@ def batch_context(ids: list[int]) -> BatchContext:
         offers=selectors.offers_of({row[2] for row in rows}),
         automation_steps=selectors.automation_step_ids({row[3] for row in rows}),
         snapshots=snapshots,
+        campaigns=campaigns,
     )
 
 
-@transaction.atomic
+Prepared = tuple  # (message id, Decision, the offer to settle: a CampaignOffer, None, or offers.LOOK_UP)
+
+
 def prepare_message(
     *, message_id: int, owner: str, now: datetime.datetime | None = None, context: BatchContext | None = None
 ) -> Decision:
-    """Under the row lock: apply the contact policy and, when the message may go, mark it
-    `sending` (committed when this returns, before anything is handed to the channel). A
-    dispatch batch passes its `context` (what it read once for all its messages)."""
+    """One message through `prepare_block` (its own transaction): the decision for it."""
+    context = context if context is not None else batch_context([message_id])
+    return prepare_block(message_ids=[message_id], owner=owner, now=now, context=context)[0][1]
+
+
+@transaction.atomic
+def prepare_block(
+    *, message_ids: list[int], owner: str, context: BatchContext, now: datetime.datetime | None = None
+) -> list[Prepared]:
+    """A block of claimed messages in one transaction: their rows locked in id order, then the
+    contact policy applied to all of them at once — consent for all the block's members in one
+    query, quiet hours, the members' contact locks in one statement and their frequency-cap counts
+    in one query, the address, the daily budget (one `incr` per channel) — then each one's offer
+    and message, and the ones that may go marked `sending` in one UPDATE (committed when this
+    returns, before anything is handed to the channel; the others skipped, failed or deferred, a
+    statement per kind). Returns (id, decision, offer to settle) for each id, in id order; a
+    message no longer pending under this lease is "lost".
+
+    The frequency cap stays exact across workers: the contact locks are held until the commit, so
+    a worker counting a member's contacts waits for any other transaction that may mark one of
+    that member's messages `sending`. A member with several messages in the block is handled in
+    rounds (one message of each member per round), each round counting the sends of the last."""
     now = now or timezone.now()
-    message = lock_objects.outbox_message_for_update(message_id)
-    if message is None or message.status != OutboxMessage.Status.PENDING or message.lease_owner != owner:
-        return Decision("lost")  # cancelled, or the lease expired and another worker took it
+    policy = context.policy
+    single = len(message_ids) == 1
+    writes = _BlockWrites(now)
+    decisions: dict[int, Decision] = {}
+    settles: dict[int, object] = {}
+    live: list[OutboxMessage] = []
+    for message in lock_objects.outbox_messages_for_update(message_ids, member_defer=_unread(message_ids, context)):
+        if message.status != OutboxMessage.Status.PENDING or message.lease_owner != owner:
+            continue  # cancelled, or the lease expired and another worker took it: "lost"
+        campaign = context.campaigns.get(message.campaign_id)
+        if campaign is None:  # a message the context was not read for
+            campaign = Campaign.objects.select_related("message_template").get(pk=message.campaign_id)
+            context.campaigns[campaign.pk] = campaign
+        message.campaign = campaign  # (a campaign being sent is not edited; its status is read fresh)
+        if message.campaign_status != Campaign.Status.SENDING:
+            decisions[message.pk] = writes.skip(message, SkipReason.CANCELLED)
+            continue
+        live.append(message)
+    live = _with_consent(live, writes, decisions)
+    if live:
+        reopens = rules.quiet_hours_end(
+            now, start=policy.quiet_hours_start, end=policy.quiet_hours_end, tz=policy.timezone
+        )
+        if reopens is not None:
+            for message in live:
+                end_at = message.campaign.end_at
+                if end_at and reopens > end_at:
+                    decisions[message.pk] = writes.skip(message, SkipReason.QUIET_HOURS)
+                else:
+                    decisions[message.pk] = writes.defer(message, reopens)
+            live = []
+    if live:
+        lock_objects.lock_member_contacts(message.member_id for message in live)
+        since = now - datetime.timedelta(days=policy.frequency_cap_days)
+        contacts = selectors.recent_contact_counts({message.member_id for message in live}, since)
+        while live:  # rounds: one message of each member at a time
+            this_round, later, seen = [], [], set()
+            for message in live:
+                (later if message.member_id in seen else this_round).append(message)
+                seen.add(message.member_id)
+            _prepare_round(this_round, contacts, writes, decisions, settles, context=context, now=now, single=single)
+            live = later
+    writes.write()
+    return [(pk, decisions.get(pk) or Decision("lost"), settles.get(pk)) for pk in sorted(set(message_ids))]
+
+
+def _unread(message_ids: list[int], context: BatchContext) -> tuple[str, ...]:
+    """The member's sealed fields a block does not need decrypted: the addresses of the channels
+    none of its messages go through, and the birthday (automations use birth_month/birth_day)."""
+    wanted = set(message_ids)
+    channels_used = {row[1] for row in context.rows if row[0] in wanted}
+    if not channels_used:
+        return ()
+    unread = ["birthday"]
+    if Channel.EMAIL not in channels_used:
+        unread.append("email")
+    if Channel.SMS not in channels_used:
+        unread.append("phone")
+    return tuple(unread)
+
+
+def _with_consent(messages: list[OutboxMessage], writes: _BlockWrites, decisions: dict) -> list[OutboxMessage]:
+    """The messages whose member consents to marketing on the message's channel (one query; a
+    second one, for the refusals only, tells an opt-out from a consent never given)."""
+    if not messages:
+        return messages
+    topics = {selectors.consent_topic(message.channel) for message in messages}
+    granted = selectors.granted_consents({message.member_id for message in messages}, topics)
+    allowed, refused = [], []
+    for message in messages:
+        if message.member.is_erased or (message.member_id, selectors.consent_topic(message.channel)) not in granted:
+            refused.append(message)
+        else:
+            allowed.append(message)
+    living = [message for message in refused if not message.member.is_erased]
+    once = selectors.once_granted({message.member_id for message in living}, topics) if living else set()
+    for message in refused:
+        opted_out = not message.member.is_erased and (
+            (message.member_id, selectors.consent_topic(message.channel)) in once
+        )
+        decisions[message.pk] = writes.skip(message, SkipReason.OPTED_OUT if opted_out else SkipReason.NO_CONSENT)
+    return allowed
+
+
+def _prepare_round(
+    messages: list[OutboxMessage], contacts: dict, writes: _BlockWrites, decisions: dict, settles: dict, *,
+    context: BatchContext, now, single: bool,
+) -> None:  # fmt: skip
+    """One message per member: the frequency cap (the contacts counted before, plus this block's
+    earlier rounds), the address, the daily budget, then the offer and the message."""
+    policy = context.policy
+    candidates: dict[str, list[tuple[OutboxMessage, str]]] = {}
+    for message in messages:
+        if contacts.get(message.member_id, 0) >= policy.frequency_cap_messages:
+            decisions[message.pk] = writes.skip(message, SkipReason.FREQUENCY_CAP)
+            continue
+        address = address_of(message.member, message.channel)
+        if not address:
+            decisions[message.pk] = writes.fail(message, _no_address_reason(message.channel), code="no_address")
+            continue
+        candidates.setdefault(message.channel, []).append((message, address))
+    allowed: list[tuple[OutboxMessage, str]] = []
+    for channel, group in candidates.items():
+        budget = policy.daily_budget_for(channel)
+        granted = take_daily_budgets(channel, budget, len(group), now=now) if budget else len(group)
+        allowed += group[:granted]
+        tomorrow = rules.next_local_midnight(now)
+        for message, _address in group[granted:]:
+            # Over today's budget: wait for the next day (Asia/Shanghai), unless the campaign ends first.
+            if message.campaign.end_at and tomorrow > message.campaign.end_at:
+                decisions[message.pk] = writes.fail(
+                    message, _("The channel's daily budget was used up before the campaign ended."), code="daily_budget"
+                )
+            else:
+                decisions[message.pk] = writes.defer(message, tomorrow)
+    for message, address in sorted(allowed, key=lambda pair: pair[0].pk):
+        decision, settle = _compose(message, address, writes, context=context, now=now, single=single)
+        decisions[message.pk], settles[message.pk] = decision, settle
+        if decision.outcome == "send":
+            writes.sending.append(message.pk)
+            contacts[message.member_id] = contacts.get(message.member_id, 0) + 1
+
+
+def _compose(
+    message: OutboxMessage, address: str, writes: _BlockWrites, *, context: BatchContext, now, single: bool
+) -> tuple[Decision, object]:
+    """The message's offer (its coupon issued once) and its text for the member. An automation's
+    message, one with an offer, or a block of one renders in a savepoint (what it wrote is undone
+    when it cannot render); a plain message's render writes nothing, and a database error there
+    breaks the block's transaction — it is raised, and the caller prepares the block again one
+    message at a time."""
     campaign, member = message.campaign, message.member
-    if campaign.status != Campaign.Status.SENDING:
-        return _skip(message, SkipReason.CANCELLED, now)
-    policy = context.policy if context is not None else selectors.contact_policy()
-    offer = context.offers.get(campaign.pk, offers.LOOK_UP) if context is not None else offers.LOOK_UP
+    offer = context.offers.get(campaign.pk, offers.LOOK_UP)
     if offer is offers.LOOK_UP:
         offer = selectors.offer_of(campaign.pk)
-    snapshot = context.snapshots.get((campaign.language, member.pk)) if context is not None else None
+    automation = message.step_id in context.automation_steps
     # What settling needs: the campaign's offer, or a look-up for an automation's message (its own
     # coupon has an OfferGrant too, which a failed message voids).
-    settle = offer if context is not None and message.step_id not in context.automation_steps else offers.LOOK_UP
-    reason = _consent_reason(member, message.channel)
-    if reason:
-        return _skip(message, reason, now)
-    reopens = rules.quiet_hours_end(now, start=policy.quiet_hours_start, end=policy.quiet_hours_end, tz=policy.timezone)
-    if reopens is not None:
-        if campaign.end_at and reopens > campaign.end_at:
-            return _skip(message, SkipReason.QUIET_HOURS, now)
-        OutboxMessage.objects.filter(pk=message.pk).update(
-            not_before=reopens, lease_owner="", lease_expires_at=None, updated_at=now
-        )
-        return Decision("deferred")
-    lock_objects.lock_member_contact(member.pk)
-    since = now - datetime.timedelta(days=policy.frequency_cap_days)
-    if selectors.recent_contacts(member.pk, since) >= policy.frequency_cap_messages:
-        return _skip(message, SkipReason.FREQUENCY_CAP, now)
-    address = address_of(member, message.channel)
-    if not address:
-        return _fail(message, _no_address_reason(message.channel), now, code="no_address")
-    budget = policy.daily_budget_for(message.channel)
-    if budget and not take_daily_budget(message.channel, budget, now=now):
-        # Over today's budget: wait for the next day (Asia/Shanghai), unless the campaign ends first.
-        tomorrow = rules.next_local_midnight(now)
-        if campaign.end_at and tomorrow > campaign.end_at:
-            return _fail(message, _("The channel's daily budget was used up before the campaign ended."), now,
-                         code="daily_budget")  # fmt: skip
-        OutboxMessage.objects.filter(pk=message.pk).update(
-            not_before=tomorrow, lease_owner="", lease_expires_at=None, updated_at=now
-        )
-        return Decision("deferred")
+    settle = offers.LOOK_UP if automation else offer
     try:  # the campaign's coupon, if it offers one: issued once for this message (campaigns.services.offers)
         coupon = offers.coupon_for_message(message, offer=offer)
     except DomainError as exc:
-        return _fail(message, _("The offer could not be given: %(error)s") % {"error": exc.detail}, now)
+        return writes.fail(message, _("The offer could not be given: %(error)s") % {"error": exc.detail}), settle
+    guarded = single or automation or offer is not None
     try:
-        with transaction.atomic():  # an automation's coupon is undone if the message cannot render
-            if context is None or message.step_id in context.automation_steps:
-                extra = automations.before_send(message=message, now=now)
-            else:
-                extra = {}
+        with transaction.atomic() if guarded else contextlib.nullcontext():
+            extra = automations.before_send(message=message, now=now) if automation else {}
             points = offer.points if offer is not None and offer.kind == CampaignOffer.Kind.POINTS else 0
-            values = {"coupon_code": coupon.code if coupon else "", "offer_points": points, "snapshot": snapshot}
+            values = {
+                "coupon_code": coupon.code if coupon else "",
+                "offer_points": points,
+                "snapshot": context.snapshots.get((campaign.language, member.pk)),
+            }
             if message.channel == Channel.EMAIL:
                 rendered = render_for(campaign, member, extra, **values)
             else:
                 rendered = message_for(campaign, member, extra, channel=message.channel, **values)
     except OfferNotIssued as exc:
-        decision = _fail(message, str(exc), now)
-        offers.settle_after_send(message_id=message.pk, sent=False, offer=settle)
-        return decision
+        writes.settle_failed.append((message.pk, settle))
+        return writes.fail(message, str(exc)), settle
     except Exception as exc:  # a template that cannot render for this member
-        decision = _fail(message, _("Template error: %(error)s") % {"error": type(exc).__name__}, now)
-        offers.settle_after_send(message_id=message.pk, sent=False, offer=settle)
-        return decision
-    OutboxMessage.objects.filter(pk=message.pk).update(
-        status=OutboxMessage.Status.SENDING, sending_at=now, lease_expires_at=now + lease_length(), updated_at=now
-    )
-    return Decision(
+        if isinstance(exc, DatabaseError) and not guarded:
+            raise
+        writes.settle_failed.append((message.pk, settle))
+        return writes.fail(message, _("Template error: %(error)s") % {"error": type(exc).__name__}), settle
+    decision = Decision(
         "send",
         message=rendered,
         address=address,
@@ -457,6 +593,7 @@ def prepare_message(
         channel=message.channel,
         language=campaign.language,
     )
+    return decision, settle
 
 
 def _yours(message_id: int, owner: str):
@@ -484,21 +621,6 @@ def finish_message(
                               error_code="", lease_owner="", lease_expires_at=None, updated_at=now)  # fmt: skip
     if changed:
         offers.settle_after_send(message_id=message_id, sent=not error, offer=offer)
-
-
-def finish_sent(*, owner: str, channel: str, sent: list[tuple[int, str]]) -> None:
-    """Record messages the provider accepted, of campaigns without an offer (nothing to settle):
-    sending (or in_doubt) → sent with their provider ids in one statement (one transaction), then
-    the receipts that came before their ids were stored, in one go."""
-    if connection.vendor == "postgresql":
-        with transaction.atomic():
-            _sql.mark_sent(owner=owner, sent=sent, now=timezone.now())
-    else:
-        for message_id, provider_ref in sent:
-            finish_message(message_id=message_id, owner=owner, provider_ref=provider_ref, offer=None)
-    refs = [provider_ref for _id, provider_ref in sent if provider_ref]
-    if refs:
-        receipts.apply_early_receipts(channel=channel, provider_refs=refs)
 
 
 @transaction.atomic
@@ -561,26 +683,67 @@ def call_channel(message_id: int, decision: Decision) -> Answer:
         return Answer(error=exc)
 
 
+def record_block(*, owner: str, channel: str, block: list[Prepared], answers: list[Answer]) -> list[str]:
+    """Record what the channel said for a block of sends, set-based, in one transaction: the
+    accepted ones `sent` with their provider ids (one statement), the refused ones `failed` with
+    the provider's code and reason (one statement), the ones whose answer was lost `in_doubt`
+    (one statement) — each only while it is still this worker's send (`_yours`) — and then the
+    offers of the changed ones settled together (`offers.settle_block`: points credited for the
+    sent, coupons voided for the failed). A temporary refusal goes back to pending with a backoff
+    (`retry_or_fail`, one at a time: rare). Then the receipts that came before their provider ids
+    were stored. Returns the outcome of each send: "sent", "failed", "retried", "in_doubt"."""
+    now = timezone.now()
+    sent, refused, temporary, doubtful = [], [], [], []
+    outcomes: list[str] = []
+    for (message_id, _decision, settle), answer in zip(block, answers, strict=True):
+        exc = answer.error
+        if isinstance(exc, ChannelInDoubt):
+            logger.warning("outbox message %s in doubt: %s", message_id, exc.code)
+            doubtful.append((message_id, exc.code[:64]))
+            outcomes.append("in_doubt")
+        elif isinstance(exc, ChannelError):
+            logger.warning("outbox message %s refused: %s (temporary: %s)", message_id, exc.code, exc.temporary)
+            if exc.temporary:
+                temporary.append((message_id, exc, settle))
+                outcomes.append("")  # what retry_or_fail says
+            else:
+                refused.append((message_id, exc.reason[:300], exc.code[:64], settle))
+                outcomes.append("failed")
+        elif exc is not None:  # the channel broke in a way it does not document: failed, never retried
+            logger.warning("outbox message %s failed: %s", message_id, type(exc).__name__)
+            refused.append((message_id, (str(exc) or type(exc).__name__)[:300], "", settle))
+            outcomes.append("failed")
+        else:
+            sent.append((message_id, answer.provider_ref[:100], settle))
+            outcomes.append("sent")
+    with transaction.atomic():
+        changed_sent = _sql.mark_sent(owner=owner, sent=[(pk, ref) for pk, ref, _s in sent], now=now) if sent else set()
+        changed_failed = (
+            _sql.mark_failed(owner=owner, failed=[(pk, error, code) for pk, error, code, _s in refused], now=now)
+            if refused
+            else set()
+        )
+        if doubtful:
+            _sql.mark_in_doubt(owner=owner, doubtful=doubtful, now=now)
+        offers.settle_block(
+            sent=[(pk, settle) for pk, _ref, settle in sent if pk in changed_sent and settle is not None],
+            failed=[(pk, settle) for pk, _e, _c, settle in refused if pk in changed_failed and settle is not None],
+        )
+        retried = iter(
+            retry_or_fail(message_id=pk, owner=owner, error=exc.reason, error_code=exc.code, now=now, offer=settle)
+            for pk, exc, settle in temporary
+        )
+        outcomes = [outcome or next(retried) for outcome in outcomes]
+    refs = [ref for _pk, ref, _settle in sent if ref]
+    if refs:  # a receipt that came before the id was stored waits in EarlyReceipt
+        receipts.apply_early_receipts(channel=channel, provider_refs=refs)
+    return outcomes
+
+
 def record_answer(*, message_id: int, owner: str, decision: Decision, answer: Answer, offer=offers.LOOK_UP) -> str:
-    exc = answer.error
-    if isinstance(exc, ChannelInDoubt):
-        logger.warning("outbox message %s in doubt: %s", message_id, exc.code)
-        return mark_in_doubt(message_id=message_id, owner=owner, error_code=exc.code)
-    if isinstance(exc, ChannelError):
-        logger.warning("outbox message %s refused: %s (temporary: %s)", message_id, exc.code, exc.temporary)
-        if exc.temporary:
-            return retry_or_fail(message_id=message_id, owner=owner, error=exc.reason, error_code=exc.code, offer=offer)
-        finish_message(message_id=message_id, owner=owner, error=exc.reason, error_code=exc.code, offer=offer)
-        return "failed"
-    if exc is not None:  # the channel broke in a way it does not document: failed, never retried
-        logger.warning("outbox message %s failed: %s", message_id, type(exc).__name__)
-        finish_message(message_id=message_id, owner=owner, error=str(exc) or type(exc).__name__, offer=offer)
-        return "failed"
-    provider_ref = answer.provider_ref
-    finish_message(message_id=message_id, owner=owner, provider_ref=provider_ref, offer=offer)
-    if provider_ref:  # a receipt that came before the id was stored waits in EarlyReceipt
-        receipts.apply_early_receipts(channel=decision.channel, provider_refs=[provider_ref])
-    return "sent"
+    """One send's answer recorded (`record_block` with one message)."""
+    block = [(message_id, decision, offer)]
+    return record_block(owner=owner, channel=decision.channel, block=block, answers=[answer])[0]
 
 
 def _send(decision: Decision, reference: str, message_id: int) -> str:
@@ -661,46 +824,53 @@ def _sends_inline(channel: str) -> bool:
 
 
 def _dispatch_channel(owner: str, channel: str, rows: deque, context: BatchContext) -> list[str]:
-    """A slot of the channel's rate is taken before a message is prepared (as one at a time
-    did), so a message is `sending` only while its send is due: no lease runs out waiting."""
+    """Block by block: the send-rate slots taken first (one `incr` per block), then as many
+    messages prepared in one transaction (`prepare_block`: committed `sending`), handed to the
+    channel side by side through the send threads, and their answers recorded in one transaction
+    (`record_block`). A block is as large as the send threads (CAMPAIGN_SEND_THREADS; one message
+    when the channel is called inline), so a message is `sending` only while its own send runs
+    and a worker killed mid-block leaves only the sends in flight `in_doubt`."""
     outcomes: list[str] = []
     rate, provider = context.policy.rate_for(channel), provider_of(channel)
-    # A block is prepared (committed `sending`) just before it is sent: inline, one message at a
-    # time, so a message is `sending` only while its own send runs, as before.
     threads = 1 if _sends_inline(channel) else max(1, settings.CAMPAIGN_SEND_THREADS)
     pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="campaign-send") if threads > 1 else None
+    blocks = -(-len(rows) // threads)
+    per_block = -(-len(rows) // blocks) if rows else 1  # 100 messages, 32 threads: 4 blocks of 25
     try:
         while rows:
-            granted = take_send_slots(channel, rate, min(len(rows), threads), provider=provider)
-            block: list[tuple[int, Decision, object]] = []
-            while rows and len(block) < granted:
-                message_id, _channel, campaign_id, step_id, _member_id = rows.popleft()
-                decision = prepare_message(message_id=message_id, owner=owner, context=context)
+            granted = take_send_slots(channel, rate, min(len(rows), per_block), provider=provider)
+            ids = [rows.popleft()[0] for _i in range(min(granted, len(rows)))]
+            block = []
+            for message_id, decision, settle in _prepare(ids, owner, context):
                 if decision.outcome == "send":
-                    automation = step_id in context.automation_steps  # its coupon: settled by look-up
-                    settle = offers.LOOK_UP if automation else context.offers.get(campaign_id)
                     block.append((message_id, decision, settle))
                 else:
                     outcomes.append(decision.outcome)
+            if not block:
+                continue
             if pool is None or len(block) == 1:
-                answers = [call_channel(message_id, decision) for message_id, decision, _offer in block]
+                answers = [call_channel(message_id, decision) for message_id, decision, _settle in block]
             else:
                 answers = list(pool.map(_call_in_thread, block))
-            sent: list[tuple[int, str]] = []  # accepted, no offer to settle: recorded together
-            for (message_id, decision, offer), answer in zip(block, answers, strict=True):
-                if answer.error is None and offer is None:
-                    sent.append((message_id, answer.provider_ref))
-                    continue
-                outcomes.append(
-                    record_answer(message_id=message_id, owner=owner, decision=decision, answer=answer, offer=offer)
-                )
-            if sent:
-                finish_sent(owner=owner, channel=channel, sent=sent)
-                outcomes += ["sent"] * len(sent)
+            outcomes += record_block(owner=owner, channel=channel, block=block, answers=answers)
     finally:
         if pool is not None:
             pool.shutdown(wait=True)
     return outcomes
+
+
+def _prepare(ids: list[int], owner: str, context: BatchContext) -> list[Prepared]:
+    """`prepare_block`; when a database error broke the block's transaction (rolled back: the
+    messages are still pending under this lease), the block again one message at a time, where a
+    message's own error is handled (or raised) as it always was."""
+    try:
+        return prepare_block(message_ids=ids, owner=owner, context=context)
+    except DatabaseError:
+        if len(ids) == 1:
+            raise
+        logger.warning("a dispatch block of %s messages failed; preparing them one at a time", len(ids), exc_info=True)
+        return [prepared for message_id in ids for prepared in prepare_block(message_ids=[message_id], owner=owner,
+                                                                            context=context)]  # fmt: skip
 
 
 def _call_in_thread(send) -> Answer:

@@ -125,3 +125,58 @@ def settle_after_send(*, message_id: int, sent: bool, offer=LOOK_UP) -> None:
     if grant is not None and grant.coupon.status == Coupon.Status.ISSUED:
         with transaction.atomic():
             void_coupon(coupon=grant.coupon, reason_code=Coupon.VoidReason.CAMPAIGN_NOT_SENT)
+
+
+def settle_block(*, sent: list[tuple[int, object]], failed: list[tuple[int, object]]) -> None:
+    """`settle_after_send` for a dispatch block at once: (message id, offer) pairs whose status
+    just changed to sent or failed (`offer`: the campaign's, or LOOK_UP; pairs with None have
+    nothing to settle and are left out by the caller). The messages, their campaigns' offers and
+    their grants are read in one query each; the points are credited and the coupons voided
+    through rewards' services one member at a time, the grants written in one statement."""
+    sent = [(pk, offer) for pk, offer in sent if offer is not None]
+    failed = [(pk, offer) for pk, offer in failed if offer is not None]
+    if sent:
+        _credit_points(sent)
+    if failed:
+        grants = OfferGrant.objects.select_related("coupon").filter(
+            message_id__in=[pk for pk, _offer in failed], coupon__isnull=False
+        )
+        for grant in sorted(grants, key=lambda grant: (grant.member_id, grant.message_id)):
+            if grant.coupon.status == Coupon.Status.ISSUED:
+                with transaction.atomic():
+                    void_coupon(coupon=grant.coupon, reason_code=Coupon.VoidReason.CAMPAIGN_NOT_SENT)
+
+
+def _credit_points(sent: list[tuple[int, object]]) -> None:
+    from campaigns.selectors.offers import offers_of
+
+    messages = {
+        message.pk: message
+        for message in OutboxMessage.objects.select_related("campaign", "member").filter(pk__in=[pk for pk, _o in sent])
+    }
+    looked_up = offers_of({messages[pk].campaign_id for pk, offer in sent if offer is LOOK_UP and pk in messages})
+    granted = set(OfferGrant.objects.filter(message_id__in=list(messages)).values_list("message_id", flat=True))
+    new_grants = []
+    # In member order, as every writer of rewards locks its members: two blocks never deadlock.
+    for pk, offer in sorted(sent, key=lambda pair: (getattr(messages.get(pair[0]), "member_id", 0), pair[0])):
+        message = messages.get(pk)
+        if message is None or pk in granted:
+            continue
+        if offer is LOOK_UP:
+            offer = looked_up.get(message.campaign_id)
+        points = offer.points if offer is not None and offer.kind == CampaignOffer.Kind.POINTS else 0
+        if not points:
+            continue
+        entry = credit_campaign_points(
+            member=message.member,
+            points=points,
+            reason_code=Reason.CAMPAIGN,
+            reason_params={"name": message.campaign.name},
+        )
+        if entry is not None:
+            new_grants.append(
+                OfferGrant(message=message, campaign_id=message.campaign_id, member_id=message.member_id, points=points,
+                           ledger_entry=entry)
+            )  # fmt: skip
+    if new_grants:
+        OfferGrant.objects.bulk_create(new_grants)
