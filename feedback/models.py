@@ -64,11 +64,11 @@ class TicketQuerySet(models.QuerySet):
 
         return self.not_done().filter(sla.about_to_breach_q(now))
 
-    def with_next_due(self):
-        """Annotate `next_due`: the due instant of the target each ticket works towards (the first
+    def with_queue_due(self):
+        """Annotate `queue_due` (as `Ticket.next_due()`): the due instant of the target each ticket works towards (the first
         response's while unanswered, then the resolution's), for ordering by time to breach."""
         return self.annotate(
-            next_due=models.Case(
+            queue_due=models.Case(
                 models.When(
                     first_response_at__isnull=True,
                     first_response_due__isnull=False,
