@@ -418,8 +418,7 @@ class TicketAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
         "ticket_no", "time_to_breach", "priority_with_reason", "kind", "status", "member", "assignee", "team", "age",
     ]  # fmt: skip
     list_select_related = ["member", "assignee", "team"]
-    # Time to breach: the most overdue first, then the soonest due; tickets without a target last.
-    ordering = [F("queue_due").asc(nulls_last=True), "-created_at"]
+
     list_filter = [QueueFilter, "status", "kind", "priority", "store", AgeFilter, "team", "assignee", "channel"]
     search_fields = ["ticket_no", "message"]
     date_hierarchy = "created_at"
@@ -599,6 +598,10 @@ class TicketAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).with_queue_due()
+
+    def get_ordering(self, request):
+        """Time to breach: the most overdue first, then the soonest due; tickets without a target last."""
+        return [F("queue_due").asc(nulls_last=True), "-created_at"]
 
     @admin.display(description=_("time to breach"), ordering=F("queue_due").asc(nulls_last=True))
     def time_to_breach(self, obj):

@@ -8,6 +8,7 @@ also carries a keyed lookup hash so support can find a caller's tickets. Workflo
 from __future__ import annotations
 
 import secrets
+import datetime
 from datetime import timedelta
 
 from django.conf import settings
@@ -635,8 +636,8 @@ class BusinessCalendar(models.Model):
         validators=[_validate_weekdays],
         help_text=_("Digits 1 (Monday) to 7 (Sunday): 12345 for Monday to Friday, 1234567 for every day."),
     )
-    opens_at = models.TimeField(_("opens at"), default="09:00")
-    closes_at = models.TimeField(_("closes at"), default="18:00")
+    opens_at = models.TimeField(_("opens at"), default=datetime.time(9, 0))
+    closes_at = models.TimeField(_("closes at"), default=datetime.time(18, 0))
     time_zone = models.CharField(
         _("time zone"), max_length=64, default="Asia/Shanghai", validators=[_validate_time_zone]
     )
