@@ -393,6 +393,8 @@ SPECTACULAR_SETTINGS = {
         "CampaignOfferKindEnum": "campaigns.models.CampaignOffer.Kind",
         "PaymentMethodEnum": "members.models.PaymentMethod",
         "TopUpPaymentMethodEnum": "rewards.services.stored_value.TOP_UP_PAYMENT_CHOICES",
+        "TicketKindEnum": "feedback.models.Ticket.Kind",
+        "TicketChannelEnum": "feedback.models.Ticket.Channel",
     },
 }
 
