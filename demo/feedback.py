@@ -192,10 +192,12 @@ def seed_service_desk(counts: FeedbackCounts, *, members: list[Member], rng: ran
     if not members:
         return
     weekdays, _new = BusinessCalendar.objects.get_or_create(
-        name="工作日 9:00–18:00", defaults={"weekdays": "12345", "opens_at": datetime.time(9), "closes_at": datetime.time(18)}
+        name="工作日 9:00–18:00",
+        defaults={"weekdays": "12345", "opens_at": datetime.time(9), "closes_at": datetime.time(18)},
     )
     every_day, _new = BusinessCalendar.objects.get_or_create(
-        name="每天 9:00–21:00", defaults={"weekdays": "1234567", "opens_at": datetime.time(9), "closes_at": datetime.time(21)}
+        name="每天 9:00–21:00",
+        defaults={"weekdays": "1234567", "opens_at": datetime.time(9), "closes_at": datetime.time(21)},
     )
     vip_team, _new = Team.objects.get_or_create(
         name="会员专属服务", defaults={"lead": support, "calendar": every_day, "serves_vip": True}

@@ -46,7 +46,6 @@ from loyalty_crm.netaddr import client_ip
 from members.admin import ServiceFormAdminMixin
 from members.forms import ServiceFormMixin, add_service_errors
 
-
 LOCAL_DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
 
 

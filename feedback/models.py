@@ -7,8 +7,8 @@ also carries a keyed lookup hash so support can find a caller's tickets. Workflo
 
 from __future__ import annotations
 
-import secrets
 import datetime
+import secrets
 from datetime import timedelta
 
 from django.conf import settings
@@ -66,8 +66,9 @@ class TicketQuerySet(models.QuerySet):
         return self.not_done().filter(sla.about_to_breach_q(now))
 
     def with_queue_due(self):
-        """Annotate `queue_due` (as `Ticket.next_due()`): the due instant of the target each ticket works towards (the first
-        response's while unanswered, then the resolution's), for ordering by time to breach."""
+        """Annotate `queue_due` (as `Ticket.next_due()`): the due instant of the target each ticket
+        works towards (the first response's while unanswered, then the resolution's), for ordering
+        by time to breach."""
         return self.annotate(
             queue_due=models.Case(
                 models.When(
@@ -717,7 +718,9 @@ class PriorityRule(models.Model):
             models.CheckConstraint(
                 condition=~models.Q(tier_code="", classification="", paid_plan=False, kind=""),
                 name="feedback_priorityrule_has_condition",
-                violation_error_message=_("Give at least one condition: a tier, a classification, a paid plan or a kind."),
+                violation_error_message=_(
+                    "Give at least one condition: a tier, a classification, a paid plan or a kind."
+                ),
             ),
         ]
 

@@ -189,11 +189,7 @@ def about_to_breach_q(now: datetime.datetime) -> Q:
 def missed_q(now: datetime.datetime) -> Q:
     """A ticket that missed a target, for the record (KPIs): answered or resolved after the due
     instant, or still waiting at or past it."""
-    return (
-        Q(first_response_at__gt=F("first_response_due"))
-        | Q(resolved_at__gt=F("resolution_due"))
-        | breached_q(now)
-    )
+    return Q(first_response_at__gt=F("first_response_due")) | Q(resolved_at__gt=F("resolution_due")) | breached_q(now)
 
 
 def _after_due(done_at, due, now) -> bool:

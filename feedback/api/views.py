@@ -94,9 +94,7 @@ class TicketFilter(filters.FilterSet):
         fields = []
 
 
-class TicketViewSet(
-    mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
-):
+class TicketViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     lookup_field = "ticket_no"
     serializer_class = TicketSerializer
     filterset_class = TicketFilter

@@ -19,9 +19,9 @@ from django.utils import timezone
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 
-from feedback.images import clean_photos
 from feedback import priority
 from feedback.event_texts import EventText
+from feedback.images import clean_photos
 from feedback.models import Attachment, PriorityRule, Team, Ticket, TicketEvent, new_ticket_no
 from feedback.services._common import _delete_files, _user
 from feedback.services.service_levels import _deadline_fields

@@ -10,10 +10,9 @@ from __future__ import annotations
 import io
 
 import pytest
-from django.db import models
 from django.contrib.auth.models import User
 from django.core.management import call_command
-from django.db import transaction
+from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
 

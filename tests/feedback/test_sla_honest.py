@@ -163,7 +163,10 @@ def test_business_time_skips_nights_and_weekends(start, elapsed, due):
 
 def test_business_time_skips_public_days_off():
     hours = sla.BusinessHours(
-        weekdays=MON_FRI.weekdays, opens=MON_FRI.opens, closes=MON_FRI.closes, days_off=frozenset({local(2026, 5, 11, 0).date()})
+        weekdays=MON_FRI.weekdays,
+        opens=MON_FRI.opens,
+        closes=MON_FRI.closes,
+        days_off=frozenset({local(2026, 5, 11, 0).date()}),
     )
     assert hours.add(local(2026, 5, 9, 22, 0), 4 * H) == local(2026, 5, 12, 13, 0)
 
