@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db.models import F, Q
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 # How soon a customer who called or chatted was answered, as staff record it when they type the
 # ticket in afterwards (the seeds: "phone within three rings", "online within 30 seconds").
@@ -36,12 +36,12 @@ ANSWERED_WITHIN = {
     "5min": datetime.timedelta(minutes=5),
 }
 ANSWER_CHOICES = [
-    ("three_rings", _lazy("Within three rings (phone)")),
-    ("30s", _lazy("Within 30 seconds")),
-    ("1min", _lazy("Within a minute")),
-    ("5min", _lazy("Within 5 minutes")),
-    (ANSWERED_AT, _lazy("At the time given")),
-    (ANSWERED_NOT_YET, _lazy("Not answered yet (we call back)")),
+    ("three_rings", gettext_lazy("Within three rings (phone)")),
+    ("30s", gettext_lazy("Within 30 seconds")),
+    ("1min", gettext_lazy("Within a minute")),
+    ("5min", gettext_lazy("Within 5 minutes")),
+    (ANSWERED_AT, gettext_lazy("At the time given")),
+    (ANSWERED_NOT_YET, gettext_lazy("Not answered yet (we call back)")),
 ]
 # Channels where the customer waits on the line: staff say how soon they were answered.
 ANSWER_REQUIRED_CHANNELS = ("phone", "wechat")

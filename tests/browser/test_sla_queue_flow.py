@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from feedback.models import PriorityRule, SlaTarget
+from feedback.models import PriorityRule, SlaTarget, Ticket
 from loyalty_crm.roles import SUPPORT
 from tests.browser.conftest import screenshot
 from tests.conftest import make_user
@@ -86,3 +86,31 @@ def test_support_sees_the_overdue_ticket_first_in_red_and_why_a_ticket_is_priori
     page.wait_for_url("**/admin/feedback/ticket/?queue=all")
     assert page.locator(f"#result_list th:has-text('{done.ticket_no}')").count() == 1
     screenshot(page, "feedback_21_sla_queue_all_zh")
+
+
+def test_support_types_in_a_call_answered_within_three_rings_and_it_is_met(live_server, zh_page):
+    _seeded_rows()
+    make_user("kefu2", SUPPORT)
+    page = zh_page
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", "kefu2")
+    page.fill("#id_password", "pw-kefu2")
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{live_server.url}/admin/")
+    page.goto(f"{live_server.url}/admin/feedback/ticket/add/")
+    called = timezone.localtime(timezone.now() - 20 * M).replace(second=0, microsecond=0)
+    page.select_option("#id_kind", "complaint")
+    page.select_option("#id_channel", "phone")
+    page.fill("#id_contacted_at", called.strftime("%Y-%m-%dT%H:%M"))
+    page.select_option("#id_answered", "three_rings")
+    page.fill("#id_message", "电话反映：花束送到时已经枯萎了。")
+    page.fill("#id_phone", "13800138000")
+    assert "响铃三声内接听（电话）" in page.locator("#id_answered").inner_text()
+    screenshot(page, "feedback_22_phone_ticket_typed_after_the_call_zh")
+    page.click("input[name=_save]")
+    page.wait_for_url("**/admin/feedback/ticket/")
+    badge = page.locator("#result_list tbody tr").first.locator(".sla-badge")
+    assert "sla-met" in badge.get_attribute("class")  # answered in time: measured, not alarmed
+    made = Ticket.objects.get(channel="phone")
+    assert made.contacted_at == called and made.first_response_at == called + datetime.timedelta(seconds=15)
+    screenshot(page, "feedback_23_phone_ticket_met_in_the_queue_zh")
