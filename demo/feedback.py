@@ -173,3 +173,67 @@ def ensure_kpi_targets(counts: FeedbackCounts, *, horizon: datetime.datetime, ma
 def _month(day: datetime.date, months: int) -> datetime.date:
     index = day.year * 12 + day.month - 1 + months
     return datetime.date(index // 12, index % 12 + 1, 1)
+
+
+# --- Issue 19: business hours, priority and the customer's wait ------------------------------------
+
+
+def seed_service_desk(counts: FeedbackCounts, *, members: list[Member], rng: random.Random, support) -> None:
+    """Business hours for the two teams (the member-service team works every day 9:00–21:00, after
+    sales Monday to Friday 9:00–18:00, both closed on public holidays), VIP tickets of the best
+    members (the seeded priority rules raise them and route them to the member-service team), and
+    calls and chats typed in after the fact with the time the customer was answered — measured,
+    not alarmed: met within three rings or 30 s, late after a minute — beside one call nobody
+    answered (a real breach, alerted)."""
+    from feedback import sla
+    from feedback.models import BusinessCalendar, Team
+    from members import loyalty
+
+    if not members:
+        return
+    weekdays, _new = BusinessCalendar.objects.get_or_create(
+        name="工作日 9:00–18:00",
+        defaults={"weekdays": "12345", "opens_at": datetime.time(9), "closes_at": datetime.time(18)},
+    )
+    every_day, _new = BusinessCalendar.objects.get_or_create(
+        name="每天 9:00–21:00",
+        defaults={"weekdays": "1234567", "opens_at": datetime.time(9), "closes_at": datetime.time(21)},
+    )
+    vip_team, _new = Team.objects.get_or_create(
+        name="会员专属服务", defaults={"lead": support, "calendar": every_day, "serves_vip": True}
+    )
+    vip_team.members.add(support)
+    Team.objects.get_or_create(name="售后服务", defaults={"lead": support, "calendar": weekdays})
+
+    now = timezone.now()
+    minutes = datetime.timedelta(minutes=1)
+    tiers = loyalty.snapshots(members)
+    best = [m for m in members if tiers[m.pk].tier.code in ("diamond", "gold")][:3]
+    for index, member in enumerate(best):  # VIP tickets: high or urgent, with the reason shown
+        with at(now - (25 + 40 * index) * minutes):
+            _submit(rng, member, kind="complaint" if index % 2 == 0 else "question")
+        counts.tickets += 1
+    typed_after = [  # (channel, minutes since the contact, answered within, kind)
+        ("phone", 12, sla.ANSWERED_WITHIN["three_rings"], "complaint"),
+        ("wechat", 35, sla.ANSWERED_WITHIN["30s"], "question"),
+        ("phone", 50, sla.ANSWERED_WITHIN["1min"], "service_request"),  # answered late: breached, measured
+        ("phone", 8, None, "complaint"),  # a missed call: nobody answered — a real breach
+    ]
+    messages = document("feedback")["messages"]
+    for channel, ago, within, kind in typed_after:
+        member = rng.choice(members)
+        contacted = now - ago * minutes
+        services.submit_feedback(
+            kind=kind,
+            message=rng.choice(messages[kind]) if kind in messages else rng.choice(messages["complaint"]),
+            contact_name=member.name,
+            phone=member.phone[3:],
+            store=member.home_store,
+            channel=channel,
+            language="zh-hans",
+            contacted_at=contacted,
+            first_response_at=contacted + within if within is not None else None,
+            actor=support,
+        )
+        counts.tickets += 1
+    services.flag_sla_breaches(now=now)

@@ -166,6 +166,7 @@ def seed_demo(
     demo_feedback.seed_history(counts.feedback, members=seeded, rng=rng, horizon=horizon, support=support)
     demo_feedback.seed_nps(counts.feedback, members=seeded, rng=rng, horizon=horizon)
     demo_feedback.seed_queue(counts.feedback, members=seeded, rng=rng, support=support)
+    demo_feedback.seed_service_desk(counts.feedback, members=seeded, rng=rng, support=support)
     demo_feedback.ensure_kpi_targets(counts.feedback, horizon=horizon, manager=manager)
     step("feedback")
     return counts

@@ -17,6 +17,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import F
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
@@ -28,7 +29,9 @@ from django.utils.translation import ngettext
 from feedback import delivery, services, sla
 from feedback.models import (
     Attachment,
+    BusinessCalendar,
     KpiTarget,
+    PriorityRule,
     ReplyDelivery,
     ServiceKpi,
     SlaTarget,
@@ -36,27 +39,77 @@ from feedback.models import (
     Team,
     Ticket,
     TicketEvent,
+    reason_display,
 )
 from loyalty_crm.admin_base import ReadOnlyAdmin
 from loyalty_crm.netaddr import client_ip
 from members.admin import ServiceFormAdminMixin
 from members.forms import ServiceFormMixin, add_service_errors
 
+LOCAL_DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
+
 
 class TicketAddForm(ServiceFormMixin, forms.ModelForm):
-    """Staff record feedback taken by phone or at the counter."""
+    """Staff record feedback taken by phone, on WeChat or at the counter — often after the call:
+    when the customer reached us and when they were answered, so the service level measures the
+    customer's wait (a call answered within three rings is met, not breached)."""
 
+    contacted_at = forms.DateTimeField(
+        label=_("customer contacted us at"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=LOCAL_DATETIME_FORMATS,
+        help_text=_("When the call or chat came in. Empty: now."),
+    )
+    answered = forms.ChoiceField(
+        label=_("answered"),
+        required=False,
+        choices=[("", "—"), *sla.ANSWER_CHOICES],
+        help_text=_("Required for phone and WeChat: how soon the customer was answered."),
+    )
+    answered_at = forms.DateTimeField(
+        label=_("customer answered at"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=LOCAL_DATETIME_FORMATS,
+        help_text=_("Only with “at the time given”."),
+    )
     phone = forms.CharField(label=_("phone"), required=False)
     email = forms.CharField(label=_("email"), required=False)
     contact_name = forms.CharField(label=_("contact name"), required=False)
     member_no = forms.CharField(label=_("member number"), required=False)
 
+    FIELDS = [
+        "kind", "channel", "contacted_at", "answered", "answered_at", "message", "contact_name", "phone", "email",
+        "member_no", "order_ref", "store",
+    ]  # fmt: skip
+
     class Meta:
         model = Ticket
         fields = ["kind", "channel", "message", "contact_name", "phone", "email", "member_no", "order_ref", "store"]
 
+    def clean(self):
+        data = super().clean()
+        answered, channel = data.get("answered") or "", data.get("channel")
+        if not answered and channel in sla.ANSWER_REQUIRED_CHANNELS:
+            self.add_error("answered", _("Say how soon the customer was answered, or that they were not answered yet."))
+        if answered == sla.ANSWERED_AT and data.get("answered_at") is None:
+            self.add_error("answered_at", _("Give the time the customer was answered."))
+        return data
+
+    def _first_response_at(self, data):
+        answered = data.get("answered") or ""
+        if answered == sla.ANSWERED_AT:
+            return data.get("answered_at")
+        within = sla.ANSWERED_WITHIN.get(answered)
+        if within is None:
+            return None
+        return (data.get("contacted_at") or timezone.now()) + within
+
     def save_through_service(self, data):
         return services.submit_feedback(
+            contacted_at=data.get("contacted_at"),
+            first_response_at=self._first_response_at(data),
             kind=data["kind"],
             channel=data["channel"],
             message=data["message"],
@@ -173,17 +226,33 @@ class RecordCallForm(forms.Form):
 
 
 class QueueFilter(admin.SimpleListFilter):
+    """The queue support opens on: open tickets (not resolved or closed) unless another is chosen;
+    "All tickets" is one click away."""
+
     title = _("queue")
     parameter_name = "queue"
+    DEFAULT = "active"
 
     def lookups(self, request, model_admin):
         return [
+            ("active", _("Open tickets")),
             ("mine", _("My tickets")),
             ("unassigned", _("Unassigned")),
             ("about_to_breach", _("About to breach")),
             ("breached", _("Breached")),
-            ("active", _("Not yet resolved")),
+            ("all", _("All tickets")),
         ]
+
+    def value(self):
+        return super().value() or self.DEFAULT
+
+    def choices(self, changelist):
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == str(lookup),
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
 
     def queryset(self, request, queryset):
         if self.value() == "about_to_breach":
@@ -240,18 +309,24 @@ class TicketActionForm(ActionForm, AssignChoiceForm):
     """The changelist's action bar, with the user and team choices of the bulk actions."""
 
 
+BADGE_COLOURS = {
+    sla.State.BREACHED: "#b42318",
+    sla.State.WARNING: "#b54708",
+    sla.State.OK: "#067647",
+    sla.State.MET: "#067647",
+}
+
+
 def breach_badge(ticket: Ticket, now: datetime.datetime):
-    """A coloured "time to breach": green, amber within the warning window, red (negative) once missed."""
+    """A coloured "time to breach" (`feedback.sla.sla_status`, the one definition): green, amber
+    within the warning window, red once a target is missed — "Overdue 1 h 1 min" (已超时 1小时1分)
+    from the due instant on."""
     left = sla.time_to_breach(ticket, now)
     if left is None:
         return "—"
-    due, warn_at = ticket.next_due()
-    if left.total_seconds() < 0:
-        state, colour = "breached", "#b42318"
-    elif warn_at is not None and now >= warn_at:
-        state, colour = "warning", "#b54708"
-    else:
-        state, colour = "ok", "#067647"
+    due, _warn_at = ticket.next_due()
+    state = sla.sla_status(ticket, now).state
+    text = sla.overdue_text(left) if left <= datetime.timedelta(0) else sla.format_delta(left)
     which = _("first response") if ticket.first_response_at is None and ticket.first_response_due else _("resolution")
     return format_html(
         '<span class="sla-badge sla-{}" title="{}: {}" style="display:inline-block;padding:1px 8px;'
@@ -259,8 +334,8 @@ def breach_badge(ticket: Ticket, now: datetime.datetime):
         state,
         which,
         timezone.localtime(due).strftime("%Y-%m-%d %H:%M:%S"),
-        colour,
-        sla.format_delta(left),
+        BADGE_COLOURS[state],
+        text,
     )
 
 
@@ -337,11 +412,12 @@ class TicketEventInline(admin.TabularInline):
 class TicketAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
     add_form = TicketAddForm
     form = TicketChangeForm
+    # Fits a 1366 px screen: time to breach first, then why the ticket is prioritised.
     list_display = [
-        "ticket_no", "kind", "status", "priority", "time_to_breach", "store", "member", "assignee", "team",
-        "created_at", "age",
+        "ticket_no", "time_to_breach", "priority_with_reason", "kind", "status", "member_name", "handled_by", "age",
     ]  # fmt: skip
-    list_select_related = ["store", "member", "assignee", "team"]
+    list_select_related = ["member", "assignee", "team"]
+
     list_filter = [QueueFilter, "status", "kind", "priority", "store", AgeFilter, "team", "assignee", "channel"]
     search_fields = ["ticket_no", "message"]
     date_hierarchy = "created_at"
@@ -350,17 +426,19 @@ class TicketAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
     inlines = [TicketEventInline]
     readonly_fields = [
         "ticket_no", "status", "channel", "message", "contact_name", "phone", "email", "member",
-        "purchase", "store", "order_ref", "created_at", "first_response_at", "resolved_at", "photos",
+        "purchase", "store", "order_ref", "created_at", "contacted_at", "priority_reason_text",
+        "first_response_at", "resolved_at", "photos",
         "time_to_breach", "first_response_due", "resolution_due", "first_response_breached_at",
         "resolution_breached_at",
     ]  # fmt: skip
     change_fieldsets = [
         (None, {"fields": ["ticket_no", "status", "kind", "channel", "created_at", "message", "photos"]}),
-        (_("Service level"), {"fields": ["time_to_breach", "first_response_due", "first_response_at",
+        (_("Service level"), {"fields": ["time_to_breach", "contacted_at", "first_response_due", "first_response_at",
                                          "first_response_breached_at", "resolution_due", "resolved_at",
                                          "resolution_breached_at"]}),
         (_("Customer"), {"fields": ["contact_name", "phone", "email", "member", "purchase", "order_ref", "store"]}),
-        (_("Work"), {"fields": ["priority", "assignee", "team", "new_status", "reply_goes_to", "reply",
+        (_("Work"), {"fields": ["priority", "priority_reason_text", "assignee", "team", "new_status",
+                             "reply_goes_to", "reply",
                                 "internal_note"]}),
     ]  # fmt: skip
     change_form_template = "admin/feedback/ticket/change_form.html"
@@ -375,7 +453,7 @@ class TicketAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
-            return [(None, {"fields": TicketAddForm.Meta.fields})]
+            return [(None, {"fields": TicketAddForm.FIELDS})]
         if not self.has_change_permission(request, obj):
             return self.change_fieldsets
         fieldsets = []
@@ -407,7 +485,7 @@ class TicketAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
-            kwargs["fields"] = TicketAddForm.Meta.fields
+            kwargs["fields"] = TicketAddForm.Meta.fields  # the extra fields are the form's own
         else:
             kwargs["fields"] = self._work_fields(obj)
             if not self.has_change_permission(request, obj):
@@ -517,9 +595,45 @@ class TicketAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
             initial.setdefault("store", profile.store_id)
         return initial
 
-    @admin.display(description=_("time to breach"))
+    def get_queryset(self, request):
+        return super().get_queryset(request).with_queue_due()
+
+    def get_ordering(self, request):
+        """Time to breach: the most overdue first, then the soonest due; tickets without a target last."""
+        return [F("queue_due").asc(nulls_last=True), "-created_at"]
+
+    @admin.display(description=_("time to breach"), ordering=F("queue_due").asc(nulls_last=True))
     def time_to_breach(self, obj):
         return breach_badge(obj, timezone.now())
+
+    @admin.display(description=_("priority"), ordering="priority")
+    def priority_with_reason(self, obj):
+        """The priority and, under it, why (the priority rules that gave it: "金卡会员")."""
+        reason = reason_display(obj.priority_reason)
+        if not reason:
+            return obj.get_priority_display()
+        return format_html(
+            '{}<br><small class="priority-reason" style="color:#475467">{}</small>', obj.get_priority_display(), reason
+        )
+
+    @admin.display(description=_("member"), ordering="member__member_no")
+    def member_name(self, obj):
+        """The member's name, the member number on hover (narrower than both side by side)."""
+        if obj.member is None:
+            return "—"
+        return format_html('<span title="{}">{}</span>', obj.member.member_no, obj.member.name)
+
+    @admin.display(description=_("assignee"), ordering="assignee__username")
+    def handled_by(self, obj):
+        """The assignee, and the team under it (one column: the queue fits a 1366 px screen)."""
+        person = obj.assignee.get_username() if obj.assignee else "—"
+        if obj.team is None:
+            return person
+        return format_html('{}<br><small class="ticket-team" style="color:#475467">{}</small>', person, obj.team.name)
+
+    @admin.display(description=_("why prioritised"))
+    def priority_reason_text(self, obj):
+        return reason_display(obj.priority_reason) or "—"
 
     @admin.display(description=_("age"), ordering="created_at")
     def age(self, obj):
@@ -619,8 +733,9 @@ class AttachmentAdmin(admin.ModelAdmin):
 
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
-    list_display = ["name", "lead", "member_count"]
-    list_select_related = ["lead"]
+    list_display = ["name", "lead", "member_count", "calendar", "serves_vip"]
+    list_select_related = ["lead", "calendar"]
+    fields = ["name", "lead", "members", "calendar", "serves_vip"]
     search_fields = ["name"]
     filter_horizontal = ["members"]
 
@@ -700,3 +815,45 @@ class ServiceKpiAdmin(ReadOnlyAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         return admin_kpis.kpi_page(request, self.admin_site.each_context(request), self.opts)
+
+
+# --- Issue 19, SLAs and priority: business hours and priority rules -------------------------------
+
+
+@admin.register(BusinessCalendar)
+class BusinessCalendarAdmin(admin.ModelAdmin):
+    list_display = ["name", "weekdays_text", "opens_at", "closes_at", "time_zone", "observes_public_holidays"]
+    fields = ["name", "weekdays", "opens_at", "closes_at", "time_zone", "observes_public_holidays"]
+
+    @admin.display(description=_("working days"))
+    def weekdays_text(self, obj):
+        return obj.weekdays_display()
+
+
+class PriorityRuleForm(forms.ModelForm):
+    """Tier and classification offered from what `members` knows (through its hooks)."""
+
+    tier_code = forms.ChoiceField(label=_("tier"), required=False)
+    classification = forms.ChoiceField(label=_("classification"), required=False)
+
+    class Meta:
+        model = PriorityRule
+        fields = ["name", "priority", "tier_code", "classification", "paid_plan", "kind", "vip", "is_active"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from members import classification_hook, loyalty
+
+        self.fields["tier_code"].choices = [("", _("any tier")), *loyalty.tier_choices()]
+        self.fields["classification"].choices = [("", _("any classification")), *classification_hook.choices()]
+
+
+@admin.register(PriorityRule)
+class PriorityRuleAdmin(admin.ModelAdmin):
+    form = PriorityRuleForm
+    list_display = ["reason", "priority", "tier_code", "classification", "paid_plan", "kind", "vip", "is_active"]
+    list_filter = ["priority", "vip", "is_active"]
+
+    @admin.display(description=_("reason shown"), ordering="name")
+    def reason(self, obj):
+        return obj.display_name

@@ -30,6 +30,7 @@ class EventText(models.TextChoices):
     SURVEY_ANSWERED = "survey_answered", gettext_lazy("Satisfaction survey answered")
     SURVEY_SENT = "survey_sent", gettext_lazy("Satisfaction survey emailed")
     REPLY_RETRIED = "reply_retried", gettext_lazy("Reply sent again")
+    ANSWERED_ON_CONTACT = "answered_on_contact", gettext_lazy("Answered when the customer reached us")
 
 
 # One field change; `old` and `new` are raw values (a choice's code, a username, a team's name),
@@ -50,6 +51,8 @@ TEMPLATES: dict[str, str] = {
     EventText.SURVEY_SENT: gettext_noop("Satisfaction survey emailed to the customer."),
     # `code` is the error the failed attempt ended with.
     EventText.REPLY_RETRIED: gettext_noop("Sending a failed reply again (it had failed with %(code)s)."),
+    # A call or chat typed in afterwards: the customer was answered `seconds` after reaching us.
+    EventText.ANSWERED_ON_CONTACT: gettext_noop("Answered %(seconds)d s after the customer reached us."),
 }
 # A sentence followed by what a person typed (the customer's comment on a survey).
 WITH_TEXT = "%(sentence)s — %(text)s"

@@ -2,7 +2,8 @@
 
 - complaint rate: complaint tickets per 100 purchases (purchases read through
   `members.selectors.purchase_counts_by_store_month`);
-- median first response and median resolution time of the tickets created in the month;
+- median first response and median resolution time of the tickets created in the month, counted
+  from when the customer reached us (`contacted_at`);
 - SLA breach rate: share of the month's tickets with a target that missed their first-response
   or resolution target (answered late, or still unanswered/unresolved past the target now);
 - CSAT average (1–5) and NPS (% promoters 9–10 − % detractors 0–6) of the answers given in
@@ -26,6 +27,7 @@ from django.db.models.functions import TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from feedback import sla
 from feedback.models import KpiTarget, SurveyResponse, Ticket
 from members.selectors import purchase_counts_by_store_month
 
@@ -118,13 +120,9 @@ METRIC_ATTRIBUTES = {
 
 
 def breached_condition(now: datetime.datetime) -> Q:
-    """A ticket that missed a target: answered or resolved late, or still waiting past the target."""
-    return (
-        Q(first_response_at__gt=F("first_response_due"))
-        | Q(first_response_at__isnull=True, first_response_due__lt=now)
-        | Q(resolved_at__gt=F("resolution_due"))
-        | Q(resolved_at__isnull=True, resolution_due__lt=now)
-    )
+    """A ticket that missed a target: answered or resolved after the due instant, or still waiting
+    at or past it (`feedback.sla.missed_q`, the one definition)."""
+    return sla.missed_q(now)
 
 
 def kpis_by_store(
@@ -167,8 +165,8 @@ def kpis_by_store(
     for store_id, month, first, resolution in (
         tickets.filter(Q(first_response_at__isnull=False) | Q(resolved_at__isnull=False))
         .annotate(
-            first=ExpressionWrapper(F("first_response_at") - F("created_at"), output_field=duration),
-            resolution=ExpressionWrapper(F("resolved_at") - F("created_at"), output_field=duration),
+            first=ExpressionWrapper(F("first_response_at") - F("contacted_at"), output_field=duration),
+            resolution=ExpressionWrapper(F("resolved_at") - F("contacted_at"), output_field=duration),
         )
         .values_list("store_id", "month", "first", "resolution")
         .order_by()

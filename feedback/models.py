@@ -7,6 +7,7 @@ also carries a keyed lookup hash so support can find a caller's tickets. Workflo
 
 from __future__ import annotations
 
+import datetime
 import secrets
 from datetime import timedelta
 
@@ -15,7 +16,7 @@ from django.db import models
 from django.db.models import Value
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
+from django.utils.translation import gettext_noop, pgettext_lazy
 
 from feedback.event_texts import EventText
 from feedback.event_texts import render as render_event_text
@@ -51,21 +52,32 @@ class TicketQuerySet(models.QuerySet):
         return self.filter(first_response_at__isnull=True, first_response_due__isnull=False)
 
     def breached(self, now):
-        """Open tickets past a target now: unanswered after the first-response target, or unresolved
-        after the resolution target (whether or not the beat task has flagged them yet)."""
-        return self.not_done().filter(
-            models.Q(first_response_at__isnull=True, first_response_due__lte=now) | models.Q(resolution_due__lte=now)
-        )
+        """Open tickets past a target now: unanswered at or after the first-response due instant, or
+        unresolved at or after the resolution one (`feedback.sla.breached_q`, whether or not the
+        beat task has flagged them yet)."""
+        from feedback import sla
+
+        return self.not_done().filter(sla.breached_q(now))
 
     def about_to_breach(self, now):
         """Open tickets not yet breached whose next target falls within its warning window."""
-        first = models.Q(first_response_at__isnull=True, first_response_warn_at__lte=now, first_response_due__gt=now)
-        resolution = models.Q(resolution_warn_at__lte=now, resolution_due__gt=now)
-        return (
-            self.not_done()
-            .filter(first | resolution)
-            .exclude(models.Q(first_response_at__isnull=True, first_response_due__lte=now))
-            .exclude(resolution_due__lte=now)
+        from feedback import sla
+
+        return self.not_done().filter(sla.about_to_breach_q(now))
+
+    def with_queue_due(self):
+        """Annotate `queue_due` (as `Ticket.next_due()`): the due instant of the target each ticket
+        works towards (the first response's while unanswered, then the resolution's), for ordering
+        by time to breach."""
+        return self.annotate(
+            queue_due=models.Case(
+                models.When(
+                    first_response_at__isnull=True,
+                    first_response_due__isnull=False,
+                    then=models.F("first_response_due"),
+                ),
+                default=models.F("resolution_due"),
+            )
         )
 
 
@@ -84,6 +96,21 @@ class Team(models.Model):
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, verbose_name=_("members"), blank=True, related_name="feedback_teams"
     )
+    # Issue 19 (SLAs and priority): when the team works, and whether it is the member-service team.
+    calendar = models.ForeignKey(
+        "feedback.BusinessCalendar",
+        verbose_name=_("business hours"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="teams",
+        help_text=_("Empty: the team works round the clock and deadlines count every hour."),
+    )
+    serves_vip = models.BooleanField(
+        _("member-service team"),
+        default=False,
+        help_text=_("Receives the tickets of members that a priority rule marks as VIP. At most one team."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -91,6 +118,11 @@ class Team(models.Model):
         verbose_name = _("team")
         verbose_name_plural = _("teams")
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["serves_vip"], condition=models.Q(serves_vip=True), name="feedback_team_one_vip_team"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -182,6 +214,11 @@ class Ticket(models.Model):
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    # When the customer first reached us (now for web forms and the API; staff enter it for a call
+    # or a chat typed in afterwards). First-response and resolution targets count from here.
+    contacted_at = models.DateTimeField(_("customer contacted us at"), default=timezone.now, db_index=True)
+    # Why the ticket has its priority (the matching priority rules' names), shown in the queue.
+    priority_reason = models.CharField(_("why prioritised"), max_length=200, blank=True)
     first_response_at = models.DateTimeField(_("first response at"), null=True, blank=True)
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
     # Service-level targets, computed from the matching SlaTarget when the ticket is created and
@@ -233,6 +270,7 @@ class TicketEvent(models.Model):
         SLA_BREACH = "sla_breach", _("Service level missed")
         SURVEY = "survey", _("Satisfaction survey")
         CALL = "call", _("Phone call")
+        ANSWERED = "answered", _("Answered on contact")
 
     ticket = models.ForeignKey(Ticket, verbose_name=_("ticket"), on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
@@ -559,3 +597,138 @@ class ServiceKpi(KpiTarget):
         verbose_name = _("service KPIs")
         verbose_name_plural = _("service KPIs")
         default_permissions = ("view",)
+
+
+# --- Issue 19, SLAs and priority: business hours and priority rules -------------------------------
+
+
+def _validate_time_zone(value: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from django.core.exceptions import ValidationError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise ValidationError(_("“%(value)s” is not a known time zone.") % {"value": value}) from error
+
+
+def _validate_weekdays(value: str) -> None:
+    from django.core.exceptions import ValidationError
+
+    if not value or any(ch not in "1234567" for ch in value) or len(set(value)) != len(value):
+        raise ValidationError(_("Give the working days as digits 1 (Monday) to 7 (Sunday), e.g. 12345."))
+
+
+class BusinessCalendar(models.Model):
+    """When a support team works: the same opening hours on chosen weekdays, in a time zone, closed
+    on public holidays (`members.selectors.public_days_off`). Deadlines of the team's tickets
+    count working time only (`feedback.sla.BusinessHours`)."""
+
+    WEEKDAY_NAMES = {
+        "1": _("Mon"), "2": _("Tue"), "3": _("Wed"), "4": _("Thu"), "5": _("Fri"), "6": _("Sat"), "7": _("Sun"),
+    }  # fmt: skip
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    weekdays = models.CharField(
+        _("working days"),
+        max_length=7,
+        default="12345",
+        validators=[_validate_weekdays],
+        help_text=_("Digits 1 (Monday) to 7 (Sunday): 12345 for Monday to Friday, 1234567 for every day."),
+    )
+    opens_at = models.TimeField(_("opens at"), default=datetime.time(9, 0))
+    closes_at = models.TimeField(_("closes at"), default=datetime.time(18, 0))
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, default="Asia/Shanghai", validators=[_validate_time_zone]
+    )
+    observes_public_holidays = models.BooleanField(
+        _("closed on public holidays"),
+        default=True,
+        help_text=_("The days off of the holiday calendar (Members → Holidays) do not count."),
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("business hours")
+        verbose_name_plural = _("business hours")
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(opens_at__lt=models.F("closes_at")),
+                name="feedback_calendar_opens_before_closing",
+                violation_error_message=_("The team must open before it closes."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def weekdays_display(self) -> str:
+        return " ".join(str(self.WEEKDAY_NAMES[d]) for d in sorted(self.weekdays) if d in self.WEEKDAY_NAMES)
+
+
+# The seeded rules' names (feedback/migrations/0010), marked for the catalogue: a rule's name is
+# stored as typed and translated when shown, so the seeded ones read "金卡会员" in Chinese.
+SEED_RULE_NAMES = [
+    gettext_noop("Diamond member"), gettext_noop("Gold member"), gettext_noop("High-value customer"),
+    gettext_noop("Paid member"), gettext_noop("Suggestion"), gettext_noop("Praise"),
+]  # fmt: skip
+REASON_SEPARATOR = " · "
+
+
+def reason_display(reason: str) -> str:
+    """A ticket's stored `priority_reason` (rule names) in the reader's language."""
+    from django.utils.translation import gettext
+
+    return REASON_SEPARATOR.join(gettext(part) for part in reason.split(REASON_SEPARATOR) if part)
+
+
+class PriorityRule(models.Model):
+    """A manager's rule: tickets of customers who match get this priority, with the rule's name
+    shown in the queue as the reason ("金卡会员", "高价值客户"). Every condition given must hold
+    (a blank one matches anyone). A ticket gets the highest priority of the rules it matches;
+    without any it is "normal". A VIP rule also routes the ticket to the member-service team."""
+
+    name = models.CharField(
+        _("reason shown"), max_length=60, help_text=_("Shown in the queue as why a ticket is prioritised.")
+    )
+    priority = models.CharField(_("priority"), max_length=10, choices=Ticket.Priority.choices)
+    tier_code = models.CharField(_("tier"), max_length=32, blank=True, help_text=_("Empty: any tier."))
+    classification = models.CharField(
+        _("classification"), max_length=32, blank=True, help_text=_("Empty: any classification.")
+    )
+    paid_plan = models.BooleanField(
+        _("with a paid membership"), default=False, help_text=_("Only members with a paid plan in force.")
+    )
+    kind = models.CharField(
+        _("kind of ticket"), max_length=20, choices=Ticket.Kind.choices, blank=True, help_text=_("Empty: any kind.")
+    )
+    vip = models.BooleanField(
+        _("VIP"), default=False, help_text=_("Send the ticket to the member-service team when one is set.")
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("priority rule")
+        verbose_name_plural = _("priority rules")
+        ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(tier_code="", classification="", paid_plan=False, kind=""),
+                name="feedback_priorityrule_has_condition",
+                violation_error_message=_(
+                    "Give at least one condition: a tier, a classification, a paid plan or a kind."
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.display_name} → {self.get_priority_display()}"
+
+    @property
+    def display_name(self) -> str:
+        from django.utils.translation import gettext
+
+        return gettext(self.name)

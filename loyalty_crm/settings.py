@@ -398,6 +398,8 @@ SPECTACULAR_SETTINGS = {
         "EventStatusEnum": "campaigns.models.Event.Status",
         "EventRegistrationStatusEnum": "campaigns.models.EventRegistration.Status",
         "ClassificationEnum": "campaigns.models.Classification",
+        "TicketKindEnum": "feedback.models.Ticket.Kind",
+        "TicketChannelEnum": "feedback.models.Ticket.Channel",
     },
 }
 

@@ -13,6 +13,11 @@ class RewardsConfig(AppConfig):
 
         loyalty.register_provider(RewardsLoyaltyProvider())
 
+        from members import paid_plan_hook
+        from rewards.loyalty import RewardsPaidPlanProvider
+
+        paid_plan_hook.register_provider(RewardsPaidPlanProvider())
+
         from members import signals as member_signals
         from rewards import receivers
 

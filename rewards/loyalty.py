@@ -197,3 +197,32 @@ class RewardsLoyaltyProvider:
             },
             request=request,
         )
+
+
+class RewardsPaidPlanProvider:
+    """`rewards`' answer to `members.paid_plan_hook`: who holds a paid membership in force today."""
+
+    def plans_in_force(self, members) -> dict:
+        """One query: member id → plan name, for subscriptions active today (as `active_membership`)."""
+        from django.utils import timezone
+
+        from rewards.models import MembershipSubscription
+
+        ids = [member.pk for member in members]
+        if not ids:
+            return {}
+        today = timezone.localdate()
+        rows = (
+            MembershipSubscription.objects.filter(
+                member_id__in=ids,
+                status=MembershipSubscription.Status.ACTIVE,
+                starts_on__lte=today,
+                ends_on__gte=today,
+            )
+            .order_by("member_id", "starts_on", "id")
+            .values_list("member_id", "plan__name", "plan__code")
+        )
+        plans: dict[int, str] = {}
+        for member_id, name, code in rows:
+            plans.setdefault(member_id, gettext(name) if name else code)
+        return plans

@@ -109,21 +109,75 @@ class CallOutputSerializer(serializers.Serializer):
     first_response_at = api_fields.DateTimeField(allow_null=True)
 
 
+class StaffTicketInputSerializer(FeedbackInputSerializer):
+    """Staff record a ticket (`POST /api/v1/tickets/`): the feedback fields, the channel it came by,
+    when the customer reached us and — for a call or chat typed in afterwards — when they were
+    answered (the first response: the ticket is measured, not alarmed)."""
+
+    channel = serializers.ChoiceField(choices=Ticket.Channel.choices, default=Ticket.Channel.API)
+    contacted_at = api_fields.DateTimeField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="When the customer reached us (now when absent); not in the future.",
+    )
+    first_response_at = api_fields.DateTimeField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="When the customer was answered (a call picked up, a chat answered); not before `contacted_at`, "
+        "not in the future.",
+    )
+
+    class Meta:
+        ref_name = "StaffTicket"
+
+
+class SlaSerializer(serializers.Serializer):
+    """The ticket's service level (`feedback.sla.sla_status`): `breached` once a target was missed
+    (at the due instant), `warning` inside the next target's warning window, `met` once the customer
+    was answered in time, `ok` while waiting in time. `due_at`: the next target's due instant;
+    `first_response_seconds`: how long the customer waited for an answer."""
+
+    state = serializers.ChoiceField(choices=["met", "ok", "warning", "breached"])
+    due_at = api_fields.DateTimeField(allow_null=True)
+    first_response_seconds = serializers.IntegerField(allow_null=True)
+
+
 class TicketSerializer(serializers.ModelSerializer):
     member = serializers.SlugRelatedField(slug_field="member_no", read_only=True, allow_null=True)
     purchase = serializers.SlugRelatedField(slug_field="external_ref", read_only=True, allow_null=True)
     store = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     assignee = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     attachments = serializers.SerializerMethodField()
+    contacted_at = api_fields.DateTimeField(read_only=True)
+    first_response_at = api_fields.DateTimeField(read_only=True, allow_null=True)
+    priority_reason = serializers.SerializerMethodField()
+    sla = serializers.SerializerMethodField()
 
     class Meta:
         model = Ticket
         fields = [
-            "ticket_no", "kind", "channel", "priority", "status", "message", "contact_name", "phone", "email",
-            "member", "purchase", "store", "order_ref", "assignee", "attachments",
-            "created_at", "updated_at", "first_response_at", "resolved_at",
+            "ticket_no", "kind", "channel", "priority", "priority_reason", "status", "message", "contact_name",
+            "phone", "email", "member", "purchase", "store", "order_ref", "assignee", "attachments",
+            "created_at", "updated_at", "contacted_at", "first_response_at", "resolved_at", "sla",
         ]  # fmt: skip
         read_only_fields = fields
+
+    def get_priority_reason(self, ticket) -> str:
+        """Why the ticket has its priority (the priority rules' names, in the request's language)."""
+        from feedback.models import reason_display
+
+        return reason_display(ticket.priority_reason)
+
+    @extend_schema_field(SlaSerializer)
+    def get_sla(self, ticket):
+        from django.utils import timezone
+
+        from feedback import sla
+
+        now = self.context.get("now") or timezone.now()
+        return SlaSerializer(sla.sla_status(ticket, now)).data
 
     def to_representation(self, ticket):
         data = super().to_representation(ticket)

@@ -20,6 +20,7 @@ from feedback.api.serializers import (
     ReplyDeliverySerializer,
     ReplyInputSerializer,
     ReplyOutputSerializer,
+    StaffTicketInputSerializer,
     TicketSerializer,
     TicketUpdateSerializer,
 )
@@ -28,6 +29,7 @@ from feedback.netaddr import client_ip
 from loyalty_crm.api.schema import conflict
 
 WORK_TICKETS = "feedback.change_ticket"
+ADD_TICKETS = "feedback.add_ticket"
 
 
 class FeedbackThrottle(AnonRateThrottle):
@@ -70,9 +72,12 @@ class FeedbackSubmitView(APIView):
 
 
 class CanWorkTickets(BasePermission):
-    """Support staff and managers: reading tickets needs the right to work them, not just view."""
+    """Support staff and managers: reading tickets needs the right to work them, not just view.
+    Recording a new ticket (`POST`) needs the right to add one (store staff at the counter too)."""
 
     def has_permission(self, request, view):
+        if getattr(view, "action", None) == "create":
+            return request.user.has_perm(ADD_TICKETS)
         return request.user.has_perm(WORK_TICKETS)
 
 
@@ -89,7 +94,7 @@ class TicketFilter(filters.FilterSet):
         fields = []
 
 
-class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class TicketViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     lookup_field = "ticket_no"
     serializer_class = TicketSerializer
     filterset_class = TicketFilter
@@ -113,6 +118,39 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             "mask_contact": self.action == "list",
             "with_history": self.action != "list",
         }
+
+    @extend_schema(
+        request=StaffTicketInputSerializer,
+        responses={201: TicketSerializer},
+        description="Staff record a ticket taken by phone, on WeChat, at the counter or elsewhere. "
+        "`contacted_at` is when the customer reached us (now when absent); a call or chat typed in afterwards "
+        "gives `first_response_at`, when the customer was answered, and is measured against the first-response "
+        "target rather than alarmed. Both may not lie in the future, and the answer not before the contact "
+        "(400 naming the field). Priority comes from the priority rules (`priority_reason` says why).",
+    )
+    def create(self, request):
+        serializer = StaffTicketInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        photos = request.FILES.getlist("photos") if hasattr(request, "FILES") else []
+        ticket = services.submit_feedback(
+            kind=data["kind"],
+            message=data["message"],
+            contact_name=data["contact_name"],
+            phone=data["phone"],
+            email=data["email"],
+            member_no=data["member_no"],
+            purchase_ref=data["purchase_ref"],
+            store=data["store"],
+            photos=photos,
+            channel=data["channel"],
+            contacted_at=data["contacted_at"],
+            first_response_at=data["first_response_at"],
+            language=getattr(request, "LANGUAGE_CODE", ""),
+            actor=request.user,
+        )
+        created = self.get_queryset().get(pk=ticket.pk)
+        return Response(TicketSerializer(created, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
     def retrieve(self, request, *args, **kwargs):
         ticket = self.get_object()

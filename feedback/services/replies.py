@@ -174,12 +174,13 @@ def record_call(*, ticket: Ticket, actor, called_at: datetime.datetime | None = 
         message = _("Keep the note to %(max)d characters (it has %(n)d).") % {"max": MAX_CALL_NOTE, "n": len(note)}
         raise ValidationError({"note": [message]})
     locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
-    if called_at < locked.created_at:
+    contacted_at = locked.contacted_at or locked.created_at
+    if called_at < contacted_at:
         raise ValidationError(
             {
                 "called_at": [
-                    _("The call cannot be before the ticket was created (%(created)s).")
-                    % {"created": timezone.localtime(locked.created_at).strftime("%Y-%m-%d %H:%M")}
+                    _("The call cannot be before the customer reached us (%(created)s).")
+                    % {"created": timezone.localtime(contacted_at).strftime("%Y-%m-%d %H:%M")}
                 ]
             }
         )

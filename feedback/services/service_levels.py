@@ -5,6 +5,7 @@ The arithmetic is pure, in `feedback.sla`; this module loads the targets and wri
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -16,23 +17,50 @@ from django.utils.translation import gettext as _
 
 from feedback import event_texts, sla
 from feedback.event_texts import EventText
-from feedback.models import SlaTarget, Ticket, TicketEvent
+from feedback.models import SlaTarget, Team, Ticket, TicketEvent
 from feedback.services._common import public_url
 
 DEADLINE_FIELDS = ["first_response_due", "first_response_warn_at", "resolution_due", "resolution_warn_at"]
 
 
-def _deadline_fields(*, kind: str, channel: str, priority: str, start) -> dict:
+def business_hours(team: Team | None, *, start, target) -> sla.BusinessHours | None:
+    """The team's working time for deadlines counted from `start` (its public days off loaded for
+    the span the longest target can reach), or None: no team or no calendar, round the clock."""
+    calendar = team.calendar if team is not None and team.calendar_id else None
+    if calendar is None:
+        return None
+    hours = sla.BusinessHours(
+        weekdays=frozenset(int(d) for d in calendar.weekdays),
+        opens=calendar.opens_at,
+        closes=calendar.closes_at,
+        time_zone=calendar.time_zone,
+    )
+    if not calendar.observes_public_holidays or target is None:
+        return hours
+    from members.selectors import public_days_off
+
+    first, last = hours.span_days(start, max(target.first_response, target.resolution))
+    return dataclasses.replace(hours, days_off=frozenset(public_days_off(first, last)))
+
+
+def _deadline_fields(*, kind: str, channel: str, priority: str, start, team: Team | None = None) -> dict:
+    """Due and warning instants counted from `start` (the customer's contact), in the team's
+    business hours when it has a calendar."""
     target = sla.choose_target(SlaTarget.objects.all(), kind=kind, channel=channel, priority=priority)
-    found = sla.deadlines(target, start=start)
+    found = sla.deadlines(target, start=start, hours=business_hours(team, start=start, target=target))
     return {field: getattr(found, field) for field in DEADLINE_FIELDS}
 
 
 def _recompute_deadlines(ticket: Ticket, *, now) -> list[str]:
-    """Deadlines from the ticket's creation under the target that now applies. A breach flag whose
-    target moved into the future is cleared, so a later miss is flagged (and notified) again."""
+    """Deadlines from the customer's contact under the target (and the team's hours) that now
+    apply. A breach flag whose target moved into the future is cleared, so a later miss is flagged
+    (and notified) again."""
     for field, value in _deadline_fields(
-        kind=ticket.kind, channel=ticket.channel, priority=ticket.priority, start=ticket.created_at
+        kind=ticket.kind,
+        channel=ticket.channel,
+        priority=ticket.priority,
+        start=ticket.contacted_at or ticket.created_at,
+        team=ticket.team,
     ).items():
         setattr(ticket, field, value)
     if ticket.first_response_breached_at and (ticket.first_response_due is None or ticket.first_response_due > now):
@@ -50,11 +78,12 @@ class BreachResult:
 
 
 def _breach_candidates(now):
+    """Open tickets past a target (`sla.breached_q`, the one definition) not yet flagged for it."""
     return (
         Ticket.objects.not_done()
         .filter(
-            Q(first_response_at__isnull=True, first_response_due__lt=now, first_response_breached_at__isnull=True)
-            | Q(resolution_due__lt=now, resolution_breached_at__isnull=True)
+            (sla.first_response_overdue_q(now) & Q(first_response_breached_at__isnull=True))
+            | (sla.resolution_overdue_q(now) & Q(resolution_breached_at__isnull=True))
         )
         .order_by("pk")
     )
@@ -76,20 +105,16 @@ def flag_sla_breaches(*, now=None, batch_size: int = 500) -> BreachResult:
             locked = Ticket.objects.select_for_update(skip_locked=True).filter(pk=pk).first()
             if locked is None or locked.is_done:
                 continue
+            # Re-read under the lock with the same rule (a reply sent meanwhile answers the ticket).
+            still = Ticket.objects.filter(pk=pk).filter(
+                (sla.first_response_overdue_q(now) & Q(first_response_breached_at__isnull=True))
+                | (sla.resolution_overdue_q(now) & Q(resolution_breached_at__isnull=True))
+            )
             missed = []
-            if (
-                locked.first_response_at is None
-                and locked.first_response_due is not None
-                and locked.first_response_due < now
-                and locked.first_response_breached_at is None
-            ):
+            if still.filter(sla.first_response_overdue_q(now), first_response_breached_at__isnull=True).exists():
                 locked.first_response_breached_at = now
                 missed.append("first_response")
-            if (
-                locked.resolution_due is not None
-                and locked.resolution_due < now
-                and locked.resolution_breached_at is None
-            ):
+            if still.filter(sla.resolution_overdue_q(now), resolution_breached_at__isnull=True).exists():
                 locked.resolution_breached_at = now
                 missed.append("resolution")
             if not missed:

@@ -8,6 +8,7 @@ here — views, API, admin — call it outside any transaction.)
 
 from __future__ import annotations
 
+import datetime
 import secrets
 
 from django.core.exceptions import ValidationError
@@ -18,8 +19,10 @@ from django.utils import timezone
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 
+from feedback import priority
+from feedback.event_texts import EventText
 from feedback.images import clean_photos
-from feedback.models import Attachment, Ticket, TicketEvent, new_ticket_no
+from feedback.models import Attachment, PriorityRule, Team, Ticket, TicketEvent, new_ticket_no
 from feedback.services._common import _delete_files, _user
 from feedback.services.service_levels import _deadline_fields
 from loyalty_crm import crypto
@@ -48,9 +51,36 @@ def _find_member(*, member_no: str, phone: str, email: str) -> Member | None:
     return None
 
 
-def _validate(*, kind, channel, message, contact_name, phone, email, member_no, purchase_ref, photos) -> dict:
+# Times staff enter may run this far ahead of the server's clock (a phone's clock running fast).
+CLOCK_SKEW = datetime.timedelta(minutes=2)
+
+
+def _validate_times(errors: dict, data: dict, *, contacted_at, first_response_at, now) -> None:
+    """When the customer reached us (now when not given) and, for a call or chat typed in
+    afterwards, when they were answered: neither in the future, the answer not before the contact."""
+    for field, value in (("contacted_at", contacted_at), ("first_response_at", first_response_at)):
+        if value is not None and timezone.is_naive(value):
+            errors[field] = [_("Give the time with its time zone.")]
+        elif value is not None and value > now + CLOCK_SKEW:
+            errors[field] = [_("This time is in the future.")]
+    data["contacted_at"] = min(contacted_at, now) if contacted_at is not None and "contacted_at" not in errors else now
+    data["first_response_at"] = None
+    if first_response_at is not None and "first_response_at" not in errors:
+        if "contacted_at" not in errors and first_response_at < data["contacted_at"]:
+            errors["first_response_at"] = [_("The customer cannot have been answered before they reached us.")]
+        else:
+            data["first_response_at"] = min(first_response_at, now)
+
+
+def _validate(
+    *, kind, channel, message, contact_name, phone, email, member_no, purchase_ref, photos,
+    contacted_at=None, first_response_at=None, now=None,
+) -> dict:  # fmt: skip
     errors: dict[str, list] = {}
     data: dict = {}
+    _validate_times(
+        errors, data, contacted_at=contacted_at, first_response_at=first_response_at, now=now or timezone.now()
+    )
     if kind not in Ticket.Kind.values:
         errors["kind"] = [_("Choose what kind of feedback this is.")]
     if channel not in Ticket.Channel.values:
@@ -94,6 +124,21 @@ def _validate(*, kind, channel, message, contact_name, phone, email, member_no, 
     return data
 
 
+def _record_answer_on_contact(ticket: Ticket, *, actor) -> TicketEvent:
+    """The answer given when the customer reached us, in the history at its time: a phone call,
+    or an answer on contact for a chat or the counter."""
+    waited = int((ticket.first_response_at - ticket.contacted_at).total_seconds())
+    kind = TicketEvent.Kind.CALL if ticket.channel == Ticket.Channel.PHONE else TicketEvent.Kind.ANSWERED
+    return TicketEvent.objects.create(
+        ticket=ticket,
+        kind=kind,
+        body_code=EventText.ANSWERED_ON_CONTACT,
+        body_params={"seconds": waited},
+        actor=_user(actor),
+        at=ticket.first_response_at,
+    )
+
+
 def _store_files(ticket: Ticket, photos) -> list[str]:
     written = []
     for photo in photos:
@@ -127,15 +172,26 @@ def submit_feedback(
     channel: str,
     language: str = "",
     actor=None,
+    contacted_at: datetime.datetime | None = None,
+    first_response_at: datetime.datetime | None = None,
 ) -> Ticket:
     """Record a customer's feedback as a new ticket.
 
-    Every input is checked first (message length, kind, contact data, up to 3 photos); one
-    ValidationError names every refused field and nothing is stored. A phone, email or member
+    Every input is checked first (message length, kind, contact data, up to 3 photos, the times);
+    one ValidationError names every refused field and nothing is stored. A phone, email or member
     number that matches a member links the ticket to them, and to their purchase with
     `purchase_ref`; a linked complaint also lands on the member's profile as a service record.
+
+    Service levels measure the customer's wait: deadlines count from `contacted_at` (now unless
+    staff give the time a call or chat came in), in the business hours of the ticket's team. A
+    call or chat typed in afterwards may carry `first_response_at`, the time the customer was
+    answered: recorded as a call (phone) or an answer on contact, it is the first response, so
+    the ticket is measured, not alarmed. The priority comes from the priority rules and who the
+    customer is (`feedback.priority`); a VIP rule sends the ticket to the member-service team.
     """
+    now = timezone.now()
     data = _validate(
+        now=now,
         kind=kind,
         channel=channel,
         message=message,
@@ -145,6 +201,8 @@ def submit_feedback(
         member_no=member_no,
         purchase_ref=purchase_ref,
         photos=photos,
+        contacted_at=contacted_at,
+        first_response_at=first_response_at,
     )
     written: list[str] = []
     try:
@@ -156,10 +214,19 @@ def submit_feedback(
             ticket_no = new_ticket_no()
             while Ticket.objects.filter(ticket_no=ticket_no).exists():  # pragma: no cover - 1 in 8e14
                 ticket_no = new_ticket_no()
-            now = timezone.now()
+            choice = priority.choose_priority(
+                PriorityRule.objects.filter(is_active=True), standing=priority.standing_of(member), kind=kind
+            )
+            team = Team.objects.filter(serves_vip=True).select_related("calendar").first() if choice.vip else None
+            contacted = data["contacted_at"]
             ticket = Ticket.objects.create(
-                **_deadline_fields(kind=kind, channel=channel, priority=Ticket.Priority.NORMAL, start=now),
+                **_deadline_fields(kind=kind, channel=channel, priority=choice.priority, start=contacted, team=team),
                 created_at=now,
+                contacted_at=contacted,
+                first_response_at=data["first_response_at"],
+                priority=choice.priority,
+                priority_reason=choice.reason,
+                team=team,
                 ticket_no=ticket_no,
                 kind=kind,
                 channel=channel,
@@ -177,6 +244,8 @@ def submit_feedback(
             TicketEvent.objects.create(
                 ticket=ticket, kind=TicketEvent.Kind.CREATED, to_status=ticket.status, actor=_user(actor)
             )
+            if ticket.first_response_at is not None:
+                _record_answer_on_contact(ticket, actor=actor)
             written = _store_files(ticket, data["photos"])
             if member and kind == Ticket.Kind.COMPLAINT:
                 member_services.add_service_record(

@@ -44,7 +44,8 @@ def _locked(ticket: Ticket) -> Ticket:
 
 def _sync(target: Ticket, source: Ticket) -> None:
     for field in (
-        "status", "kind", "priority", "assignee_id", "team_id", "first_response_at", "resolved_at", "updated_at",
+        "status", "kind", "priority", "priority_reason", "assignee_id", "team_id", "first_response_at",
+        "resolved_at", "updated_at",
         *DEADLINE_FIELDS, "first_response_breached_at", "resolution_breached_at",
     ):  # fmt: skip
         setattr(target, field, getattr(source, field))
@@ -141,7 +142,7 @@ UPDATABLE = {"priority", "assignee", "kind", "team"}
 def _apply_updates(locked: Ticket, *, actor, changes: dict) -> None:
     """Write the changed fields of `UPDATABLE` and one UPDATE event naming them (none if nothing
     changed). A new kind or priority recomputes the service-level deadlines."""
-    before = (locked.kind, locked.priority)
+    before = (locked.kind, locked.priority, locked.team_id)
     described = []  # one `event_texts.field_change` per changed field, raw values
     if "kind" in changes and changes["kind"] != locked.kind:
         if changes["kind"] not in Ticket.Kind.values:
@@ -153,6 +154,7 @@ def _apply_updates(locked: Ticket, *, actor, changes: dict) -> None:
             raise ValidationError({"priority": [_("“%(value)s” is not a priority.") % {"value": changes["priority"]}]})
         described.append(event_texts.field_change("priority", locked.priority, changes["priority"]))
         locked.priority = changes["priority"]
+        locked.priority_reason = ""  # set by staff, no longer the rules' reason
     if "assignee" in changes and changes["assignee"] != locked.assignee:
         new = changes["assignee"]
         if new is not None and not (new.is_active and new.is_staff):
@@ -176,8 +178,8 @@ def _apply_updates(locked: Ticket, *, actor, changes: dict) -> None:
         )
         locked.team = new_team
     if described:
-        fields = ["kind", "priority", "assignee", "team", "updated_at"]
-        if (locked.kind, locked.priority) != before:
+        fields = ["kind", "priority", "priority_reason", "assignee", "team", "updated_at"]
+        if (locked.kind, locked.priority, locked.team_id) != before:  # the team's business hours count
             fields += _recompute_deadlines(locked, now=timezone.now())
         locked.save(update_fields=fields)
         TicketEvent.objects.create(

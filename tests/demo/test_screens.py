@@ -12,7 +12,7 @@ import io
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
-from django.db import transaction
+from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -122,6 +122,23 @@ def test_tickets_are_in_every_state_and_sla_colour():
     assert Ticket.objects.filter(first_response_breached_at__isnull=False).exists()  # flagged by the service
 
 
+def test_the_service_desk_has_business_hours_vip_tickets_and_calls_typed_in_afterwards():
+    from feedback import sla
+    from feedback.models import BusinessCalendar, Team
+
+    now = timezone.now()
+    assert BusinessCalendar.objects.count() >= 2
+    vip_team = Team.objects.get(serves_vip=True)
+    assert vip_team.calendar is not None
+    vip = Ticket.objects.filter(team=vip_team).exclude(priority_reason="")
+    assert vip.exists() and set(vip.values_list("priority", flat=True)) <= {"high", "urgent"}
+    typed_after = Ticket.objects.filter(channel__in=["phone", "wechat"], contacted_at__lt=models.F("created_at"))
+    answered = typed_after.filter(first_response_at__isnull=False)
+    states = [sla.sla_status(t, now).state for t in answered]
+    assert states.count("met") >= 2 and "breached" in states  # one answered after a minute: late, measured
+    assert typed_after.filter(first_response_at__isnull=True, first_response_breached_at__isnull=False).exists()
+
+
 def test_ticket_replies_went_out_by_sms_at_their_moment():
     from feedback.models import ReplyDelivery
 
@@ -197,6 +214,8 @@ PAGES = {
     "tickets": lambda: reverse("admin:feedback_ticket_changelist"),
     "ticket": _ticket_page,
     "service KPIs": lambda: reverse("admin:feedback_servicekpi_changelist"),
+    "priority rules": lambda: reverse("admin:feedback_priorityrule_changelist"),
+    "business hours": lambda: reverse("admin:feedback_businesscalendar_changelist"),
     "classification": lambda: reverse("admin:campaigns_memberscore_changelist"),
     "segments": lambda: reverse("admin:campaigns_segment_changelist"),
 }

@@ -70,6 +70,12 @@ EVENTS = [
         "Sending a failed reply again (it had failed with isv.BUSINESS_LIMIT_CONTROL).",
         "重新发送一条发送失败的回复（上次失败原因代码：isv.BUSINESS_LIMIT_CONTROL）。",
     ),
+    (
+        EventText.ANSWERED_ON_CONTACT,
+        {"seconds": 15},
+        "Answered 15 s after the customer reached us.",
+        "客户联系我们后 15 秒内已应答。",
+    ),
 ]  # fmt: skip
 
 

@@ -9,9 +9,11 @@ CRUD = ("view", "add", "change", "delete")
 EXPECTED = {
     SUPPORT: {"view_ticket", "add_ticket", "change_ticket", "view_ticketevent", "add_ticketevent", "view_attachment"}
     # Support work tickets to the targets and read the KPIs; they do not set targets or teams.
-    | {"view_team", "view_slatarget", "view_kpitarget", "view_servicekpi", "view_surveyresponse"},
+    | {"view_team", "view_slatarget", "view_kpitarget", "view_servicekpi", "view_surveyresponse"}
+    # They see why tickets are prioritised and when teams work (issue 19); managers set both.
+    | {"view_businesscalendar", "view_priorityrule"},
     MANAGER: {f"{a}_{m}" for m in ("ticket", "ticketevent", "attachment") for a in CRUD}
-    | {f"{a}_{m}" for m in ("team", "slatarget", "kpitarget") for a in CRUD}
+    | {f"{a}_{m}" for m in ("team", "slatarget", "kpitarget", "businesscalendar", "priorityrule") for a in CRUD}
     | {"view_servicekpi", "view_surveyresponse"},
     STORE_STAFF: {"view_ticket", "add_ticket"},
     MARKETING: {"view_ticket"},
