@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from feedback import delivery, services, sla
+from feedback.admin_surveys import TicketTopicInline
 from feedback.models import (
     Attachment,
     KpiTarget,
@@ -347,7 +348,7 @@ class TicketAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
     action_form = TicketActionForm
     actions = ["assign_to_me", "assign_to_user", "assign_to_team"]
-    inlines = [TicketEventInline]
+    inlines = [TicketTopicInline, TicketEventInline]
     readonly_fields = [
         "ticket_no", "status", "channel", "message", "contact_name", "phone", "email", "member",
         "purchase", "store", "order_ref", "created_at", "first_response_at", "resolved_at", "photos",

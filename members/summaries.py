@@ -28,6 +28,7 @@ class Summary(models.TextChoices):
     SATISFACTION_SURVEY = "satisfaction_survey", gettext_lazy("Satisfaction survey answer")
     RECOMMENDATION_SURVEY = "recommendation_survey", gettext_lazy("Recommendation survey answer")
     DATA_EXPORT = "data_export", gettext_lazy("Data downloaded by the member")
+    DESIGNED_SURVEY = "designed_survey", gettext_lazy("Survey answered")
 
 
 # The sentence of each code (msgids of the project catalogue). `%(text)s` is the typed text (the
@@ -39,6 +40,8 @@ TEMPLATES: dict[str, str] = {
     Summary.RECOMMENDATION_SURVEY: gettext_noop("Recommendation survey (NPS): %(score)d/10"),
     # No parameters: the member centre's "download my data" (its page or its API).
     Summary.DATA_EXPORT: gettext_noop("The member downloaded their data in the member centre"),
+    # `survey`: the survey's name as the shop wrote it; `channel`: how it was answered.
+    Summary.DESIGNED_SURVEY: gettext_noop("Survey answered: %(survey)s"),
 }
 # A sentence followed by the customer's comment (as surveys wrote it before codes).
 WITH_TEXT = "%(sentence)s — %(text)s"

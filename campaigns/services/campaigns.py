@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 
 EDITABLE_FIELDS = (
     "name", "channel", "message_template", "language", "subject", "body", "segment", "start_at", "end_at",
-    "control_group_pct", "repeat", "repeat_time", "repeat_weekday", "repeat_day", "repeat_until",
+    "control_group_pct", "repeat", "repeat_time", "repeat_weekday", "repeat_day", "repeat_until", "survey",
 )  # fmt: skip
 SCHEDULE_FIELDS = ("repeat_time", "repeat_weekday", "repeat_day", "repeat_until")
 # The parts of a schedule (campaigns.recurrence, the API's `recurrence`) → the campaign's fields.
@@ -127,6 +127,7 @@ def create_campaign(
     repeat_weekday: int | None = None,
     repeat_day: int | None = None,
     repeat_until: datetime.date | None = None,
+    survey=None,
     actor=None,
 ) -> CampaignSaved:
     """Create a draft with its first step. Template errors are refused; fields no member has are
@@ -137,7 +138,7 @@ def create_campaign(
         "message_template": message_template,
         "start_at": start_at, "end_at": end_at, "control_group_pct": control_group_pct or 0, "language": language,
         "repeat": repeat or Repeat.ONCE, "repeat_time": repeat_time, "repeat_weekday": repeat_weekday,
-        "repeat_day": repeat_day, "repeat_until": repeat_until,
+        "repeat_day": repeat_day, "repeat_until": repeat_until, "survey": survey,
     }  # fmt: skip
     _normalise_schedule(values)
     warnings = validate_campaign(values)
