@@ -37,12 +37,18 @@ GRANTS = {
 
 
 def forwards(apps, schema_editor):
+    seed_builtin_surveys(apps)
+    seed_topics(apps)
+    grant(apps, "feedback", GRANTS)
+
+
+def seed_builtin_surveys(apps):
+    """The two built-in surveys and their version 1, today's answers moved into it (idempotent)."""
     Survey = apps.get_model("feedback", "Survey")
     SurveyQuestion = apps.get_model("feedback", "SurveyQuestion")
     SurveyVersion = apps.get_model("feedback", "SurveyVersion")
     SurveyResponse = apps.get_model("feedback", "SurveyResponse")
     SurveyAnswer = apps.get_model("feedback", "SurveyAnswer")
-    Topic = apps.get_model("feedback", "Topic")
     for code, (name, kind, text) in BUILTINS.items():
         survey, _created = Survey.objects.get_or_create(builtin=code, defaults={"name": name})
         questions = [
@@ -74,9 +80,12 @@ def forwards(apps, schema_editor):
                 answers = []
         SurveyAnswer.objects.bulk_create(answers)
         SurveyResponse.objects.filter(kind=code, survey__isnull=True).update(survey=survey, version=version)
+
+
+def seed_topics(apps):
+    Topic = apps.get_model("feedback", "Topic")
     for name, keywords in TOPICS:
         Topic.objects.get_or_create(name=name, defaults={"keywords": keywords})
-    grant(apps, "feedback", GRANTS)
 
 
 def backwards(apps, schema_editor):
