@@ -14,11 +14,11 @@ BUILTINS = {
 # English names (translated on display) and keywords in Chinese and English: a keyword found in a
 # ticket's message suggests the topic (`feedback.topic_rules`).
 TOPICS = [
-    ("Product quality", "质量, 枯萎, 不新鲜, 烂, 坏了, 发黄, 掉叶, 蔫, 破损, 残次, quality, wilted, broken, damaged"),
+    ("Product quality", "质量, 枯萎, 不新鲜, 发黑, 发黄, 烂, 坏了, 掉叶, 蔫, 破损, 差别, 不符, quality, wilted, damaged"),
     ("Delivery", "配送, 送货, 快递, 物流, 迟到, 晚到, 送错, 延误, 骑手, delivery, late, courier"),
     ("Staff attitude", "态度, 服务员, 店员, 不耐烦, 冷淡, 客服, 没礼貌, rude, staff, attitude"),
     ("Price", "价格, 贵, 太贵, 涨价, 收费, 多收, 退款, 优惠, price, expensive, overcharged, refund"),
-    ("Packaging", "包装, 包装纸, 花盒, 丝带, 压坏, packaging, wrapping"),
+    ("Packaging", "包装, 包装纸, 花盒, 丝带, 压坏, 贺卡, packaging, wrapping, card"),
     ("Membership and points", "积分, 会员, 等级, 优惠券, 兑换, points, member, coupon, tier"),
     ("Store environment", "门店, 环境, 排队, 停车, 卫生, store, queue, parking"),
 ]
