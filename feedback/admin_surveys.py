@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext
 
 from feedback import survey_forms, survey_results
 from feedback import topics as topic_services
@@ -140,7 +140,7 @@ class SurveyAdmin(admin.ModelAdmin):
         return format_html(
             '<a href="{}">{}</a> · <a href="{}">{}</a>',
             reverse("admin:feedback_survey_results", args=[obj.pk]),
-            _("Results"),
+            pgettext("survey", "Results"),
             reverse("admin:feedback_survey_phone", args=[obj.pk]),
             _("By phone"),
         )

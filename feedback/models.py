@@ -706,7 +706,7 @@ class SurveyQuestion(models.Model):
     survey = models.ForeignKey(Survey, verbose_name=_("survey"), on_delete=models.CASCADE, related_name="questions")
     position = models.PositiveSmallIntegerField(_("position"), default=1)
     key = models.SlugField(
-        _("key"),
+        pgettext_lazy("survey question", "key"),
         max_length=40,
         blank=True,
         help_text=_("A stable short name that keeps results together across versions; filled in when empty."),

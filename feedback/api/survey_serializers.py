@@ -61,7 +61,9 @@ class SurveySerializer(serializers.ModelSerializer):
 
 class EstimateSerializer(serializers.Serializer):
     value = serializers.FloatField()
-    low = serializers.FloatField(allow_null=True, help_text=_("95% interval, lower end (null below 2 answers)."))
+    low = serializers.FloatField(
+        allow_null=True, help_text=_("Lower end of the 95 percent interval (null below 2 answers).")
+    )
     high = serializers.FloatField(allow_null=True)
     n = serializers.IntegerField()
 
@@ -77,7 +79,7 @@ class QuestionResultSerializer(serializers.Serializer):
     text = serializers.CharField()
     answered = serializers.IntegerField(help_text=_("Responses that answered it."))
     distribution = serializers.SerializerMethodField()
-    mean = EstimateSerializer(allow_null=True, help_text=_("Scores only: the mean with its 95% interval."))
+    mean = EstimateSerializer(allow_null=True, help_text=_("Scores only: the mean with its 95 percent interval."))
 
     @extend_schema_field(DistributionSerializer(many=True))
     def get_distribution(self, result) -> list[dict]:
