@@ -183,10 +183,9 @@ def test_the_builder_refuses_a_condition_on_a_later_question(client, marketing):
     posted["questions-0-position"], posted["questions-1-position"] = "2", "1"
     assert client.post(url, posted).status_code == 302
     survey.refresh_from_db()
-    version = survey.versions.get()
-    assert [q["key"] for q in version.definition["questions"]] == ["q2", "q1"] or version.definition["questions"][1][
-        "show_if"
-    ]["op"] == "lte"
+    questions = survey.versions.get().definition["questions"]
+    assert [(q["key"], q["kind"]) for q in questions] == [("q1", "nps"), ("q2", "text")]
+    assert questions[1]["show_if"] == {"key": "q1", "op": "lte", "value": "6"}
 
 
 def test_a_builtin_survey_questions_are_read_only_in_the_builder(client, manager):
