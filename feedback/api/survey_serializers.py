@@ -5,6 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from feedback.models import Survey, SurveyQuestion
+from loyalty_crm.api import fields as api_fields
 
 
 class ShowIfSerializer(serializers.Serializer):
@@ -29,6 +30,7 @@ class SurveySerializer(serializers.ModelSerializer):
     questions = serializers.SerializerMethodField()
     responses = serializers.IntegerField(source="n_responses")
     links_sent = serializers.IntegerField(source="n_links")
+    created_at = api_fields.DateTimeField(read_only=True)
 
     class Meta:
         model = Survey
@@ -87,7 +89,7 @@ class QuestionResultSerializer(serializers.Serializer):
 
 
 class TextAnswerSerializer(serializers.Serializer):
-    answered_at = serializers.DateTimeField()
+    answered_at = api_fields.DateTimeField()
     question = serializers.CharField()
     text = serializers.CharField()
     channel = serializers.CharField()
