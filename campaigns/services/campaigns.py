@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from campaigns import lock_objects, recurrence
+from campaigns import lock_objects, personal_variables, recurrence
 from campaigns.errors import CampaignNotEditable, InvalidTransition, TemplateRequired
 from campaigns.models import (
     Campaign,
@@ -104,6 +104,12 @@ def validate_campaign(values: dict) -> list[str]:
     except ValidationError as exc:
         for key, messages in exc.message_dict.items():
             errors.setdefault(key, []).extend(messages)
+    survey = values.get("survey")
+    uses_link = "survey_link" in personal_variables.used_by(values.get("subject") or "", values.get("body") or "")
+    if survey is not None and not survey.is_active and uses_link:
+        errors.setdefault("survey", []).append(_("This survey is closed; choose an active one."))
+    if uses_link and survey is None:
+        warnings.append(_("The message uses {{ survey_link }} but no survey is chosen: the link will be empty."))
     if errors:
         raise ValidationError(errors)
     return warnings

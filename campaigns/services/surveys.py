@@ -4,12 +4,16 @@ Registered as a personal variable from `CampaignsConfig.ready`."""
 
 from __future__ import annotations
 
+import logging
+
 from django.utils.translation import gettext_lazy as _
 
 from campaigns import personal_variables
 
+log = logging.getLogger(__name__)
+
 # As long as a real link can be (the public address and a signed token), for the SMS size check.
-SAMPLE = "https://crm.example.com/survey/s/" + "x" * 96 + "/"
+SAMPLE = "https://crm.example.com/survey/s/" + "x" * 112 + "/"
 
 
 def survey_link(campaign, member) -> str:
@@ -18,9 +22,15 @@ def survey_link(campaign, member) -> str:
         return ""
     from feedback.services import questionnaires
 
-    link = questionnaires.create_link(
-        survey=campaign.survey, member=member, channel=campaign.channel, source=f"campaign:{campaign.pk}"
-    )
+    try:
+        link = questionnaires.create_link(
+            survey=campaign.survey, member=member, channel=campaign.channel, source=f"campaign:{campaign.pk}"
+        )
+    except questionnaires.SurveyClosed:
+        # Closed after the campaign was launched: no link (its page would refuse it anyway); the
+        # message still goes, as any variable without a value renders empty.
+        log.warning("Campaign %s: survey %s is closed, {{ survey_link }} left empty", campaign.pk, campaign.survey_id)
+        return ""
     return questionnaires.link_url(link)
 
 
