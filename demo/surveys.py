@@ -81,7 +81,8 @@ def seed_survey(
     if survey.responses.exists():
         return
     sample = rng.sample(members, min(len(members), 90))
-    for member in sample[:70]:
+    by_phone = max(1, len(sample) * 2 // 9)  # about 20 of 90 called, the rest sent a link
+    for member in sample[:-by_phone]:
         sent = days_before(horizon, rng, 60, 2)
         with at(sent):
             link = questionnaires.create_link(survey=survey, member=member, channel="sms", source="demo")
@@ -90,7 +91,7 @@ def seed_survey(
             with at(sent + datetime.timedelta(hours=rng.randint(1, 40))):
                 questionnaires.answer_link(token=questionnaires.link_token(link), raw=_answers(rng))
             counts.online += 1
-    for member in sample[70:]:
+    for member in sample[-by_phone:]:
         with at(days_before(horizon, rng, 45, 1)):
             questionnaires.answer_by_phone(survey=survey, member=member, raw=_answers(rng), staff=support)
         counts.by_phone += 1
