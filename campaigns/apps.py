@@ -41,3 +41,7 @@ class CampaignsConfig(AppConfig):
         reward_signals.membership_renewal_due.connect(
             automations.on_membership_renewal_due, dispatch_uid="campaigns-renewal-reminder"
         )
+
+        from campaigns.services import surveys as survey_links
+
+        survey_links.register()  # {{ survey_link }}: the campaign's questionnaire, one link per member

@@ -10,7 +10,7 @@ import datetime
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-from campaigns import holidays
+from campaigns import holidays, personal_variables
 from campaigns.models import Automation, Channel
 from campaigns.templating import check_templates
 
@@ -99,7 +99,14 @@ AUTOMATION_FIELDS = ("enabled", "days_before", "coupon_template")
 def check_automation_templates(*, kind: str, subject: str, body: str) -> list[str]:
     """Validate the templates; warnings only for variables neither members nor this trigger have."""
     allowed = set(EXTRA_VARIABLES.get(kind, ()))
-    return [w for w in check_templates(subject=subject, body=body) if not any(f"{{{{ {v} }}}}" in w for v in allowed)]
+    warnings = [
+        w for w in check_templates(subject=subject, body=body) if not any(f"{{{{ {v} }}}}" in w for v in allowed)
+    ]
+    # A campaign's personal variables (its survey's or event's link) have no value in an automation
+    # unless its trigger supplies them (the satisfaction survey's `survey_link`).
+    for name in sorted(personal_variables.used_by(subject, body) - allowed):
+        warnings.append(_("“{{ %(name)s }}” has no value in this automation and will be empty.") % {"name": name})
+    return warnings
 
 
 def validate_automation(*, kind: str, values: dict) -> list[str]:

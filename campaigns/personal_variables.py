@@ -72,7 +72,10 @@ def campaign_texts(campaign) -> list[str]:
     return texts
 
 
-def values_for(campaign, member) -> dict[str, str]:
-    """The registered variables the campaign's texts use, resolved for `member`."""
+def values_for(campaign, member, *, preview: bool = False) -> dict[str, str]:
+    """The registered variables the campaign's texts use, resolved for `member`; for a preview
+    (the admin's, the cost estimate's sample) their samples, so a preview makes no real link."""
     used = used_by(*campaign_texts(campaign))
+    if preview:
+        return {name: _REGISTRY[name].sample for name in sorted(used)}
     return {name: _REGISTRY[name].resolve(campaign, member) or "" for name in sorted(used)}

@@ -36,6 +36,7 @@ from demo import feedback as demo_feedback
 from demo import members as demo_members
 from demo import rewards as demo_rewards
 from demo import stored_value as demo_stored_value
+from demo import surveys as demo_surveys
 from demo import till as demo_till
 from demo.clock import start_of_today
 from demo.logins import DemoLogin, ensure_demo_users
@@ -168,5 +169,8 @@ def seed_demo(
     demo_feedback.seed_queue(counts.feedback, members=seeded, rng=rng, support=support)
     demo_feedback.seed_service_desk(counts.feedback, members=seeded, rng=rng, support=support)
     demo_feedback.ensure_kpi_targets(counts.feedback, horizon=horizon, manager=manager)
+    demo_surveys.seed(
+        members=seeded, rng=random.Random(f"{seed}:surveys"), horizon=horizon, support=support, marketing=marketing
+    )
     step("feedback")
     return counts

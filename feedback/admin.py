@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from feedback import delivery, services, sla
+from feedback.admin_surveys import TicketTopicInline
 from feedback.models import (
     Attachment,
     BusinessCalendar,
@@ -423,7 +424,7 @@ class TicketAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
     action_form = TicketActionForm
     actions = ["assign_to_me", "assign_to_user", "assign_to_team"]
-    inlines = [TicketEventInline]
+    inlines = [TicketTopicInline, TicketEventInline]
     readonly_fields = [
         "ticket_no", "status", "channel", "message", "contact_name", "phone", "email", "member",
         "purchase", "store", "order_ref", "created_at", "contacted_at", "priority_reason_text",
@@ -788,13 +789,38 @@ class KpiTargetAdmin(admin.ModelAdmin):
 
 @admin.register(SurveyResponse)
 class SurveyResponseAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "kind", "score", "ticket", "member", "store", "short_comment"]
-    list_select_related = ["ticket", "member", "store"]
-    list_filter = ["kind", "store", "score"]
+    list_display = ["created_at", "kind", "survey", "channel", "score", "ticket", "member", "store", "short_comment"]
+    list_select_related = ["ticket", "member", "store", "survey"]
+    list_filter = ["kind", "survey", "channel", "store", "score"]
     date_hierarchy = "created_at"
     search_fields = ["ticket__ticket_no", "comment"]
-    fields = ["kind", "score", "comment", "ticket", "member", "store", "channel", "created_at"]
+    fields = [
+        "kind",
+        "survey",
+        "version",
+        "score",
+        "comment",
+        "ticket",
+        "member",
+        "store",
+        "channel",
+        "staff",
+        "created_at",
+        "answer_list",
+    ]
     readonly_fields = fields
+
+    @admin.display(description=_("answers"))
+    def answer_list(self, obj):
+        """Each answer as "key: value", in the order given (a multiple choice on several lines)."""
+        return format_html_join(
+            "",
+            "<div><code>{}</code>: {}</div>",
+            (
+                (a.question_key, a.number if a.number is not None else a.choice or a.text)
+                for a in obj.answers.order_by("id")
+            ),
+        )
 
     @admin.display(description=_("comment"))
     def short_comment(self, obj):

@@ -9,7 +9,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from feedback import kpis
+from feedback import kpis, topic_kpis
 from feedback.models import KpiTarget
 from loyalty_crm.charts import line_chart
 from members.models import Store
@@ -78,6 +78,7 @@ def kpi_page(request, site_context: dict, opts):
         "charts": charts,
         "metrics": _metrics(),
         "can_set_targets": request.user.has_perm("feedback.change_kpitarget"),
+        "topics": topic_kpis.complaints_by_topic(first_month=first, last_month=last, store=store),
     }
     return TemplateResponse(request, "admin/feedback/service_kpis.html", context)
 

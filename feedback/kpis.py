@@ -182,7 +182,9 @@ def kpis_by_store(
             kpis.purchases += count
 
     for row in (
-        SurveyResponse.objects.filter(created_at__gte=start, created_at__lt=end)
+        SurveyResponse.objects.filter(
+            created_at__gte=start, created_at__lt=end, kind__in=[SurveyResponse.Kind.CSAT, SurveyResponse.Kind.NPS]
+        )
         .annotate(month=TruncMonth("created_at", tzinfo=tz))
         .values("store_id", "month", "kind")
         .annotate(

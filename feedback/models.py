@@ -12,11 +12,12 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Value
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import gettext_noop, pgettext_lazy
 
 from feedback.event_texts import EventText
 from feedback.event_texts import render as render_event_text
@@ -446,6 +447,7 @@ class SurveyResponse(models.Model):
     class Kind(models.TextChoices):
         CSAT = "csat", _("Satisfaction (CSAT, 1–5)")
         NPS = "nps", _("Recommendation (NPS, 0–10)")
+        FORM = "form", _("Designed survey")
 
     kind = models.CharField(_("kind"), max_length=4, choices=Kind.choices)
     token_id = models.CharField(_("survey link"), max_length=80, unique=True, editable=False)
@@ -474,9 +476,43 @@ class SurveyResponse(models.Model):
         related_name="survey_responses",
     )
     channel = models.CharField(_("sent by"), max_length=10, blank=True)
-    score = models.PositiveSmallIntegerField(_("score"))
+    score = models.PositiveSmallIntegerField(_("score"), null=True, blank=True)
     comment = models.TextField(_("comment"), blank=True)
     created_at = models.DateTimeField(_("answered at"), default=timezone.now, db_index=True)
+    # Designed surveys (below): which survey and version was answered, through which link or by
+    # which member of staff on the phone. The built-in CSAT and NPS answers point at their survey too.
+    survey = models.ForeignKey(
+        "feedback.Survey",
+        verbose_name=_("survey"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="responses",
+    )
+    version = models.ForeignKey(
+        "feedback.SurveyVersion",
+        verbose_name=_("version"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="responses",
+    )
+    link = models.OneToOneField(
+        "feedback.SurveyLink",
+        verbose_name=_("survey link"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="response",
+    )
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("entered by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
 
     class Meta:
         verbose_name = _("survey response")
@@ -485,12 +521,16 @@ class SurveyResponse(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=(models.Q(kind="csat") & models.Q(score__gte=1) & models.Q(score__lte=5))
-                | (models.Q(kind="nps") & models.Q(score__lte=10)),
+                | (models.Q(kind="nps") & models.Q(score__lte=10))
+                | (models.Q(kind="form") & models.Q(score__isnull=True)),
                 name="feedback_survey_score_range",
             ),
         ]
+        indexes = [models.Index(fields=["survey", "created_at"], name="feedback_response_survey")]
 
     def __str__(self) -> str:
+        if self.kind == self.Kind.FORM:
+            return f"{self.survey} · {self.created_at:%Y-%m-%d}"
         return f"{self.get_kind_display()}: {self.score}"
 
 
@@ -732,3 +772,271 @@ class PriorityRule(models.Model):
         from django.utils.translation import gettext
 
         return gettext(self.name)
+
+
+# --- Designed surveys and ticket topics (issue 19: surveys we design, topics and analysis) ---------
+# Workflows in `feedback.services.questionnaires` and `feedback.services.topics`; pure rules in
+# `feedback.survey_rules` and `feedback.topic_rules`.
+
+# The built-in surveys' and seeded topics' names are stored in English and translated when shown.
+SEED_SURVEY_TEXTS = frozenset(
+    {
+        gettext_noop("Satisfaction after a ticket (CSAT)"),
+        gettext_noop("Recommendation (NPS)"),
+        gettext_noop("How satisfied are you with how we handled your feedback?"),
+        gettext_noop("How likely are you to recommend us to a friend?"),
+        gettext_noop("Anything you would like to add?"),
+    }
+)
+SEED_TOPIC_NAMES = frozenset(
+    {
+        gettext_noop("Product quality"),
+        gettext_noop("Delivery"),
+        gettext_noop("Staff attitude"),
+        gettext_noop("Price"),
+        gettext_noop("Packaging"),
+        gettext_noop("Membership and points"),
+        gettext_noop("Store environment"),
+    }
+)
+
+
+def _seeded(text: str, seeded: frozenset) -> str:
+    return gettext(text) if text in seeded else text
+
+
+class Survey(models.Model):
+    """A questionnaire the shop designs: its questions are edited here; what customers answer is
+    frozen as a `SurveyVersion` (a new version once the current one has answers)."""
+
+    class Builtin(models.TextChoices):
+        CSAT = "csat", _("CSAT after a ticket")
+        NPS = "nps", _("NPS")
+
+    name = models.CharField(_("name"), max_length=150)
+    intro = models.TextField(_("introduction"), blank=True, help_text=_("Shown above the questions."))
+    builtin = models.CharField(
+        _("built-in"),
+        max_length=4,
+        choices=Builtin.choices,
+        blank=True,
+        editable=False,
+        help_text=_("The CSAT and NPS surveys the ticket follow-up and the NPS automation send."),
+    )
+    is_active = models.BooleanField(_("active"), default=True, help_text=_("Inactive: its links are refused."))
+    link_valid_days = models.PositiveSmallIntegerField(
+        _("links valid for (days)"), default=14, validators=[MinValueValidator(1), MaxValueValidator(365)]
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("survey")
+        verbose_name_plural = _("surveys")
+        ordering = ["-created_at", "-id"]
+        permissions = [
+            ("answer_survey_by_phone", _("Can enter a member's survey answers by phone")),
+            ("view_survey_results", _("Can read survey results")),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["builtin"], condition=~models.Q(builtin=""), name="feedback_survey_builtin")
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        return _seeded(self.name, SEED_SURVEY_TEXTS)
+
+
+class SurveyQuestion(models.Model):
+    """One question of a survey, editable; answers refer to it by `key` within a frozen version."""
+
+    class Kind(models.TextChoices):
+        NPS = "nps", _("Recommendation (NPS, 0–10)")
+        CSAT = "csat", _("Satisfaction (CSAT, 1–5)")
+        RATING = "rating", _("Rating scale (1 to N)")
+        SINGLE = "single", _("Single choice")
+        MULTIPLE = "multiple", _("Multiple choice")
+        TEXT = "text", _("Free text")
+
+    class Operator(models.TextChoices):
+        LTE = "lte", _("is at most")
+        GTE = "gte", _("is at least")
+        EQ = "eq", _("is")
+        ANY = "any", _("is one of (separate with |)")
+
+    survey = models.ForeignKey(Survey, verbose_name=_("survey"), on_delete=models.CASCADE, related_name="questions")
+    position = models.PositiveSmallIntegerField(_("position"), default=1)
+    key = models.SlugField(
+        pgettext_lazy("survey question", "key"),
+        max_length=40,
+        blank=True,
+        help_text=_("A stable short name that keeps results together across versions; filled in when empty."),
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    text = models.CharField(_("question"), max_length=300)
+    required = models.BooleanField(_("required"), default=True)
+    choices = models.TextField(_("choices"), blank=True, help_text=_("Single and multiple choice: one per line."))
+    scale_max = models.PositiveSmallIntegerField(
+        _("scale up to"),
+        default=5,
+        validators=[MinValueValidator(2), MaxValueValidator(10)],
+        help_text=_("Rating scale only: answers from 1 to this number."),
+    )
+    show_if_question = models.ForeignKey(
+        "self",
+        verbose_name=_("show only if question"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("An earlier question of this survey; empty: always shown."),
+    )
+    show_if_operator = models.CharField(_("condition"), max_length=3, choices=Operator.choices, blank=True)
+    show_if_value = models.CharField(_("value"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("question")
+        verbose_name_plural = _("questions")
+        ordering = ["survey", "position", "id"]
+
+    def __str__(self) -> str:
+        return self.display_text
+
+    @property
+    def display_text(self) -> str:
+        return _seeded(self.text, SEED_SURVEY_TEXTS)
+
+
+class SurveyVersion(models.Model):
+    """The questions of a survey as customers answered them (`definition`, see
+    `feedback.survey_rules`). A version with answers is never changed."""
+
+    survey = models.ForeignKey(Survey, verbose_name=_("survey"), on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField(_("version"))
+    definition = models.JSONField(_("questions"), default=dict)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("survey version")
+        verbose_name_plural = _("survey versions")
+        ordering = ["survey", "-number"]
+        constraints = [models.UniqueConstraint(fields=["survey", "number"], name="feedback_surveyversion_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.survey} v{self.number}"
+
+
+class SurveyLink(models.Model):
+    """A personal link to a survey: signed, expiring, answered once (`used_at`)."""
+
+    survey = models.ForeignKey(Survey, verbose_name=_("survey"), on_delete=models.CASCADE, related_name="links")
+    version = models.ForeignKey(
+        SurveyVersion, verbose_name=_("version"), on_delete=models.PROTECT, related_name="links"
+    )
+    member = models.ForeignKey(
+        "members.Member", verbose_name=_("member"), on_delete=models.CASCADE, related_name="survey_links"
+    )
+    nonce = models.CharField(max_length=32, unique=True, editable=False)
+    channel = models.CharField(_("sent by"), max_length=10, blank=True)
+    source = models.CharField(_("sent from"), max_length=40, blank=True, help_text=_("e.g. campaign:12"))
+    expires_at = models.DateTimeField(_("expires at"))
+    used_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("survey link")
+        verbose_name_plural = _("survey links")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["survey", "created_at"], name="feedback_surveylink_survey")]
+
+    def __str__(self) -> str:
+        return f"{self.survey} · {self.created_at:%Y-%m-%d}"
+
+
+class SurveyAnswer(models.Model):
+    """One answer of a response: a number (NPS, CSAT, rating), a choice (one row per chosen
+    option of a multiple choice) or a text."""
+
+    response = models.ForeignKey(
+        SurveyResponse, verbose_name=_("response"), on_delete=models.CASCADE, related_name="answers"
+    )
+    question_key = models.CharField(_("question"), max_length=40)
+    kind = models.CharField(_("kind"), max_length=10, choices=SurveyQuestion.Kind.choices)
+    number = models.SmallIntegerField(_("number"), null=True, blank=True)
+    choice = models.CharField(_("choice"), max_length=200, blank=True)
+    text = models.TextField(_("text"), blank=True)
+
+    class Meta:
+        verbose_name = _("answer")
+        verbose_name_plural = _("answers")
+        ordering = ["response", "id"]
+        indexes = [models.Index(fields=["question_key"], name="feedback_answer_key")]
+
+    def __str__(self) -> str:
+        return f"{self.question_key}: {self.number if self.number is not None else self.choice or self.text}"
+
+
+class Topic(models.Model):
+    """A managed tag for tickets (product quality, delivery…); its keywords suggest it."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    keywords = models.TextField(
+        _("keywords"),
+        blank=True,
+        help_text=_("Words or phrases, one per line or separated by commas (e.g. 枯萎, 不新鲜, wilted)."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    tickets = models.ManyToManyField(
+        Ticket, verbose_name=_("tickets"), through="TicketTopic", related_name="topics", blank=True
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("topic")
+        verbose_name_plural = _("topics")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        return _seeded(self.name, SEED_TOPIC_NAMES)
+
+
+class TicketTopic(models.Model):
+    """A topic set on a ticket by staff (who, when)."""
+
+    ticket = models.ForeignKey(Ticket, verbose_name=_("ticket"), on_delete=models.CASCADE, related_name="ticket_topics")
+    topic = models.ForeignKey(Topic, verbose_name=_("topic"), on_delete=models.PROTECT, related_name="ticket_topics")
+    set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("set by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("set at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("ticket topic")
+        verbose_name_plural = _("ticket topics")
+        ordering = ["ticket", "topic__name"]
+        constraints = [models.UniqueConstraint(fields=["ticket", "topic"], name="feedback_tickettopic_unique")]
+
+    def __str__(self) -> str:
+        return str(self.topic)

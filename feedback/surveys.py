@@ -31,8 +31,9 @@ from django.utils import timezone, translation
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 
-from feedback.models import SurveyResponse, Ticket, TicketEvent
+from feedback.models import Survey, SurveyAnswer, SurveyResponse, Ticket, TicketEvent
 from feedback.services import FeedbackError, public_url
+from feedback.services.questionnaires import current_version
 from feedback.signals import survey_answered
 from members import services as member_services
 from members.models import ConsentTopic, Interaction, Member
@@ -195,8 +196,12 @@ def record_survey_response(*, token: str, kind: str, score, comment: str = "") -
         store = member.home_store if member else None
     try:
         with transaction.atomic():
+            survey = Survey.objects.filter(builtin=kind).first()
+            version = current_version(survey=survey) if survey else None
             response = SurveyResponse.objects.create(
                 kind=kind,
+                survey=survey,
+                version=version,
                 token_id=invite.token_id,
                 ticket=invite.ticket,
                 member=member,
@@ -205,12 +210,23 @@ def record_survey_response(*, token: str, kind: str, score, comment: str = "") -
                 score=score,
                 comment=comment,
             )
+            _record_answers(response)
             _record_elsewhere(response)
     except IntegrityError:
         # Another answer to the same link was stored a moment earlier (the unique token id).
         raise SurveyAlreadyAnswered(_("This survey has already been answered. Thank you!")) from None
     transaction.on_commit(lambda: survey_answered.send(sender=SurveyResponse, response=response))
     return response
+
+
+def _record_answers(response: SurveyResponse) -> None:
+    """The score and comment as answers of the built-in survey, so its results read like any other's."""
+    if response.survey_id is None:
+        return
+    rows = [SurveyAnswer(response=response, question_key="score", kind=response.kind, number=response.score)]
+    if response.comment:
+        rows.append(SurveyAnswer(response=response, question_key="comment", kind="text", text=response.comment))
+    SurveyAnswer.objects.bulk_create(rows)
 
 
 def _record_elsewhere(response: SurveyResponse) -> None:

@@ -141,3 +141,53 @@ def line_chart(
         title,
         body,
     )
+
+
+BAR_ROW, BAR_LABEL = 26, 150
+
+
+def bar_chart(*, labels: list[str], values: list[int], title: str = "", color: str = "#b8326a") -> SafeString:
+    """Counts as horizontal bars, one row per label (a survey answer's distribution), each with its
+    count and share at the end and a <title> for the exact figures."""
+    total = sum(values) or 0
+    high = max([1, *values])
+    plot_w = WIDTH - BAR_LABEL - 90
+    height = TOP + BAR_ROW * max(1, len(labels)) + 6
+    parts = []
+    for i, (label, value) in enumerate(zip(labels, values, strict=True)):
+        y = TOP + i * BAR_ROW
+        width = round(plot_w * value / high, 1)
+        share = f"{100 * value / total:.0f}%" if total else "—"
+        short = label if len(label) <= 18 else label[:17] + "…"
+        parts.append(
+            format_html(
+                '<g class="bar"><title>{}: {} ({})</title>'
+                '<text x="{}" y="{}" text-anchor="end" font-size="12" fill="#1f2328">{}</text>'
+                '<rect x="{}" y="{}" width="{}" height="{}" rx="3" fill="{}"/>'
+                '<text x="{}" y="{}" font-size="12" fill="#5f6670">{} · {}</text></g>',
+                label,
+                value,
+                share,
+                BAR_LABEL - 8,
+                y + 16,
+                short,
+                BAR_LABEL,
+                y + 4,
+                width,
+                BAR_ROW - 8,
+                color,
+                BAR_LABEL + width + 6,
+                y + 16,
+                value,
+                share,
+            )
+        )
+    body = format_html_join("", "{}", ((part,) for part in parts))
+    return format_html(
+        '<svg class="bar-chart" viewBox="0 0 {} {}" width="100%" role="img" aria-label="{}" '
+        'xmlns="http://www.w3.org/2000/svg">{}</svg>',
+        WIDTH,
+        height,
+        title,
+        body,
+    )

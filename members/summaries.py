@@ -29,6 +29,7 @@ class Summary(models.TextChoices):
     RECOMMENDATION_SURVEY = "recommendation_survey", gettext_lazy("Recommendation survey answer")
     DATA_EXPORT = "data_export", gettext_lazy("Data downloaded by the member")
     CARE_PLAN_CLAIM = "care_plan_claim", gettext_lazy("Care plan claim")
+    DESIGNED_SURVEY = "designed_survey", gettext_lazy("Survey answered")
 
 
 # The sentence of each code (msgids of the project catalogue). `%(text)s` is the typed text (the
@@ -42,6 +43,8 @@ TEMPLATES: dict[str, str] = {
     Summary.DATA_EXPORT: gettext_noop("The member downloaded their data in the member centre"),
     # `plan`: the care plan's name; the text is the member's description of what happened.
     Summary.CARE_PLAN_CLAIM: gettext_noop("Care plan claim under “%(plan)s”: %(text)s"),
+    # `survey`: the survey's name as the shop wrote it; `channel`: how it was answered.
+    Summary.DESIGNED_SURVEY: gettext_noop("Survey answered: %(survey)s"),
 }
 # A sentence followed by the customer's comment (as surveys wrote it before codes).
 WITH_TEXT = "%(sentence)s — %(text)s"

@@ -467,7 +467,7 @@ class CampaignAdmin(admin.ModelAdmin):
         sign_name = (template.sign_name if template else "") or default_sms_sign_name()
         if member is not None:
             try:
-                context["preview"] = services.render_for(campaign, member)
+                context["preview"] = services.render_for(campaign, member, preview=True)
             except ValidationError as error:
                 context["preview_error"] = " ".join(error.messages)
         sample = context["preview"].text if "preview" in context else ""

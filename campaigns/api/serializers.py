@@ -19,6 +19,7 @@ from campaigns.segments import CHANNELS, validate_rules
 from campaigns.selectors import CampaignResults
 from campaigns.services import recurring
 from campaigns.services.campaigns import SCHEDULE_PARTS
+from feedback.models import Survey
 from loyalty_crm.api import fields as api_fields
 from rewards.models import CouponTemplate
 from rewards.services.ledger import MAX_POINTS_PER_GRANT
@@ -141,6 +142,14 @@ class CampaignInputSerializer(serializers.Serializer):
         default=None,
         error_messages={"does_not_exist": _("No segment has the id “{pk_value}”.")},
     )
+    survey = serializers.PrimaryKeyRelatedField(
+        queryset=Survey.objects.filter(is_active=True),
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=_("The survey {{ survey_link }} opens (GET /api/v1/surveys/): one single-use link per member."),
+        error_messages={"does_not_exist": _("No active survey has the id “{pk_value}”.")},
+    )
     start_at = api_fields.DateTimeField(required=False, allow_null=True, default=None)
     end_at = api_fields.DateTimeField(required=False, allow_null=True, default=None)
     control_group_pct = serializers.IntegerField(min_value=0, max_value=90, required=False, default=0)
@@ -219,9 +228,9 @@ class CampaignSerializer(serializers.ModelSerializer):
         model = Campaign
         fields = [
             "id", "name", "status", "channel", "message_template", "language", "subject", "body", "segment",
-            "start_at", "end_at", "control_group_pct", "created_by", "created_at", "launched_at", "started_at",
-            "completed_at", "cancelled_at", "audience", "pending", "sent", "delivered", "undelivered", "failed",
-            "in_doubt", "skipped", "offer", "recurrence", "next_run_at",
+            "survey", "start_at", "end_at", "control_group_pct", "created_by", "created_at", "launched_at",
+            "started_at", "completed_at", "cancelled_at", "audience", "pending", "sent", "delivered", "undelivered",
+            "failed", "in_doubt", "skipped", "offer", "recurrence", "next_run_at",
         ]  # fmt: skip
         read_only_fields = fields
 

@@ -152,7 +152,7 @@ class CampaignEstimateView(generics.RetrieveAPIView):
     def get(self, request, pk: int):
         campaign = get_object_or_404(Campaign.objects.select_related("segment", "message_template"), pk=pk)
         member = selectors.audience_members(campaign).order_by("pk").first()
-        sample = services.render_for(campaign, member).text if member is not None else ""
+        sample = services.render_for(campaign, member, preview=True).text if member is not None else ""
         template = campaign.message_template
         sign_name = template.sign_name if template else ""
         return Response(CostEstimateSerializer(cost_estimate(campaign, sample_text=sample, sign_name=sign_name)).data)

@@ -108,6 +108,15 @@ class Campaign(TimeStamped):
             "and for SMS through a real provider)."
         ),
     )
+    survey = models.ForeignKey(
+        "feedback.Survey",
+        verbose_name=_("survey"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="campaigns",
+        help_text=_("The questionnaire {{ survey_link }} opens: a personal, single-use link for each member."),
+    )
     segment = models.ForeignKey(
         Segment,
         verbose_name=_("segment"),

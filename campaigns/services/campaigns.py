@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from campaigns import lock_objects, recurrence
+from campaigns import lock_objects, personal_variables, recurrence
 from campaigns.errors import CampaignNotEditable, InvalidTransition, TemplateRequired
 from campaigns.models import (
     Campaign,
@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 
 EDITABLE_FIELDS = (
     "name", "channel", "message_template", "language", "subject", "body", "segment", "start_at", "end_at",
-    "control_group_pct", "repeat", "repeat_time", "repeat_weekday", "repeat_day", "repeat_until",
+    "control_group_pct", "repeat", "repeat_time", "repeat_weekday", "repeat_day", "repeat_until", "survey",
 )  # fmt: skip
 SCHEDULE_FIELDS = ("repeat_time", "repeat_weekday", "repeat_day", "repeat_until")
 # The parts of a schedule (campaigns.recurrence, the API's `recurrence`) → the campaign's fields.
@@ -104,6 +104,12 @@ def validate_campaign(values: dict) -> list[str]:
     except ValidationError as exc:
         for key, messages in exc.message_dict.items():
             errors.setdefault(key, []).extend(messages)
+    survey = values.get("survey")
+    uses_link = "survey_link" in personal_variables.used_by(values.get("subject") or "", values.get("body") or "")
+    if survey is not None and not survey.is_active and uses_link:
+        errors.setdefault("survey", []).append(_("This survey is closed; choose an active one."))
+    if uses_link and survey is None:
+        warnings.append(_("The message uses {{ survey_link }} but no survey is chosen: the link will be empty."))
     if errors:
         raise ValidationError(errors)
     return warnings
@@ -127,6 +133,7 @@ def create_campaign(
     repeat_weekday: int | None = None,
     repeat_day: int | None = None,
     repeat_until: datetime.date | None = None,
+    survey=None,
     actor=None,
 ) -> CampaignSaved:
     """Create a draft with its first step. Template errors are refused; fields no member has are
@@ -137,7 +144,7 @@ def create_campaign(
         "message_template": message_template,
         "start_at": start_at, "end_at": end_at, "control_group_pct": control_group_pct or 0, "language": language,
         "repeat": repeat or Repeat.ONCE, "repeat_time": repeat_time, "repeat_weekday": repeat_weekday,
-        "repeat_day": repeat_day, "repeat_until": repeat_until,
+        "repeat_day": repeat_day, "repeat_until": repeat_until, "survey": survey,
     }  # fmt: skip
     _normalise_schedule(values)
     warnings = validate_campaign(values)

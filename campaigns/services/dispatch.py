@@ -294,12 +294,13 @@ def render_for(
     coupon_code: str = "",
     offer_points: int = 0,
     snapshot=None,
+    preview: bool = False,
 ) -> RenderedMessage:
     """The campaign's message as this member would receive it (also the admin preview); `extra`
     holds an automation's own variables, `coupon_code`/`offer_points` the campaign offer's. With a
     message template, its approved text with the member's values."""
     with translation.override(campaign.language):
-        extra = {**personal_variables.values_for(campaign, member), **(extra or {})}
+        extra = {**personal_variables.values_for(campaign, member, preview=preview), **(extra or {})}
         context = _context(member, extra, coupon_code=coupon_code, offer_points=offer_points, snapshot=snapshot)
         template = campaign.message_template
         if template is not None and campaign.channel != Channel.EMAIL:

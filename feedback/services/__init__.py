@@ -7,6 +7,8 @@
 - `privacy`: erasure of a member reaches their tickets (`anonymise_member_tickets`).
 - `replies`: replies going out after commit (`deliver_reply`), `retry_reply`, `record_call`,
   `send_stalled_replies`; the channel is chosen by `feedback.delivery.reply_channel`.
+- `questionnaires`: designed surveys — versions, personal links, answers online and by phone.
+- `topics`: topics on tickets (`tag_ticket`).
 - `errors`: the domain errors (`InvalidTransition`, `NoChannel`, `ReplyNotRetryable`, `ReplyNotSent`),
   409 in the API.
 
@@ -20,6 +22,7 @@ from feedback.services.privacy import anonymise_member_tickets, show_ticket_cont
 from feedback.services.replies import deliver_reply, record_call, retry_reply, send_stalled_replies
 from feedback.services.service_levels import DEADLINE_FIELDS, BreachResult, flag_sla_breaches
 from feedback.services.submission import MAX_MESSAGE_LENGTH, MAX_NAME_LENGTH, MAX_REF_LENGTH, submit_feedback
+from feedback.services.topics import tag_ticket
 from feedback.services.workflow import (
     TRANSITIONS,
     UNSET,
@@ -63,6 +66,7 @@ __all__ = [
     "send_stalled_replies",
     "show_ticket_contact",
     "submit_feedback",
+    "tag_ticket",
     "update_ticket",
     "work_ticket",
 ]

@@ -218,7 +218,27 @@ PAGES = {
     "business hours": lambda: reverse("admin:feedback_businesscalendar_changelist"),
     "classification": lambda: reverse("admin:campaigns_memberscore_changelist"),
     "segments": lambda: reverse("admin:campaigns_segment_changelist"),
+    "surveys": lambda: reverse("admin:feedback_survey_changelist"),
+    "survey results": lambda: reverse("admin:feedback_survey_results", args=[_designed_survey().pk]),
+    "survey by phone": lambda: reverse("admin:feedback_survey_phone", args=[_designed_survey().pk]),
+    "topics": lambda: reverse("admin:feedback_topic_changelist"),
 }
+
+
+def _designed_survey():
+    from feedback.models import Survey
+
+    return Survey.objects.get(builtin="", name="门店体验回访")
+
+
+def test_the_designed_survey_was_answered_online_and_by_phone_and_complaints_have_topics():
+    from feedback.models import SurveyLink, TicketTopic
+
+    survey = _designed_survey()
+    channels = set(survey.responses.values_list("channel", flat=True))
+    assert {"sms", "phone"} <= channels
+    assert SurveyLink.objects.filter(survey=survey, used_at__isnull=True).exists()  # some never answered
+    assert TicketTopic.objects.filter(ticket__kind="complaint").exists()
 
 
 @pytest.mark.parametrize("page", list(PAGES))

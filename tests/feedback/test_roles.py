@@ -18,6 +18,18 @@ EXPECTED = {
     STORE_STAFF: {"view_ticket", "add_ticket"},
     MARKETING: {"view_ticket"},
 }
+# Designed surveys and topics (issue 19): managers and marketing design surveys and read their
+# results; support and managers answer them by phone with members and set topics on tickets.
+SURVEY_DESIGN = {f"{a}_{m}" for m in ("survey", "surveyquestion") for a in CRUD} | {
+    "view_surveyversion", "view_surveylink", "view_survey_results",
+}  # fmt: skip
+EXPECTED[MANAGER] |= (
+    SURVEY_DESIGN | {"answer_survey_by_phone"} | {f"{a}_{m}" for m in ("topic", "tickettopic") for a in CRUD}
+)
+EXPECTED[MARKETING] |= SURVEY_DESIGN | {"view_surveyresponse"}
+EXPECTED[SUPPORT] |= {"view_survey", "view_surveyquestion", "answer_survey_by_phone", "view_topic"} | {
+    f"{a}_tickettopic" for a in CRUD
+}
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -35,3 +47,10 @@ def test_nobody_may_add_or_change_survey_answers():
             .values_list("codename", flat=True)
         )
         assert perms <= {"view_surveyresponse"}
+
+
+def test_only_managers_and_marketing_read_survey_results_and_only_support_and_managers_call():
+    for role in ROLES:
+        perms = set(Group.objects.get(name=role).permissions.values_list("codename", flat=True))
+        assert ("view_survey_results" in perms) == (role in (MANAGER, MARKETING))
+        assert ("answer_survey_by_phone" in perms) == (role in (MANAGER, SUPPORT))
