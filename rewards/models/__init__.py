@@ -9,12 +9,14 @@ One module per concern, each importing what it needs from its siblings at the to
   `PointsPaymentSettings`;
 - `memberships` — `MembershipPlan`, `MembershipSubscription`;
 - `catalogue` — `CouponTemplate`, `Coupon`, `Reward`, `Redemption`;
+- `analytics` — `ProgrammeAssumptions` (the analytics' cost of a point, margin, cost of a message);
 - `stored_value` — `StoredValueAccount`, the append-only `StoredValueEntry`, `StoredValueBonusLot`,
   `TopUpRule`, `TopUp`, `StoredValueGift`.
 
 Import from `rewards.models`, which re-exports every public name of the modules below.
 """
 
+from rewards.models.analytics import ProgrammeAssumptions
 from rewards.models.catalogue import (
     Coupon,
     CouponKind,
@@ -97,6 +99,7 @@ __all__ = [
     "PointsAccount",
     "PointsLot",
     "PointsPaymentSettings",
+    "ProgrammeAssumptions",
     "Promotion",
     "PurchasePosting",
     "PurchaseRefund",
