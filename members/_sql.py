@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from django.conf import settings
 from django.db import connection, models
 
-from members.models import Member
+from members.models import Member, Product, ProductRecommendation, Purchase, PurchaseItem
 
 
 def _one_of(column: str, values: list, *, reserved: int = 0) -> Iterator[tuple[str, list]]:
@@ -234,3 +234,94 @@ def remember_seen(name: str, pairs: list[tuple[int, int]], *, execute: Callable[
 def analyse_members(seen_table: str, *, execute: Callable[[str, list], None]) -> None:
     """Refresh PostgreSQL's statistics of the members table and the table of lines seen."""
     execute(f"ANALYZE {connection.ops.quote_name(Member._meta.db_table)}, {seen_table}", None)
+
+
+# --- product recommendations (item-to-item co-purchase) --------------------------------------
+
+
+def _recommendation_query(*, holdout_last: bool) -> str:
+    """The members' top products they have not bought, as a SELECT of (member_id, product_id,
+    rank, score); its parameters: the erased status, the window's start and end, the limit.
+
+    Set-based (benchmarks/bench_recommendations.py): the distinct (member, product) pairs bought
+    in the window; for every two products, the members who bought both; their Jaccard similarity
+    (both / (either)); each member's candidates scored by the sum of their similarity to what the
+    member bought, less what the member ever bought and inactive products; ranked per member by
+    ROW_NUMBER. With `holdout_last`, each member's last purchase is left out of everything (the
+    benchmark's hold-out). Works on PostgreSQL and SQLite (window functions, no math functions).
+    """
+    quote = connection.ops.quote_name
+    purchase, item = quote(Purchase._meta.db_table), quote(PurchaseItem._meta.db_table)
+    product, member = quote(Product._meta.db_table), quote(Member._meta.db_table)
+    held_out = (
+        f"""held_out AS (
+            SELECT id FROM (
+                SELECT id, ROW_NUMBER() OVER (PARTITION BY member_id ORDER BY ordered_at DESC, id DESC) AS n
+                FROM {purchase} WHERE member_id IS NOT NULL
+            ) last_first WHERE n = 1
+        ),"""
+        if holdout_last
+        else f"held_out AS (SELECT id FROM {purchase} WHERE 1 = 0),"
+    )
+    return f"""
+        WITH {held_out}
+        bought AS (
+            SELECT DISTINCT p.member_id AS member_id, i.product_id AS product_id
+            FROM {item} i JOIN {purchase} p ON p.id = i.purchase_id
+            JOIN {member} m ON m.id = p.member_id AND m.status <> %s
+            WHERE i.product_id IS NOT NULL AND p.ordered_at >= %s AND p.ordered_at < %s
+              AND p.id NOT IN (SELECT id FROM held_out)
+        ),
+        buyers AS (SELECT product_id, COUNT(*) AS n FROM bought GROUP BY product_id),
+        together AS (
+            SELECT a.product_id AS a, b.product_id AS b, COUNT(*) AS n
+            FROM bought a JOIN bought b ON b.member_id = a.member_id AND b.product_id <> a.product_id
+            GROUP BY a.product_id, b.product_id
+        ),
+        similarity AS (
+            SELECT t.a AS a, t.b AS b, t.n * 1.0 / (ba.n + bb.n - t.n) AS s
+            FROM together t JOIN buyers ba ON ba.product_id = t.a JOIN buyers bb ON bb.product_id = t.b
+        ),
+        scored AS (
+            SELECT bought.member_id AS member_id, similarity.b AS product_id, SUM(similarity.s) AS score
+            FROM bought JOIN similarity ON similarity.a = bought.product_id
+            JOIN {product} pr ON pr.id = similarity.b AND pr.is_active
+            WHERE NOT EXISTS (
+                SELECT 1 FROM {item} i2 JOIN {purchase} p2 ON p2.id = i2.purchase_id
+                WHERE p2.member_id = bought.member_id AND i2.product_id = similarity.b
+                  AND p2.id NOT IN (SELECT id FROM held_out)
+            )
+            GROUP BY bought.member_id, similarity.b
+        ),
+        ranked AS (
+            SELECT member_id, product_id, score,
+                   ROW_NUMBER() OVER (PARTITION BY member_id ORDER BY score DESC, product_id) AS rank
+            FROM scored
+        )
+        SELECT member_id, product_id, rank, score FROM ranked WHERE rank <= %s
+    """
+
+
+def replace_recommendations(*, since: datetime.datetime, until: datetime.datetime, limit: int, now) -> int:
+    """Empty the recommendations table and fill it again in one INSERT … SELECT; the caller holds
+    the transaction (readers see the old rows until it commits). Returns the rows written."""
+    table = connection.ops.quote_name(ProductRecommendation._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table}")
+        cursor.execute(
+            f"INSERT INTO {table} (member_id, product_id, {connection.ops.quote_name('rank')}, score, computed_at) "
+            f"SELECT member_id, product_id, rank, score, %s FROM ({_recommendation_query(holdout_last=False)}) r",
+            [now, Member.Status.ERASED.value, since, until, limit],
+        )
+        return cursor.rowcount
+
+
+def read_recommendations(
+    *, since: datetime.datetime, until: datetime.datetime, limit: int, holdout_last: bool
+) -> list[tuple[int, int, int, float]]:
+    """The same ranking without writing it (the benchmark's hold-out measurement)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _recommendation_query(holdout_last=holdout_last), [Member.Status.ERASED.value, since, until, limit]
+        )
+        return cursor.fetchall()

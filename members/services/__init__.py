@@ -76,6 +76,7 @@ from members.services.purchases import (
     record_refund,
     resolve_categories,
 )
+from members.services.recommendations import RecommendationRun, refresh_recommendations
 from members.services.records import (
     SERVICE_RECORD_FIELDS,
     add_interaction,
@@ -136,6 +137,8 @@ __all__ = [
     "record_purchase",
     "record_purchases",
     "record_refund",
+    "refresh_recommendations",
+    "RecommendationRun",
     "record_terms_accepted",
     "refuse_account_closure",
     "refuse_erased",
