@@ -66,7 +66,7 @@ def rows():
 
 
 def test_recommendations_equal_the_hand_computed_co_purchase_ranking(shop):
-    m, products = shop
+    m, _products = shop
     run = services.refresh_recommendations(now=NOW)
     assert run.rows == 3
     assert rows() == {
