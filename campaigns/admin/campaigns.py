@@ -26,6 +26,7 @@ from campaigns import (
     selectors,
     services,
 )
+from campaigns.admin import analytics as analytics_admin
 from campaigns.models import (
     Campaign,
     CampaignChannel,
@@ -371,6 +372,11 @@ class CampaignAdmin(admin.ModelAdmin):
                 "monthly-report/",
                 self.admin_site.admin_view(self.monthly_report_view),
                 name="campaigns_campaign_monthly_report",
+            ),
+            path(
+                "programme-analytics/",
+                self.admin_site.admin_view(lambda request: analytics_admin.programme_analytics_view(self, request)),
+                name="campaigns_programme_analytics",
             ),
             path(
                 "<int:object_id>/results/",
