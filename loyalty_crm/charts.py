@@ -26,9 +26,11 @@ def line_chart(
     title: str = "",
     color: str = "#b8326a",
     empty_text: str = "",
+    tick_every: int = 1,
 ) -> SafeString:
     """Monthly values as a line with dots (gaps where a month has no figure), and the target as a
-    dashed horizontal line. Every dot carries a <title> with its month and value."""
+    dashed horizontal line. Every dot carries a <title> with its month and value. For daily values,
+    `tick_every` writes every n-th label under the axis (the dots keep all of them)."""
     known = [float(v) for v in values if v is not None]
     scale = [*known, *([float(target)] if target is not None else [])]
     low = min([0.0, *scale])
@@ -72,6 +74,7 @@ def line_chart(
             label,
         )
         for i, label in enumerate(labels)
+        if i % max(1, tick_every) == 0
     ]
     segments, current = [], []
     for i, value in enumerate(values):

@@ -280,6 +280,7 @@ class CampaignAdmin(admin.ModelAdmin):
         ]
         context = {
             **self.admin_site.each_context(request),
+            "daily": analytics_admin.daily_charts(campaign),
             "opts": self.model._meta,
             "original": campaign,
             "title": _("Results: %(name)s") % {"name": campaign.name},

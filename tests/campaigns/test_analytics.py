@@ -112,3 +112,11 @@ def test_daily_series_counts_each_day(shop, django_assert_max_num_queries):
 def test_series_range_runs_from_the_first_send(shop):
     start, end = analytics.series_range(shop, today=datetime.date(2026, 3, 20))
     assert (start, end) == (datetime.date(2026, 3, 10), datetime.date(2026, 3, 20))
+
+
+def test_the_results_page_draws_the_daily_series(shop, client, manager):
+    client.force_login(manager)
+    page = client.get(f"/admin/campaigns/campaign/{shop.pk}/results/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Day by day" in text and text.count('class="daily-chart"') == 4
