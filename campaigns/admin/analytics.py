@@ -130,3 +130,27 @@ def daily_charts(campaign) -> dict | None:
             )
         ],
     }
+
+
+def picked_month(value: str | None, today: datetime.date) -> tuple[datetime.date, str]:
+    """The monthly review's `?month=YYYY-MM`: the last day of that month shown (today for this
+    month), and an error sentence for a month that is not one or lies in the future (today then)."""
+    if not value:
+        return today, ""
+    try:
+        first = datetime.datetime.strptime(value, "%Y-%m").date()
+    except ValueError:
+        return today, gettext("Choose a month as YYYY-MM.")
+    if first.year < 2000 or first > today:
+        return today, gettext("Choose a month from 2000 up to this one.")
+    return min(today, add_months(first, 1) - datetime.timedelta(days=1)), ""
+
+
+def as_shown(value) -> str:
+    """A figure as the screen shows it: a rate as a whole percentage ("67%", like the page's
+    widthratio), nothing as "", the rest as is."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{round(value * 100)}%"
+    return str(value)
