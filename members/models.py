@@ -983,8 +983,8 @@ class ProductRecommendation(models.Model):
     product = models.ForeignKey(
         Product, verbose_name=_("product"), on_delete=models.CASCADE, related_name="recommended_to"
     )
-    rank = models.PositiveSmallIntegerField(_("rank"))
-    score = models.FloatField(_("score"))
+    rank = models.PositiveSmallIntegerField(pgettext_lazy("recommendation", "rank"))
+    score = models.FloatField(pgettext_lazy("recommendation", "score"))
     computed_at = models.DateTimeField(_("computed at"))
 
     class Meta:
