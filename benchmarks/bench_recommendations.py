@@ -88,8 +88,11 @@ def measure() -> list[str]:
     rows = _sql.read_recommendations(since=since, until=until, limit=K, holdout_last=True)
     holdout_seconds = time.perf_counter() - started
     co_purchase: dict[int, list[int]] = defaultdict(list)
-    for member_id, product_id, _rank, _score in sorted(rows, key=lambda r: (r[0], r[2])):
+    from_co_purchase: set[int] = set()  # members whose list starts with co-purchases (score > 0)
+    for member_id, product_id, _rank, score in sorted(rows, key=lambda r: (r[0], r[2])):
         co_purchase[member_id].append(product_id)
+        if score > 0:
+            from_co_purchase.add(member_id)
 
     # Most popular in the window, without the held-out purchases.
     buyers: dict[int, set[int]] = defaultdict(set)
@@ -106,6 +109,7 @@ def measure() -> list[str]:
     popular = sorted(buyers, key=lambda p: (-len(buyers[p]), p))
 
     evaluated = eligible = hits_co = hits_pop = hits_co_all = hits_pop_all = covered = 0
+    listed = listed_co = listed_pop = 0  # eligible members with co-purchase candidates of their own
     for member_id, purchases in baskets.items():
         if len(purchases) < 2:
             continue
@@ -123,6 +127,10 @@ def measure() -> list[str]:
             eligible += 1
             hits_co += hit_co
             hits_pop += hit_pop
+            if member_id in from_co_purchase:
+                listed += 1
+                listed_co += hit_co
+                listed_pop += hit_pop
 
     started = time.perf_counter()
     run = services.refresh_recommendations()
@@ -144,11 +152,13 @@ def measure() -> list[str]:
         f"  data: {members} members, {purchases} purchases ({member_purchases} by members, the rest walk-ins), "
         f"{lines} lines, {products} products ({active} active, {sold} ever sold)",
         f"  evaluated: {evaluated} members with 2+ purchases; {eligible} of them last bought a product new to them",
-        f"  co-purchase (item-to-item, 12 months): hit@{K} {pct(hits_co, eligible)} on those {eligible} "
+        f"  co-purchase (item-to-item, 12 months, popular after): hit@{K} {pct(hits_co, eligible)} on those {eligible} "
         f"({hits_co}), {pct(hits_co_all, evaluated)} on all {evaluated}; "
         f"members with a list: {pct(covered, evaluated)}",
-        f"  most popular (not yet bought):          hit@{K} {pct(hits_pop, eligible)} on those {eligible} "
+        f"  most popular (not yet bought): hit@{K} {pct(hits_pop, eligible)} on those {eligible} "
         f"({hits_pop}), {pct(hits_pop_all, evaluated)} on all {evaluated}",
+        f"  of them, the {listed} with co-purchase candidates: co-purchase {pct(listed_co, listed)}, "
+        f"most popular {pct(listed_pop, listed)}",
         f"  ranking with the hold-out: {holdout_seconds:.2f} s; "
         f"nightly refresh (whole table): {refresh_seconds:.2f} s, {run.rows} rows",
         f"  database: {connection.vendor}; Python {platform.python_version()} on {platform.machine()}, "
@@ -163,13 +173,19 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--user", default="postgres")
     parser.add_argument("--database-url", help="an empty database to use instead of a fresh PostgreSQL one")
+    parser.add_argument(
+        "--reuse", action="store_true", help="measure the database as it is (seeded by an earlier run), no new seed"
+    )
     options = parser.parse_args()
-    url = prepare(options)
+    if options.reuse:
+        url = options.database_url or f"postgres://{options.user}@{options.host}:5432/{options.database}"
+    else:
+        url = prepare(options)
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "loyalty_crm.settings")
     sys.path.insert(0, str(ROOT))
     lines = measure()
-    text = "\n".join(lines) + f"\n  run on {datetime.date.today():%Y-%m-%d}\n"
+    text = "\n".join(lines) + f"\n  run at {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC\n"
     print(text)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(text, encoding="utf-8")

@@ -241,14 +241,21 @@ def analyse_members(seen_table: str, *, execute: Callable[[str, list], None]) ->
 
 def _recommendation_query(*, holdout_last: bool) -> str:
     """The members' top products they have not bought, as a SELECT of (member_id, product_id,
-    rank, score); its parameters: the erased status, the window's start and end, the limit.
+    rank, score); its parameters are `_recommendation_params`.
 
-    Set-based (benchmarks/bench_recommendations.py): the distinct (member, product) pairs bought
-    in the window; for every two products, the members who bought both; their Jaccard similarity
-    (both / (either)); each member's candidates scored by the sum of their similarity to what the
-    member bought, less what the member ever bought and inactive products; ranked per member by
-    ROW_NUMBER. With `holdout_last`, each member's last purchase is left out of everything (the
-    benchmark's hold-out). Works on PostgreSQL and SQLite (window functions, no math functions).
+    Set-based (benchmarks/bench_recommendations.py), in one statement:
+    1. `bought`: the distinct (member, product) pairs bought in the window (erased members out);
+    2. `similarity` of b to a: of the members who bought a, the share who also bought b;
+    3. `scored`: a member's candidates, each scored by the sum of its similarity to what the member
+       bought in the window;
+    4. `pool`: the most popular active products of the window (members who bought each); every
+       member who ever bought is offered them too, after the co-purchase candidates, so a member
+       with few or no co-purchases (a lapsed one) still gets a full list;
+    5. less what the member ever bought (an anti-join after the grouping, so it hashes once per
+       candidate) and inactive products; ranked per member by ROW_NUMBER: co-purchase first by
+       score, then by popularity.
+    With `holdout_last`, each member's last purchase is left out of everything (the benchmark's
+    hold-out). Works on PostgreSQL and SQLite (window functions, no math functions).
     """
     quote = connection.ops.quote_name
     purchase, item = quote(Purchase._meta.db_table), quote(PurchaseItem._meta.db_table)
@@ -265,13 +272,13 @@ def _recommendation_query(*, holdout_last: bool) -> str:
     )
     return f"""
         WITH {held_out}
-        bought AS (
-            SELECT DISTINCT p.member_id AS member_id, i.product_id AS product_id
-            FROM {item} i JOIN {purchase} p ON p.id = i.purchase_id
-            JOIN {member} m ON m.id = p.member_id AND m.status <> %s
-            WHERE i.product_id IS NOT NULL AND p.ordered_at >= %s AND p.ordered_at < %s
-              AND p.id NOT IN (SELECT id FROM held_out)
+        people AS (SELECT id FROM {member} WHERE status <> %s),
+        ever AS (
+            SELECT DISTINCT p.member_id AS member_id, i.product_id AS product_id, p.ordered_at >= %s AS recent
+            FROM {item} i JOIN {purchase} p ON p.id = i.purchase_id JOIN people ON people.id = p.member_id
+            WHERE i.product_id IS NOT NULL AND p.ordered_at < %s AND p.id NOT IN (SELECT id FROM held_out)
         ),
+        bought AS (SELECT DISTINCT member_id, product_id FROM ever WHERE recent),
         buyers AS (SELECT product_id, COUNT(*) AS n FROM bought GROUP BY product_id),
         together AS (
             SELECT a.product_id AS a, b.product_id AS b, COUNT(*) AS n
@@ -279,27 +286,51 @@ def _recommendation_query(*, holdout_last: bool) -> str:
             GROUP BY a.product_id, b.product_id
         ),
         similarity AS (
-            SELECT t.a AS a, t.b AS b, t.n * 1.0 / (ba.n + bb.n - t.n) AS s
-            FROM together t JOIN buyers ba ON ba.product_id = t.a JOIN buyers bb ON bb.product_id = t.b
+            SELECT t.a AS a, t.b AS b, t.n * 1.0 / ba.n AS s
+            FROM together t JOIN buyers ba ON ba.product_id = t.a
         ),
         scored AS (
             SELECT bought.member_id AS member_id, similarity.b AS product_id, SUM(similarity.s) AS score
             FROM bought JOIN similarity ON similarity.a = bought.product_id
-            JOIN {product} pr ON pr.id = similarity.b AND pr.is_active
-            WHERE NOT EXISTS (
-                SELECT 1 FROM {item} i2 JOIN {purchase} p2 ON p2.id = i2.purchase_id
-                WHERE p2.member_id = bought.member_id AND i2.product_id = similarity.b
-                  AND p2.id NOT IN (SELECT id FROM held_out)
-            )
             GROUP BY bought.member_id, similarity.b
         ),
+        pool AS (
+            SELECT product_id FROM (
+                SELECT buyers.product_id AS product_id,
+                       ROW_NUMBER() OVER (ORDER BY buyers.n DESC, buyers.product_id) AS r
+                FROM buyers JOIN {product} pr ON pr.id = buyers.product_id AND pr.is_active
+            ) popular WHERE r <= %s
+        ),
+        offered AS (
+            SELECT member_id, product_id, score, 0 AS source FROM scored
+            UNION ALL
+            SELECT shoppers.member_id, pool.product_id, 0.0, 1
+            FROM (SELECT DISTINCT member_id FROM ever) shoppers CROSS JOIN pool
+        ),
+        candidates AS (
+            SELECT offered.member_id AS member_id, offered.product_id AS product_id,
+                   MAX(offered.score) AS score, MIN(offered.source) AS source
+            FROM offered JOIN {product} pr ON pr.id = offered.product_id AND pr.is_active
+            LEFT JOIN ever ON ever.member_id = offered.member_id AND ever.product_id = offered.product_id
+            WHERE ever.member_id IS NULL
+            GROUP BY offered.member_id, offered.product_id
+        ),
         ranked AS (
-            SELECT member_id, product_id, score,
-                   ROW_NUMBER() OVER (PARTITION BY member_id ORDER BY score DESC, product_id) AS rank
-            FROM scored
+            SELECT c.member_id AS member_id, c.product_id AS product_id, c.score AS score,
+                   ROW_NUMBER() OVER (
+                       PARTITION BY c.member_id
+                       ORDER BY c.source, c.score DESC, COALESCE(buyers.n, 0) DESC, c.product_id
+                   ) AS rank
+            FROM candidates c LEFT JOIN buyers ON buyers.product_id = c.product_id
         )
         SELECT member_id, product_id, rank, score FROM ranked WHERE rank <= %s
     """
+
+
+def _recommendation_params(*, since, until, limit: int) -> list:
+    # A pool of popular products a few times the list's length: enough to fill a list after
+    # taking out what a member bought.
+    return [Member.Status.ERASED.value, since, until, limit * 4, limit]
 
 
 def replace_recommendations(*, since: datetime.datetime, until: datetime.datetime, limit: int, now) -> int:
@@ -311,7 +342,7 @@ def replace_recommendations(*, since: datetime.datetime, until: datetime.datetim
         cursor.execute(
             f"INSERT INTO {table} (member_id, product_id, {connection.ops.quote_name('rank')}, score, computed_at) "
             f"SELECT member_id, product_id, rank, score, %s FROM ({_recommendation_query(holdout_last=False)}) r",
-            [now, Member.Status.ERASED.value, since, until, limit],
+            [now, *_recommendation_params(since=since, until=until, limit=limit)],
         )
         return cursor.rowcount
 
@@ -322,6 +353,7 @@ def read_recommendations(
     """The same ranking without writing it (the benchmark's hold-out measurement)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            _recommendation_query(holdout_last=holdout_last), [Member.Status.ERASED.value, since, until, limit]
+            _recommendation_query(holdout_last=holdout_last),
+            _recommendation_params(since=since, until=until, limit=limit),
         )
         return cursor.fetchall()

@@ -38,11 +38,12 @@ def shop():
     In the last 12 months: m1 bought A, B; m2 A, B, C; m3 A, C, D; m4 A; m5 E. m1 also bought C
     400 days ago (outside the window, yet bought: never recommended to m1).
 
-    Buyers: A 4, B 2, C 2, D 1. Jaccard similarity = both ÷ either:
-    A–B 2/4 = 0.5, A–C 2/4 = 0.5, A–D 1/4, B–C 1/3, C–D 1/2.
-    m1: C is bought, D inactive → nothing. m2: only D, inactive → nothing.
-    m3 (A, C, D): B = 0.5 + 1/3. m4 (A): B 0.5, C 0.5 (tie: lower product id first). m5: E has no
-    co-purchase → nothing.
+    Buyers in the window: A 4, B 2, C 2, D 1, E 1. Similarity of b to a = of a's buyers, the share
+    who bought b: A→B 2/4, A→C 2/4, A→D 1/4, C→B 1/2, C→D 1/2, D→C 1, B→C 1/2 …
+    Co-purchase: m3 (A, C, D): B = A→B + C→B + D→B = 0.5 + 0.5 + 0 = 1.0. m4 (A): B 0.5, C 0.5
+    (tie: lower product id first); D is inactive. m1, m2: everything co-bought is bought or inactive.
+    Then the popular pool (active, by buyers: A, B, C, E) fills each list after its co-purchases:
+    m1 → E; m2 → E; m3 → B, E; m4 → B, C, E; m5 (only E, bought with nothing) → A, B, C.
     """
     names = {"A": "玫瑰", "B": "百合", "C": "郁金香", "D": "花瓶", "E": "贺卡"}
     products = {key: factories.product(sku=f"SKU-{key}", name=name) for key, name in names.items()}
@@ -68,11 +69,18 @@ def rows():
 def test_recommendations_equal_the_hand_computed_co_purchase_ranking(shop):
     m, _products = shop
     run = services.refresh_recommendations(now=NOW)
-    assert run.rows == 3
+    assert run.rows == 10
     assert rows() == {
-        (m[2].pk, 1): ("SKU-B", round(0.5 + 1 / 3, 6)),
+        (m[0].pk, 1): ("SKU-E", 0.0),
+        (m[1].pk, 1): ("SKU-E", 0.0),
+        (m[2].pk, 1): ("SKU-B", 1.0),
+        (m[2].pk, 2): ("SKU-E", 0.0),
         (m[3].pk, 1): ("SKU-B", 0.5),
         (m[3].pk, 2): ("SKU-C", 0.5),
+        (m[3].pk, 3): ("SKU-E", 0.0),
+        (m[4].pk, 1): ("SKU-A", 0.0),
+        (m[4].pk, 2): ("SKU-B", 0.0),
+        (m[4].pk, 3): ("SKU-C", 0.0),
     }
 
 
@@ -90,14 +98,15 @@ def test_the_variable_joins_names_in_the_campaigns_language(shop):
 
     m, _products = shop
     services.refresh_recommendations(now=NOW)
-    assert recommended_names(m[3], separator="、") == "百合、郁金香"
+    assert recommended_names(m[3], separator="、") == "百合、郁金香、贺卡"
     chinese = SimpleNamespace(
         subject="", body="为您推荐：{{ recommendations }}", message_template=None, language="zh-hans"
     )
     english = SimpleNamespace(subject="", body="For you: {{ recommendations }}", message_template=None, language="en")
-    assert personal_variables.values_for(chinese, m[3]) == {"recommendations": "百合、郁金香"}
-    assert personal_variables.values_for(english, m[3]) == {"recommendations": "百合, 郁金香"}
-    assert personal_variables.values_for(chinese, m[0]) == {"recommendations": ""}
+    assert personal_variables.values_for(chinese, m[3]) == {"recommendations": "百合、郁金香、贺卡"}
+    assert personal_variables.values_for(english, m[3]) == {"recommendations": "百合, 郁金香, 贺卡"}
+    nobody = factories.member()  # never bought: no list
+    assert personal_variables.values_for(chinese, nobody) == {"recommendations": ""}
 
 
 def test_the_command_and_the_nightly_task_write_the_table(shop, capsys):
