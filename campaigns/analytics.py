@@ -35,7 +35,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, MessageEngagement, OfferGrant, OutboxMessage, SkipReason
 from campaigns.results import DEFAULT_WINDOW_DAYS
-from members.analytics import MembersVsWalkIns, members_vs_walk_ins
+from members.analytics import MembersVsWalkIns, add_months, members_vs_walk_ins
 from members.models import Purchase
 from rewards.analytics import points_summary
 from rewards.models import Coupon, ProgrammeAssumptions, Redemption
@@ -45,6 +45,14 @@ CENT = Decimal("0.01")
 MONEY = DecimalField(max_digits=16, decimal_places=2)
 WINDOW = datetime.timedelta(days=DEFAULT_WINDOW_DAYS)
 MAX_SERIES_DAYS = 92
+PERMISSION = "rewards.view_programme_analytics"  # the page and the API: managers
+MAX_DAYS = 3660  # the longest period, ten years: a cohort matrix stays a page
+
+
+def default_period(today: datetime.date | None = None) -> tuple[datetime.date, datetime.date]:
+    """The analytics' period when none is asked for: the last 12 calendar months up to today."""
+    today = today or timezone.localdate()
+    return add_months(today.replace(day=1), -11), today
 
 
 def _aware(day: datetime.date) -> datetime.datetime:
@@ -343,6 +351,7 @@ __all__ = [
     "ProgrammeRoi",
     "campaign_lifts",
     "daily_series",
+    "default_period",
     "programme_roi",
     "series_range",
 ]

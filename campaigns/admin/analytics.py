@@ -16,8 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from campaigns.analytics import daily_series, programme_roi, series_range
-from campaigns.api.analytics import MAX_DAYS, PERMISSION, default_period
+from campaigns.analytics import MAX_DAYS, PERMISSION, daily_series, default_period, programme_roi, series_range
 from loyalty_crm.charts import heat_map, line_chart
 from members.analytics import add_months, members_vs_walk_ins, retention_matrix
 from rewards.analytics import outstanding_liability, points_by_month, points_summary

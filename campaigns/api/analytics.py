@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime
 
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -18,23 +17,15 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from campaigns.analytics import MAX_DAYS, PERMISSION, default_period
 from loyalty_crm.api.fields import DateField
 from members.analytics import add_months, members_vs_walk_ins, retention_matrix
 from rewards.analytics import points_summary
-
-PERMISSION = "rewards.view_programme_analytics"
-MAX_DAYS = 3660  # ten years: a cohort matrix stays a page
 
 
 class CanSeeProgrammeAnalytics(BasePermission):
     def has_permission(self, request, view):
         return bool(request.user and request.user.has_perm(PERMISSION))
-
-
-def default_period(today: datetime.date | None = None) -> tuple[datetime.date, datetime.date]:
-    """The last 12 calendar months up to today."""
-    today = today or timezone.localdate()
-    return add_months(today.replace(day=1), -11), today
 
 
 class PeriodQuerySerializer(serializers.Serializer):

@@ -1,12 +1,17 @@
-"""Managers see the programme analytics and edit their assumptions (cost of a point, margin, cost
-of a message)."""
+"""Managers see the programme analytics and edit their assumptions (cost of a point, margin, cost of
+a message): one row, which they add once and then change."""
 
 from django.db import migrations
 
 from loyalty_crm.roles import MANAGER, grant, revoke
 
 GRANTS = {
-    MANAGER: ["view_programme_analytics", "view_programmeassumptions", "change_programmeassumptions"],
+    MANAGER: [
+        "view_programme_analytics",
+        "view_programmeassumptions",
+        "add_programmeassumptions",
+        "change_programmeassumptions",
+    ],
 }
 
 

@@ -49,3 +49,28 @@ def test_the_page_runs_the_same_number_of_queries_for_a_small_and_a_larger_shop(
     with CaptureQueriesContext(connection) as many:
         assert client.get(url).status_code == 200
     assert len(few) == len(many)
+
+
+def test_managers_edit_the_assumptions_and_the_page_uses_them(client, manager, marketing):
+    from decimal import Decimal
+
+    from rewards.models import ProgrammeAssumptions
+
+    client.force_login(manager)
+    listing = client.get("/admin/rewards/programmeassumptions/")
+    assert listing.status_code == 302 and listing["Location"].endswith("/add/")
+    saved = client.post(
+        "/admin/rewards/programmeassumptions/add/",
+        {"cost_per_point": "0.0200", "margin_percent": "35", "cost_per_message": "0.0800"},
+    )
+    assert saved.status_code == 302
+    assert ProgrammeAssumptions.load().margin_percent == Decimal("35.00")
+    assert client.get("/admin/rewards/programmeassumptions/")["Location"].endswith("/1/change/")
+    assert "gross margin 35.00%" in client.get(URL).content.decode()
+    refused = client.post(
+        "/admin/rewards/programmeassumptions/1/change/",
+        {"cost_per_point": "0.02", "margin_percent": "140", "cost_per_message": "0.08"},
+    )
+    assert refused.status_code == 200 and ProgrammeAssumptions.load().margin_percent == Decimal("35.00")
+    client.force_login(marketing)
+    assert client.get("/admin/rewards/programmeassumptions/1/change/").status_code == 403

@@ -75,7 +75,8 @@ for _role in ROLES:
 EXPECTED[MANAGER] = EXPECTED[MANAGER] | {"change_pointspaymentsettings"}
 # Programme analytics and their assumptions: managers only.
 EXPECTED[MANAGER] = EXPECTED[MANAGER] | {
-    "view_programme_analytics", "view_programmeassumptions", "change_programmeassumptions",
+    "view_programme_analytics", "view_programmeassumptions", "add_programmeassumptions",
+    "change_programmeassumptions",
 }  # fmt: skip
 
 
