@@ -6,7 +6,7 @@ PYTEST_ARGS ?=
 # Where `make run` serves (and what the demo logins' link says): make run RUNDEV_ADDR=0.0.0.0:8001
 RUNDEV_ADDR ?= 127.0.0.1:8000
 
-.PHONY: run test lint format venv venv-dev messages docs docs-serve bench-import bench-admin bench-seed bench-expiry bench-tiers bench-classify bench-posting bench-import-purchases bench-dispatch clean
+.PHONY: run test lint format venv venv-dev messages docs docs-serve bench-import bench-admin bench-seed bench-expiry bench-tiers bench-classify bench-posting bench-import-purchases bench-dispatch bench-recommendations clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -82,3 +82,6 @@ bench-import-purchases: venv-dev
 
 bench-dispatch: venv-dev
 	$(BIN)/python benchmarks/bench_dispatch.py
+
+bench-recommendations: venv-dev
+	$(BIN)/python benchmarks/bench_recommendations.py

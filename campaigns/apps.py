@@ -16,6 +16,9 @@ class CampaignsConfig(AppConfig):
         from members import classification_hook
 
         classification_hook.register_provider(ScoreClassificationProvider())
+        from campaigns import recommendation_variable
+
+        recommendation_variable.register()  # {{ recommendations }}
         from campaigns.channels import send_otp
         from members import code_sender
 

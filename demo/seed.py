@@ -9,7 +9,8 @@ In order, all in one transaction (all or nothing):
    rewards, paid memberships, redemptions, coupons held and used, promotions (`demo.rewards`);
 4. with the last purchase in, the classification, RFM and CLV run as the nightly task does it
    (so the campaigns can target its classes, and the classification page is filled); then the last
-   day's sales at the till, walk-ins and a return (`demo.till`);
+   day's sales at the till, walk-ins and a return (`demo.till`); a year of walk-in sales and the
+   product recommendations (`demo.analytics`);
 5. campaigns past (a pilot and its expansion among them), scheduled, recurring and a draft, and
    the marketing KPI targets (`demo.campaigns`); tickets of the year with their survey answers,
    today's queue, and the service KPI targets (`demo.feedback`).
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from demo import analytics as demo_analytics
 from demo import campaigns as demo_campaigns
 from demo import care_plans as demo_care_plans
 from demo import centre as demo_centre
@@ -63,6 +65,7 @@ class SeedCounts:
     centre: demo_centre.CentreCounts = field(default_factory=demo_centre.CentreCounts)
     care_plans: demo_care_plans.CarePlanCounts = field(default_factory=demo_care_plans.CarePlanCounts)
     events: demo_events.EventCounts = field(default_factory=demo_events.EventCounts)
+    analytics: demo_analytics.AnalyticsCounts = field(default_factory=demo_analytics.AnalyticsCounts)
     logins: list[DemoLogin] = field(default_factory=list)
 
 
@@ -156,6 +159,16 @@ def seed_demo(
         horizon=horizon,
         staff=staff,
     )
+    demo_analytics.seed_walk_ins(
+        counts.analytics,
+        members=members,
+        products=list(catalogue.products.values()),
+        stores=list(catalogue.stores),
+        rng=random.Random(f"{seed}:walk-ins"),
+        horizon=horizon,
+        seed=seed,
+    )
+    demo_analytics.compute_recommendations(counts.analytics, horizon=horizon)
     step("classification")
     demo_campaigns.seed_campaigns(counts.campaigns, segments=segments, horizon=horizon, actor=marketing)
     demo_campaigns.ensure_kpi_targets(counts.campaigns, horizon=horizon)

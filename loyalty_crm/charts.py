@@ -1,4 +1,5 @@
-"""Small server-side SVG line charts for the admin (KPIs, stored-value liability): no JavaScript, no CDN."""
+"""Small server-side SVG charts for the admin (KPIs, stored-value liability, programme analytics: lines and a
+heat map): no JavaScript, no CDN."""
 
 from __future__ import annotations
 
@@ -25,9 +26,11 @@ def line_chart(
     title: str = "",
     color: str = "#b8326a",
     empty_text: str = "",
+    tick_every: int = 1,
 ) -> SafeString:
     """Monthly values as a line with dots (gaps where a month has no figure), and the target as a
-    dashed horizontal line. Every dot carries a <title> with its month and value."""
+    dashed horizontal line. Every dot carries a <title> with its month and value. For daily values,
+    `tick_every` writes every n-th label under the axis (the dots keep all of them)."""
     known = [float(v) for v in values if v is not None]
     scale = [*known, *([float(target)] if target is not None else [])]
     low = min([0.0, *scale])
@@ -71,6 +74,7 @@ def line_chart(
             label,
         )
         for i, label in enumerate(labels)
+        if i % max(1, tick_every) == 0
     ]
     segments, current = [], []
     for i, value in enumerate(values):
@@ -188,6 +192,95 @@ def bar_chart(*, labels: list[str], values: list[int], title: str = "", color: s
         'xmlns="http://www.w3.org/2000/svg">{}</svg>',
         WIDTH,
         height,
+        title,
+        body,
+    )
+
+
+def _blend(share: float) -> str:
+    """From near-white (0) to the charts' rose (1)."""
+    low, high = (251, 240, 245), (184, 50, 106)
+    share = min(1.0, max(0.0, share))
+    return "#{:02x}{:02x}{:02x}".format(*(round(a + (b - a) * share) for a, b in zip(low, high, strict=True)))
+
+
+def heat_map(
+    *,
+    row_labels: list[str],
+    column_labels: list[str],
+    values: list[list[float | None]],
+    title: str = "",
+    row_notes: list[str] | None = None,
+    empty_text: str = "",
+) -> SafeString:
+    """Shares (0–1) as a grid of coloured cells, one row per label: darker is higher; a missing
+    value (None) or a cell past the end of its row is left blank. Each cell shows its percentage
+    and carries a <title> with its row, column and value (the cohort retention of the programme
+    analytics)."""
+    cell_w, cell_h, label_w, note_w, top = 46, 26, 70, 56, 24
+    columns = len(column_labels)
+    width = label_w + note_w + max(1, columns) * cell_w + 8
+    height = top + max(1, len(row_labels)) * cell_h + 8
+    parts = [
+        format_html(
+            '<text x="{}" y="{}" text-anchor="middle" font-size="11" fill="#5f6670">{}</text>',
+            label_w + note_w + i * cell_w + cell_w / 2,
+            top - 8,
+            label,
+        )
+        for i, label in enumerate(column_labels)
+    ]
+    for r, label in enumerate(row_labels):
+        y = top + r * cell_h
+        parts.append(
+            format_html('<text x="{}" y="{}" font-size="11" fill="#1f2933">{}</text>', 4, y + cell_h / 2 + 4, label)
+        )
+        if row_notes:
+            parts.append(
+                format_html(
+                    '<text x="{}" y="{}" text-anchor="end" font-size="11" fill="#5f6670">{}</text>',
+                    label_w + note_w - 6,
+                    y + cell_h / 2 + 4,
+                    row_notes[r],
+                )
+            )
+        for c, value in enumerate(values[r][:columns]):
+            if value is None:
+                continue
+            x = label_w + note_w + c * cell_w
+            percent = f"{value * 100:.0f}%"
+            parts.append(
+                format_html(
+                    '<g class="heat-cell"><rect x="{}" y="{}" width="{}" height="{}" fill="{}" stroke="#fff"/>'
+                    '<text x="{}" y="{}" text-anchor="middle" font-size="11" fill="{}">{}</text>'
+                    "<title>{} · {}: {}</title></g>",
+                    x,
+                    y,
+                    cell_w,
+                    cell_h,
+                    _blend(value),
+                    x + cell_w / 2,
+                    y + cell_h / 2 + 4,
+                    "#fff" if value >= 0.5 else "#1f2933",
+                    percent,
+                    label,
+                    column_labels[c],
+                    percent,
+                )
+            )
+    if not row_labels and empty_text:
+        parts.append(
+            format_html(
+                '<text class="kpi-empty" x="{}" y="{}" font-size="13" fill="#5f6670">{}</text>', 4, top + 14, empty_text
+            )
+        )
+    body = format_html_join("", "{}", ((part,) for part in parts))
+    return format_html(
+        '<svg class="heat-map" viewBox="0 0 {} {}" width="{}" role="img" aria-label="{}" '
+        'xmlns="http://www.w3.org/2000/svg">{}</svg>',
+        width,
+        height,
+        width,
         title,
         body,
     )

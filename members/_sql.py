@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from django.conf import settings
 from django.db import connection, models
 
-from members.models import Member
+from members.models import Member, Product, ProductRecommendation, Purchase, PurchaseItem
 
 
 def _one_of(column: str, values: list, *, reserved: int = 0) -> Iterator[tuple[str, list]]:
@@ -234,3 +234,126 @@ def remember_seen(name: str, pairs: list[tuple[int, int]], *, execute: Callable[
 def analyse_members(seen_table: str, *, execute: Callable[[str, list], None]) -> None:
     """Refresh PostgreSQL's statistics of the members table and the table of lines seen."""
     execute(f"ANALYZE {connection.ops.quote_name(Member._meta.db_table)}, {seen_table}", None)
+
+
+# --- product recommendations (item-to-item co-purchase) --------------------------------------
+
+
+def _recommendation_query(*, holdout_last: bool) -> str:
+    """The members' top products they have not bought, as a SELECT of (member_id, product_id,
+    rank, score); its parameters are `_recommendation_params`.
+
+    Set-based (benchmarks/bench_recommendations.py), in one statement:
+    1. `bought`: the distinct (member, product) pairs bought in the window (erased members out);
+    2. `similarity` of b to a: of the members who bought a, the share who also bought b;
+    3. `scored`: a member's candidates, each scored by the sum of its similarity to what the member
+       bought in the window;
+    4. `pool`: the most popular active products of the window (members who bought each); every
+       member who ever bought is offered them too, after the co-purchase candidates, so a member
+       with few or no co-purchases (a lapsed one) still gets a full list;
+    5. less what the member ever bought (an anti-join after the grouping, so it hashes once per
+       candidate) and inactive products; ranked per member by ROW_NUMBER: co-purchase first by
+       score, then by popularity.
+    With `holdout_last`, each member's last purchase is left out of everything (the benchmark's
+    hold-out). Works on PostgreSQL and SQLite (window functions, no math functions).
+    """
+    quote = connection.ops.quote_name
+    purchase, item = quote(Purchase._meta.db_table), quote(PurchaseItem._meta.db_table)
+    product, member = quote(Product._meta.db_table), quote(Member._meta.db_table)
+    held_out = (
+        f"""held_out AS (
+            SELECT id FROM (
+                SELECT id, ROW_NUMBER() OVER (PARTITION BY member_id ORDER BY ordered_at DESC, id DESC) AS n
+                FROM {purchase} WHERE member_id IS NOT NULL
+            ) last_first WHERE n = 1
+        ),"""
+        if holdout_last
+        else f"held_out AS (SELECT id FROM {purchase} WHERE 1 = 0),"
+    )
+    return f"""
+        WITH {held_out}
+        people AS (SELECT id FROM {member} WHERE status <> %s),
+        ever AS (
+            SELECT DISTINCT p.member_id AS member_id, i.product_id AS product_id, p.ordered_at >= %s AS recent
+            FROM {item} i JOIN {purchase} p ON p.id = i.purchase_id JOIN people ON people.id = p.member_id
+            WHERE i.product_id IS NOT NULL AND p.ordered_at < %s AND p.id NOT IN (SELECT id FROM held_out)
+        ),
+        bought AS (SELECT DISTINCT member_id, product_id FROM ever WHERE recent),
+        buyers AS (SELECT product_id, COUNT(*) AS n FROM bought GROUP BY product_id),
+        together AS (
+            SELECT a.product_id AS a, b.product_id AS b, COUNT(*) AS n
+            FROM bought a JOIN bought b ON b.member_id = a.member_id AND b.product_id <> a.product_id
+            GROUP BY a.product_id, b.product_id
+        ),
+        similarity AS (
+            SELECT t.a AS a, t.b AS b, t.n * 1.0 / ba.n AS s
+            FROM together t JOIN buyers ba ON ba.product_id = t.a
+        ),
+        scored AS (
+            SELECT bought.member_id AS member_id, similarity.b AS product_id, SUM(similarity.s) AS score
+            FROM bought JOIN similarity ON similarity.a = bought.product_id
+            GROUP BY bought.member_id, similarity.b
+        ),
+        pool AS (
+            SELECT product_id FROM (
+                SELECT buyers.product_id AS product_id,
+                       ROW_NUMBER() OVER (ORDER BY buyers.n DESC, buyers.product_id) AS r
+                FROM buyers JOIN {product} pr ON pr.id = buyers.product_id AND pr.is_active
+            ) popular WHERE r <= %s
+        ),
+        offered AS (
+            SELECT member_id, product_id, score, 0 AS source FROM scored
+            UNION ALL
+            SELECT shoppers.member_id, pool.product_id, 0.0, 1
+            FROM (SELECT DISTINCT member_id FROM ever) shoppers CROSS JOIN pool
+        ),
+        candidates AS (
+            SELECT offered.member_id AS member_id, offered.product_id AS product_id,
+                   MAX(offered.score) AS score, MIN(offered.source) AS source
+            FROM offered JOIN {product} pr ON pr.id = offered.product_id AND pr.is_active
+            LEFT JOIN ever ON ever.member_id = offered.member_id AND ever.product_id = offered.product_id
+            WHERE ever.member_id IS NULL
+            GROUP BY offered.member_id, offered.product_id
+        ),
+        ranked AS (
+            SELECT c.member_id AS member_id, c.product_id AS product_id, c.score AS score,
+                   ROW_NUMBER() OVER (
+                       PARTITION BY c.member_id
+                       ORDER BY c.source, c.score DESC, COALESCE(buyers.n, 0) DESC, c.product_id
+                   ) AS rank
+            FROM candidates c LEFT JOIN buyers ON buyers.product_id = c.product_id
+        )
+        SELECT member_id, product_id, rank, score FROM ranked WHERE rank <= %s
+    """
+
+
+def _recommendation_params(*, since, until, limit: int) -> list:
+    # A pool of popular products a few times the list's length: enough to fill a list after
+    # taking out what a member bought.
+    return [Member.Status.ERASED.value, since, until, limit * 4, limit]
+
+
+def replace_recommendations(*, since: datetime.datetime, until: datetime.datetime, limit: int, now) -> int:
+    """Empty the recommendations table and fill it again in one INSERT … SELECT; the caller holds
+    the transaction (readers see the old rows until it commits). Returns the rows written."""
+    table = connection.ops.quote_name(ProductRecommendation._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table}")
+        cursor.execute(
+            f"INSERT INTO {table} (member_id, product_id, {connection.ops.quote_name('rank')}, score, computed_at) "
+            f"SELECT member_id, product_id, rank, score, %s FROM ({_recommendation_query(holdout_last=False)}) r",
+            [now, *_recommendation_params(since=since, until=until, limit=limit)],
+        )
+        return cursor.rowcount
+
+
+def read_recommendations(
+    *, since: datetime.datetime, until: datetime.datetime, limit: int, holdout_last: bool
+) -> list[tuple[int, int, int, float]]:
+    """The same ranking without writing it (the benchmark's hold-out measurement)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _recommendation_query(holdout_last=holdout_last),
+            _recommendation_params(since=since, until=until, limit=limit),
+        )
+        return cursor.fetchall()

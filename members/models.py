@@ -972,3 +972,31 @@ class Holiday(TimeStamped):
         """The seeded names are stored in English and translated when shown; a renamed or added
         holiday shows as typed."""
         return gettext(self.name) if self.name in SEED_HOLIDAY_NAMES else self.name
+
+
+class ProductRecommendation(models.Model):
+    """One of a member's top products they have not bought, by item-to-item co-purchase over the
+    last 12 months. The whole table is rewritten nightly in one set-based statement
+    (`members.services.recommendations.refresh_recommendations`); nothing else writes it."""
+
+    member = models.ForeignKey(
+        Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="recommendations"
+    )
+    product = models.ForeignKey(
+        Product, verbose_name=_("product"), on_delete=models.CASCADE, related_name="recommended_to"
+    )
+    rank = models.PositiveSmallIntegerField(pgettext_lazy("recommendation", "rank"))
+    score = models.FloatField(pgettext_lazy("recommendation", "score"))
+    computed_at = models.DateTimeField(_("computed at"))
+
+    class Meta:
+        verbose_name = _("product recommendation")
+        verbose_name_plural = _("product recommendations")
+        ordering = ["member_id", "rank"]
+        constraints = [
+            models.UniqueConstraint(fields=["member", "rank"], name="members_recommendation_member_rank"),
+            models.UniqueConstraint(fields=["member", "product"], name="members_recommendation_member_product"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} #{self.rank}: {self.product_id}"

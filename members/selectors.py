@@ -78,6 +78,7 @@ class Member360:
     preferences: list[Preference]
     interactions: list[Interaction]
     tags: list[str] = field(default_factory=list)
+    recommendations: list = field(default_factory=list)  # products, best first (nightly)
 
 
 def member_360(member: Member) -> Member360:
@@ -102,6 +103,7 @@ def member_360(member: Member) -> Member360:
         preferences=list(member.preferences.select_related("category", "product")),
         interactions=list(member.interactions.select_related("store", "staff")[:RECENT]),
         tags=list(member.tags.values_list("name", flat=True)),
+        recommendations=recommended_products(member),
     )
 
 
@@ -554,3 +556,19 @@ def holidays_between(start: datetime.date, end: datetime.date) -> list[holiday_r
 def public_days_off(start: datetime.date, end: datetime.date) -> set[datetime.date]:
     """The days from `start` to `end` that active public holidays close (support's business hours)."""
     return holiday_rules.days_off(Holiday.objects.filter(is_active=True, days_off__gt=0), start, end)
+
+
+def recommended_products(member: Member) -> list:
+    """The member's recommended products, best first, as last computed (one query)."""
+    from members.models import ProductRecommendation
+
+    return [
+        row.product
+        for row in ProductRecommendation.objects.filter(member=member).select_related("product").order_by("rank")
+    ]
+
+
+def recommended_names(member: Member, *, separator: str) -> str:
+    """The recommended products' names joined by `separator` (the campaign's language: "、" in
+    Chinese, ", " in English); "" when there is none."""
+    return separator.join(product.name for product in recommended_products(member))

@@ -20,3 +20,11 @@ def prune_centre_sign_in() -> int:
     sessions, _rows = MemberSession.objects.filter(expires_at__lt=old).delete()
     ended, _rows = MemberSession.objects.filter(ended_at__lt=old).delete()
     return pruned + sessions + ended
+
+
+@shared_task(name="members.refresh_recommendations", acks_late=True)
+def refresh_recommendations() -> int:
+    """Nightly: recompute every member's product recommendations (one set-based statement)."""
+    from members.services import refresh_recommendations as refresh
+
+    return refresh().rows

@@ -26,6 +26,7 @@ from campaigns import (
     selectors,
     services,
 )
+from campaigns.admin import analytics as analytics_admin
 from campaigns.models import (
     Campaign,
     CampaignChannel,
@@ -279,6 +280,7 @@ class CampaignAdmin(admin.ModelAdmin):
         ]
         context = {
             **self.admin_site.each_context(request),
+            "daily": analytics_admin.daily_charts(campaign),
             "opts": self.model._meta,
             "original": campaign,
             "title": _("Results: %(name)s") % {"name": campaign.name},
@@ -302,32 +304,55 @@ class CampaignAdmin(admin.ModelAdmin):
         "stored_value_topped_up", "stored_value_spent", "stored_value_principal_owed", "stored_value_bonus_owed",
     )  # fmt: skip
 
+    REPORT_LABELS = {
+        "campaigns_sent": _("Campaigns sent"),
+        "recipients": _("Recipients"),
+        "participants": _("Participants"),
+        "participation_rate": _("Participation rate"),
+        "buyers": _("Buyers"),
+        "repeat_buyers": _("Repeat buyers"),
+        "repurchase_rate": _("Repurchase rate"),
+        "coupons_issued": _("Coupons issued"),
+        "coupons_redeemed": _("Coupons used"),
+        "redemption_rate": _("Redemption rate"),
+        "stored_value_topped_up": _("Topped up"),
+        "stored_value_spent": _("Spent"),
+        "stored_value_principal_owed": _("Principal owed at month end"),
+        "stored_value_bonus_owed": _("Bonus owed at month end"),
+    }
+
     def monthly_report_view(self, request):
         """The monthly marketing review: figures per month, three charts, KPI targets, CSV and PDF
-        export; the stored-value section for those who may read the liability."""
+        export; the stored-value section for those who may read the liability. `?month=YYYY-MM`
+        picks the last month shown (default: this month)."""
         if not self.has_view_permission(request):
             raise PermissionDenied
         stored_value = reports.shows_stored_value(request.user)
-        months = reports.monthly_report(months=12, stored_value=stored_value)
+        today = timezone.localdate()
+        last_day, month_error = analytics_admin.picked_month(request.GET.get("month"), today)
+        months = reports.monthly_report(months=12, today=last_day, stored_value=stored_value)
         columns = self.REPORT_COLUMNS + (self.STORED_VALUE_COLUMNS if stored_value else ())
         if request.GET.get("format") == "csv":
             response = HttpResponse(content_type="text/csv; charset=utf-8")
-            response["Content-Disposition"] = 'attachment; filename="campaigns-monthly-report.csv"'
+            response["Content-Disposition"] = (
+                f'attachment; filename="campaigns-monthly-report-{months[-1].month:%Y-%m}.csv"'
+            )
             response.write("\ufeff")  # so spreadsheet programs read the file as UTF-8
             writer = csv.writer(response)
-            writer.writerow(["month", *columns])
+            writer.writerow([str(_("Month")), *(str(self.REPORT_LABELS[name]) for name in columns)])
             for month in months:
-                values = [getattr(month, name) for name in columns]
                 writer.writerow(
                     [month.month.strftime("%Y-%m")]
-                    + ["" if v is None else (f"{v:.4f}" if isinstance(v, float) else v) for v in values]
+                    + [analytics_admin.as_shown(getattr(month, name)) for name in columns]
                 )
             return response
         if request.GET.get("format") == "pdf":
             from campaigns.report_pdf import monthly_review_pdf
 
             response = HttpResponse(
-                monthly_review_pdf(months=months, targets=reports.target_statuses(), stored_value=stored_value),
+                monthly_review_pdf(
+                    months=months, targets=reports.target_statuses(today=last_day), stored_value=stored_value
+                ),
                 content_type="application/pdf",
             )
             language = "zh-hans" if (translation.get_language() or "").startswith("zh") else "en"
@@ -353,8 +378,12 @@ class CampaignAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
             "title": _("Monthly marketing review"),
             "months": months,
+            "picked_month": months[-1].month,
+            "month_query": f"month={months[-1].month:%Y-%m}&" if request.GET.get("month") and not month_error else "",
+            "month_error": month_error,
+            "can_see_analytics": request.user.has_perm(analytics_admin.PERMISSION),
             "charts": charts,
-            "targets": reports.target_statuses(),
+            "targets": reports.target_statuses(today=last_day),
             "can_set_targets": request.user.has_perm("campaigns.add_campaignkpitarget"),
             "stored_value": stored_value,
         }
@@ -371,6 +400,11 @@ class CampaignAdmin(admin.ModelAdmin):
                 "monthly-report/",
                 self.admin_site.admin_view(self.monthly_report_view),
                 name="campaigns_campaign_monthly_report",
+            ),
+            path(
+                "programme-analytics/",
+                self.admin_site.admin_view(lambda request: analytics_admin.programme_analytics_view(self, request)),
+                name="campaigns_programme_analytics",
             ),
             path(
                 "<int:object_id>/results/",

@@ -1,8 +1,13 @@
 from django.urls import path
 
-from campaigns.api import event_views, referral_views, views
+from campaigns.api import analytics, event_views, referral_views, views
 
 urlpatterns = [
+    path("analytics/points/", analytics.PointsAnalyticsView.as_view(), name="analytics-points"),
+    path(
+        "analytics/members-vs-walk-ins/", analytics.MembersVsWalkInsView.as_view(), name="analytics-members-vs-walk-ins"
+    ),
+    path("analytics/retention/", analytics.RetentionView.as_view(), name="analytics-retention"),
     path("campaigns/", views.CampaignListCreateView.as_view(), name="campaign-list"),
     path("campaigns/<int:pk>/", views.CampaignDetailView.as_view(), name="campaign-detail"),
     path("campaigns/<int:pk>/results/", views.CampaignResultsView.as_view(), name="campaign-results"),

@@ -76,6 +76,7 @@ from members.services.purchases import (
     record_refund,
     resolve_categories,
 )
+from members.services.recommendations import RecommendationRun, refresh_recommendations
 from members.services.records import (
     SERVICE_RECORD_FIELDS,
     add_care_plan_claim_record,
@@ -113,6 +114,7 @@ __all__ = [
     "OtpRefused",
     "PurchaseDraft",
     "PurchaseLine",
+    "RecommendationRun",
     "RecordedLine",
     "TermsNotCurrent",
     "accept_terms",
@@ -139,6 +141,7 @@ __all__ = [
     "record_purchases",
     "record_refund",
     "record_terms_accepted",
+    "refresh_recommendations",
     "refuse_account_closure",
     "refuse_erased",
     "request_account_closure",

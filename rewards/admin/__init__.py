@@ -5,10 +5,11 @@ Money-like rows are read-only here; changes go through `rewards.services`. A pac
 bonuses), `memberships`, `tier_policies` and `catalogue` (rewards, coupons, redemptions and the
 counter's "Redeem a reward" page), `stored_value` (储值卡: accounts, ledger, top-ups, rules, gifts,
 the top-up, adjustment and cash-out pages, the liability report), `care_plans` (plans, plans sold,
-claims and the care plan report).
+claims and the care plan report), `analytics` (the programme analytics' assumptions).
 """
 
 from rewards.admin import (  # noqa: F401  (registers the admins)
+    analytics,
     care_plans,
     catalogue,
     earning,

@@ -10,12 +10,14 @@ One module per concern, each importing what it needs from its siblings at the to
 - `memberships` — `MembershipPlan`, `MembershipSubscription`;
 - `care_plans` — `CarePlan`, `CarePlanSale`, `CarePlanClaim`;
 - `catalogue` — `CouponTemplate`, `Coupon`, `Reward`, `Redemption`;
+- `analytics` — `ProgrammeAssumptions` (the analytics' cost of a point, margin, cost of a message);
 - `stored_value` — `StoredValueAccount`, the append-only `StoredValueEntry`, `StoredValueBonusLot`,
   `TopUpRule`, `TopUp`, `StoredValueGift`.
 
 Import from `rewards.models`, which re-exports every public name of the modules below.
 """
 
+from rewards.models.analytics import ProgrammeAssumptions
 from rewards.models.care_plans import CarePlan, CarePlanClaim, CarePlanSale
 from rewards.models.catalogue import (
     Coupon,
@@ -102,6 +104,7 @@ __all__ = [
     "PointsAccount",
     "PointsLot",
     "PointsPaymentSettings",
+    "ProgrammeAssumptions",
     "Promotion",
     "PurchasePosting",
     "PurchaseRefund",

@@ -71,9 +71,35 @@ def test_report_page_csv_and_roles(client, marketing, manager, store_staff, supp
     csv = client.get("/admin/campaigns/campaign/monthly-report/?format=csv")
     assert csv["Content-Type"].startswith("text/csv")
     lines = csv.content.decode("utf-8-sig").strip().splitlines()
-    assert len(lines) == 13 and lines[0].startswith("month,")
+    assert len(lines) == 13 and lines[0].startswith("Month,Campaigns sent,Recipients,Participants,Participation rate")
     client.force_login(manager)
     assert client.get("/admin/campaigns/campaign/monthly-report/").status_code == 200
     for user in (store_staff, support):
         client.force_login(user)
         assert client.get("/admin/campaigns/campaign/monthly-report/").status_code in (302, 403)
+
+
+def test_the_review_takes_a_month_and_its_csv_speaks_the_readers_language(client, marketing):
+    import datetime as dt
+
+    from tests.members import factories
+
+    client.force_login(marketing)
+    page = client.get("/admin/campaigns/campaign/monthly-report/?month=2026-02")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert 'value="2026-02"' in text and "<td>2026-02</td>" in text and "<td>2026-03</td>" not in text
+    buyer = factories.member()
+    factories.purchase(buyer, ordered_at=timezone.make_aware(dt.datetime(2026, 1, 10, 12)))
+    factories.purchase(buyer, ordered_at=timezone.make_aware(dt.datetime(2026, 2, 10, 12)))
+    other = factories.member()
+    factories.purchase(other, ordered_at=timezone.make_aware(dt.datetime(2026, 2, 11, 12)))
+    answer = client.get(
+        "/admin/campaigns/campaign/monthly-report/?month=2026-02&format=csv", HTTP_ACCEPT_LANGUAGE="zh-hans"
+    )
+    assert 'filename="campaigns-monthly-report-2026-02.csv"' in answer["Content-Disposition"]
+    lines = answer.content.decode("utf-8-sig").strip().splitlines()
+    assert lines[0].startswith("月份,")
+    assert lines[-1].startswith("2026-02,") and ",50%," in lines[-1]  # 1 repeat buyer of 2, as on screen
+    assert client.get("/admin/campaigns/campaign/monthly-report/?month=2999-01").status_code == 200
+    assert "Choose a month" in client.get("/admin/campaigns/campaign/monthly-report/?month=nope").content.decode()

@@ -82,7 +82,7 @@ def test_managers_see_the_section_on_the_page_and_in_the_csv(client, manager, le
         csv = client.get(URL, {"format": "csv"}).content.decode("utf-8-sig").strip().splitlines()
     assert "stored-value-review" in page and "¥550.00" in page and "¥170.00" in page
     assert csv[0].endswith(
-        ",stored_value_topped_up,stored_value_spent,stored_value_principal_owed,stored_value_bonus_owed"
+        ",Topped up,Spent,Principal owed at month end,Bonus owed at month end"  # the screen's headers
     )
     february = next(line for line in csv if line.startswith("2026-02,"))
     assert february.endswith(",0.00,170.00,550.00,80.00")
@@ -94,7 +94,7 @@ def test_marketing_sees_the_review_without_the_liability(client, marketing, ledg
         page = client.get(URL)
         csv = client.get(URL, {"format": "csv"}).content.decode("utf-8-sig")
     assert page.status_code == 200 and "stored-value-review" not in page.content.decode()
-    assert "stored_value" not in csv
+    assert "Topped up" not in csv and "Principal owed" not in csv
 
 
 def test_the_pdf_carries_the_section_for_managers(client, manager, ledger):

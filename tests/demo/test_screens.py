@@ -255,3 +255,27 @@ def test_the_redemption_page_offers_the_catalogue(client):
     rewards = response.context["form"].fields["reward"].queryset
     assert len(rewards) >= 5
     assert "玻璃花瓶（直筒）" in response.content.decode()
+
+
+def test_every_programme_analytics_figure_has_data(client):
+    import datetime
+
+    from campaigns.analytics import programme_roi
+    from members.analytics import members_vs_walk_ins, retention_matrix
+    from members.models import ProductRecommendation
+    from rewards.analytics import outstanding_liability, points_summary
+
+    today = timezone.localdate()
+    start = today - datetime.timedelta(days=364)
+    points = points_summary(start, today)
+    assert points.issued and points.redeemed and points.expired and points.outstanding
+    assert outstanding_liability(today).points > 0
+    sales = members_vs_walk_ins(start, today)
+    assert sales.members.orders and sales.walk_ins.orders and sales.member_share_of_sales
+    assert sales.members.repeat_buyers
+    assert any(any(cohort.active) for cohort in retention_matrix(start, today).cohorts)
+    roi = programme_roi(start, today)
+    assert roi.campaigns and roi.cost and roi.incremental_margin
+    assert ProductRecommendation.objects.exists()
+    client.force_login(User.objects.get(username="manager"))
+    assert client.get(reverse("admin:campaigns_programme_analytics")).status_code == 200

@@ -83,6 +83,11 @@ CARE_PLANS = {
 }
 for _role, _codenames in CARE_PLANS.items():
     EXPECTED[_role] = EXPECTED[_role] | _codenames
+# Programme analytics and their assumptions: managers only.
+EXPECTED[MANAGER] = EXPECTED[MANAGER] | {
+    "view_programme_analytics", "view_programmeassumptions", "add_programmeassumptions",
+    "change_programmeassumptions",
+}  # fmt: skip
 
 
 def permissions_of(role):
@@ -140,4 +145,9 @@ def test_only_managers_may_change_paying_with_points():
 
 def test_only_managers_may_change_till_prices_or_refund_without_goods():
     for codename in ("override_till_price", "refund_without_goods"):
+        assert [role for role in ROLES if codename in permissions_of(role)] == [MANAGER]
+
+
+def test_only_managers_see_the_programme_analytics_and_edit_their_assumptions():
+    for codename in ("view_programme_analytics", "change_programmeassumptions"):
         assert [role for role in ROLES if codename in permissions_of(role)] == [MANAGER]
