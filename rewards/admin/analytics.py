@@ -12,8 +12,12 @@ class ProgrammeAssumptionsAdmin(admin.ModelAdmin):
     list_display = ["__str__", "cost_per_point", "margin_percent", "cost_per_message", "updated_at"]
     fields = ["cost_per_point", "margin_percent", "cost_per_message"]
 
-    def has_add_permission(self, request):
-        return super().has_add_permission(request) and not ProgrammeAssumptions.objects.exists()
+    # No query in has_add_permission: the admin asks it for every page's navigation. The one row is
+    # added once; afterwards the add page leads to it.
+    def add_view(self, request, form_url="", extra_context=None):
+        if ProgrammeAssumptions.objects.exists():
+            return redirect("admin:rewards_programmeassumptions_change", ProgrammeAssumptions.SINGLETON_PK)
+        return super().add_view(request, form_url, extra_context)
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -66,6 +66,7 @@ def test_managers_edit_the_assumptions_and_the_page_uses_them(client, manager, m
     assert saved.status_code == 302
     assert ProgrammeAssumptions.load().margin_percent == Decimal("35.00")
     assert client.get("/admin/rewards/programmeassumptions/")["Location"].endswith("/1/change/")
+    assert client.get("/admin/rewards/programmeassumptions/add/")["Location"].endswith("/1/change/")  # one row
     assert "gross margin 35.00%" in client.get(URL).content.decode()
     refused = client.post(
         "/admin/rewards/programmeassumptions/1/change/",
