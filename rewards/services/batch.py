@@ -448,9 +448,10 @@ def post_purchases_each(*, drafts: list[PurchaseDraft], actor=None) -> BatchResu
        concurrent posting took a reference first (the unique index's IntegrityError), that
        attempt's savepoint is rolled back and its drafts, ordered as the batch orders them (member,
        time, reference), are posted again in two halves, down to the single purchase, whose
-       refusal is its outcome (REFUSED with the error). A purchase whose reference was taken
-       concurrently is tried once more alone and then answered like any posted reference. A clean
-       batch costs one attempt; k refused purchases about k·log2(n) more.
+       refusal is its outcome (REFUSED with the error). Drafts meeting a reference taken
+       concurrently are first tried once more as they are: the taken references are then answered
+       like any posted reference. A clean batch costs one attempt; k refused purchases about
+       k·log2(n) more.
 
     Returns one outcome per draft, in the drafts' order.
     """
@@ -488,10 +489,12 @@ def _attempt(indices: list[int], *, drafts, outcomes, actor, retried: bool) -> N
     except (ValidationError, members_services.MemberErased, members_services.DuplicatePurchase, IntegrityError) as exc:
         # post_purchases_batch's own savepoint is rolled back: nothing of these drafts is written.
         taken = isinstance(exc, IntegrityError | members_services.DuplicatePurchase)
+        if taken and not retried:
+            # Another posting took a reference and has committed by now (we waited on its row
+            # locks): once more as is, and the taken references are answered as already posted.
+            _attempt(indices, drafts=drafts, outcomes=outcomes, actor=actor, retried=True)
+            return
         if len(indices) == 1:
-            if taken and not retried:
-                _attempt(indices, drafts=drafts, outcomes=outcomes, actor=actor, retried=True)
-                return
             if isinstance(exc, IntegrityError):
                 raise
             outcomes[indices[0]] = BatchOutcome(drafts[indices[0]].external_ref.strip(), REFUSED, error=exc)
