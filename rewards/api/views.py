@@ -135,8 +135,9 @@ class PurchaseBatchView(APIView):
         for index, item in enumerate(items):
             try:
                 valid[index] = child.run_validation(item)
-            except ValidationError as exc:
-                answers[index] = _refused(index, item, 400, errors=exc.detail)
+            except ValidationError as exc:  # a non-object item (null, a string…) has no fields to name
+                errors = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+                answers[index] = _refused(index, item, 400, errors=errors)
         members = _by_key(Member, "member_no", {values["member"] for values in valid.values()})
         stores = _by_key(Store, "code", {values["store"] for values in valid.values() if values["store"]})
         drafts, where = [], []
