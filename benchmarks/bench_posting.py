@@ -1,8 +1,19 @@
-"""Benchmark: purchase posting through the API under gunicorn vs PostgreSQL alone (target ≥ 10%).
+"""Benchmark: purchase posting against Django + DRF's floor and against PostgreSQL alone (issue 20).
 
 Run by hand (not by pytest), from the project root:
 
-    .venv/bin/python benchmarks/bench_posting.py [--seconds 20] [--clients 8] [--workers 4]  (or: make bench-posting)
+    .venv/bin/python benchmarks/bench_posting.py [--seconds 20] [--clients 8]  (or: make bench-posting)
+
+Issue 20's targets, each measured side by side in this one run and printed as a ratio:
+app CPU per posting ≤ 2.5 × the DRF floor's (`GET /bench/floor/`: a minimal DRF view inside the
+project — token auth, one query — served only by this benchmark's URLconf, bench_urls.py);
+PostgreSQL CPU per posting ≤ 3 × a pgbench transaction doing the same writes (CPU of the backends
+serving the benchmark only, from /proc); postings/s ≥ 10% of pgbench's rate; a replayed posting
+(same `external_ref`) ≥ 3× cheaper in app CPU than a new one; the batch endpoint
+(`POST /api/v1/purchases/batch/`) ≥ 30% of pgbench's batched rate for the same rows.
+gunicorn runs with the repository's gunicorn.conf.py (3 processes × 3 threads) unless `--workers`.
+
+What it did before issue 20, kept:
 
 One run, side by side, on a fresh PostgreSQL database (`imports_bench`, dropped first):
 
@@ -59,8 +70,8 @@ PGBENCH_SCRIPT = """\\set member random(1, :members)
 \\set cents random(1000, 99999)
 BEGIN;
 INSERT INTO bench_purchase (member_id, external_ref, store_id, channel, payment_method, ordered_at, subtotal,
-  discount_total, total, refunded_total, created_at)
-  VALUES (:member, gen_random_uuid()::text, 1, 'store', '', now(), :cents / 100.0, 0, :cents / 100.0, 0, now())
+  discount_total, total, points_value, refunded_total, created_at)
+  VALUES (:member, gen_random_uuid()::text, 1, 'store', '', now(), :cents / 100.0, 0, :cents / 100.0, 0, 0, now())
   RETURNING id AS purchase_id \\gset
 INSERT INTO bench_ledger (account_id, member_id, kind, points, balance_after, purchase_id, reason_code, reason_params,
   reason, actor_id, created_at)
@@ -125,38 +136,64 @@ def child_profile(member_no: str, token: str) -> None:
     print(json.dumps(report))
 
 
-def body(member_no: str, ref: str, rng: random.Random) -> str:
+def body(member_no: str, ref: str, rng: random.Random, *, encode: bool = True):
     items = [
         {"sku": sku, "quantity": rng.choice((1, 1, 1, 2)), "unit_price": price}
         for sku, _name, _code, _cat, price in rng.sample(CATALOGUE, rng.choice((1, 1, 2, 3)))
     ]
-    return json.dumps(
-        {
-            "member": member_no,
-            "external_ref": ref,
-            "ordered_at": datetime.datetime.now(datetime.UTC).isoformat(),
-            "store": "sh-001",
-            "items": items,
-        }
-    )
+    data = {
+        "member": member_no,
+        "external_ref": ref,
+        "ordered_at": datetime.datetime.now(datetime.UTC).isoformat(),
+        "store": "sh-001",
+        "items": items,
+    }
+    return json.dumps(data) if encode else data
+
+
+REPLAY_REFS = 20  # per client: posted once in the warm-up, then replayed for the measured time
+REPLAY_AT = "2026-01-10T10:00:00+08:00"
+
+
+def replay_body(members: list[str], index: int, k: int) -> str:
+    rng = random.Random(index * 1000 + k)
+    data = body(rng.choice(members), f"REPLAY-{index}-{k}", rng, encode=False)
+    data["ordered_at"] = REPLAY_AT  # the same body every time: a retry, answered 200
+    return json.dumps(data)
 
 
 def client_loop(args: tuple) -> dict:
-    """One client process: post until the deadline; returns its latencies and failures."""
-    index, port, token, members, deadline, *rest = args
-    floor = bool(rest and rest[0])  # GET /api/v1/tiers/ instead: the framework's own cost
+    """One client process: request until the deadline; returns its latencies, failures and the
+    number of items done (purchases posted, or requests answered as expected)."""
+    index, port, token, members, deadline, mode, batch_size = args
     rng = random.Random(index)
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
     latencies, failures, n, ok = [], [], 0, 0
+    if mode == "replay-seed":  # post every client's replay references once (not measured)
+        for client in range(index):
+            for k in range(REPLAY_REFS):
+                connection.request("POST", "/api/v1/purchases/", replay_body(members, client, k), headers)
+                connection.getresponse().read()
+        return {"latencies": [], "failures": [], "ok": 0}
     while time.time() < deadline:
         n += 1
-        payload = None if floor else body(rng.choice(members), f"BENCH-{index}-{n}-{deadline}", rng)
-        started = time.perf_counter()
         try:
-            if floor:
-                connection.request("GET", "/api/v1/tiers/", headers=headers)
+            started = time.perf_counter()
+            if mode == "floor":
+                connection.request("GET", "/bench/floor/", headers=headers)
+            elif mode == "replay":
+                connection.request("POST", "/api/v1/purchases/", replay_body(members, index, n % REPLAY_REFS), headers)
+            elif mode == "batch":
+                payload = json.dumps(
+                    [
+                        body(rng.choice(members), f"BATCH-{index}-{n}-{i}-{deadline}", rng, encode=False)
+                        for i in range(batch_size)
+                    ]
+                )
+                connection.request("POST", "/api/v1/purchases/batch/", payload, headers)
             else:
+                payload = body(rng.choice(members), f"BENCH-{index}-{n}-{deadline}", rng)
                 connection.request("POST", "/api/v1/purchases/", payload, headers)
             response = connection.getresponse()
             text = response.read()
@@ -165,10 +202,16 @@ def client_loop(args: tuple) -> dict:
             connection.close()
             continue
         latencies.append(time.perf_counter() - started)
-        if response.status == (200 if floor else 201):
-            ok += 1
-        else:
+        expected = {"floor": 200, "replay": 200, "batch": 200}.get(mode, 201)
+        if response.status != expected:
             failures.append(f"{response.status} {text[:200]!r}")
+        elif mode == "batch":
+            answer = json.loads(text)
+            ok += answer["created"]
+            if answer["refused"]:
+                failures.append(f"{answer['refused']} refused in a batch")
+        else:
+            ok += 1
     return {"latencies": latencies, "failures": failures, "ok": ok}
 
 
@@ -211,38 +254,54 @@ def pids_of(pattern: str) -> list[int]:
     return [int(pid) for pid in out.split()]
 
 
-def run_api(env, token, members, *, clients: int, seconds: int, workers: int, floor: bool = False) -> dict:
+def serving_backends(database: str) -> list[int]:
+    """The PostgreSQL backends connected to the benchmark's database (gunicorn's persistent
+    connections, or pgbench's), not the rest of the machine's postgres processes."""
+    out = sh(
+        "psql", "-h", "127.0.0.1", "-U", "postgres", "-d", database, "-tAc",
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+        "AND backend_type = 'client backend' AND pid <> pg_backend_pid()",
+    )  # fmt: skip
+    return [int(pid) for pid in out.split()]
+
+
+def run_api(env, token, members, *, database, clients, seconds, workers=None, mode="post", batch_size=500) -> dict:
     port = free_port()
+    command = [sys.executable, "-m", "gunicorn", "loyalty_crm.wsgi", "--bind", f"127.0.0.1:{port}"]
+    command += ["--log-level", "warning"] + (["--workers", str(workers), "--threads", "1"] if workers else [])
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "loyalty_crm.wsgi",
-            "--workers",
-            str(workers),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-        ],
+        command,
         cwd=ROOT,
-        env={**env, "DJANGO_CONN_MAX_AGE": "600"},
+        env={
+            **env,
+            "DJANGO_CONN_MAX_AGE": "600",
+            "DJANGO_SETTINGS_MODULE": "bench_settings",
+            "PYTHONPATH": str(ROOT / "benchmarks"),
+        },
         start_new_session=True,
     )
     try:
         wait_for(port)
-        # Warm up every worker (imports, connections, caches) outside the measured time.
-        client_loop((999, port, token, members, time.time() + 3, floor))
-        server_pids, postgres_pids = pids_of(f"gunicorn.*127.0.0.1:{port}"), pids_of("postgres")
-        server_cpu, postgres_cpu, own = cpu_seconds(server_pids), cpu_seconds(postgres_pids), os.times()
+        # Warm up every worker and thread (imports, connections, caches) outside the measured time.
+        warm = time.time() + 3
+        with multiprocessing.Pool(clients) as pool:
+            pool.map(client_loop, [(900 + i, port, token, members, warm, mode, 5) for i in range(clients)])
+        if mode == "replay":
+            client_loop((clients, port, token, members, 0, "replay-seed", 0))
+        server_pids = pids_of(f"gunicorn.*127.0.0.1:{port}")
+        backends = serving_backends(database)
+        server_cpu, own = cpu_seconds(server_pids), os.times()
+        backend_cpu = {pid: cpu_seconds([pid]) for pid in backends}
         deadline = time.time() + seconds
         started = time.time()
         with multiprocessing.Pool(clients) as pool:
-            parts = pool.map(client_loop, [(i, port, token, members, deadline, floor) for i in range(clients)])
+            parts = pool.map(
+                client_loop, [(i, port, token, members, deadline, mode, batch_size) for i in range(clients)]
+            )
         elapsed = time.time() - started
         server_cpu = cpu_seconds(server_pids) - server_cpu
-        postgres_cpu = cpu_seconds(postgres_pids) - postgres_cpu
+        backends_now = serving_backends(database)  # any opened meanwhile count from 0
+        postgres_cpu = sum(cpu_seconds([pid]) - backend_cpu.get(pid, 0) for pid in set(backends) | set(backends_now))
         after = os.times()
         client_cpu = (after.children_user + after.children_system) - (own.children_user + own.children_system)
     finally:
@@ -252,7 +311,7 @@ def run_api(env, token, members, *, clients: int, seconds: int, workers: int, fl
     failures = [value for part in parts for value in part["failures"]]
     ok = sum(part["ok"] for part in parts)
     return {
-        "cpu_ms": {  # CPU time per successful request, by who spent it
+        "cpu_ms": {  # CPU time per item (posting or request), by who spent it
             "gunicorn": server_cpu / max(ok, 1) * 1000,
             "postgres": postgres_cpu / max(ok, 1) * 1000,
             "clients": client_cpu / max(ok, 1) * 1000,
@@ -267,7 +326,28 @@ def run_api(env, token, members, *, clients: int, seconds: int, workers: int, fl
     }
 
 
-def run_pgbench(database: str, *, clients: int, seconds: int) -> dict:
+PGBENCH_BATCH_SCRIPT = """\\set member random(1, :members - :batch)
+BEGIN;
+WITH p AS (
+  INSERT INTO bench_purchase (member_id, external_ref, store_id, channel, payment_method, ordered_at, subtotal,
+    discount_total, total, points_value, refunded_total, created_at)
+  SELECT :member + g, gen_random_uuid()::text, 1, 'store', '', now(), 100 + g % 900, 0, 100 + g % 900, 0, 0, now()
+  FROM generate_series(0, :batch - 1) g
+  RETURNING id, member_id, total)
+INSERT INTO bench_ledger (account_id, member_id, kind, points, balance_after, purchase_id, reason_code, reason_params,
+  reason, actor_id, created_at)
+  SELECT member_id, member_id, 'earn', total::int, 0, id, 'purchase', jsonb_build_object('ref', 'POS'), '', NULL, now()
+  FROM p;
+UPDATE bench_account SET balance = balance + 100, lifetime_earned = lifetime_earned + 100,
+  lifetime_spend = lifetime_spend + 100, updated_at = now() WHERE member_id BETWEEN :member AND :member + :batch - 1;
+END;
+"""
+
+
+def run_pgbench(database: str, *, clients: int, seconds: int, batch: int = 0) -> dict:
+    """pgbench with the posting's writes (`batch` 0: one purchase a transaction; else that many
+    purchases per transaction, set-based). Rates are purchases/s; `cpu_ms` the CPU of pgbench's
+    own backends per purchase, sampled from /proc until they end (the last 0.3 s or so lost)."""
     pg = ["-h", "127.0.0.1", "-U", "postgres"]
     setup = """
         DROP TABLE IF EXISTS bench_purchase, bench_ledger, bench_account;
@@ -279,12 +359,28 @@ def run_pgbench(database: str, *, clients: int, seconds: int) -> dict:
     sh("psql", *pg, "-d", database, "-q", "-v", "ON_ERROR_STOP=1", "-c", setup)
     sh("psql", *pg, "-d", database, "-q", "-c", "VACUUM ANALYZE bench_account")
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
-        script.write(PGBENCH_SCRIPT)
+        script.write(PGBENCH_BATCH_SCRIPT if batch else PGBENCH_SCRIPT)
+    count = [*pg, "-d", database, "-tAc", "SELECT count(*) FROM bench_purchase"]
     try:
-        out = sh(
-            "pgbench", *pg, "-n", "-c", str(clients), "-j", str(min(clients, os.cpu_count() or 1)),
-            "-T", str(seconds), "-D", f"members={MEMBERS}", "-f", script.name, database,
+        process = subprocess.Popen(
+            [
+                "pgbench", *pg, "-n", "-c", str(clients), "-j", str(min(clients, os.cpu_count() or 1)),
+                "-T", str(seconds), "-D", f"members={MEMBERS}", "-D", f"batch={batch or 1}", "-f", script.name,
+                database,
+            ],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
+        time.sleep(1)
+        backends = serving_backends(database)
+        first_cpu, first_rows = cpu_seconds(backends), int(sh("psql", *count))
+        last_cpu, last_rows = first_cpu, first_rows
+        while process.poll() is None:
+            time.sleep(0.3)
+            cpu = cpu_seconds(backends)
+            if process.poll() is not None:
+                break
+            last_cpu, last_rows = cpu, int(sh("psql", *count))
+        out = process.communicate()[0]
     finally:
         os.unlink(script.name)
     tps = float(re.search(r"tps = ([\d.]+)", out).group(1))
@@ -292,18 +388,25 @@ def run_pgbench(database: str, *, clients: int, seconds: int) -> dict:
     rows = sh("psql", *pg, "-d", database, "-tAc", "SELECT count(*) FROM bench_purchase")
     failed = re.search(r"number of failed transactions: (\d+)", out)
     return {
-        "rate": tps,
+        "rate": tps * (batch or 1),
+        "cpu_ms": (last_cpu - first_cpu) / max(last_rows - first_rows, 1) * 1000,
         "latency": float(latency.group(1)) if latency else None,
         "rows": int(rows),
         "failed": int(failed.group(1)) if failed else 0,
     }
 
 
+def verdict(ok: bool) -> str:
+    return "OK" if ok else "NOT MET"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
+    parser.add_argument("--workers", type=int, default=None, help="sync workers instead of gunicorn.conf.py's")
+    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--batch-clients", type=int, default=2)
     parser.add_argument("--database", default="imports_bench")
     parser.add_argument("--child", choices=["seed", "profile"], help=argparse.SUPPRESS)
     parser.add_argument("--member", help=argparse.SUPPRESS)
@@ -320,73 +423,84 @@ def main() -> None:
     pg_version = fresh_database(args.database, env)
     seeded = json.loads(sh(sys.executable, __file__, "--child", "seed", env=env).splitlines()[-1])
     members, token = seeded["members"], seeded["token"]
-    print(f"{len(members):,} members with accounts; gunicorn {args.workers} workers; {args.clients} clients")
+    server = f"{args.workers} sync workers" if args.workers else "gunicorn.conf.py (3 processes x 3 threads)"
+    print(f"{len(members):,} members with accounts; gunicorn {server}; {args.clients} clients")
 
     profile = json.loads(
         sh(
-            sys.executable,
-            __file__,
-            "--child",
-            "profile",
-            "--member",
-            members[0],
-            "--token",
-            token,
+            sys.executable, __file__, "--child", "profile", "--member", members[0], "--token", token,
             env={**env, "DJANGO_CONN_MAX_AGE": "600"},  # as gunicorn runs: one connection, not one per request
         ).splitlines()[-1]
-    )
+    )  # fmt: skip
     print(f"one posting: {profile['queries']} SQL queries (Django test client, production settings)")
-
-    api = run_api(env, token, members, clients=args.clients, seconds=args.seconds, workers=args.workers)
-    print(
-        f"API (gunicorn): {api['rate']:,.1f} postings/s over {args.seconds}s; latency p50 {api['p50']:.1f} ms, "
-        f"p95 {api['p95']:.1f} ms, p99 {api['p99']:.1f} ms; {len(api['failures'])} failures"
-    )
-    floor = run_api(env, token, members, clients=args.clients, seconds=args.seconds, workers=args.workers, floor=True)
-    print(f"framework floor (GET /api/v1/tiers/: token, permissions, one query): {floor['rate']:,.1f} requests/s")
+    common = {"database": args.database, "clients": args.clients, "seconds": args.seconds, "workers": args.workers}
+    runs = {}
+    for mode in ("post", "floor", "replay"):
+        runs[mode] = run_api(env, token, members, mode=mode, **common)
+        print(f"{mode}: {runs[mode]['rate']:,.1f}/s; CPU ms per item {runs[mode]['cpu_ms']}")
+    runs["batch"] = run_api(
+        env, token, members, mode="batch", batch_size=args.batch_size,
+        **{**common, "clients": args.batch_clients},
+    )  # fmt: skip
+    print(f"batch: {runs['batch']['rate']:,.1f} purchases/s; CPU ms per purchase {runs['batch']['cpu_ms']}")
     raw = run_pgbench(args.database, clients=args.clients, seconds=args.seconds)
-    print(f"PostgreSQL alone (pgbench): {raw['rate']:,.1f} transactions/s; latency average {raw['latency']} ms")
-    ratio = api["rate"] / raw["rate"]
-    verdict = "OK" if ratio >= TARGET else "BELOW TARGET"
-    print(f"ratio: {ratio:.1%} of the raw rate ({verdict}, target ≥ {TARGET:.0%})")
+    print(f"pgbench: {raw['rate']:,.1f} tps; PostgreSQL CPU {raw['cpu_ms']:.3f} ms per transaction")
+    raw_batch = run_pgbench(args.database, clients=args.batch_clients, seconds=args.seconds, batch=args.batch_size)
+    print(f"pgbench batched: {raw_batch['rate']:,.1f} purchases/s")
 
+    post, floor, replay, batch = runs["post"], runs["floor"], runs["replay"], runs["batch"]
+    app_ratio = post["cpu_ms"]["gunicorn"] / floor["cpu_ms"]["gunicorn"]
+    pg_ratio = post["cpu_ms"]["postgres"] / raw["cpu_ms"]
+    rate_ratio = post["rate"] / raw["rate"]
+    replay_ratio = post["cpu_ms"]["gunicorn"] / replay["cpu_ms"]["gunicorn"]
+    batch_ratio = batch["rate"] / raw_batch["rate"]
+    targets = [
+        ("app CPU per posting / DRF floor's", f"{app_ratio:.2f}x", "<= 2.5x", app_ratio <= 2.5),
+        ("PostgreSQL CPU per posting / pgbench's", f"{pg_ratio:.2f}x", "<= 3x", pg_ratio <= 3),
+        ("postings/s / pgbench's tps", f"{rate_ratio:.1%}", ">= 10%", rate_ratio >= TARGET),
+        ("new posting's app CPU / a replay's", f"{replay_ratio:.2f}x", ">= 3x", replay_ratio >= 3),
+        ("batch purchases/s / pgbench batched", f"{batch_ratio:.1%}", ">= 30%", batch_ratio >= 0.30),
+    ]
     lines = [
         "Purchase posting benchmark (benchmarks/bench_posting.py)",
         f"date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}",
         f"machine: {description}; PostgreSQL {pg_version}",
-        f"setup: {len(members):,} members with accounts; gunicorn loyalty_crm.wsgi, {args.workers} sync workers, "
-        f"production mode, persistent connections; {args.clients} client processes on the same machine, "
-        f"{args.seconds} s each side",
+        f"setup: {len(members):,} members with accounts (entry tier: the stream upgrades some as it goes); "
+        f"gunicorn {server}, production mode, persistent connections, prepared statements; {args.clients} "
+        f"client processes on the same machine ({args.batch_clients} for batches of {args.batch_size}), "
+        f"{args.seconds} s per run",
         "",
-        f"API  POST /api/v1/purchases/: {api['rate']:,.1f} postings/s ({api['requests']:,} requests, "
-        f"{len(api['failures'])} failures)",
-        f"     latency p50 {api['p50']:.1f} ms, p95 {api['p95']:.1f} ms, p99 {api['p99']:.1f} ms, "
-        f"mean {api['mean']:.1f} ms",
-        f"pgbench (insert purchase + insert ledger row + update account, one transaction): "
-        f"{raw['rate']:,.1f} tps ({raw['rows']:,} purchases, {raw['failed']} failed), "
-        f"latency average {raw['latency']} ms",
-        f"ratio API / PostgreSQL alone: {ratio:.1%} ({verdict}, target ≥ {TARGET:.0%})",
+        "targets (issue 20), measured in this run:",
+        *(f"  {name}: {value} (target {target}: {verdict(ok)})" for name, value, target, ok in targets),
         "",
-        "where the CPU goes (per request; user + system time from /proc, all PostgreSQL processes):",
+        "CPU per item (user + system from /proc; PostgreSQL = the backends serving the run only):",
         *(
-            f"  {label}: "
-            + ", ".join(f"{who} {ms:.2f} ms" for who, ms in run["cpu_ms"].items())
-            + f" = {sum(run['cpu_ms'].values()):.2f} ms on {os.cpu_count()} cores"
-            + f" -> at most {os.cpu_count() / sum(run['cpu_ms'].values()) * 1000:,.0f}/s"
-            for label, run in (("POST /api/v1/purchases/", api), ("GET /api/v1/tiers/ (floor)", floor))
+            f"  {label}: {run['rate']:,.1f}/s; "
+            + ", ".join(f"{who} {ms:.3f} ms" for who, ms in run["cpu_ms"].items())
+            + f"; latency p50 {run['p50']:.1f} ms, p95 {run['p95']:.1f} ms; {len(run['failures'])} failures"
+            for label, run in (
+                ("POST /api/v1/purchases/ (new)", post),
+                ("GET /bench/floor/ (DRF floor: token, one query)", floor),
+                ("POST /api/v1/purchases/ (replay, same external_ref)", replay),
+                (f"POST /api/v1/purchases/batch/ ({args.batch_size} a request; per purchase)", batch),
+            )
         ),
-        f"framework floor: GET /api/v1/tiers/ (token auth, permissions, one query, no writes): "
-        f"{floor['rate']:,.1f} requests/s = {floor['rate'] / raw['rate']:.1%} of pgbench's rate",
-        f"  (10% of pgbench is {TARGET * raw['rate']:,.1f}/s; {TARGET * raw['rate'] / floor['rate']:.2f}× the floor)",
+        f"  pgbench, the posting's three writes a transaction: {raw['rate']:,.1f} tps, PostgreSQL "
+        f"{raw['cpu_ms']:.3f} ms per transaction ({raw['failed']} failed)",
+        f"  pgbench batched, {args.batch_size} purchases a transaction: {raw_batch['rate']:,.1f} purchases/s",
+        f"  one PostgreSQL core takes about {1000 / max(post['cpu_ms']['postgres'], 0.001):,.0f} postings/s; "
+        f"one app core about {1000 / max(post['cpu_ms']['gunicorn'], 0.001):,.0f} postings/s",
         "",
-        f"one posting: {profile['queries']} SQL queries:",
+        f"one posting: {profile['queries']} SQL queries (authentication included):",
         *(f"  {statement}" for statement in profile["statements"]),
         "",
         "profile of 50 postings (pyinstrument, Django test client, production settings, persistent connection):",
         profile["profile"],
     ]
-    if api["failures"]:
-        lines += ["", "first failures:", *api["failures"][:5]]
+    for label, run in runs.items():
+        if run["failures"]:
+            lines += ["", f"first failures ({label}):", *run["failures"][:5]]
+    print("\n".join(lines[:12]))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text("\n".join(lines) + "\n", encoding="utf-8")
     sh("dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", args.database)

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from feedback import kpis, topic_kpis
 from feedback.models import KpiTarget
 from loyalty_crm.charts import line_chart
+from loyalty_crm.db_routing import reads_from_replica
 from members.models import Store
 
 MONTHS = 12
@@ -35,6 +36,7 @@ def _window():
     return kpis.month_start(last, MONTHS - 1), last
 
 
+@reads_from_replica
 def kpi_page(request, site_context: dict, opts):
     stores = list(Store.objects.order_by("name"))
     store = next((s for s in stores if str(s.pk) == request.GET.get("store", "")), None)

@@ -6,6 +6,8 @@ from django.contrib import admin
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from loyalty_crm.db_routing import replica_reads
+
 VIEW_MEMBERS = "members.view_member"
 VIEW_ALL_STORES = "members.view_all_stores"
 
@@ -63,7 +65,8 @@ class LoyaltyAdminSite(admin.AdminSite):
             store = profile.store if profile is not None else None
             if store is None:
                 return {"no_store": True}
-        figures = dashboard_figures(today=timezone.localdate(), store=store)
+        with replica_reads():  # from the read replica when there is one (loyalty_crm.db_routing)
+            figures = dashboard_figures(today=timezone.localdate(), store=store)
         new_members = [month.new_members for month in figures.months]
         revenue = [month.revenue for month in figures.months]
         return {

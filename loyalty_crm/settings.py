@@ -149,13 +149,38 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
-DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DJANGO_CONN_MAX_AGE", default=0))
+# Persistent connections in production (a new PostgreSQL backend per request halves the postings a
+# server takes, docs/operations/settings.md), checked before reuse so a dropped one is replaced.
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DJANGO_CONN_MAX_AGE", default=0 if DEBUG else 60))
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", env.bool("DJANGO_CONN_HEALTH_CHECKS", default=True))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # psycopg 3 prepared statements: server-side binding lets psycopg prepare a statement once it
+    # has run `prepare_threshold` times on a connection, so the posting's statements are planned
+    # once per connection, not per request (planning was most of their PostgreSQL CPU). Behind a
+    # pooler in transaction mode this needs PgBouncer >= 1.21 with max_prepared_statements set.
+    DATABASES["default"].setdefault("OPTIONS", {})
+    DATABASES["default"]["OPTIONS"].setdefault(
+        "server_side_binding", env.bool("DJANGO_DB_SERVER_SIDE_BINDING", default=True)
+    )
+    DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", env.int("DJANGO_DB_PREPARE_THRESHOLD", default=2))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the dev server, the Celery worker and beat share the file without lock errors.
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].setdefault("init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
     DATABASES["default"]["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
     DATABASES["default"]["OPTIONS"].setdefault("timeout", 20)
+
+# A read replica for reports and analytics (loyalty_crm.db_routing): the reads inside
+# `replica_reads()` go to it; every write, and every other read, to `default`.
+DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = env.db("DATABASE_REPLICA_URL")
+    DATABASES["replica"]["ATOMIC_REQUESTS"] = False
+    DATABASES["replica"].setdefault("CONN_MAX_AGE", DATABASES["default"]["CONN_MAX_AGE"])
+    DATABASES["replica"].setdefault("CONN_HEALTH_CHECKS", DATABASES["default"]["CONN_HEALTH_CHECKS"])
+    DATABASES["replica"].setdefault("OPTIONS", dict(DATABASES["default"].get("OPTIONS", {})))
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["loyalty_crm.db_routing.ReplicaRouter"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

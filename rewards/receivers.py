@@ -5,7 +5,7 @@ Connected in `RewardsConfig.ready()`. The bonus handlers only translate the sign
 `rewards.services.award_bonus`, which holds the rules (points, once per period). `members` sends
 these signals after its transaction commits, so a failing bonus never undoes the registration.
 
-Postings read the expiry policy, the tier policy, the earning configuration (rules,
+Postings read the tiers, the expiry policy, the tier policy, the earning configuration (rules,
 promotions, limits, plans) and the paying-with-points settings through the cache. Saving or
 deleting one of their rows — through the admin, a service or a cascade — drops the cached value
 at once and again at commit (a reader may cache the old row between the two); it lives a minute
@@ -23,6 +23,7 @@ from rewards.models import (
     EXPIRY_POLICY_CACHE_KEY,
     POINTS_PAYMENT_CACHE_KEY,
     TIER_POLICY_CACHE_KEY,
+    TIERS_CACHE_KEY,
     ActivityBonus,
     EarningSettings,
     EarnRule,
@@ -30,6 +31,7 @@ from rewards.models import (
     MembershipPlan,
     PointsPaymentSettings,
     Promotion,
+    Tier,
     TierPolicy,
 )
 
@@ -75,6 +77,10 @@ def forget_tier_policy(**_kwargs) -> None:
     _forget(TIER_POLICY_CACHE_KEY)
 
 
+def forget_tiers(**_kwargs) -> None:
+    _forget(TIERS_CACHE_KEY)
+
+
 def forget_earning_config(**_kwargs) -> None:
     _forget(EARNING_CONFIG_CACHE_KEY)
 
@@ -87,6 +93,7 @@ def forget_points_payment(**_kwargs) -> None:
 CACHED_BY_MODEL = (
     (ExpiryPolicy, forget_expiry_policy),
     (TierPolicy, forget_tier_policy),
+    (Tier, forget_tiers),
     (EarnRule, forget_earning_config),
     (Promotion, forget_earning_config),
     (EarningSettings, forget_earning_config),

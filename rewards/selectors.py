@@ -18,6 +18,8 @@ from rewards import _sql, rules
 from rewards.models import (
     POINTS_PAYMENT_CACHE_KEY,
     POINTS_PAYMENT_CACHE_SECONDS,
+    TIERS_CACHE_KEY,
+    TIERS_CACHE_SECONDS,
     Coupon,
     EarnRule,
     LedgerEntry,
@@ -43,9 +45,13 @@ def members_in_tiers(queryset: QuerySet[Member], tier_codes: list[str]) -> Query
 
 
 def tiers() -> list[Tier]:
-    """Every tier, lowest rank first. Plain SQL (read on every posting): the same rows the ORM
-    would give, without building the query each time."""
-    return _sql.all_tiers()
+    """Every tier, lowest rank first, through the cache (read on every posting; saving or deleting
+    a tier drops it, `rewards.receivers`). Plain SQL on a miss: the same rows the ORM would give."""
+    found = cache.get(TIERS_CACHE_KEY)
+    if found is None:
+        found = _sql.all_tiers()
+        cache.set(TIERS_CACHE_KEY, found, TIERS_CACHE_SECONDS)
+    return found
 
 
 def entry_tiers() -> QuerySet[Tier]:

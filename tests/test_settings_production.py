@@ -156,3 +156,40 @@ def test_tls_at_proxy_silences_only_what_is_switched_off(production_env):
     assert silenced_checks(production_env) == ["security.W004"]
     production_env.update(DJANGO_SECURE_SSL_REDIRECT="0", DJANGO_SECURE_HSTS_SECONDS="31536000")
     assert silenced_checks(production_env) == ["security.W008"]
+
+
+# --- database connections (issue 20) ------------------------------------------------------------
+
+READ_DATABASES = (
+    "shell",
+    "-c",
+    "import json; from django.conf import settings; "
+    "print(json.dumps({k: {o: v.get(o) for o in ('CONN_MAX_AGE', 'CONN_HEALTH_CHECKS', 'OPTIONS', 'TEST')} "
+    "for k, v in settings.DATABASES.items()}, default=str)); print(settings.DATABASE_ROUTERS)",
+)
+
+
+def _databases(env) -> tuple[dict, str]:
+    import json
+
+    result = manage(env, *READ_DATABASES)
+    assert result.returncode == 0, result.stderr
+    first, routers = result.stdout.strip().splitlines()[-2:]
+    return json.loads(first), routers
+
+
+def test_production_keeps_connections_with_health_checks_by_default(production_env):
+    databases, _routers = _databases(production_env)
+    assert databases["default"]["CONN_MAX_AGE"] == 60 and databases["default"]["CONN_HEALTH_CHECKS"] is True
+    production_env["DJANGO_CONN_MAX_AGE"] = "0"
+    assert _databases(production_env)[0]["default"]["CONN_MAX_AGE"] == 0
+
+
+def test_postgresql_gets_prepared_statements_and_a_replica_alias(production_env):
+    production_env["DATABASE_URL"] = "postgres://crm@db.example.com:5432/loyalty"
+    production_env["DATABASE_REPLICA_URL"] = "postgres://crm@replica.example.com:5432/loyalty"
+    databases, routers = _databases(production_env)
+    assert databases["default"]["OPTIONS"] == {"server_side_binding": True, "prepare_threshold": 2}
+    assert databases["replica"]["TEST"]["MIRROR"] == "default"
+    assert databases["replica"]["OPTIONS"] == databases["default"]["OPTIONS"]
+    assert "loyalty_crm.db_routing.ReplicaRouter" in routers

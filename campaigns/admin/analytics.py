@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from campaigns.analytics import MAX_DAYS, PERMISSION, daily_series, default_period, programme_roi, series_range
 from loyalty_crm.charts import heat_map, line_chart
+from loyalty_crm.db_routing import replica_reads
 from members.analytics import add_months, members_vs_walk_ins, retention_matrix
 from rewards.analytics import outstanding_liability, points_by_month, points_summary
 
@@ -50,6 +51,11 @@ def presets(today: datetime.date) -> list[tuple[str, datetime.date, datetime.dat
 
 
 def programme_analytics_view(model_admin, request):
+    with replica_reads():  # the figures from the read replica when there is one (loyalty_crm.db_routing)
+        return _programme_analytics_view(model_admin, request)
+
+
+def _programme_analytics_view(model_admin, request):
     if not request.user.has_perm(PERMISSION):
         raise PermissionDenied
     today = timezone.localdate()

@@ -52,6 +52,7 @@ from campaigns.services.campaigns import (
 )
 from loyalty_crm.admin_base import ReadOnlyAdmin, SingletonAdmin
 from loyalty_crm.admin_site import _bars
+from loyalty_crm.db_routing import replica_reads
 from loyalty_crm.errors import DomainError
 from members.masking import mask_phone
 from members.models import Member
@@ -330,7 +331,10 @@ class CampaignAdmin(admin.ModelAdmin):
         stored_value = reports.shows_stored_value(request.user)
         today = timezone.localdate()
         last_day, month_error = analytics_admin.picked_month(request.GET.get("month"), today)
-        months = reports.monthly_report(months=12, today=last_day, stored_value=stored_value)
+        can_set_targets = request.user.has_perm("campaigns.add_campaignkpitarget")
+        with replica_reads():  # the figures from the read replica when there is one (db_routing)
+            months = reports.monthly_report(months=12, today=last_day, stored_value=stored_value)
+            targets = reports.target_statuses(today=last_day)
         columns = self.REPORT_COLUMNS + (self.STORED_VALUE_COLUMNS if stored_value else ())
         if request.GET.get("format") == "csv":
             response = HttpResponse(content_type="text/csv; charset=utf-8")
@@ -350,9 +354,7 @@ class CampaignAdmin(admin.ModelAdmin):
             from campaigns.report_pdf import monthly_review_pdf
 
             response = HttpResponse(
-                monthly_review_pdf(
-                    months=months, targets=reports.target_statuses(today=last_day), stored_value=stored_value
-                ),
+                monthly_review_pdf(months=months, targets=targets, stored_value=stored_value),
                 content_type="application/pdf",
             )
             language = "zh-hans" if (translation.get_language() or "").startswith("zh") else "en"
@@ -383,8 +385,8 @@ class CampaignAdmin(admin.ModelAdmin):
             "month_error": month_error,
             "can_see_analytics": request.user.has_perm(analytics_admin.PERMISSION),
             "charts": charts,
-            "targets": reports.target_statuses(today=last_day),
-            "can_set_targets": request.user.has_perm("campaigns.add_campaignkpitarget"),
+            "targets": targets,
+            "can_set_targets": can_set_targets,
             "stored_value": stored_value,
         }
         return TemplateResponse(request, "admin/campaigns/campaign/monthly_report.html", context)

@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from campaigns.analytics import MAX_DAYS, PERMISSION, default_period
 from loyalty_crm.api.fields import DateField
+from loyalty_crm.db_routing import replica_reads
 from members.analytics import add_months, members_vs_walk_ins, retention_matrix
 from rewards.analytics import points_summary
 
@@ -128,7 +129,8 @@ class PointsAnalyticsView(APIView):
     @extend_schema(parameters=PERIOD_PARAMETERS, responses=PointsAnalyticsSerializer)
     def get(self, request):
         start, end = _period(request)
-        return Response(PointsAnalyticsSerializer(points_summary(start, end)).data)
+        with replica_reads():  # the read replica when there is one (loyalty_crm.db_routing)
+            return Response(PointsAnalyticsSerializer(points_summary(start, end)).data)
 
 
 class MembersVsWalkInsView(APIView):
@@ -140,7 +142,8 @@ class MembersVsWalkInsView(APIView):
     @extend_schema(parameters=PERIOD_PARAMETERS, responses=MembersVsWalkInsSerializer)
     def get(self, request):
         start, end = _period(request)
-        return Response(MembersVsWalkInsSerializer(members_vs_walk_ins(start, end)).data)
+        with replica_reads():  # the read replica when there is one (loyalty_crm.db_routing)
+            return Response(MembersVsWalkInsSerializer(members_vs_walk_ins(start, end)).data)
 
 
 class RetentionView(APIView):
@@ -152,4 +155,5 @@ class RetentionView(APIView):
     @extend_schema(parameters=PERIOD_PARAMETERS, responses=RetentionSerializer)
     def get(self, request):
         start, end = _period(request)
-        return Response(RetentionSerializer(retention_matrix(start, end)).data)
+        with replica_reads():  # the read replica when there is one (loyalty_crm.db_routing)
+            return Response(RetentionSerializer(retention_matrix(start, end)).data)

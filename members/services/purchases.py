@@ -273,7 +273,12 @@ def _products_and_categories(drafts: list[PurchaseDraft]):
     """The drafts' products by SKU and their known categories by label (nothing is written)."""
     skus = {item.sku for draft in drafts for item in draft.items}
     products = {p.sku: p for p in Product.objects.select_related("category").filter(sku__in=skus)}
-    categories = resolve_categories((item.category for draft in drafts for item in draft.items), create=False)
+    # A label that is the code of a product's category is that category (codes are unique and
+    # win over names in `resolve_categories`): no query for the common line "sku + its category".
+    known = {p.category.code: p.category for p in products.values() if p.category is not None}
+    labels = {(item.category or "").strip() for draft in drafts for item in draft.items}
+    categories = {label: known[label.lower()] for label in labels if label and label.lower() in known}
+    categories.update(resolve_categories(labels - set(categories), create=False))
     return products, categories
 
 

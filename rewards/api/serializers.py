@@ -135,6 +135,36 @@ class PurchaseInputSerializer(serializers.Serializer):
     tenders = tenders_field()
 
 
+MAX_BATCH_PURCHASES = 500
+BATCH_PRICED_FIELDS = ("coupon_code", "points_to_use", "tenders")
+
+
+class PurchaseBatchItemSerializer(serializers.Serializer):
+    """One purchase of POST /purchases/batch/: a member's purchase as POST /purchases/ takes it,
+    without the till's pricing (a coupon, points or stored value need the live balance: post those
+    one at a time). The member and store are plain values here, looked up for the whole batch in one
+    query each."""
+
+    member = serializers.CharField(max_length=16)
+    external_ref = serializers.CharField(max_length=64)
+    ordered_at = api_fields.DateTimeField()
+    store = serializers.CharField(max_length=32, required=False, allow_null=True, allow_blank=True, default=None)
+    channel = SalesChannelField(required=False, default=SalesChannel.STORE)
+    payment_method = serializers.ChoiceField(
+        choices=PaymentMethod.choices, required=False, allow_blank=True, default=""
+    )
+    items = ItemInputSerializer(many=True, allow_empty=False)
+    total = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False, allow_null=True)
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            priced = [name for name in BATCH_PRICED_FIELDS if data.get(name)]
+            if priced:
+                message = gettext("A batch does not price at the till; post this purchase alone to /api/v1/purchases/.")
+                raise serializers.ValidationError({name: [message] for name in priced})
+        return super().to_internal_value(data)
+
+
 class TierRefSerializer(serializers.Serializer):
     code = serializers.CharField()
     name = serializers.CharField(source="display_name")
@@ -404,3 +434,25 @@ class TierHistorySerializer(serializers.ModelSerializer):
             "note",
             "at",
         ]
+
+
+class BatchItemAnswerSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text=_("The purchase's place in the request's list, from 0."))
+    external_ref = serializers.CharField(allow_null=True)
+    status = serializers.IntegerField(
+        help_text=_(
+            "201 posted; 200 posted before with the same content (`purchase` is the first answer); "
+            "400 invalid (`errors` names the fields); 409 refused by a business rule (`code`, `detail`)."
+        )
+    )
+    purchase = PostingOutputSerializer(required=False)
+    code = serializers.CharField(required=False)
+    detail = serializers.CharField(required=False)
+    errors = serializers.DictField(required=False)
+
+
+class BatchOutputSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    replayed = serializers.IntegerField()
+    refused = serializers.IntegerField()
+    results = BatchItemAnswerSerializer(many=True)

@@ -4,6 +4,7 @@ from rewards.api import care_plan_views, catalogue_views, stored_value_views, vi
 
 urlpatterns = [
     path("purchases/", views.PurchasePostView.as_view(), name="purchase-post"),
+    path("purchases/batch/", views.PurchaseBatchView.as_view(), name="purchase-batch"),
     path("purchases/<int:pk>/refund/", views.PurchaseRefundView.as_view(), name="purchase-refund"),
     path("members/<str:member_no>/points/", views.PointsSummaryView.as_view(), name="member-points"),
     path("members/<str:member_no>/points/adjust/", views.PointsAdjustView.as_view(), name="member-points-adjust"),

@@ -1,23 +1,28 @@
 """Points API: thin views that validate, call one service or selector, and render."""
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from loyalty_crm.api.permissions import ModelPermissions
 from loyalty_crm.api.schema import conflict
-from members.models import Member, Purchase
-from members.services import PurchaseLine
+from loyalty_crm.errors import DomainError
+from members.models import Member, Purchase, Store
+from members.services import PurchaseDraft, PurchaseLine
 from rewards import selectors, services
 from rewards.api.serializers import (
+    MAX_BATCH_PURCHASES,
     AdjustInputSerializer,
     AdjustOutputSerializer,
+    BatchOutputSerializer,
     LedgerEntrySerializer,
+    MemberNoField,
     MembershipInputSerializer,
     MembershipPlanSerializer,
     MembershipSerializer,
@@ -25,9 +30,11 @@ from rewards.api.serializers import (
     PostingOutputSerializer,
     PreviewInputSerializer,
     PreviewOutputSerializer,
+    PurchaseBatchItemSerializer,
     PurchaseInputSerializer,
     RefundInputSerializer,
     RefundOutputSerializer,
+    StoreCodeField,
     TierDetailSerializer,
     TierHistorySerializer,
 )
@@ -42,6 +49,7 @@ from rewards.models import (
     Tier,
     TierHistory,
 )
+from rewards.services.batch import CONFLICT, POSTED, REFUSED
 
 MEMBER_PARAM = OpenApiParameter("member_no", str, OpenApiParameter.PATH, description="The member's public number")
 
@@ -93,6 +101,109 @@ class PurchasePostView(APIView):
             PostingOutputSerializer(result).data,
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )
+
+
+class PurchaseBatchView(APIView):
+    """Post up to 500 purchases at once (a till syncing after being offline), each with its own
+    `external_ref`, through `post_purchases_each` (the batch posting's rule, item by item). Answers
+    200 with one answer per purchase, in the request's order: 201 posted, 200 already posted (the
+    first answer), 400 invalid, 409 refused — one bad purchase never refuses the others, and a
+    purchase sent again is never posted twice. A body that is not a list, is empty or holds more
+    than 500 purchases is refused as a whole (400)."""
+
+    queryset = PurchasePosting.objects.none()  # POST needs rewards.add_purchaseposting
+
+    @extend_schema(request=PurchaseBatchItemSerializer(many=True), responses={200: BatchOutputSerializer})
+    def post(self, request):
+        items = request.data
+        if not isinstance(items, list):
+            raise ValidationError({"non_field_errors": [_("Send the purchases as a JSON list.")]})
+        if not items:
+            raise ValidationError({"non_field_errors": [_("The list of purchases is empty.")]})
+        if len(items) > MAX_BATCH_PURCHASES:
+            raise ValidationError(
+                {
+                    "non_field_errors": [
+                        _("A batch holds at most %(max)d purchases; this one has %(count)d.")
+                        % {"max": MAX_BATCH_PURCHASES, "count": len(items)}
+                    ]
+                }
+            )
+        answers: list[dict | None] = [None] * len(items)
+        child = PurchaseBatchItemSerializer()  # one serializer for every item: fields built once
+        valid = {}
+        for index, item in enumerate(items):
+            try:
+                valid[index] = child.run_validation(item)
+            except ValidationError as exc:  # a non-object item (null, a string…) has no fields to name
+                errors = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+                answers[index] = _refused(index, item, 400, errors=errors)
+        members = _by_key(Member, "member_no", {values["member"] for values in valid.values()})
+        stores = _by_key(Store, "code", {values["store"] for values in valid.values() if values["store"]})
+        drafts, where = [], []
+        for index, values in valid.items():
+            member = members.get(values["member"])
+            store = stores.get(values["store"]) if values["store"] else None
+            if member is None or (values["store"] and store is None):
+                field, value = ("member", values["member"]) if member is None else ("store", values["store"])
+                message = (MemberNoField if member is None else StoreCodeField)().error_messages["does_not_exist"]
+                answers[index] = _refused(index, items[index], 400, errors={field: [message.format(value=value)]})
+                continue
+            drafts.append(
+                PurchaseDraft(
+                    member=member,
+                    external_ref=values["external_ref"],
+                    ordered_at=values["ordered_at"],
+                    items=[PurchaseLine(**item) for item in values["items"]],
+                    store=store,
+                    channel=values["channel"],
+                    payment_method=values["payment_method"],
+                    total=values.get("total"),
+                )
+            )
+            where.append(index)
+        outcomes = services.post_purchases_each(drafts=drafts, actor=request.user).outcomes if drafts else []
+        answered = [(index, o) for index, o in zip(where, outcomes, strict=True) if o.result is not None]
+        bodies = PostingOutputSerializer([o.result for _index, o in answered], many=True).data
+        for (index, outcome), body in zip(answered, bodies, strict=True):
+            status_code = 201 if outcome.status == POSTED else 200
+            answers[index] = {"index": index, "external_ref": outcome.external_ref, "status": status_code}
+            answers[index]["purchase"] = body
+        for index, outcome in zip(where, outcomes, strict=True):
+            if outcome.status == CONFLICT:
+                answers[index] = _refused(index, items[index], 409, code="idempotency_conflict", detail=outcome.detail)
+            elif outcome.status == REFUSED:
+                answers[index] = _refused_by(index, items[index], outcome.error)
+        statuses = [answer["status"] for answer in answers]
+        return Response(
+            {
+                "created": statuses.count(201),
+                "replayed": statuses.count(200),
+                "refused": len(statuses) - statuses.count(201) - statuses.count(200),
+                "results": answers,
+            }
+        )
+
+
+def _by_key(model, field: str, keys: set[str]) -> dict:
+    return {getattr(row, field): row for row in model.objects.filter(**{f"{field}__in": keys})} if keys else {}
+
+
+def _refused(index: int, item, status_code: int, **body) -> dict:
+    ref = item.get("external_ref") if isinstance(item, dict) else None
+    return {"index": index, "external_ref": ref if isinstance(ref, str) else None, "status": status_code, **body}
+
+
+def _refused_by(index: int, item, error: Exception) -> dict:
+    """A purchase `members` refused: its ValidationError as field errors (400), a domain error as
+    its code (409) — what POST /purchases/ answers for the same purchase."""
+    if isinstance(error, DomainError):
+        return _refused(index, item, 409, code=error.code, detail=str(error.detail))
+    if isinstance(error, DjangoValidationError) and hasattr(error, "error_dict"):
+        errors = {field: [str(m) for m in messages] for field, messages in error.message_dict.items()}
+    else:
+        errors = {"non_field_errors": [str(m) for m in getattr(error, "messages", [error])]}
+    return _refused(index, item, 400, errors=errors)
 
 
 class PurchaseRefundView(APIView):

@@ -139,6 +139,8 @@ class TierHistory(models.Model):
 # when the row is saved or deleted.
 TIER_POLICY_CACHE_KEY = "rewards:tier-policy"
 TIER_POLICY_CACHE_SECONDS = 60
+TIERS_CACHE_KEY = "rewards:tiers"  # every tier, read on every posting (rewards.selectors.tiers)
+TIERS_CACHE_SECONDS = 60
 
 
 class TierPolicy(TimeStamped):

@@ -1,7 +1,7 @@
 """The verbs that change points and tiers. Admin, API, commands and tasks all call these."""
 
 from rewards.services.adjustments import AdjustmentResult, adjust_points
-from rewards.services.batch import BatchOutcome, BatchResult, post_purchases_batch
+from rewards.services.batch import BatchOutcome, BatchResult, post_purchases_batch, post_purchases_each
 from rewards.services.bonuses import BonusResult, award_birthday_bonuses, award_bonus
 from rewards.services.care_plans import (
     CarePlanClaimResult,
@@ -44,6 +44,7 @@ __all__ = [
     "points_for_purchase",
     "post_purchase",
     "post_purchases_batch",
+    "post_purchases_each",
     "preview_points",
     "process_memberships",
     "quote_return",

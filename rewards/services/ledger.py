@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from members.models import Member, Purchase
-from rewards import lock_objects, rules
+from rewards import _sql, lock_objects, rules
 from rewards.errors import InsufficientPoints
 from rewards.ledger_reasons import Reason
 from rewards.models import (
@@ -246,6 +246,9 @@ def credit(
         actor=actor,
         expires_on=expires_on,
     )
+    if len(entries) == 1:  # the common case: the row and its lot in one statement
+        _sql.insert_entry_and_lot(entries[0], lot)
+        return entries[0]
     for entry in entries:
         entry.save()
     lot.entry = entries[0]

@@ -125,9 +125,15 @@ def _posting_for(external_ref: str) -> PurchasePosting | None:
     posting_id = _sql.posting_id_for_ref(external_ref)
     if posting_id is None:
         return None
-    return PurchasePosting.objects.select_related("purchase", "purchase__member", "tier", "tier_before", "coupon").get(
-        pk=posting_id
-    )
+    # The tiers come from the cache (selectors.tiers) rather than two more joins; the coupon (rare)
+    # loads on first use.
+    posting = PurchasePosting.objects.select_related("purchase", "purchase__member").get(pk=posting_id)
+    by_id = {tier.pk: tier for tier in selectors.tiers()}
+    for field in ("tier", "tier_before"):
+        tier_id = getattr(posting, f"{field}_id")
+        if tier_id in by_id:
+            PurchasePosting._meta.get_field(field).set_cached_value(posting, by_id[tier_id])
+    return posting
 
 
 def _replay(posting: PurchasePosting, fingerprint: str) -> PostingResult:
@@ -391,8 +397,7 @@ def _post_new(
         stored_value_bonus=sv_bonus,
         actor=actor,
     )
-    ledger.save_account(account)
-    posting = PurchasePosting.objects.create(
+    posting = PurchasePosting(
         purchase=purchase,
         fingerprint=fingerprint,
         points_earned=earned,
@@ -410,6 +415,7 @@ def _post_new(
         stored_value_bonus=sv_bonus,
         stored_value_balance=paid_from_balance.total if paid_from_balance else ZERO,
     )
+    _sql.save_account_and_insert_posting(account, posting)  # ledger.save_account + the posting, at once
     return _result(posting, created=True)
 
 

@@ -16,6 +16,7 @@ from rewards.models import (
     ExpiryPolicy,
     MembershipPlan,
     Promotion,
+    Tier,
     TierPolicy,
 )
 
@@ -23,6 +24,7 @@ pytestmark = pytest.mark.django_db
 CACHED = [
     (ExpiryPolicy, "forget_expiry_policy"),
     (TierPolicy, "forget_tier_policy"),
+    (Tier, "forget_tiers"),
     (EarnRule, "forget_earning_config"),
     (Promotion, "forget_earning_config"),
     (EarningSettings, "forget_earning_config"),
