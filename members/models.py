@@ -970,3 +970,46 @@ class Holiday(TimeStamped):
         """The seeded names are stored in English and translated when shown; a renamed or added
         holiday shows as typed."""
         return gettext(self.name) if self.name in SEED_HOLIDAY_NAMES else self.name
+
+
+class ImportantDate(TimeStamped):
+    """A date in a member's life the shop may greet (anniversary, a partner's birthday, a custom
+    one), written only by `members.services.dates`.
+
+    As for the birthday, the month and day stay in clear (segments and the "days before a date"
+    automation find them with one indexed query) while the rest is sealed: the year (with the day
+    it is a date of birth or of a marriage) and the free-text label (it often names a person) are
+    encrypted at rest. Dates are used for greetings only while the member's data-processing consent
+    is granted; the greeting itself needs marketing consent on its channel like any message."""
+
+    class Kind(models.TextChoices):
+        ANNIVERSARY = "anniversary", _("Anniversary")
+        PARTNER_BIRTHDAY = "partner_birthday", _("Partner's birthday")
+        CUSTOM = "custom", _("Other date")
+
+    member = models.ForeignKey(
+        Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="important_dates"
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    label = EncryptedTextField(_("label"), blank=True, default="", help_text=_("What the date is, for other dates."))
+    month = models.PositiveSmallIntegerField(_("month"), validators=[MinValueValidator(1), MaxValueValidator(12)])
+    day = models.PositiveSmallIntegerField(_("day"), validators=[MinValueValidator(1), MaxValueValidator(31)])
+    year = EncryptedTextField(_("year"), blank=True, default="", help_text=_("Optional."))
+
+    class Meta:
+        verbose_name = _("important date")
+        verbose_name_plural = _("important dates")
+        ordering = ["month", "day", "id"]
+        indexes = [models.Index(fields=["month", "day"], name="members_importantdate_md")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(month__gte=1, month__lte=12, day__gte=1, day__lte=31), name="members_importantdate_md_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.display_label} {self.month}/{self.day}"
+
+    @property
+    def display_label(self) -> str:
+        return self.label if self.kind == self.Kind.CUSTOM and self.label else str(self.get_kind_display())
