@@ -309,3 +309,46 @@ def test_canonical_forms(shop):
         "churn_risk_min": 0.6,
         "bought_category": {"category": "roses"},
     }
+
+
+PREVIEW = "/admin/campaigns/segment/preview/"
+
+
+def test_the_admin_builder_saves_and_previews_the_new_keys(client, shop, marketing):
+    client.force_login(marketing)
+    fields = {
+        "bought_category": "roses",
+        "bought_category_within_days": "90",
+        "churn_risk_min": "60",
+        "colour": "red，pink",
+        "points_expiring_within_days": "30",
+        "points_expiring_min_points": "150",
+        "has_valid_coupon": "yes",
+    }
+    assert client.get(PREVIEW, fields).json()["size"] == 1
+    assert client.get(PREVIEW, {"churn_risk_min": "60"}).json()["size"] == 2
+    response = client.post("/admin/campaigns/segment/add/", {"name": "玫瑰流失风险", "description": "", **fields,
+                                                              "_save": "1"})  # fmt: skip
+    assert response.status_code == 302, response.content.decode()[:3000]
+    from campaigns.models import Segment
+
+    segment = Segment.objects.get(name="玫瑰流失风险")
+    assert segment.rules == {
+        "bought_category": {"category": "roses", "within_days": 90},
+        "churn_risk_min": 0.6,
+        "colour": ["pink", "red"],
+        "has_valid_coupon": True,
+        "points_expiring_within_days": {"days": 30, "min_points": 150},
+    }
+    assert segment.size == 1
+    page = client.get(f"/admin/campaigns/segment/{segment.pk}/change/").content.decode()
+    assert 'name="churn_risk_min" value="60' in page and 'value="pink, red"' in page
+    listing = client.get("/admin/campaigns/segment/").content.decode()
+    assert "60%" in listing
+
+
+def test_the_builder_names_a_half_given_rule(client, shop, marketing):
+    client.force_login(marketing)
+    response = client.get(PREVIEW, {"not_bought_category_days": "30"})
+    assert response.status_code == 400
+    assert "not_bought_category_days" in response.json()["errors"]
