@@ -965,6 +965,35 @@ class Holiday(TimeStamped):
     def __str__(self) -> str:
         return self.display_name
 
+    def clean(self):
+        super().clean()
+        from members import holidays
+
+        if self.rule == self.Rule.NTH_WEEKDAY and (self.weekday is None or not 1 <= (self.day or 0) <= 5):
+            raise ValidationError({"weekday": _("A weekday rule needs a weekday and a week from 1 to 5 (in “day”).")})
+        if self.rule != self.Rule.NTH_WEEKDAY and self.weekday is not None:
+            raise ValidationError({"weekday": _("Only a weekday rule has a weekday.")})
+        if self.rule == self.Rule.LUNAR and (self.day or 0) > 30:
+            raise ValidationError({"day": _("A lunar month has at most 30 days.")})
+        if self.month and self.day:
+            try:
+                holidays.date_in_year(rule=self.rule, month=self.month, day=self.day, weekday=self.weekday, year=2028)
+            except ValueError:
+                raise ValidationError({"day": _("This month has no such day.")}) from None
+
+    @property
+    def rule_text(self) -> str:
+        """The date rule in words: "5/20", "lunar 8/15", "2nd Sunday of May"."""
+        if self.rule == self.Rule.LUNAR:
+            return gettext("lunar %(month)d/%(day)d") % {"month": self.month, "day": self.day}
+        if self.rule == self.Rule.NTH_WEEKDAY and self.weekday is not None:
+            from django.utils.dates import MONTHS, WEEKDAYS
+
+            return gettext("week %(week)d, %(weekday)s of %(month)s") % {
+                "week": self.day, "weekday": WEEKDAYS[self.weekday], "month": MONTHS[self.month]
+            }  # fmt: skip
+        return f"{self.month}/{self.day}"
+
     @property
     def display_name(self) -> str:
         """The seeded names are stored in English and translated when shown; a renamed or added

@@ -604,3 +604,20 @@ def members_with_important_date(
 def important_dates_of(member: Member) -> list[ImportantDate]:
     """The member's important dates in calendar order (one query)."""
     return list(ImportantDate.objects.filter(member=member).order_by("month", "day", "pk"))
+
+
+def important_date_on(member: Member, day: datetime.date) -> ImportantDate | None:
+    """The member's important date that falls on `day` (29 February on 28 February of a common year)."""
+    match = Q(month=day.month, day=day.day)
+    if (day.month, day.day) == (2, 28) and not calendar.isleap(day.year):
+        match |= Q(month=2, day=29)
+    return ImportantDate.objects.filter(match, member=member).order_by("pk").first()
+
+
+def overdue_against_usual_interval(*, factor, now) -> Q:
+    """A condition on members: at least two counted purchases (not fully refunded), and the time
+    since the last one exceeds `factor` × their mean gap between purchases ((last − first) / (n − 1)).
+    One grouped subquery over purchases (`members._sql`)."""
+    from members import _sql
+
+    return Q(pk__in=_sql.members_overdue_against_interval(factor=factor, now=now))
