@@ -41,7 +41,7 @@ import logging
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Exists, Max, OuterRef, Q, QuerySet
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from campaigns import automation_rules, lock_objects, selectors
@@ -425,7 +425,7 @@ def before_send(*, message: OutboxMessage, now: datetime.datetime) -> dict:
     `sending`: issue the automation's coupon and return the extra template variables. Empty for
     ordinary campaigns. Raises OfferNotIssued when the coupon cannot be issued."""
     occurrence = (
-        AutomationOccurrence.objects.select_related("automation__coupon_template")
+        AutomationOccurrence.objects.select_related("automation__coupon_template", "automation__campaign")
         .filter(step_id=message.step_id)
         .first()
     )
@@ -438,7 +438,8 @@ def before_send(*, message: OutboxMessage, now: datetime.datetime) -> dict:
         extra["holiday_date"] = occurrence.on.isoformat() if occurrence.on else ""
     elif automation.kind == Automation.Kind.IMPORTANT_DATE and occurrence.on:
         found = member_selectors.important_date_on(member, occurrence.on)
-        extra["important_date"] = found.display_label if found else ""
+        with translation.override(automation.campaign.language if automation.campaign_id else None):
+            extra["important_date"] = found.display_label if found else ""  # in the message's language
         extra["important_date_on"] = _("%(month)d/%(day)d") % {"month": occurrence.on.month, "day": occurrence.on.day}
     elif automation.kind == Automation.Kind.BIRTHDAY and member.birth_month:
         extra["birthday"] = _("%(month)d/%(day)d") % {"month": member.birth_month, "day": member.birth_day}
