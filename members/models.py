@@ -934,7 +934,7 @@ class Holiday(TimeStamped):
     rule = models.CharField(_("date rule"), max_length=12, choices=Rule.choices, default=Rule.FIXED)
     month = models.PositiveSmallIntegerField(_("month"), validators=[MinValueValidator(1), MaxValueValidator(12)])
     day = models.PositiveSmallIntegerField(
-        _("day"), validators=[MinValueValidator(1), MaxValueValidator(31)],
+        pgettext_lazy("date of the year", "day"), validators=[MinValueValidator(1), MaxValueValidator(31)],
         help_text=_("Day of the month (Gregorian or lunar); for a weekday rule, which week (1–5)."),
     )  # fmt: skip
     weekday = models.PositiveSmallIntegerField(
@@ -1021,8 +1021,12 @@ class ImportantDate(TimeStamped):
     )
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     label = EncryptedTextField(_("label"), blank=True, default="", help_text=_("What the date is, for other dates."))
-    month = models.PositiveSmallIntegerField(_("month"), validators=[MinValueValidator(1), MaxValueValidator(12)])
-    day = models.PositiveSmallIntegerField(_("day"), validators=[MinValueValidator(1), MaxValueValidator(31)])
+    month = models.PositiveSmallIntegerField(
+        pgettext_lazy("date of the year", "month"), validators=[MinValueValidator(1), MaxValueValidator(12)]
+    )
+    day = models.PositiveSmallIntegerField(
+        pgettext_lazy("date of the year", "day"), validators=[MinValueValidator(1), MaxValueValidator(31)]
+    )
     year = EncryptedTextField(_("year"), blank=True, default="", help_text=_("Optional."))
 
     class Meta:
