@@ -33,6 +33,7 @@ from demo import centre as demo_centre
 from demo import feedback as demo_feedback
 from demo import members as demo_members
 from demo import rewards as demo_rewards
+from demo import segments as demo_segments
 from demo import stored_value as demo_stored_value
 from demo import till as demo_till
 from demo.clock import start_of_today
@@ -148,6 +149,7 @@ def seed_demo(
         horizon=horizon,
         staff=staff,
     )
+    demo_segments.seed(horizon=horizon, actor=marketing)
     step("classification")
     demo_campaigns.seed_campaigns(counts.campaigns, segments=segments, horizon=horizon, actor=marketing)
     demo_campaigns.ensure_kpi_targets(counts.campaigns, horizon=horizon)
