@@ -393,6 +393,7 @@ SPECTACULAR_SETTINGS = {
         "CampaignOfferKindEnum": "campaigns.models.CampaignOffer.Kind",
         "PaymentMethodEnum": "members.models.PaymentMethod",
         "TopUpPaymentMethodEnum": "rewards.services.stored_value.TOP_UP_PAYMENT_CHOICES",
+        "ImportantDateKindEnum": "members.models.ImportantDate.Kind",
     },
 }
 

@@ -352,3 +352,26 @@ def test_the_builder_names_a_half_given_rule(client, shop, marketing):
     response = client.get(PREVIEW, {"not_bought_category_days": "30"})
     assert response.status_code == 400
     assert "not_bought_category_days" in response.json()["errors"]
+
+
+def test_the_api_takes_and_answers_the_new_keys(shop, api_marketing):
+    rules = {
+        "bought_category": {"category": "roses", "within_days": 90},
+        "churn_risk_min": 0.6,
+        "points_expiring_within_days": 30,
+        "has_valid_coupon": True,
+        "clv_min": "100",
+    }
+    response = api_marketing.post("/api/v1/segments/", {"name": "玫瑰流失", "rules": rules}, format="json")
+    assert response.status_code == 201, response.json()
+    body = api_marketing.get(f"/api/v1/segments/{response.json()['id']}/").json()
+    assert body["rules"] == {
+        "bought_category": {"category": "roses", "within_days": 90},
+        "churn_risk_min": 0.6,
+        "points_expiring_within_days": {"days": 30, "min_points": 1},
+        "has_valid_coupon": True,
+        "clv_min": "100.00",
+    }
+    assert body["size"] == 1
+    bad = api_marketing.post("/api/v1/segments/", {"name": "x", "rules": {"churn_risk_min": 60}}, format="json")
+    assert bad.status_code == 400 and "churn_risk_min" in str(bad.json())
