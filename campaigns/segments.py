@@ -58,7 +58,7 @@ from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -504,20 +504,27 @@ def _build_behaviour(members: QuerySet[Member], rules: dict) -> QuerySet[Member]
     if rules.get("points_balance_min"):
         members = members.filter(Exists(accounts.filter(balance__gte=rules["points_balance_min"])))
     if "points_balance_max" in rules:
-        members = members.filter(Exists(accounts.filter(balance__lte=rules["points_balance_max"])) | ~Exists(accounts))
+        # One account a member (none: a balance of 0), so "at most x" is "no account above x": an
+        # anti-join, where "an account at most x, or none" would be a subplan per member.
+        members = members.filter(~Exists(accounts.filter(balance__gt=rules["points_balance_max"])))
     if "points_expiring_within_days" in rules:
         rule = rules["points_expiring_within_days"]
-        lots = PointsLot.objects.filter(
-            account__member_id=OuterRef("pk"),
-            remaining__gt=0,
-            expires_on__gte=today,
-            expires_on__lte=today + datetime.timedelta(days=rule["days"]),
+        expiring = PointsLot.objects.filter(
+            remaining__gt=0, expires_on__gte=today, expires_on__lte=today + datetime.timedelta(days=rule["days"])
         )
         if rule["min_points"] <= 1:
-            members = members.filter(Exists(lots))
+            members = members.filter(Exists(expiring.filter(account__member_id=OuterRef("pk"))))
         else:
-            total = lots.order_by().values("account__member_id").annotate(total=Sum("remaining")).values("total")
-            members = members.alias(points_expiring=Subquery(total)).filter(points_expiring__gte=rule["min_points"])
+            # Members whose expiring lots add up to min_points: one grouped pass over the lots (a
+            # hashed IN), not a sum per member.
+            enough = (
+                expiring.order_by()
+                .values("account__member_id")
+                .annotate(total=Sum("remaining"))
+                .filter(total__gte=rule["min_points"])
+                .values("account__member_id")
+            )
+            members = members.filter(pk__in=enough)
     if "paid_plan" in rules:
         in_force = MembershipSubscription.objects.filter(
             member_id=OuterRef("pk"),
