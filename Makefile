@@ -6,7 +6,7 @@ PYTEST_ARGS ?=
 # Where `make run` serves (and what the demo logins' link says): make run RUNDEV_ADDR=0.0.0.0:8001
 RUNDEV_ADDR ?= 127.0.0.1:8000
 
-.PHONY: run test lint format venv venv-dev messages docs docs-serve bench-import bench-admin bench-seed bench-expiry bench-tiers bench-classify bench-posting bench-import-purchases bench-dispatch bench-recommendations clean
+.PHONY: run test lint format venv venv-dev messages docs docs-serve bench-import bench-admin bench-seed bench-expiry bench-tiers bench-classify bench-segments bench-posting bench-import-purchases bench-dispatch bench-recommendations clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +73,9 @@ bench-tiers: venv-dev
 	$(BIN)/python benchmarks/bench_reevaluate_tiers.py
 bench-classify: venv-dev
 	$(BIN)/python benchmarks/bench_classify.py
+
+bench-segments: venv-dev
+	$(BIN)/python benchmarks/bench_segments.py
 
 bench-posting: venv-dev
 	$(BIN)/python benchmarks/bench_posting.py

@@ -40,6 +40,9 @@ class CampaignsConfig(AppConfig):
         from rewards.models import TierHistory
 
         post_save.connect(automations.on_tier_history_saved, sender=TierHistory, dispatch_uid="campaigns-tier-upgrade")
+        from members.models import Holiday
+
+        post_save.connect(automations.on_holiday_saved, sender=Holiday, dispatch_uid="campaigns-holiday-automation")
         member_signals.member_registered.connect(automations.on_member_registered, dispatch_uid="campaigns-welcome")
         reward_signals.membership_renewal_due.connect(
             automations.on_membership_renewal_due, dispatch_uid="campaigns-renewal-reminder"

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import calendar
 import datetime
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-from campaigns import holidays, personal_variables
+from campaigns import personal_variables
 from campaigns.models import Automation, Channel
 from campaigns.templating import check_templates
+from members import holidays
 
 DEFAULT_DAYS = {
     Automation.Kind.BIRTHDAY: 7,
@@ -28,6 +30,7 @@ DEFAULT_DAYS = {
     Automation.Kind.CARE_PLAN_EXPIRY: 2,
     Automation.Kind.EVENT_REMINDER: 1,
     Automation.Kind.EVENT_SEAT: 0,
+    Automation.Kind.IMPORTANT_DATE: 7,
 }
 # The message an automation starts with (Chinese SMS; marketing edits it in the admin):
 # (campaign name, body) per kind, or per holiday.
@@ -41,7 +44,6 @@ DEFAULT_MESSAGES = {
     "tier_upgrade": ("自动：会员升级祝贺", "恭喜{{ member.name }}升级为{{ tier }}会员！感谢您的支持。"),
     "spring_festival": ("自动：春节祝福", "{{ member.name }}您好，新春快乐，万事如意！"),
     "valentines": ("自动：情人节祝福", "{{ member.name }}您好，情人节快乐！"),
-    "qixi": ("自动：七夕祝福", "{{ member.name }}您好，七夕快乐！"),
     "mothers_day": ("自动：母亲节祝福", "{{ member.name }}您好，母亲节快乐，祝天下母亲健康幸福！"),
     "mid_autumn": ("自动：中秋祝福", "{{ member.name }}您好，中秋快乐，花好月圆！"),
     "welcome": ("自动：欢迎新会员", "{{ member.name }}您好，欢迎加入！您的会员号是{{ member.member_no }}。"),
@@ -52,6 +54,14 @@ DEFAULT_MESSAGES = {
     "satisfaction_survey": ("自动：满意度调查",
                             "{{ member.name }}您好，您的反馈{{ ticket_no }}已处理完毕。您有多大可能向朋友推荐我们？"
                             "请点击链接评分：{{ survey_link }}"),
+    "important_date": ("自动：纪念日鲜花提醒",
+                       "{{ member.name }}您好，{{ important_date_on }}是您的{{ important_date }}，"
+                       "我们为您准备了应季花束，提前预订可准时送达，让心意如期而至。"),
+    "day_520": ("自动：520告白祝福", "{{ member.name }}您好，520，把爱说出口！告白花束已备好，欢迎预订。"),
+    "qixi": ("自动：七夕祝福", "{{ member.name }}您好，七夕快乐！浪漫花束已备好，欢迎预订。"),
+    "womens_day": ("自动：女神节祝福", "{{ member.name }}您好，3·8女神节快乐！愿您如花绽放。"),
+    "teachers_day": ("自动：教师节祝福", "{{ member.name }}您好，教师节将至，一束花送给难忘的老师。"),
+    "christmas": ("自动：圣诞祝福", "{{ member.name }}您好，圣诞快乐！节日花礼已备好，欢迎选购。"),
     "bonus_lapse": ("自动：储值赠送金额到期提醒",
                     "{{ member.name }}您好，您储值卡中的赠送金额¥{{ lapsing_bonus }}将于{{ lapses_on }}到期，"
                     "请及时使用。"),
@@ -65,6 +75,15 @@ DEFAULT_MESSAGES = {
                    "{{ member.name }}您好，「{{ event_title }}」有名额空出，您已从候补转为正式报名，"
                    "活动时间{{ event_starts_at }}，地点：{{ event_place }}。"),
 }  # fmt: skip
+# The English messages (`default_message(..., language="en")`); holidays without a message of their
+# own share the generic greeting.
+DEFAULT_MESSAGES_EN = {
+    "important_date": ("Auto: important-date flowers",
+                       "Dear {{ member.name }}, your {{ important_date }} is on {{ important_date_on }}. "
+                       "Our seasonal bouquets are ready: order ahead and we deliver on the day."),
+}  # fmt: skip
+HOLIDAY_MESSAGE = ("自动：%(holiday)s祝福", "{{ member.name }}您好，祝您{{ holiday }}快乐！")
+HOLIDAY_MESSAGE_EN = ("Auto: %(holiday)s greeting", "Dear {{ member.name }}, happy {{ holiday }}!")
 # Variables automation templates may use besides the member fields every campaign has.
 EXTRA_VARIABLES = {
     Automation.Kind.BIRTHDAY: ("birthday", "coupon_code", "coupon_name"),
@@ -80,6 +99,7 @@ EXTRA_VARIABLES = {
     Automation.Kind.CARE_PLAN_EXPIRY: ("care_plan", "ends_on", "claims_left", "coupon_code", "coupon_name"),
     Automation.Kind.EVENT_REMINDER: ("event_title", "event_starts_at", "event_place", "coupon_code", "coupon_name"),
     Automation.Kind.EVENT_SEAT: ("event_title", "event_starts_at", "event_place", "coupon_code", "coupon_name"),
+    Automation.Kind.IMPORTANT_DATE: ("important_date", "important_date_on", "coupon_code", "coupon_name"),
 }
 # How far back the survey trigger looks beyond "resolved N days ago", so days the beat missed
 # (or tickets resolved after the day's run) are caught up.
@@ -93,7 +113,9 @@ def month_end(day: datetime.date) -> datetime.date:
 # --- configuration ---------------------------------------------------------------------------------
 
 CAMPAIGN_FIELDS = ("channel", "message_template", "language", "subject", "body", "segment")
-AUTOMATION_FIELDS = ("enabled", "days_before", "coupon_template")
+AUTOMATION_FIELDS = (
+    "enabled", "days_before", "coupon_template", "win_back_rule", "win_back_churn_risk", "win_back_interval_factor",
+)  # fmt: skip
 
 
 def check_automation_templates(*, kind: str, subject: str, body: str) -> list[str]:
@@ -126,6 +148,15 @@ def validate_automation(*, kind: str, values: dict) -> list[str]:
     days = values.get("days_before")
     if not isinstance(days, int) or not 0 <= days <= 90:
         errors["days_before"] = [_("Enter a number of days from 0 to 90.")]
+    rule = values.get("win_back_rule", Automation.WinBackRule.LAPSED)
+    if rule not in Automation.WinBackRule.values:
+        errors["win_back_rule"] = [_("Choose a win-back rule.")]
+    risk = values.get("win_back_churn_risk")
+    if risk is not None and not Decimal("0.01") <= Decimal(str(risk)) <= 1:
+        errors["win_back_churn_risk"] = [_("Give a churn risk from 0.01 to 1 (0.60 is 60%).")]
+    factor = values.get("win_back_interval_factor")
+    if factor is not None and not 1 <= Decimal(str(factor)) <= 10:
+        errors["win_back_interval_factor"] = [_("Give a factor from 1 to 10.")]
     template = values.get("coupon_template")
     if template is not None and not template.is_active:
         errors["coupon_template"] = [_("This coupon is not active.")]
@@ -142,17 +173,38 @@ def validate_automation(*, kind: str, values: dict) -> list[str]:
     return warnings
 
 
-def default_message(automation: Automation) -> dict:
-    """The campaign fields an automation starts with."""
-    name, body = DEFAULT_MESSAGES[automation.holiday or automation.kind]
+def default_message(automation: Automation, language: str = "zh-hans") -> dict:
+    """The campaign fields an automation starts with: the Chinese message (the shop's customers
+    read Chinese), or with `language="en"` the English one where the trigger has one (a holiday
+    without a message of its own gets the generic greeting in either language)."""
+    key = automation.holiday or automation.kind
+    english = language == "en" and (key in DEFAULT_MESSAGES_EN or bool(automation.holiday))
+    if english:
+        name, body = DEFAULT_MESSAGES_EN.get(key) or (HOLIDAY_MESSAGE_EN[0] % {"holiday": automation.holiday_name},
+                                                      HOLIDAY_MESSAGE_EN[1])  # fmt: skip
+    elif key in DEFAULT_MESSAGES:
+        name, body = DEFAULT_MESSAGES[key]
+    else:
+        name, body = HOLIDAY_MESSAGE[0] % {"holiday": automation.holiday_name}, HOLIDAY_MESSAGE[1]
     return {
-        "name": name, "channel": Channel.SMS, "message_template": None, "language": "zh-hans", "subject": "",
-        "body": body, "segment": None,
+        "name": name, "channel": Channel.SMS, "message_template": None, "language": "en" if english else "zh-hans",
+        "subject": "", "body": body, "segment": None,
     }  # fmt: skip
 
 
-def upcoming_dates(automation: Automation, today: datetime.date) -> list[datetime.date]:
-    """A holiday's dates this year and next (shown in the admin)."""
-    if automation.kind != Automation.Kind.HOLIDAY:
+def upcoming_dates(automation: Automation, holiday, today: datetime.date) -> list[datetime.date]:
+    """A holiday's dates this year and next (shown in the admin); `holiday` is its calendar row
+    (None: not in the calendar any more)."""
+    if automation.kind != Automation.Kind.HOLIDAY or holiday is None:
         return []
-    return [holidays.holiday_date(automation.holiday, year) for year in (today.year, today.year + 1)]
+    found = []
+    for year in (today.year, today.year + 1):
+        try:
+            found.append(
+                holidays.date_in_year(
+                    rule=holiday.rule, month=holiday.month, day=holiday.day, weekday=holiday.weekday, year=year
+                )
+            )
+        except ValueError:
+            continue
+    return found

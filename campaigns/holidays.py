@@ -1,4 +1,6 @@
-"""The dates of the holidays automations greet, per year (lunar ones through `lunardate`).
+"""The seeded rules of five greeting holidays as plain values, for code that needs their dates
+without the database (the demo's history, tests). The date arithmetic is `members.holidays` (one
+spelling of each rule); the holiday automations read the shop's calendar, `members.Holiday`.
 
 Spring Festival is the 1st of the 1st lunar month, Qixi the 7th of the 7th, Mid-Autumn the 15th
 of the 8th; Valentine's Day is 14 February and Mother's Day the second Sunday of May.
@@ -8,27 +10,24 @@ from __future__ import annotations
 
 import datetime
 
-from lunardate import LunarDate
+from members.holidays import date_in_year
 
-LUNAR = {"spring_festival": (1, 1), "qixi": (7, 7), "mid_autumn": (8, 15)}
-
-
-def _second_sunday_of_may(year: int) -> datetime.date:
-    first = datetime.date(year, 5, 1)
-    first_sunday = first + datetime.timedelta(days=(6 - first.weekday()) % 7)
-    return first_sunday + datetime.timedelta(days=7)
+# code → (rule, month, day, weekday), as seeded in members/migrations/0017_seed_holidays.py
+RULES = {
+    "spring_festival": ("lunar", 1, 1, None),
+    "valentines": ("fixed", 2, 14, None),
+    "qixi": ("lunar", 7, 7, None),
+    "mothers_day": ("nth_weekday", 5, 2, 6),
+    "mid_autumn": ("lunar", 8, 15, None),
+}
 
 
 def holiday_date(holiday: str, year: int) -> datetime.date:
-    """The Gregorian date of `holiday` (an `Automation.Holiday` value) in `year`."""
-    if holiday in LUNAR:
-        month, day = LUNAR[holiday]
-        return LunarDate(year, month, day).to_solar_date()
-    if holiday == "valentines":
-        return datetime.date(year, 2, 14)
-    if holiday == "mothers_day":
-        return _second_sunday_of_may(year)
-    raise ValueError(f"unknown holiday {holiday!r}")
+    """The Gregorian date of `holiday` (one of RULES) in `year`."""
+    if holiday not in RULES:
+        raise ValueError(f"unknown holiday {holiday!r}")
+    rule, month, day, weekday = RULES[holiday]
+    return date_in_year(rule=rule, month=month, day=day, weekday=weekday, year=year)
 
 
 def next_holiday_date(holiday: str, on: datetime.date) -> datetime.date:

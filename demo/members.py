@@ -20,6 +20,7 @@ import datetime
 import functools
 import math
 import random
+import re
 import zoneinfo
 from collections import Counter
 from collections.abc import Sequence
@@ -39,6 +40,7 @@ from members.models import (
     ConsentEvent,
     ConsentSource,
     ConsentTopic,
+    ImportantDate,
     Interaction,
     Member,
     PaymentMethod,
@@ -53,6 +55,8 @@ from members.models import (
 )
 
 HISTORY_REASON = "seed_demo"
+# A date staff once typed as free text, e.g. "结婚纪念日 5月20日".
+DATE_NOTE = re.compile(r"(?P<month>\d{1,2})月(?P<day>\d{1,2})日")
 YEARS_OF_HISTORY = 3
 
 # --- the calendar -----------------------------------------------------------------------------
@@ -117,6 +121,7 @@ class MemberCounts:
     interactions: int = 0
     preferences: int = 0
     consent_events: int = 0
+    important_dates: int = 0
 
 
 # --- the catalogue ----------------------------------------------------------------------------
@@ -333,7 +338,7 @@ class DemoGenerator:
         self.counts.members += len(members)
 
         rows: dict[type, list] = {
-            model: [] for model in (Consent, ConsentEvent, ServiceRecord, Interaction, Preference)
+            model: [] for model in (Consent, ConsentEvent, ServiceRecord, Interaction, Preference, ImportantDate)
         }
         purchases: list[Purchase] = []
         items: list[PurchaseItem] = []
@@ -359,6 +364,7 @@ class DemoGenerator:
         self.counts.service_records += len(rows[ServiceRecord])
         self.counts.interactions += len(rows[Interaction])
         self.counts.preferences += len(rows[Preference])
+        self.counts.important_dates += len(rows[ImportantDate])
 
     @staticmethod
     def _drafts(purchases: list[Purchase], items: list[PurchaseItem]) -> list[services.PurchaseDraft]:
@@ -661,7 +667,38 @@ class DemoGenerator:
         if rng.random() < 0.08:
             custom = rng.choice(self.t.records["custom_preferences"])
             key, value = custom["key"], custom["value"]
-            prefs.append(Preference(member=member, kind=Preference.Kind.CUSTOM, key=key, value=value))
+            written = DATE_NOTE.search(value) if key == "纪念日" else None
+            if written is None:
+                prefs.append(Preference(member=member, kind=Preference.Kind.CUSTOM, key=key, value=value))
+            elif self._may_keep_dates(member, rows):
+                # Once free text ("结婚纪念日 5月20日"); now a date the greetings and segments can use.
+                month, day = int(written["month"]), int(written["day"])
+                rows[ImportantDate].append(ImportantDate(member=member, kind=ImportantDate.Kind.ANNIVERSARY,
+                                                         month=month, day=day))  # fmt: skip
+        self._important_dates(plan, member, rows)
+
+    @staticmethod
+    def _may_keep_dates(member: Member, rows: dict) -> bool:
+        """The member granted data processing (their consent rows are already drawn)."""
+        return any(
+            c.member is member and c.topic == ConsentTopic.DATA_PROCESSING and c.granted for c in rows[Consent][-4:]
+        )
+
+    def _important_dates(self, plan: _Plan, member: Member, rows: dict) -> None:
+        """Anniversaries and partners' birthdays for about one member in eight, and for every member
+        whose note says they order flowers for their wedding anniversary; drawn from a generator of
+        their own, so the rest of the demo shop is the same with or without them."""
+        rng = random.Random(f"important-dates:{plan.phone}")
+        wanted = "纪念日" in plan.notes or rng.random() < 0.12
+        if not wanted or not self._may_keep_dates(member, rows):
+            return
+        if any(d.member is member for d in rows[ImportantDate][-1:]):
+            return  # the 纪念日 note already became a date
+        kind = ImportantDate.Kind.ANNIVERSARY if "纪念日" in plan.notes or rng.random() < 0.6 else (
+            ImportantDate.Kind.PARTNER_BIRTHDAY)  # fmt: skip
+        day = datetime.date(2024, 1, 1) + datetime.timedelta(days=rng.randrange(366))
+        year = str(rng.randint(1995, 2023)) if rng.random() < 0.5 else ""
+        rows[ImportantDate].append(ImportantDate(member=member, kind=kind, month=day.month, day=day.day, year=year))
 
     def _tags(self, plan: _Plan, member: Member, purchases: list[Purchase], events: int) -> list:
         tags = self.catalogue.tags

@@ -37,6 +37,7 @@ from demo import events as demo_events
 from demo import feedback as demo_feedback
 from demo import members as demo_members
 from demo import rewards as demo_rewards
+from demo import segments as demo_segments
 from demo import stored_value as demo_stored_value
 from demo import surveys as demo_surveys
 from demo import till as demo_till
@@ -169,6 +170,7 @@ def seed_demo(
         seed=seed,
     )
     demo_analytics.compute_recommendations(counts.analytics, horizon=horizon)
+    demo_segments.seed(horizon=horizon, actor=marketing)
     step("classification")
     demo_campaigns.seed_campaigns(counts.campaigns, segments=segments, horizon=horizon, actor=marketing)
     demo_campaigns.ensure_kpi_targets(counts.campaigns, horizon=horizon)

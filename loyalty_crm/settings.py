@@ -425,6 +425,7 @@ SPECTACULAR_SETTINGS = {
         "ClassificationEnum": "campaigns.models.Classification",
         "TicketKindEnum": "feedback.models.Ticket.Kind",
         "TicketChannelEnum": "feedback.models.Ticket.Channel",
+        "ImportantDateKindEnum": "members.models.ImportantDate.Kind",
     },
 }
 

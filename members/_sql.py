@@ -357,3 +357,26 @@ def read_recommendations(
             _recommendation_params(since=since, until=until, limit=limit),
         )
         return cursor.fetchall()
+
+
+def members_overdue_against_interval(*, factor, now: datetime.datetime):
+    """The ids (as a RawSQL subquery) of members with two or more counted purchases (not fully
+    refunded) whose time since the last one exceeds `factor` × their mean gap between purchases:
+    (n − 1) × (now − last) > factor × (last − first). Seconds on PostgreSQL, days on SQLite."""
+    from django.db.models.expressions import RawSQL
+
+    from members.models import Purchase
+
+    table = connection.ops.quote_name(Purchase._meta.db_table)
+    if connection.vendor == "postgresql":
+        since = "EXTRACT(EPOCH FROM (%s::timestamptz - MAX(ordered_at)))"
+        span = "EXTRACT(EPOCH FROM (MAX(ordered_at) - MIN(ordered_at)))"
+    else:
+        since = "(julianday(%s) - julianday(MAX(ordered_at)))"
+        span = "(julianday(MAX(ordered_at)) - julianday(MIN(ordered_at)))"
+    sql = (
+        f"SELECT member_id FROM {table} WHERE member_id IS NOT NULL AND total > refunded_total "
+        f"GROUP BY member_id HAVING COUNT(*) >= 2 AND (COUNT(*) - 1) * {since} > %s * {span}"
+    )
+    when = now if connection.vendor == "postgresql" else now.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return RawSQL(sql, [when, float(factor)])  # noqa: S611 (names from the model, values as parameters)

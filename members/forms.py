@@ -20,6 +20,7 @@ from members import services
 from members.models import (
     ConsentSource,
     ConsentTopic,
+    ImportantDate,
     Interaction,
     Member,
     PaymentMethod,
@@ -258,6 +259,31 @@ class PreferenceAddForm(RecordFormMixin, forms.ModelForm):
         extra["key"] = extra["key"] or ""
         extra["value"] = extra["value"] or ""
         return services.add_preference(member=self.member(data), kind=data["kind"], actor=self.actor, **extra)
+
+
+class ImportantDateAddForm(RecordFormMixin, forms.ModelForm):
+    consent = forms.BooleanField(
+        label=_("Customer agrees"),
+        required=False,
+        help_text=_("Tick when the customer agrees to data processing (needed to keep dates) and has not yet."),
+    )
+
+    class Meta:
+        model = ImportantDate
+        fields = ["member", "kind", "label", "month", "day", "year"]
+
+    def save_through_service(self, data):
+        return services.add_important_date(
+            member=self.member(data),
+            kind=data["kind"],
+            label=data.get("label") or "",
+            month=data["month"],
+            day=data["day"],
+            year=data.get("year") or None,
+            consent=bool(data.get("consent")),
+            actor=self.actor,
+            source=ConsentSource.ADMIN,
+        )
 
 
 class InteractionAddForm(RecordFormMixin, forms.ModelForm):

@@ -933,10 +933,10 @@ class Holiday(TimeStamped):
     name = models.CharField(_("name"), max_length=60)
     rule = models.CharField(_("date rule"), max_length=12, choices=Rule.choices, default=Rule.FIXED)
     month = models.PositiveSmallIntegerField(
-        pgettext_lazy("holiday rule", "month"), validators=[MinValueValidator(1), MaxValueValidator(12)]
+        pgettext_lazy("date of the year", "month"), validators=[MinValueValidator(1), MaxValueValidator(12)]
     )
     day = models.PositiveSmallIntegerField(
-        pgettext_lazy("holiday rule", "day"), validators=[MinValueValidator(1), MaxValueValidator(31)],
+        pgettext_lazy("date of the year", "day"), validators=[MinValueValidator(1), MaxValueValidator(31)],
         help_text=_("Day of the month (Gregorian or lunar); for a weekday rule, which week (1–5)."),
     )  # fmt: skip
     weekday = models.PositiveSmallIntegerField(
@@ -966,6 +966,35 @@ class Holiday(TimeStamped):
 
     def __str__(self) -> str:
         return self.display_name
+
+    def clean(self):
+        super().clean()
+        from members import holidays
+
+        if self.rule == self.Rule.NTH_WEEKDAY and (self.weekday is None or not 1 <= (self.day or 0) <= 5):
+            raise ValidationError({"weekday": _("A weekday rule needs a weekday and a week from 1 to 5 (in “day”).")})
+        if self.rule != self.Rule.NTH_WEEKDAY and self.weekday is not None:
+            raise ValidationError({"weekday": _("Only a weekday rule has a weekday.")})
+        if self.rule == self.Rule.LUNAR and (self.day or 0) > 30:
+            raise ValidationError({"day": _("A lunar month has at most 30 days.")})
+        if self.month and self.day:
+            try:
+                holidays.date_in_year(rule=self.rule, month=self.month, day=self.day, weekday=self.weekday, year=2028)
+            except ValueError:
+                raise ValidationError({"day": _("This month has no such day.")}) from None
+
+    @property
+    def rule_text(self) -> str:
+        """The date rule in words: "5/20", "lunar 8/15", "2nd Sunday of May"."""
+        if self.rule == self.Rule.LUNAR:
+            return gettext("lunar %(month)d/%(day)d") % {"month": self.month, "day": self.day}
+        if self.rule == self.Rule.NTH_WEEKDAY and self.weekday is not None:
+            from django.utils.dates import MONTHS, WEEKDAYS
+
+            return gettext("week %(week)d, %(weekday)s of %(month)s") % {
+                "week": self.day, "weekday": WEEKDAYS[self.weekday], "month": MONTHS[self.month]
+            }  # fmt: skip
+        return f"{self.month}/{self.day}"
 
     @property
     def display_name(self) -> str:
@@ -1000,3 +1029,50 @@ class ProductRecommendation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id} #{self.rank}: {self.product_id}"
+
+
+class ImportantDate(TimeStamped):
+    """A date in a member's life the shop may greet (anniversary, a partner's birthday, a custom
+    one), written only by `members.services.dates`.
+
+    As for the birthday, the month and day stay in clear (segments and the "days before a date"
+    automation find them with one indexed query) while the rest is sealed: the year (with the day
+    it is a date of birth or of a marriage) and the free-text label (it often names a person) are
+    encrypted at rest. Dates are used for greetings only while the member's data-processing consent
+    is granted; the greeting itself needs marketing consent on its channel like any message."""
+
+    class Kind(models.TextChoices):
+        ANNIVERSARY = "anniversary", _("Anniversary")
+        PARTNER_BIRTHDAY = "partner_birthday", _("Partner's birthday")
+        CUSTOM = "custom", _("Other date")
+
+    member = models.ForeignKey(
+        Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="important_dates"
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    label = EncryptedTextField(_("label"), blank=True, default="", help_text=_("What the date is, for other dates."))
+    month = models.PositiveSmallIntegerField(
+        pgettext_lazy("date of the year", "month"), validators=[MinValueValidator(1), MaxValueValidator(12)]
+    )
+    day = models.PositiveSmallIntegerField(
+        pgettext_lazy("date of the year", "day"), validators=[MinValueValidator(1), MaxValueValidator(31)]
+    )
+    year = EncryptedTextField(_("year"), blank=True, default="", help_text=_("Optional."))
+
+    class Meta:
+        verbose_name = _("important date")
+        verbose_name_plural = _("important dates")
+        ordering = ["month", "day", "id"]
+        indexes = [models.Index(fields=["month", "day"], name="members_importantdate_md")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(month__gte=1, month__lte=12, day__gte=1, day__lte=31), name="members_importantdate_md_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.display_label} {self.month}/{self.day}"
+
+    @property
+    def display_label(self) -> str:
+        return self.label if self.kind == self.Kind.CUSTOM and self.label else str(self.get_kind_display())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import calendar
+import datetime
 from dataclasses import dataclass, field
 
 from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet, Sum
@@ -13,6 +15,7 @@ from members.models import (
     Consent,
     ConsentEvent,
     ConsentTopic,
+    ImportantDate,
     Interaction,
     Member,
     Preference,
@@ -242,7 +245,6 @@ def member_export(member: Member) -> dict:
 
 # --- dashboard (added for the admin index; loyalty_crm.admin_site) --------------------------
 
-import datetime  # noqa: E402
 from decimal import Decimal  # noqa: E402
 
 from django.db.models import DecimalField, ExpressionWrapper, F, Value  # noqa: E402
@@ -572,3 +574,68 @@ def recommended_names(member: Member, *, separator: str) -> str:
     """The recommended products' names joined by `separator` (the campaign's language: "、" in
     Chinese, ", " in English); "" when there is none."""
     return separator.join(product.name for product in recommended_products(member))
+
+
+# --- important dates ------------------------------------------------------------------------------
+
+
+def month_day_between(first: datetime.date, last: datetime.date, *, prefix: str = "") -> Q:
+    """A condition on `month`/`day` columns (with `prefix`, e.g. "important_dates__") matching a
+    date that falls from `first` to `last` inclusive in any year: one range per calendar month, so
+    a window of any length is a handful of conditions. 29 February counts as 28 February in a
+    common year."""
+    condition = Q(pk__in=[])
+    day = first
+    while day <= last:
+        month_end = (day.replace(day=28) + datetime.timedelta(days=4)).replace(day=1) - datetime.timedelta(days=1)
+        end = min(month_end, last)
+        condition |= Q(**{f"{prefix}month": day.month, f"{prefix}day__gte": day.day, f"{prefix}day__lte": end.day})
+        if day.month == 2 and end.day == 28 and not calendar.isleap(day.year):
+            condition |= Q(**{f"{prefix}month": 2, f"{prefix}day": 29})
+        day = end + datetime.timedelta(days=1)
+        if (day - first).days >= 366:
+            break
+    return condition
+
+
+def important_dates_between(first: datetime.date, last: datetime.date) -> QuerySet[ImportantDate]:
+    """The important dates of active members that fall from `first` to `last`, of members whose
+    data-processing consent is granted (without it the dates are kept but not used)."""
+    consented = Consent.objects.filter(
+        member_id=OuterRef("member_id"), topic=ConsentTopic.DATA_PROCESSING, granted=True
+    )
+    return ImportantDate.objects.filter(
+        month_day_between(first, last), Exists(consented), member__status=Member.Status.ACTIVE
+    )
+
+
+def members_with_important_date(
+    queryset: QuerySet[Member], first: datetime.date, last: datetime.date
+) -> QuerySet[Member]:
+    """The members of `queryset` with an important date from `first` to `last` whose data-processing
+    consent is granted (EXISTS subqueries, never a join, so a member appears once)."""
+    dates = ImportantDate.objects.filter(month_day_between(first, last), member_id=OuterRef("pk"))
+    consented = Consent.objects.filter(member_id=OuterRef("pk"), topic=ConsentTopic.DATA_PROCESSING, granted=True)
+    return queryset.filter(Exists(dates), Exists(consented))
+
+
+def important_dates_of(member: Member) -> list[ImportantDate]:
+    """The member's important dates in calendar order (one query)."""
+    return list(ImportantDate.objects.filter(member=member).order_by("month", "day", "pk"))
+
+
+def important_date_on(member: Member, day: datetime.date) -> ImportantDate | None:
+    """The member's important date that falls on `day` (29 February on 28 February of a common year)."""
+    match = Q(month=day.month, day=day.day)
+    if (day.month, day.day) == (2, 28) and not calendar.isleap(day.year):
+        match |= Q(month=2, day=29)
+    return ImportantDate.objects.filter(match, member=member).order_by("pk").first()
+
+
+def overdue_against_usual_interval(*, factor, now) -> Q:
+    """A condition on members: at least two counted purchases (not fully refunded), and the time
+    since the last one exceeds `factor` × their mean gap between purchases ((last − first) / (n − 1)).
+    One grouped subquery over purchases (`members._sql`)."""
+    from members import _sql
+
+    return Q(pk__in=_sql.members_overdue_against_interval(factor=factor, now=now))

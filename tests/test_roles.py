@@ -17,19 +17,21 @@ EXPECTED = {
         "view_servicerecord", "add_servicerecord", "change_servicerecord",
         "view_preference", "add_preference", "change_preference", "delete_preference",
         "view_interaction", "add_interaction", "view_contact_details",
+        "view_importantdate", "add_importantdate", "change_importantdate", "delete_importantdate",
     },
     MARKETING: VIEW_REFERENCE
     | {"view_member", "view_purchase", "view_purchaseitem", "view_preference", "view_interaction",
-       "add_interaction", "view_all_stores"},
+       "add_interaction", "view_all_stores", "view_importantdate", "view_holiday"},
     SUPPORT: VIEW_REFERENCE
     | {"view_member", "view_purchase", "view_purchaseitem", "view_servicerecord", "add_servicerecord",
        "change_servicerecord", "view_preference", "view_interaction", "add_interaction", "view_all_stores",
-       "view_contact_details"},
+       "view_contact_details", "view_importantdate"},
     MANAGER: {
         f"{action}_{model}"
         for model in [
             "member", "store", "category", "product", "tag", "consent", "consentevent", "purchase", "purchaseitem",
-            "servicerecord", "preference", "interaction", "historicalmember", "staffprofile",
+            "servicerecord", "preference", "interaction", "historicalmember", "staffprofile", "importantdate",
+            "holiday",
         ]
         for action in ("view", "add", "change", "delete")
     }
@@ -85,3 +87,10 @@ def test_care_plans_store_staff_sell_support_claims_managers_all():
     assert set(sellers) == {STORE_STAFF, MANAGER}
     assert set(claims) == {SUPPORT, MANAGER}
     assert plans == [MANAGER]
+
+
+def test_managers_edit_the_holiday_calendar_and_marketing_reads_it():
+    for role in ROLES:
+        granted = {p for p in permissions_of(role) if p.endswith("_holiday")}
+        expected = {f"{a}_holiday" for a in ("view", "add", "change", "delete")} if role == MANAGER else set()
+        assert granted == (expected or ({"view_holiday"} if role == MARKETING else set()))

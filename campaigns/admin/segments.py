@@ -15,12 +15,37 @@ from django.utils.translation import gettext_lazy, ngettext
 from campaigns import model_reasons, segments, tasks
 from campaigns.api.views import csv_response
 from campaigns.models import Classification, ClassificationPolicy, ClassificationRun, MemberScore, Segment
-from campaigns.segment_forms import CHANNEL_CHOICES, SegmentAdminForm, SegmentRulesForm
+from campaigns.segment_forms import CHANNEL_CHOICES, FIELD_GROUPS, SegmentAdminForm, SegmentRulesForm
 from campaigns.services import segments as segment_services
 from loyalty_crm.admin_base import ReadOnlyAdmin, SingletonAdmin
 from members.models import Member
 
 RULE_FIELDS = list(segments.RULE_KEYS)  # the rule builder shows every rule the segments understand
+# Labels of the keys whose form field has another name or that take several fields.
+COMPOUND_LABELS = {
+    "not_bought_category_days": gettext_lazy("Bought in the category before, but not lately"),
+}
+
+
+def _describe_value(key: str, value) -> str:
+    """One rule's value in words (no queries)."""
+    if key in ("bought_product", "bought_category"):
+        shown = value[key.removeprefix("bought_")]
+        if "within_days" in value:
+            shown += " " + _("(last %(days)d days)") % {"days": value["within_days"]}
+        return shown
+    if key == "not_bought_category_days":
+        return _("%(category)s, nothing for %(days)d days") % value
+    if key == "points_expiring_within_days":
+        shown = _("%(days)d days") % value
+        if value.get("min_points", 1) > 1:
+            shown += " " + _("(at least %(points)d points)") % {"points": value["min_points"]}
+        return shown
+    if key in ("churn_risk_min", "churn_risk_max"):
+        return f"{value:.0%}"
+    if key in ("has_valid_coupon", "paid_plan"):
+        return _("yes") if value else _("no")
+    return str(value)
 
 
 def describe_rules(rules: dict) -> str:
@@ -42,7 +67,9 @@ def describe_rules(rules: dict) -> str:
             value = ", ".join(str(MONTHS[m]) for m in (value if isinstance(value, list) else [value]))
         elif isinstance(value, list):
             value = ", ".join(str(v) for v in value)
-        parts.append(f"{field.label}: {value}")
+        else:
+            value = _describe_value(key, value)
+        parts.append(f"{COMPOUND_LABELS.get(key, field.label)}: {value}")
     return "; ".join(parts)
 
 
@@ -57,16 +84,14 @@ class SegmentAdmin(admin.ModelAdmin):
     change_form_template = "admin/campaigns/segment/change_form.html"
 
     def get_fieldsets(self, request, obj=None):
-        fieldsets = [
-            (None, {"fields": ["name", "description"]}),
-            (
-                _("Who is in the segment"),
-                {
-                    "fields": RULE_FIELDS,
-                    "description": _("All conditions must hold; a condition left empty matches everyone."),
-                },
-            ),
-        ]
+        fieldsets = [(None, {"fields": ["name", "description"]})]
+        for number, (title, names) in enumerate(FIELD_GROUPS):
+            options = {"fields": names}
+            if number == 0:
+                options["description"] = _("All conditions must hold; a condition left empty matches everyone.")
+            else:
+                options["classes"] = ["segment-group"]
+            fieldsets.append((title, options))
         if obj is not None:
             fieldsets.append((_("Count"), {"fields": ["size_shown", "size_computed_at", "created_by"]}))
         return fieldsets

@@ -367,6 +367,26 @@ class ContactPolicySerializer(serializers.Serializer):
         return changes
 
 
+class BoughtProductRule(serializers.Serializer):
+    product = serializers.CharField(help_text="Product SKU.")
+    within_days = serializers.IntegerField(min_value=1, max_value=3650, required=False, help_text="Absent: ever.")
+
+
+class BoughtCategoryRule(serializers.Serializer):
+    category = serializers.CharField(help_text="Category code; the categories under it count too.")
+    within_days = serializers.IntegerField(min_value=1, max_value=3650, required=False, help_text="Absent: ever.")
+
+
+class NotBoughtCategoryRule(serializers.Serializer):
+    category = serializers.CharField(help_text="Category code; bought in it before, nothing from it for `days`.")
+    days = serializers.IntegerField(min_value=1, max_value=3650)
+
+
+class PointsExpiringRule(serializers.Serializer):
+    days = serializers.IntegerField(min_value=0, max_value=366)
+    min_points = serializers.IntegerField(min_value=1, required=False, help_text="1 when absent.")
+
+
 class RulesSchema(serializers.Serializer):
     """What `rules` holds (documentation for the schema; `validate_rules` checks it)."""
 
@@ -383,6 +403,32 @@ class RulesSchema(serializers.Serializer):
         min_value=1, max_value=12, required=False, help_text="1–12 (a list of months is accepted too)."
     )
     consented_channel = serializers.ChoiceField(choices=[(c, c) for c in CHANNELS], required=False)
+    # Issue 18 (docs/rules/segments.md, "Segment rule keys").
+    bought_product = BoughtProductRule(required=False)
+    bought_category = BoughtCategoryRule(required=False)
+    not_bought_category_days = NotBoughtCategoryRule(required=False)
+    favourite_category = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="Category codes (a category under one counts)."
+    )
+    colour = serializers.ListField(child=serializers.CharField(), required=False, help_text="Any of these colours.")
+    style = serializers.ListField(child=serializers.CharField(), required=False, help_text="Any of these styles.")
+    preferred_channel = serializers.ListField(child=serializers.CharField(), required=False)
+    churn_risk_min = serializers.FloatField(
+        min_value=0, max_value=1, required=False, help_text="A fraction: 0.6 = 60%."
+    )
+    churn_risk_max = serializers.FloatField(min_value=0, max_value=1, required=False, help_text="A fraction.")
+    clv_min = serializers.DecimalField(max_digits=14, decimal_places=2, required=False)
+    clv_max = serializers.DecimalField(max_digits=14, decimal_places=2, required=False)
+    predicted_purchases_min = serializers.FloatField(min_value=0, required=False)
+    important_date_within_days = serializers.IntegerField(min_value=0, max_value=366, required=False)
+    has_valid_coupon = serializers.BooleanField(required=False)
+    points_balance_min = serializers.IntegerField(min_value=0, required=False)
+    points_balance_max = serializers.IntegerField(min_value=0, required=False)
+    points_expiring_within_days = PointsExpiringRule(
+        required=False, help_text="A number of days is accepted too (min_points 1)."
+    )
+    paid_plan = serializers.BooleanField(required=False)
+    stored_value_balance_min = serializers.DecimalField(max_digits=14, decimal_places=2, required=False)
 
 
 @extend_schema_field(RulesSchema)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.core.validators import MaxValueValidator
+from decimal import Decimal
+
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -36,13 +38,12 @@ class Automation(TimeStamped):
         CARE_PLAN_EXPIRY = "care_plan_expiry", _("Care plan expiry reminder")
         EVENT_REMINDER = "event_reminder", _("Member event reminder")
         EVENT_SEAT = "event_seat", _("Member event: seat confirmed from the waitlist")
+        IMPORTANT_DATE = "important_date", _("Important date greeting")
 
-    class Holiday(models.TextChoices):
-        SPRING_FESTIVAL = "spring_festival", _("Spring Festival")
-        VALENTINES = "valentines", _("Valentine's Day")
-        QIXI = "qixi", _("Qixi Festival")
-        MOTHERS_DAY = "mothers_day", _("Mother's Day")
-        MID_AUTUMN = "mid_autumn", _("Mid-Autumn Festival")
+    class WinBackRule(models.TextChoices):
+        LAPSED = "lapsed", _("Lapsed (from the nightly classification)")
+        CHURN_RISK = "churn_risk", _("Churn risk at least the threshold")
+        USUAL_INTERVAL = "usual_interval", _("Overdue against their own usual interval")
 
     # Created with the default message when the automation is first configured (so an automation
     # never switched on leaves no campaign in the campaign list).
@@ -51,20 +52,43 @@ class Automation(TimeStamped):
         related_name="automation",
     )  # fmt: skip
     kind = models.CharField(_("trigger"), max_length=20, choices=Kind.choices)
-    holiday = models.CharField(_("holiday"), max_length=20, choices=Holiday.choices, blank=True, default="")
+    # The code of a `members.Holiday` of the shop's calendar (its date rule and lead days drive the
+    # greeting); one automation per holiday, made for each holiday the calendar holds.
+    holiday = models.CharField(_("holiday"), max_length=40, blank=True, default="")
     enabled = models.BooleanField(_("enabled"), default=False)
     days_before = models.PositiveSmallIntegerField(
         _("days"),
         default=0,
         validators=[MaxValueValidator(90)],
         help_text=_(
-            "Birthday, points expiry, stored-value bonus lapse, care plan expiry, holiday, member event reminder: "
-            "how many days before the date the message goes out. "
+            "Birthday, points expiry, stored-value bonus lapse, care plan expiry, member event reminder, important "
+            "date: how many days before the date the message goes out. "
+            "Holiday greetings follow the lead days of the holiday calendar. "
             "Win-back: how many days after becoming lapsed a member is still greeted. "
             "Welcome follow-up: how many days after sign-up it goes out. "
             "Satisfaction survey: how many days after the ticket was resolved it goes out."
         ),
     )
+    win_back_rule = models.CharField(
+        _("win-back rule"),
+        max_length=20,
+        choices=WinBackRule.choices,
+        default=WinBackRule.LAPSED,
+        help_text=_("Win-back only: who is greeted."),
+    )
+    win_back_churn_risk = models.DecimalField(
+        _("churn risk threshold"), max_digits=3, decimal_places=2, default=Decimal("0.60"),
+        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("1.00"))],
+        help_text=_("Churn-risk rule: greet members whose churn risk is at least this (0.60 = 60%)."),
+    )  # fmt: skip
+    win_back_interval_factor = models.DecimalField(
+        _("interval factor"), max_digits=4, decimal_places=2, default=Decimal("1.50"),
+        validators=[MinValueValidator(Decimal("1.00")), MaxValueValidator(Decimal("10.00"))],
+        help_text=_(
+            "Usual-interval rule: greet members whose days since their last purchase exceed this many times "
+            "their own mean gap between purchases (two purchases at least)."
+        ),
+    )  # fmt: skip
     coupon_template = models.ForeignKey(
         "rewards.CouponTemplate",
         verbose_name=_("coupon offer"),
@@ -91,8 +115,25 @@ class Automation(TimeStamped):
 
     def __str__(self) -> str:
         if self.kind == self.Kind.HOLIDAY:
-            return str(self.get_holiday_display())
+            return self.holiday_name
         return str(self.get_kind_display())
+
+    @property
+    def holiday_name(self) -> str:
+        """The holiday's name from the calendar (translated for the seeded ones), or its code. Lists
+        annotate `holiday_label` (one query for the page); a single row looks it up."""
+        from django.utils.translation import gettext
+
+        from members.models import SEED_HOLIDAY_NAMES, Holiday
+
+        if not self.holiday:
+            return ""
+        name = getattr(self, "holiday_label", None)
+        if name is None:
+            name = Holiday.objects.filter(code=self.holiday).values_list("name", flat=True).first()
+        if not name:
+            return self.holiday
+        return gettext(name) if name in SEED_HOLIDAY_NAMES else name
 
 
 class AutomationOccurrence(models.Model):

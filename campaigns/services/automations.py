@@ -20,6 +20,13 @@ per end date (the occurrence is the date: the lots a member holds that end on on
 message, and a lot is never told twice); `{{ lapsing_bonus }}` and `{{ lapses_on }}` are read when the
 message is prepared, so they say what is still left.
 
+The important-date greeting is a date trigger too: members whose anniversary, partner's birthday or
+custom date falls from today to today + N days (default 7), once per member per date; its
+`{{ important_date }}` (what the date is) and `{{ important_date_on }}` are read when the message is
+prepared. Holiday greetings read the shop's calendar (`members.Holiday`): one automation per
+holiday, greeting from the holiday's lead days before it. Win-back greets the lapsed, or members
+whose churn risk is high, or who are overdue against their own usual interval (`run_win_back`).
+
 Date triggers run in `run_automations` (beat task "Run automations (daily)", 10:00 Asia/Shanghai);
 each looks at a window of dates up to today + `days_before`, so a day the beat missed is caught up
 the next day. The tier-upgrade trigger listens to `TierHistory` rows after commit.
@@ -34,10 +41,10 @@ import logging
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Exists, Max, OuterRef, Q, QuerySet
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from campaigns import automation_rules, holidays, lock_objects, selectors
+from campaigns import automation_rules, lock_objects, selectors
 from campaigns.errors import OfferNotIssued
 from campaigns.models import (
     Automation,
@@ -50,7 +57,9 @@ from campaigns.models import (
 )
 from campaigns.services import outbox
 from loyalty_crm.errors import DomainError
-from members.models import Member
+from members import holidays as holiday_rules
+from members import selectors as member_selectors
+from members.models import Holiday, Member
 from rewards import selectors as rewards_selectors
 from rewards import selectors_care_plans, selectors_stored_value
 
@@ -137,11 +146,36 @@ def run_birthday(automation: Automation, today: datetime.date, now=None) -> int:
 
 
 def run_holiday(automation: Automation, today: datetime.date, now=None) -> int:
-    """Everyone in the audience, from N days before the holiday to the day itself, once a year."""
-    date = holidays.next_holiday_date(automation.holiday, today)
-    if date - datetime.timedelta(days=automation.days_before) > today:
+    """Everyone in the audience, from the holiday's lead days (the calendar's, `members.Holiday`)
+    before it to the day itself, once per holiday date (keyed by its year). A holiday switched off
+    or gone from the calendar is not greeted."""
+    holiday = Holiday.objects.filter(code=automation.holiday, is_active=True).first()
+    if holiday is None:
+        return 0
+    try:
+        date = holiday_rules.next_date(holiday, today)
+    except ValueError:
+        return 0
+    if date - datetime.timedelta(days=holiday.lead_days) > today:
         return 0
     return enqueue_occurrence(automation=automation, key=str(date.year), on=date, members=Member.objects.all(), now=now)
+
+
+def run_important_date(automation: Automation, today: datetime.date, now=None) -> int:
+    """Members with an important date (anniversary, partner's birthday, custom) from today to
+    today + N days, once per member per date (the occurrence is the day greeted: two members'
+    anniversaries on one day share it, a member's two dates on two days are two messages). Only
+    dates of members whose data-processing consent is granted (`members.selectors`)."""
+    last = today + datetime.timedelta(days=automation.days_before)
+    wanted = set(member_selectors.important_dates_between(today, last).values_list("month", "day").distinct())
+    added = 0
+    for day in _days(today, last):
+        if (day.month, day.day) in wanted or (
+            (day.month, day.day) == (2, 28) and not calendar.isleap(day.year) and (2, 29) in wanted
+        ):
+            members = member_selectors.members_with_important_date(Member.objects.all(), day, day)
+            added += enqueue_occurrence(automation=automation, key=day.isoformat(), on=day, members=members, now=now)
+    return added
 
 
 def run_points_expiry(automation: Automation, today: datetime.date, now=None) -> int:
@@ -159,20 +193,42 @@ def run_points_expiry(automation: Automation, today: datetime.date, now=None) ->
 
 
 def run_win_back(automation: Automation, today: datetime.date, now=None) -> int:
-    """Members the nightly classification found lapsed within the last N days, once per lapse:
-    a member already sent (or skipped for) this automation since their last purchase is not
-    queued again; buying and lapsing again is a new lapse."""
-    policy = ClassificationPolicy.current()
-    newest = policy.lapsed_after_days + max(automation.days_before, 1)
+    """Win-back, once per lapse: a member already sent (or skipped for) this automation since their
+    last purchase is not queued again; buying and drifting away again is a new lapse. Who drifted
+    follows the automation's rule:
+
+    - lapsed: the nightly classification found them lapsed within the last N days;
+    - churn risk: their churn risk (last classification) is at least the threshold;
+    - usual interval: the days since their last purchase exceed the factor × their own mean gap
+      between purchases (two counted purchases at least), from the purchases as they are now.
+    """
     earlier = OutboxMessage.objects.filter(
         campaign_id=automation.campaign_id,
         member=OuterRef("pk"),
         created_at__gt=OuterRef("campaign_score__last_purchase_at"),
     )
-    members = Member.objects.filter(
-        campaign_score__classification="lapsed", campaign_score__recency_days__lte=newest
-    ).exclude(Exists(earlier))
-    return enqueue_occurrence(automation=automation, key=today.isoformat(), on=today, members=members, now=now)
+    rule = automation.win_back_rule
+    if rule == Automation.WinBackRule.CHURN_RISK:
+        members = Member.objects.filter(
+            campaign_score__churn_risk__gte=float(automation.win_back_churn_risk),
+            campaign_score__last_purchase_at__isnull=False,
+        )
+    elif rule == Automation.WinBackRule.USUAL_INTERVAL:
+        members = Member.objects.filter(
+            member_selectors.overdue_against_usual_interval(
+                factor=automation.win_back_interval_factor, now=now or timezone.now()
+            ),
+            campaign_score__last_purchase_at__isnull=False,
+        )
+    else:
+        policy = ClassificationPolicy.current()
+        newest = policy.lapsed_after_days + max(automation.days_before, 1)
+        members = Member.objects.filter(
+            campaign_score__classification="lapsed", campaign_score__recency_days__lte=newest
+        )
+    return enqueue_occurrence(
+        automation=automation, key=today.isoformat(), on=today, members=members.exclude(Exists(earlier)), now=now
+    )
 
 
 def run_satisfaction_survey(automation: Automation, today: datetime.date, now=None) -> int:
@@ -306,7 +362,30 @@ RUNNERS = {
     Automation.Kind.BONUS_LAPSE: run_bonus_lapse,
     Automation.Kind.CARE_PLAN_EXPIRY: run_care_plan_expiry,
     Automation.Kind.EVENT_REMINDER: run_event_reminder,
+    Automation.Kind.IMPORTANT_DATE: run_important_date,
 }
+
+
+# --- the holiday calendar: one greeting automation per holiday ----------------------------------------
+
+
+def ensure_holiday_automations() -> int:
+    """Make the (switched-off) greeting automation of every holiday in the calendar that has none;
+    returns how many were made. Run when a holiday is saved (`on_holiday_saved`) and by the
+    migration that moved automations onto the calendar; safe to run twice."""
+    have = set(Automation.objects.filter(kind=Automation.Kind.HOLIDAY).values_list("holiday", flat=True))
+    missing = [code for code in Holiday.objects.order_by("pk").values_list("code", flat=True) if code not in have]
+    Automation.objects.bulk_create(
+        [Automation(kind=Automation.Kind.HOLIDAY, holiday=code, enabled=False, days_before=0) for code in missing],
+        ignore_conflicts=True,
+    )
+    return len(missing)
+
+
+def on_holiday_saved(sender, instance, created, raw=False, **kwargs) -> None:
+    """post_save of `members.Holiday`: a new holiday gets its greeting automation (switched off)."""
+    if created and not raw:
+        transaction.on_commit(ensure_holiday_automations)
 
 
 def run_automations(*, today: datetime.date | None = None, now=None) -> dict[str, int]:
@@ -422,7 +501,7 @@ def before_send(*, message: OutboxMessage, now: datetime.datetime) -> dict:
     `sending`: issue the automation's coupon and return the extra template variables. Empty for
     ordinary campaigns. Raises OfferNotIssued when the coupon cannot be issued."""
     occurrence = (
-        AutomationOccurrence.objects.select_related("automation__coupon_template")
+        AutomationOccurrence.objects.select_related("automation__coupon_template", "automation__campaign")
         .filter(step_id=message.step_id)
         .first()
     )
@@ -431,8 +510,13 @@ def before_send(*, message: OutboxMessage, now: datetime.datetime) -> dict:
     automation, member = occurrence.automation, message.member
     extra: dict = {}
     if automation.kind == Automation.Kind.HOLIDAY:
-        extra["holiday"] = str(automation.get_holiday_display())
+        extra["holiday"] = automation.holiday_name
         extra["holiday_date"] = occurrence.on.isoformat() if occurrence.on else ""
+    elif automation.kind == Automation.Kind.IMPORTANT_DATE and occurrence.on:
+        found = member_selectors.important_date_on(member, occurrence.on)
+        with translation.override(automation.campaign.language if automation.campaign_id else None):
+            extra["important_date"] = found.display_label if found else ""  # in the message's language
+        extra["important_date_on"] = _("%(month)d/%(day)d") % {"month": occurrence.on.month, "day": occurrence.on.day}
     elif automation.kind == Automation.Kind.BIRTHDAY and member.birth_month:
         extra["birthday"] = _("%(month)d/%(day)d") % {"month": member.birth_month, "day": member.birth_day}
     elif automation.kind == Automation.Kind.POINTS_EXPIRY and occurrence.on:

@@ -4,7 +4,7 @@ features for a WeChat mini-program or an app. Every view authenticates with
 
 from django.urls import path
 
-from loyalty_crm.centre import api_auth, api_events, api_pages, api_profile, care_plans
+from loyalty_crm.centre import api_auth, api_dates, api_events, api_pages, api_profile, care_plans
 
 urlpatterns: list = [
     # Signing in and joining (loyalty_crm.centre.api_auth)
@@ -34,6 +34,8 @@ urlpatterns += [
 urlpatterns += [
     path("profile/", api_profile.MeProfileView.as_view(), name="me-profile"),
     path("consents/", api_profile.MeConsentsView.as_view(), name="me-consents"),
+    path("important-dates/", api_dates.MeImportantDatesView.as_view(), name="me-important-dates"),
+    path("important-dates/<int:pk>/", api_dates.MeImportantDateView.as_view(), name="me-important-date"),
     path("purchases/", api_profile.MePurchasesView.as_view(), name="me-purchases"),
     path("tickets/", api_profile.MeTicketsView.as_view(), name="me-tickets"),
     path("export/", api_profile.MeExportView.as_view(), name="me-export"),

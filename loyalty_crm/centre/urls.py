@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from loyalty_crm.centre import auth, care_plans, pages, views_events, views_profile, views_purchases
+from loyalty_crm.centre import auth, care_plans, pages, views_dates, views_events, views_profile, views_purchases
 
 app_name = "centre"
 
@@ -35,6 +35,8 @@ urlpatterns += [
 urlpatterns += [
     path("profile/", views_profile.profile, name="profile"),
     path("profile/preferences/", views_profile.preferences, name="preferences"),
+    path("dates/", views_dates.dates, name="dates"),
+    path("dates/<int:pk>/delete/", views_dates.date_delete, name="date_delete"),
     path("profile/consents/", views_profile.consents, name="consents"),
     path("profile/privacy/", views_profile.privacy, name="privacy"),
     path("profile/privacy/export/", views_profile.privacy_export, name="privacy_export"),

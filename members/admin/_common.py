@@ -13,11 +13,13 @@ from simple_history.template_utils import HistoricalRecordContextHelper
 
 from members import loyalty, masking
 from members.forms import (
+    ImportantDateAddForm,
     InteractionAddForm,
     PreferenceAddForm,
     ServiceRecordAddForm,
 )
 from members.models import (
+    ImportantDate,
     Interaction,
     Preference,
     ServiceRecord,
@@ -209,6 +211,13 @@ class PreferenceInline(AddRecordInline):
     fields = ["kind", "key", "value", "category", "product"]
     autocomplete_fields = ["category", "product"]
     verbose_name_plural = gettext_lazy("New preferences")
+
+
+class ImportantDateInline(AddRecordInline):
+    model = ImportantDate
+    form = ImportantDateAddForm
+    fields = ["kind", "label", "month", "day", "year", "consent"]
+    verbose_name_plural = gettext_lazy("New important dates")
 
 
 class InteractionInline(AddRecordInline):

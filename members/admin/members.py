@@ -25,6 +25,7 @@ from members.admin._common import (
     ERASE_PERMISSION,
     EXPORT_PERMISSION,
     IMPORT_PERMISSION,
+    ImportantDateInline,
     InteractionInline,
     MemberChangeList,
     MemberHistoryContext,
@@ -80,7 +81,7 @@ class MemberAdmin(PlainForeignKeysMixin, ServiceFormAdminMixin, SimpleHistoryAdm
     autocomplete_fields = ["home_store", "referred_by", "tags"]
     show_full_result_count = False
     actions = ["export_csv", "export_json", "erase_selected"]
-    inlines = [ServiceRecordInline, PreferenceInline, InteractionInline]
+    inlines = [ServiceRecordInline, PreferenceInline, ImportantDateInline, InteractionInline]
     history_list_per_page = 50
 
     # permissions of the actions (ModelAdmin calls has_<name>_permission)

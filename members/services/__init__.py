@@ -45,6 +45,11 @@ from members.services.contact_details import (
     record_contact_view,
     reveal_contact_details,
 )
+from members.services.dates import (
+    add_important_date,
+    delete_important_date,
+    update_important_date,
+)
 from members.services.erasure import (
     erase_member,
 )
@@ -119,6 +124,7 @@ __all__ = [
     "TermsNotCurrent",
     "accept_terms",
     "add_care_plan_claim_record",
+    "add_important_date",
     "add_interaction",
     "add_preference",
     "add_service_record",
@@ -129,6 +135,7 @@ __all__ = [
     "consent_state",
     "create_member",
     "current_terms",
+    "delete_important_date",
     "erase_member",
     "may_see_contact_details",
     "new_member_numbers",
@@ -153,6 +160,7 @@ __all__ = [
     "set_members_consents",
     "set_preferences",
     "set_tags",
+    "update_important_date",
     "update_member",
     "update_service_record",
     "verify_code",

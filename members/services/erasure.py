@@ -25,7 +25,7 @@ from members.services.profiles import apply_contact_data
 def erase_member(*, member: Member, actor=None) -> Member:
     """Anonymise a member irreversibly (the right to be forgotten).
 
-    Name, contact data, birthday, external id, notes, tags, preferences and the free text of
+    Name, contact data, birthday, external id, notes, tags, preferences, important dates and the free text of
     service and interaction records are wiped, consents withdrawn, and the earlier versions in
     the change history deleted. Purchases (amounts, dates, stores) stay for reports, and other
     apps anonymise their own rows on `members.signals.member_erased`.
@@ -40,6 +40,7 @@ def erase_member(*, member: Member, actor=None) -> Member:
         source=ConsentSource.ERASURE,
     )
     member.preferences.all().delete()
+    member.important_dates.all().delete()
     member.interactions.update(summary="", summary_code="note", summary_params={})
     member.service_records.update(summary="—", summary_code="note", summary_params={}, details="")
     member.tags.clear()

@@ -18,6 +18,7 @@ from campaigns.models import Automation, OutboxMessage, SkipReason, SmsLog
 from campaigns.services import automations
 from campaigns.services.classification import classify_members
 from loyalty_crm.roles import MANAGER, MARKETING, ROLES, STORE_STAFF, SUPPORT
+from members.models import Holiday
 from rewards import services as reward_services
 from rewards.models import Coupon, PointsLot
 from tests.campaigns.helpers import drain, member, no_quiet_hours
@@ -66,8 +67,10 @@ def test_holiday_dates(holiday, year, expected):
 
 def test_seeded_automations_are_off_and_the_daily_task_exists():
     # 13 + the stored-value bonus lapse reminder (issue 16) + care plan expiry and the two of member
-    # events (issue 17)
-    assert Automation.objects.count() == 17
+    # events (issue 17) + the important-date greeting and a greeting for each of the 12 holidays the
+    # calendar added to the first five (issue 18)
+    assert Automation.objects.count() == 30
+    assert Automation.objects.filter(kind="holiday").count() == Holiday.objects.count() == 17
     # on: only the message telling a waitlisted member their seat is confirmed (not a date trigger)
     assert list(Automation.objects.filter(enabled=True).values_list("kind", flat=True)) == ["event_seat"]
     task = PeriodicTask.objects.get(name="Run automations (daily)")
@@ -77,7 +80,8 @@ def test_seeded_automations_are_off_and_the_daily_task_exists():
 
 def test_holiday_greeting_on_the_day_once_per_year():
     no_quiet_hours()
-    found = automation("holiday", "mid_autumn", days_before=2)
+    found = automation("holiday", "mid_autumn")
+    Holiday.objects.filter(code="mid_autumn").update(lead_days=2)  # the calendar's lead days drive it
     alice = member(name="Alice", sms_consent=True)
     member(name="Bob")  # no consent: skipped, counted
     with time_machine.travel(noon(2026, 9, 22), tick=False):
@@ -279,7 +283,7 @@ def test_marketing_switches_on_an_automation_in_the_admin(client, marketing):
     )  # fmt: skip
     assert response.status_code == 302, response.content.decode()[:2000]
     found.refresh_from_db()
-    assert found.enabled and found.days_before == 1 and "{{ holiday }}" in found.campaign.body
+    assert found.enabled and "{{ holiday }}" in found.campaign.body
 
 
 def test_store_staff_cannot_see_automations(client, store_staff):

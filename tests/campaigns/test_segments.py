@@ -110,7 +110,7 @@ def test_segment_members_is_lazy_and_counts_in_one_query(people, django_assert_n
 @pytest.mark.parametrize(
     ("rules", "key"),
     [
-        ({"colour": "red"}, "colour"),
+        ({"shoe_size": "42"}, "shoe_size"),  # an unknown key
         ({"classification": ["vip"]}, "classification"),
         ({"classification": "high_value "}, None),  # a bare string is accepted (stripped)
         ({"tiers": ["platinum"]}, "tiers"),
