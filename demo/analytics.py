@@ -2,9 +2,9 @@
 members can be compared with customers who are not members month by month, and the product
 recommendations computed once the year of purchases is in (the nightly task keeps them fresh).
 
-Walk-ins are recorded with `members.services.record_purchase` and no member (a walk-in earns
-nothing; the till does the same through `rewards.services.post_purchase`). Their references are
-`WALKIN-<seed>-<n>`, so a second run adds new ones.
+Walk-ins are posted with `rewards.services.purchases.post_purchase` and no member, as the till
+posts them (a walk-in earns nothing). Their references are `WALKIN-<seed>-<n>`, so a second run
+adds new ones.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 from demo.clock import days_before
 from members.models import PaymentMethod, Product, Purchase, Store
-from members.services import PurchaseLine, record_purchase, refresh_recommendations
+from members.services import PurchaseLine, refresh_recommendations
+from rewards.services.purchases import post_purchase
 
 WALK_INS_PER_MEMBER = 0.12  # about one walk-in sale for eight members over the year
 DAYS = 365
@@ -46,7 +47,7 @@ def seed_walk_ins(
     for n in range(first, first + int(members * WALK_INS_PER_MEMBER)):
         day = days_before(horizon, rng, DAYS, 1)
         chosen = rng.sample(cheap, k=min(len(cheap), rng.choice([1, 1, 2])))
-        record_purchase(
+        post_purchase(  # the till's one path for a walk-in sale (no points, no ledger)
             member=None,
             external_ref=f"WALKIN-{seed}-{n:06d}",
             ordered_at=day,

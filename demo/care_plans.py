@@ -164,7 +164,9 @@ def seed(*, members: list[Member], horizon: datetime.datetime, staff, support, m
             counts.claims += 1
     centre_member = Member.objects.with_phone(DEMO_MEMBER_PHONE).first()
     if centre_member is not None:
-        for code, sku, days in [(FLOWER_CARE, BOUQUET_SKU, 1), (VASE_PROTECTION, VASE_SKU, 40)]:
+        # One bouquet with its care plan yesterday: her spend stays just under Silver, so her card
+        # still shows how little is left to the next tier (demo/centre.py).
+        for code, sku, days in [(FLOWER_CARE, BOUQUET_SKU, 1)]:
             _sell(
                 plans[code],
                 centre_member,

@@ -3,8 +3,9 @@
 Store staff run check-in at the door and look at events and registrations (they also sign members
 up there); Marketing creates events and invitations; Managers everything. The reminder the day
 before (switched off, like every date trigger, until marketing switches it on) and the "seat
-confirmed from the waitlist" message (on: it answers the member's own sign-up) get their default
-Chinese SMS campaigns (marketing edits them under Automations)."""
+confirmed from the waitlist" message (on: it answers the member's own sign-up) get their rows; their
+default Chinese SMS messages (campaigns.automation_rules) become campaigns when first configured or
+used (marketing edits them under Automations)."""
 
 from django.db import migrations
 
@@ -45,23 +46,11 @@ MESSAGES = {
 def forwards(apps, schema_editor):
     grant(apps, "campaigns", GRANTS)
     Automation = apps.get_model("campaigns", "Automation")
-    Campaign = apps.get_model("campaigns", "Campaign")
-    CampaignStep = apps.get_model("campaigns", "CampaignStep")
-    from django.utils import timezone
-
-    now = timezone.now()
-    for kind, (days, enabled, name, body) in MESSAGES.items():
-        automation, _created = Automation.objects.get_or_create(
-            kind=kind, holiday="", defaults={"days_before": days, "enabled": enabled}
-        )
-        if automation.campaign_id is None:
-            campaign = Campaign.objects.create(
-                name=name, channel="sms", language="zh-hans", subject="", body=body, status="sending",
-                launched_at=now, started_at=now,
-            )  # fmt: skip
-            CampaignStep.objects.create(campaign=campaign, number=1)
-            automation.campaign = campaign
-            automation.save(update_fields=["campaign"])
+    # The rows only: like every automation, its campaign is made with the default message when it
+    # is first configured or first used (campaigns.services.automations), so a fresh shop's campaign
+    # list stays empty.
+    for kind, (days, enabled, _name, _body) in MESSAGES.items():
+        Automation.objects.get_or_create(kind=kind, holiday="", defaults={"days_before": days, "enabled": enabled})
 
 
 def backwards(apps, schema_editor):

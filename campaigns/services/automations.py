@@ -323,12 +323,18 @@ def tell_seat_confirmed(*, event_id: int, member_ids: list[int], now=None) -> in
     member per event (the occurrence is the event)."""
     from campaigns.models import Event
 
-    automation = Automation.objects.filter(
-        kind=Automation.Kind.EVENT_SEAT, enabled=True, campaign__isnull=False
-    ).first()
     event = Event.objects.filter(pk=event_id).first()
-    if automation is None or event is None or not member_ids:
+    if event is None or not member_ids:
         return 0
+    with transaction.atomic():
+        automation = (
+            Automation.objects.select_for_update().filter(kind=Automation.Kind.EVENT_SEAT, enabled=True).first()
+        )
+        if automation is None:
+            return 0
+        if automation.campaign_id is None:  # on from the start: its campaign is made on first use
+            _campaign_of(automation, now or timezone.now())
+            automation.save(update_fields=["campaign"])
     return enqueue_occurrence(
         automation=automation,
         key=f"seat-{event_id}",

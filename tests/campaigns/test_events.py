@@ -202,6 +202,7 @@ def test_reminder_goes_the_day_before_to_confirmed_members():
     automations.update_automation(automation=reminder, enabled=True)
     assert automations.run_automations() == {"event_reminder": 1}
     assert automations.run_automations() == {"event_reminder": 0}
+    reminder.refresh_from_db()  # its campaign was made when marketing switched it on
     rows = OutboxMessage.objects.filter(campaign=reminder.campaign)
     assert list(rows.values_list("member_id", flat=True)) == [seated.pk]
 

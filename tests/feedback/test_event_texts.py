@@ -98,6 +98,8 @@ SUMMARIES = [
     (Summary.SATISFACTION_SURVEY, {"no": "FB-1", "score": 4}, "很快", "Satisfaction survey for FB-1: 4/5 — 很快"),
     (Summary.RECOMMENDATION_SURVEY, {"score": 9}, "", "Recommendation survey (NPS): 9/10"),
     (Summary.DATA_EXPORT, {}, "", "The member downloaded their data in the member centre"),
+    (Summary.CARE_PLAN_CLAIM, {"plan": "鲜花养护计划"}, "花蔫了", "Care plan claim under “鲜花养护计划”: 花蔫了"),
+    (Summary.DESIGNED_SURVEY, {"survey": "门店体验回访"}, "", "Survey answered: 门店体验回访"),
 ]
 
 
