@@ -143,6 +143,9 @@ class SegmentRulesForm(forms.Form):
         label=_("… at least this many points"), min_value=1, required=False, help_text=_("Empty: any.")
     )
     paid_plan = forms.ChoiceField(label=_("Holds a paid membership"), choices=YES_NO_CHOICES, required=False)
+    event_attended_within_days = _days_field(
+        _("Came to a member event within the last days"), _("Checked in at any member event.")
+    )
     stored_value_balance_min = forms.DecimalField(
         label=_("Stored value at least"), min_value=0, max_digits=14, decimal_places=2, required=False
     )
@@ -195,6 +198,8 @@ class SegmentRulesForm(forms.Form):
         for key in ("has_valid_coupon", "paid_plan"):
             if data.get(key):
                 raw[key] = data[key] == "yes"
+        if data.get("event_attended_within_days"):
+            raw["event_attended"] = {"within_days": data["event_attended_within_days"]}
         if data.get("points_expiring_within_days") is not None:
             raw["points_expiring_within_days"] = {"days": data["points_expiring_within_days"]}
             if data.get("points_expiring_min_points"):
@@ -232,6 +237,9 @@ def fields_from_rules(rules: dict) -> dict:
             initial[key] = round(value * PERCENT, 2)
         elif key in ("has_valid_coupon", "paid_plan"):
             initial[key] = "yes" if value else "no"
+        elif key == "event_attended":
+            if "within_days" in value:
+                initial["event_attended_within_days"] = value["within_days"]
         elif key == "points_expiring_within_days":
             initial[key] = value["days"]
             if value.get("min_points", 1) > 1:
@@ -268,6 +276,7 @@ FIELD_GROUPS = [
             "points_expiring_min_points",
             "paid_plan",
             "stored_value_balance_min",
+            "event_attended_within_days",
         ],
     ),
 ]

@@ -40,6 +40,8 @@ ordered on or after the start of the day N days before today (local time):
 - `points_expiring_within_days`: N or {"days": 0–366, "min_points"?: ≥ 1} — points left in lots that
   expire from today to today + N days, at least `min_points` (1 by default) in all.
 - `paid_plan`: true | false — holds (or does not) a paid membership in force today.
+- `event_attended`: {"event"?: id, "within_days"?: 1–3650} — checked in at a member event (that
+  one, or any), ever or within the last N days (`campaigns.selectors.attended_member_ids`).
 - `stored_value_balance_min`: amount — stored value (principal + bonus) at least this.
 
 Each key adds one condition (a column filter or an EXISTS / scalar subquery) to the single query
@@ -62,7 +64,8 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from campaigns.models import Classification, MemberScore, Segment
+from campaigns.models import Classification, Event, MemberScore, Segment
+from campaigns.selectors.events import attended_member_ids
 from members import loyalty
 from members.models import Category, Member, Preference, Product, Purchase, PurchaseItem, Store, Tag
 from members.selectors import MARKETING_CHANNELS, members_with_important_date, members_with_marketing_consent
@@ -98,6 +101,7 @@ RULE_KEYS = (
     "points_expiring_within_days",
     "paid_plan",
     "stored_value_balance_min",
+    "event_attended",
 )
 PREFERENCE_KEYS = ("colour", "style", "preferred_channel")
 MAX_DAYS = 3650
@@ -303,6 +307,24 @@ def _validate_behaviour(present: dict, clean: dict, errors: dict) -> None:
             days = _whole(value["days"], key, errors, 1, MAX_DAYS) if code is not None else None
             if days is not None:
                 clean[key] = {"category": code, "days": days}
+    if "event_attended" in present:
+        value = present["event_attended"]
+        value = _object({} if value is True else value, "event_attended", errors, (), ("event", "within_days"))
+        if value is not None:
+            rule = {}
+            if value.get("event") not in (None, ""):
+                event_id = _whole(value["event"], "event_attended", errors, 1, 2**31 - 1)
+                if event_id is not None and not Event.objects.filter(pk=event_id).exists():
+                    errors["event_attended"] = _("Unknown %(what)s: %(values)s.") % {
+                        "what": _("event"), "values": event_id}  # fmt: skip
+                elif event_id is not None:
+                    rule["event"] = event_id
+            if value.get("within_days") not in (None, ""):
+                days = _whole(value["within_days"], "event_attended", errors, 1, MAX_DAYS)
+                if days is not None:
+                    rule["within_days"] = days
+            if "event_attended" not in errors:
+                clean["event_attended"] = rule
     if "favourite_category" in present:
         values = _string_list(present["favourite_category"], "favourite_category", errors)
         if values is not None:
@@ -448,6 +470,10 @@ def _days_ago(days: int) -> datetime.datetime:
 
 def _build_behaviour(members: QuerySet[Member], rules: dict) -> QuerySet[Member]:
     today = timezone.localdate()
+    if "event_attended" in rules:
+        rule = rules["event_attended"]
+        attended = attended_member_ids(event_id=rule.get("event"), within_days=rule.get("within_days"))
+        members = members.filter(pk__in=attended)
     if "bought_product" in rules:
         rule = rules["bought_product"]
         lines = _counted_lines(product_id__in=Product.objects.filter(sku=rule["product"]).values("pk"))

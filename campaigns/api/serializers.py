@@ -382,6 +382,11 @@ class NotBoughtCategoryRule(serializers.Serializer):
     days = serializers.IntegerField(min_value=1, max_value=3650)
 
 
+class EventAttendedRule(serializers.Serializer):
+    event = serializers.IntegerField(min_value=1, required=False, help_text="An event's id; absent: any event.")
+    within_days = serializers.IntegerField(min_value=1, max_value=3650, required=False, help_text="Absent: ever.")
+
+
 class PointsExpiringRule(serializers.Serializer):
     days = serializers.IntegerField(min_value=0, max_value=366)
     min_points = serializers.IntegerField(min_value=1, required=False, help_text="1 when absent.")
@@ -429,6 +434,7 @@ class RulesSchema(serializers.Serializer):
     )
     paid_plan = serializers.BooleanField(required=False)
     stored_value_balance_min = serializers.DecimalField(max_digits=14, decimal_places=2, required=False)
+    event_attended = EventAttendedRule(required=False, help_text="Checked in at a member event; `true` is any, ever.")
 
 
 @extend_schema_field(RulesSchema)

@@ -375,3 +375,29 @@ def test_the_api_takes_and_answers_the_new_keys(shop, api_marketing):
     assert body["size"] == 1
     bad = api_marketing.post("/api/v1/segments/", {"name": "x", "rules": {"churn_risk_min": 60}}, format="json")
     assert bad.status_code == 400 and "churn_risk_min" in str(bad.json())
+
+
+def test_event_attended_any_one_event_and_within_days():
+    from campaigns.services import events as event_services
+    from tests.campaigns.event_helpers import event, member, sign_up
+
+    salon = event(starts_in=datetime.timedelta(hours=-1), hours=3)
+    launch = event(starts_in=datetime.timedelta(days=-200), hours=3)
+    recent, long_ago, absent, stranger = member(), member(), member(), member()
+    for person in (recent, absent):
+        sign_up(salon, person, now=salon.starts_at - datetime.timedelta(days=1))
+    sign_up(launch, long_ago, now=launch.starts_at - datetime.timedelta(days=1))
+    event_services.check_in(event=salon, code=recent.member_no)
+    event_services.check_in(event=launch, code=long_ago.member_no, now=launch.starts_at)
+
+    def picked(rule):
+        return set(segment_members(validate_rules({"event_attended": rule})))
+
+    assert picked({}) == picked(True) == {recent, long_ago}  # any event, ever; never `absent` or `stranger`
+    assert picked({"within_days": 30}) == {recent}
+    assert picked({"event": launch.pk}) == {long_ago}
+    assert picked({"event": launch.pk, "within_days": 30}) == set()
+    for bad in ({"event": 999_999}, {"within_days": 0}, {"when": 3}, "yes"):
+        with pytest.raises(ValidationError) as error:
+            validate_rules({"event_attended": bad})
+        assert "event_attended" in error.value.message_dict
