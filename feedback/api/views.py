@@ -44,6 +44,25 @@ class FeedbackThrottle(AnonRateThrottle):
         return client_ip(request)
 
 
+def _submit(request, data: dict, **how):
+    """The one call of `submit_feedback` for the public endpoint and staff's tickets; `how` is the
+    channel and, for staff, when the customer reached us and was answered."""
+    return services.submit_feedback(
+        kind=data["kind"],
+        message=data["message"],
+        contact_name=data["contact_name"],
+        phone=data["phone"],
+        email=data["email"],
+        member_no=data["member_no"],
+        purchase_ref=data["purchase_ref"],
+        store=data["store"],
+        photos=request.FILES.getlist("photos") if hasattr(request, "FILES") else [],
+        language=getattr(request, "LANGUAGE_CODE", ""),
+        actor=request.user,
+        **how,
+    )
+
+
 class FeedbackSubmitView(APIView):
     permission_classes = [AllowAny]
     throttle_classes = [FeedbackThrottle]
@@ -52,22 +71,7 @@ class FeedbackSubmitView(APIView):
     def post(self, request):
         serializer = FeedbackInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        photos = request.FILES.getlist("photos") if hasattr(request, "FILES") else []
-        ticket = services.submit_feedback(
-            kind=data["kind"],
-            message=data["message"],
-            contact_name=data["contact_name"],
-            phone=data["phone"],
-            email=data["email"],
-            member_no=data["member_no"],
-            purchase_ref=data["purchase_ref"],
-            store=data["store"],
-            photos=photos,
-            channel=Ticket.Channel.API,
-            language=getattr(request, "LANGUAGE_CODE", ""),
-            actor=request.user,
-        )
+        ticket = _submit(request, serializer.validated_data, channel=Ticket.Channel.API)
         return Response(FeedbackOutputSerializer(ticket).data, status=status.HTTP_201_CREATED)
 
 
@@ -132,22 +136,12 @@ class TicketViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retri
         serializer = StaffTicketInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        photos = request.FILES.getlist("photos") if hasattr(request, "FILES") else []
-        ticket = services.submit_feedback(
-            kind=data["kind"],
-            message=data["message"],
-            contact_name=data["contact_name"],
-            phone=data["phone"],
-            email=data["email"],
-            member_no=data["member_no"],
-            purchase_ref=data["purchase_ref"],
-            store=data["store"],
-            photos=photos,
+        ticket = _submit(
+            request,
+            data,
             channel=data["channel"],
             contacted_at=data["contacted_at"],
             first_response_at=data["first_response_at"],
-            language=getattr(request, "LANGUAGE_CODE", ""),
-            actor=request.user,
         )
         created = self.get_queryset().get(pk=ticket.pk)
         return Response(TicketSerializer(created, context={"request": request}).data, status=status.HTTP_201_CREATED)

@@ -383,7 +383,7 @@ def test_event_attended_any_one_event_and_within_days():
 
     salon = event(starts_in=datetime.timedelta(hours=-1), hours=3)
     launch = event(starts_in=datetime.timedelta(days=-200), hours=3)
-    recent, long_ago, absent, stranger = member(), member(), member(), member()
+    recent, long_ago, absent, _stranger = member(), member(), member(), member()
     for person in (recent, absent):
         sign_up(salon, person, now=salon.starts_at - datetime.timedelta(days=1))
     sign_up(launch, long_ago, now=launch.starts_at - datetime.timedelta(days=1))
@@ -393,7 +393,7 @@ def test_event_attended_any_one_event_and_within_days():
     def picked(rule):
         return set(segment_members(validate_rules({"event_attended": rule})))
 
-    assert picked({}) == picked(True) == {recent, long_ago}  # any event, ever; never `absent` or `stranger`
+    assert picked({}) == picked(True) == {recent, long_ago}  # any event, ever; never `absent` or `_stranger`
     assert picked({"within_days": 30}) == {recent}
     assert picked({"event": launch.pk}) == {long_ago}
     assert picked({"event": launch.pk, "within_days": 30}) == set()
