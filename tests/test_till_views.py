@@ -222,7 +222,7 @@ def test_the_quote_comes_from_quote_checkout_with_tier_coupon_and_points(store_s
     assert figures["tier"]["code"] == "regular"
 
 
-QUOTE_QUERIES = 14  # session, user, permissions (2), member, products, quote_checkout's reads, care plans on sale
+QUOTE_QUERIES = 13  # session, user, permissions (2), member, products, quote_checkout's reads (tiers cached), care plans on sale
 
 
 @pytest.mark.parametrize("lines", [1, 3])
@@ -401,7 +401,7 @@ def test_the_till_page_and_confirm_take_a_fixed_number_of_queries(store_staff, d
 
 
 TILL_QUERIES = 4  # session, user, permissions (user's and groups')
-CONFIRM_QUERIES = 23  # the same for one line or three (a tier change adds its history row)
+CONFIRM_QUERIES = 20  # the same for one line or three (a tier change adds its history row)
 
 
 # --- partner codes ----------------------------------------------------------------------------
