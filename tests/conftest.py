@@ -95,7 +95,7 @@ def ensure_roles() -> None:
     loader = MigrationExecutor(connection).loader
     state_apps = loader.project_state().apps
     for (_app, name), migration in sorted(loader.disk_migrations.items()):
-        if name.endswith("roles"):
+        if "roles" in name:  # e.g. 0016_member_events_roles_and_automations too
             for operation in migration.operations:
                 if isinstance(operation, RunPython):
                     operation.code(state_apps, None)
