@@ -222,7 +222,7 @@ def test_the_quote_comes_from_quote_checkout_with_tier_coupon_and_points(store_s
     assert figures["tier"]["code"] == "regular"
 
 
-QUOTE_QUERIES = 13  # session, user, permissions (2), member, products, quote_checkout's reads (tiers cached), care plans on sale
+QUOTE_QUERIES = 13  # session, user, permissions (2), member, products, quote_checkout's reads, care plans on sale
 
 
 @pytest.mark.parametrize("lines", [1, 3])

@@ -158,7 +158,7 @@ def test_workers_taking_blocks_together_never_exceed_the_rate():
     # By hand, 7 a second: a block gets what is left of its second (3, then the 4 left of 7), and
     # one that finds the second used up waits for the next and gets up to 7 there.
     assert gots == [3, 4, 5, 2, 7, 7, 1, 6, 4, 3, 3, 4]
-    assert granted_in == {second: 7 for second in range(7000, 7007)}
+    assert granted_in == dict.fromkeys(range(7000, 7007), 7)
 
 
 def test_concurrent_threads_taking_blocks_never_exceed_the_rate():
