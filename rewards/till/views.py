@@ -5,12 +5,10 @@ selector and renders it. The page's script never computes money: every figure is
 from __future__ import annotations
 
 import uuid
-from contextlib import nullcontext
 from decimal import Decimal
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.db.models import Prefetch
 from django.http import HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -28,9 +26,9 @@ from rewards import selectors, selectors_care_plans, selectors_stored_value
 from rewards.models import Coupon, TopUpRule
 from rewards.services import checkout as checkout_services
 from rewards.services import coupons as coupon_services
-from rewards.services import post_purchase, refund_purchase, stored_value
-from rewards.services.care_plans import sell_care_plans_for_purchase
+from rewards.services import refund_purchase, stored_value
 from rewards.services.refunds import quote_return
+from rewards.services.till_checkout import checkout_sale
 from rewards.till import care_plans as till_care_plans
 from rewards.till import codes
 from rewards.till.forms import (
@@ -289,8 +287,8 @@ def quote_view(request):
 
 @require_POST
 def confirm_view(request):
-    """Record the sale through `post_purchase` (member pricing, coupon and points in its one
-    transaction), on the page's key; then the receipt. A refusal re-shows the page with the
+    """Record the sale and its care plans through `checkout_sale` (member pricing, coupon, points
+    and the plans in one transaction), on the page's key; then the receipt. A refusal re-shows the page with the
     basket and the reason; nothing is recorded."""
     _require(request, USE_TILL)
     form = ConfirmForm(request.POST)
@@ -320,26 +318,20 @@ def confirm_view(request):
     if care_plans and not request.user.has_perm(SELL_CARE_PLAN):
         return till_view(request, form=form, error=_("You may not sell care plans."), basket=raw, status=403)
     try:
-        # The sale and its care plans, all or nothing (a sale without plans posts as it always did).
-        with transaction.atomic() if care_plans else nullcontext():
-            result = post_purchase(
-                member=basket.member,
-                external_ref=key,
-                ordered_at=timezone.now(),
-                items=basket.items,
-                store=_store(request.user),
-                channel="store",
-                payment_method=form.cleaned_data["payment_method"],
-                coupon_code=basket.coupon_code or None,
-                points_to_use=basket.points_to_use,
-                tenders=basket.tenders,
-                apply_member_pricing=True,
-                actor=request.user,
-            )
-            if care_plans:
-                sell_care_plans_for_purchase(
-                    purchase=result.purchase, chosen=care_plans, key_prefix=key, actor=request.user
-                )
+        # The sale and its care plans, all or nothing, on the page's key.
+        result = checkout_sale(
+            member=basket.member,
+            key=key,
+            ordered_at=timezone.now(),  # the key was looked up above: a new sale
+            items=basket.items,
+            store=_store(request.user),
+            payment_method=form.cleaned_data["payment_method"],
+            coupon_code=basket.coupon_code or None,
+            points_to_use=basket.points_to_use,
+            tenders=basket.tenders,
+            care_plans=care_plans,
+            actor=request.user,
+        )
     except ValidationError as error:
         return till_view(request, form=form, error=_messages_of(error), basket=raw, status=400)
     except DomainError as error:
