@@ -167,6 +167,18 @@ class ClaimNotOpen(RewardsError):
     code = "claim_not_open"
 
 
+class CarePlanClaimed(RewardsError):
+    """A sold plan with a claim (open or settled) can no longer be cancelled and refunded."""
+
+    code = "care_plan_claimed"
+
+
+class CarePlanCancelled(RewardsError):
+    """The sold plan was cancelled and refunded: it covers nothing more."""
+
+    code = "care_plan_cancelled"
+
+
 class ReplacementUnavailable(RewardsError):
     """The replacement asked for cannot be given (no coupon set on the plan, no product on the line)."""
 

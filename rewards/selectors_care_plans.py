@@ -79,7 +79,7 @@ def member_care_plans(member: Member, *, today: datetime.date | None = None) -> 
     )
     rows = []
     for sale in sales:
-        active = sale.starts_on <= today <= sale.ends_on
+        active = not sale.is_cancelled and sale.starts_on <= today <= sale.ends_on
         rows.append(
             MemberCarePlan(
                 sale=sale,
@@ -129,9 +129,10 @@ class CarePlanReportRow:
 
 
 def care_plan_report(*, sold_from: datetime.date | None = None, sold_to: datetime.date | None = None):
-    """Per plan: plans sold, revenue, claims (settled, rejected), the claim rate (plans sold with a
-    claim that was not rejected) and the cost of replacements; for plans sold in the dates given.
-    Two queries, whatever the number of plans or sales."""
+    """Per plan: plans sold, revenue (less what cancelled plans refunded), claims (settled,
+    rejected), the claim rate (plans sold with a claim that was not rejected) and the cost of
+    replacements; for plans sold in the dates given. Two queries, whatever the number of plans or
+    sales."""
     sales = Q()
     if sold_from:
         sales &= Q(sales__starts_on__gte=sold_from)
@@ -140,7 +141,7 @@ def care_plan_report(*, sold_from: datetime.date | None = None, sold_to: datetim
     plans = list(
         CarePlan.objects.order_by("name", "pk").annotate(
             sold=Count("sales", filter=sales, distinct=True),
-            revenue=Coalesce(Sum("sales__price_paid", filter=sales), ZERO),
+            revenue=Coalesce(Sum(F("sales__price_paid") - F("sales__refunded_amount"), filter=sales), ZERO),
         )
     )
     claim_filter = Q()
@@ -185,9 +186,14 @@ def care_plan_report(*, sold_from: datetime.date | None = None, sold_to: datetim
 
 
 def care_plan_end_dates(first: datetime.date, last: datetime.date) -> list[datetime.date]:
-    """The days from `first` to `last` on which some care plan with claims left ends."""
+    """The days from `first` to `last` on which some care plan with claims left (not cancelled) ends."""
     return list(
-        CarePlanSale.objects.filter(ends_on__gte=first, ends_on__lte=last, claims_used__lt=F("claims_allowed"))
+        CarePlanSale.objects.filter(
+            ends_on__gte=first,
+            ends_on__lte=last,
+            claims_used__lt=F("claims_allowed"),
+            status=CarePlanSale.Status.ACTIVE,
+        )
         .order_by("ends_on")
         .values_list("ends_on", flat=True)
         .distinct()
@@ -196,14 +202,18 @@ def care_plan_end_dates(first: datetime.date, last: datetime.date) -> list[datet
 
 def members_with_care_plans_ending(day: datetime.date) -> QuerySet[Member]:
     """Members holding a care plan with claims left that ends on `day`."""
-    ending = CarePlanSale.objects.filter(ends_on=day, claims_used__lt=F("claims_allowed"))
+    ending = CarePlanSale.objects.filter(
+        ends_on=day, claims_used__lt=F("claims_allowed"), status=CarePlanSale.Status.ACTIVE
+    )
     return Member.objects.not_erased().filter(pk__in=ending.values("member_id"))
 
 
 def care_plans_ending(member: Member, day: datetime.date) -> list[CarePlanSale]:
     """The member's plans with claims left that end on `day` (for the reminder's text)."""
     return list(
-        CarePlanSale.objects.filter(member=member, ends_on=day, claims_used__lt=F("claims_allowed"))
+        CarePlanSale.objects.filter(
+            member=member, ends_on=day, claims_used__lt=F("claims_allowed"), status=CarePlanSale.Status.ACTIVE
+        )
         .select_related("plan")
         .order_by("pk")
     )

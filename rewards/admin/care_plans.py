@@ -25,6 +25,7 @@ from rewards.models import CarePlan, CarePlanClaim, CarePlanSale
 from rewards.services import care_plans as care_plan_services
 
 REPORT = "rewards.view_care_plan_report"
+CANCEL = "rewards.cancel_careplansale"
 
 
 def _store(user):
@@ -107,6 +108,13 @@ class SellCarePlanForm(forms.Form):
         return item
 
 
+class CancelSaleForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason for cancelling"), max_length=500, widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Recorded with the refund."),
+    )  # fmt: skip
+
+
 class ClaimForm(forms.Form):
     description = forms.CharField(label=_("What happened"), widget=forms.Textarea(attrs={"rows": 4}), max_length=2000)
     key = forms.CharField(widget=forms.HiddenInput)
@@ -114,11 +122,23 @@ class ClaimForm(forms.Form):
 
 @admin.register(CarePlanSale)
 class CarePlanSaleAdmin(ReadOnlyAdmin):
-    """Plans sold. "Add" sells one through `sell_care_plan`; a sold plan's page opens a claim."""
+    """Plans sold. "Add" sells one through `sell_care_plan`; a sold plan's page opens a claim;
+    managers cancel and refund one before any claim (`cancel_care_plan_sale`)."""
 
-    list_display = ["member", "plan", "product", "starts_on", "ends_on", "claims_text", "price_paid", "claim_link"]
+    list_display = [
+        "member",
+        "plan",
+        "product",
+        "starts_on",
+        "ends_on",
+        "claims_text",
+        "price_paid",
+        "status",
+        "claim_link",
+    ]
     list_select_related = ["member", "plan", "product"]
-    list_filter = ["plan"]
+    list_filter = ["status", "plan"]
+    actions = ["cancel_and_refund"]
     search_fields = ["member__member_no", "idempotency_key"]
     date_hierarchy = "ends_on"
     show_full_result_count = False
@@ -130,8 +150,70 @@ class CarePlanSaleAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("claim"))
     def claim_link(self, sale):
+        if sale.is_cancelled:
+            return "—"
         return format_html(
             '<a href="{}">{}</a>', reverse("admin:rewards_careplansale_claim", args=[sale.pk]), _("Open a claim")
+        )
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not request.user.has_perm(CANCEL):
+            actions.pop("cancel_and_refund", None)
+        return actions
+
+    @admin.action(description=_("Cancel and refund the selected care plan"))
+    def cancel_and_refund(self, request, queryset):
+        """One plan at a time, on its own page, where the manager gives the reason."""
+        chosen = list(queryset.values_list("pk", flat=True)[:2])
+        if len(chosen) != 1:
+            self.message_user(request, _("Choose exactly one care plan to cancel."), messages.WARNING)
+            return None
+        return redirect("admin:rewards_careplansale_cancel", chosen[0])
+
+    def cancel_view(self, request, sale_id: int):
+        """Cancel a sold plan before any claim and record its price as refunded; a refusal shows its
+        reason and changes nothing."""
+        if not request.user.has_perm(CANCEL):
+            raise PermissionDenied
+        sale = get_object_or_404(CarePlanSale.objects.select_related("plan", "member", "product"), pk=sale_id)
+        form = CancelSaleForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                result = care_plan_services.cancel_care_plan_sale(
+                    sale=sale, reason=form.cleaned_data["reason"], actor=request.user
+                )
+            except ValidationError as error:
+                form.add_error(None, " ".join(error.messages))
+            except DomainError as error:
+                form.add_error(None, error.detail)
+            else:
+                if result.cancelled:
+                    message = _("Care plan “%(plan)s” cancelled: %(amount)s refunded.") % {
+                        "plan": sale.plan.name,
+                        "amount": f"{result.sale.refunded_amount:.2f}",
+                    }
+                else:
+                    message = _("This care plan was already cancelled.")
+                self.message_user(request, message, messages.SUCCESS)
+                return redirect("admin:rewards_careplansale_changelist")
+        intro = _(
+            "%(plan)s for %(product)s, member %(member_no)s, sold for %(price)s: cancelling records the price as "
+            "refunded and the plan covers nothing more. Plans with a claim cannot be cancelled."
+        ) % {
+            "plan": sale.plan.name,
+            "product": sale.product.name if sale.product else sale.purchase_item_id,
+            "member_no": sale.member.member_no,
+            "price": f"{sale.price_paid:.2f}",
+        }
+        return service_form_page(
+            self,
+            request,
+            form=form,
+            title=_("Cancel and refund a care plan"),
+            submit_label=_("Cancel and refund"),
+            page_class="care-plan-cancel",
+            intro=intro,
         )
 
     def has_add_permission(self, request, obj=None):
@@ -141,6 +223,11 @@ class CarePlanSaleAdmin(ReadOnlyAdmin):
         return [
             path(
                 "<int:sale_id>/claim/", self.admin_site.admin_view(self.claim_view), name="rewards_careplansale_claim"
+            ),
+            path(
+                "<int:sale_id>/cancel/",
+                self.admin_site.admin_view(self.cancel_view),
+                name="rewards_careplansale_cancel",
             ),
             *super().get_urls(),
         ]

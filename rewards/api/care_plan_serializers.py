@@ -68,6 +68,7 @@ class CarePlanSaleSerializer(serializers.ModelSerializer):
     ends_on = DateField()
     claims_left = serializers.IntegerField()
     created_at = DateTimeField()
+    cancelled_at = DateTimeField(allow_null=True)
 
     class Meta:
         model = CarePlanSale
@@ -84,7 +85,15 @@ class CarePlanSaleSerializer(serializers.ModelSerializer):
             "claims_used",
             "claims_left",
             "created_at",
+            "status",
+            "refunded_amount",
+            "cancelled_at",
+            "cancel_reason",
         ]
+
+
+class CarePlanCancelInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500)
 
 
 class CarePlanClaimInputSerializer(serializers.Serializer):

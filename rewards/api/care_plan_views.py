@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from loyalty_crm.api.permissions import ModelPermissions
 from loyalty_crm.api.schema import conflict
 from rewards.api.care_plan_serializers import (
+    CarePlanCancelInputSerializer,
     CarePlanClaimInputSerializer,
     CarePlanClaimSerializer,
     CarePlanSaleInputSerializer,
@@ -74,6 +75,7 @@ class CarePlanSaleListCreateView(generics.ListAPIView):
                 "plan_not_on_sale",
                 "already_covered",
                 "purchase_required",
+                "care_plan_cancelled",
                 "idempotency_conflict",
                 "member_erased",
             ),
@@ -98,6 +100,28 @@ class CarePlanSaleDetailView(generics.RetrieveAPIView):
         return CarePlanSale.objects.select_related("member", "plan", "product")
 
 
+class CarePlanSaleCancelView(APIView):
+    """Cancel a sold plan before any claim and record its price as refunded
+    (`rewards.cancel_careplansale`, managers): 200 with the sale; the same again → 200 with it
+    unchanged; 409 `care_plan_claimed` once a claim was made."""
+
+    permission_classes = [IsAuthenticated, has_perm("rewards.cancel_careplansale")]
+
+    @extend_schema(
+        request=CarePlanCancelInputSerializer,
+        responses={200: CarePlanSaleSerializer, 409: conflict("care_plan_claimed")},
+    )
+    def post(self, request, pk: int):
+        sale = get_object_or_404(CarePlanSale, pk=pk)
+        data = CarePlanCancelInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = care_plan_services.cancel_care_plan_sale(
+            sale=sale, reason=data.validated_data["reason"], actor=request.user
+        )
+        sale = CarePlanSale.objects.select_related("member", "plan", "product").get(pk=result.sale.pk)
+        return Response(CarePlanSaleSerializer(sale).data, status=status.HTTP_200_OK)
+
+
 class CarePlanClaimCreateView(APIView):
     """Open a claim under a sold plan (`rewards.add_careplanclaim`, support and managers): 201 with
     the claim and its service record; 200 for a retry with the same key; 409 with the reason."""
@@ -115,6 +139,7 @@ class CarePlanClaimCreateView(APIView):
                 "no_claims_left",
                 "product_not_covered",
                 "purchase_required",
+                "care_plan_cancelled",
                 "idempotency_conflict",
                 "member_erased",
             ),

@@ -60,6 +60,11 @@ urlpatterns = [
     path("care-plans/sales/", care_plan_views.CarePlanSaleListCreateView.as_view(), name="care-plan-sale-list"),
     path("care-plans/sales/<int:pk>/", care_plan_views.CarePlanSaleDetailView.as_view(), name="care-plan-sale-detail"),
     path(
+        "care-plans/sales/<int:pk>/cancel/",
+        care_plan_views.CarePlanSaleCancelView.as_view(),
+        name="care-plan-sale-cancel",
+    ),
+    path(
         "care-plans/sales/<int:pk>/claims/",
         care_plan_views.CarePlanClaimCreateView.as_view(),
         name="care-plan-claim-create",

@@ -84,7 +84,13 @@ class CarePlan(TimeStamped):
 
 class CarePlanSale(models.Model):
     """One care plan sold to a member for one purchase line, covering from `starts_on` to `ends_on`
-    (both included). `claims_used` changes only under this row's lock (`claim_care_plan`)."""
+    (both included). `claims_used` changes only under this row's lock (`claim_care_plan`).
+    A manager may cancel it before any claim (`cancel_care_plan_sale`): its price is then recorded
+    as refunded and it covers nothing more."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", pgettext_lazy("care plan sold", "Active")
+        CANCELLED = "cancelled", pgettext_lazy("care plan sold", "Cancelled")
 
     plan = models.ForeignKey(CarePlan, verbose_name=_("care plan"), on_delete=models.PROTECT, related_name="sales")
     member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="care_plans")
@@ -109,11 +115,26 @@ class CarePlanSale(models.Model):
         related_name="+",
     )
     created_at = models.DateTimeField(pgettext_lazy("care plan", "sold at"), auto_now_add=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    refunded_amount = models.DecimalField(
+        _("refunded amount"), max_digits=12, decimal_places=2, default=Decimal("0.00")
+    )
+    cancelled_at = models.DateTimeField(pgettext_lazy("care plan", "cancelled at"), null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=pgettext_lazy("care plan", "cancelled by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    cancel_reason = models.CharField(_("reason for cancelling"), max_length=500, blank=True)
 
     class Meta:
         verbose_name = _("care plan sold")
         verbose_name_plural = _("care plans sold")
         ordering = ["-created_at", "-id"]
+        permissions = [("cancel_careplansale", _("Can cancel and refund a care plan sold"))]
         indexes = [
             models.Index(fields=["member", "ends_on"], name="rewards_careplansale_member"),
             models.Index(fields=["ends_on"], name="rewards_careplansale_ends"),
@@ -125,13 +146,28 @@ class CarePlanSale(models.Model):
                 condition=Q(claims_used__lte=models.F("claims_allowed")), name="rewards_careplansale_claims_within"
             ),
             models.UniqueConstraint(fields=["plan", "purchase_item"], name="rewards_careplansale_once_per_line"),
+            models.CheckConstraint(
+                condition=Q(refunded_amount__gte=0, refunded_amount__lte=models.F("price_paid")),
+                name="rewards_careplansale_refund_within_price",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="active", cancelled_at__isnull=True, refunded_amount=0)
+                | Q(status="cancelled", cancelled_at__isnull=False),
+                name="rewards_careplansale_cancelled_when",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.plan} · {self.starts_on} – {self.ends_on}"
 
     @property
+    def is_cancelled(self) -> bool:
+        return self.status == self.Status.CANCELLED
+
+    @property
     def claims_left(self) -> int:
+        if self.is_cancelled:
+            return 0
         return max(self.claims_allowed - self.claims_used, 0)
 
 

@@ -15,6 +15,11 @@ claim" (`members.services.add_service_record`); settling it (`settle_care_plan_c
 replacement — a zero-priced purchase line posted like any sale, or a coupon of the plan's
 template — whose catalogue value is the claim's cost, and closes the record as done; rejecting it
 (`reject_care_plan_claim`) cancels the record and gives the claim back to the plan.
+
+Cancelling (`cancel_care_plan_sale`, managers) is allowed before any claim under the plan (a claim
+rejected since is given back, so it does not count): the plan's price is recorded as refunded and
+the plan covers nothing more (claims on it are refused, `care_plan_cancelled`); after a claim it is
+refused (`care_plan_claimed`). The money goes back through the till or the shop, as it was taken.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ from members.services import MemberErased, PurchaseLine
 from rewards import lock_objects, rules, selectors_care_plans
 from rewards.errors import (
     AlreadyCovered,
+    CarePlanCancelled,
+    CarePlanClaimed,
     CarePlanNotOnSale,
     ClaimNotOpen,
     IdempotencyConflict,
@@ -188,6 +195,42 @@ def sell_care_plans_for_purchase(
 
 
 @dataclass(frozen=True)
+class CarePlanCancelResult:
+    sale: CarePlanSale
+    cancelled: bool  # False when the plan was already cancelled (a retry): nothing changed
+
+
+@transaction.atomic
+def cancel_care_plan_sale(*, sale: CarePlanSale, reason: str, actor=None) -> CarePlanCancelResult:
+    """Cancel a sold plan and record its price as refunded, under the plan's row lock (after the
+    member's, as claims take them), so a claim and a cancellation at once cannot both pass.
+    Refused (CarePlanClaimed) once a claim that was not rejected exists; a reason is required.
+    Idempotent: a plan already cancelled answers as it is (`cancelled` False)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": [_("Give the reason for cancelling.")]})
+    if len(reason) > 500:
+        raise ValidationError({"reason": [_("The reason is longer than %(max)d characters.") % {"max": 500}]})
+    member_id = CarePlanSale.objects.filter(pk=sale.pk).values_list("member_id", flat=True).get()
+    lock_objects.member_for_update(member_id)
+    sale = lock_objects.care_plan_sale_for_update(sale.pk)
+    if sale.is_cancelled:
+        return CarePlanCancelResult(sale=sale, cancelled=False)
+    if sale.claims_used > 0:
+        raise CarePlanClaimed(
+            _("The care plan “%(plan)s” has a claim, so it can no longer be cancelled and refunded.")
+            % {"plan": sale.plan.name}
+        )
+    sale.status = CarePlanSale.Status.CANCELLED
+    sale.refunded_amount = sale.price_paid
+    sale.cancelled_at = timezone.now()
+    sale.cancelled_by = real_actor(actor)
+    sale.cancel_reason = reason
+    sale.save(update_fields=["status", "refunded_amount", "cancelled_at", "cancelled_by", "cancel_reason"])
+    return CarePlanCancelResult(sale=sale, cancelled=True)
+
+
+@dataclass(frozen=True)
 class CarePlanClaimResult:
     claim: CarePlanClaim
     created: bool
@@ -220,6 +263,10 @@ def claim_care_plan(
             raise IdempotencyConflict(_("The key “%(key)s” was already used for another claim.") % {"key": key})
         return CarePlanClaimResult(claim=existing, created=False)
     plan = sale.plan
+    if sale.is_cancelled:
+        raise CarePlanCancelled(
+            _("The care plan “%(plan)s” was cancelled and refunded: it covers nothing more.") % {"plan": plan.name}
+        )
     today = today or timezone.localdate()
     if today < sale.starts_on:
         raise PlanNotStarted(

@@ -79,7 +79,8 @@ CARE_PLANS = {
     MARKETING: {"view_careplan"},
     SUPPORT: {"view_careplan", "view_careplansale", "view_careplanclaim", "add_careplanclaim", "change_careplanclaim"},
     MANAGER: {"view_careplan", "add_careplan", "change_careplan", "view_careplansale", "add_careplansale"}
-    | {"view_careplanclaim", "add_careplanclaim", "change_careplanclaim", "view_care_plan_report"},
+    | {"view_careplanclaim", "add_careplanclaim", "change_careplanclaim", "view_care_plan_report"}
+    | {"cancel_careplansale"},
 }
 for _role, _codenames in CARE_PLANS.items():
     EXPECTED[_role] = EXPECTED[_role] | _codenames
