@@ -419,7 +419,9 @@ class TicketAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
     ]  # fmt: skip
     list_select_related = ["member", "assignee", "team"]
 
-    list_filter = [QueueFilter, "status", "kind", "priority", "store", AgeFilter, "team", "assignee", "channel"]
+    list_filter = [
+        QueueFilter, "status", "kind", "priority", "store", AgeFilter, "team", "assignee", "channel", "topics",
+    ]  # fmt: skip
     search_fields = ["ticket_no", "message"]
     date_hierarchy = "created_at"
     action_form = TicketActionForm

@@ -318,11 +318,31 @@ class TicketTopicFormSet(forms.BaseInlineFormSet):
     """A ticket form posted without this inline (a form saved before topics existed, a script that
     posts only the work fields) changes no topics instead of failing on the missing management form."""
 
+    actor = None  # the staff member saving the page (set by the inline)
+
     def full_clean(self):
         if self.is_bound and f"{self.prefix}-TOTAL_FORMS" not in self.data:
             self._errors, self._non_form_errors = [], self.error_class()
             return
         super().full_clean()
+
+    def save(self, commit=True):
+        """The topics left on the page become the ticket's topics through `set_ticket_topics` (one
+        history event), instead of the inline writing the rows itself."""
+        if not commit or not self.is_bound or f"{self.prefix}-TOTAL_FORMS" not in self.data:
+            return super().save(commit)
+        kept = []
+        for form in self.forms:
+            if self.can_delete and self._should_delete_form(form):
+                continue
+            topic = form.cleaned_data.get("topic") if hasattr(form, "cleaned_data") else None
+            if topic is not None:
+                kept.append(topic)
+        from feedback.services.topics import set_ticket_topics
+
+        set_ticket_topics(ticket=self.instance, topics=kept, actor=self.actor)
+        self.new_objects, self.changed_objects, self.deleted_objects = [], [], []
+        return []
 
 
 class TicketTopicInline(admin.TabularInline):
@@ -355,4 +375,5 @@ class TicketTopicInline(admin.TabularInline):
                 return super().save(commit)
 
         formset.form = Form
+        formset.actor = user
         return formset

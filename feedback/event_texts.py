@@ -31,6 +31,7 @@ class EventText(models.TextChoices):
     SURVEY_SENT = "survey_sent", gettext_lazy("Satisfaction survey emailed")
     REPLY_RETRIED = "reply_retried", gettext_lazy("Reply sent again")
     ANSWERED_ON_CONTACT = "answered_on_contact", gettext_lazy("Answered when the customer reached us")
+    TIER_REPRIORITISED = "tier_reprioritised", gettext_lazy("Priority recomputed after a tier change")
 
 
 # One field change; `old` and `new` are raw values (a choice's code, a username, a team's name),
@@ -40,7 +41,10 @@ FIELD_CHANGE = {
     "priority": gettext_noop("priority: %(old)s → %(new)s"),
     "assignee": gettext_noop("assignee: %(old)s → %(new)s"),
     "team": gettext_noop("team: %(old)s → %(new)s"),
+    # `old` and `new`: the topics' names, comma-separated (`set_ticket_topics`).
+    "topics": gettext_noop("topics: %(old)s → %(new)s"),
 }
+NOT_TICKET_FIELDS = {"topics"}  # changes recorded like a field's that are not a column of the ticket
 # Any other field of the ticket, named by its verbose name.
 OTHER_FIELD_CHANGE = gettext_noop("%(field)s: %(old)s → %(new)s")
 # `due` is the missed deadline (ISO 8601), shown in the local time zone.
@@ -54,6 +58,9 @@ TEMPLATES: dict[str, str] = {
     # A call or chat typed in afterwards: the customer was answered `seconds` after reaching us.
     EventText.ANSWERED_ON_CONTACT: gettext_noop("Answered %(seconds)d s after the customer reached us."),
 }
+# The member's tier moved while the ticket was open (`feedback.services.priorities`): `old` and `new`
+# are priority codes (shown with their labels), `tier` the new tier's code.
+TIER_REPRIORITISED = gettext_noop("Priority %(old)s → %(new)s: the member's tier is now %(tier)s.")
 # A sentence followed by what a person typed (the customer's comment on a survey).
 WITH_TEXT = "%(sentence)s — %(text)s"
 EMPTY = "—"
@@ -78,7 +85,7 @@ def _value(field, raw) -> str:
 
 def _change(change: Mapping) -> str:
     name = str(change["field"])
-    field = _ticket_field(name)
+    field = None if name in NOT_TICKET_FIELDS else _ticket_field(name)
     values = {"old": _value(field, change.get("old")), "new": _value(field, change.get("new"))}
     if name in FIELD_CHANGE:
         return gettext(FIELD_CHANGE[name]) % values
@@ -111,6 +118,13 @@ def sentence(code: str, params: Mapping) -> str | None:
             return "; ".join(_change(change) for change in changes)
         if code == EventText.SLA_BREACH:
             return _breach(params)
+        if code == EventText.TIER_REPRIORITISED:
+            field = _ticket_field("priority")
+            return gettext(TIER_REPRIORITISED) % {
+                "old": _value(field, params["old"]),
+                "new": _value(field, params["new"]),
+                "tier": params.get("tier") or EMPTY,
+            }
         template = TEMPLATES.get(code)
         return None if template is None else gettext(template) % dict(params)
     except (KeyError, TypeError, ValueError, AttributeError):

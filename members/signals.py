@@ -25,6 +25,13 @@ for reviews, completed surveys and event attendance from it.
 
 `member_erased(sender=Member, member=...)` — sent by `members.services.erase_member` inside
 its transaction, so apps holding data about the member can anonymise their own rows.
+
+`tiers_changed(sender=Member, member_ids=[...])` — declared here (the bottom layer) so that apps
+that may not import `rewards` can listen; SENT BY `rewards` (`rewards.services.tiers.
+announce_tier_changes`) once the transaction that moved the members' tiers has COMMITTED, through
+`send_robust` (`send_after_commit`): once per posting, refund, batch posting or nightly batch, with
+every member whose tier moved (sorted ids, no duplicates). The new tier is read through
+`members.loyalty`. `feedback` recomputes the priority of the members' open tickets from it.
 """
 
 import logging
@@ -39,6 +46,7 @@ purchases_recorded = Signal()
 member_registered = Signal()
 interaction_recorded = Signal()
 member_erased = Signal()
+tiers_changed = Signal()
 
 
 def send_after_commit(signal: Signal, **kwargs) -> None:

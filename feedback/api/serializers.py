@@ -3,7 +3,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from feedback.images import MAX_PHOTOS
-from feedback.models import ReplyDelivery, Ticket, TicketEvent
+from feedback.models import ReplyDelivery, Ticket, TicketEvent, Topic
 from feedback.services.replies import MAX_CALL_NOTE
 from loyalty_crm.api import fields as api_fields
 from members.masking import mask_email, mask_phone
@@ -144,6 +144,11 @@ class SlaSerializer(serializers.Serializer):
     first_response_seconds = serializers.IntegerField(allow_null=True)
 
 
+class TicketTopicRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="topic_id")
+    name = serializers.CharField(source="topic.display_name")
+
+
 class TicketSerializer(serializers.ModelSerializer):
     member = serializers.SlugRelatedField(slug_field="member_no", read_only=True, allow_null=True)
     purchase = serializers.SlugRelatedField(slug_field="external_ref", read_only=True, allow_null=True)
@@ -154,13 +159,14 @@ class TicketSerializer(serializers.ModelSerializer):
     first_response_at = api_fields.DateTimeField(read_only=True, allow_null=True)
     priority_reason = serializers.SerializerMethodField()
     sla = serializers.SerializerMethodField()
+    topics = TicketTopicRefSerializer(source="ticket_topics", many=True, read_only=True)
 
     class Meta:
         model = Ticket
         fields = [
             "ticket_no", "kind", "channel", "priority", "priority_reason", "status", "message", "contact_name",
             "phone", "email", "member", "purchase", "store", "order_ref", "assignee", "attachments",
-            "created_at", "updated_at", "contacted_at", "first_response_at", "resolved_at", "sla",
+            "created_at", "updated_at", "contacted_at", "first_response_at", "resolved_at", "sla", "topics",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -211,4 +217,10 @@ class TicketUpdateSerializer(serializers.Serializer):
 
     note = serializers.CharField(
         required=False, allow_blank=True, default="", help_text="Recorded with a status change."
+    )
+    topics = serializers.PrimaryKeyRelatedField(
+        queryset=Topic.objects.all(),
+        many=True,
+        required=False,
+        help_text="The ticket's topics, exactly these (topic ids); a topic not active cannot be added.",
     )

@@ -24,7 +24,7 @@ from feedback.api.serializers import (
     TicketSerializer,
     TicketUpdateSerializer,
 )
-from feedback.models import ReplyDelivery, Ticket, TicketEvent
+from feedback.models import ReplyDelivery, Ticket, TicketEvent, TicketTopic, Topic
 from feedback.netaddr import client_ip
 from loyalty_crm.api.schema import conflict
 
@@ -92,6 +92,12 @@ class TicketFilter(filters.FilterSet):
     store = filters.CharFilter(field_name="store__code")
     assignee = filters.CharFilter(field_name="assignee__username")
     unassigned = filters.BooleanFilter(field_name="assignee", lookup_expr="isnull")
+    topic = filters.ModelMultipleChoiceFilter(
+        field_name="topics",
+        queryset=Topic.objects.all(),
+        label="topic",
+        help_text="Tickets with any of these topics (topic ids; repeat the parameter for several).",
+    )
 
     class Meta:
         model = Ticket
@@ -107,7 +113,8 @@ class TicketViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retri
 
     def get_queryset(self):
         tickets = Ticket.objects.select_related("member", "purchase", "store", "assignee").prefetch_related(
-            "attachments"
+            "attachments",
+            Prefetch("ticket_topics", TicketTopic.objects.select_related("topic").order_by("topic__name")),
         )
         if self.action != "list":
             # The detail carries the history (one query more, whatever its length).
@@ -167,7 +174,7 @@ class TicketViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retri
         serializer = TicketUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        changes = {field: data[field] for field in ("priority", "assignee", "status") if field in data}
+        changes = {field: data[field] for field in ("priority", "assignee", "status", "topics") if field in data}
         services.work_ticket(ticket=ticket, actor=request.user, **changes, note=data["note"])
         context = {"request": request, "with_history": True}
         return Response(TicketSerializer(self.get_queryset().get(pk=ticket.pk), context=context).data)

@@ -8,7 +8,8 @@
 - `replies`: replies going out after commit (`deliver_reply`), `retry_reply`, `record_call`,
   `send_stalled_replies`; the channel is chosen by `feedback.delivery.reply_channel`.
 - `questionnaires`: designed surveys — versions, personal links, answers online and by phone.
-- `topics`: topics on tickets (`tag_ticket`).
+- `topics`: topics on tickets (`set_ticket_topics`, `tag_ticket`).
+- `priorities`: a member's open tickets follow their tier (`reprioritise_member_tickets`).
 - `errors`: the domain errors (`InvalidTransition`, `NoChannel`, `ReplyNotRetryable`, `ReplyNotSent`),
   409 in the API.
 
@@ -18,11 +19,12 @@ complete.
 
 from feedback.services._common import public_url
 from feedback.services.errors import FeedbackError, InvalidTransition, NoChannel, ReplyNotRetryable, ReplyNotSent
+from feedback.services.priorities import reprioritise_member_tickets
 from feedback.services.privacy import anonymise_member_tickets, show_ticket_contact
 from feedback.services.replies import deliver_reply, record_call, retry_reply, send_stalled_replies
 from feedback.services.service_levels import DEADLINE_FIELDS, BreachResult, flag_sla_breaches
 from feedback.services.submission import MAX_MESSAGE_LENGTH, MAX_NAME_LENGTH, MAX_REF_LENGTH, submit_feedback
-from feedback.services.topics import tag_ticket
+from feedback.services.topics import set_ticket_topics, tag_ticket
 from feedback.services.workflow import (
     TRANSITIONS,
     UNSET,
@@ -62,8 +64,10 @@ __all__ = [
     "public_url",
     "record_call",
     "reply",
+    "reprioritise_member_tickets",
     "retry_reply",
     "send_stalled_replies",
+    "set_ticket_topics",
     "show_ticket_contact",
     "submit_feedback",
     "tag_ticket",

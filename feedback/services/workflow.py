@@ -228,10 +228,12 @@ def work_ticket(
     reply: str = "",
     internal_note: str = "",
     record_only: bool = False,
+    topics: list | _Unset = UNSET,
 ) -> Ticket:
     """One update of a ticket by support staff — the admin's change form and the API's PATCH both
     call this: the fields (kind, priority, assignee, team), a reply to the customer, an internal
-    note and a status change (`note` is recorded with it), all or nothing.
+    note, a status change (`note` is recorded with it) and the topics (`set_ticket_topics`: exactly
+    these), all or nothing.
 
     The rule: one transaction with the ticket row locked; each change is audited as the single
     services audit it (one UPDATE event naming the changed fields, a REPLY, an INTERNAL_NOTE, a
@@ -258,6 +260,10 @@ def work_ticket(
     }
     if changes:
         _apply_updates(locked, actor=actor, changes=changes)
+    if topics is not UNSET:
+        from feedback.services.topics import set_ticket_topics
+
+        set_ticket_topics(ticket=locked, topics=list(topics), actor=actor)
     if reply_body:
         replies.record_reply(locked, body=reply_body, actor=actor, channel=channel)
     if note_body:

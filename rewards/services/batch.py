@@ -431,6 +431,7 @@ def _post_new(new: list[int], *, drafts, refs, fingerprints, outcomes, actor) ->
     bulk.insert_rows(PointsLot, _LOT_FIELDS, [(entry_ids[lot[0]], *lot[1:]) for lot in lots])
     bulk.insert_rows(PurchasePosting, _POSTING_FIELDS, postings)
     bulk.insert_new(TierHistory, histories)
+    tier_rules.announce_tier_changes(history.member_id for history in histories)
     _sql.save_accounts(list(accounts.values()))
 
 

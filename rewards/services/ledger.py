@@ -376,4 +376,5 @@ def retier(
     if history is None:
         return False
     history.save()
+    tier_rules.announce_tier_changes([account.member_id])
     return True

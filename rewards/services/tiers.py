@@ -33,7 +33,8 @@ from django.db import connection, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 
-from members.models import Purchase
+from members.models import Member, Purchase
+from members.signals import send_after_commit, tiers_changed
 from rewards import _sql, lock_objects, rules
 from rewards.models import (
     TIER_POLICY_CACHE_KEY,
@@ -165,6 +166,14 @@ def window_bases(
     return figures
 
 
+def announce_tier_changes(member_ids) -> None:
+    """Tell other apps, once the transaction commits, that these members' tiers moved
+    (`members.signals.tiers_changed`, documented there). No queries; nothing when no one moved."""
+    ids = sorted(set(member_ids))
+    if ids:
+        send_after_commit(tiers_changed, sender=Member, member_ids=ids)
+
+
 def history_row(
     account: PointsAccount,
     *,
@@ -289,6 +298,7 @@ def _apply(cursor, t, decided: list[tuple[_sql.ReevaluationRow, str]], *, policy
         now=now,
         history=history,
     )
+    announce_tier_changes(row.member_id for row, action in decided if action in (UPGRADE, DOWNGRADE))
 
 
 def reevaluate_tiers(

@@ -76,11 +76,18 @@ EVENTS = [
         "Answered 15 s after the customer reached us.",
         "客户联系我们后 15 秒内已应答。",
     ),
+    (
+        EventText.TIER_REPRIORITISED,
+        {"old": "normal", "new": "high", "tier": "gold", "rules": "Gold member"},
+        "Priority Normal → High: the member's tier is now gold.",
+        None,
+    ),
 ]  # fmt: skip
 
 
 def test_every_event_code_but_note_has_a_sentence_and_a_test():
-    assert {EventText.FIELD_CHANGES, EventText.SLA_BREACH, *EVENT_TEMPLATES} == set(EventText.values) - {"note"}
+    own_renderers = {EventText.FIELD_CHANGES, EventText.SLA_BREACH, EventText.TIER_REPRIORITISED}
+    assert {*own_renderers, *EVENT_TEMPLATES} == set(EventText.values) - {"note"}
     assert {code for code, *_rest in EVENTS} == set(EventText.values) - {"note"}
 
 
