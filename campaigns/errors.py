@@ -23,6 +23,13 @@ class OfferNotIssued(DomainError):
     code = "automation_offer_not_issued"
 
 
+class NothingToRemind(DomainError):
+    """A reminder's figure is 0 when its message is prepared (the points were used or the bonus spent
+    since): the message is skipped, never sent saying "0"."""
+
+    code = "nothing_to_remind"
+
+
 class PartnerCodeInvalid(DomainError):
     """The partner code cannot be accepted: `reason` says why (unknown, used, void, expired,
     not_yet_valid). The API answers 409 `coupon_invalid`, like a coupon that cannot be used."""

@@ -203,6 +203,10 @@ class SkippedSerializer(serializers.Serializer):
     quiet_hours = serializers.IntegerField()
     control_group = serializers.IntegerField()
     cancelled = serializers.IntegerField()
+    nothing_to_remind = serializers.IntegerField(
+        help_text="A reminder whose figure was 0 when it was due (no points expiring, no bonus lapsing, no care "
+        "plan ending any more)."
+    )
 
 
 class CampaignSerializer(serializers.ModelSerializer):

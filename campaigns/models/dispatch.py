@@ -291,6 +291,7 @@ class SkipReason(models.TextChoices):
     QUIET_HOURS = "quiet_hours", _("Quiet hours until the campaign ended")
     CONTROL_GROUP = "control_group", _("Control group")
     CANCELLED = "cancelled", _("Campaign cancelled")
+    NOTHING_TO_REMIND = "nothing_to_remind", _("Nothing left to remind of")
 
 
 class OutboxMessage(models.Model):

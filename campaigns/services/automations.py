@@ -45,7 +45,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from campaigns import automation_rules, lock_objects, selectors
-from campaigns.errors import OfferNotIssued
+from campaigns.errors import NothingToRemind, OfferNotIssued
 from campaigns.models import (
     Automation,
     AutomationOccurrence,
@@ -505,7 +505,9 @@ def remind_renewal(*, member_id: int, now=None) -> int:
 def before_send(*, message: OutboxMessage, now: datetime.datetime) -> dict:
     """Called by the dispatch under the outbox row's lock, just before the message is marked
     `sending`: issue the automation's coupon and return the extra template variables. Empty for
-    ordinary campaigns. Raises OfferNotIssued when the coupon cannot be issued."""
+    ordinary campaigns. Raises OfferNotIssued when the coupon cannot be issued, and NothingToRemind
+    (before any coupon is issued) when a reminder's figure is 0 by now — points expiring, bonus
+    lapsing, care plans ending — so it is skipped rather than saying "0"."""
     occurrence = (
         AutomationOccurrence.objects.select_related("automation__coupon_template", "automation__campaign")
         .filter(step_id=message.step_id)
@@ -530,13 +532,20 @@ def before_send(*, message: OutboxMessage, now: datetime.datetime) -> dict:
         expiring = rewards_selectors.points_expiring_between(
             member, max(today, occurrence.on), automation_rules.month_end(occurrence.on)
         )
+        if expiring.points <= 0:
+            raise NothingToRemind(_("No points expire any more: nothing to remind of."))
         extra["expiring_points"] = expiring.points
         extra["expires_on"] = expiring.expires_on.isoformat() if expiring.expires_on else ""
     elif automation.kind == Automation.Kind.BONUS_LAPSE and occurrence.on:
-        extra["lapsing_bonus"] = f"{selectors_stored_value.bonus_lapsing_on(member, occurrence.on):.2f}"
+        lapsing = selectors_stored_value.bonus_lapsing_on(member, occurrence.on)
+        if lapsing <= 0:
+            raise NothingToRemind(_("No bonus lapses any more: nothing to remind of."))
+        extra["lapsing_bonus"] = f"{lapsing:.2f}"
         extra["lapses_on"] = occurrence.on.isoformat()
     elif automation.kind == Automation.Kind.CARE_PLAN_EXPIRY and occurrence.on:
         plans = selectors_care_plans.care_plans_ending(member, occurrence.on)
+        if not plans:
+            raise NothingToRemind(_("No care plan with claims left ends then any more: nothing to remind of."))
         extra["care_plan"] = "、".join(sale.plan.name for sale in plans)
         extra["ends_on"] = occurrence.on.isoformat()
         extra["claims_left"] = sum(sale.claims_left for sale in plans)

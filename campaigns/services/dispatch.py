@@ -53,7 +53,7 @@ from campaigns import (
     tracking,
 )
 from campaigns.channels.base import ChannelError, ChannelInDoubt, TemplateMessage
-from campaigns.errors import OfferNotIssued
+from campaigns.errors import NothingToRemind, OfferNotIssued
 from campaigns.models import (
     Campaign,
     CampaignChannel,
@@ -578,6 +578,11 @@ def _compose(
                 rendered = render_for(campaign, member, extra, **values)
             else:
                 rendered = message_for(campaign, member, extra, channel=message.channel, **values)
+    except NothingToRemind:
+        # A reminder whose figure is 0 by now: skipped with its reason, never sent saying "0" (its
+        # savepoint is undone; a coupon already given for the message is voided as for a failure).
+        writes.settle_failed.append((message.pk, settle))
+        return writes.skip(message, SkipReason.NOTHING_TO_REMIND), settle
     except OfferNotIssued as exc:
         writes.settle_failed.append((message.pk, settle))
         return writes.fail(message, str(exc)), settle
