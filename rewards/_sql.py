@@ -80,7 +80,8 @@ def figure_sql(policy: Policy, t: dict[str, str]) -> str:
         )
     return (
         f"COALESCE((SELECT SUM(e.points) FROM {t['entry']} e LEFT JOIN {t['purchase']} p ON p.id = e.purchase_id "
-        f"WHERE e.account_id = a.id AND (e.points > 0 OR e.kind = %(reversal)s) AND e.kind <> %(spend_return)s "
+        f"WHERE e.account_id = a.id AND (e.points > 0 OR e.kind = %(reversal)s) "
+        f"AND e.kind NOT IN (%(spend_return)s, %(redemption_return)s) "
         f"AND COALESCE(p.ordered_at, e.created_at) >= %(start)s), 0)"
     )
 
@@ -130,6 +131,7 @@ def changing_rows(
             "start": connection.ops.adapt_datetimefield_value(start),
             "reversal": LedgerEntry.Kind.REFUND_REVERSAL.value,
             "spend_return": LedgerEntry.Kind.SPEND_RETURN.value,
+            "redemption_return": LedgerEntry.Kind.REDEMPTION_RETURN.value,
             "entry": entry[0],
             "entry_rank": entry[1],
             "cutoff": connection.ops.adapt_datefield_value(today - datetime.timedelta(days=policy.grace_days)),

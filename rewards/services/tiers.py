@@ -46,6 +46,12 @@ from rewards.models import (
     TierPolicy,
 )
 
+# Credits that give back points spent (a cancelled redemption, a points payment returned with the
+# goods): earned once already, they are no "points earned" in a window (docs/rules/points.md), as
+# they are not in lifetime earned (`ledger.NOT_EARNED_CREDITS`, the same two kinds).
+GIVEN_BACK = (LedgerEntry.Kind.REDEMPTION_RETURN, LedgerEntry.Kind.SPEND_RETURN)
+
+
 MONEY = Decimal("0.01")
 
 
@@ -120,7 +126,7 @@ def qualifying_figure(
         return Decimal(str(total or 0)).quantize(MONEY)
     total = (
         LedgerEntry.objects.filter(Q(points__gt=0) | Q(kind=LedgerEntry.Kind.REFUND_REVERSAL), account_id=account.pk)
-        .exclude(kind=LedgerEntry.Kind.SPEND_RETURN)  # points paid and given back were not earned
+        .exclude(kind__in=GIVEN_BACK)  # points spent and given back were not earned
         .filter(Q(purchase__isnull=True, created_at__gte=start) | Q(purchase__ordered_at__gte=start))
         .order_by()
         .aggregate(s=Sum("points"))["s"]
@@ -156,7 +162,7 @@ def window_bases(
                 LedgerEntry.objects.filter(
                     Q(points__gt=0) | Q(kind=LedgerEntry.Kind.REFUND_REVERSAL), account_id__in=list(members)
                 )
-                .exclude(kind=LedgerEntry.Kind.SPEND_RETURN)
+                .exclude(kind__in=GIVEN_BACK)
                 .filter(Q(purchase__isnull=True, created_at__gte=start) | Q(purchase__ordered_at__gte=start))
                 .order_by()
                 .values_list("account_id")
