@@ -110,6 +110,7 @@ def test_detail_shows_status_and_counts(api_marketing):
     assert (body["audience"], body["sent"], body["failed"], body["in_doubt"]) == (3, 2, 0, 0)
     assert body["skipped"] == {
         "no_consent": 1, "opted_out": 0, "frequency_cap": 0, "quiet_hours": 0, "control_group": 0, "cancelled": 0,
+        "nothing_to_remind": 0,
     }  # fmt: skip
 
 

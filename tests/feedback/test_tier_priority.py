@@ -111,3 +111,25 @@ def test_rewards_sends_the_signal_once_after_commit_with_the_members_who_moved(d
         assert heard == [[member.pk]]
     finally:
         tiers_changed.disconnect(dispatch_uid="test-tiers-changed")
+
+
+def test_the_nightly_re_evaluation_sends_the_members_it_moved(django_capture_on_commit_callbacks):
+    from rewards.models import Tier
+    from rewards.services.tiers import reevaluate_tiers
+
+    heard = []
+
+    def listener(sender, member_ids, **kwargs):
+        heard.append(member_ids)
+
+    member = mf.member()
+    buy(member, "POS-900", "900.00")  # regular: Silver starts at 1,000
+    Tier.objects.filter(code="silver").update(threshold=Decimal("800.00"))
+    tiers_changed.connect(listener, dispatch_uid="test-tiers-changed-nightly")
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            result = reevaluate_tiers()
+    finally:
+        tiers_changed.disconnect(dispatch_uid="test-tiers-changed-nightly")
+    assert result.upgrades == 1
+    assert heard == [[member.pk]]
