@@ -24,6 +24,11 @@ class MeCarePlanSerializer(serializers.Serializer):
     starts_on = DateField(source="sale.starts_on")
     ends_on = DateField(source="sale.ends_on")
     active = serializers.BooleanField()
+    status = serializers.ChoiceField(
+        source="sale.status",
+        choices=["active", "cancelled"],
+        help_text="`cancelled`: cancelled and refunded, it covers nothing (shown with the ended plans).",
+    )
     days_left = serializers.IntegerField(help_text="Days of cover left, today included; 0 once ended.")
     claims_allowed = serializers.IntegerField(source="sale.claims_allowed")
     claims_left = serializers.IntegerField(help_text="Claims still possible now; 0 once ended.")

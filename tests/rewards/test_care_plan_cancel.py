@@ -171,3 +171,16 @@ def test_the_api_needs_a_reason_and_the_permission(sale, api_manager, api_staff)
     assert (
         api_manager.post("/api/v1/care-plans/sales/999999/cancel/", {"reason": "x"}, format="json").status_code == 404
     )
+
+
+# --- member centre ---
+
+
+def test_the_member_centre_shows_a_cancelled_plan_as_ended_and_cancelled(sale):
+    from tests.members.centre_pages_helpers import member_api, member_client
+
+    care_plan_services.cancel_care_plan_sale(sale=sale, reason="顾客不需要了")
+    [row] = member_api(sale.member).get("/api/v1/me/care-plans/").json()
+    assert (row["status"], row["active"], row["claims_left"], row["days_left"]) == ("cancelled", False, 0, 0)
+    html = member_client(sale.member, HTTP_ACCEPT_LANGUAGE="en").get("/m/care-plans/").content.decode()
+    assert 'class="mcp-cancelled"' in html and 'id="care-plans-ended"' in html
