@@ -42,10 +42,19 @@ class _CampaignTemplate:
 
     template_code = ""
 
+    def _templated(self, message: TemplateMessage) -> TemplateMessage:
+        if message.template_code:
+            return message
+        return TemplateMessage(template_code=self.template_code, params={"1": message.text}, text=message.text)
+
     def send(self, *, phone: str, message: TemplateMessage, reference: str) -> str:
-        if not message.template_code:
-            message = TemplateMessage(template_code=self.template_code, params={"1": message.text}, text=message.text)
-        return super().send(phone=phone, message=message, reference=reference)
+        return super().send(phone=phone, message=self._templated(message), reference=reference)
+
+    def batch_key(self, message: TemplateMessage):
+        return super().batch_key(self._templated(message))
+
+    def send_batch(self, items):
+        return super().send_batch([(phone, self._templated(message), ref) for phone, message, ref in items])
 
 
 def _aliyun():
