@@ -390,3 +390,74 @@ def test_a_receipt_for_a_message_sent_before_batches_still_matches_its_bare_biz_
     made.outbox_messages.update(provider_ref=accepted.message_id)  # as stored before this change
     assert post(client, [batch_campaign.receipt(accepted)]).status_code == 200
     assert statuses(made) == ["delivered"]
+
+
+# --- Tencent: SendSms with several numbers, one TemplateParamSet -----------------------------------
+
+
+def announcement(template="1234567"):
+    return TemplateMessage(template_code=template, params={"1": "春季新品"}, text="春季新品到店")
+
+
+def test_tencent_sends_identical_messages_in_one_call_each_with_its_serial_no(tencent_sms):
+    batch = [(phone, announcement(), f"outbox-{i}") for i, phone in enumerate(PHONES)]
+    answers = provider().send_batch(batch)
+    assert tencent_sms.requests == 1 and tencent_sms.batch_requests == 1
+    serials = {a.phone: a.message_id for a in tencent_sms.accepted}
+    assert answers == [serials[phone] for phone in PHONES] and len(set(answers)) == 3
+
+
+def test_tencent_maps_each_numbers_status_back(tencent_sms):
+    tencent_sms.fail(PHONES[1], "FailedOperation.PhoneNumberInBlacklist")
+    tencent_sms.fail(PHONES[2], "LimitExceeded.PhoneNumberDailyLimit")
+    answers = provider().send_batch([(phone, announcement(), f"outbox-{i}") for i, phone in enumerate(PHONES)])
+    assert answers[0] == tencent_sms.accepted[0].message_id
+    assert isinstance(answers[1], ChannelError) and answers[1].code == "FailedOperation.PhoneNumberInBlacklist"
+    assert isinstance(answers[2], ChannelError) and answers[2].code == "LimitExceeded.PhoneNumberDailyLimit"
+    assert len(tencent_sms.accepted) == 1
+
+
+def test_tencent_a_request_level_error_or_a_lost_answer_is_every_messages(tencent_sms):
+    batch = [(phone, announcement(), f"outbox-{i}") for i, phone in enumerate(PHONES)]
+    tencent_sms.fail(PHONES[0], "RequestLimitExceeded", level="request")
+    with pytest.raises(ChannelError) as refused:
+        provider().send_batch(batch)
+    assert refused.value.temporary and tencent_sms.accepted == []
+    tencent_sms.reset()
+    tencent_sms.hang(PHONES[2])
+    with pytest.raises(ChannelInDoubt):
+        provider().send_batch(batch)
+
+
+def test_tencent_batches_only_messages_with_the_same_variables(tencent_sms):
+    tencent = provider()
+    assert tencent.batch_key(announcement()) == tencent.batch_key(announcement())
+    assert tencent.batch_key(message(name="张三")) != tencent.batch_key(message(name="李四"))
+    assert tencent.batch_key(TemplateMessage(template_code="")) is None
+
+
+@pytest.mark.django_db
+def test_a_tencent_announcement_goes_out_in_one_call_a_personal_one_in_one_call_each(tencent_sms, settings):
+    from campaigns.services import message_templates
+
+    settings.SMS_BATCH_SIZE = 100
+    no_quiet_hours(sms_rate=1000, frequency_cap_messages=100)
+    sms_members(3)
+    plain = message_templates.save_message_template(
+        name="新品通知", channel="sms", provider_code="1234567", sign_name="花漾", text="春季新品到店，欢迎选购。",
+        variables={},
+    )  # fmt: skip
+    made = launched(campaign(body="", message_template=plain))
+    drain()
+    assert statuses(made) == ["sent"] * 3
+    assert tencent_sms.requests == 1 and tencent_sms.batch_requests == 1
+    refs = set(made.outbox_messages.values_list("provider_ref", flat=True))
+    assert refs == {a.message_id for a in tencent_sms.accepted} and len(refs) == 3
+    personal = message_templates.save_message_template(
+        name="积分通知", channel="sms", provider_code="7654321", sign_name="花漾", text="{1}您好，欢迎到店。",
+        variables={"1": "member.name"},
+    )  # fmt: skip
+    second = launched(campaign(name="第二场", body="", message_template=personal))
+    drain()
+    assert statuses(second) == ["sent"] * 3
+    assert tencent_sms.requests == 4 and tencent_sms.batch_requests == 1
