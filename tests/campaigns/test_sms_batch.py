@@ -461,3 +461,23 @@ def test_a_tencent_announcement_goes_out_in_one_call_a_personal_one_in_one_call_
     drain()
     assert statuses(second) == ["sent"] * 3
     assert tencent_sms.requests == 4 and tencent_sms.batch_requests == 1
+
+
+@pytest.mark.django_db
+def test_a_receipt_before_the_batchs_ids_were_stored_waits_and_is_applied(batch_campaign, client, settings):
+    from campaigns.models import EarlyReceipt
+    from campaigns.services import receipts
+
+    settings.SMS_RECEIPT_TOKEN = TOKEN
+    sms_members(2)
+    made = launched(campaign(body="", message_template=template()))
+    drain()
+    accepted = batch_campaign.accepted[0]
+    row = made.outbox_messages.get(provider_ref=message_ref(accepted.message_id, accepted.phone))
+    ref = row.provider_ref
+    made.outbox_messages.filter(pk=row.pk).update(status="sending", provider_ref="")  # the worker has not recorded
+    assert post(client, [batch_campaign.receipt(accepted)]).status_code == 200
+    assert list(EarlyReceipt.objects.values_list("provider_ref", flat=True)) == [ref]  # waits under BizId + tag
+    made.outbox_messages.filter(pk=row.pk).update(status="sent", provider_ref=ref)
+    assert receipts.apply_early_receipts(channel="sms", provider_refs=[ref]) == 1  # what record_block runs
+    assert statuses(made) == ["delivered", "sent"] and not EarlyReceipt.objects.exists()
