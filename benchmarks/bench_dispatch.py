@@ -3,6 +3,7 @@
 Run by hand (not by pytest), from the project root:
 
     .venv/bin/python benchmarks/bench_dispatch.py [--messages 100000] [--workers 2] [--rate 1000,0]
+        [--batch-size 100]
     (or: make bench-dispatch)
 
 Issue 14's goal: at a provider's usual account limit of 1,000 SMS/s the dispatcher is not the
@@ -18,14 +19,16 @@ dropped first), production mode:
    Redis for every message): a new SMS campaign to every member, launched and started with
    `start_campaign` (fills the outbox; timed on its own), then `--workers` worker processes,
    each calling `campaigns.services.dispatch.dispatch_batch` in a loop with its own lease owner
-   until it claims nothing. SMS_PROVIDER is Aliyun's SDK provider (the V3 signature, one plain-HTTP
-   request per message, keep-alive) pointed at the fake Aliyun server
+   until it claims nothing. SMS_PROVIDER is Aliyun's SDK provider (the V3 signature, plain HTTP,
+   keep-alive; `--batch-size` is SMS_BATCH_SIZE: 100 sends a block in one SendBatchSms call, 1 one
+   SendSms per message) pointed at the fake Aliyun server
    (tests/fakes/aliyun_sms.py), which runs as a separate process and counts what it accepted.
    Until campaigns carry a provider template (issue 14's MessageTemplate), the provider is
    tests/campaigns/providers.py's CampaignAliyunSmsProvider, which fills in a template code.
 3. Checks: every outbox row of the campaign is `sent` (none failed, skipped or left), the fake
-   server accepted exactly as many messages as there are members, no reference (OutId
-   `outbox-<id>`) twice, and the set of references is the set of the campaign's outbox rows.
+   server accepted exactly as many messages as there are members, no message (BizId and number:
+   the outbox's provider reference, `campaigns.channels.aliyun.message_ref`) twice, and the set of
+   accepted messages is the set of the campaign's outbox rows' provider references.
 4. CPU per message, read from /proc: the worker processes, their PostgreSQL backends (found by
    `pg_backend_pid()`; PostgreSQL's shared background processes are not counted, as other
    sessions use them too) and the fake server; on a machine whose CPUs are the limit,
@@ -35,7 +38,8 @@ dropped first), production mode:
 
 Redis: REDIS_URL (the rate limiter's counter; default redis://127.0.0.1:6379/13) and
 CELERY_BROKER_URL (default redis://127.0.0.1:6379/14) — both databases are flushed before and
-after, so give ones nothing else uses. Figures go to benchmarks/results/dispatch.txt.
+after, so give ones nothing else uses. Figures go to benchmarks/results/dispatch.txt (the new run
+on top, the earlier ones kept below).
 The load average of the machine is printed with every run: the fake server, PostgreSQL, Redis and
 the workers all share its cores.
 """
@@ -171,22 +175,24 @@ def child_worker(owner: str) -> None:
 
 
 def child_check(campaign_id: int, references_file: str) -> None:
-    """The campaign's outbox by status, and its rows compared with what the fake accepted."""
+    """The campaign's outbox by status, and its rows compared with what the fake accepted: each
+    accepted (BizId, number) is the provider reference of exactly one outbox row."""
     setup_django()
     from django.db.models import Count
 
+    from campaigns.channels.aliyun import message_ref
     from campaigns.models import OutboxMessage
 
     rows = OutboxMessage.objects.filter(campaign_id=campaign_id)
     by_status = dict(rows.values_list("status").annotate(n=Count("pk")).order_by())
-    ids = {f"outbox-{pk}" for pk in rows.values_list("pk", flat=True)}
-    references = json.loads(Path(references_file).read_text())
+    ids = set(rows.exclude(provider_ref="").values_list("provider_ref", flat=True))
+    references = [message_ref(biz_id, phone) for biz_id, phone in json.loads(Path(references_file).read_text())]
     counts = collections.Counter(references)
     print(
         json.dumps(
             {
                 "by_status": by_status,
-                "rows": len(ids),
+                "rows": rows.count(),
                 "accepted": len(references),
                 "distinct_references": len(counts),
                 "duplicates": sum(n - 1 for n in counts.values() if n > 1),
@@ -328,7 +334,7 @@ def cpu_by_step(dispatch_batch, *, messages: int) -> dict:
     total = time.process_time() - started
     accounted = sum(seconds for key, seconds in spent.items() if not steps[key].startswith("  "))
     rows = {steps[key]: spent[key] / max(sent, 1) * 1000 for key in steps}
-    rows["the rest: provider calls (Aliyun SDK, in the send threads) and the loop"] = (
+    rows["the rest: provider calls (Aliyun SDK: SendBatchSms, or SendSms in the send threads) and the loop"] = (
         (total - accounted) / max(sent, 1) * 1000
     )
     return {
@@ -340,18 +346,28 @@ def cpu_by_step(dispatch_batch, *, messages: int) -> dict:
 
 
 def sdk_cpu(provider, *, calls: int) -> dict:
-    """The Aliyun SDK alone: CPU and wall time per SendSms to the fake, no database."""
+    """The Aliyun SDK alone: CPU and wall time per SendSms to the fake, and per message of a
+    SendBatchSms of 100, no database."""
     from campaigns.channels import TemplateMessage
 
     message = TemplateMessage(template_code="SMS_100", params={"1": "profile"}, text="profile")
     cpu, wall = time.process_time(), time.perf_counter()
     for n in range(calls):
         provider.send(phone="+8613800000000", message=message, reference=f"sdk-{n}")
-    return {
+    single = {
         "calls": calls,
         "cpu_ms": (time.process_time() - cpu) / calls * 1000,
         "wall_ms": (time.perf_counter() - wall) / calls * 1000,
     }
+    batches = max(1, calls // 10)
+    items = [(f"+86138{n:08d}", message, f"sdk-batch-{n}") for n in range(100)]
+    cpu, wall = time.process_time(), time.perf_counter()
+    for _n in range(batches):
+        provider.send_batch(items)
+    single["batch_calls"] = batches
+    single["batch_cpu_ms"] = (time.process_time() - cpu) / (batches * 100) * 1000
+    single["batch_wall_ms"] = (time.perf_counter() - wall) / (batches * 100) * 1000
+    return single
 
 
 def child_fake(summary_file: str) -> None:
@@ -368,9 +384,10 @@ def child_fake(summary_file: str) -> None:
     with fake.lock:
         summary = {
             "requests": fake.requests,
+            "batch_requests": fake.batch_requests,
             "refused": len(fake.refused),
             "refusals": collections.Counter(code for _phone, code in fake.refused).most_common(5),
-            "references": [accepted.reference for accepted in fake.accepted],
+            "references": [[accepted.message_id, accepted.phone] for accepted in fake.accepted],
         }
     Path(summary_file).write_text(json.dumps(summary))
 
@@ -510,6 +527,7 @@ def run_once(env: dict, *, rate: int, workers: int, messages: int) -> dict:
         and check["duplicates"] == 0
         and check["references_not_in_outbox"] == 0
         and check["outbox_rows_not_accepted"] == 0
+        and check["distinct_provider_refs"] == messages
         and summary["refused"] == 0
         and sent == messages
     )
@@ -555,12 +573,14 @@ def describe(run: dict, messages: int, workers: int) -> list[str]:
         "  CPU per message: "
         + ", ".join(f"{who} {ms:.2f} ms" for who, ms in cpu.items())
         + f" = {total:.2f} ms on {cores} cores -> at most {cores / total * 1000:,.0f} SMS/s",
-        f"  fake server: {run['fake']['requests']:,} requests, {check['accepted']:,} accepted, "
+        f"  fake server: {run['fake']['requests']:,} requests ({run['fake']['batch_requests']:,} SendBatchSms), "
+        f"{check['accepted']:,} messages accepted, "
         f"{run['fake']['refused']} refused {run['fake']['refusals'] or ''}",
-        f"  check: outbox {check['by_status']}; {check['distinct_references']:,} distinct references, "
+        f"  check: outbox {check['by_status']}; {check['distinct_references']:,} distinct accepted messages "
+        "(BizId + number), "
         f"{check['duplicates']} duplicates, {check['references_not_in_outbox']} unknown, "
         f"{check['outbox_rows_not_accepted']} outbox rows not accepted, "
-        f"{check['distinct_provider_refs']:,} distinct BizIds -> {'OK' if run['ok'] else 'FAILED'}",
+        f"{check['distinct_provider_refs']:,} distinct provider references -> {'OK' if run['ok'] else 'FAILED'}",
     ]
 
 
@@ -570,6 +590,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
         "--rate", default=f"{GOAL},0", help="SMS per second, comma-separated, one run each; 0 = no limit"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=100, help="SMS_BATCH_SIZE: SMS per provider call (1 = no batches)"
     )
     parser.add_argument("--profile-messages", type=int, default=2_000)
     parser.add_argument("--database", default="bench_dispatch")
@@ -602,6 +625,7 @@ def main() -> None:
             "ALIYUN_SMS_ACCESS_KEY_SECRET": "fake-access-key-secret",  # the fake's own test key
             "ALIYUN_SMS_SIGN_NAME": "花店会员",
             "ALIYUN_SMS_PROTOCOL": "http",
+            "SMS_BATCH_SIZE": str(args.batch_size),
         }
     )
     description = machine()
@@ -655,6 +679,9 @@ def main() -> None:
         f"setup: {args.messages:,} members with a mobile number and SMS consent (member import: "
         f"{seeded['seconds']:.1f} s); contact policy without quiet hours; {args.workers} worker processes "
         f"each calling dispatch_batch (batch {os.environ.get('CAMPAIGN_BATCH_SIZE', 100)}) until nothing is left; "
+        f"SMS_BATCH_SIZE {args.batch_size} ("
+        + ("SendBatchSms" if args.batch_size > 1 else "SendSms per message")
+        + "); "
         f"SMS through the Aliyun SDK ({PROVIDER}) to the fake Aliyun server (tests/fakes/aliyun_sms.py, its own "
         "process, HTTP keep-alive, V3 signature checked); production mode; Redis rate limiter",
         "",
@@ -670,14 +697,18 @@ def main() -> None:
         f"process CPU {profile['steps']['cpu_ms']:.2f} ms, wall {profile['steps']['wall_ms']:.2f} ms per message):",
         *(f"  {ms:6.2f} ms  {step}" for step, ms in profile["steps"]["rows"].items()),
         f"the Aliyun SDK alone ({profile['sdk']['calls']} SendSms to the fake, no database): "
-        f"CPU {profile['sdk']['cpu_ms']:.2f} ms, wall {profile['sdk']['wall_ms']:.2f} ms per call",
+        f"CPU {profile['sdk']['cpu_ms']:.2f} ms, wall {profile['sdk']['wall_ms']:.2f} ms per call; "
+        f"{profile['sdk']['batch_calls']} SendBatchSms of 100: CPU {profile['sdk']['batch_cpu_ms']:.3f} ms, "
+        f"wall {profile['sdk']['batch_wall_ms']:.3f} ms per message",
         "",
         f"profile of one worker sending {profile.get('profiled_sent', 0):,} SMS alone, no limit "
         f"({profile.get('profiled_seconds', 0):.1f} s, pyinstrument; the profiler slows it down):",
         profile["profile"],
     ]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    earlier = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
+    separator = "=" * 98
+    RESULTS.write_text("\n".join(lines) + "\n" + (f"\n{separator}\n\n{earlier}" if earlier else ""), encoding="utf-8")
     print("\n".join(verdict))
     print(f"written to {RESULTS.relative_to(ROOT)}")
     flush_redis(env)

@@ -302,6 +302,10 @@ FEEDBACK_TICKET_LINK_MAX_AGE_DAYS = env.int("FEEDBACK_TICKET_LINK_MAX_AGE_DAYS",
 _SMS_PROVIDER_SET = env.str("SMS_PROVIDER", default="").strip()
 SMS_PROVIDER = _SMS_PROVIDER_SET or "log"
 SMS_TIMEOUT_SECONDS = env.float("SMS_TIMEOUT_SECONDS", default=10.0)
+# SMS sent in one provider call (Aliyun SendBatchSms, Tencent SendSms with several numbers): the
+# dispatcher's SMS blocks are this large, capped by the provider (Aliyun 100, Tencent 200); 1 = one
+# message per call. docs/rules/sending.md "Batch sends".
+SMS_BATCH_SIZE = env.int("SMS_BATCH_SIZE", default=100)
 # Aliyun SMS (dysmsapi, SendSms; the SDK signs ACS3-HMAC-SHA256). Protocol `http` is for tests.
 ALIYUN_SMS_ACCESS_KEY_ID = env.str("ALIYUN_SMS_ACCESS_KEY_ID", default="")
 ALIYUN_SMS_ACCESS_KEY_SECRET = env.str("ALIYUN_SMS_ACCESS_KEY_SECRET", default="")

@@ -135,6 +135,31 @@ def send_sms(*, phone: str, message: TemplateMessage, reference: str) -> str:
     return sms_provider().send(phone=phone, message=message, reference=reference)
 
 
+def sms_batch_size() -> int:
+    """How many SMS may share one provider call: SMS_BATCH_SIZE capped by the provider's own
+    limit (`max_batch`); 1 when either says no (or the provider cannot batch)."""
+    wanted = int(getattr(settings, "SMS_BATCH_SIZE", 1) or 1)
+    if wanted <= 1:
+        return 1
+    try:
+        provider = sms_provider()
+    except Exception:  # a provider that cannot be set up fails each send the usual way
+        return 1
+    if not callable(getattr(provider, "send_batch", None)):
+        return 1
+    return max(1, min(wanted, int(getattr(provider, "max_batch", 1) or 1)))
+
+
+def sms_batch_key(message: TemplateMessage):
+    """The provider's grouping key for `message` (None: it goes out on its own)."""
+    return sms_provider().batch_key(message)
+
+
+def send_sms_batch(items: list[tuple[str, TemplateMessage, str]]) -> list[str | ChannelError]:
+    """Send (phone, message, reference) items in one provider call (see `BatchSmsProvider`)."""
+    return sms_provider().send_batch(items)
+
+
 def send_otp(*, phone: str, code: str, reference: str) -> str:
     """Send a one-time sign-in code by SMS (the member centre). Not marketing: no consent needed,
     never logged in clear (the development log provider stores it so a developer can sign in).

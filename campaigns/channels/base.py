@@ -13,6 +13,12 @@ raises:
   backoff — never a refused template or an invalid number;
 - `ChannelInDoubt` when the answer was lost (a timeout, a dropped connection after the request
   went out): the message may have gone out, so it is reported in doubt and never re-sent.
+
+An SMS provider that can send a block of messages in one call (Aliyun `SendBatchSms`, Tencent
+`SendSms` with several numbers) says so with `max_batch` > 1, `batch_key` and `send_batch`
+(`BatchSmsProvider`): the dispatcher groups a block's messages by `batch_key` (None: never batched),
+at most `max_batch` (and SMS_BATCH_SIZE) to a call and no number twice in one call; `send_batch`
+answers each message's id or ChannelError in order, or raises for the whole call.
 """
 
 from __future__ import annotations
@@ -61,3 +67,14 @@ class WeChatProvider(Protocol):
 
     def send(self, *, openid: str, message: TemplateMessage, reference: str) -> str:
         """Send one template message to a follower; return WeChat's msgid."""
+
+
+class BatchSmsProvider(SmsProvider, Protocol):
+    max_batch: int  # the most messages the provider takes in one call
+
+    def batch_key(self, message: TemplateMessage):
+        """Messages with the same (hashable, not None) key may share one call."""
+
+    def send_batch(self, items: list[tuple[str, TemplateMessage, str]]) -> list[str | ChannelError]:
+        """Send (phone, message, reference) items in one call; each one's message id or refusal,
+        in order. Raises ChannelError / ChannelInDoubt when the whole call was refused or lost."""

@@ -11,7 +11,9 @@ record_receipt` (idempotent: a repeated report changes nothing); reports older t
 capture replayed cannot move anything. A body that is not a JSON list of reports is 400 with the
 problem named; the providers retry until they get their documented success answer.
 
-No phone number is logged; reports are matched on the provider's message id alone.
+No phone number is logged; reports are matched on the provider's message id alone. Aliyun's BizId
+names a whole `SendBatchSms` call, so an Aliyun report is matched on its BizId and a keyed hash of
+its `phone_number` (`campaigns.channels.aliyun.receipt_refs`), the id the dispatcher stored.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from campaigns.channels.aliyun import receipt_refs
 from campaigns.models import Channel
 from campaigns.services.receipts import record_receipt
 from loyalty_crm.netaddr import client_ip
@@ -110,21 +113,25 @@ def _time(report: dict, index: int, name: str) -> datetime.datetime:
     return timezone.make_aware(naive, datetime.timezone(datetime.timedelta(hours=8)))
 
 
-def _aliyun(report: dict, index: int) -> tuple[str, bool, str, datetime.datetime]:
+def _aliyun(report: dict, index: int) -> tuple[list[str], bool, str, datetime.datetime]:
     success = report.get("success")
     if not isinstance(success, bool):
         raise BadReport(_("Report %(index)s has no %(field)s.") % {"index": index, "field": "success"})
     error_code = "" if success else str(report.get("err_code") or "")
-    return _field(report, index, "biz_id"), success, error_code, _time(report, index, "report_time")
+    phone_number = report.get("phone_number")
+    if phone_number is not None and not isinstance(phone_number, (str, int)):
+        raise BadReport(_("Report %(index)s has no %(field)s.") % {"index": index, "field": "phone_number"})
+    refs = receipt_refs(_field(report, index, "biz_id"), str(phone_number or "").strip())
+    return refs, success, error_code, _time(report, index, "report_time")
 
 
-def _tencent(report: dict, index: int) -> tuple[str, bool, str, datetime.datetime]:
+def _tencent(report: dict, index: int) -> tuple[list[str], bool, str, datetime.datetime]:
     status = _field(report, index, "report_status")
     if status not in ("SUCCESS", "FAIL"):
         raise BadReport(_("Report %(index)s: report_status is not SUCCESS or FAIL.") % {"index": index})
     delivered = status == "SUCCESS"
     error_code = "" if delivered else str(report.get("errmsg") or "")
-    return _field(report, index, "sid"), delivered, error_code, _time(report, index, "user_receive_time")
+    return [_field(report, index, "sid")], delivered, error_code, _time(report, index, "user_receive_time")
 
 
 PARSERS = {"aliyun": _aliyun, "tencent": _tencent}
@@ -141,12 +148,12 @@ def receive(request, *, provider: str) -> JsonResponse:
         return _problem(400, str(exc))
     oldest = timezone.now() - datetime.timedelta(hours=settings.SMS_RECEIPT_MAX_AGE_HOURS)
     changed = stale = 0
-    for provider_ref, delivered, error_code, at in parsed:
+    for refs, delivered, error_code, at in parsed:
         if at < oldest:
             stale += 1
             continue
         changed += record_receipt(
-            channel=Channel.SMS, provider_ref=provider_ref, delivered=delivered, error_code=error_code, at=at
+            channel=Channel.SMS, provider_ref=refs[0], also=refs[1:], delivered=delivered, error_code=error_code, at=at
         )
     logger.info("%s SMS receipts: %s reports, %s recorded, %s too old", provider, len(parsed), changed, stale)
     return JsonResponse(ANSWERS[provider], json_dumps_params={"ensure_ascii": False})

@@ -7,6 +7,13 @@ PhoneNumberSet ["+8613800000000"], SmsSdkAppId, SignName, TemplateId, TemplatePa
 SessionContext (our reference). Tencent answers one `SendStatusSet` item per number; its
 `SerialNo` is the provider's message id that receipts (`sid`) name.
 
+Batches (`send_batch`, the dispatcher's blocks, SMS_BATCH_SIZE): one SendSms takes up to 200
+numbers in PhoneNumberSet but ONE TemplateParamSet for all of them, so only messages with the same
+template, signature and filled variables (an announcement without personal variables) share a call
+(`batch_key`). Tencent answers a SendStatusSet item per number (its own Code and SerialNo), each
+mapped back to its message by PhoneNumber; a request-level error is every message's, a lost answer
+leaves all of them in doubt, a number missing from the answer is in doubt.
+
 Template variables: Tencent templates number their variables `{1}`, `{2}`, ... and take an
 ordered list. `TemplateMessage.params` maps to that list by key when every key is a number
 ("1", "2", ...: sorted by number, a gap is refused), else in the dict's insertion order (the
@@ -181,9 +188,13 @@ def tencent_phone(phone: str) -> str:
     return "+" + digits
 
 
+MAX_BATCH = 200  # PhoneNumberSet: "单次请求最多支持200个手机号"
+
+
 class TencentSmsProvider:
     name = "tencent"
     concurrent_sends = True  # safe from several threads at once (a dispatch batch's send threads)
+    max_batch = MAX_BATCH
 
     def __init__(self):
         from tencentcloud.common import credential
@@ -206,13 +217,56 @@ class TencentSmsProvider:
         self.sign_name = settings.TENCENT_SMS_SIGN_NAME
 
     def send(self, *, phone: str, message: TemplateMessage, reference: str) -> str:
+        statuses = self._send_sms([phone], message, reference)
+        if len(statuses) != 1:
+            raise ChannelInDoubt("Unknown", _("Tencent Cloud answered without the message's status."))
+        return self._serial(statuses[0])
+
+    def batch_key(self, message: TemplateMessage):
+        """One call carries one TemplateParamSet: only identical messages share it."""
+        if not message.template_code:
+            return None
+        return (message.template_code, message.sign_name, tuple(template_params(message.params)))
+
+    def send_batch(self, items: list[tuple[str, TemplateMessage, str]]) -> list[str | ChannelError]:
+        """Send (phone, message, reference) items with one `batch_key` in one SendSms call; each
+        item's SerialNo, or its ChannelError. Raises for a request-level error or a lost answer."""
+        if len(items) > MAX_BATCH or len({self.batch_key(message) for _p, message, _r in items}) != 1:
+            raise ValueError("a SendSms call takes up to 200 numbers of one template and one set of variables")
+        phones = [tencent_phone(phone) for phone, _message, _reference in items]
+        if len(set(phones)) != len(phones):
+            raise ValueError("a SendSms call takes each number once")
+        statuses = self._send_sms(
+            phones, items[0][1], f"{items[0][2]}+{len(items) - 1}" if len(items) > 1 else items[0][2]
+        )
+        by_phone = {tencent_phone(status.PhoneNumber or ""): status for status in statuses}
+        answers: list[str | ChannelError] = []
+        for phone in phones:
+            status = by_phone.get(phone)
+            if status is None:
+                answers.append(ChannelInDoubt("Unknown", _("Tencent Cloud answered without the message's status.")))
+                continue
+            try:
+                answers.append(self._serial(status))
+            except ChannelError as exc:
+                answers.append(exc)
+        return answers
+
+    def _serial(self, status) -> str:
+        if status.Code != "Ok":
+            raise channel_error(status.Code or "Unknown", status.Message or "")
+        if not status.SerialNo:
+            raise ChannelInDoubt("Unknown", _("Tencent Cloud accepted the message but gave no SerialNo."))
+        return status.SerialNo
+
+    def _send_sms(self, phones: list[str], message: TemplateMessage, reference: str) -> list:
         from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
         from tencentcloud.sms.v20210111 import models
 
         if not message.template_code:
             raise ChannelError("template_missing", _("This SMS has no provider template code."))
         request = models.SendSmsRequest()
-        request.PhoneNumberSet = [tencent_phone(phone)]
+        request.PhoneNumberSet = [tencent_phone(phone) for phone in phones]
         request.SmsSdkAppId = self.app_id
         request.SignName = message.sign_name or self.sign_name
         request.TemplateId = message.template_code
@@ -235,12 +289,4 @@ class TencentSmsProvider:
                 _("%(provider)s's answer could not be read (%(error)s); the message may have been sent.")
                 % {"provider": str(PROVIDER), "error": code},
             ) from None
-        statuses = response.SendStatusSet or []
-        if len(statuses) != 1:
-            raise ChannelInDoubt("Unknown", _("Tencent Cloud answered without the message's status."))
-        status = statuses[0]
-        if status.Code != "Ok":
-            raise channel_error(status.Code or "Unknown", status.Message or "")
-        if not status.SerialNo:
-            raise ChannelInDoubt("Unknown", _("Tencent Cloud accepted the message but gave no SerialNo."))
-        return status.SerialNo
+        return response.SendStatusSet or []

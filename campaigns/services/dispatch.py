@@ -19,7 +19,9 @@
    time (one `incr` each), prepares that many messages (each committed `sending` on its own, as
    above), hands them to the channel side by side (CAMPAIGN_SEND_THREADS threads, for providers
    that say `concurrent_sends`; else one at a time) and records the answers — the accepted sends
-   of campaigns without an offer in one statement.
+   of campaigns without an offer in one statement. An SMS provider that batches sends a block
+   (SMS_BATCH_SIZE messages) in as few calls as it allows (one per template); a whole-call refusal
+   or a lost answer is each of the call's messages'.
 4. `recover_expired_leases` (beat, every minute): leased pending rows whose lease expired are
    released; `sending` rows whose lease expired become `in_doubt` — the worker died after
    committing `sending`, so the message may have gone out: it is reported, never sent again.
@@ -830,17 +832,23 @@ def _sends_inline(channel: str) -> bool:
 
 
 def _dispatch_channel(owner: str, channel: str, rows: deque, context: BatchContext) -> list[str]:
-    """Block by block: the send-rate slots taken first (one `incr` per block), then as many
-    messages prepared in one transaction (`prepare_block`: committed `sending`), handed to the
-    channel side by side through the send threads, and their answers recorded in one transaction
-    (`record_block`). A block is as large as the send threads (CAMPAIGN_SEND_THREADS; one message
-    when the channel is called inline), so a message is `sending` only while its own send runs
-    and a worker killed mid-block leaves only the sends in flight `in_doubt`."""
+    """Block by block: the send-rate slots taken first (one `incr` per block, a slot per message),
+    then as many messages prepared in one transaction (`prepare_block`: committed `sending`),
+    handed to the channel side by side through the send threads, and their answers recorded in one
+    transaction (`record_block`). A block is as large as the send threads (CAMPAIGN_SEND_THREADS;
+    one message when the channel is called inline), so a message is `sending` only while its own
+    send runs and a worker killed mid-block leaves only the sends in flight `in_doubt`. For an SMS
+    provider that batches (`channels.sms_batch_size()` > 1) a block is one batch (SMS_BATCH_SIZE
+    messages): its messages go out in as few calls as the provider allows (`_calls`: one per
+    template, no number twice), the calls side by side, and a message is `sending` only while its
+    call runs."""
     outcomes: list[str] = []
     rate, provider = context.policy.rate_for(channel), provider_of(channel)
+    batch = channels.sms_batch_size() if channel == Channel.SMS else 1
     threads = 1 if _sends_inline(channel) else max(1, settings.CAMPAIGN_SEND_THREADS)
     pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="campaign-send") if threads > 1 else None
-    blocks = -(-len(rows) // threads)
+    size = batch if batch > 1 else threads
+    blocks = -(-len(rows) // size)
     per_block = -(-len(rows) // blocks) if rows else 1  # 100 messages, 32 threads: 4 blocks of 25
     try:
         while rows:
@@ -854,7 +862,9 @@ def _dispatch_channel(owner: str, channel: str, rows: deque, context: BatchConte
                     outcomes.append(decision.outcome)
             if not block:
                 continue
-            if pool is None or len(block) == 1:
+            if batch > 1:
+                answers = _send_in_calls(block, batch, pool)
+            elif pool is None or len(block) == 1:
                 answers = [call_channel(message_id, decision) for message_id, decision, _settle in block]
             else:
                 answers = list(pool.map(_call_in_thread, block))
@@ -863,6 +873,74 @@ def _dispatch_channel(owner: str, channel: str, rows: deque, context: BatchConte
         if pool is not None:
             pool.shutdown(wait=True)
     return outcomes
+
+
+def _calls(block: list[Prepared], batch: int) -> list[list[int]]:
+    """A block's SMS grouped into provider calls (positions in the block): messages with the same
+    `batch_key` together, at most `batch` to a call and no number twice in one call (its id would
+    be ambiguous); a message whose key is None, or that cannot be keyed, on its own."""
+    groups: dict[object, list[list[int]]] = {}
+    calls: list[list[int]] = []
+    for index, (_message_id, decision, _settle) in enumerate(block):
+        try:
+            key = channels.sms_batch_key(decision.message)
+        except Exception:  # the single send reports what is wrong with it
+            key = None
+        if key is None:
+            calls.append([index])
+            continue
+        for call in groups.setdefault(key, []):
+            if len(call) < batch and all(block[i][1].address != decision.address for i in call):
+                call.append(index)
+                break
+        else:
+            groups[key].append([index])
+    for key_calls in groups.values():
+        calls.extend(key_calls)
+    return calls
+
+
+def _send_in_calls(block: list[Prepared], batch: int, pool) -> list[Answer]:
+    """Each message's answer, the block sent in `_calls` (side by side through `pool`, if any)."""
+    calls = _calls(block, batch)
+    work = [[block[i] for i in call] for call in calls]
+    if pool is None or len(work) == 1:
+        results = [call_channel_batch(sends) for sends in work]
+    else:
+        results = list(pool.map(_call_batch_in_thread, work))
+    answers: list[Answer | None] = [None] * len(block)
+    for call, call_answers in zip(calls, results, strict=True):
+        for index, answer in zip(call, call_answers, strict=True):
+            answers[index] = answer
+    return answers  # type: ignore[return-value]
+
+
+def call_channel_batch(sends: list[Prepared]) -> list[Answer]:
+    """Hand prepared (`sending`, committed) SMS to the provider in one call; each one's answer. A
+    whole-call refusal or a lost answer is every message's. Writes nothing of the outbox."""
+    if len(sends) == 1:
+        message_id, decision, _settle = sends[0]
+        return [call_channel(message_id, decision)]
+    items = [(decision.address, decision.message, f"outbox-{message_id}") for message_id, decision, _s in sends]
+    try:
+        with translation.override(sends[0][1].language or None):
+            results = channels.send_sms_batch(items)
+    except Exception as exc:
+        return [Answer(error=exc) for _send in sends]
+    if len(results) != len(sends):  # not what the provider promises: nobody knows what went out
+        lost = ChannelInDoubt("Unknown", _("The provider answered for a different number of messages."))
+        return [Answer(error=lost) for _send in sends]
+    return [
+        Answer(error=result) if isinstance(result, Exception) else Answer(provider_ref=str(result or ""))
+        for result in results
+    ]
+
+
+def _call_batch_in_thread(sends: list[Prepared]) -> list[Answer]:
+    try:
+        return call_channel_batch(sends)
+    finally:
+        connections.close_all()
 
 
 def _prepare(ids: list[int], owner: str, context: BatchContext) -> list[Prepared]:

@@ -34,14 +34,19 @@ def record_receipt(
     delivered: bool,
     error_code: str = "",
     at: datetime.datetime | None = None,
+    also: tuple[str, ...] | list[str] = (),
 ) -> bool:
     """Mark the outbox message `provider_ref` on `channel` delivered or undelivered; True when a
-    message changed (False: unknown, or already recorded)."""
+    message changed (False: unknown, or already recorded). `also`: other ids the same message may
+    be stored under (Aliyun: under a previous key, or a bare BizId from before batch sends); a
+    receipt nobody holds yet waits under `provider_ref`."""
     if not provider_ref:
         return False
     at = at or timezone.now()
-    changed = _apply(channel=channel, provider_ref=provider_ref, delivered=delivered, error_code=error_code, at=at)
-    if not changed and not OutboxMessage.objects.filter(channel=channel, provider_ref=provider_ref[:100]).exists():
+    refs = [provider_ref, *(ref for ref in also if ref and ref != provider_ref)]
+    changed = _apply(channel=channel, provider_ref=refs, delivered=delivered, error_code=error_code, at=at)
+    known = OutboxMessage.objects.filter(channel=channel, provider_ref__in=[ref[:100] for ref in refs])
+    if not changed and not known.exists():
         try:
             with transaction.atomic():
                 EarlyReceipt.objects.create(
@@ -81,7 +86,9 @@ def apply_early_receipts(
     return changed
 
 
-def _apply(*, channel: str, provider_ref: str, delivered: bool, error_code: str, at: datetime.datetime) -> bool:
+def _apply(
+    *, channel: str, provider_ref: str | list[str], delivered: bool, error_code: str, at: datetime.datetime
+) -> bool:
     changes = {
         "status": OutboxMessage.Status.DELIVERED if delivered else OutboxMessage.Status.UNDELIVERED,
         "delivered_at": at if delivered else None,
@@ -89,8 +96,9 @@ def _apply(*, channel: str, provider_ref: str, delivered: bool, error_code: str,
     }
     if not delivered:
         changes["error_code"] = error_code[:64]
+    refs = [provider_ref] if isinstance(provider_ref, str) else provider_ref
     return bool(
-        OutboxMessage.objects.filter(channel=channel, provider_ref=provider_ref[:100], status__in=RECEIVABLE).update(
-            **changes
-        )
+        OutboxMessage.objects.filter(
+            channel=channel, provider_ref__in=[ref[:100] for ref in refs], status__in=RECEIVABLE
+        ).update(**changes)
     )

@@ -26,6 +26,27 @@ class SlowSmsProvider(DatabaseSmsProvider):
         return provider_ref
 
 
+class SlowBatchSmsProvider(SlowSmsProvider):
+    """`SlowSmsProvider` that takes a block in one call (like Aliyun's SendBatchSms): SMS_TEST_DELAY
+    seconds per call, then every message of the call recorded in the SMS log (delivered), then —
+    while SMS_TEST_HOLD_FILE exists — held before the call returns: the worker holds a delivered
+    batch it has not yet marked sent."""
+
+    max_batch = 5
+
+    def batch_key(self, message: TemplateMessage):
+        return message.template_code or "text"
+
+    def send_batch(self, items):
+        time.sleep(float(os.environ.get("SMS_TEST_DELAY", "0.05")))
+        refs = [DatabaseSmsProvider.send(self, phone=p, message=m, reference=r) for p, m, r in items]
+        hold = os.environ.get("SMS_TEST_HOLD_FILE")
+        deadline = time.monotonic() + 60
+        while hold and os.path.exists(hold) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return refs
+
+
 class RefusingSmsProvider:
     """Refuses every message as Aliyun refuses an invalid number (a permanent error)."""
 
@@ -42,10 +63,19 @@ class _CampaignTemplate:
 
     template_code = ""
 
+    def _templated(self, message: TemplateMessage) -> TemplateMessage:
+        if message.template_code:
+            return message
+        return TemplateMessage(template_code=self.template_code, params={"1": message.text}, text=message.text)
+
     def send(self, *, phone: str, message: TemplateMessage, reference: str) -> str:
-        if not message.template_code:
-            message = TemplateMessage(template_code=self.template_code, params={"1": message.text}, text=message.text)
-        return super().send(phone=phone, message=message, reference=reference)
+        return super().send(phone=phone, message=self._templated(message), reference=reference)
+
+    def batch_key(self, message: TemplateMessage):
+        return super().batch_key(self._templated(message))
+
+    def send_batch(self, items):
+        return super().send_batch([(phone, self._templated(message), ref) for phone, message, ref in items])
 
 
 def _aliyun():

@@ -11,7 +11,7 @@ import pytest
 from alibabacloud_tea_openapi.utils import Utils
 
 from campaigns.channels import ChannelError, ChannelInDoubt, TemplateMessage, send_otp, send_sms
-from campaigns.channels.aliyun import ERRORS, aliyun_phone
+from campaigns.channels.aliyun import ERRORS, aliyun_phone, message_ref
 
 PHONE = "+8613800000000"
 MESSAGE = TemplateMessage(
@@ -23,10 +23,12 @@ def send(phone=PHONE, message=MESSAGE, reference="outbox-1"):
     return send_sms(phone=phone, message=message, reference=reference)
 
 
-def test_an_accepted_message_returns_the_biz_id(aliyun_sms):
-    biz_id = send()
+def test_an_accepted_message_returns_the_biz_id_and_the_numbers_tag(aliyun_sms):
+    ref = send()
     accepted = aliyun_sms.find(reference="outbox-1")
+    biz_id, tag = ref.split(":")
     assert biz_id == accepted.message_id and biz_id.endswith("^0")
+    assert ref == message_ref(accepted.message_id, PHONE) and len(tag) == 16 and "13800000000" not in ref
     assert accepted.extra["PhoneNumbers"] == "13800000000"  # mainland: without +86
     assert accepted.template_code == "SMS_100" and accepted.sign_name == "会员俱乐部"
     assert accepted.params == {"name": "张三", "points": "120"}

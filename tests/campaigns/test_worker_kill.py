@@ -6,7 +6,9 @@ records each delivery in the SMS log. After 60 deliveries it holds both pool pro
 after a delivery and before they can mark it sent — the worst moment — and kills the worker's
 whole process group with SIGKILL, waits for the (short) lease, starts a second worker and runs the recovery task
 as beat would. Then every member got the message exactly once; the two in flight at the kill
-are counted `in_doubt` and were not sent again; the campaign completed.
+are counted `in_doubt` and were not sent again; the campaign completed. Run twice: one message per
+provider call, and batch sends (SMS_BATCH_SIZE=5, a provider taking a block in one call): then
+each pool process is killed holding a delivered call of five, and exactly those ten are in doubt.
 """
 
 from __future__ import annotations
@@ -48,12 +50,22 @@ def database_url() -> str:
     return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-def start_worker(name: str, log_path, hold_file) -> subprocess.Popen:
+# (SMS provider, SMS_BATCH_SIZE, messages a pool process has in flight): one message per call, and
+# blocks of 5 in one call (batch sends: the whole call's messages are in doubt at the kill).
+MODES = {
+    "single": ("tests.campaigns.providers.SlowSmsProvider", 1, 1),
+    "batch": ("tests.campaigns.providers.SlowBatchSmsProvider", 5, 5),
+}
+
+
+def start_worker(name: str, log_path, hold_file, mode: str = "single") -> subprocess.Popen:
+    provider, batch_size, _in_flight = MODES[mode]
     env = {
         **os.environ,
         "DATABASE_URL": database_url(),  # the test database, where this test's rows are committed
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "SMS_PROVIDER": "tests.campaigns.providers.SlowSmsProvider",
+        "SMS_PROVIDER": provider,
+        "SMS_BATCH_SIZE": str(batch_size),
         "SMS_TEST_DELAY": "0.02",
         "SMS_TEST_HOLD_FILE": str(hold_file),
         "CAMPAIGN_LEASE_SECONDS": str(LEASE_SECONDS),
@@ -98,7 +110,8 @@ def members_with_sms_consent(count: int) -> list[Member]:
     return made
 
 
-def test_killed_worker_loses_nothing_and_repeats_nothing(tmp_path, settings):
+@pytest.mark.parametrize("mode", ["single", "batch"])
+def test_killed_worker_loses_nothing_and_repeats_nothing(tmp_path, settings, mode):
     if not settings.CELERY_BROKER_URL.startswith("redis://"):
         missing_service("this test needs a Redis broker (set CELERY_BROKER_URL=redis://...)")
     settings.CAMPAIGN_LEASE_SECONDS = LEASE_SECONDS
@@ -111,7 +124,8 @@ def test_killed_worker_loses_nothing_and_repeats_nothing(tmp_path, settings):
     hold = tmp_path / "hold"
 
     first_log, second_log = tmp_path / "worker1.log", tmp_path / "worker2.log"
-    first = start_worker("first", first_log, hold)
+    in_flight_each = MODES[mode][2]
+    first = start_worker("first", first_log, hold, mode)
     second = None
     try:
         services.launch_campaign(campaign=made)  # its on-commit hook enqueues the start on the broker
@@ -119,10 +133,11 @@ def test_killed_worker_loses_nothing_and_repeats_nothing(tmp_path, settings):
         hold.touch()  # the next sends are delivered, then the worker is stuck before marking them sent
 
         def both_in_flight():
-            # Both pool processes hold a message that is delivered but not yet marked sent.
+            # Both pool processes hold a message (a batch: a call's messages) delivered but not yet marked sent.
             sending = OutboxMessage.objects.filter(campaign=made, status="sending").values_list("pk", flat=True)
             references = [f"outbox-{pk}" for pk in sending]
-            return len(references) == CONCURRENCY == SmsLog.objects.filter(reference__in=references).count()
+            held = CONCURRENCY * in_flight_each
+            return len(references) == held == SmsLog.objects.filter(reference__in=references).count()
 
         wait_for(both_in_flight, 30, "both pool processes to be mid-send", [first_log])
         os.killpg(first.pid, signal.SIGKILL)  # the worker and its pool processes, mid-send
@@ -134,7 +149,7 @@ def test_killed_worker_loses_nothing_and_repeats_nothing(tmp_path, settings):
         assert at_kill["pending"] > 0, f"the worker finished before it was killed: {at_kill}"
 
         time.sleep(LEASE_SECONDS + 0.5)  # the dead worker's leases run out
-        second = start_worker("second", second_log, hold)
+        second = start_worker("second", second_log, hold, mode)
 
         def recovered():
             tasks.recover_expired_leases()  # what beat runs every minute: resumes the dead worker's work
@@ -159,7 +174,7 @@ def test_killed_worker_loses_nothing_and_repeats_nothing(tmp_path, settings):
     assert set(statuses) <= {"sent", "in_doubt"}, statuses  # none lost: nothing pending, failed or stuck
     # Exactly the messages in flight at the kill are in doubt — delivered, but never sent again.
     assert {m.pk for m in outbox.values() if m.status == "in_doubt"} == in_flight
-    assert len(in_flight) == CONCURRENCY
+    assert len(in_flight) == CONCURRENCY * in_flight_each
     assert max(deliveries.values()) == 1  # nobody received it twice
     for someone in members:
         message = outbox[someone.pk]

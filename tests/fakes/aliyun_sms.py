@@ -1,4 +1,4 @@
-"""A fake Aliyun SMS endpoint (dysmsapi 2017-05-25 `SendSms`) for tests and benchmarks.
+"""A fake Aliyun SMS endpoint (dysmsapi 2017-05-25 `SendSms`, `SendBatchSms`) for tests and benchmarks.
 
 It checks each request as Aliyun documents the V3 signature ("V3版本请求体&签名机制",
 ACS3-HMAC-SHA256, what `alibabacloud_dysmsapi20170525` 4.x sends):
@@ -16,6 +16,15 @@ ACS3-HMAC-SHA256, what `alibabacloud_dysmsapi20170525` 4.x sends):
   digits or an international one (`isv.MOBILE_NUMBER_ILLEGAL`); optionally the known templates and
   their variables (`isv.SMS_TEMPLATE_ILLEGAL`, `isv.TEMPLATE_MISSING_PARAMETERS`) and signature
   (`isv.SMS_SIGNATURE_ILLEGAL`).
+
+- the SendBatchSms parameters (help.aliyun.com/document_detail/419274): TemplateCode (and OutId) in
+  the query, PhoneNumberJson, SignNameJson and TemplateParamJson in the form body, JSON arrays of
+  equal length (else `isv.INVALID_PARAMETERS`), TemplateParamJson's items JSON objects of strings
+  (`isv.INVALID_JSON_PARAM`), at most 100 numbers (`isv.MOBILE_COUNT_OVER_LIMIT`), every number
+  valid, every signature and the template approved, every item with the template's variables.
+  Any refusal is the whole call's (one Code, nothing accepted), as is a behaviour set for any of
+  its numbers (an error code, a hang, a closed connection); an accepted call answers ONE BizId,
+  and `accepted` gets one entry per number (`extra["batch"]` True, `reference` the call's OutId).
 
 Business answers are HTTP 200 `{"Code": ..., "Message": ..., "RequestId": ..., "BizId": ...}`
 (`"Code": "OK"` when accepted); gateway refusals (signature, AccessKey, throttling) are HTTP 4xx
@@ -55,6 +64,8 @@ GATEWAY_STATUS = {
 }
 MESSAGES = {
     "isv.MOBILE_NUMBER_ILLEGAL": "手机号码格式错误",
+    "isv.MOBILE_COUNT_OVER_LIMIT": "手机号码数量超过限制，最多支持100条",
+    "isv.INVALID_PARAMETERS": "参数异常",
     "isv.BUSINESS_LIMIT_CONTROL": "触发号码天级流控Permits:40",
     "isv.SMS_TEMPLATE_ILLEGAL": "该账号下找不到对应模板",
     "isv.SMS_SIGNATURE_ILLEGAL": "该账号下找不到对应签名",
@@ -169,12 +180,15 @@ class AliyunHandler(FakeHandler):
             return self.refuse("InvalidTimeStamp.Expired")
         if not fake.use_nonce(headers["x-acs-signature-nonce"], sent_at):
             return self.refuse("SignatureNonceUsed")
-        if headers["x-acs-action"] != "SendSms" or headers["x-acs-version"] != "2017-05-25":
+        action = headers["x-acs-action"]
+        if action not in ("SendSms", "SendBatchSms") or headers["x-acs-version"] != "2017-05-25":
             return self.refuse("InvalidAction.NotFound", "Specified api is not found, please check your url.")
-        # --- SendSms ---
         params = dict(parse_qsl(url.query, keep_blank_values=True))
         if body and headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
             params.update(parse_qsl(body.decode(), keep_blank_values=True))
+        if action == "SendBatchSms":
+            return self.send_batch(params)
+        # --- SendSms ---
         for name in ("PhoneNumbers", "SignName", "TemplateCode"):
             if not params.get(name):
                 return self.refuse(f"Missing{name}", f"{name} is mandatory for this action.")
@@ -217,6 +231,61 @@ class AliyunHandler(FakeHandler):
         if self.misbehave(behaviour):
             return None
         return self.business("OK", phone, BizId=biz_id)
+
+    def send_batch(self, params: dict) -> None:
+        """SendBatchSms: one template to up to 100 numbers, one Code and one BizId for the call."""
+        fake = self.fake
+        fake.count_batch()
+        for name in ("PhoneNumberJson", "SignNameJson", "TemplateCode"):
+            if not params.get(name):
+                return self.refuse(f"Missing{name}", f"{name} is mandatory for this action.")
+        try:
+            numbers = json.loads(params["PhoneNumberJson"])
+            signs = json.loads(params["SignNameJson"])
+            variables = json.loads(params["TemplateParamJson"]) if params.get("TemplateParamJson") else None
+        except ValueError:
+            return self.business("isv.INVALID_JSON_PARAM")
+        if not isinstance(numbers, list) or not all(isinstance(n, str) for n in numbers) or not numbers:
+            return self.business("isv.INVALID_PARAMETERS")
+        if not isinstance(signs, list) or not all(isinstance(n, str) for n in signs) or len(signs) != len(numbers):
+            return self.business("isv.INVALID_PARAMETERS")
+        if variables is not None and (not isinstance(variables, list) or len(variables) != len(numbers)):
+            return self.business("isv.INVALID_PARAMETERS")
+        if len(numbers) > 100:
+            return self.business("isv.MOBILE_COUNT_OVER_LIMIT")
+        phones = [e164(number) for number in numbers]
+        behaviours = [b for b in (fake.behaviour(phone) for phone in phones) if b is not None]
+        errors = [b for b in behaviours if b.kind == "error"]
+        if errors:  # one number's error is the whole call's, as Aliyun answers a batch
+            if errors[0].code in GATEWAY_STATUS:
+                return self.refuse(errors[0].code)
+            return self.business(errors[0].code, phones[0])
+        if not all(MAINLAND.fullmatch(n) or INTERNATIONAL.fullmatch(n) for n in numbers):
+            return self.business("isv.MOBILE_NUMBER_ILLEGAL", phones[0])
+        items = variables if variables is not None else [{} for _n in numbers]
+        if not all(isinstance(v, dict) and all(isinstance(x, str) for x in v.values()) for v in items):
+            return self.business("isv.INVALID_JSON_PARAM", phones[0])
+        if fake.sign_names is not None and any(sign not in fake.sign_names for sign in signs):
+            return self.business("isv.SMS_SIGNATURE_ILLEGAL", phones[0])
+        template = params["TemplateCode"]
+        if fake.templates is not None:
+            if template not in fake.templates:
+                return self.business("isv.SMS_TEMPLATE_ILLEGAL", phones[0])
+            if any(set(fake.templates[template]) - set(item) for item in items):
+                return self.business("isv.TEMPLATE_MISSING_PARAMETERS", phones[0])
+        biz_id = f"{fake.next_id():015d}^0"
+        misbehaviour = next((b for b in behaviours if b.kind in ("hang", "close")), None)
+        for phone, number, sign, item in zip(phones, numbers, signs, items, strict=True):
+            fake.record(
+                Accepted(
+                    message_id=biz_id, phone=phone, template_code=template, params=item, sign_name=sign,
+                    reference=params.get("OutId", ""), answered=misbehaviour is None,
+                    extra={"PhoneNumbers": number, "batch": True},
+                )
+            )  # fmt: skip
+        if self.misbehave(misbehaviour):
+            return None
+        return self.business("OK", phones[0], BizId=biz_id)
 
 
 class FakeAliyunSms(FakeProviderServer):

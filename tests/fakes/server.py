@@ -120,6 +120,7 @@ class FakeProviderServer:
         self.accepted: list[Accepted] = []
         self.refused: list[tuple[str, str]] = []  # (phone or "", code) of every refusal
         self.requests = 0
+        self.batch_requests = 0  # of them, batch calls
         self.behaviours: dict[str, Behaviour] = {}
         self.lock = threading.Lock()
         self.connections: set[socket.socket] = set()  # open (keep-alive) connections, closed by stop()
@@ -182,6 +183,7 @@ class FakeProviderServer:
             self.accepted.clear()
             self.refused.clear()
             self.requests = 0
+            self.batch_requests = 0
 
     def behaviour(self, phone: str) -> Behaviour | None:
         return self.behaviours.get(e164(phone)) if self.behaviours else None
@@ -202,6 +204,11 @@ class FakeProviderServer:
     def count_request(self) -> None:
         with self.lock:
             self.requests += 1
+
+    def count_batch(self) -> None:
+        """One of the requests was a batch call (Aliyun SendBatchSms, Tencent with several numbers)."""
+        with self.lock:
+            self.batch_requests += 1
 
     def find(self, *, reference: str) -> Accepted:
         with self.lock:

@@ -146,6 +146,8 @@ class TencentHandler(FakeHandler):
         variables = params.get("TemplateParamSet") or []
         if not isinstance(variables, list) or not all(isinstance(v, str) for v in variables):
             return self.error("InvalidParameterValue.TemplateParameterFormatError", "TemplateParamSet holds strings.")
+        if len(phones) > 1:
+            fake.count_batch()
         for phone in phones:  # a request-level error told for one of the numbers
             behaviour = fake.behaviour(str(phone))
             if behaviour is not None and behaviour.kind == "error" and self.request_level(behaviour):
@@ -176,7 +178,11 @@ class TencentHandler(FakeHandler):
                         sign_name=params.get("SignName", ""),
                         reference=params.get("SessionContext", ""),
                         answered=not hangs,
-                        extra={"PhoneNumber": raw, "SmsSdkAppId": params["SmsSdkAppId"]},
+                        extra={
+                            "PhoneNumber": raw,
+                            "SmsSdkAppId": params["SmsSdkAppId"],
+                            **({"batch": True} if len(phones) > 1 else {}),
+                        },
                     )
                 )
             else:
