@@ -18,11 +18,13 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from loyalty_crm.charts import line_chart
 from loyalty_crm.db_routing import replica_reads
@@ -40,6 +42,21 @@ VIEW_STORED_VALUE_LIABILITY = "rewards.view_stored_value_liability"
 KPI_MONTHS = 6
 LIFT_DAYS = 90
 FIND_TERM_MAX = 64
+# Slow-moving figures (a month's KPIs, liabilities, lifts, the dashboard's) are computed at most this
+# often per key and shared by everyone who sees them; lists people act on (birthdays, tickets,
+# campaigns, budgets) are read on every view.
+FIGURES_SECONDS = 300
+
+
+def cached_figures(key: str, build):
+    """(value, computed_at): `build()` cached for FIGURES_SECONDS under `key` (Redis in production,
+    so every worker shares one computation)."""
+    full = f"home:{key}"
+    hit = cache.get(full)
+    if hit is None:
+        hit = (build(), timezone.now())
+        cache.set(full, hit, FIGURES_SECONDS)
+    return hit
 
 
 def workspaces_for(user) -> list[str]:
@@ -172,13 +189,16 @@ def support_panel(request, now) -> dict:
     tickets = reverse("admin:feedback_ticket_changelist")
     counts = queue_counts(now)
     mine_count, mine = my_open_tickets(request.user)
-    last, this = satisfaction_by_month(first_month=_month_start(today, 1), last_month=_month_start(today))
+    (last, this), _at = cached_figures(
+        f"satisfaction:{today}",
+        lambda: satisfaction_by_month(first_month=_month_start(today, 1), last_month=_month_start(today)),
+    )
     return {
         "counts": counts,
         "queue": [
             ("breached", _("Breached"), counts.breached, f"{tickets}?queue=breached"),
             ("about_to_breach", _("About to breach"), counts.about_to_breach, f"{tickets}?queue=about_to_breach"),
-            ("on_time", _("On time"), counts.on_time, f"{tickets}?queue=active"),
+            ("on_time", pgettext("service level", "On time"), counts.on_time, f"{tickets}?queue=active"),
         ],
         "mine_count": mine_count,
         "mine": mine,
@@ -222,15 +242,17 @@ def marketing_panel(request, now) -> dict:
     today = timezone.localdate(now)
     running_count, running = running_campaigns()
     results = results_for(running) if running else {}
-    lifts = (
-        {
-            lift.campaign_id: lift
-            for lift in campaign_lifts(
-                today - datetime.timedelta(days=LIFT_DAYS - 1), today, campaign_ids=[c.pk for c in running]
-            )
-        }
+    ids = [c.pk for c in running]
+    lifts, _at = (
+        cached_figures(
+            f"lifts:{today}:{','.join(map(str, ids))}",
+            lambda: {
+                lift.campaign_id: lift
+                for lift in campaign_lifts(today - datetime.timedelta(days=LIFT_DAYS - 1), today, campaign_ids=ids)
+            },
+        )
         if running
-        else {}
+        else ({}, None)
     )
     campaigns = [
         {"campaign": campaign, "results": results.get(campaign.pk), "lift": lifts.get(campaign.pk)}
@@ -316,13 +338,29 @@ def manager_panel(request, now) -> dict:
     from feedback.models import KpiTarget
     from members.analytics import members_vs_walk_ins
     from rewards.analytics import outstanding_liability
+    from rewards.selectors_stored_value import liability_totals
 
     today = timezone.localdate(now)
-    first = _month_start(today, KPI_MONTHS - 1)
-    service = monthly_kpis(first_month=first, last_month=_month_start(today), now=now)
-    service_targets = target_lines(series=service, now=now)
-    repurchase = repurchase_by_month(months=KPI_MONTHS, today=today)
-    repurchase_target = next(iter(target_statuses(today=today, metric=CampaignKpiTarget.Metric.REPURCHASE_RATE)), None)
+    may_see_stored_value = request.user.has_perm(VIEW_STORED_VALUE_LIABILITY)
+
+    def figures() -> dict:
+        first = _month_start(today, KPI_MONTHS - 1)
+        service = monthly_kpis(first_month=first, last_month=_month_start(today), now=now)
+        return {
+            "service": service,
+            "service_targets": target_lines(series=service, now=now),
+            "repurchase": repurchase_by_month(months=KPI_MONTHS, today=today),
+            "repurchase_target": next(
+                iter(target_statuses(today=today, metric=CampaignKpiTarget.Metric.REPURCHASE_RATE)), None
+            ),
+            "liability": outstanding_liability(today),
+            "sales": members_vs_walk_ins(_month_start(today), today),
+            "stored_value": liability_totals(),
+        }
+
+    data, computed_at = cached_figures(f"manager:{today}", figures)
+    service, service_targets = data["service"], data["service_targets"]
+    repurchase, repurchase_target = data["repurchase"], data["repurchase_target"]
 
     def goal_of(metric):
         line = service_targets.get(metric)
@@ -357,17 +395,14 @@ def manager_panel(request, now) -> dict:
     ]
     context = {
         "kpis": kpis,
-        "liability": outstanding_liability(today),
-        "sales": members_vs_walk_ins(_month_start(today), today),
-        "stored_value": None,
+        "liability": data["liability"],
+        "sales": data["sales"],
+        "member_share": _percent(data["sales"].member_share_of_sales),
+        "stored_value": data["stored_value"] if may_see_stored_value else None,
+        "computed_at": computed_at,
+        "refresh_minutes": FIGURES_SECONDS // 60,
         "kpi_targets_url": reverse("admin:feedback_kpitarget_changelist"),
         "campaign_targets_url": reverse("admin:campaigns_campaignkpitarget_changelist"),
         "analytics_url": reverse("admin:campaigns_programme_analytics"),
     }
-    sales = context["sales"]
-    context["member_share"] = _percent(sales.member_share_of_sales)
-    if request.user.has_perm(VIEW_STORED_VALUE_LIABILITY):
-        from rewards.selectors_stored_value import liability_totals
-
-        context["stored_value"] = liability_totals()
     return context

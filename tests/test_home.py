@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -259,6 +260,7 @@ def test_manager_see_kpis_with_charts_liability_and_member_share(client, manager
 
 
 def _count(client) -> int:
+    cache.clear()  # cold: the cached figures computed again (loyalty_crm.home.cached_figures)
     with CaptureQueriesContext(connection) as queries:
         assert client.get(reverse("admin:index")).status_code == 200
     return len(queries)
@@ -292,6 +294,7 @@ def test_each_roles_page_runs_a_fixed_number_of_queries(client, shop, role, requ
     user = request.getfixturevalue(role)
     client.force_login(user)
     client.get(reverse("admin:index"))  # warm the process-wide caches (content types, site settings)
+    cache.clear()  # but compute the home page's figures again
     with django_assert_max_num_queries(BOUNDS[role]):
         assert client.get(reverse("admin:index")).status_code == 200
 
@@ -324,3 +327,22 @@ def test_service_records_of_the_store_are_counted_open_or_in_progress_only(clien
         member=shop["ann"], kind="repair", summary="done", store=shop["sh"], status=ServiceRecord.Status.DONE
     )
     assert _panel(_page(client, store_staff), "store_staff")["service_count"] == 1
+
+
+def test_the_slow_figures_are_shared_for_a_few_minutes_then_computed_again(client, manager, shop):
+    client.force_login(manager)
+    cold = _count(client)
+    with CaptureQueriesContext(connection) as queries:
+        first = client.get(reverse("admin:index"))
+    # the dashboard's 5 figures and the manager's 14 come from the cache
+    assert len(queries) == cold - 5 - 14
+    assert "Figures as of" in first.text
+    factories.purchase(factories.member(name="新会员"), total="50.00")
+    assert _panel(client.get(reverse("admin:index")), "manager")["sales"].members.orders == 1  # not yet
+    cache.clear()  # as when FIGURES_SECONDS have passed
+    assert _panel(client.get(reverse("admin:index")), "manager")["sales"].members.orders == 2
+
+
+def test_the_find_box_answers_400_to_a_nul_never_a_database_error(client, store_staff, db):
+    client.force_login(store_staff)
+    assert client.get(reverse("admin:home_find_member"), {"q": "12\x0034"}).status_code == 400

@@ -45,6 +45,8 @@ def test_each_roles_home_page_in_chinese(live_server, zh_page):
     assert counter.locator("a.home-big-button").inner_text() == "打开收银台"
     text = counter.inner_text()
     assert "今日生日" in text and "未来 7 天的重要日子" in text and "待处理的服务请求" in text and "今日活动" in text
+    assert counter.locator(".home-card").nth(1).locator(".home-list li").count() >= 3  # 2 birthdays, 2 dates
+    assert "周末花艺小课堂" in text  # the demo's workshop today
     _shot(page, "home_store_staff_zh")
     # The find box: the last four digits of a member's phone open that member (or a short list).
     from members.models import Member
@@ -60,6 +62,7 @@ def test_each_roles_home_page_in_chinese(live_server, zh_page):
     support = page.locator("[data-panel=support]")
     text = support.inner_text()
     assert "已超时" in text and "即将超时" in text and "我的工单" in text and "本月满意度" in text
+    assert support.locator(".home-card").nth(1).locator(".home-list li").count() >= 1  # tickets assigned to them
     _shot(page, "home_support_zh")
     support.locator(".home-sla-breached a").click()
     page.wait_for_url("**/admin/feedback/ticket/?queue=breached")
@@ -70,6 +73,7 @@ def test_each_roles_home_page_in_chinese(live_server, zh_page):
     assert "进行中和已排期的营销活动" in text and "客户分群" in text and "即将触发的自动化" in text
     assert marketing.locator(".home-table tbody tr").count() >= 1  # the demo has running campaigns
     assert marketing.locator("[data-channel=sms]").count() == 1
+    assert "生日祝福" in text or "生日" in text  # the birthday greeting is among the next automations
     _shot(page, "home_marketing_zh")
 
     _login(page, live_server, "manager")
