@@ -1,5 +1,5 @@
 """What each role's home page shows on the first morning of the demo (loyalty_crm.home), through the
-owning apps' services (one member in twelve is born on the demo's first day: demo.members):
+owning apps' services (one member in forty is born on the demo's first day: demo.members):
 anniversaries this week at the clerk's store, a workshop
 there today, open tickets assigned to the support login, this month's satisfaction answers, and the
 birthday greeting switched on for marketing."""

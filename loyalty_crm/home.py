@@ -241,18 +241,16 @@ def marketing_panel(request, now) -> dict:
 
     today = timezone.localdate(now)
     running_count, running = running_campaigns()
-    results = results_for(running) if running else {}
     ids = [c.pk for c in running]
-    lifts, _at = (
-        cached_figures(
-            f"lifts:{today}:{','.join(map(str, ids))}",
-            lambda: {
-                lift.campaign_id: lift
-                for lift in campaign_lifts(today - datetime.timedelta(days=LIFT_DAYS - 1), today, campaign_ids=ids)
-            },
-        )
-        if running
-        else ({}, None)
+
+    def outcomes() -> tuple[dict, dict]:
+        """The listed campaigns' outbox counts and lifts (slow-moving: shared for a few minutes)."""
+        first = today - datetime.timedelta(days=LIFT_DAYS - 1)
+        lifts = {lift.campaign_id: lift for lift in campaign_lifts(first, today, campaign_ids=ids)}
+        return results_for(running), lifts
+
+    (results, lifts), _at = (
+        cached_figures(f"campaigns:{today}:{','.join(map(str, ids))}", outcomes) if running else (({}, {}), None)
     )
     campaigns = [
         {"campaign": campaign, "results": results.get(campaign.pk), "lift": lifts.get(campaign.pk)}
