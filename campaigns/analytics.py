@@ -159,16 +159,18 @@ def _revenue_within(start) -> Subquery:
     )
 
 
-def campaign_lifts(start: datetime.date, end: datetime.date) -> list[CampaignLift]:
-    """Each campaign with messages sent in the period, its recipients' and control group's revenue.
-    Three grouped queries."""
+def campaign_lifts(
+    start: datetime.date, end: datetime.date, *, campaign_ids: list[int] | None = None
+) -> list[CampaignLift]:
+    """Each campaign with messages sent in the period (with `campaign_ids`, only those campaigns),
+    its recipients' and control group's revenue. Three grouped queries."""
     since, until = _aware(start), _aware(end + datetime.timedelta(days=1))
+    sent = OutboxMessage.objects.filter(status__in=OutboxMessage.ACCEPTED, sent_at__gte=since, sent_at__lt=until)
+    if campaign_ids is not None:
+        sent = sent.filter(campaign_id__in=campaign_ids)
     recipients = {
         row["campaign_id"]: row
-        for row in OutboxMessage.objects.filter(
-            status__in=OutboxMessage.ACCEPTED, sent_at__gte=since, sent_at__lt=until
-        )
-        .annotate(spent=_revenue_within(OuterRef("sent_at")))
+        for row in sent.annotate(spent=_revenue_within(OuterRef("sent_at")))
         .order_by()
         .values("campaign_id")
         .annotate(members=Count("id"), revenue=Coalesce(Sum("spent"), Value(ZERO), output_field=MONEY))

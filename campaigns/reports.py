@@ -120,21 +120,7 @@ def monthly_report(*, months: int = 12, today: datetime.date | None = None, stor
                 row["campaigns"], row["recipients"], row["participants"]
             )  # fmt: skip
 
-    earlier = Purchase.objects.filter(member_id=OuterRef("member_id"), ordered_at__lt=OuterRef("m"))
-    for row in (
-        Purchase.objects.filter(ordered_at__gte=start, ordered_at__lt=end)
-        .annotate(m=TruncMonth("ordered_at"))
-        .annotate(repeat=Exists(earlier))
-        .order_by()
-        .values("m")
-        .annotate(
-            buyers=Count("member_id", distinct=True),
-            repeat_buyers=Count("member_id", distinct=True, filter=Q(repeat=True)),
-        )
-    ):
-        month = rows.get(_key(row["m"]))
-        if month is not None:
-            month.buyers, month.repeat_buyers = row["buyers"], row["repeat_buyers"]
+    _add_repurchase(rows, start, end)
 
     for row in (
         OfferGrant.objects.filter(coupon__isnull=False, coupon__issued_at__gte=start, coupon__issued_at__lt=end)
@@ -157,6 +143,35 @@ def monthly_report(*, months: int = 12, today: datetime.date | None = None, stor
     return list(rows.values())
 
 
+def _add_repurchase(rows: dict[datetime.date, Month], start: datetime.datetime, end: datetime.datetime) -> None:
+    """Each month's buyers and repeat buyers (bought before the month) into `rows` (one query)."""
+    earlier = Purchase.objects.filter(member_id=OuterRef("member_id"), ordered_at__lt=OuterRef("m"))
+    for row in (
+        Purchase.objects.filter(ordered_at__gte=start, ordered_at__lt=end)
+        .annotate(m=TruncMonth("ordered_at"))
+        .annotate(repeat=Exists(earlier))
+        .order_by()
+        .values("m")
+        .annotate(
+            buyers=Count("member_id", distinct=True),
+            repeat_buyers=Count("member_id", distinct=True, filter=Q(repeat=True)),
+        )
+    ):
+        month = rows.get(_key(row["m"]))
+        if month is not None:
+            month.buyers, month.repeat_buyers = row["buyers"], row["repeat_buyers"]
+
+
+def repurchase_by_month(*, months: int = 6, today: datetime.date | None = None) -> list[Month]:
+    """The repurchase rate of members for the last `months` calendar months up to today's, oldest
+    first (the monthly review's figure, without its other columns): one query."""
+    today = today or timezone.localdate()
+    first = add_months(month_start(today), -(months - 1))
+    rows = {add_months(first, i): Month(month=add_months(first, i)) for i in range(months)}
+    _add_repurchase(rows, _aware(first), _aware(add_months(month_start(today), 1)))
+    return list(rows.values())
+
+
 @dataclass
 class TargetStatus:
     target: CampaignKpiTarget
@@ -174,15 +189,20 @@ class TargetStatus:
         return self.actual >= self.goal if rising else self.actual <= self.goal
 
 
-def target_statuses(*, today: datetime.date | None = None) -> list[TargetStatus]:
-    """Each KPI target with its baseline, goal and the latest actual value (at most 36 months back)."""
+def target_statuses(*, today: datetime.date | None = None, metric: str | None = None) -> list[TargetStatus]:
+    """Each KPI target (with `metric`, that metric's only) with its baseline, goal and the latest
+    actual value (at most 36 months back). The repurchase rate alone reads only its own figure."""
     today = today or timezone.localdate()
-    targets = list(CampaignKpiTarget.objects.all())
+    targets = CampaignKpiTarget.objects.all()
+    if metric is not None:
+        targets = targets.filter(metric=metric)
+    targets = list(targets)
     if not targets:
         return []
     oldest = min(month_start(t.baseline_month) for t in targets)
     span = (today.year - oldest.year) * 12 + today.month - oldest.month + 1
-    report = {m.month: m for m in monthly_report(months=max(1, min(span, 36)), today=today)}
+    build = repurchase_by_month if metric == CampaignKpiTarget.Metric.REPURCHASE_RATE else monthly_report
+    report = {m.month: m for m in build(months=max(1, min(span, 36)), today=today)}
     statuses = []
     for target in targets:
         baseline_month = month_start(target.baseline_month)

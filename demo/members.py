@@ -267,6 +267,13 @@ class DemoGenerator:
             age = rng.randint(18, 68)
             birthday = datetime.date(self.horizon.year - age, 1, 1) + datetime.timedelta(days=rng.randint(0, 364))
         store_index = rng.choices(range(len(self.catalogue.stores)), weights=self.catalogue.store_weights)[0]
+        if index % 40 == 3:
+            # One member in forty shops at the first store and was born on the demo's first day, so the
+            # clerk's home page has birthdays to greet (set after every random draw: the other members
+            # are what they always were).
+            store_index = 0
+            born = birthday or datetime.date(self.horizon.year - 35, 1, 1)
+            birthday = born.replace(month=self.horizon.month, day=min(self.horizon.day, 28))
         first_moment = datetime.datetime.combine(self.first_day, datetime.time(), tzinfo=self.tz)
         registered_at = self._between(rng, first_moment, self.horizon)
         source_channel = rng.choices(

@@ -35,6 +35,7 @@ from demo import care_plans as demo_care_plans
 from demo import centre as demo_centre
 from demo import events as demo_events
 from demo import feedback as demo_feedback
+from demo import home as demo_home
 from demo import members as demo_members
 from demo import rewards as demo_rewards
 from demo import segments as demo_segments
@@ -188,4 +189,8 @@ def seed_demo(
         members=seeded, rng=random.Random(f"{seed}:surveys"), horizon=horizon, support=support, marketing=marketing
     )
     step("feedback")
+    demo_home.seed_workspace(
+        members=seeded, store=catalogue.stores[0] if catalogue.stores else None, rng=random.Random(f"{seed}:home"),
+        horizon=horizon, support=support, marketing=marketing,
+    )  # fmt: skip
     return counts

@@ -181,11 +181,21 @@ def kpis_by_store(
         for kpis in cell(store_id, month):
             kpis.purchases += count
 
-    for row in (
+    for row in _survey_rows(start, end):
+        for kpis in cell(row["store_id"], row["month"].date()):
+            _add_survey_row(kpis, row)
+
+    keys = set(table) | {ALL}
+    return {key: [table[key].get(month) or MonthKpis(month=month) for month in months] for key in keys}
+
+
+def _survey_rows(start: datetime.datetime, end: datetime.datetime):
+    """CSAT and NPS answers given in [start, end), grouped by store, month and kind (one query)."""
+    return (
         SurveyResponse.objects.filter(
             created_at__gte=start, created_at__lt=end, kind__in=[SurveyResponse.Kind.CSAT, SurveyResponse.Kind.NPS]
         )
-        .annotate(month=TruncMonth("created_at", tzinfo=tz))
+        .annotate(month=TruncMonth("created_at", tzinfo=timezone.get_current_timezone()))
         .values("store_id", "month", "kind")
         .annotate(
             n=Count("id"),
@@ -194,18 +204,29 @@ def kpis_by_store(
             detractors=Count("id", filter=Q(score__lte=6)),
         )
         .order_by()
-    ):
-        for kpis in cell(row["store_id"], row["month"].date()):
-            if row["kind"] == SurveyResponse.Kind.CSAT:
-                kpis.csat_count += row["n"]
-                kpis.csat_sum += row["total"] or 0
-            else:
-                kpis.nps_count += row["n"]
-                kpis.promoters += row["promoters"]
-                kpis.detractors += row["detractors"]
+    )
 
-    keys = set(table) | {ALL}
-    return {key: [table[key].get(month) or MonthKpis(month=month) for month in months] for key in keys}
+
+def _add_survey_row(kpis: MonthKpis, row: dict) -> None:
+    if row["kind"] == SurveyResponse.Kind.CSAT:
+        kpis.csat_count += row["n"]
+        kpis.csat_sum += row["total"] or 0
+    else:
+        kpis.nps_count += row["n"]
+        kpis.promoters += row["promoters"]
+        kpis.detractors += row["detractors"]
+
+
+def satisfaction_by_month(*, first_month: datetime.date, last_month: datetime.date) -> list[MonthKpis]:
+    """CSAT and NPS of all stores for each month from first to last (the same answers and arithmetic
+    as `kpis_by_store`, without its ticket and purchase figures): one query."""
+    months = months_between(first_month, last_month)
+    table = {month: MonthKpis(month=month) for month in months}
+    for row in _survey_rows(_aware(months[0]), _aware(next_month(months[-1]))):
+        kpis = table.get(row["month"].date())
+        if kpis is not None:
+            _add_survey_row(kpis, row)
+    return list(table.values())
 
 
 def monthly_kpis(

@@ -239,7 +239,16 @@ class Ticket(models.Model):
         verbose_name = _("ticket")
         verbose_name_plural = _("tickets")
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["status", "-created_at"], name="feedback_ticket_status")]
+        indexes = [
+            models.Index(fields=["status", "-created_at"], name="feedback_ticket_status"),
+            # The open queue (not resolved or closed: `TicketQuerySet.not_done`) by SLA state and by
+            # assignee, without reading the closed history (the support home page).
+            models.Index(
+                fields=["assignee", "first_response_due"],
+                condition=~models.Q(status__in=["resolved", "closed"]),
+                name="feedback_ticket_open",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.ticket_no} · {self.get_kind_display()}"

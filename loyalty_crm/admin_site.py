@@ -1,4 +1,5 @@
-"""The project's admin site: its header and the dashboard on the index page."""
+"""The project's admin site: its header, and the index page — the role's workspace panels
+(`loyalty_crm.home`), the dashboard figures, then every app."""
 
 from __future__ import annotations
 
@@ -27,16 +28,25 @@ class LoyaltyAdminSite(admin.AdminSite):
 
     def get_urls(self):
         # Imported here: the admin site is built while apps load, before models can be imported.
+        from django.urls import path
+
         from campaigns.admin.events import urls_for as event_urls
+        from loyalty_crm.home import find_member_view
         from rewards.till.urls import urls_for
 
-        return urls_for(self) + event_urls(self) + super().get_urls()
+        home = [path("home/find-member/", self.admin_view(find_member_view), name="home_find_member")]
+        return home + urls_for(self) + event_urls(self) + super().get_urls()
 
     def index(self, request, extra_context=None):
+        from loyalty_crm.home import STORE_STAFF_PANEL, build_panels
+
+        panels = build_panels(request)
         extra_context = {
             **(extra_context or {}),
             "dashboard": self.dashboard(request),
-            "counter_links": self.counter_links(request),
+            "home_panels": panels,
+            # The store staff's panel has the till's big button; others keep the counter links.
+            "counter_links": [] if any(p.key == STORE_STAFF_PANEL for p in panels) else self.counter_links(request),
         }
         return super().index(request, extra_context)
 
@@ -65,8 +75,15 @@ class LoyaltyAdminSite(admin.AdminSite):
             store = profile.store if profile is not None else None
             if store is None:
                 return {"no_store": True}
+        from loyalty_crm.home import cached_figures
+
+        today = timezone.localdate()
         with replica_reads():  # from the read replica when there is one (loyalty_crm.db_routing)
-            figures = dashboard_figures(today=timezone.localdate(), store=store)
+            # Shared for a few minutes by everyone who sees the same store (loyalty_crm.home).
+            figures, _computed_at = cached_figures(
+                f"dashboard:{today}:{store.pk if store else 'all'}",
+                lambda: dashboard_figures(today=today, store=store),
+            )
         new_members = [month.new_members for month in figures.months]
         revenue = [month.revenue for month in figures.months]
         return {

@@ -524,7 +524,13 @@ class ServiceRecord(TimeStamped):
         verbose_name = _("service record")
         verbose_name_plural = _("service records")
         ordering = ["-opened_at", "-id"]
-        indexes = [models.Index(fields=["member", "-opened_at"], name="members_service_member")]
+        indexes = [
+            models.Index(fields=["member", "-opened_at"], name="members_service_member"),
+            # Open service requests, oldest first (the store staff's home page).
+            models.Index(
+                fields=["opened_at"], condition=Q(status__in=["open", "in_progress"]), name="members_service_open"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.summary_text}"

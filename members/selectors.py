@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import translation
+from django.utils.translation import gettext as _
 
 from members import loyalty
 from members.models import (
@@ -639,3 +640,83 @@ def overdue_against_usual_interval(*, factor, now) -> Q:
     from members import _sql
 
     return Q(pk__in=_sql.members_overdue_against_interval(factor=factor, now=now))
+
+
+# --- the store staff's home page ------------------------------------------------------------------
+
+HOME_LIST_LIMIT = 8
+
+
+@dataclass(frozen=True)
+class MemberDate:
+    """A member's birthday or important date on the home page: who, what, when (phone masked)."""
+
+    member_id: int
+    member_no: str
+    name: str
+    phone: str  # masked
+    kind: str  # "birthday" or an ImportantDate.Kind value
+    label: str  # the kind's words, or the staff's label for a custom date
+    on: datetime.date
+
+
+def _next_on_or_after(month: int, day: int, first: datetime.date) -> datetime.date:
+    """The date with this month and day on or after `first` (29 February → 28 in a common year)."""
+    for year in (first.year, first.year + 1):
+        last = calendar.monthrange(year, month)[1]
+        found = datetime.date(year, month, min(day, last))
+        if found >= first:
+            return found
+    raise ValueError("no such date")  # pragma: no cover - a month/day recurs within a year
+
+
+def store_member_dates(
+    *, today: datetime.date, store=None, days: int = 7, limit: int = HOME_LIST_LIMIT
+) -> list[MemberDate]:
+    """Today's birthdays and the important dates of the next `days` days (today included) of the
+    active members of `store` (None: every store), soonest first, at most `limit` of each.
+    Important dates count only with data-processing consent (`important_dates_between`). Two queries."""
+    from members import masking
+
+    members = Member.objects.filter(status=Member.Status.ACTIVE)
+    if store is not None:
+        members = members.filter(home_store=store)
+    born = list(
+        members.filter(month_day_between(today, today, prefix="birth_"))
+        .only("id", "member_no", "name", "phone", "birth_month", "birth_day")
+        .order_by("name", "pk")[:limit]
+    )
+    dates = important_dates_between(today, today + datetime.timedelta(days=days - 1)).select_related("member")
+    if store is not None:
+        dates = dates.filter(member__home_store=store)
+    upcoming = sorted(
+        dates.only("id", "kind", "label", "month", "day", "member__id", "member__member_no", "member__name",
+                   "member__phone"),
+        key=lambda d: (_next_on_or_after(d.month, d.day, today), d.member.name, d.pk),
+    )[:limit]  # fmt: skip
+    found = [
+        MemberDate(m.pk, m.member_no, m.name, masking.mask_phone(m.phone), "birthday", str(_("Birthday")), today)
+        for m in born
+    ]
+    found += [
+        MemberDate(
+            d.member.pk,
+            d.member.member_no,
+            d.member.name,
+            masking.mask_phone(d.member.phone),
+            d.kind,
+            d.label if d.kind == ImportantDate.Kind.CUSTOM and d.label else d.get_kind_display(),
+            _next_on_or_after(d.month, d.day, today),
+        )
+        for d in upcoming
+    ]
+    return found
+
+
+def open_service_records(*, store=None, limit: int = HOME_LIST_LIMIT) -> tuple[int, list[ServiceRecord]]:
+    """How many service records of `store` (None: every store) are open or in progress, and the
+    oldest `limit` of them with their member. Two queries."""
+    records = ServiceRecord.objects.filter(status__in=[ServiceRecord.Status.OPEN, ServiceRecord.Status.IN_PROGRESS])
+    if store is not None:
+        records = records.filter(store=store)
+    return records.count(), list(records.select_related("member").order_by("opened_at", "pk")[:limit])

@@ -171,16 +171,34 @@ def _bucket(row: LiabilityRow, kind: str, principal: Decimal, bonus: Decimal) ->
         row.other += principal + bonus
 
 
+@dataclass(frozen=True)
+class LiabilityTotals:
+    principal: Decimal
+    bonus: Decimal
+    unclaimed_gifts: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.principal + self.bonus + self.unclaimed_gifts
+
+
+def liability_totals() -> LiabilityTotals:
+    """What the shop owes on stored value now: the accounts' principal and bonus and the gifts
+    bought and not yet claimed (two queries; `liability` adds the ledger by store and month)."""
+    totals = StoredValueAccount.objects.aggregate(
+        principal=Coalesce(Sum("principal"), ZERO), bonus=Coalesce(Sum("bonus"), ZERO)
+    )
+    gifts = StoredValueGift.objects.filter(claimed_by__isnull=True).aggregate(s=Coalesce(Sum("amount"), ZERO))["s"]
+    return LiabilityTotals(principal=totals["principal"], bonus=totals["bonus"], unclaimed_gifts=gifts)
+
+
 def liability() -> Liability:
     """What the shop owes on stored value: now (principal, bonus, unclaimed gifts), and by store and
     month from the ledger (one grouped query): each kind's sums and the running principal and bonus
     owed at each month's end. A store's figure is the money recorded at that store less what was
     spent there: stored value topped up at one shop and spent at another moves between their rows,
     and all stores together equal the accounts."""
-    totals = StoredValueAccount.objects.aggregate(
-        principal=Coalesce(Sum("principal"), ZERO), bonus=Coalesce(Sum("bonus"), ZERO)
-    )
-    gifts = StoredValueGift.objects.filter(claimed_by__isnull=True).aggregate(s=Coalesce(Sum("amount"), ZERO))["s"]
+    totals = liability_totals()
     grouped = (
         StoredValueEntry.objects.annotate(month=TruncMonth("created_at"))
         .values("month", "store__name", "kind")
@@ -211,9 +229,9 @@ def liability() -> Liability:
         running_bonus += sum((r.bonus_change for r in changes), ZERO)
         month["principal_owed"], month["bonus_owed"] = running_principal, running_bonus
     return Liability(
-        principal=totals["principal"],
-        bonus=totals["bonus"],
-        unclaimed_gifts=gifts,
+        principal=totals.principal,
+        bonus=totals.bonus,
+        unclaimed_gifts=totals.unclaimed_gifts,
         rows=sorted(rows.values(), key=lambda r: (r.month, r.store)),
         months=list(months.values()),
     )

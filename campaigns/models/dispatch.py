@@ -364,6 +364,8 @@ class OutboxMessage(models.Model):
                 name="campaigns_outbox_leases",
             ),
             models.Index(fields=["campaign", "status"], name="campaigns_outbox_campaign"),
+            # Messages handed to a channel on a day (the daily budget, the marketing home page).
+            models.Index(fields=["sending_at"], name="campaigns_outbox_sending_at"),
             models.Index(fields=["member", "sending_at"], name="campaigns_outbox_member_sent"),
             models.Index(
                 fields=["channel", "provider_ref"],

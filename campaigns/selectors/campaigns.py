@@ -6,9 +6,9 @@ import datetime
 import zoneinfo
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 
-from campaigns.models import Campaign, ContactPolicy, OutboxMessage, SkipReason
+from campaigns.models import Campaign, Channel, ContactPolicy, OutboxMessage, Segment, SkipReason
 from campaigns.segments import segment_members
 from members.models import Consent, ConsentEvent, Member, Preference
 
@@ -219,3 +219,42 @@ def error_counts(campaign: Campaign, limit: int = 10) -> list[dict]:
         .annotate(n=Count("id"), error=Max("error"))
         .order_by("-n", "error_code")[:limit]
     )
+
+
+def handed_to_channels_on(day) -> dict[str, int]:
+    """Messages handed to each channel on the local day `day` (the daily budget's count of
+    `handed_to_channel_on`, for every channel at once): one grouped query."""
+    zone = zoneinfo.ZoneInfo("Asia/Shanghai")
+    start = datetime.datetime.combine(day, datetime.time(0, 0), tzinfo=zone)
+    counts = dict.fromkeys(Channel.values, 0)
+    for channel, n in (
+        OutboxMessage.objects.filter(
+            status__in=HANDED_TO_CHANNEL, sending_at__gte=start, sending_at__lt=start + datetime.timedelta(days=1)
+        )
+        .order_by()
+        .values_list("channel")
+        .annotate(n=Count("id"))
+    ):
+        counts[channel] = n
+    return counts
+
+
+RUNNING = (Campaign.Status.SENDING, Campaign.Status.SCHEDULED)
+
+
+def running_campaigns(*, limit: int = 8) -> tuple[int, list[Campaign]]:
+    """Campaigns being sent or scheduled (not the automations' campaigns, which stay "sending"
+    while they exist), the next to start first, and how many there are. Two queries."""
+    campaigns = Campaign.objects.filter(status__in=RUNNING, automation__isnull=True)
+    listed = list(
+        campaigns.select_related("segment").order_by(F("start_at").asc(nulls_first=True), "-created_at", "-id")[:limit]
+    )
+    return campaigns.count(), listed
+
+
+def segments_by_size(*, limit: int = 8) -> tuple[int, list[Segment]]:
+    """Segments with their last count (`Segment.size`, kept by `refresh_segment_sizes`; never a
+    live count), the largest first, and how many segments exist. Two queries."""
+    segments = Segment.objects.all()
+    listed = list(segments.order_by(F("size").desc(nulls_last=True), "name")[:limit])
+    return segments.count(), listed

@@ -280,3 +280,15 @@ def find_member_by_code(code: str) -> Member | None:
     if member is None:
         member = Member.objects.not_erased().with_phone(code).first()
     return member
+
+
+def events_on(day: datetime.date, *, store=None) -> list[Event]:
+    """The scheduled events that start on the local day `day` (with `store`: at that store or at no
+    store), soonest first, with their counts. One query."""
+    start = timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+    events = with_counts(Event.objects.select_related("store")).filter(
+        status=Event.Status.SCHEDULED, starts_at__gte=start, starts_at__lt=start + datetime.timedelta(days=1)
+    )
+    if store is not None:
+        events = events.filter(Q(store=store) | Q(store__isnull=True))
+    return list(events.order_by("starts_at", "pk")[:UPCOMING_LIMIT])

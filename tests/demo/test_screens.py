@@ -279,3 +279,36 @@ def test_every_programme_analytics_figure_has_data(client):
     assert ProductRecommendation.objects.exists()
     client.force_login(User.objects.get(username="manager"))
     assert client.get(reverse("admin:campaigns_programme_analytics")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "username, panels",
+    [
+        ("staff", ["store_staff"]),
+        ("support", ["support"]),
+        ("marketing", ["marketing"]),
+        ("manager", ["manager"]),
+        ("admin", ["store_staff", "support", "marketing", "manager"]),
+    ],
+)
+def test_each_demo_login_opens_its_workspace_with_something_in_every_panel(client, username, panels):
+    client.force_login(User.objects.get(username=username))
+    response = client.get(reverse("admin:index"))
+    assert response.status_code == 200
+    found = {panel.key: panel.context for panel in response.context["home_panels"]}
+    assert list(found) == panels
+    if "store_staff" in found and username == "staff":
+        counter = found["store_staff"]
+        assert counter["birthdays"] and counter["important_dates"] and counter["service_records"]
+        assert counter["events"]  # the workshop today
+    if "support" in found and username == "support":
+        assert found["support"]["mine"] and found["support"]["counts"].open
+        assert found["support"]["satisfaction"][1]["answers"] >= 1  # this month's NPS answers
+    if "marketing" in found:
+        marketing = found["marketing"]
+        assert marketing["campaigns"] and marketing["segments"]
+        assert any(run.automation.kind == "birthday" for run in marketing["next_runs"])
+    if "manager" in found:
+        manager = found["manager"]
+        assert all(any(value is not None for value in (k["this"], k["last"])) for k in manager["kpis"])
+        assert manager["liability"].points > 0 and manager["stored_value"].total > 0
