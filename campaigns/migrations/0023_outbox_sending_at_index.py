@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0021_automation_kinds_events_care_plans_dates'),
+        ('campaigns', '0022_outbox_skip_nothing_to_remind'),
         ('members', '0023_open_service_records_index'),
     ]
 

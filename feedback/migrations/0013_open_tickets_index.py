@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('feedback', '0011_merge_20261207_0155'),
+        ('feedback', '0012_ticket_event_tier_reprioritised'),
         ('members', '0023_open_service_records_index'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
