@@ -475,23 +475,25 @@ def _counted_lines(**conditions):
     )
 
 
-def _bought(field: str, ids: QuerySet, within_days: int | None = None) -> Exists:
+def _bought(field: str, ids: QuerySet, within_days: int | None = None, *, before: bool = False) -> Exists:
     """EXISTS a counted line whose `field` ("product_id" or "category_id") is one of `ids` (a
-    subquery), ordered within the last `within_days` days when given.
+    subquery): ever, or ordered within the last `within_days` days, or (`before`) ordered
+    before those days.
 
     On PostgreSQL it reads `members.PurchaseSummary` (the member's latest counted line per
     category and product, kept exact by the database: members/models.py), an index-only scan of
     (field, last_ordered_at) INCLUDE (member); elsewhere the purchase lines themselves. Both say
     the same (tests/campaigns/test_segment_summary.py)."""
     if connections[router.db_for_read(PurchaseSummary)].vendor == "postgresql":
-        rows = PurchaseSummary.objects.filter(member_id=OuterRef("pk"), **{f"{field}__in": ids})
-        if within_days is not None:
-            rows = rows.filter(last_ordered_at__gte=_days_ago(within_days))
-        return Exists(rows)
-    lines = _counted_lines(**{f"{field}__in": ids})
+        rows, date = (
+            PurchaseSummary.objects.filter(member_id=OuterRef("pk"), **{f"{field}__in": ids}),
+            "last_ordered_at",
+        )
+    else:
+        rows, date = _counted_lines(**{f"{field}__in": ids}), "purchase__ordered_at"
     if within_days is not None:
-        lines = lines.filter(purchase__ordered_at__gte=_days_ago(within_days))
-    return Exists(lines)
+        rows = rows.filter(**{f"{date}__{'lt' if before else 'gte'}": _days_ago(within_days)})
+    return Exists(rows)
 
 
 def _days_ago(days: int) -> datetime.datetime:
@@ -514,7 +516,12 @@ def _build_behaviour(members: QuerySet[Member], rules: dict) -> QuerySet[Member]
     if "not_bought_category_days" in rules:
         rule = rules["not_bought_category_days"]
         categories = _category_ids([rule["category"]])
-        members = members.filter(_bought("category_id", categories) & ~_bought("category_id", categories, rule["days"]))
+        # Bought before the N days and not within them: the first part is a range of the
+        # summary's (category, last_ordered_at) index, not all of the category's rows.
+        members = members.filter(
+            _bought("category_id", categories, rule["days"], before=True)
+            & ~_bought("category_id", categories, rule["days"])
+        )
     if "favourite_category" in rules:
         liked = Preference.objects.filter(
             member_id=OuterRef("pk"),
