@@ -1089,16 +1089,36 @@ class PurchaseSummary(models.Model):
     walk-in purchase given to a member or a deletion recomputes the members concerned), so the
     posting runs no statement of its own for it. `members.services.rebuild_purchase_summary`
     rewrites it from the purchases (after a restore that skipped triggers). Elsewhere (SQLite) it
-    stays empty and the segments read the purchase lines."""
+    stays empty and the segments read the purchase lines.
+
+    Derived rows, so no foreign-key constraints: a bulk import's new rows cost no deferred check
+    at commit (Django still cascades a deleted member, category or product to them)."""
 
     member = models.ForeignKey(
-        Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="+", db_index=False
+        Member,
+        verbose_name=_("member"),
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     category = models.ForeignKey(
-        Category, verbose_name=_("category"), on_delete=models.CASCADE, null=True, related_name="+", db_index=False
+        Category,
+        verbose_name=_("category"),
+        on_delete=models.CASCADE,
+        null=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     product = models.ForeignKey(
-        Product, verbose_name=_("product"), on_delete=models.CASCADE, null=True, related_name="+", db_index=False
+        Product,
+        verbose_name=_("product"),
+        on_delete=models.CASCADE,
+        null=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     last_ordered_at = models.DateTimeField(_("last bought at"))
 
