@@ -12,6 +12,9 @@ predicted purchases) for each, preferences (colour for 30%, a favourite category
 important date for 12% and the data-processing consent for 97%, a coupon for 20%, a points account
 with one lot for each (expiring within a year), a paid membership for 5% and stored value for 10%.
 
+The lines go in with one INSERT … SELECT, so the purchase summary's trigger (migration
+members 0023) fills `members_purchasesummary` in that statement, as it would for an import.
+
 Then, in a subprocess in production mode (DJANGO_DEBUG=0), it times `segment_members(rules).count()`
 for each key (and the issue's combined segment), after one warm-up count: wall time and the process's
 CPU time (the database's work is in the wall time; the machine may be shared, so the load average

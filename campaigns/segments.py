@@ -60,6 +60,7 @@ from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
+from django.db import connections, router
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -67,7 +68,17 @@ from django.utils.translation import gettext as _
 from campaigns.models import Classification, Event, MemberScore, Segment
 from campaigns.selectors.events import attended_member_ids
 from members import loyalty
-from members.models import Category, Member, Preference, Product, Purchase, PurchaseItem, Store, Tag
+from members.models import (
+    Category,
+    Member,
+    Preference,
+    Product,
+    Purchase,
+    PurchaseItem,
+    PurchaseSummary,
+    Store,
+    Tag,
+)
 from members.selectors import MARKETING_CHANNELS, members_with_important_date, members_with_marketing_consent
 from rewards.models import Coupon, MembershipSubscription, PointsAccount, PointsLot, StoredValueAccount, Tier
 from rewards.selectors import members_in_tiers
@@ -464,6 +475,27 @@ def _counted_lines(**conditions):
     )
 
 
+def _bought(field: str, ids: QuerySet, within_days: int | None = None, *, before: bool = False) -> Exists:
+    """EXISTS a counted line whose `field` ("product_id" or "category_id") is one of `ids` (a
+    subquery): ever, or ordered within the last `within_days` days, or (`before`) ordered
+    before those days.
+
+    On PostgreSQL it reads `members.PurchaseSummary` (the member's latest counted line per
+    category and product, kept exact by the database: members/models.py), an index-only scan of
+    (field, last_ordered_at) INCLUDE (member); elsewhere the purchase lines themselves. Both say
+    the same (tests/campaigns/test_segment_summary.py)."""
+    if connections[router.db_for_read(PurchaseSummary)].vendor == "postgresql":
+        rows, date = (
+            PurchaseSummary.objects.filter(member_id=OuterRef("pk"), **{f"{field}__in": ids}),
+            "last_ordered_at",
+        )
+    else:
+        rows, date = _counted_lines(**{f"{field}__in": ids}), "purchase__ordered_at"
+    if within_days is not None:
+        rows = rows.filter(**{f"{date}__{'lt' if before else 'gte'}": _days_ago(within_days)})
+    return Exists(rows)
+
+
 def _days_ago(days: int) -> datetime.datetime:
     return _start_of(timezone.localdate() - datetime.timedelta(days=days))
 
@@ -476,21 +508,20 @@ def _build_behaviour(members: QuerySet[Member], rules: dict) -> QuerySet[Member]
         members = members.filter(pk__in=attended)
     if "bought_product" in rules:
         rule = rules["bought_product"]
-        lines = _counted_lines(product_id__in=Product.objects.filter(sku=rule["product"]).values("pk"))
-        if "within_days" in rule:
-            lines = lines.filter(purchase__ordered_at__gte=_days_ago(rule["within_days"]))
-        members = members.filter(Exists(lines))
+        products = Product.objects.filter(sku=rule["product"]).values("pk")
+        members = members.filter(_bought("product_id", products, rule.get("within_days")))
     if "bought_category" in rules:
         rule = rules["bought_category"]
-        lines = _counted_lines(category_id__in=_category_ids([rule["category"]]))
-        if "within_days" in rule:
-            lines = lines.filter(purchase__ordered_at__gte=_days_ago(rule["within_days"]))
-        members = members.filter(Exists(lines))
+        members = members.filter(_bought("category_id", _category_ids([rule["category"]]), rule.get("within_days")))
     if "not_bought_category_days" in rules:
         rule = rules["not_bought_category_days"]
-        lines = _counted_lines(category_id__in=_category_ids([rule["category"]]))
-        recent = lines.filter(purchase__ordered_at__gte=_days_ago(rule["days"]))
-        members = members.filter(Exists(lines) & ~Exists(recent))
+        categories = _category_ids([rule["category"]])
+        # Bought before the N days and not within them: the first part is a range of the
+        # summary's (category, last_ordered_at) index, not all of the category's rows.
+        members = members.filter(
+            _bought("category_id", categories, rule["days"], before=True)
+            & ~_bought("category_id", categories, rule["days"])
+        )
     if "favourite_category" in rules:
         liked = Preference.objects.filter(
             member_id=OuterRef("pk"),

@@ -380,3 +380,26 @@ def members_overdue_against_interval(*, factor, now: datetime.datetime):
     )
     when = now if connection.vendor == "postgresql" else now.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
     return RawSQL(sql, [when, float(factor)])  # noqa: S611 (names from the model, values as parameters)
+
+
+def rebuild_purchase_summary() -> int:
+    """Rewrite `PurchaseSummary` from the counted lines in one INSERT … SELECT (PostgreSQL keeps it
+    exact with triggers; this is for a database restored without them). The caller holds the
+    transaction; returns the rows written."""
+    from members.models import PurchaseSummary
+
+    quote = connection.ops.quote_name
+    summary = quote(PurchaseSummary._meta.db_table)
+    purchases = quote(Purchase._meta.db_table)
+    lines = quote(PurchaseItem._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {summary}")
+        cursor.execute(
+            f"INSERT INTO {summary} (member_id, category_id, product_id, last_ordered_at) "
+            f"SELECT p.member_id, l.category_id, l.product_id, MAX(p.ordered_at) "
+            f"FROM {purchases} p JOIN {lines} l ON l.purchase_id = p.id "
+            "WHERE p.member_id IS NOT NULL AND p.total > p.refunded_total AND l.quantity > l.returned_quantity "
+            "AND (l.category_id IS NOT NULL OR l.product_id IS NOT NULL) "
+            "GROUP BY p.member_id, l.category_id, l.product_id"
+        )
+        return cursor.rowcount

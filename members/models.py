@@ -1082,3 +1082,56 @@ class ImportantDate(TimeStamped):
     @property
     def display_label(self) -> str:
         return self.label if self.kind == self.Kind.CUSTOM and self.label else str(self.get_kind_display())
+
+
+class PurchaseSummary(models.Model):
+    """When a member last bought a product in a category: one row per member, category and product
+    of their counted lines (some quantity not returned, on a purchase not fully refunded), with the
+    latest `ordered_at` of those lines. What the segment keys on purchases read at 1M members
+    (campaigns/segments.py, docs/benchmarks.md "Segment keys").
+
+    On PostgreSQL the database keeps it exact in the statement that changes a purchase or a line
+    (triggers of migration 0023: a posting's line insert upserts its rows; a refund, a return, a
+    walk-in purchase given to a member or a deletion recomputes the members concerned), so the
+    posting runs no statement of its own for it. `members.services.rebuild_purchase_summary`
+    rewrites it from the purchases (after a restore that skipped triggers). Elsewhere (SQLite) it
+    stays empty and the segments read the purchase lines.
+
+    Derived rows, so no foreign-key constraints: a bulk import's new rows cost no deferred check
+    at commit (Django still cascades a deleted member, category or product to them)."""
+
+    member = models.ForeignKey(
+        Member,
+        verbose_name=_("member"),
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+    category = models.ForeignKey(
+        Category,
+        verbose_name=_("category"),
+        on_delete=models.CASCADE,
+        null=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+    product = models.ForeignKey(
+        Product,
+        verbose_name=_("product"),
+        on_delete=models.CASCADE,
+        null=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+    last_ordered_at = models.DateTimeField(_("last bought at"))
+
+    class Meta:
+        verbose_name = _("purchase summary")
+        verbose_name_plural = _("purchase summaries")
+        ordering = ["member_id", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.member_id}: {self.category_id}/{self.product_id} {self.last_ordered_at:%Y-%m-%d}"

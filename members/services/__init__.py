@@ -71,6 +71,7 @@ from members.services.profiles import (
     set_tags,
     update_member,
 )
+from members.services.purchase_summary import rebuild_purchase_summary
 from members.services.purchases import (
     PurchaseDraft,
     PurchaseLine,
@@ -143,6 +144,7 @@ __all__ = [
     "pending_terms",
     "prune_challenges",
     "publish_terms_version",
+    "rebuild_purchase_summary",
     "record_contact_view",
     "record_purchase",
     "record_purchases",
