@@ -131,7 +131,7 @@ def backwards(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('members', '0022_merge_20261207_0205'),
+        ('members', '0023_open_service_records_index'),
     ]
 
     operations = [
