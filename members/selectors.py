@@ -10,6 +10,7 @@ from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import translation
 
+from loyalty_crm import local_cache
 from members import loyalty
 from members.models import (
     Consent,
@@ -22,6 +23,7 @@ from members.models import (
     Purchase,
     PurchaseItem,
     ServiceRecord,
+    Store,
 )
 from members.normalize import email_hashes, phone_hashes
 from members.services import consent_state
@@ -639,3 +641,19 @@ def overdue_against_usual_interval(*, factor, now) -> Q:
     from members import _sql
 
     return Q(pk__in=_sql.members_overdue_against_interval(factor=factor, now=now))
+
+
+# --- stores by code, held in each process (loyalty_crm.local_cache) ---------------------------
+
+STORES_CACHE = "stores"
+
+
+def _stores_by_code() -> dict[str, Store]:
+    return {store.code: store for store in Store.objects.all()}
+
+
+def store_by_code(code: str) -> Store | None:
+    """The store with this code, or None. Every posting names its store: the stores (a shop has
+    a few hundred at most) are held in each process and reloaded after a store is saved or deleted
+    (`members.apps`), so a posting reads none of them from the database."""
+    return local_cache.get(STORES_CACHE, _stores_by_code).get(code)
