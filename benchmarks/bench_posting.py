@@ -12,6 +12,9 @@ serving the benchmark only, from /proc); postings/s ≥ 10% of pgbench's rate; a
 (same `external_ref`) ≥ 3× cheaper in app CPU than a new one; the batch endpoint
 (`POST /api/v1/purchases/batch/`) ≥ 30% of pgbench's batched rate for the same rows.
 gunicorn runs with the repository's gunicorn.conf.py (3 processes × 3 threads) unless `--workers`.
+The cache is Redis when REDIS_URL is set (as in production; the results' setup line says which).
+For a quick loop without HTTP or a load generator — the app's and its PostgreSQL backend's CPU per
+request, or a cProfile of one mode — see benchmarks/profile_posting.py.
 
 What it did before issue 20, kept:
 
