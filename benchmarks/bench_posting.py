@@ -12,6 +12,9 @@ serving the benchmark only, from /proc); postings/s ≥ 10% of pgbench's rate; a
 (same `external_ref`) ≥ 3× cheaper in app CPU than a new one; the batch endpoint
 (`POST /api/v1/purchases/batch/`) ≥ 30% of pgbench's batched rate for the same rows.
 gunicorn runs with the repository's gunicorn.conf.py (3 processes × 3 threads) unless `--workers`.
+The cache is Redis when REDIS_URL is set (as in production; the results' setup line says which).
+For a quick loop without HTTP or a load generator — the app's and its PostgreSQL backend's CPU per
+request, or a cProfile of one mode — see benchmarks/profile_posting.py.
 
 What it did before issue 20, kept:
 
@@ -461,6 +464,7 @@ def main() -> None:
         ("new posting's app CPU / a replay's", f"{replay_ratio:.2f}x", ">= 3x", replay_ratio >= 3),
         ("batch purchases/s / pgbench batched", f"{batch_ratio:.1%}", ">= 30%", batch_ratio >= 0.30),
     ]
+    cache_backend = "Redis (REDIS_URL)" if env.get("REDIS_URL") else "local memory (no REDIS_URL)"
     lines = [
         "Purchase posting benchmark (benchmarks/bench_posting.py)",
         f"date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}",
@@ -468,7 +472,7 @@ def main() -> None:
         f"setup: {len(members):,} members with accounts (entry tier: the stream upgrades some as it goes); "
         f"gunicorn {server}, production mode, persistent connections, prepared statements; {args.clients} "
         f"client processes on the same machine ({args.batch_clients} for batches of {args.batch_size}), "
-        f"{args.seconds} s per run",
+        f"{args.seconds} s per run; cache: {cache_backend}",
         "",
         "targets (issue 20), measured in this run:",
         *(f"  {name}: {value} (target {target}: {verdict(ok)})" for name, value, target, ok in targets),

@@ -48,6 +48,19 @@ class CampaignsConfig(AppConfig):
             automations.on_membership_renewal_due, dispatch_uid="campaigns-renewal-reminder"
         )
 
+        from django.db.models.signals import post_delete
+
+        from campaigns.models import Partner, PartnerOffer
+        from campaigns.selectors.partners import PARTNER_OFFERS_CACHE
+        from loyalty_crm import local_cache
+
+        # The active partner offers held in each process (selectors.partners.may_have_offers).
+        forget_offers = local_cache.forgetter(PARTNER_OFFERS_CACHE)
+        for model in (Partner, PartnerOffer):
+            for signal in (post_save, post_delete):
+                uid = f"campaigns-offers-{model.__name__}"
+                signal.connect(forget_offers, sender=model, weak=False, dispatch_uid=uid)
+
         from campaigns.services import surveys as survey_links
 
         survey_links.register()  # {{ survey_link }}: the campaign's questionnaire, one link per member

@@ -229,3 +229,30 @@ def insert_unless_taken(obj: models.Model) -> bool:
     obj._state.adding = False
     obj._state.db = connection.alias
     return True
+
+
+# --- loading rows read in plain SQL as the ORM loads them -------------------------------------
+
+_CONVERTERS: dict[tuple, list] = {}
+
+
+def convert_row(row, fields) -> list:
+    """A raw row's values as the ORM would load them into these fields (the backend's converters,
+    then the field's, as the compiler orders them); the converter lists are built once."""
+    key = (connection.alias, *fields)
+    converters = _CONVERTERS.get(key)
+    if converters is None:
+        converters = _CONVERTERS[key] = [
+            [*connection.ops.get_db_converters(field.cached_col), *field.cached_col.get_db_converters(connection)]
+            for field in fields
+        ]
+    values = list(row)
+    for index, field_converters in enumerate(converters):
+        value = values[index]
+        if value is None or not field_converters:
+            continue
+        column = fields[index].cached_col
+        for converter in field_converters:
+            value = converter(value, column, connection)
+        values[index] = value
+    return values

@@ -188,7 +188,8 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's, with one client per pool (loyalty_crm.cache says why).
+            "BACKEND": "loyalty_crm.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "loyalty",
         }

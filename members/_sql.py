@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from django.conf import settings
 from django.db import connection, models
 
+from loyalty_crm.bulk import convert_row
 from members.models import Member, Product, ProductRecommendation, Purchase, PurchaseItem
 
 
@@ -403,3 +404,87 @@ def rebuild_purchase_summary() -> int:
             "GROUP BY p.member_id, l.category_id, l.product_id"
         )
         return cursor.rowcount
+
+
+# --- one posting's reads and writes in fewer statements (bench_posting.py, issue 20) -----------
+
+
+def member_status_and_products(member_id: int | None, skus: list[str]) -> tuple[str | None, list[Product]]:
+    """PostgreSQL only: (the member's status read under FOR NO KEY UPDATE of their row — None when
+    no member is given or found —, the products with these SKUs, their categories loaded) in one
+    statement: `refuse_erased`'s lock and `_products_and_categories`' read, one round trip and one
+    plan fewer on every posting. Products and categories are model instances, as the ORM loads them."""
+    from members.models import Category
+
+    quote = connection.ops.quote_name
+    product_fields = Product._meta.concrete_fields
+    category_fields = Category._meta.concrete_fields
+    columns = ", ".join(
+        [f"p.{quote(f.column)}" for f in product_fields] + [f"c.{quote(f.column)}" for f in category_fields]
+    )
+    sql = (
+        f"WITH m AS (SELECT status FROM {quote(Member._meta.db_table)} WHERE id = %s FOR NO KEY UPDATE) "
+        f"SELECT (SELECT status FROM m), {columns} FROM (SELECT 1) AS one "
+        f"LEFT JOIN ({quote(Product._meta.db_table)} p LEFT JOIN {quote(Category._meta.db_table)} c "
+        f"ON c.id = p.{quote('category_id')}) ON p.{quote('sku')} = ANY(%s)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [member_id, list(skus)])
+        rows = cursor.fetchall()
+    status = rows[0][0] if rows else None
+    products = []
+    fields = [*product_fields, *category_fields]
+    split = len(product_fields)
+    product_names = [f.attname for f in product_fields]
+    category_names = [f.attname for f in category_fields]
+    for row in rows:
+        if row[1] is None:
+            continue
+        values = convert_row(row[1:], fields)
+        product = Product.from_db(connection.alias, product_names, values[:split])
+        category = None
+        if values[split] is not None:
+            category = Category.from_db(connection.alias, category_names, values[split:])
+        Product.category.field.set_cached_value(product, category)
+        products.append(product)
+    return status, products
+
+
+def insert_purchase_with_lines(purchase: Purchase, lines: list[PurchaseItem]) -> bool:
+    """PostgreSQL only: `bulk.insert_unless_taken(purchase)` and the lines' `bulk_create` in one
+    statement (the lines inserted in a data-modifying WITH from the purchase's RETURNING, their
+    values as one array per column). True, with `purchase.pk` and each line's pk set, when it was
+    inserted; False, nothing written, when its external reference is taken. Values are prepared
+    as `save()` prepares them; no model signals are sent (as with bulk_create)."""
+    quote = connection.ops.quote_name
+    meta = Purchase._meta
+    purchase._prepare_related_fields_for_save(operation_name="insert_purchase_with_lines")
+    purchase_fields = [f for f in meta.concrete_fields if not f.primary_key]
+    purchase_values = [f.get_db_prep_save(f.pre_save(purchase, True), connection) for f in purchase_fields]
+    line_meta = PurchaseItem._meta
+    parent = line_meta.get_field("purchase")
+    line_fields = [f for f in line_meta.concrete_fields if not f.primary_key and f is not parent]
+    columns = [[f.get_db_prep_save(f.pre_save(line, True), connection) for line in lines] for f in line_fields]
+    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in line_fields)
+    names = ", ".join(quote(f.column) for f in line_fields)
+    values = ", ".join(f"v.{quote(f.column)}" for f in line_fields)
+    sql = (
+        f"WITH p AS (INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in purchase_fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(purchase_fields))}) ON CONFLICT DO NOTHING RETURNING {quote('id')}), "
+        f"l AS (INSERT INTO {quote(line_meta.db_table)} ({quote(parent.column)}, {names}) "
+        f"SELECT p.{quote('id')}, {values} FROM p, unnest({arrays}) WITH ORDINALITY "
+        f"AS v ({names}, ordinal) ORDER BY v.ordinal RETURNING {quote('id')}) "
+        f"SELECT (SELECT {quote('id')} FROM p), ARRAY(SELECT {quote('id')} FROM l ORDER BY {quote('id')})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*purchase_values, *columns])
+        purchase_id, line_ids = cursor.fetchone()
+    if purchase_id is None:
+        return False
+    for obj, pk in [(purchase, purchase_id), *zip(lines, line_ids, strict=True)]:
+        obj.pk = pk
+        obj._state.adding = False
+        obj._state.db = connection.alias
+    for line in lines:
+        line.purchase = purchase
+    return True

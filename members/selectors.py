@@ -11,6 +11,7 @@ from django.db.models.functions import Coalesce
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from loyalty_crm import local_cache
 from members import loyalty
 from members.models import (
     Consent,
@@ -23,6 +24,7 @@ from members.models import (
     Purchase,
     PurchaseItem,
     ServiceRecord,
+    Store,
 )
 from members.normalize import email_hashes, phone_hashes
 from members.services import consent_state
@@ -720,3 +722,19 @@ def open_service_records(*, store=None, limit: int = HOME_LIST_LIMIT) -> tuple[i
     if store is not None:
         records = records.filter(store=store)
     return records.count(), list(records.select_related("member").order_by("opened_at", "pk")[:limit])
+
+
+# --- stores by code, held in each process (loyalty_crm.local_cache) ---------------------------
+
+STORES_CACHE = "stores"
+
+
+def _stores_by_code() -> dict[str, Store]:
+    return {store.code: store for store in Store.objects.all()}
+
+
+def store_by_code(code: str) -> Store | None:
+    """The store with this code, or None. Every posting names its store: the stores (a shop has
+    a few hundred at most) are held in each process and reloaded after a store is saved or deleted
+    (`members.apps`), so a posting reads none of them from the database."""
+    return local_cache.get(STORES_CACHE, _stores_by_code).get(code)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from django.db import connection
 from django.utils import timezone
 
-from loyalty_crm.bulk import select_columns
+from loyalty_crm.bulk import convert_row, select_columns
 from members.models import Purchase
 from rewards.models import (
     LedgerEntry,
@@ -499,3 +499,80 @@ def save_account_and_insert_posting(account: PointsAccount, posting: PurchasePos
             [*account_values, account.pk, *posting_values],
         )
         _saved(posting, cursor.fetchone()[0])
+
+
+# --- the API's retry check, before any transaction (rewards.selectors.posting_lookup) -----------
+
+
+def _plain_fields(model) -> list:
+    """The concrete fields of `model` that load without work: the encrypted ones (decrypted on
+    load) are left deferred — loaded on first use, should anything read them."""
+    from loyalty_crm.fields import EncryptedTextField
+
+    return [f for f in model._meta.concrete_fields if not isinstance(f, EncryptedTextField)]
+
+
+def member_and_posting(member_no: str | None, external_ref: str):
+    """(the member with this number or None, the posting of the purchase with this external
+    reference — its purchase loaded — or None), in one query: what POST /purchases/ needs to know
+    before it posts, or to answer a retry from the stored first answer without any other query."""
+    from members.models import Member
+
+    quote = connection.ops.quote_name
+    member_fields = _plain_fields(Member)
+    purchase_fields = Purchase._meta.concrete_fields
+    posting_fields = PurchasePosting._meta.concrete_fields
+    columns = ", ".join(
+        [f"m.{quote(f.column)}" for f in member_fields]
+        + [f"p.{quote(f.column)}" for f in purchase_fields]
+        + [f"pp.{quote(f.column)}" for f in posting_fields]
+    )
+    sql = (
+        f"SELECT {columns} FROM (SELECT 1) AS one "
+        f"LEFT JOIN {quote(Member._meta.db_table)} m ON m.{quote('member_no')} = %s "
+        f"LEFT JOIN ({quote(Purchase._meta.db_table)} p JOIN {quote(PurchasePosting._meta.db_table)} pp "
+        f"ON pp.{quote('purchase_id')} = p.{quote('id')}) ON p.{quote('external_ref')} = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [member_no, external_ref])
+        row = cursor.fetchone()
+    converted = convert_row(row, [*member_fields, *purchase_fields, *posting_fields])
+    a, b = len(member_fields), len(member_fields) + len(purchase_fields)
+    member = None
+    if converted[0] is not None:
+        member = Member.from_db(connection.alias, [f.attname for f in member_fields], converted[:a])
+    posting = None
+    if converted[b] is not None:
+        purchase = Purchase.from_db(connection.alias, [f.attname for f in purchase_fields], converted[a:b])
+        posting = PurchasePosting.from_db(connection.alias, [f.attname for f in posting_fields], converted[b:])
+        PurchasePosting.purchase.field.set_cached_value(posting, purchase)
+    return member, posting
+
+
+def account_and_plan_for_update(member_id: int, day: datetime.date) -> tuple[PointsAccount | None, tuple | None]:
+    """PostgreSQL only: (the member's account row, locked FOR UPDATE — None when it has none yet —,
+    (plan id, name, code, points multiplier) of the paid membership in force on `day` or None) in
+    one statement: `lock_objects.account_row_for_update` and `active_membership` as one round trip
+    on every posting. The subscription is the one `active_membership` picks (active, covering the
+    day, earliest start first)."""
+    quote = connection.ops.quote_name
+    fields = PointsAccount._meta.concrete_fields
+    columns = ", ".join(f"a.{quote(f.column)}" for f in fields)
+    sql = (
+        f"SELECT {columns}, mp.id, mp.name, mp.code, mp.points_multiplier "
+        f"FROM {quote(PointsAccount._meta.db_table)} a "
+        f"LEFT JOIN LATERAL (SELECT s.plan_id FROM {quote(MembershipSubscription._meta.db_table)} s "
+        f"WHERE s.member_id = a.member_id AND s.status = %s AND s.starts_on <= %s AND s.ends_on >= %s "
+        f"ORDER BY s.starts_on, s.id LIMIT 1) s ON true "
+        f"LEFT JOIN {quote(MembershipPlan._meta.db_table)} mp ON mp.id = s.plan_id "
+        f"WHERE a.member_id = %s FOR UPDATE OF a"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [MembershipSubscription.Status.ACTIVE.value, day, day, member_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None, None
+    values = convert_row(row[: len(fields)], fields)
+    account = PointsAccount.from_db(connection.alias, [f.attname for f in fields], values)
+    plan = tuple(row[len(fields) :]) if row[len(fields)] is not None else None
+    return account, plan

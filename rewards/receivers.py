@@ -17,6 +17,7 @@ from __future__ import annotations
 from django.core.cache import cache
 from django.db import transaction
 
+from loyalty_crm import local_cache
 from members.models import Interaction
 from rewards.models import (
     EARNING_CONFIG_CACHE_KEY,
@@ -66,6 +67,7 @@ def on_interaction_recorded(sender, *, interaction, actor=None, **kwargs):
 
 def _forget(key: str) -> None:
     cache.delete(key)
+    local_cache.forget_in_request(key)  # the request that changed it reads it again
     transaction.on_commit(lambda: cache.delete(key))
 
 
@@ -78,7 +80,10 @@ def forget_tier_policy(**_kwargs) -> None:
 
 
 def forget_tiers(**_kwargs) -> None:
+    from rewards.selectors import TIERS_LOCAL_CACHE
+
     _forget(TIERS_CACHE_KEY)
+    local_cache.forget(TIERS_LOCAL_CACHE)  # every process's own copy
 
 
 def forget_earning_config(**_kwargs) -> None:

@@ -13,6 +13,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from loyalty_crm import local_cache
 from members.models import Member
 from rewards import _sql, rules
 from rewards.models import (
@@ -27,6 +28,7 @@ from rewards.models import (
     PointsAccount,
     PointsLot,
     PointsPaymentSettings,
+    PurchasePosting,
     Redemption,
     Tier,
     TierHistory,
@@ -46,12 +48,35 @@ def members_in_tiers(queryset: QuerySet[Member], tier_codes: list[str]) -> Query
 
 def tiers() -> list[Tier]:
     """Every tier, lowest rank first, through the cache (read on every posting; saving or deleting
-    a tier drops it, `rewards.receivers`). Plain SQL on a miss: the same rows the ORM would give."""
+    a tier drops it, `rewards.receivers`). Plain SQL on a miss: the same rows the ORM would give.
+    Held in each process as well (`loyalty_crm.local_cache`: no Redis read of its own on a posting),
+    reloaded by every process after a tier is saved or deleted."""
+    return list(local_cache.get(TIERS_LOCAL_CACHE, _shared_tiers))
+
+
+TIERS_LOCAL_CACHE = "tiers"  # held in each process too (loyalty_crm.local_cache), forgotten with the shared key
+
+
+def _shared_tiers() -> list[Tier]:
     found = cache.get(TIERS_CACHE_KEY)
     if found is None:
         found = _sql.all_tiers()
         cache.set(TIERS_CACHE_KEY, found, TIERS_CACHE_SECONDS)
     return found
+
+
+@dataclass(frozen=True)
+class PostingLookup:
+    member: Member | None  # None: no member has the number (or none was given)
+    posting: PurchasePosting | None  # the posting of the reference, its purchase loaded; None: not posted
+
+
+def posting_lookup(*, member_no: str | None, external_ref: str) -> PostingLookup:
+    """The member of a POST /purchases/ body and the posting already made under its reference, in
+    one query (`_sql.member_and_posting`): before any transaction, so a retry is answered from it
+    (`services.answer_retry`) and a new posting needs no other lookup of either."""
+    member, posting = _sql.member_and_posting(member_no, (external_ref or "").strip())
+    return PostingLookup(member=member, posting=posting)
 
 
 def entry_tiers() -> QuerySet[Tier]:

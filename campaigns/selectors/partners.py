@@ -13,8 +13,11 @@ from django.utils import timezone
 
 from campaigns import _sql, rules
 from campaigns.models import Partner, PartnerCode, PartnerOffer
+from loyalty_crm import local_cache
 from members.models import Purchase
 from rewards.models import Coupon
+
+PARTNER_OFFERS_CACHE = "partner-offers"
 
 
 def active_offers() -> list[PartnerOffer]:
@@ -35,9 +38,11 @@ def offers_for(purchase: Purchase) -> list[PartnerOffer]:
 def may_have_offers(*, total: Decimal, at: datetime.datetime) -> bool:
     """Whether a purchase of `total` paid at `at` earns any offer: `rules.partner_offer_qualifies` over the active
     offers of active partners, read in plain SQL without their related rows — it runs after every
-    posting, so the common case (no offer applies) costs one small query and no purchase re-read.
+    posting, so the offers are held in each process (`loyalty_crm.local_cache`, reloaded after an
+    offer or a partner is saved or deleted, `campaigns.apps`): the common case (no offer applies)
+    costs no query and no purchase re-read.
     `services.partners.issue_partner_offers` then decides with `offers_for` (the same rule)."""
-    active = _sql.active_partner_offers()
+    active = local_cache.get(PARTNER_OFFERS_CACHE, lambda: list(_sql.active_partner_offers()))
     probe = Purchase(total=total, ordered_at=at)
     return any(rules.partner_offer_qualifies(candidate, probe) for candidate in active)
 

@@ -3,8 +3,8 @@ loaded in the same step.
 
 DRF looks the token up with the ORM (`select_related("user")`), and every permission check then
 costs `ModelBackend` two more queries (the user's own permissions, then its groups'). An
-integrator's POS posts purchases all day, so this class reads the token with its user in one
-query and the permissions — own and through groups — in a second, and hands them to
+integrator's POS posts purchases all day, so this class reads the token with its user and the
+permissions — own and through groups — in one query on PostgreSQL (two elsewhere), and hands them to
 `ModelBackend` through the per-user cache it already keeps (`_perm_cache`). The answers are the
 same: an unknown key or an inactive user is refused with DRF's messages, and permissions are read
 fresh on every request (never cached across requests).
@@ -90,14 +90,16 @@ class TokenAuthentication(authentication.TokenAuthentication):
             raise
 
     def authenticate_credentials(self, key):
-        users = _sql.users_with_token(key)
+        by_model_backend = _permission_backends() == [MODEL_BACKEND]
+        users = _sql.users_with_token(key, with_permissions=by_model_backend)
         if not users:
             raise exceptions.AuthenticationFailed(_("Invalid token."))
         user = users[0]
         if not user.is_active:
             raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
-        if not user.is_superuser and _permission_backends() == [MODEL_BACKEND]:
+        if not user.is_superuser and by_model_backend:
             # ModelBackend.get_all_permissions() answers from this attribute when it is set.
-            user._perm_cache = _sql.load_permissions(user)
+            permissions = user.token_permissions
+            user._perm_cache = set(permissions) if permissions is not None else _sql.load_permissions(user)
         token = Token(key=key, user=user, created=user.token_created)
         return user, token

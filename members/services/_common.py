@@ -30,14 +30,16 @@ class DuplicatePurchase(DomainError):
     code = "duplicate_purchase"
 
 
-def refuse_erased(member: Member) -> None:
+def refuse_erased(member: Member, *, status: str | object | None = ...) -> None:
     """Raise MemberErased when the member is erased in the database, not just in this instance.
 
     The status is read under the row lock `erase_member` takes, so neither a stale instance nor
     an erasure running at the same time lets a record in after the erasure. FOR NO KEY UPDATE (on
     PostgreSQL): it still queues behind an erasure or another posting, but not behind rows being
     inserted that merely reference the member (their foreign-key check takes FOR KEY SHARE).
+    `status`: the status the caller has just read under that lock (`_sql.member_status_and_products`).
     """
-    status = lock_objects.member_status_for_no_key_update(member.pk)
+    if status is ...:
+        status = lock_objects.member_status_for_no_key_update(member.pk)
     if status == Member.Status.ERASED:
         raise MemberErased(_("Member %(member_no)s has been erased.") % {"member_no": member.member_no})

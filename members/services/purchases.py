@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.text import slugify
@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from loyalty_crm import bulk
 from loyalty_crm.bulk import AnyOf
-from members import signals
+from members import _sql, signals
 from members.models import (
     Category,
     Member,
@@ -269,10 +269,13 @@ def _build_purchase(
     return purchase
 
 
-def _products_and_categories(drafts: list[PurchaseDraft]):
-    """The drafts' products by SKU and their known categories by label (nothing is written)."""
-    skus = {item.sku for draft in drafts for item in draft.items}
-    products = {p.sku: p for p in Product.objects.select_related("category").filter(sku__in=skus)}
+def _products_and_categories(drafts: list[PurchaseDraft], *, products: list[Product] | None = None):
+    """The drafts' products by SKU and their known categories by label (nothing is written).
+    `products`: the drafts' products already read, their categories loaded."""
+    if products is None:
+        skus = {item.sku for draft in drafts for item in draft.items}
+        products = Product.objects.select_related("category").filter(sku__in=skus)
+    products = {p.sku: p for p in products}
     # A label that is the code of a product's category is that category (codes are unique and
     # win over names in `resolve_categories`): no query for the common line "sku + its category".
     known = {p.category.code: p.category for p in products.values() if p.category is not None}
@@ -342,26 +345,40 @@ def record_purchase(
         points_value=points_value,
     )
     refused: Exception | None = None
+    postgres = connection.vendor == "postgresql"
     with transaction.atomic(savepoint=False):
         try:  # checks only: nothing is written before the purchase is known to be valid
-            if member is not None:
-                refuse_erased(member)
-            products, categories = _products_and_categories([draft])
+            if postgres:  # the member's lock and the products in one statement
+                skus = sorted({item.sku for item in items})
+                status, found = _sql.member_status_and_products(member.pk if member is not None else None, skus)
+                if member is not None:
+                    refuse_erased(member, status=status)
+                products, categories = _products_and_categories([draft], products=found)
+            else:
+                if member is not None:
+                    refuse_erased(member)
+                products, categories = _products_and_categories([draft])
             purchase = _build_purchase(draft, products=products, categories=categories)
         except (ValidationError, MemberErased) as exc:
             refused = exc
         else:
             # ON CONFLICT DO NOTHING: a taken external reference costs no savepoint (two
-            # round trips fewer per posting) and leaves the transaction usable.
-            if not bulk.insert_unless_taken(purchase):
-                refused = _duplicate(purchase.external_ref)
+            # round trips fewer per posting) and leaves the transaction usable. With no new
+            # category to create first, the lines go in the same statement on PostgreSQL.
+            new_categories = any(line.new_category_label for line in purchase.lines)
+            if postgres and not new_categories:
+                inserted = _sql.insert_purchase_with_lines(purchase, purchase.lines)
             else:
-                _create_new_categories([purchase])
-                for line in purchase.lines:
-                    line.purchase = purchase
-                PurchaseItem.objects.bulk_create(purchase.lines)
-                if member is not None:
-                    signals.purchase_recorded.send(sender=Purchase, purchase=purchase, actor=actor)
+                inserted = bulk.insert_unless_taken(purchase)
+                if inserted:
+                    _create_new_categories([purchase])
+                    for line in purchase.lines:
+                        line.purchase = purchase
+                    PurchaseItem.objects.bulk_create(purchase.lines)
+            if not inserted:
+                refused = _duplicate(purchase.external_ref)
+            elif member is not None:
+                signals.purchase_recorded.send(sender=Purchase, purchase=purchase, actor=actor)
     if refused is not None:
         # Raised outside the block: the caller's transaction stays usable (nothing was written).
         raise refused

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from loyalty_crm.api.permissions import ModelPermissions
 from loyalty_crm.api.schema import conflict
 from loyalty_crm.errors import DomainError
+from members import selectors as members_selectors
 from members.models import Member, Purchase, Store
 from members.services import PurchaseDraft, PurchaseLine
 from rewards import selectors, services
@@ -26,11 +27,13 @@ from rewards.api.serializers import (
     MembershipInputSerializer,
     MembershipPlanSerializer,
     MembershipSerializer,
+    Once,
     PointsSummarySerializer,
     PostingOutputSerializer,
     PreviewInputSerializer,
     PreviewOutputSerializer,
     PurchaseBatchItemSerializer,
+    PurchaseInput,
     PurchaseInputSerializer,
     RefundInputSerializer,
     RefundOutputSerializer,
@@ -51,6 +54,8 @@ from rewards.models import (
 )
 from rewards.services.batch import CONFLICT, POSTED, REFUSED
 
+PURCHASE_INPUT = PurchaseInput()  # POST /purchases/'s body, its fields built once per process
+POSTING_OUTPUT = Once(PostingOutputSerializer)
 MEMBER_PARAM = OpenApiParameter("member_no", str, OpenApiParameter.PATH, description="The member's public number")
 
 
@@ -76,29 +81,38 @@ class PurchasePostView(APIView):
         },
     )
     def post(self, request):
-        data = PurchaseInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = data.validated_data
+        values = PURCHASE_INPUT.validate(request.data)  # member and store: the strings given
+        member_no, store_code = values["member"], values.get("store")
+        lookup = selectors.posting_lookup(member_no=member_no, external_ref=values["external_ref"])
+        store = members_selectors.store_by_code(store_code) if store_code else None
+        if (member_no is not None and lookup.member is None) or (store_code and store is None):
+            raise PURCHASE_INPUT.unknown(
+                member=member_no if lookup.member is None else None,
+                store=store_code if store_code and store is None else None,
+            )
         if any(tender["amount"] for tender in values.get("tenders") or []) and not request.user.has_perm(
             "rewards.pay_stored_value"
         ):
             raise PermissionDenied(_("You may not take payment from a member's stored value."))
-        result = services.post_purchase(
-            member=values["member"],
-            external_ref=values["external_ref"],
-            ordered_at=values["ordered_at"],
-            items=[PurchaseLine(**item) for item in values["items"]],
-            store=values.get("store"),
-            channel=values["channel"],
-            payment_method=values["payment_method"],
-            total=values.get("total"),
-            coupon_code=(values.get("coupon_code") or "").strip() or None,
-            points_to_use=values["points_to_use"],
-            tenders=values.get("tenders"),
-            actor=request.user,
-        )
+        asked = {
+            "member": lookup.member,
+            "external_ref": values["external_ref"],
+            "ordered_at": values["ordered_at"],
+            "items": [PurchaseLine(**item) for item in values["items"]],
+            "store": store,
+            "channel": values["channel"],
+            "payment_method": values["payment_method"],
+            "total": values.get("total"),
+            "coupon_code": (values.get("coupon_code") or "").strip() or None,
+            "points_to_use": values["points_to_use"],
+            "tenders": values.get("tenders"),
+        }
+        # A retry is answered from the stored first answer: no transaction, no other query.
+        result = services.answer_retry(lookup.posting, **asked)
+        if result is None:
+            result = services.post_purchase(**asked, actor=request.user, ref_checked=lookup.posting is None)
         return Response(
-            PostingOutputSerializer(result).data,
+            POSTING_OUTPUT.render(result),
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )
 

@@ -19,7 +19,7 @@ from rewards.services.memberships import (
     cancel_membership,
     process_memberships,
 )
-from rewards.services.purchases import PostingResult, post_purchase, request_fingerprint
+from rewards.services.purchases import PostingResult, answer_retry, post_purchase, request_fingerprint
 from rewards.services.refunds import RefundResult, ReturnQuote, quote_return, refund_purchase
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "RefundResult",
     "ReturnQuote",
     "adjust_points",
+    "answer_retry",
     "award_birthday_bonuses",
     "award_bonus",
     "buy_membership",

@@ -18,6 +18,7 @@ from django.core.cache import cache
 from django.db.models import F, Sum
 from django.utils import timezone
 
+from loyalty_crm import local_cache
 from members.models import Category, Member, Product, Store
 from members.services import PurchaseLine
 from rewards import rules, selectors
@@ -84,8 +85,13 @@ def earning_config() -> EarningConfig:
 
     Saving or deleting a rule, promotion, the limits or a plan drops the cached value (now and at
     commit); it lives at most EARNING_CONFIG_CACHE_SECONDS anyway. Promotions are kept whatever
-    their dates: a backfilled purchase earns what was running when it was made.
+    their dates: a backfilled purchase earns what was running when it was made. Read once per
+    request (`local_cache.per_request`): a posting asks for it several times.
     """
+    return local_cache.per_request(EARNING_CONFIG_CACHE_KEY, _shared_config)
+
+
+def _shared_config() -> EarningConfig:
     config = cache.get(EARNING_CONFIG_CACHE_KEY)
     if config is None:
         config = _load_config()

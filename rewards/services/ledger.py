@@ -14,6 +14,7 @@ from django.core.cache import cache
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from loyalty_crm import local_cache
 from members.models import Member, Purchase
 from rewards import _sql, lock_objects, rules
 from rewards.errors import InsufficientPoints
@@ -69,12 +70,17 @@ def active_expiry_policy() -> tuple[str, int | None]:
     saving or deleting a policy drops the cached value (`rewards.receivers`), and it
     lives at most `EXPIRY_POLICY_CACHE_SECONDS` anyway.
     """
+    policy = local_cache.per_request(EXPIRY_POLICY_CACHE_KEY, _shared_expiry_policy)
+    return policy[0], policy[1]
+
+
+def _shared_expiry_policy() -> tuple:
     policy = cache.get(EXPIRY_POLICY_CACHE_KEY)
     if policy is None:
         row = ExpiryPolicy.objects.filter(is_active=True).values_list("kind", "months").first()
         policy = tuple(row) if row else (ExpiryPolicy.Kind.YEAR_END_NEXT.value, None)
         cache.set(EXPIRY_POLICY_CACHE_KEY, policy, EXPIRY_POLICY_CACHE_SECONDS)
-    return policy[0], policy[1]
+    return policy
 
 
 def lot_expires_on(earned_on: datetime.date) -> datetime.date:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -30,7 +30,7 @@ from members.models import Member, Purchase, Store
 from members.services import DuplicatePurchase, PurchaseLine
 from rewards import _sql, lock_objects, rules, selectors
 from rewards.errors import CouponInvalid, IdempotencyConflict, InsufficientPoints
-from rewards.models import Coupon, LedgerEntry, PurchasePosting, Tier, TierHistory
+from rewards.models import Coupon, LedgerEntry, MembershipPlan, PurchasePosting, Tier, TierHistory
 from rewards.services import checkout, earning, ledger, stored_value
 from rewards.services import coupons as coupon_services
 
@@ -181,6 +181,7 @@ def post_purchase(
     points_to_use: int = 0,
     apply_member_pricing: bool = False,
     tenders=None,
+    ref_checked: bool = False,
 ) -> PostingResult:
     """Record a purchase, earn its points, add its spend and upgrade the tier, all or nothing.
 
@@ -198,16 +199,13 @@ def post_purchase(
     written); a different request with that reference raises IdempotencyConflict. Concurrent
     identical requests queue on the member's row lock; all but the first then meet the unique
     external reference and answer from the stored posting.
+
+    `ref_checked`: the caller has just looked the reference up and found no posting (the API,
+    `answer_retry`), so the check is not made again here; a posting that takes the reference
+    meanwhile is still met at the purchase's insert and answered as a retry or a conflict.
     """
     external_ref = (external_ref or "").strip()
-    points_to_use = _points_asked(points_to_use)
-    sv_asked = checkout.stored_value_asked(tenders)
-    priced = bool(apply_member_pricing or coupon_code or points_to_use or sv_asked)
-    if priced and total is not None:
-        raise ValidationError(
-            {"total": [_("A purchase priced at the till takes its total from the quote; leave the total out.")]}
-        )
-    fingerprint = request_fingerprint(
+    points_to_use, sv_asked, priced, fingerprint = _asked(
         member=member,
         external_ref=external_ref,
         ordered_at=ordered_at,
@@ -218,10 +216,10 @@ def post_purchase(
         total=total,
         coupon_code=coupon_code,
         points_to_use=points_to_use,
-        apply_member_pricing=priced,
-        stored_value=sv_asked,
+        apply_member_pricing=apply_member_pricing,
+        tenders=tenders,
     )
-    posting = _posting_for(external_ref) if external_ref else None
+    posting = _posting_for(external_ref) if external_ref and not ref_checked else None
     if posting is not None:
         return _replay(posting, fingerprint)
     try:
@@ -251,6 +249,104 @@ def post_purchase(
                 % {"ref": external_ref}
             ) from None
         return _replay(posting, fingerprint)
+
+
+def _asked(
+    *,
+    member,
+    external_ref,
+    ordered_at,
+    items,
+    store,
+    channel,
+    payment_method,
+    total,
+    coupon_code,
+    points_to_use,
+    apply_member_pricing,
+    tenders,
+):
+    """(points asked, stored value asked, priced at the till, the request's fingerprint), with the
+    refusals `post_purchase` makes before anything is read."""
+    points_to_use = _points_asked(points_to_use)
+    sv_asked = checkout.stored_value_asked(tenders)
+    priced = bool(apply_member_pricing or coupon_code or points_to_use or sv_asked)
+    if priced and total is not None:
+        raise ValidationError(
+            {"total": [_("A purchase priced at the till takes its total from the quote; leave the total out.")]}
+        )
+    fingerprint = request_fingerprint(
+        member=member,
+        external_ref=external_ref,
+        ordered_at=ordered_at,
+        items=items,
+        store=store,
+        channel=channel,
+        payment_method=payment_method,
+        total=total,
+        coupon_code=coupon_code,
+        points_to_use=points_to_use,
+        apply_member_pricing=priced,
+        stored_value=sv_asked,
+    )
+    return points_to_use, sv_asked, priced, fingerprint
+
+
+def answer_retry(
+    posting: PurchasePosting | None,
+    *,
+    member: Member | None,
+    external_ref: str,
+    ordered_at: datetime.datetime,
+    items: list[PurchaseLine],
+    store: Store | None = None,
+    channel: str = "store",
+    payment_method: str = "",
+    total: Decimal | None = None,
+    coupon_code: str | None = None,
+    points_to_use: int = 0,
+    apply_member_pricing: bool = False,
+    tenders=None,
+) -> PostingResult | None:
+    """The stored first answer when `posting` — the posting of the request's external reference,
+    looked up before any transaction (`selectors.posting_lookup`) — was posted from this very
+    request (the same fingerprint, member and store); None otherwise, and `post_purchase` (given
+    `ref_checked` when `posting` is None) decides: a new posting, or a conflict. A retry thus
+    costs the one lookup: no serializer lookups, no transaction, no lock (issue 20)."""
+    if posting is None:
+        return None
+    try:
+        *_rest, fingerprint = _asked(
+            member=member,
+            external_ref=(external_ref or "").strip(),
+            ordered_at=ordered_at,
+            items=items,
+            store=store,
+            channel=channel,
+            payment_method=payment_method,
+            total=total,
+            coupon_code=coupon_code,
+            points_to_use=points_to_use,
+            apply_member_pricing=apply_member_pricing,
+            tenders=tenders,
+        )
+    except ValidationError:
+        return None  # post_purchase refuses it the same way
+    purchase = posting.purchase
+    if (
+        posting.fingerprint != fingerprint
+        or purchase.member_id != (member.pk if member is not None else None)
+        or purchase.store_id != (store.pk if store is not None else None)
+    ):
+        return None
+    if member is not None:
+        Purchase.member.field.set_cached_value(purchase, member)
+    by_id = {tier.pk: tier for tier in selectors.tiers()}
+    for field in ("tier", "tier_before"):
+        tier_id = getattr(posting, f"{field}_id")
+        if tier_id in by_id:
+            PurchasePosting._meta.get_field(field).set_cached_value(posting, by_id[tier_id])
+    return _result(posting, created=False)
 
 
 def _points_asked(points_to_use) -> int:
@@ -350,8 +446,9 @@ def _post_new(
         points_value=quote.points_value if quote else ZERO,
         actor=actor,
     )
+    plan = earning.UNSET  # looked up by the earning, unless read with the account's lock below
     if quote is None:
-        account = ledger.lock_or_open_account(member, tiers)
+        account, plan = _lock_account_and_plan(member, tiers, day=timezone.localdate(purchase.ordered_at))
     tier_before = account.tier
     coupon = None
     if quote is not None and quote.coupon is not None:
@@ -396,6 +493,7 @@ def _post_new(
         tiers=tiers,
         stored_value_bonus=sv_bonus,
         actor=actor,
+        plan=plan,
     )
     posting = PurchasePosting(
         purchase=purchase,
@@ -419,6 +517,25 @@ def _post_new(
     return _result(posting, created=True)
 
 
+def _lock_account_and_plan(member: Member, tiers, *, day: datetime.date):
+    """(the member's account, locked, opened on first use; the paid plan in force on `day` as the
+    earning rules take it, or `earning.UNSET` to let the earning look it up). On PostgreSQL, when
+    plans add points, the account's lock and the plan come in one statement."""
+    if connection.vendor == "postgresql" and earning.earning_config().plans_add_points:
+        account, row = _sql.account_and_plan_for_update(member.pk, day)
+        if account is not None:
+            account.tier = next((t for t in tiers if t.pk == account.tier_id), None) or Tier.objects.get(
+                pk=account.tier_id
+            )
+            plan = None
+            if row is not None:
+                plan_id, name, code, multiplier = row
+                display = MembershipPlan(pk=plan_id, name=name, code=code).display_name
+                plan = rules.Plan(id=plan_id, name=display, multiplier=multiplier)
+            return account, plan
+    return ledger.lock_or_open_account(member, tiers), earning.UNSET
+
+
 def earn_for_purchase(
     account,
     *,
@@ -429,6 +546,7 @@ def earn_for_purchase(
     stored_value_bonus: Decimal = ZERO,
     actor=None,
     earned_on: datetime.date | None = None,
+    plan=earning.UNSET,
 ) -> tuple[int, bool]:
     """Earn a member's purchase's points and add its spend, on the locked `account` (not saved
     here): the earning rules at the purchase's time, store and channel, on the money paid; then an
@@ -448,6 +566,7 @@ def earn_for_purchase(
         channel=purchase.channel,
         at=purchase.ordered_at,
         tier_id=account.tier_id,  # the tier held when buying (before this purchase's upgrade)
+        plan=plan,  # UNSET: the plan in force that day, looked up
     )
     account.lifetime_spend += purchase.total
     if preview.points:

@@ -33,6 +33,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 
+from loyalty_crm import local_cache
 from members.models import Member, Purchase
 from members.signals import send_after_commit, tiers_changed
 from rewards import _sql, lock_objects, rules
@@ -79,6 +80,10 @@ class Policy:
 def tier_policy() -> Policy:
     """The active tier policy (the defaults without a row), read through the cache so a posting
     costs no extra query."""
+    return local_cache.per_request(TIER_POLICY_CACHE_KEY, _shared_tier_policy)
+
+
+def _shared_tier_policy() -> Policy:
     policy = cache.get(TIER_POLICY_CACHE_KEY)
     if policy is None:
         row = (

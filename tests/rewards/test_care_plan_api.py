@@ -1,6 +1,7 @@
 """The care-plan API: plans, sales (201, 200 on retry, 409 with the code) and claims."""
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from members.models import ServiceRecord
@@ -129,13 +130,17 @@ def test_store_staff_may_not_open_claims_and_marketing_may_not_sell(api_staff, a
     assert api_marketing.post(SALES, {}, format="json").status_code == 403
 
 
+# 3 on PostgreSQL, where the token, its user and permissions are one query (issue 20).
+SALES_LIST_QUERIES = 3 if connection.vendor == "postgresql" else 4
+
+
 def test_the_sales_list_runs_a_fixed_number_of_queries(api_manager, django_assert_num_queries):
     plan = h.plan(products=[factories.product()])
     h.sold(care_plan=plan)
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(SALES_LIST_QUERIES):
         api_manager.get(SALES)
     for _ in range(4):
         h.sold(care_plan=plan)
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(SALES_LIST_QUERIES):
         answer = api_manager.get(SALES)
     assert answer.json()["count"] == 5

@@ -34,8 +34,11 @@ def test_a_posting_without_a_tier_change_runs_at_most_ten_statements(member):
         result = post(member, "199.00", items=[line("199.00", category="roses")])
     assert result.created and not result.tier_changed
     # The reference check, the member's lock, the products, the purchase, its lines, the account's
-    # lock, the paid plan in force, the ledger row with its lot, the account with the posting.
-    assert len(statements(queries)) <= 10, "\n".join(statements(queries))
+    # lock, the paid plan in force, the ledger row with its lot, the account with the posting: 9
+    # elsewhere; on PostgreSQL the member's lock with the products, the purchase with its lines and
+    # the account's lock with the plan are one statement each (issue 20): 6.
+    limit = 6 if connection.vendor == "postgresql" else 10
+    assert len(statements(queries)) <= limit, "\n".join(statements(queries))
     assert_ledger_invariants(member)
 
 

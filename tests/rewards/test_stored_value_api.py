@@ -59,7 +59,8 @@ def test_reading_the_wallet_costs_the_same_queries_whatever_the_history(api_staf
         )
     with CaptureQueriesContext(connection) as many:
         assert api_staff.get(wallet_url(member)).status_code == 200
-    assert len(many) == len(few) == 6
+    # 5 on PostgreSQL, where the token, its user and permissions are one query (issue 20).
+    assert len(many) == len(few) == (5 if connection.vendor == "postgresql" else 6)
 
 
 def test_the_wallet_needs_the_view_permission_and_a_known_member(api_marketing, api_anon, api_staff, member):
@@ -88,7 +89,7 @@ def test_a_top_up_answers_201_then_200_for_a_retry_then_409_for_another_body(api
 def test_a_top_up_costs_a_fixed_number_of_queries(api_staff, member, django_assert_num_queries):
     offer = rule()
     api_staff.post(wallet_url(member, "top-ups/"), top_up_body(external_ref="WARM", rule=offer.pk), format="json")
-    with django_assert_num_queries(14):
+    with django_assert_num_queries(13 if connection.vendor == "postgresql" else 14):  # auth in one query on PG
         response = api_staff.post(wallet_url(member, "top-ups/"), top_up_body(rule=offer.pk), format="json")
     assert response.status_code == 201
 

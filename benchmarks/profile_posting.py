@@ -1,0 +1,151 @@
+"""In-process CPU of a posting, a replay and the DRF floor: the quick loop behind bench_posting.py.
+
+Run by hand (not by pytest), from the project root, after `bench_posting.py --keep` or on its own:
+
+    .venv/bin/python benchmarks/profile_posting.py [--requests 2000] [--profile post|replay|floor]
+        [--database posting_profile] [--fresh]
+
+No gunicorn, no HTTP and no client processes: the project's WSGI application (production settings,
+the benchmark's URLconf with the floor view, one persistent database connection) is called in a
+loop with ready-made request environments, so the figures are the application's own CPU per
+request (`time.process_time`) and its PostgreSQL backend's (from /proc), without the noise of a
+load generator on the same cores. `--profile MODE` prints a cProfile of that mode instead
+(sorted by own time, then cumulative). The stream: fresh references for 2,000 members with one
+to three lines each (as bench_posting.py posts), the replays one posted body sent again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_posting import body, cpu_seconds
+from purchase_fixtures import ROOT, fresh_database, production_env, sh
+
+
+def child(args) -> None:
+    os.environ["DJANGO_SETTINGS_MODULE"] = "bench_settings"
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.db import connection
+
+    app = WSGIHandler()
+    seeded = json.loads(Path(args.seed_file).read_text())
+    members, token = seeded["members"], seeded["token"]
+    rng = random.Random(7)
+
+    def environ(method: str, path: str, payload: bytes = b"") -> dict:
+        return {
+            "REQUEST_METHOD": method,
+            "PATH_INFO": path,
+            "QUERY_STRING": "",
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "8000",
+            "HTTP_HOST": "127.0.0.1",
+            "REMOTE_ADDR": "127.0.0.1",
+            "HTTP_AUTHORIZATION": f"Token {token}",
+            "CONTENT_TYPE": "application/json",
+            "CONTENT_LENGTH": str(len(payload)),
+            "wsgi.input": io.BytesIO(payload),
+            "wsgi.url_scheme": "http",
+            "wsgi.errors": sys.stderr,
+            "wsgi.version": (1, 0),
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": True,
+            "wsgi.run_once": False,
+            "SERVER_PROTOCOL": "HTTP/1.1",
+        }
+
+    statuses: dict[int, int] = {}
+
+    def call(env) -> None:
+        def start_response(status, headers, exc_info=None):
+            statuses[int(status[:3])] = statuses.get(int(status[:3]), 0) + 1
+
+        for _chunk in app(env, start_response):
+            pass
+
+    stamp = int(time.time())
+    replay_payload = body(members[0], f"REPLAY-{stamp}", random.Random(1)).encode()
+
+    def make(mode: str, n: int, prefix: str = "P") -> list[dict]:
+        if mode == "floor":
+            return [environ("GET", "/bench/floor/") for _ in range(n)]
+        if mode == "replay":
+            return [environ("POST", "/api/v1/purchases/", replay_payload) for _ in range(n)]
+        refs = [f"{prefix}-{stamp}-{mode}-{i}" for i in range(n)]
+        return [environ("POST", "/api/v1/purchases/", body(rng.choice(members), ref, rng).encode()) for ref in refs]
+
+    for env in make("post", 50, "WARM") + make("floor", 50) + make("replay", 50):  # warm: imports, caches, plans
+        call(env)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    modes = [args.profile] if args.profile else ["floor", "post", "replay"]
+    for mode in modes:
+        envs = make(mode, args.requests)
+        statuses.clear()
+        if args.profile:
+            import cProfile
+            import pstats
+
+            profiler = cProfile.Profile(time.process_time)
+            profiler.enable()
+            for env in envs:
+                call(env)
+            profiler.disable()
+            stats = pstats.Stats(profiler).strip_dirs()
+            stats.sort_stats("tottime").print_stats(45)
+            stats.sort_stats("cumulative").print_stats(70)
+        else:
+            pg0, cpu0, wall0 = cpu_seconds([backend]), time.process_time(), time.perf_counter()
+            for env in envs:
+                call(env)
+            cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+            pg = cpu_seconds([backend]) - pg0
+            print(
+                f"{mode}: app CPU {cpu / len(envs) * 1000:.3f} ms, PostgreSQL CPU {pg / len(envs) * 1000:.3f} ms, "
+                f"wall {wall / len(envs) * 1000:.3f} ms per request; answers {statuses}",
+                flush=True,
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--profile", choices=["post", "replay", "floor"])
+    parser.add_argument("--database", default="posting_profile")
+    parser.add_argument("--fresh", action="store_true", help="drop, migrate and seed the database first")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--seed-file", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args)
+        return
+    env = production_env(args.database)
+    seed_file = ROOT / "var" / f"{args.database}.json"
+    if args.fresh or not seed_file.exists():
+        seed_file.parent.mkdir(exist_ok=True)
+        fresh_database(args.database, env)
+        out = sh(sys.executable, str(ROOT / "benchmarks" / "bench_posting.py"), "--child", "seed", env=env)
+        seed_file.write_text(out.splitlines()[-1])
+    command = [sys.executable, __file__, "--child", "--seed-file", str(seed_file), "--requests", str(args.requests)]
+    if args.profile:
+        command += ["--profile", args.profile]
+    env = {**env, "DJANGO_CONN_MAX_AGE": "600", "PYTHONPATH": str(ROOT / "benchmarks")}
+    sh(*command, env=env, capture=False)
+
+
+if __name__ == "__main__":
+    main()
