@@ -349,31 +349,23 @@ def repurchase_counts(bounds: list[datetime.datetime]) -> dict[int, tuple[int, i
     bought in the month, and those of them who had bought before it. One statement, the same on
     PostgreSQL and SQLite (the month boundaries are parameters, in the caller's time zone).
 
-    Set-based, for a million members: the distinct (member, month) pairs of the range; a member is
-    a repeat buyer in every month after their first month of the range, and in that first month
-    when they bought before the range — one probe of the (member, -ordered_at) index per member,
-    not one per purchase."""
+    Set-based, for a million members (benchmarks/bench_home.py): the members' purchases up to the
+    range's end reduced to distinct (member, month) pairs — month -1 for anything before the
+    range — in one ordered pass; a member is a repeat buyer in every month of the range after their
+    first one there, and in that first month when they have a month -1. Not a probe per purchase."""
     db = connections[router.db_for_read(Purchase)]  # the replica inside `replica_reads()`
     table = db.ops.quote_name(Purchase._meta.db_table)
-    adapt = db.ops.adapt_datetimefield_value
-    edges = [adapt(edge) for edge in bounds]
-    month_of = (
-        "CASE "
-        + " ".join(f"WHEN p.ordered_at < %s THEN {i}" for i in range(len(bounds) - 2))
-        + f" ELSE {len(bounds) - 2} END"
-        if len(bounds) > 2
-        else "0"
-    )
+    edges = [db.ops.adapt_datetimefield_value(edge) for edge in bounds]
+    last = len(bounds) - 2
+    month_of = "CASE " + " ".join(f"WHEN p.ordered_at < %s THEN {i - 1}" for i in range(last + 1)) + f" ELSE {last} END"
     sql = (
-        f"WITH pairs AS (SELECT DISTINCT p.member_id AS member_id, {month_of} AS k FROM {table} p "
-        f"WHERE p.member_id IS NOT NULL AND p.ordered_at >= %s AND p.ordered_at < %s), "
-        f"buyers AS (SELECT b.member_id AS member_id, b.first_k AS first_k, "
-        f"CASE WHEN EXISTS (SELECT 1 FROM {table} e WHERE e.member_id = b.member_id AND e.ordered_at < %s) "
-        f"THEN 1 ELSE 0 END AS before FROM (SELECT member_id, MIN(k) AS first_k FROM pairs GROUP BY member_id) b) "
-        f"SELECT pairs.k, COUNT(*), SUM(CASE WHEN pairs.k > buyers.first_k OR buyers.before = 1 THEN 1 ELSE 0 END) "
-        f"FROM pairs JOIN buyers ON buyers.member_id = pairs.member_id GROUP BY pairs.k"
+        "SELECT w.k, COUNT(*), SUM(CASE WHEN w.k > w.first_k OR w.before = 1 THEN 1 ELSE 0 END) FROM ("
+        "SELECT d.k AS k, MIN(CASE WHEN d.k >= 0 THEN d.k END) OVER (PARTITION BY d.member_id) AS first_k, "
+        "MAX(CASE WHEN d.k < 0 THEN 1 ELSE 0 END) OVER (PARTITION BY d.member_id) AS before "
+        f"FROM (SELECT p.member_id AS member_id, {month_of} AS k FROM {table} p "
+        "WHERE p.member_id IS NOT NULL AND p.ordered_at < %s GROUP BY p.member_id, k) d) w "
+        "WHERE w.k >= 0 GROUP BY w.k"
     )
-    params = [*edges[1:-1], edges[0], edges[-1], edges[0]]
     with db.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [*edges[:-1], edges[-1]])
         return {int(k): (int(buyers), int(repeat or 0)) for k, buyers, repeat in cursor.fetchall()}
