@@ -368,13 +368,13 @@ def repurchase_counts(bounds: list[datetime.datetime]) -> dict[int, tuple[int, i
         f"SUM(m.b{i}), SUM(CASE WHEN m.b{i} = 1 AND (m.before = 1 OR m.first_k < {i}) THEN 1 ELSE 0 END)"
         for i in range(n)
     )
-    sql = (
-        f"SELECT {sums} FROM (SELECT p.member_id AS member_id, "
-        "MAX(CASE WHEN p.ordered_at < %(e0)s THEN 1 ELSE 0 END) AS before, "
-        f"MIN(CASE WHEN p.ordered_at >= %(e0)s THEN {first} END) AS first_k, {flags} "
-        f"FROM {table} p WHERE p.member_id IS NOT NULL AND p.ordered_at < %(e{n})s GROUP BY p.member_id) m"
-    )
     with db.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(
+            f"SELECT {sums} FROM (SELECT p.member_id AS member_id, "
+            "MAX(CASE WHEN p.ordered_at < %(e0)s THEN 1 ELSE 0 END) AS before, "
+            f"MIN(CASE WHEN p.ordered_at >= %(e0)s THEN {first} END) AS first_k, {flags} "
+            f"FROM {table} p WHERE p.member_id IS NOT NULL AND p.ordered_at < %(e{n})s GROUP BY p.member_id) m",
+            params,
+        )
         row = cursor.fetchone()
     return {i: (int(row[2 * i] or 0), int(row[2 * i + 1] or 0)) for i in range(n)}
