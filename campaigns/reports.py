@@ -27,6 +27,7 @@ from django.db.models import Count, Exists, OuterRef, Q
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
+from campaigns._sql import repurchase_counts
 from campaigns.models import CampaignKpiTarget, MessageEngagement, OfferGrant, OutboxMessage
 from campaigns.results import DEFAULT_WINDOW_DAYS, rate
 from members.models import Purchase
@@ -120,7 +121,7 @@ def monthly_report(*, months: int = 12, today: datetime.date | None = None, stor
                 row["campaigns"], row["recipients"], row["participants"]
             )  # fmt: skip
 
-    _add_repurchase(rows, start, end)
+    _add_repurchase(rows, end)
 
     for row in (
         OfferGrant.objects.filter(coupon__isnull=False, coupon__issued_at__gte=start, coupon__issued_at__lt=end)
@@ -143,23 +144,14 @@ def monthly_report(*, months: int = 12, today: datetime.date | None = None, stor
     return list(rows.values())
 
 
-def _add_repurchase(rows: dict[datetime.date, Month], start: datetime.datetime, end: datetime.datetime) -> None:
-    """Each month's buyers and repeat buyers (bought before the month) into `rows` (one query)."""
-    earlier = Purchase.objects.filter(member_id=OuterRef("member_id"), ordered_at__lt=OuterRef("m"))
-    for row in (
-        Purchase.objects.filter(ordered_at__gte=start, ordered_at__lt=end)
-        .annotate(m=TruncMonth("ordered_at"))
-        .annotate(repeat=Exists(earlier))
-        .order_by()
-        .values("m")
-        .annotate(
-            buyers=Count("member_id", distinct=True),
-            repeat_buyers=Count("member_id", distinct=True, filter=Q(repeat=True)),
-        )
-    ):
-        month = rows.get(_key(row["m"]))
-        if month is not None:
-            month.buyers, month.repeat_buyers = row["buyers"], row["repeat_buyers"]
+def _add_repurchase(rows: dict[datetime.date, Month], end: datetime.datetime) -> None:
+    """Each month's buyers and repeat buyers (bought before the month) into `rows` (one query,
+    set-based: `campaigns._sql.repurchase_counts`)."""
+    firsts = sorted(rows)
+    bounds = [_aware(month) for month in firsts] + [end]
+    for index, (buyers, repeat_buyers) in repurchase_counts(bounds).items():
+        month = rows[firsts[index]]
+        month.buyers, month.repeat_buyers = buyers, repeat_buyers
 
 
 def repurchase_by_month(*, months: int = 6, today: datetime.date | None = None) -> list[Month]:
@@ -168,7 +160,7 @@ def repurchase_by_month(*, months: int = 6, today: datetime.date | None = None) 
     today = today or timezone.localdate()
     first = add_months(month_start(today), -(months - 1))
     rows = {add_months(first, i): Month(month=add_months(first, i)) for i in range(months)}
-    _add_repurchase(rows, _aware(first), _aware(add_months(month_start(today), 1)))
+    _add_repurchase(rows, _aware(add_months(month_start(today), 1)))
     return list(rows.values())
 
 
@@ -189,6 +181,14 @@ class TargetStatus:
         return self.actual >= self.goal if rising else self.actual <= self.goal
 
 
+def _span(targets: list[CampaignKpiTarget], today: datetime.date) -> int:
+    """How many months up to today's the targets' baselines need (at most 36)."""
+    if not targets:
+        return 1
+    oldest = min(month_start(t.baseline_month) for t in targets)
+    return max(1, min((today.year - oldest.year) * 12 + today.month - oldest.month + 1, 36))
+
+
 def target_statuses(*, today: datetime.date | None = None, metric: str | None = None) -> list[TargetStatus]:
     """Each KPI target (with `metric`, that metric's only) with its baseline, goal and the latest
     actual value (at most 36 months back). The repurchase rate alone reads only its own figure."""
@@ -199,10 +199,24 @@ def target_statuses(*, today: datetime.date | None = None, metric: str | None = 
     targets = list(targets)
     if not targets:
         return []
-    oldest = min(month_start(t.baseline_month) for t in targets)
-    span = (today.year - oldest.year) * 12 + today.month - oldest.month + 1
     build = repurchase_by_month if metric == CampaignKpiTarget.Metric.REPURCHASE_RATE else monthly_report
-    report = {m.month: m for m in build(months=max(1, min(span, 36)), today=today)}
+    return _statuses(targets, build(months=_span(targets, today), today=today), today)
+
+
+def repurchase_with_target(
+    *, months: int, today: datetime.date | None = None
+) -> tuple[list[Month], TargetStatus | None]:
+    """The repurchase rate of the last `months` months and the status of its (first) KPI target,
+    from one computation of the series (it spans the target's baseline month too)."""
+    today = today or timezone.localdate()
+    targets = list(CampaignKpiTarget.objects.filter(metric=CampaignKpiTarget.Metric.REPURCHASE_RATE))
+    report = repurchase_by_month(months=max(months, _span(targets, today)), today=today)
+    statuses = _statuses(targets, report, today) if targets else []
+    return report[-months:], next(iter(statuses), None)
+
+
+def _statuses(targets: list[CampaignKpiTarget], months: list[Month], today: datetime.date) -> list[TargetStatus]:
+    report = {m.month: m for m in months}
     statuses = []
     for target in targets:
         baseline_month = month_start(target.baseline_month)

@@ -75,13 +75,13 @@ class LoyaltyAdminSite(admin.AdminSite):
             store = profile.store if profile is not None else None
             if store is None:
                 return {"no_store": True}
-        from loyalty_crm.home import cached_figures
+        from loyalty_crm.home import cached_figures, dashboard_key
 
         today = timezone.localdate()
         with replica_reads():  # from the read replica when there is one (loyalty_crm.db_routing)
             # Shared for a few minutes by everyone who sees the same store (loyalty_crm.home).
             figures, _computed_at = cached_figures(
-                f"dashboard:{today}:{store.pk if store else 'all'}",
+                dashboard_key(today, store),
                 lambda: dashboard_figures(today=today, store=store),
             )
         new_members = [month.new_members for month in figures.months]

@@ -48,15 +48,71 @@ FIND_TERM_MAX = 64
 FIGURES_SECONDS = 300
 
 
+# The beat task `loyalty_crm.refresh_home_figures` recomputes the shared figures this often, before
+# they expire, so that no page request pays for them in normal operation (`refresh_shared_figures`).
+REFRESH_SECONDS = 240
+
+
 def cached_figures(key: str, build):
     """(value, computed_at): `build()` cached for FIGURES_SECONDS under `key` (Redis in production,
     so every worker shares one computation)."""
-    full = f"home:{key}"
-    hit = cache.get(full)
+    hit = cache.get(f"home:{key}")
     if hit is None:
-        hit = (build(), timezone.now())
-        cache.set(full, hit, FIGURES_SECONDS)
+        hit = store_figures(key, build)
     return hit
+
+
+def store_figures(key: str, build):
+    """(value, computed_at): `build()` computed now and shared under `key` for FIGURES_SECONDS."""
+    hit = (build(), timezone.now())
+    cache.set(f"home:{key}", hit, FIGURES_SECONDS)
+    return hit
+
+
+def refresh_shared_figures(now: datetime.datetime | None = None) -> list[str]:
+    """Recompute every figure the home pages share (the manager's KPIs, the service desk's
+    satisfaction, the running campaigns' outcomes, the key figures of the chain and of each active
+    store) and store them for the next FIGURES_SECONDS; returns the keys. Run by beat every
+    REFRESH_SECONDS (loyalty_crm.tasks.refresh_home_figures), from the replica when there is one."""
+    from campaigns.selectors.campaigns import running_campaigns
+    from members.models import Store
+    from members.selectors import dashboard_figures
+
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    keys = []
+    with replica_reads():
+        jobs = [
+            (manager_key(today), lambda: manager_figures(today, now)),
+            (satisfaction_key(today), lambda: satisfaction_figures(today)),
+        ]
+        _count, running = running_campaigns()
+        if running:
+            jobs.append((campaigns_key(today, running), lambda: campaign_outcomes(today, running)))
+        jobs.append((dashboard_key(today, None), lambda: dashboard_figures(today=today)))
+        for store in Store.objects.filter(is_active=True).order_by("pk"):
+            jobs.append((dashboard_key(today, store), lambda store=store: dashboard_figures(today=today, store=store)))
+        for key, build in jobs:
+            store_figures(key, build)
+            keys.append(key)
+    return keys
+
+
+def dashboard_key(today: datetime.date, store) -> str:
+    """The admin index's key figures of `store` (None: the whole chain), loyalty_crm.admin_site."""
+    return f"dashboard:{today}:{store.pk if store else 'all'}"
+
+
+def manager_key(today: datetime.date) -> str:
+    return f"manager:{today}"
+
+
+def satisfaction_key(today: datetime.date) -> str:
+    return f"satisfaction:{today}"
+
+
+def campaigns_key(today: datetime.date, running) -> str:
+    return f"campaigns:{today}:{','.join(str(c.pk) for c in running)}"
 
 
 def workspaces_for(user) -> list[str]:
@@ -181,18 +237,21 @@ def _trend(this, last) -> str:
     return "up" if this > last else "down" if this < last else "flat"
 
 
-def support_panel(request, now) -> dict:
+def satisfaction_figures(today: datetime.date):
+    """(last month, this month) of CSAT and NPS (shared for FIGURES_SECONDS)."""
     from feedback.kpis import satisfaction_by_month
+
+    return satisfaction_by_month(first_month=_month_start(today, 1), last_month=_month_start(today))
+
+
+def support_panel(request, now) -> dict:
     from feedback.selectors import my_open_tickets, queue_counts
 
     today = timezone.localdate(now)
     tickets = reverse("admin:feedback_ticket_changelist")
     counts = queue_counts(now)
     mine_count, mine = my_open_tickets(request.user)
-    (last, this), _at = cached_figures(
-        f"satisfaction:{today}",
-        lambda: satisfaction_by_month(first_month=_month_start(today, 1), last_month=_month_start(today)),
-    )
+    (last, this), _at = cached_figures(satisfaction_key(today), lambda: satisfaction_figures(today))
     return {
         "counts": counts,
         "queue": [
@@ -227,30 +286,32 @@ def support_panel(request, now) -> dict:
 # --- marketing ------------------------------------------------------------------------------------
 
 
-def marketing_panel(request, now) -> dict:
+def campaign_outcomes(today: datetime.date, running) -> tuple[dict, dict]:
+    """The listed campaigns' outbox counts and lifts (slow-moving: shared for FIGURES_SECONDS)."""
     from campaigns.analytics import campaign_lifts
+    from campaigns.selectors.campaigns import results_for
+
+    first = today - datetime.timedelta(days=LIFT_DAYS - 1)
+    lifts = {lift.campaign_id: lift for lift in campaign_lifts(first, today, campaign_ids=[c.pk for c in running])}
+    return results_for(running), lifts
+
+
+def marketing_panel(request, now) -> dict:
     from campaigns.models import Channel
     from campaigns.selectors.automations import next_runs
     from campaigns.selectors.campaigns import (
         contact_policy,
         handed_to_channels_on,
-        results_for,
         running_campaigns,
         segments_by_size,
     )
 
     today = timezone.localdate(now)
     running_count, running = running_campaigns()
-    ids = [c.pk for c in running]
-
-    def outcomes() -> tuple[dict, dict]:
-        """The listed campaigns' outbox counts and lifts (slow-moving: shared for a few minutes)."""
-        first = today - datetime.timedelta(days=LIFT_DAYS - 1)
-        lifts = {lift.campaign_id: lift for lift in campaign_lifts(first, today, campaign_ids=ids)}
-        return results_for(running), lifts
-
     (results, lifts), _at = (
-        cached_figures(f"campaigns:{today}:{','.join(map(str, ids))}", outcomes) if running else (({}, {}), None)
+        cached_figures(campaigns_key(today, running), lambda: campaign_outcomes(today, running))
+        if running
+        else (({}, {}), None)
     )
     campaigns = [
         {"campaign": campaign, "results": results.get(campaign.pk), "lift": lifts.get(campaign.pk)}
@@ -329,34 +390,36 @@ def _kpi(*, key, label, series, goal, lower_is_better, color, unit="") -> dict:
     }
 
 
-def manager_panel(request, now) -> dict:
-    from campaigns.models import CampaignKpiTarget
-    from campaigns.reports import repurchase_by_month, target_statuses
+def manager_figures(today: datetime.date, now: datetime.datetime) -> dict:
+    """The manager's slow-moving figures (shared for FIGURES_SECONDS): the service KPIs and their
+    targets, the repurchase rate and its target (one computation of the series), the points and
+    stored-value liabilities and members' share of this month's sales."""
+    from campaigns.reports import repurchase_with_target
     from feedback.kpis import monthly_kpis, target_lines
-    from feedback.models import KpiTarget
     from members.analytics import members_vs_walk_ins
     from rewards.analytics import outstanding_liability
     from rewards.selectors_stored_value import liability_totals
 
+    first = _month_start(today, KPI_MONTHS - 1)
+    service = monthly_kpis(first_month=first, last_month=_month_start(today), now=now)
+    repurchase, repurchase_target = repurchase_with_target(months=KPI_MONTHS, today=today)
+    return {
+        "service": service,
+        "service_targets": target_lines(series=service, now=now),
+        "repurchase": repurchase,
+        "repurchase_target": repurchase_target,
+        "liability": outstanding_liability(today),
+        "sales": members_vs_walk_ins(_month_start(today), today),
+        "stored_value": liability_totals(),
+    }
+
+
+def manager_panel(request, now) -> dict:
+    from feedback.models import KpiTarget
+
     today = timezone.localdate(now)
     may_see_stored_value = request.user.has_perm(VIEW_STORED_VALUE_LIABILITY)
-
-    def figures() -> dict:
-        first = _month_start(today, KPI_MONTHS - 1)
-        service = monthly_kpis(first_month=first, last_month=_month_start(today), now=now)
-        return {
-            "service": service,
-            "service_targets": target_lines(series=service, now=now),
-            "repurchase": repurchase_by_month(months=KPI_MONTHS, today=today),
-            "repurchase_target": next(
-                iter(target_statuses(today=today, metric=CampaignKpiTarget.Metric.REPURCHASE_RATE)), None
-            ),
-            "liability": outstanding_liability(today),
-            "sales": members_vs_walk_ins(_month_start(today), today),
-            "stored_value": liability_totals(),
-        }
-
-    data, computed_at = cached_figures(f"manager:{today}", figures)
+    data, computed_at = cached_figures(manager_key(today), lambda: manager_figures(today, now))
     service, service_targets = data["service"], data["service_targets"]
     repurchase, repurchase_target = data["repurchase"], data["repurchase_target"]
 

@@ -18,3 +18,19 @@ def prune_signin_logs() -> int:
     from loyalty_crm.login_lockout import prune_signin_logs as prune
 
     return prune()
+
+
+@shared_task(name="loyalty_crm.refresh_home_figures")
+def refresh_home_figures() -> int:
+    """Every few minutes (beat): recompute the figures the admin home pages share before they
+    expire, so no page request pays for them (loyalty_crm.home.refresh_shared_figures). One run at
+    a time: a run that finds another still working skips. Returns how many figures were stored."""
+    from loyalty_crm.home import FIGURES_SECONDS, refresh_shared_figures
+
+    lock = "home:refreshing"
+    if not cache.add(lock, "1", timeout=FIGURES_SECONDS):
+        return 0
+    try:
+        return len(refresh_shared_figures())
+    finally:
+        cache.delete(lock)

@@ -346,3 +346,65 @@ def test_the_slow_figures_are_shared_for_a_few_minutes_then_computed_again(clien
 def test_the_find_box_answers_400_to_a_nul_never_a_database_error(client, store_staff, db):
     client.force_login(store_staff)
     assert client.get(reverse("admin:home_find_member"), {"q": "12\x0034"}).status_code == 400
+
+
+# --- the beat task that keeps the shared figures warm (loyalty_crm.tasks.refresh_home_figures) ---
+
+
+def _queries(client) -> list[str]:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse("admin:index")).status_code == 200
+    return [q["sql"] for q in queries.captured_queries]
+
+
+@pytest.mark.parametrize("role", ["store_staff", "support", "marketing", "manager", "superuser"])
+def test_after_the_refresh_task_no_page_request_computes_a_shared_figure(client, shop, role, request):
+    from loyalty_crm.tasks import refresh_home_figures
+
+    user = request.getfixturevalue(role)
+    client.force_login(user)
+    cold = _count(client)
+    warm = len(_queries(client))  # the figures from the cache, the lists read live
+    assert warm < cold
+    cache.clear()  # as when FIGURES_SECONDS have passed
+    assert refresh_home_figures() > 0
+    after = _queries(client)
+    assert len(after) == warm
+    # Not one of the figures' reads: purchases (revenue, repurchase, member share), survey answers.
+    assert not [sql for sql in after if '"members_purchase"' in sql or '"feedback_surveyresponse"' in sql]
+
+
+def test_the_refresh_stores_what_a_page_would_compute(client, manager, shop):
+    from loyalty_crm.home import refresh_shared_figures
+
+    client.force_login(manager)
+    cache.clear()
+    page = _panel(_page(client, manager), "manager")
+    cache.clear()
+    keys = refresh_shared_figures()
+    today = timezone.localdate()
+    assert {f"manager:{today}", f"satisfaction:{today}", f"dashboard:{today}:all"} <= set(keys)
+    assert f"dashboard:{today}:{shop['sh'].pk}" in keys and f"dashboard:{today}:{shop['bj'].pk}" in keys
+    warm = _panel(_page(client, manager), "manager")
+    assert [(k["key"], k["this"], k["last"], k["goal"]) for k in warm["kpis"]] == [
+        (k["key"], k["this"], k["last"], k["goal"]) for k in page["kpis"]
+    ]
+    assert warm["sales"] == page["sales"] and warm["liability"] == page["liability"]
+
+
+def test_the_refresh_runs_one_at_a_time_and_is_scheduled_before_the_figures_expire(db):
+    from django_celery_beat.models import PeriodicTask
+
+    from loyalty_crm.home import FIGURES_SECONDS, REFRESH_SECONDS
+    from loyalty_crm.tasks import refresh_home_figures
+
+    cache.clear()
+    cache.add("home:refreshing", "1")  # another run still working
+    assert refresh_home_figures() == 0
+    assert cache.get(f"home:manager:{timezone.localdate()}") is None
+    cache.delete("home:refreshing")
+    assert refresh_home_figures() > 0
+    assert cache.get("home:refreshing") is None  # released
+    task = PeriodicTask.objects.get(task="loyalty_crm.refresh_home_figures")
+    assert task.enabled and task.interval.every * {"seconds": 1, "minutes": 60}[task.interval.period] == REFRESH_SECONDS
+    assert REFRESH_SECONDS < FIGURES_SECONDS
