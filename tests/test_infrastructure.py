@@ -5,7 +5,8 @@ import time
 
 import pytest
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends import redis as django_redis
 from django.db import connection
 from kombu import Connection
 
@@ -46,7 +47,9 @@ def test_database_is_postgresql_in_ci():
 
 @pytest.mark.redis
 def test_cache_is_redis_and_round_trips(settings):
-    assert settings.CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+    # Django's Redis backend, with one client per connection pool (loyalty_crm.cache).
+    assert settings.CACHES["default"]["BACKEND"] == "loyalty_crm.cache.RedisCache"
+    assert isinstance(caches["default"], django_redis.RedisCache)
     key = f"test:{secrets.token_hex(4)}"
     cache.set(key, {"会员": 1}, timeout=30)
     assert cache.get(key) == {"会员": 1}
