@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
@@ -201,14 +202,17 @@ def store_staff_panel(request, now) -> dict:
 
 def find_member_view(request):
     """The home page's find box: a member number (typed or scanned from the card), a phone, the
-    last four digits or a name. One member → their page; several → the member list of just them;
-    none → the member list's search, with a message."""
+    last four digits or a name, POSTed so that a phone never lands in a URL or an access log. One
+    member → their page; several → the member list of just them (by member number); none → back
+    to the home page with a message that does not repeat the search."""
     if not request.user.has_perm(VIEW_MEMBERS):
         raise PermissionDenied
     from members.models import Member
     from members.selectors import till_lookup
 
-    term = (request.GET.get("q") or "").strip()[:FIND_TERM_MAX]
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    term = (request.POST.get("q") or "").strip()[:FIND_TERM_MAX]
     changelist = reverse("admin:members_member_changelist")
     if not term:
         return redirect(reverse("admin:index"))
@@ -218,8 +222,8 @@ def find_member_view(request):
         return redirect(reverse("admin:members_member_change", args=[pk]))
     if numbers:
         return redirect(changelist + "?" + urlencode({"member_no__in": ",".join(numbers)}))
-    messages.warning(request, _("No member found for “%(term)s”.") % {"term": term})
-    return redirect(changelist + "?" + urlencode({"q": term}))
+    messages.warning(request, _("No member found for that search. Try the phone number or the member number."))
+    return redirect(reverse("admin:index"))
 
 
 # --- support --------------------------------------------------------------------------------------

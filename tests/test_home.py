@@ -172,26 +172,29 @@ def test_the_find_box_opens_one_member_lists_several_and_says_when_none(client, 
     ann = shop["ann"]
     # A card scanned (the member number), a phone in any format, the last four digits.
     for term in (ann.member_no, ann.member_no.lower(), ann.phone, ann.phone[-4:]):
-        response = client.get(find, {"q": term})
+        response = client.post(find, {"q": term})
         assert response.status_code == 302, term
         assert response.url == reverse("admin:members_member_change", args=[ann.pk]), term
     other = factories.member(name="林安二", phone="+861391234" + ann.phone[-4:], home_store=shop["sh"])
-    response = client.get(find, {"q": ann.phone[-4:]})
+    response = client.post(find, {"q": ann.phone[-4:]})
     assert response.url.startswith(reverse("admin:members_member_changelist") + "?member_no__in=")
     listed = client.get(response.url)
     assert listed.status_code == 200
     assert {m.pk for m in listed.context["cl"].result_list} == {ann.pk, other.pk}
-    response = client.get(find, {"q": "没有这个人"}, follow=True)
+    response = client.post(find, {"q": "没有这个人"}, follow=True)
     assert response.status_code == 200
-    assert "No member found" in response.text
-    assert client.get(find, {"q": ""}).url == reverse("admin:index")
-    assert client.get(find, {"q": "x" * 5000}).status_code == 302  # cut to 64 characters, never a 5xx
+    assert response.redirect_chain[-1][0] == reverse("admin:index")
+    assert "No member found" in response.text and "没有这个人" not in response.text
+    assert all("没有这个人" not in url for url, _status in response.redirect_chain)
+    assert client.get(find, {"q": ann.phone}).status_code == 405  # a phone is never put in a URL
+    assert client.post(find, {"q": ""}).url == reverse("admin:index")
+    assert client.post(find, {"q": "x" * 5000}).status_code == 302  # cut to 64 characters, never a 5xx
 
 
 def test_the_find_box_is_refused_to_users_who_may_not_see_members(client, db):
     user = User.objects.create_user("intern", password="pw", is_staff=True)
     client.force_login(user)
-    assert client.get(reverse("admin:home_find_member"), {"q": "1234"}).status_code == 403
+    assert client.post(reverse("admin:home_find_member"), {"q": "1234"}).status_code == 403
 
 
 # --- support ------------------------------------------------------------------------------------
@@ -345,7 +348,7 @@ def test_the_slow_figures_are_shared_for_a_few_minutes_then_computed_again(clien
 
 def test_the_find_box_answers_400_to_a_nul_never_a_database_error(client, store_staff, db):
     client.force_login(store_staff)
-    assert client.get(reverse("admin:home_find_member"), {"q": "12\x0034"}).status_code == 400
+    assert client.post(reverse("admin:home_find_member"), {"q": "12\x0034"}).status_code == 400
 
 
 # --- the beat task that keeps the shared figures warm (loyalty_crm.tasks.refresh_home_figures) ---
