@@ -101,6 +101,33 @@ def ensure_roles() -> None:
                     operation.code(state_apps, None)
 
 
+SEED_MIGRATIONS = (
+    ("members", "0017_seed_holidays"),
+    ("campaigns", "0004_automations_seed"),
+    ("campaigns", "0015_automations_on_the_holiday_calendar"),
+)
+
+
+def ensure_seeded_automations() -> None:
+    """Recreate the holiday calendar and the automations (off, as a new shop has them) if a
+    transactional test flushed them: they come from data migrations, whose RunPython steps are
+    run again (each is idempotent). A test that seeds the demo after a flush needs them, as a real
+    shop always has them."""
+    from campaigns.models import Automation
+
+    if Automation.objects.filter(kind__in=["birthday", "important_date"]).count() == 2:
+        return
+    from django.db.migrations.executor import MigrationExecutor
+    from django.db.migrations.operations import RunPython
+
+    loader = MigrationExecutor(connection).loader
+    state_apps = loader.project_state().apps
+    for key in SEED_MIGRATIONS:
+        for operation in loader.disk_migrations[key].operations:
+            if isinstance(operation, RunPython):
+                operation.code(state_apps, None)
+
+
 def make_user(username: str, role: str | None = None, **extra) -> User:
     ensure_roles()
     user = User.objects.create_user(username=username, password="pw-" + username, is_staff=True, **extra)
