@@ -105,6 +105,8 @@ def child(args) -> None:
             for env in envs:
                 call(env)
             profiler.disable()
+            if args.dump:
+                profiler.dump_stats(args.dump)
             stats = pstats.Stats(profiler).strip_dirs()
             stats.sort_stats("tottime").print_stats(45)
             stats.sort_stats("cumulative").print_stats(70)
@@ -126,6 +128,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--profile", choices=["post", "replay", "floor"])
     parser.add_argument("--database", default="posting_profile")
+    parser.add_argument("--dump", help="with --profile: also write the cProfile stats to this file (for pstats)")
     parser.add_argument("--fresh", action="store_true", help="drop, migrate and seed the database first")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--seed-file", help=argparse.SUPPRESS)
@@ -143,6 +146,8 @@ def main() -> None:
     command = [sys.executable, __file__, "--child", "--seed-file", str(seed_file), "--requests", str(args.requests)]
     if args.profile:
         command += ["--profile", args.profile]
+    if args.dump:
+        command += ["--dump", str(Path(args.dump).resolve())]
     env = {**env, "DJANGO_CONN_MAX_AGE": "600", "PYTHONPATH": str(ROOT / "benchmarks")}
     sh(*command, env=env, capture=False)
 

@@ -7,6 +7,8 @@ An integrator's till posts all day, so a token is read with its user and the use
 
 from __future__ import annotations
 
+import functools
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
@@ -16,6 +18,7 @@ from rest_framework.authtoken.models import Token
 from loyalty_crm.bulk import select_columns
 
 
+@functools.cache
 def _tables() -> dict[str, str]:
     quote = connection.ops.quote_name
     user = get_user_model()
@@ -52,10 +55,15 @@ def users_with_token(key: str, *, with_permissions: bool = False) -> list:
     query, as `token_permissions` (a list of "app_label.codename", own and through groups, as
     `load_permissions` gives them) — one round trip for the whole authentication; elsewhere
     `token_permissions` is None and the caller loads them."""
+    return list(get_user_model().objects.raw(_token_sql(with_permissions, connection.vendor), [key]))
+
+
+@functools.cache
+def _token_sql(with_permissions: bool, vendor: str) -> str:
+    """`users_with_token`'s statement, built once per process."""
     t = _tables()
-    user_model = get_user_model()
     permissions = "NULL"
-    if with_permissions and connection.vendor == "postgresql":
+    if with_permissions and vendor == "postgresql":
         permissions = (
             f"ARRAY(SELECT ct.app_label || '.' || p.codename FROM {t['permission']} p "
             f"JOIN {t['content_type']} ct ON ct.id = p.content_type_id "
@@ -63,13 +71,10 @@ def users_with_token(key: str, *, with_permissions: bool = False) -> list:
             f"UNION SELECT gp.permission_id FROM {t['group_permissions']} gp "
             f"JOIN {t['user_groups']} ug ON ug.group_id = gp.group_id WHERE ug.user_id = u.id))"
         )
-    return list(
-        user_model.objects.raw(
-            f"SELECT {select_columns(user_model, alias='u')}, t.created AS token_created, "
-            f"{permissions} AS token_permissions FROM {t['token']} t "
-            f"JOIN {t['user']} u ON u.id = t.user_id WHERE t.key = %s",
-            [key],
-        )
+    return (
+        f"SELECT {select_columns(get_user_model(), alias='u')}, t.created AS token_created, "
+        f"{permissions} AS token_permissions FROM {t['token']} t "
+        f"JOIN {t['user']} u ON u.id = t.user_id WHERE t.key = %s"
     )
 
 

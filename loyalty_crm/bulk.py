@@ -38,7 +38,7 @@ import operator
 from collections.abc import Callable, Sequence
 
 from django.core.exceptions import EmptyResultSet
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 
 
 @contextlib.contextmanager
@@ -239,20 +239,22 @@ _CONVERTERS: dict[tuple, list] = {}
 def convert_row(row, fields) -> list:
     """A raw row's values as the ORM would load them into these fields (the backend's converters,
     then the field's, as the compiler orders them); the converter lists are built once."""
-    key = (connection.alias, *fields)
+    conn = connections[DEFAULT_DB_ALIAS]
+    # Fields live as long as the process: keyed by identity, not by Field.__hash__ (a Python call each).
+    key = (conn.alias, *map(id, fields))
     converters = _CONVERTERS.get(key)
     if converters is None:
         converters = _CONVERTERS[key] = [
-            [*connection.ops.get_db_converters(field.cached_col), *field.cached_col.get_db_converters(connection)]
-            for field in fields
+            (index, field.cached_col, found)
+            for index, field in enumerate(fields)
+            if (found := [*conn.ops.get_db_converters(field.cached_col), *field.cached_col.get_db_converters(conn)])
         ]
     values = list(row)
-    for index, field_converters in enumerate(converters):
+    for index, column, field_converters in converters:
         value = values[index]
-        if value is None or not field_converters:
+        if value is None:
             continue
-        column = fields[index].cached_col
         for converter in field_converters:
-            value = converter(value, column, connection)
+            value = converter(value, column, conn)
         values[index] = value
     return values

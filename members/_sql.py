@@ -9,12 +9,13 @@ from the models; values are always parameters.
 from __future__ import annotations
 
 import datetime
+import functools
 import operator
 import secrets
 from collections.abc import Callable, Iterator
 
 from django.conf import settings
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 
 from loyalty_crm.bulk import convert_row
 from members.models import Member, Product, ProductRecommendation, Purchase, PurchaseItem
@@ -409,16 +410,14 @@ def rebuild_purchase_summary() -> int:
 # --- one posting's reads and writes in fewer statements (bench_posting.py, issue 20) -----------
 
 
-def member_status_and_products(member_id: int | None, skus: list[str]) -> tuple[str | None, list[Product]]:
-    """PostgreSQL only: (the member's status read under FOR NO KEY UPDATE of their row — None when
-    no member is given or found —, the products with these SKUs, their categories loaded) in one
-    statement: `refuse_erased`'s lock and `_products_and_categories`' read, one round trip and one
-    plan fewer on every posting. Products and categories are model instances, as the ORM loads them."""
+@functools.cache
+def _status_and_products_shape(vendor: str):
+    """The statement and field lists of `member_status_and_products`, built once per process."""
     from members.models import Category
 
-    quote = connection.ops.quote_name
-    product_fields = Product._meta.concrete_fields
-    category_fields = Category._meta.concrete_fields
+    quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
+    product_fields = tuple(Product._meta.concrete_fields)
+    category_fields = tuple(Category._meta.concrete_fields)
     columns = ", ".join(
         [f"p.{quote(f.column)}" for f in product_fields] + [f"c.{quote(f.column)}" for f in category_fields]
     )
@@ -428,44 +427,46 @@ def member_status_and_products(member_id: int | None, skus: list[str]) -> tuple[
         f"LEFT JOIN ({quote(Product._meta.db_table)} p LEFT JOIN {quote(Category._meta.db_table)} c "
         f"ON c.id = p.{quote('category_id')}) ON p.{quote('sku')} = ANY(%s)"
     )
-    with connection.cursor() as cursor:
+    names = ([f.attname for f in product_fields], [f.attname for f in category_fields])
+    return sql, (*product_fields, *category_fields), len(product_fields), names, Category
+
+
+def member_status_and_products(member_id: int | None, skus: list[str]) -> tuple[str | None, list[Product]]:
+    """PostgreSQL only: (the member's status read under FOR NO KEY UPDATE of their row — None when
+    no member is given or found —, the products with these SKUs, their categories loaded) in one
+    statement: `refuse_erased`'s lock and `_products_and_categories`' read, one round trip and one
+    plan fewer on every posting. Products and categories are model instances, as the ORM loads them."""
+    conn = connections[DEFAULT_DB_ALIAS]
+    sql, fields, split, (product_names, category_names), category_model = _status_and_products_shape(conn.vendor)
+    with conn.cursor() as cursor:
         cursor.execute(sql, [member_id, list(skus)])
         rows = cursor.fetchall()
     status = rows[0][0] if rows else None
     products = []
-    fields = [*product_fields, *category_fields]
-    split = len(product_fields)
-    product_names = [f.attname for f in product_fields]
-    category_names = [f.attname for f in category_fields]
     for row in rows:
         if row[1] is None:
             continue
         values = convert_row(row[1:], fields)
-        product = Product.from_db(connection.alias, product_names, values[:split])
+        product = Product.from_db(conn.alias, product_names, values[:split])
         category = None
         if values[split] is not None:
-            category = Category.from_db(connection.alias, category_names, values[split:])
+            category = category_model.from_db(conn.alias, category_names, values[split:])
         Product.category.field.set_cached_value(product, category)
         products.append(product)
     return status, products
 
 
-def insert_purchase_with_lines(purchase: Purchase, lines: list[PurchaseItem]) -> bool:
-    """PostgreSQL only: `bulk.insert_unless_taken(purchase)` and the lines' `bulk_create` in one
-    statement (the lines inserted in a data-modifying WITH from the purchase's RETURNING, their
-    values as one array per column). True, with `purchase.pk` and each line's pk set, when it was
-    inserted; False, nothing written, when its external reference is taken. Values are prepared
-    as `save()` prepares them; no model signals are sent (as with bulk_create)."""
-    quote = connection.ops.quote_name
+@functools.cache
+def _purchase_with_lines_shape(vendor: str):
+    """The statement and field lists of `insert_purchase_with_lines`, built once per process."""
+    conn = connections[DEFAULT_DB_ALIAS]
+    quote = conn.ops.quote_name
     meta = Purchase._meta
-    purchase._prepare_related_fields_for_save(operation_name="insert_purchase_with_lines")
-    purchase_fields = [f for f in meta.concrete_fields if not f.primary_key]
-    purchase_values = [f.get_db_prep_save(f.pre_save(purchase, True), connection) for f in purchase_fields]
+    purchase_fields = tuple(f for f in meta.concrete_fields if not f.primary_key)
     line_meta = PurchaseItem._meta
     parent = line_meta.get_field("purchase")
-    line_fields = [f for f in line_meta.concrete_fields if not f.primary_key and f is not parent]
-    columns = [[f.get_db_prep_save(f.pre_save(line, True), connection) for line in lines] for f in line_fields]
-    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in line_fields)
+    line_fields = tuple(f for f in line_meta.concrete_fields if not f.primary_key and f is not parent)
+    arrays = ", ".join(f"%s::{f.db_type(conn)}[]" for f in line_fields)
     names = ", ".join(quote(f.column) for f in line_fields)
     values = ", ".join(f"v.{quote(f.column)}" for f in line_fields)
     sql = (
@@ -476,7 +477,22 @@ def insert_purchase_with_lines(purchase: Purchase, lines: list[PurchaseItem]) ->
         f"AS v ({names}, ordinal) ORDER BY v.ordinal RETURNING {quote('id')}) "
         f"SELECT (SELECT {quote('id')} FROM p), ARRAY(SELECT {quote('id')} FROM l ORDER BY {quote('id')})"
     )
-    with connection.cursor() as cursor:
+    return sql, purchase_fields, line_fields
+
+
+def insert_purchase_with_lines(purchase: Purchase, lines: list[PurchaseItem]) -> bool:
+    """PostgreSQL only: `bulk.insert_unless_taken(purchase)` and the lines' `bulk_create` in one
+    statement (the lines inserted in a data-modifying WITH from the purchase's RETURNING, their
+    values as one array per column). True, with `purchase.pk` and each line's pk set, when it was
+    inserted; False, nothing written, when its external reference is taken. Values are prepared
+    as `save()` prepares them; no model signals are sent (as with bulk_create). The statement's
+    text is built once per process (`_purchase_with_lines_shape`)."""
+    conn = connections[DEFAULT_DB_ALIAS]
+    sql, purchase_fields, line_fields = _purchase_with_lines_shape(conn.vendor)
+    purchase._prepare_related_fields_for_save(operation_name="insert_purchase_with_lines")
+    purchase_values = [f.get_db_prep_save(f.pre_save(purchase, True), conn) for f in purchase_fields]
+    columns = [[f.get_db_prep_save(f.pre_save(line, True), conn) for line in lines] for f in line_fields]
+    with conn.cursor() as cursor:
         cursor.execute(sql, [*purchase_values, *columns])
         purchase_id, line_ids = cursor.fetchone()
     if purchase_id is None:
@@ -484,7 +500,7 @@ def insert_purchase_with_lines(purchase: Purchase, lines: list[PurchaseItem]) ->
     for obj, pk in [(purchase, purchase_id), *zip(lines, line_ids, strict=True)]:
         obj.pk = pk
         obj._state.adding = False
-        obj._state.db = connection.alias
+        obj._state.db = conn.alias
     for line in lines:
         line.purchase = purchase
     return True

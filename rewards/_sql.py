@@ -10,11 +10,12 @@ Names come from the models; values are always parameters.
 from __future__ import annotations
 
 import datetime
+import functools
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.utils import timezone
 
 from loyalty_crm.bulk import convert_row, select_columns
@@ -430,75 +431,98 @@ def save_accounts(accounts: list[PointsAccount]) -> None:
 # --- the posting's writes, two statements fewer (bench_posting.py, issue 20) ---------------------
 
 
-def _insert_parts(obj, *, skip: tuple[str, ...] = ()) -> tuple[str, list, list]:
-    """(quoted column list, placeholders, values) of a new instance, its values prepared as
-    `save()` prepares them (auto_now fields set on the instance too)."""
-    fields = [f for f in obj._meta.concrete_fields if not f.primary_key and f.attname not in skip]
-    values = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
-    quote = connection.ops.quote_name
-    return ", ".join(quote(f.column) for f in fields), ["%s"] * len(fields), values
+@functools.cache
+def _insert_shape(model, skip: tuple[str, ...] = ()) -> tuple[tuple, str, str]:
+    """(fields, quoted column list, placeholders) of an INSERT of `model`'s concrete fields but its
+    primary key and `skip`, built once per process."""
+    fields = tuple(f for f in model._meta.concrete_fields if not f.primary_key and f.attname not in skip)
+    quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
+    return fields, ", ".join(quote(f.column) for f in fields), ", ".join(["%s"] * len(fields))
 
 
-def _saved(obj, pk: int) -> None:
+def _insert_values(obj, fields, conn) -> list:
+    """A new instance's values for these fields, prepared as `save()` prepares them (auto_now
+    fields set on the instance too)."""
+    return [f.get_db_prep_save(f.pre_save(obj, True), conn) for f in fields]
+
+
+def _saved(obj, pk: int, alias: str = DEFAULT_DB_ALIAS) -> None:
     obj.pk = pk
     obj._state.adding = False
-    obj._state.db = connection.alias
+    obj._state.db = alias
+
+
+@functools.cache
+def _entry_and_lot_sql(vendor: str) -> str:
+    quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
+    _fields, entry_columns, entry_marks = _insert_shape(LedgerEntry)
+    _fields, lot_columns, lot_marks = _insert_shape(PointsLot, ("entry_id",))
+    entry_id = quote(PointsLot._meta.get_field("entry").column)
+    return (
+        f"WITH e AS (INSERT INTO {quote(LedgerEntry._meta.db_table)} ({entry_columns}) "
+        f"VALUES ({entry_marks}) RETURNING id) "
+        f"INSERT INTO {quote(PointsLot._meta.db_table)} ({entry_id}, {lot_columns}) "
+        f"VALUES ((SELECT id FROM e), {lot_marks}) RETURNING {entry_id}, id"
+    )
 
 
 def insert_entry_and_lot(entry: LedgerEntry, lot: PointsLot) -> None:
     """A credit's ledger row and its lot in one statement on PostgreSQL (a data-modifying WITH):
     the same rows `entry.save(); lot.save()` write, one round trip and one plan fewer. No model
-    signals are sent (nothing listens to these two). Elsewhere, the two saves."""
+    signals are sent (nothing listens to these two). Elsewhere, the two saves. The statement's
+    text is built once per process."""
     entry._prepare_related_fields_for_save(operation_name="insert_entry_and_lot")
-    if connection.vendor != "postgresql":
+    conn = connections[DEFAULT_DB_ALIAS]
+    if conn.vendor != "postgresql":
         entry.save()
         lot.entry = entry
         lot.save()
         return
-    quote = connection.ops.quote_name
-    entry_columns, entry_marks, entry_values = _insert_parts(entry)
-    lot_columns, lot_marks, lot_values = _insert_parts(lot, skip=("entry_id",))
-    entry_id = quote(PointsLot._meta.get_field("entry").column)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH e AS (INSERT INTO {quote(LedgerEntry._meta.db_table)} ({entry_columns}) "
-            f"VALUES ({', '.join(entry_marks)}) RETURNING id) "
-            f"INSERT INTO {quote(PointsLot._meta.db_table)} ({entry_id}, {lot_columns}) "
-            f"VALUES ((SELECT id FROM e), {', '.join(lot_marks)}) RETURNING {entry_id}, id",
-            [*entry_values, *lot_values],
-        )
+    entry_values = _insert_values(entry, _insert_shape(LedgerEntry)[0], conn)
+    lot_values = _insert_values(lot, _insert_shape(PointsLot, ("entry_id",))[0], conn)
+    with conn.cursor() as cursor:
+        cursor.execute(_entry_and_lot_sql(conn.vendor), [*entry_values, *lot_values])
         new_entry_id, lot_id = cursor.fetchone()
-    _saved(entry, new_entry_id)
+    _saved(entry, new_entry_id, conn.alias)
     lot.entry = entry
-    _saved(lot, lot_id)
+    _saved(lot, lot_id, conn.alias)
 
 
 ACCOUNT_FIELDS = ("balance", "lifetime_earned", "lifetime_spend", "tier", "below_since", "updated_at")
 
 
+@functools.cache
+def _account_and_posting_shape(vendor: str) -> tuple[tuple, str]:
+    quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
+    meta = PointsAccount._meta
+    fields = tuple(meta.get_field(name) for name in ACCOUNT_FIELDS)
+    sets = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+    _posting_fields, posting_columns, posting_marks = _insert_shape(PurchasePosting)
+    sql = (
+        f"WITH a AS (UPDATE {quote(meta.db_table)} SET {sets} WHERE {quote(meta.pk.column)} = %s) "
+        f"INSERT INTO {quote(PurchasePosting._meta.db_table)} ({posting_columns}) "
+        f"VALUES ({posting_marks}) RETURNING id"
+    )
+    return fields, sql
+
+
 def save_account_and_insert_posting(account: PointsAccount, posting: PurchasePosting) -> None:
     """`account.save(update_fields=ACCOUNT_FIELDS)` and `posting.save()` in one statement on
     PostgreSQL (an UPDATE inside the INSERT's WITH); elsewhere, the two. The account is locked by
-    the caller. No model signals are sent (nothing listens to these two)."""
+    the caller. No model signals are sent (nothing listens to these two). The statement's text is
+    built once per process."""
     posting._prepare_related_fields_for_save(operation_name="save_account_and_insert_posting")
-    if connection.vendor != "postgresql":
+    conn = connections[DEFAULT_DB_ALIAS]
+    if conn.vendor != "postgresql":
         account.save(update_fields=list(ACCOUNT_FIELDS))
         posting.save()
         return
-    quote = connection.ops.quote_name
-    meta = PointsAccount._meta
-    fields = [meta.get_field(name) for name in ACCOUNT_FIELDS]
-    sets = ", ".join(f"{quote(f.column)} = %s" for f in fields)
-    account_values = [f.get_db_prep_save(f.pre_save(account, False), connection) for f in fields]
-    posting_columns, posting_marks, posting_values = _insert_parts(posting)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH a AS (UPDATE {quote(meta.db_table)} SET {sets} WHERE {quote(meta.pk.column)} = %s) "
-            f"INSERT INTO {quote(PurchasePosting._meta.db_table)} ({posting_columns}) "
-            f"VALUES ({', '.join(posting_marks)}) RETURNING id",
-            [*account_values, account.pk, *posting_values],
-        )
-        _saved(posting, cursor.fetchone()[0])
+    fields, sql = _account_and_posting_shape(conn.vendor)
+    account_values = [f.get_db_prep_save(f.pre_save(account, False), conn) for f in fields]
+    posting_values = _insert_values(posting, _insert_shape(PurchasePosting)[0], conn)
+    with conn.cursor() as cursor:
+        cursor.execute(sql, [*account_values, account.pk, *posting_values])
+        _saved(posting, cursor.fetchone()[0], conn.alias)
 
 
 # --- the API's retry check, before any transaction (rewards.selectors.posting_lookup) -----------
@@ -512,16 +536,14 @@ def _plain_fields(model) -> list:
     return [f for f in model._meta.concrete_fields if not isinstance(f, EncryptedTextField)]
 
 
-def member_and_posting(member_no: str | None, external_ref: str):
-    """(the member with this number or None, the posting of the purchase with this external
-    reference — its purchase loaded — or None), in one query: what POST /purchases/ needs to know
-    before it posts, or to answer a retry from the stored first answer without any other query."""
+@functools.cache
+def _member_and_posting_shape(vendor: str):
     from members.models import Member
 
-    quote = connection.ops.quote_name
-    member_fields = _plain_fields(Member)
-    purchase_fields = Purchase._meta.concrete_fields
-    posting_fields = PurchasePosting._meta.concrete_fields
+    quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
+    member_fields = tuple(_plain_fields(Member))
+    purchase_fields = tuple(Purchase._meta.concrete_fields)
+    posting_fields = tuple(PurchasePosting._meta.concrete_fields)
     columns = ", ".join(
         [f"m.{quote(f.column)}" for f in member_fields]
         + [f"p.{quote(f.column)}" for f in purchase_fields]
@@ -533,30 +555,36 @@ def member_and_posting(member_no: str | None, external_ref: str):
         f"LEFT JOIN ({quote(Purchase._meta.db_table)} p JOIN {quote(PurchasePosting._meta.db_table)} pp "
         f"ON pp.{quote('purchase_id')} = p.{quote('id')}) ON p.{quote('external_ref')} = %s"
     )
-    with connection.cursor() as cursor:
+    names = tuple([f.attname for f in fields] for fields in (member_fields, purchase_fields, posting_fields))
+    bounds = (len(member_fields), len(member_fields) + len(purchase_fields))
+    return sql, (*member_fields, *purchase_fields, *posting_fields), names, bounds, Member
+
+
+def member_and_posting(member_no: str | None, external_ref: str):
+    """(the member with this number or None, the posting of the purchase with this external
+    reference — its purchase loaded — or None), in one query: what POST /purchases/ needs to know
+    before it posts, or to answer a retry from the stored first answer without any other query."""
+    conn = connections[DEFAULT_DB_ALIAS]
+    sql, fields, names, (a, b), member_model = _member_and_posting_shape(conn.vendor)
+    with conn.cursor() as cursor:
         cursor.execute(sql, [member_no, external_ref])
         row = cursor.fetchone()
-    converted = convert_row(row, [*member_fields, *purchase_fields, *posting_fields])
-    a, b = len(member_fields), len(member_fields) + len(purchase_fields)
+    converted = convert_row(row, fields)
     member = None
     if converted[0] is not None:
-        member = Member.from_db(connection.alias, [f.attname for f in member_fields], converted[:a])
+        member = member_model.from_db(conn.alias, names[0], converted[:a])
     posting = None
     if converted[b] is not None:
-        purchase = Purchase.from_db(connection.alias, [f.attname for f in purchase_fields], converted[a:b])
-        posting = PurchasePosting.from_db(connection.alias, [f.attname for f in posting_fields], converted[b:])
+        purchase = Purchase.from_db(conn.alias, names[1], converted[a:b])
+        posting = PurchasePosting.from_db(conn.alias, names[2], converted[b:])
         PurchasePosting.purchase.field.set_cached_value(posting, purchase)
     return member, posting
 
 
-def account_and_plan_for_update(member_id: int, day: datetime.date) -> tuple[PointsAccount | None, tuple | None]:
-    """PostgreSQL only: (the member's account row, locked FOR UPDATE — None when it has none yet —,
-    (plan id, name, code, points multiplier) of the paid membership in force on `day` or None) in
-    one statement: `lock_objects.account_row_for_update` and `active_membership` as one round trip
-    on every posting. The subscription is the one `active_membership` picks (active, covering the
-    day, earliest start first)."""
-    quote = connection.ops.quote_name
-    fields = PointsAccount._meta.concrete_fields
+@functools.cache
+def _account_and_plan_shape(vendor: str):
+    quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
+    fields = tuple(PointsAccount._meta.concrete_fields)
     columns = ", ".join(f"a.{quote(f.column)}" for f in fields)
     sql = (
         f"SELECT {columns}, mp.id, mp.name, mp.code, mp.points_multiplier "
@@ -567,12 +595,23 @@ def account_and_plan_for_update(member_id: int, day: datetime.date) -> tuple[Poi
         f"LEFT JOIN {quote(MembershipPlan._meta.db_table)} mp ON mp.id = s.plan_id "
         f"WHERE a.member_id = %s FOR UPDATE OF a"
     )
-    with connection.cursor() as cursor:
+    return sql, fields, [f.attname for f in fields]
+
+
+def account_and_plan_for_update(member_id: int, day: datetime.date) -> tuple[PointsAccount | None, tuple | None]:
+    """PostgreSQL only: (the member's account row, locked FOR UPDATE — None when it has none yet —,
+    (plan id, name, code, points multiplier) of the paid membership in force on `day` or None) in
+    one statement: `lock_objects.account_row_for_update` and `active_membership` as one round trip
+    on every posting. The subscription is the one `active_membership` picks (active, covering the
+    day, earliest start first)."""
+    conn = connections[DEFAULT_DB_ALIAS]
+    sql, fields, names = _account_and_plan_shape(conn.vendor)
+    with conn.cursor() as cursor:
         cursor.execute(sql, [MembershipSubscription.Status.ACTIVE.value, day, day, member_id])
         row = cursor.fetchone()
     if row is None:
         return None, None
     values = convert_row(row[: len(fields)], fields)
-    account = PointsAccount.from_db(connection.alias, [f.attname for f in fields], values)
+    account = PointsAccount.from_db(conn.alias, names, values)
     plan = tuple(row[len(fields) :]) if row[len(fields)] is not None else None
     return account, plan
