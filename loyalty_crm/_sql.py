@@ -12,10 +12,10 @@ import functools
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from rest_framework.authtoken.models import Token
 
-from loyalty_crm.bulk import select_columns
+from loyalty_crm.bulk import convert_row, select_columns
 
 
 @functools.cache
@@ -55,12 +55,22 @@ def users_with_token(key: str, *, with_permissions: bool = False) -> list:
     query, as `token_permissions` (a list of "app_label.codename", own and through groups, as
     `load_permissions` gives them) — one round trip for the whole authentication; elsewhere
     `token_permissions` is None and the caller loads them."""
-    return list(get_user_model().objects.raw(_token_sql(with_permissions, connection.vendor), [key]))
+    conn = connections[DEFAULT_DB_ALIAS]
+    sql, fields, names = _token_sql(with_permissions, conn.vendor)
+    with conn.cursor() as cursor:
+        cursor.execute(sql, [key])
+        row = cursor.fetchone()
+    if row is None:
+        return []
+    count = len(fields)
+    user = get_user_model().from_db(conn.alias, names, convert_row(row[:count], fields))
+    user.token_created, user.token_permissions = row[count], row[count + 1]
+    return [user]
 
 
 @functools.cache
-def _token_sql(with_permissions: bool, vendor: str) -> str:
-    """`users_with_token`'s statement, built once per process."""
+def _token_sql(with_permissions: bool, vendor: str) -> tuple[str, tuple, list[str]]:
+    """`users_with_token`'s statement, the user's fields and their names, built once per process."""
     t = _tables()
     permissions = "NULL"
     if with_permissions and vendor == "postgresql":
@@ -71,11 +81,13 @@ def _token_sql(with_permissions: bool, vendor: str) -> str:
             f"UNION SELECT gp.permission_id FROM {t['group_permissions']} gp "
             f"JOIN {t['user_groups']} ug ON ug.group_id = gp.group_id WHERE ug.user_id = u.id))"
         )
-    return (
+    fields = tuple(get_user_model()._meta.concrete_fields)
+    sql = (
         f"SELECT {select_columns(get_user_model(), alias='u')}, t.created AS token_created, "
         f"{permissions} AS token_permissions FROM {t['token']} t "
         f"JOIN {t['user']} u ON u.id = t.user_id WHERE t.key = %s"
     )
+    return sql, fields, [f.attname for f in fields]
 
 
 def row_where(model, field_name: str, value) -> list:

@@ -43,6 +43,8 @@ def may_have_offers(*, total: Decimal, at: datetime.datetime) -> bool:
     costs no query and no purchase re-read.
     `services.partners.issue_partner_offers` then decides with `offers_for` (the same rule)."""
     active = local_cache.get(PARTNER_OFFERS_CACHE, lambda: list(_sql.active_partner_offers()))
+    if not active:
+        return False
     probe = Purchase(total=total, ordered_at=at)
     return any(rules.partner_offer_qualifies(candidate, probe) for candidate in active)
 
