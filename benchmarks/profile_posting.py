@@ -21,6 +21,7 @@ import io
 import json
 import os
 import random
+import re
 import sys
 import time
 from pathlib import Path
@@ -92,7 +93,12 @@ def child(args) -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         backend = cursor.fetchone()[0]
-    modes = [args.profile] if args.profile else ["floor", "post", "replay"]
+    if args.statements:
+        # The server logs each statement's time in the backend (parameters never: a token is one).
+        with connection.cursor() as cursor:
+            cursor.execute("SET log_parameter_max_length = 0")
+            cursor.execute("SET log_min_duration_statement = 0")
+    modes = [args.profile] if args.profile else [args.statements] if args.statements else ["floor", "post", "replay"]
     for mode in modes:
         envs = make(mode, args.requests)
         statuses.clear()
@@ -129,6 +135,13 @@ def main() -> None:
     parser.add_argument("--profile", choices=["post", "replay", "floor"])
     parser.add_argument("--database", default="posting_profile")
     parser.add_argument("--dump", help="with --profile: also write the cProfile stats to this file (for pstats)")
+    parser.add_argument(
+        "--statements",
+        choices=["post", "replay", "floor"],
+        help="time each SQL statement of this mode in the PostgreSQL backend, from the server's log "
+        "(needs a superuser connection and --server-log readable)",
+    )
+    parser.add_argument("--server-log", default="/var/log/postgresql/postgresql-15-main.log")
     parser.add_argument("--fresh", action="store_true", help="drop, migrate and seed the database first")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--seed-file", help=argparse.SUPPRESS)
@@ -148,8 +161,31 @@ def main() -> None:
         command += ["--profile", args.profile]
     if args.dump:
         command += ["--dump", str(Path(args.dump).resolve())]
+    if args.statements:
+        command += ["--statements", args.statements]
+        start = Path(args.server_log).stat().st_size
     env = {**env, "DJANGO_CONN_MAX_AGE": "600", "PYTHONPATH": str(ROOT / "benchmarks")}
     sh(*command, env=env, capture=False)
+    if args.statements:
+        with open(args.server_log, "rb") as log:
+            log.seek(start)
+            print_statement_times(log.read().decode(errors="replace"), args.requests)
+
+
+def print_statement_times(log: str, requests: int) -> None:
+    """Backend time per request of each statement (parse + bind + execute, as the server logged
+    them), the largest first. COMMIT includes the deferred foreign-key checks and the WAL flush."""
+    totals: dict[str, float] = {}
+    for match in re.finditer(r"duration: ([\d.]+) ms  (?:parse|bind|execute|statement)[^:]*: ([^\n]*)", log):
+        text = re.sub(r"\s+", " ", match.group(2))[:100]
+        if text.startswith("SET log_"):
+            continue
+        totals[text] = totals.get(text, 0.0) + float(match.group(1))
+    total = sum(totals.values())
+    print(f"backend time per request, by statement (wall time in the backend; total {total / requests:.3f} ms):")
+    for text, ms in sorted(totals.items(), key=lambda item: -item[1]):
+        if ms / requests >= 0.005:
+            print(f"  {ms / requests:7.3f} ms  {text}")
 
 
 if __name__ == "__main__":

@@ -382,6 +382,7 @@ class Purchase(models.Model):
         related_name="purchases",
         null=True,
         blank=True,
+        db_index=False,  # members_purchase_member (member, -ordered_at) serves every lookup by member
     )
     external_ref = models.CharField(_("external reference"), max_length=64, unique=True)
     store = models.ForeignKey(

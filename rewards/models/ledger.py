@@ -115,7 +115,13 @@ class LedgerEntry(AppendOnlyRow, models.Model):
     account = models.ForeignKey(
         PointsAccount, verbose_name=_("account"), on_delete=models.PROTECT, related_name="entries"
     )
-    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="ledger")
+    member = models.ForeignKey(
+        Member,
+        verbose_name=_("member"),
+        on_delete=models.PROTECT,
+        related_name="ledger",
+        db_index=False,  # rewards_ledger_member (member, -id) serves every lookup by member
+    )
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     points = models.IntegerField(_("points"))
     balance_after = models.IntegerField(_("balance after"))
