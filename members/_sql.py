@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 
-from loyalty_crm.bulk import convert_row
+from loyalty_crm.bulk import convert_row, insert_preparers
 from members.models import Member, Product, ProductRecommendation, Purchase, PurchaseItem
 
 
@@ -477,7 +477,7 @@ def _purchase_with_lines_shape(vendor: str):
         f"AS v ({names}, ordinal) ORDER BY v.ordinal RETURNING {quote('id')}) "
         f"SELECT (SELECT {quote('id')} FROM p), ARRAY(SELECT {quote('id')} FROM l ORDER BY {quote('id')})"
     )
-    return sql, purchase_fields, line_fields
+    return sql, insert_preparers(purchase_fields), insert_preparers(line_fields)
 
 
 def insert_purchase_with_lines(purchase: Purchase, lines: list[PurchaseItem]) -> bool:
@@ -488,10 +488,10 @@ def insert_purchase_with_lines(purchase: Purchase, lines: list[PurchaseItem]) ->
     as `save()` prepares them; no model signals are sent (as with bulk_create). The statement's
     text is built once per process (`_purchase_with_lines_shape`)."""
     conn = connections[DEFAULT_DB_ALIAS]
-    sql, purchase_fields, line_fields = _purchase_with_lines_shape(conn.vendor)
+    sql, purchase_preparers, line_preparers = _purchase_with_lines_shape(conn.vendor)
     purchase._prepare_related_fields_for_save(operation_name="insert_purchase_with_lines")
-    purchase_values = [f.get_db_prep_save(f.pre_save(purchase, True), conn) for f in purchase_fields]
-    columns = [[f.get_db_prep_save(f.pre_save(line, True), conn) for line in lines] for f in line_fields]
+    purchase_values = [prepare(purchase) for prepare in purchase_preparers]
+    columns = [[prepare(line) for line in lines] for prepare in line_preparers]
     with conn.cursor() as cursor:
         cursor.execute(sql, [*purchase_values, *columns])
         purchase_id, line_ids = cursor.fetchone()

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.utils import timezone
 
-from loyalty_crm.bulk import convert_row, select_columns
+from loyalty_crm.bulk import convert_row, insert_preparers, select_columns
 from members.models import Purchase
 from rewards.models import (
     LedgerEntry,
@@ -433,17 +433,17 @@ def save_accounts(accounts: list[PointsAccount]) -> None:
 
 @functools.cache
 def _insert_shape(model, skip: tuple[str, ...] = ()) -> tuple[tuple, str, str]:
-    """(fields, quoted column list, placeholders) of an INSERT of `model`'s concrete fields but its
-    primary key and `skip`, built once per process."""
+    """(the fields' value preparers, quoted column list, placeholders) of an INSERT of `model`'s
+    concrete fields but its primary key and `skip`, built once per process."""
     fields = tuple(f for f in model._meta.concrete_fields if not f.primary_key and f.attname not in skip)
     quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
-    return fields, ", ".join(quote(f.column) for f in fields), ", ".join(["%s"] * len(fields))
+    return insert_preparers(fields), ", ".join(quote(f.column) for f in fields), ", ".join(["%s"] * len(fields))
 
 
-def _insert_values(obj, fields, conn) -> list:
-    """A new instance's values for these fields, prepared as `save()` prepares them (auto_now
-    fields set on the instance too)."""
-    return [f.get_db_prep_save(f.pre_save(obj, True), conn) for f in fields]
+def _insert_values(obj, preparers) -> list:
+    """A new instance's values, prepared as `save()` prepares them (auto_now fields set on the
+    instance too): `loyalty_crm.bulk.insert_preparers`."""
+    return [prepare(obj) for prepare in preparers]
 
 
 def _saved(obj, pk: int, alias: str = DEFAULT_DB_ALIAS) -> None:
@@ -478,8 +478,8 @@ def insert_entry_and_lot(entry: LedgerEntry, lot: PointsLot) -> None:
         lot.entry = entry
         lot.save()
         return
-    entry_values = _insert_values(entry, _insert_shape(LedgerEntry)[0], conn)
-    lot_values = _insert_values(lot, _insert_shape(PointsLot, ("entry_id",))[0], conn)
+    entry_values = _insert_values(entry, _insert_shape(LedgerEntry)[0])
+    lot_values = _insert_values(lot, _insert_shape(PointsLot, ("entry_id",))[0])
     with conn.cursor() as cursor:
         cursor.execute(_entry_and_lot_sql(conn.vendor), [*entry_values, *lot_values])
         new_entry_id, lot_id = cursor.fetchone()
@@ -519,7 +519,7 @@ def save_account_and_insert_posting(account: PointsAccount, posting: PurchasePos
         return
     fields, sql = _account_and_posting_shape(conn.vendor)
     account_values = [f.get_db_prep_save(f.pre_save(account, False), conn) for f in fields]
-    posting_values = _insert_values(posting, _insert_shape(PurchasePosting)[0], conn)
+    posting_values = _insert_values(posting, _insert_shape(PurchasePosting)[0])
     with conn.cursor() as cursor:
         cursor.execute(sql, [*account_values, account.pk, *posting_values])
         _saved(posting, cursor.fetchone()[0], conn.alias)
