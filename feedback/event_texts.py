@@ -32,6 +32,7 @@ class EventText(models.TextChoices):
     REPLY_RETRIED = "reply_retried", gettext_lazy("Reply sent again")
     ANSWERED_ON_CONTACT = "answered_on_contact", gettext_lazy("Answered when the customer reached us")
     TIER_REPRIORITISED = "tier_reprioritised", gettext_lazy("Priority recomputed after a tier change")
+    TIER_ROUTED = "tier_routed", gettext_lazy("Moved to the member-service team after a tier change")
 
 
 # One field change; `old` and `new` are raw values (a choice's code, a username, a team's name),
@@ -61,6 +62,9 @@ TEMPLATES: dict[str, str] = {
 # The member's tier moved while the ticket was open (`feedback.services.priorities`): `old` and `new`
 # are priority codes (shown with their labels), `tier` the new tier's code.
 TIER_REPRIORITISED = gettext_noop("Priority %(old)s → %(new)s: the member's tier is now %(tier)s.")
+# The same tier change moved a queued ticket to the member-service team (`feedback.services.priorities`):
+# `old` and `new` are team names (`old` "" when it had none), `tier` the new tier's code.
+TIER_ROUTED = gettext_noop("Team %(old)s → %(new)s: the member's tier is now %(tier)s.")
 # A sentence followed by what a person typed (the customer's comment on a survey).
 WITH_TEXT = "%(sentence)s — %(text)s"
 EMPTY = "—"
@@ -123,6 +127,12 @@ def sentence(code: str, params: Mapping) -> str | None:
             return gettext(TIER_REPRIORITISED) % {
                 "old": _value(field, params["old"]),
                 "new": _value(field, params["new"]),
+                "tier": params.get("tier") or EMPTY,
+            }
+        if code == EventText.TIER_ROUTED:
+            return gettext(TIER_ROUTED) % {
+                "old": params.get("old") or EMPTY,
+                "new": params["new"] or EMPTY,
                 "tier": params.get("tier") or EMPTY,
             }
         template = TEMPLATES.get(code)

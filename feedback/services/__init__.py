@@ -9,7 +9,8 @@
   `send_stalled_replies`; the channel is chosen by `feedback.delivery.reply_channel`.
 - `questionnaires`: designed surveys — versions, personal links, answers online and by phone.
 - `topics`: topics on tickets (`set_ticket_topics`, `tag_ticket`).
-- `priorities`: a member's open tickets follow their tier (`reprioritise_member_tickets`).
+- `priorities`: a member's open tickets follow their tier: the priority, and the member-service team for a
+  queued ticket when a VIP rule now matches (`reprioritise_member_tickets`).
 - `errors`: the domain errors (`InvalidTransition`, `NoChannel`, `ReplyNotRetryable`, `ReplyNotSent`),
   409 in the API.
 

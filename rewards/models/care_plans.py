@@ -145,7 +145,12 @@ class CarePlanSale(models.Model):
             models.CheckConstraint(
                 condition=Q(claims_used__lte=models.F("claims_allowed")), name="rewards_careplansale_claims_within"
             ),
-            models.UniqueConstraint(fields=["plan", "purchase_item"], name="rewards_careplansale_once_per_line"),
+            # A line carries a plan once while it runs: a cancelled (refunded) sale does not block a new one.
+            models.UniqueConstraint(
+                fields=["plan", "purchase_item"],
+                condition=Q(status="active"),
+                name="rewards_careplansale_once_per_line",
+            ),
             models.CheckConstraint(
                 condition=Q(refunded_amount__gte=0, refunded_amount__lte=models.F("price_paid")),
                 name="rewards_careplansale_refund_within_price",

@@ -3,9 +3,10 @@
 Selling (`sell_care_plan`) is idempotent on its key: the same member, plan and line again answer
 the first sale; anything else with that key is an IdempotencyConflict. The plan must be on sale,
 the line the member's, its product one the plan may be sold with (listed, or in a listed category
-or below) and the sale no later than the plan's number of days after the purchase. Cover runs from
-the day of the sale for the plan's duration. The price is what the plan costs when sold; the money
-is taken by the till (or the shop), not here.
+or below), the sale no later than the plan's number of days after the purchase, and the line not
+carrying the plan already (a cancelled sale of it does not count: the plan may be sold again).
+Cover runs from the day of the sale for the plan's duration. The price is what the plan costs when
+sold; the money is taken by the till (or the shop), not here.
 
 A claim (`claim_care_plan`) is checked under the sold plan's row lock, after the member's: within
 the plan's dates, claims left, the right product, and — for plans that need it — the original
@@ -140,7 +141,7 @@ def sell_care_plan(
             _("The care plan “%(plan)s” could be sold until %(day)s (%(days)d days after the purchase).")
             % {"plan": plan.name, "day": _day(last_day), "days": plan.sell_within_days}
         )
-    if CarePlanSale.objects.filter(plan=plan, purchase_item=item).exists():
+    if CarePlanSale.objects.filter(plan=plan, purchase_item=item, status=CarePlanSale.Status.ACTIVE).exists():
         raise AlreadyCovered(
             _("The purchase line “%(product)s” already has the care plan “%(plan)s”.")
             % {"product": item.name or item.sku, "plan": plan.name}

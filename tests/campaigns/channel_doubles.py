@@ -3,15 +3,13 @@ script — a provider message id (accepted), or a ChannelError / ChannelInDoubt 
 
 SMS: `SMS_PROVIDER = "tests.campaigns.channel_doubles.ScriptedSmsProvider"`. It accepts both the
 interface on main (`text=`) and the template one (`message=TemplateMessage`).
-WeChat: the `wechat` fixture puts a module in place of `campaigns.channels.wechat` whose
-`send_wechat` follows `ScriptedWeChat.script`.
+WeChat: the `wechat` fixture replaces `send_wechat` of `campaigns.channels.wechat` with one that
+follows `ScriptedWeChat.script`.
 """
 
 from __future__ import annotations
 
 import itertools
-import sys
-import types
 
 import pytest
 
@@ -64,9 +62,14 @@ def sms(settings):
 
 @pytest.fixture
 def wechat(monkeypatch):
+    """Replaces `send_wechat` of the real `campaigns.channels.wechat` (its callers import it when
+    they send). Never a stand-in module in `sys.modules`: a module first imported during the test
+    (`loyalty_crm.centre.wechat_oauth` binds `campaigns.channels.wechat` when the URLconf loads)
+    would keep the stand-in for the rest of the run, and a later test would fail on its missing
+    `wechat_enabled`."""
     global ScriptedWeChat
     ScriptedWeChat = Script()
-    module = types.ModuleType("campaigns.channels.wechat")
-    module.send_wechat = _send_wechat
-    monkeypatch.setitem(sys.modules, "campaigns.channels.wechat", module)
+    from campaigns.channels import wechat as module
+
+    monkeypatch.setattr(module, "send_wechat", _send_wechat)
     return ScriptedWeChat

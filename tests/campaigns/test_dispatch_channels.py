@@ -269,3 +269,21 @@ def test_the_budget_counter_gives_exactly_the_budget_and_restarts_from_the_outbo
     cache.delete("campaigns:budget:sms:2026-05-01")
     assert take_daily_budget("sms", 3, now=now)
     assert take_daily_budget("sms", 3, now=now + datetime.timedelta(days=1))  # a new day in Shanghai
+
+
+def test_the_wechat_double_leaves_the_real_channel_module_in_place(wechat):
+    """The double replaces `send_wechat` only: code that imports `campaigns.channels.wechat` for the
+    first time during such a test (the member centre's WeChat sign-in, when the URLconf loads) gets
+    the real module, whose `wechat_enabled` later tests call. A stand-in module in `sys.modules` once
+    made the member-centre sign-in page fail with a 500 after the WeChat campaign browser test."""
+    import importlib
+    import sys
+
+    from campaigns.channels import TemplateMessage
+
+    module = importlib.import_module("campaigns.channels.wechat")
+    assert sys.modules["campaigns.channels.wechat"] is module
+    assert callable(module.wechat_enabled) and callable(module.wechat_provider)
+    message = TemplateMessage(template_code="TM-1", params={}, text="")
+    assert module.send_wechat(openid="o-1", message=message, reference="r-1").startswith("ref-")
+    assert [sent["openid"] for sent in wechat.sent] == ["o-1"]

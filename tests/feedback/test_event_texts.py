@@ -82,11 +82,22 @@ EVENTS = [
         "Priority Normal → High: the member's tier is now gold.",
         None,
     ),
+    (
+        EventText.TIER_ROUTED,
+        {"old": "", "new": "会员服务", "tier": "gold", "rules": "Gold member"},
+        "Team — → 会员服务: the member's tier is now gold.",
+        None,
+    ),
 ]  # fmt: skip
 
 
 def test_every_event_code_but_note_has_a_sentence_and_a_test():
-    own_renderers = {EventText.FIELD_CHANGES, EventText.SLA_BREACH, EventText.TIER_REPRIORITISED}
+    own_renderers = {
+        EventText.FIELD_CHANGES,
+        EventText.SLA_BREACH,
+        EventText.TIER_REPRIORITISED,
+        EventText.TIER_ROUTED,
+    }
     assert {*own_renderers, *EVENT_TEMPLATES} == set(EventText.values) - {"note"}
     assert {code for code, *_rest in EVENTS} == set(EventText.values) - {"note"}
 

@@ -7,8 +7,6 @@ Sending happens after the reply's transaction commits: in these tests (one trans
 from __future__ import annotations
 
 import datetime
-import sys
-import types
 
 import pytest
 import time_machine
@@ -42,16 +40,17 @@ def commit(django_capture_on_commit_callbacks):
 
 @pytest.fixture
 def wechat(monkeypatch, settings):
-    """A test double for `campaigns.channels.wechat` (built by another branch): records the sends."""
+    """`send_wechat` of `campaigns.channels.wechat` replaced by one that records the sends (the real
+    module stays in `sys.modules`: see `tests.campaigns.channel_doubles.wechat`)."""
+    from campaigns.channels import wechat as module
+
     sent = []
-    module = types.ModuleType("campaigns.channels.wechat")
 
     def send_wechat(*, openid, message, reference):
         sent.append({"openid": openid, "message": message, "reference": reference})
         return f"wx-{len(sent)}"
 
-    module.send_wechat = send_wechat
-    monkeypatch.setitem(sys.modules, "campaigns.channels.wechat", module)
+    monkeypatch.setattr(module, "send_wechat", send_wechat)
     settings.WECHAT_SERVICE_TEMPLATE_ID = "TPL-SERVICE-REPLY"
     return sent
 

@@ -96,6 +96,79 @@ def test_the_report_counts_revenue_net_of_refunds():
     assert row.revenue == kept.price_paid == Decimal("19.90")  # 2 × 19.90 − 19.90
 
 
+# --- selling again after a cancellation ---
+
+
+def sell_again(sale, key="SALE-AGAIN", **kwargs):
+    return care_plan_services.sell_care_plan(
+        member=sale.member, plan=sale.plan, purchase_item=sale.purchase_item, idempotency_key=key, **kwargs
+    )
+
+
+def test_a_cancelled_plan_can_be_sold_again_for_the_same_line(sale):
+    care_plan_services.cancel_care_plan_sale(sale=sale, reason="收银员选错了计划")
+    again = sell_again(sale)
+    assert again.created and again.sale.pk != sale.pk
+    assert again.sale.status == CarePlanSale.Status.ACTIVE and again.sale.claims_left == 2
+    assert again.sale.purchase_item_id == sale.purchase_item_id and again.sale.plan_id == sale.plan_id
+    sale.refresh_from_db()
+    assert sale.status == CarePlanSale.Status.CANCELLED  # the cancelled sale stays as it was
+    assert claim(again.sale).sale_id == again.sale.pk
+    [running] = [row for row in selectors_care_plans.member_care_plans(sale.member) if row.active]
+    assert running.sale.pk == again.sale.pk
+
+
+def test_the_plan_sold_again_is_still_once_per_line(sale):
+    from rewards.errors import AlreadyCovered
+
+    care_plan_services.cancel_care_plan_sale(sale=sale, reason="收银员选错了计划")
+    sell_again(sale)
+    with pytest.raises(AlreadyCovered):
+        sell_again(sale, key="SALE-THIRD")
+    assert CarePlanSale.objects.filter(purchase_item=sale.purchase_item).count() == 2
+
+
+def test_the_cancelled_sale_s_key_still_answers_the_cancelled_sale(sale):
+    care_plan_services.cancel_care_plan_sale(sale=sale, reason="收银员选错了计划")
+    retry = sell_again(sale, key=sale.idempotency_key)
+    assert not retry.created and retry.sale.pk == sale.pk and retry.sale.is_cancelled
+
+
+def test_the_database_allows_one_running_sale_per_plan_and_line(sale):
+    from django.db import IntegrityError, transaction
+
+    fields = {
+        "plan": sale.plan,
+        "member": sale.member,
+        "purchase_item": sale.purchase_item,
+        "starts_on": sale.starts_on,
+        "ends_on": sale.ends_on,
+        "price_paid": sale.price_paid,
+        "claims_allowed": sale.claims_allowed,
+    }
+    with pytest.raises(IntegrityError), transaction.atomic():
+        CarePlanSale.objects.create(idempotency_key="RAW-1", **fields)
+    care_plan_services.cancel_care_plan_sale(sale=sale, reason="收银员选错了计划")
+    CarePlanSale.objects.create(idempotency_key="RAW-2", **fields)  # beside a cancelled one: allowed
+    with pytest.raises(IntegrityError), transaction.atomic():
+        CarePlanSale.objects.create(idempotency_key="RAW-3", **fields)
+
+
+def test_the_api_sells_a_cancelled_plan_again_with_201(sale, api_manager):
+    care_plan_services.cancel_care_plan_sale(sale=sale, reason="收银员选错了计划")
+    body = {
+        "member": sale.member.member_no,
+        "plan": sale.plan.pk,
+        "purchase_item": sale.purchase_item.pk,
+        "idempotency_key": "SALE-API-AGAIN",
+    }
+    answer = api_manager.post("/api/v1/care-plans/sales/", body, format="json")
+    assert answer.status_code == 201, answer.json()
+    assert answer.json()["status"] == "active" and answer.json()["id"] != sale.pk
+    refused = api_manager.post("/api/v1/care-plans/sales/", {**body, "idempotency_key": "SALE-API-3"}, format="json")
+    assert refused.status_code == 409 and refused.json()["code"] == "already_covered"
+
+
 # --- admin ---
 
 
