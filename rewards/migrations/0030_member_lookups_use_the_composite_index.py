@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('members', '0025_member_lookups_use_the_composite_index'),
-        ('rewards', '0028_care_plan_cancel_roles'),
+        ('rewards', '0029_care_plan_sale_once_per_running_line'),
     ]
 
     operations = [
