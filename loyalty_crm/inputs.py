@@ -83,14 +83,18 @@ def text_problem_path(data) -> tuple[str, str] | None:
 def json_too_deep(data, max_depth: int) -> bool:
     """Whether parsed JSON nests arrays and objects more than `max_depth` levels (a scalar is
     level 0, `[]` and `{}` level 1). Iterative."""
-    stack: list[tuple[object, int]] = [(data, 0)]
+    if not isinstance(data, dict | list):
+        return False
+    stack: list[tuple[dict | list, int]] = [(data, 1)]  # containers only: scalars add no level
     while stack:
         value, depth = stack.pop()
-        if isinstance(value, dict | list):
-            depth += 1
-            if depth > max_depth:
-                return True
-            stack.extend((item, depth) for item in (value.values() if isinstance(value, dict) else value))
+        if depth > max_depth:
+            return True
+        stack.extend(
+            (item, depth + 1)
+            for item in (value.values() if isinstance(value, dict) else value)
+            if isinstance(item, dict | list)
+        )
     return False
 
 

@@ -32,6 +32,7 @@ from rewards.api.serializers import (
     PostingOutputSerializer,
     PreviewInputSerializer,
     PreviewOutputSerializer,
+    PurchaseBatchItems,
     PurchaseBatchItemSerializer,
     PurchaseInput,
     PurchaseInputSerializer,
@@ -40,6 +41,7 @@ from rewards.api.serializers import (
     StoreCodeField,
     TierDetailSerializer,
     TierHistorySerializer,
+    posting_bodies,
 )
 from rewards.models import (
     EarnRule,
@@ -56,6 +58,7 @@ from rewards.services.batch import CONFLICT, POSTED, REFUSED
 
 PURCHASE_INPUT = PurchaseInput()  # POST /purchases/'s body, its fields built once per process
 POSTING_OUTPUT = Once(PostingOutputSerializer)
+BATCH_ITEM_INPUT = PurchaseBatchItems()  # POST /purchases/batch/'s items, the serializer built once
 MEMBER_PARAM = OpenApiParameter("member_no", str, OpenApiParameter.PATH, description="The member's public number")
 
 
@@ -144,11 +147,10 @@ class PurchaseBatchView(APIView):
                 }
             )
         answers: list[dict | None] = [None] * len(items)
-        child = PurchaseBatchItemSerializer()  # one serializer for every item: fields built once
         valid = {}
         for index, item in enumerate(items):
             try:
-                valid[index] = child.run_validation(item)
+                valid[index] = BATCH_ITEM_INPUT.validate(item)
             except ValidationError as exc:  # a non-object item (null, a string…) has no fields to name
                 errors = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
                 answers[index] = _refused(index, item, 400, errors=errors)
@@ -178,7 +180,7 @@ class PurchaseBatchView(APIView):
             where.append(index)
         outcomes = services.post_purchases_each(drafts=drafts, actor=request.user).outcomes if drafts else []
         answered = [(index, o) for index, o in zip(where, outcomes, strict=True) if o.result is not None]
-        bodies = PostingOutputSerializer([o.result for _index, o in answered], many=True).data
+        bodies = posting_bodies([o.result for _index, o in answered])
         for (index, outcome), body in zip(answered, bodies, strict=True):
             status_code = 201 if outcome.status == POSTED else 200
             answers[index] = {"index": index, "external_ref": outcome.external_ref, "status": status_code}
