@@ -494,11 +494,18 @@ def posting_bodies(results) -> list[dict]:
             return value
         return POSTING_BOOLEAN.to_representation(value)
 
+    tier_names: dict[
+        int, tuple
+    ] = {}  # id(tier) → (tier, code, name), the tier kept so its id stays its own: a batch's results share a few tiers
     bodies = []
     for result in results:
         purchase = result.purchase
         member = purchase.member
         tier = result.tier
+        if tier is not None:
+            named = tier_names.get(id(tier))
+            if named is None:
+                named = tier_names[id(tier)] = (tier, text(tier.code), text(tier.display_name))
         bodies.append(
             {
                 "id": integer(purchase.pk),
@@ -507,7 +514,7 @@ def posting_bodies(results) -> list[dict]:
                 "total": money(purchase.total),
                 "points_earned": integer(result.points_earned),
                 "points_balance": integer(result.points_balance),
-                "tier": None if tier is None else {"code": text(tier.code), "name": text(tier.display_name)},
+                "tier": None if tier is None else {"code": named[1], "name": named[2]},
                 "tier_changed": boolean(result.tier_changed),
                 "tier_discount": money(result.tier_discount),
                 "coupon_discount": money(result.coupon_discount),
