@@ -5,14 +5,18 @@ import re
 import threading
 from decimal import Decimal
 
+from django.conf import settings
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.encoding import smart_str
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
-from rest_framework import serializers
+from rest_framework import ISO_8601, serializers
 from rest_framework.exceptions import ErrorDetail
 from rest_framework.settings import api_settings
 
+from loyalty_crm import inputs
 from loyalty_crm._sql import row_where
 from loyalty_crm.api import fields as api_fields
 from members.models import Member, PaymentMethod, SalesChannel, Store
@@ -342,6 +346,25 @@ class PurchaseBatchItems:
             return None
         return amount
 
+    @staticmethod
+    def _time(value: str, field):
+        """`api_fields.DateTimeField` of an ISO 8601 time with its offset (what tills send): parsed
+        once, checked by `inputs.datetime_problem`, in the current time zone as DRF gives it; None
+        for anything else (a naive time, another format, a refused one: the field decides)."""
+        formats = getattr(field, "input_formats", api_settings.DATETIME_INPUT_FORMATS)
+        if len(formats) != 1 or formats[0].lower() != ISO_8601 or hasattr(field, "timezone") or not settings.USE_TZ:
+            return None
+        try:
+            parsed = parse_datetime(value)
+        except (ValueError, TypeError):
+            return None
+        if parsed is None or not timezone.is_aware(parsed) or inputs.datetime_problem(parsed):
+            return None
+        try:
+            return parsed.astimezone(timezone.get_current_timezone())
+        except OverflowError:
+            return None
+
     def _fast(self, item, fields) -> dict | None:
         if type(item) is not dict or not self.KEYS.issuperset(item):
             return None
@@ -354,9 +377,8 @@ class PurchaseBatchItems:
             return None
         if not lines:
             return None
-        try:
-            ordered_at = fields["ordered_at"].run_validation(ordered_at)
-        except serializers.ValidationError:
+        ordered_at = self._time(ordered_at, fields["ordered_at"])
+        if ordered_at is None:
             return None
         store = item.get("store")
         if store is not None:

@@ -97,6 +97,19 @@ times = st.one_of(
     st.datetimes(min_value=datetime.datetime(1890, 1, 1), max_value=datetime.datetime(2100, 1, 1)).map(
         datetime.datetime.isoformat
     ),
+    st.datetimes(
+        min_value=datetime.datetime(1890, 1, 1),
+        max_value=datetime.datetime(2100, 1, 1),
+        timezones=st.sampled_from(
+            [
+                datetime.UTC,
+                datetime.timezone(datetime.timedelta(hours=8)),
+                datetime.timezone(datetime.timedelta(hours=-15, minutes=-59)),
+                datetime.timezone(datetime.timedelta(hours=16)),
+                datetime.timezone(datetime.timedelta(hours=5, minutes=43, seconds=20)),
+            ]
+        ),
+    ).map(datetime.datetime.isoformat),
     st.integers(),
     st.none(),
 )
