@@ -309,10 +309,11 @@ class PurchaseBatchItems:
                     self._serializer = serializer
         return self._serializer
 
-    def validate(self, item) -> dict:
-        """The item's validated values; raises what the serializer raises."""
+    def validate(self, item, zone=None) -> dict:
+        """The item's validated values; raises what the serializer raises. `zone`: the current time
+        zone, when the caller reads many items."""
         serializer = self.serializer
-        values = self._fast(item, serializer.fields)
+        values = self._fast(item, serializer.fields, zone or timezone.get_current_timezone())
         if values is None:
             return serializer.run_validation(item)
         return values
@@ -347,7 +348,7 @@ class PurchaseBatchItems:
         return amount
 
     @staticmethod
-    def _time(value: str, field):
+    def _time(value: str, field, zone):
         """`api_fields.DateTimeField` of an ISO 8601 time with its offset (what tills send): parsed
         once, checked by `inputs.datetime_problem`, in the current time zone as DRF gives it; None
         for anything else (a naive time, another format, a refused one: the field decides)."""
@@ -358,14 +359,14 @@ class PurchaseBatchItems:
             parsed = parse_datetime(value)
         except (ValueError, TypeError):
             return None
-        if parsed is None or not timezone.is_aware(parsed) or inputs.datetime_problem(parsed):
+        if parsed is None or not timezone.is_aware(parsed) or inputs.datetime_problem(parsed, zone):
             return None
         try:
-            return parsed.astimezone(timezone.get_current_timezone())
+            return parsed.astimezone(zone)
         except OverflowError:
             return None
 
-    def _fast(self, item, fields) -> dict | None:
+    def _fast(self, item, fields, zone) -> dict | None:
         if type(item) is not dict or not self.KEYS.issuperset(item):
             return None
         text, money = self._text, self._money
@@ -377,7 +378,7 @@ class PurchaseBatchItems:
             return None
         if not lines:
             return None
-        ordered_at = self._time(ordered_at, fields["ordered_at"])
+        ordered_at = self._time(ordered_at, fields["ordered_at"], zone)
         if ordered_at is None:
             return None
         store = item.get("store")

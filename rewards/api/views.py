@@ -2,6 +2,7 @@
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
@@ -148,9 +149,10 @@ class PurchaseBatchView(APIView):
             )
         answers: list[dict | None] = [None] * len(items)
         valid = {}
+        zone = timezone.get_current_timezone()
         for index, item in enumerate(items):
             try:
-                valid[index] = BATCH_ITEM_INPUT.validate(item)
+                valid[index] = BATCH_ITEM_INPUT.validate(item, zone)
             except ValidationError as exc:  # a non-object item (null, a string…) has no fields to name
                 errors = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
                 answers[index] = _refused(index, item, 400, errors=errors)
