@@ -83,35 +83,42 @@ def text_problem_path(data) -> tuple[str, str] | None:
 def json_too_deep(data, max_depth: int) -> bool:
     """Whether parsed JSON nests arrays and objects more than `max_depth` levels (a scalar is
     level 0, `[]` and `{}` level 1). Iterative."""
-    stack: list[tuple[object, int]] = [(data, 0)]
+    if not isinstance(data, dict | list):
+        return False
+    stack: list[tuple[dict | list, int]] = [(data, 1)]  # containers only: scalars add no level
     while stack:
         value, depth = stack.pop()
-        if isinstance(value, dict | list):
-            depth += 1
-            if depth > max_depth:
-                return True
-            stack.extend((item, depth) for item in (value.values() if isinstance(value, dict) else value))
+        if depth > max_depth:
+            return True
+        stack.extend(
+            (item, depth + 1)
+            for item in (value.values() if isinstance(value, dict) else value)
+            if isinstance(item, dict | list)
+        )
     return False
 
 
-def datetime_problem(value: datetime.datetime) -> str | None:
+def datetime_problem(value: datetime.datetime, zone: datetime.tzinfo | None = None) -> str | None:
     """Why a datetime read from input is refused, or None:
     - a UTC offset as written that is not whole minutes within ±15:59 (PostgreSQL refuses more
       than 15:59; RFC 3339 has no seconds);
     - a year before 1900, or a time so early that the current time zone (the one answers are
       written in) kept local mean time then: Asia/Shanghai's +08:05:43, before 1901.
-    A naive value is read in the current time zone, as the API and the filters read it."""
+    A naive value is read in the current time zone, as the API and the filters read it (`zone`:
+    the current time zone, when the caller has it at hand for many values)."""
     offset = value.utcoffset()
     written = isinstance(value.tzinfo, datetime.timezone) and offset is not None
     if written and (abs(offset) > MAX_UTC_OFFSET or offset % datetime.timedelta(minutes=1)):
         return str(UTC_OFFSET_MESSAGE)
     if value.year < EARLIEST_YEAR:
         return str(EARLIEST_DATE_MESSAGE)
+    if zone is None:
+        zone = timezone.get_current_timezone()
     try:
         if timezone.is_naive(value):
-            local = timezone.make_aware(value, timezone.get_current_timezone())
+            local = timezone.make_aware(value, zone)
         else:
-            local = timezone.localtime(value)
+            local = timezone.localtime(value, zone)
     except OverflowError:
         return str(OUT_OF_RANGE_MESSAGE)
     if local.year < EARLIEST_YEAR:

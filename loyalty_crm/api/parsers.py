@@ -12,6 +12,9 @@ bodies through `request.body`, which enforces it).
 
 from __future__ import annotations
 
+import io
+import re
+
 from django.conf import settings
 from django.utils.translation import gettext as _
 from rest_framework import parsers
@@ -42,21 +45,31 @@ def form_problem(data, files=None) -> tuple[str, str] | None:
     return first_problem(data.lists()) or first_problem(file_names)
 
 
+# In UTF-8 JSON text, a NUL character or a lone surrogate can only come from one of these escapes
+# (the decoder refuses raw control characters in strings, and UTF-8 has no surrogates).
+UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+
+
 class JSONParser(parsers.JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
         max_depth = settings.API_JSON_MAX_DEPTH
         too_deep = ParseError(
             _("The JSON is nested more than %(max)d levels deep.") % {"max": max_depth}, code="too_deep"
         )
+        raw = stream.read()
         try:
-            data = super().parse(stream, media_type, parser_context)
+            data = super().parse(io.BytesIO(raw), media_type, parser_context)
         except RecursionError:
             raise too_deep from None
         if inputs.json_too_deep(data, max_depth):
             raise too_deep
-        found = inputs.text_problem_path(data)
-        if found:
-            raise refuse(*found)
+        # Walking a large body for unstorable text is skipped when its bytes cannot hold any
+        # (the walk cost 7% of a 500-purchase batch); a body that might is walked as before.
+        utf8 = parsers.get_encoding(parser_context or {}).lower().replace("_", "-") in ("utf-8", "utf8")
+        if not utf8 or b"\x00" in raw or UNSTORABLE_ESCAPE.search(raw):
+            found = inputs.text_problem_path(data)
+            if found:
+                raise refuse(*found)
         return data
 
 

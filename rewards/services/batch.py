@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -112,13 +112,20 @@ def fingerprint_of(draft: PurchaseDraft) -> str:
 
 def recorded_purchases(external_refs: Iterable[str]) -> dict[str, tuple[Purchase, PurchasePosting | None]]:
     """The purchases already recorded under these references, with their posting (None when
-    the purchase was recorded without points). One query per 10,000 references."""
+    the purchase was recorded without points). One query per 10,000 references, and one more
+    when some are recorded."""
     refs = sorted(set(external_refs))
     found: dict[str, tuple[Purchase, PurchasePosting | None]] = {}
     for start in range(0, len(refs), _CHUNK):
-        for purchase in Purchase.objects.filter(AnyOf(F("external_ref"), refs[start : start + _CHUNK])).select_related(
-            "member", "posting", "posting__tier"
-        ):
+        chunk = refs[start : start + _CHUNK]
+        if connection.vendor == "postgresql":  # the ids first, by index (usually none), then the rows
+            ids = _sql.purchase_ids_for_refs(chunk)
+            if not ids:
+                continue
+            which = AnyOf(F("pk"), ids)
+        else:
+            which = AnyOf(F("external_ref"), chunk)
+        for purchase in Purchase.objects.filter(which).select_related("member", "posting", "posting__tier"):
             posting = getattr(purchase, "posting", None)
             found[purchase.external_ref] = (purchase, posting)
     return found
@@ -271,13 +278,18 @@ def _replayed(draft: PurchaseDraft, purchase: Purchase, posting: PurchasePosting
 
 
 @transaction.atomic
-def post_purchases_batch(*, drafts: list[PurchaseDraft], actor=None) -> BatchResult:
+def post_purchases_batch(*, drafts: list[PurchaseDraft], actor=None, recheck_refs: bool = True) -> BatchResult:
     """Post many purchases as `post_purchase` would post them one by one, in bulk (see the module
     docstring). Each member's purchases are posted in `ordered_at` order (then by reference), so
     tiers evolve as they happened; give a member's purchases to successive batches in time order.
 
     All or nothing: a purchase refused by `members` (ValidationError, MemberErased,
     DuplicatePurchase) refuses the batch. Returns one outcome per draft, in the drafts' order.
+
+    `recheck_refs` False: `members` does not look the new references up again under the members'
+    row locks (`record_purchases(refs_checked=True)`), so a reference a concurrent posting took
+    since the look-up here fails the batch with IntegrityError, not DuplicatePurchase — for a
+    caller that takes either as "taken meanwhile" (`post_purchases_each`).
     """
     refs = [(draft.external_ref or "").strip() for draft in drafts]
     twice = [ref for ref, count in Counter(refs).items() if count > 1]
@@ -300,7 +312,15 @@ def post_purchases_batch(*, drafts: list[PurchaseDraft], actor=None) -> BatchRes
             new.append(index)
     new.sort(key=lambda i: (drafts[i].member.pk, drafts[i].ordered_at, refs[i]))
     if new:
-        _post_new(new, drafts=drafts, refs=refs, fingerprints=fingerprints, outcomes=outcomes, actor=actor)
+        _post_new(
+            new,
+            drafts=drafts,
+            refs=refs,
+            fingerprints=fingerprints,
+            outcomes=outcomes,
+            actor=actor,
+            refs_checked=not recheck_refs,
+        )
     return BatchResult(outcomes=outcomes)
 
 
@@ -329,9 +349,11 @@ _POSTING_FIELDS = (
 )
 
 
-def _post_new(new: list[int], *, drafts, refs, fingerprints, outcomes, actor) -> None:
+def _post_new(new: list[int], *, drafts, refs, fingerprints, outcomes, actor, refs_checked: bool) -> None:
     # Members first: their checks, their row locks (pk order), the purchase rows.
-    purchases = members_services.record_purchases(drafts=[drafts[i] for i in new], actor=actor)
+    purchases = members_services.record_purchases(
+        drafts=[drafts[i] for i in new], actor=actor, refs_checked=refs_checked
+    )
     tiers = selectors.tiers()
     accounts = _lock_or_open_accounts(sorted({drafts[i].member.pk for i in new}), tiers)
     context = _load_context(purchases, accounts)
@@ -486,7 +508,8 @@ def _attempt(indices: list[int], *, drafts, outcomes, actor, retried: bool) -> N
     if not indices:
         return
     try:
-        result = post_purchases_batch(drafts=[drafts[i] for i in indices], actor=actor)
+        # The batch's own look-up of the references stands: one taken meanwhile is an IntegrityError.
+        result = post_purchases_batch(drafts=[drafts[i] for i in indices], actor=actor, recheck_refs=False)
     except (ValidationError, members_services.MemberErased, members_services.DuplicatePurchase, IntegrityError) as exc:
         # post_purchases_batch's own savepoint is rolled back: nothing of these drafts is written.
         taken = isinstance(exc, IntegrityError | members_services.DuplicatePurchase)

@@ -149,14 +149,14 @@ def points_for_purchase(
     """
     config = config or earning_config()
     at = at or timezone.now()
-    day = timezone.localdate(at)
     if member is not None:
         if tier_id is UNSET:
             tier_id = PointsAccount.objects.filter(member=member).values_list("tier_id", flat=True).first()
+        # The purchase's local day, only for what is looked up here (the batch gives it all).
         if plan is UNSET:
-            plan = plan_for_rules(member, day) if config.plans_add_points else None
+            plan = plan_for_rules(member, timezone.localdate(at)) if config.plans_add_points else None
         if earned_today is None and config.limits.max_points_per_day is not None:
-            earned_today = earned_on_day(member, day)
+            earned_today = earned_on_day(member, timezone.localdate(at))
     context = rules.PurchaseContext(
         tier_id=None if tier_id is UNSET else tier_id,
         plan=None if plan is UNSET else plan,
