@@ -30,6 +30,9 @@ from rewards.services.stored_value import MAX_STORED_VALUE_AMOUNT
 DEFAULT_DISCOUNT = Decimal("0.00")  # ItemInputSerializer.discount's default
 
 
+_ABSENT = object()
+
+
 class _SlugLookupField(serializers.SlugRelatedField):
     """A slug lookup in plain SQL (`Model.objects.raw`): the same row and errors as
     SlugRelatedField, without building an ORM query on every posting.
@@ -189,8 +192,16 @@ class PurchaseInput:
 
     def validate(self, data) -> dict:
         """The validated values (`member`, `store`: the strings given, or None); raises DRF's
-        ValidationError with the body `is_valid(raise_exception=True)` raises."""
+        ValidationError with the body `is_valid(raise_exception=True)` raises.
+
+        A till's plain posting — a member, no pricing at the till, only the keys a batch item has —
+        is read by the batch's reader of well-formed items (`PurchaseBatchItems`, the same fields)
+        when it gives what this serializer gives (`_plain`); any other body by the serializer.
+        tests/rewards/test_posting_input_fast_path.py compares the two on generated bodies."""
         serializer = self.serializer
+        values = self._plain(data)
+        if values is not None:
+            return values
         try:
             return serializer.run_validation(data)
         except serializers.ValidationError as exc:
@@ -201,6 +212,27 @@ class PurchaseInput:
                 # As Serializer.errors words a body that is JSON null.
                 detail = {api_settings.NON_FIELD_ERRORS_KEY: [ErrorDetail("No data provided", code="null")]}
             raise serializers.ValidationError(detail) from None
+
+    def _plain(self, data) -> dict | None:
+        """`data` read by `BATCH_ITEMS`, or None when the serializer must read it. Where the two
+        serializers differ — the member and store here are the numbers as given (no stripping, no
+        length: the lookup answers), "" a null store, no store key when none is given — only the
+        bodies on which they agree are read here."""
+        if type(data) is not dict:
+            return None
+        member, store = data.get("member"), data.get("store", _ABSENT)
+        if type(member) is not str or not member or member != member.strip():
+            return None
+        given_store = store is not _ABSENT and store is not None
+        if given_store and (type(store) is not str or not store or store != store.strip()):
+            return None
+        values = BATCH_ITEMS.validate_plain(data)
+        if values is None:
+            return None
+        if store is _ABSENT:
+            del values["store"]
+        values["points_to_use"] = 0
+        return values
 
     def _with_lookups(self, serializer, data: dict, detail: dict) -> dict:
         """`detail` with the unknown member's and store's errors the lookups would have added, in
@@ -317,6 +349,11 @@ class PurchaseBatchItems:
         if values is None:
             return serializer.run_validation(item)
         return values
+
+    def validate_plain(self, item) -> dict | None:
+        """The values of a well-formed item, or None: the serializer's to decide (POST /purchases/'s
+        plain postings, `PurchaseInput._plain`)."""
+        return self._fast(item, self.serializer.fields, timezone.get_current_timezone())
 
     @staticmethod
     def _text(value, max_length: int, *, blank: bool = False):
@@ -458,6 +495,9 @@ class PurchaseBatchItems:
                     return None
             values["total"] = total
         return values
+
+
+BATCH_ITEMS = PurchaseBatchItems()  # one reader per process: also POST /purchases/'s plain bodies
 
 
 class TierRefSerializer(serializers.Serializer):

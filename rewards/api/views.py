@@ -19,6 +19,7 @@ from members.models import Member, Purchase, Store
 from members.services import PurchaseDraft, PurchaseLine
 from rewards import selectors, services
 from rewards.api.serializers import (
+    BATCH_ITEMS,
     MAX_BATCH_PURCHASES,
     AdjustInputSerializer,
     AdjustOutputSerializer,
@@ -33,7 +34,6 @@ from rewards.api.serializers import (
     PostingOutputSerializer,
     PreviewInputSerializer,
     PreviewOutputSerializer,
-    PurchaseBatchItems,
     PurchaseBatchItemSerializer,
     PurchaseInput,
     PurchaseInputSerializer,
@@ -59,7 +59,7 @@ from rewards.services.batch import CONFLICT, POSTED, REFUSED
 
 PURCHASE_INPUT = PurchaseInput()  # POST /purchases/'s body, its fields built once per process
 POSTING_OUTPUT = Once(PostingOutputSerializer)
-BATCH_ITEM_INPUT = PurchaseBatchItems()  # POST /purchases/batch/'s items, the serializer built once
+BATCH_ITEM_INPUT = BATCH_ITEMS  # POST /purchases/batch/'s items, the serializer built once
 MEMBER_PARAM = OpenApiParameter("member_no", str, OpenApiParameter.PATH, description="The member's public number")
 
 
