@@ -248,6 +248,27 @@ class PurchaseInput:
         order = list(serializer.fields)
         return dict(sorted(added.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order)))
 
+    def keys(self, data) -> tuple[str | None, str | None, str] | None:
+        """(member number, store code, external reference) of a JSON body as `validate` gives them —
+        None for a member or store absent, null or empty —, read without validating the body; None
+        when one of them is not given plainly (a reference that is not a string of the allowed
+        length, a member or store that is neither a string nor a number): `validate` then says
+        what is wrong, or reads it."""
+        if type(data) is not dict:
+            return None
+        ref = data.get("external_ref")
+        if not isinstance(ref, str):
+            return None
+        ref = ref.strip()  # as the CharField trims it
+        if not ref or len(ref) > self.serializer.fields["external_ref"].max_length:
+            return None
+        member, store = data.get("member"), data.get("store")
+        for value in (member, store):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, str | int)):
+                return None
+        # As the related fields read them: "" is None, a number its digits.
+        return (str(member) if member not in (None, "") else None, str(store) if store not in (None, "") else None, ref)
+
     def unknown(self, *, member: str | None, store: str | None) -> serializers.ValidationError:
         """The 400 of a body whose member (given, not found) and/or store (likewise) is unknown."""
         fields = self.serializer.fields
@@ -505,6 +526,16 @@ class TierRefSerializer(serializers.Serializer):
     name = serializers.CharField(source="display_name")
 
 
+def _posting_member_no(result) -> str | None:
+    member = result.purchase.member
+    return member.member_no if member is not None else None
+
+
+def _tier_ref(tier) -> dict:
+    """`TierRefSerializer`'s rendering of a tier: `{code, name}`, the name in the request's language."""
+    return {"code": str(tier.code), "name": str(tier.display_name)}
+
+
 class PostingOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField(source="purchase.pk")
     member = serializers.CharField(source="purchase.member.member_no", allow_null=True, default=None)
@@ -527,6 +558,30 @@ class PostingOutputSerializer(serializers.Serializer):
         allow_null=True,
         help_text=_("The member's stored value after this purchase; null when none was used."),
     )
+
+    # Each field's value read straight from a PostingResult, as its `source` reads it.
+    READ = {
+        "id": lambda r: r.purchase.pk,
+        "member": _posting_member_no,
+        "external_ref": lambda r: r.purchase.external_ref,
+        "total": lambda r: r.purchase.total,
+    }
+
+    def to_representation(self, result) -> dict:
+        """What `Serializer.to_representation` renders (tests hold the two equal), without its
+        attribute walk through each field's `source` — every posting and every retry renders one
+        (issue 20): each value read directly, then rendered by its own field."""
+        answer = {}
+        for name, field in self.fields.items():
+            read = self.READ.get(name)
+            value = read(result) if read is not None else getattr(result, name)
+            if value is None:
+                answer[name] = None
+            elif name == "tier":
+                answer[name] = _tier_ref(value)
+            else:
+                answer[name] = field.to_representation(value)
+        return answer
 
 
 def posting_bodies(results) -> list[dict]:

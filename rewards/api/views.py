@@ -85,9 +85,28 @@ class PurchasePostView(APIView):
         },
     )
     def post(self, request):
-        values = PURCHASE_INPUT.validate(request.data)  # member and store: the strings given
+        data = request.data
+        # The member, store and reference as the input's validation reads them, when the body gives
+        # them plainly (None: validated first, then looked up).
+        keys = PURCHASE_INPUT.keys(data)
+        digest = services.request_digest(data) if keys is not None else ""
+        lookup = None
+        if keys is not None:
+            member_no, store_code, external_ref = keys
+            lookup = selectors.posting_lookup(member_no=member_no, external_ref=external_ref)
+            if lookup.posting is not None and lookup.posting.request_digest and not data.get("tenders"):
+                # A retry of the very body first posted (a stored-value tender's permission is
+                # checked on the way below): the stored first answer, the body not read again.
+                store = members_selectors.store_by_code(store_code) if store_code else None
+                result = services.answer_same_request(
+                    lookup.posting, request_digest=digest, member=lookup.member, store=store
+                )
+                if result is not None:
+                    return Response(POSTING_OUTPUT.render(result), status=status.HTTP_200_OK)
+        values = PURCHASE_INPUT.validate(data)  # member and store: the strings given
         member_no, store_code = values["member"], values.get("store")
-        lookup = selectors.posting_lookup(member_no=member_no, external_ref=values["external_ref"])
+        if lookup is None or keys != (member_no, store_code, values["external_ref"]):
+            lookup = selectors.posting_lookup(member_no=member_no, external_ref=values["external_ref"])
         store = members_selectors.store_by_code(store_code) if store_code else None
         if (member_no is not None and lookup.member is None) or (store_code and store is None):
             raise PURCHASE_INPUT.unknown(
@@ -111,10 +130,13 @@ class PurchasePostView(APIView):
             "points_to_use": values["points_to_use"],
             "tenders": values.get("tenders"),
         }
-        # A retry is answered from the stored first answer: no transaction, no other query.
+        # A retry of a body written otherwise (or of a posting made without the API) is answered
+        # from the stored first answer when its fingerprint matches: no transaction, no other query.
         result = services.answer_retry(lookup.posting, **asked)
         if result is None:
-            result = services.post_purchase(**asked, actor=request.user, ref_checked=lookup.posting is None)
+            result = services.post_purchase(
+                **asked, actor=request.user, ref_checked=lookup.posting is None, request_digest=digest
+            )
         return Response(
             POSTING_OUTPUT.render(result),
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,

@@ -254,13 +254,18 @@ class PointsLot(models.Model):
 class PurchasePosting(models.Model):
     """How `rewards` posted a purchase: the request's fingerprint and the first answer.
 
-    A retry with the same `external_ref` is compared by fingerprint and answered from here.
+    A retry with the same `external_ref` is compared by fingerprint and answered from here; an API
+    retry with the very body of the first request, by its digest alone.
     """
 
     purchase = models.OneToOneField(
         Purchase, verbose_name=_("purchase"), on_delete=models.PROTECT, related_name="posting"
     )
     fingerprint = models.CharField(_("request fingerprint"), max_length=64)
+    # A digest of the API body as sent (`services.purchases.request_digest`): a retry of that very
+    # body is answered without reading it again. Empty when the posting came another way (admin,
+    # till, batch, import) or before it existed: such retries are compared by fingerprint.
+    request_digest = models.CharField(_("request body digest"), max_length=64, blank=True, default="", db_default="")
     points_earned = models.IntegerField(_("points earned"))
     points_balance = models.IntegerField(_("balance after"))
     # Empty for a walk-in sale (no member, so no tier).

@@ -19,7 +19,14 @@ from rewards.services.memberships import (
     cancel_membership,
     process_memberships,
 )
-from rewards.services.purchases import PostingResult, answer_retry, post_purchase, request_fingerprint
+from rewards.services.purchases import (
+    PostingResult,
+    answer_retry,
+    answer_same_request,
+    post_purchase,
+    request_digest,
+    request_fingerprint,
+)
 from rewards.services.refunds import RefundResult, ReturnQuote, quote_return, refund_purchase
 
 __all__ = [
@@ -36,6 +43,7 @@ __all__ = [
     "ReturnQuote",
     "adjust_points",
     "answer_retry",
+    "answer_same_request",
     "award_birthday_bonuses",
     "award_bonus",
     "buy_membership",
@@ -51,6 +59,7 @@ __all__ = [
     "quote_return",
     "refund_purchase",
     "reject_care_plan_claim",
+    "request_digest",
     "request_fingerprint",
     "sell_care_plan",
     "settle_care_plan_claim",

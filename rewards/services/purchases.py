@@ -119,6 +119,26 @@ def request_fingerprint(
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
+# Part of every request digest: change it when what a body means changes (the fingerprint's
+# normalisation, the input's defaults), so retries of older postings are compared by fingerprint.
+REQUEST_DIGEST_VERSION = "1"
+
+
+def request_digest(data) -> str:
+    """A digest of a POST /purchases/ body as parsed from its JSON — keys in any order, any
+    spacing — and of the time zone that reads its naive times: a retry whose digest equals its
+    first posting's (`PurchasePosting.request_digest`) is that very request, and is answered
+    without being validated or fingerprinted again (`answer_same_request`). Bodies that differ only
+    in how a value is written ("99.5" and "99.50") digest apart and are compared by fingerprint."""
+    canonical = json.dumps(
+        [REQUEST_DIGEST_VERSION, timezone.get_current_timezone_name(), data],
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 def _posting_for(external_ref: str) -> PurchasePosting | None:
     # A new purchase (the common case) costs one small query in plain SQL; only a retry loads
     # the stored posting with its purchase, member and tier.
@@ -182,6 +202,7 @@ def post_purchase(
     apply_member_pricing: bool = False,
     tenders=None,
     ref_checked: bool = False,
+    request_digest: str = "",
 ) -> PostingResult:
     """Record a purchase, earn its points, add its spend and upgrade the tier, all or nothing.
 
@@ -203,6 +224,9 @@ def post_purchase(
     `ref_checked`: the caller has just looked the reference up and found no posting (the API,
     `answer_retry`), so the check is not made again here; a posting that takes the reference
     meanwhile is still met at the purchase's insert and answered as a retry or a conflict.
+
+    `request_digest`: the API body's digest (`request_digest()`), kept with a new posting so that
+    a retry of that very body is answered by `answer_same_request`.
     """
     external_ref = (external_ref or "").strip()
     points_to_use, sv_asked, priced, fingerprint = _asked(
@@ -236,6 +260,7 @@ def post_purchase(
             total=total,
             actor=actor,
             fingerprint=fingerprint,
+            request_digest=request_digest,
             priced=priced,
             coupon_code=coupon_code,
             points_to_use=points_to_use,
@@ -332,11 +357,32 @@ def answer_retry(
         )
     except ValidationError:
         return None  # post_purchase refuses it the same way
+    if posting.fingerprint != fingerprint:
+        return None
+    return _stored_answer(posting, member=member, store=store)
+
+
+def answer_same_request(
+    posting: PurchasePosting | None, *, request_digest: str, member: Member | None, store: Store | None
+) -> PostingResult | None:
+    """The stored first answer when `posting` (as `answer_retry` takes it) was posted from this
+    very API body — its digest (`request_digest()`) is the one kept with the posting — for this
+    member at this store, as the body names them today; None otherwise (no digest kept: a posting
+    from the admin, the till, a batch, an import or from before digests; another body; a member
+    or store that is not the posting's), and the caller validates the body and asks `answer_retry`.
+    The same body passed the same checks the first time, so a retry of it costs neither the input's
+    validation nor the fingerprint (issue 20)."""
+    if posting is None or not posting.request_digest or posting.request_digest != request_digest:
+        return None
+    return _stored_answer(posting, member=member, store=store)
+
+
+def _stored_answer(posting: PurchasePosting, *, member: Member | None, store: Store | None) -> PostingResult | None:
+    """The first answer of `posting` to a retry by `member` at `store`; None when the posting is
+    another member's or store's (then a conflict, or a 400 for an unknown one)."""
     purchase = posting.purchase
-    if (
-        posting.fingerprint != fingerprint
-        or purchase.member_id != (member.pk if member is not None else None)
-        or purchase.store_id != (store.pk if store is not None else None)
+    if purchase.member_id != (member.pk if member is not None else None) or purchase.store_id != (
+        store.pk if store is not None else None
     ):
         return None
     if member is not None:
@@ -395,6 +441,7 @@ def _post_new(
     total,
     actor,
     fingerprint,
+    request_digest="",
     priced=False,
     coupon_code=None,
     points_to_use=0,
@@ -411,6 +458,7 @@ def _post_new(
             total=total,
             actor=actor,
             fingerprint=fingerprint,
+            request_digest=request_digest,
             priced=priced,
             coupon_code=coupon_code,
             points_to_use=points_to_use,
@@ -498,6 +546,7 @@ def _post_new(
     posting = PurchasePosting(
         purchase=purchase,
         fingerprint=fingerprint,
+        request_digest=request_digest,
         points_earned=earned,
         points_balance=account.balance,
         tier=account.tier,
@@ -607,6 +656,7 @@ def _post_walk_in(
     coupon_code,
     points_to_use,
     sv_asked=ZERO,
+    request_digest="",
 ):
     """A sale to a customer who is not a member: recorded (it counts in the sales figures) at its
     price — no tier discount, no coupon, no points paid or earned, no ledger row."""
@@ -638,6 +688,7 @@ def _post_walk_in(
     posting = PurchasePosting.objects.create(
         purchase=purchase,
         fingerprint=fingerprint,
+        request_digest=request_digest,
         points_earned=0,
         points_balance=0,
         tier=None,
