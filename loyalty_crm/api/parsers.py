@@ -50,19 +50,20 @@ def form_problem(data, files=None) -> tuple[str, str] | None:
 UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 
 
+def too_deep(max_depth: int) -> ParseError:
+    return ParseError(_("The JSON is nested more than %(max)d levels deep.") % {"max": max_depth}, code="too_deep")
+
+
 class JSONParser(parsers.JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
         max_depth = settings.API_JSON_MAX_DEPTH
-        too_deep = ParseError(
-            _("The JSON is nested more than %(max)d levels deep.") % {"max": max_depth}, code="too_deep"
-        )
         raw = stream.read()
         try:
             data = super().parse(io.BytesIO(raw), media_type, parser_context)
         except RecursionError:
-            raise too_deep from None
+            raise too_deep(max_depth) from None
         if inputs.json_too_deep(data, max_depth):
-            raise too_deep
+            raise too_deep(max_depth)
         # Walking a large body for unstorable text is skipped when its bytes cannot hold any
         # (the walk cost 7% of a 500-purchase batch); a body that might is walked as before.
         utf8 = parsers.get_encoding(parser_context or {}).lower().replace("_", "-") in ("utf-8", "utf8")

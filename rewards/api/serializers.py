@@ -531,6 +531,21 @@ def _posting_member_no(result) -> str | None:
     return member.member_no if member is not None else None
 
 
+def _decimal_text(field: serializers.DecimalField, value) -> str:
+    """`field.to_representation(value)`: for a Decimal already at the field's places and within
+    its digits (as the database gives money), the text its `quantize` would leave as it is, without
+    the context copy and quantize; anything else through the field itself."""
+    if (
+        type(value) is Decimal
+        and getattr(field, "coerce_to_string", api_settings.COERCE_DECIMAL_TO_STRING)
+        and not (field.localize or field.normalize_output)
+        and value.as_tuple().exponent == -field.decimal_places
+        and len(value.as_tuple().digits) <= field.max_digits
+    ):
+        return f"{value:f}"
+    return field.to_representation(value)
+
+
 def _tier_ref(tier) -> dict:
     """`TierRefSerializer`'s rendering of a tier: `{code, name}`, the name in the request's language."""
     return {"code": str(tier.code), "name": str(tier.display_name)}
@@ -579,6 +594,8 @@ class PostingOutputSerializer(serializers.Serializer):
                 answer[name] = None
             elif name == "tier":
                 answer[name] = _tier_ref(value)
+            elif isinstance(field, serializers.DecimalField):
+                answer[name] = _decimal_text(field, value)
             else:
                 answer[name] = field.to_representation(value)
         return answer

@@ -298,3 +298,13 @@ def test_the_posting_answer_renders_as_the_generic_serializer_renders_it(api_sta
         assert list(serializer.to_representation(result)) == list(generic)
     assert serializer.to_representation(new)["stored_value_used"] == "120.00"
     assert serializer.to_representation(walk_in)["tier"] is None
+
+
+@pytest.mark.parametrize(
+    "value", ["0.00", "-0.00", "199.00", "1234567890.12", "9999999999.99", "0.5", "1.005", "12", "1E+3", "0E-7"]
+)
+def test_money_is_written_as_drf_writes_it(value):
+    from rewards.api.serializers import _decimal_text
+
+    field = serializers.DecimalField(max_digits=12, decimal_places=2)
+    assert _decimal_text(field, Decimal(value)) == field.to_representation(Decimal(value))
