@@ -526,31 +526,6 @@ class TierRefSerializer(serializers.Serializer):
     name = serializers.CharField(source="display_name")
 
 
-def _posting_member_no(result) -> str | None:
-    member = result.purchase.member
-    return member.member_no if member is not None else None
-
-
-def _decimal_text(field: serializers.DecimalField, value) -> str:
-    """`field.to_representation(value)`: for a Decimal already at the field's places and within
-    its digits (as the database gives money), the text its `quantize` would leave as it is, without
-    the context copy and quantize; anything else through the field itself."""
-    if (
-        type(value) is Decimal
-        and getattr(field, "coerce_to_string", api_settings.COERCE_DECIMAL_TO_STRING)
-        and not (field.localize or field.normalize_output)
-        and value.as_tuple().exponent == -field.decimal_places
-        and len(value.as_tuple().digits) <= field.max_digits
-    ):
-        return f"{value:f}"
-    return field.to_representation(value)
-
-
-def _tier_ref(tier) -> dict:
-    """`TierRefSerializer`'s rendering of a tier: `{code, name}`, the name in the request's language."""
-    return {"code": str(tier.code), "name": str(tier.display_name)}
-
-
 class PostingOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField(source="purchase.pk")
     member = serializers.CharField(source="purchase.member.member_no", allow_null=True, default=None)
@@ -573,32 +548,6 @@ class PostingOutputSerializer(serializers.Serializer):
         allow_null=True,
         help_text=_("The member's stored value after this purchase; null when none was used."),
     )
-
-    # Each field's value read straight from a PostingResult, as its `source` reads it.
-    READ = {
-        "id": lambda r: r.purchase.pk,
-        "member": _posting_member_no,
-        "external_ref": lambda r: r.purchase.external_ref,
-        "total": lambda r: r.purchase.total,
-    }
-
-    def to_representation(self, result) -> dict:
-        """What `Serializer.to_representation` renders (tests hold the two equal), without its
-        attribute walk through each field's `source` — every posting and every retry renders one
-        (issue 20): each value read directly, then rendered by its own field."""
-        answer = {}
-        for name, field in self.fields.items():
-            read = self.READ.get(name)
-            value = read(result) if read is not None else getattr(result, name)
-            if value is None:
-                answer[name] = None
-            elif name == "tier":
-                answer[name] = _tier_ref(value)
-            elif isinstance(field, serializers.DecimalField):
-                answer[name] = _decimal_text(field, value)
-            else:
-                answer[name] = field.to_representation(value)
-        return answer
 
 
 def posting_bodies(results) -> list[dict]:

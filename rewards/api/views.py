@@ -29,7 +29,6 @@ from rewards.api.serializers import (
     MembershipInputSerializer,
     MembershipPlanSerializer,
     MembershipSerializer,
-    Once,
     PointsSummarySerializer,
     PostingOutputSerializer,
     PreviewInputSerializer,
@@ -58,7 +57,6 @@ from rewards.models import (
 from rewards.services.batch import CONFLICT, POSTED, REFUSED
 
 PURCHASE_INPUT = PurchaseInput()  # POST /purchases/'s body, its fields built once per process
-POSTING_OUTPUT = Once(PostingOutputSerializer)
 BATCH_ITEM_INPUT = BATCH_ITEMS  # POST /purchases/batch/'s items, the serializer built once
 MEMBER_PARAM = OpenApiParameter("member_no", str, OpenApiParameter.PATH, description="The member's public number")
 
@@ -102,7 +100,7 @@ class PurchasePostView(APIView):
                     lookup.posting, request_digest=digest, member=lookup.member, store=store
                 )
                 if result is not None:
-                    return Response(POSTING_OUTPUT.render(result), status=status.HTTP_200_OK)
+                    return Response(posting_bodies([result])[0], status=status.HTTP_200_OK)
         values = PURCHASE_INPUT.validate(data)  # member and store: the strings given
         member_no, store_code = values["member"], values.get("store")
         if lookup is None or keys != (member_no, store_code, values["external_ref"]):
@@ -138,7 +136,7 @@ class PurchasePostView(APIView):
                 **asked, actor=request.user, ref_checked=lookup.posting is None, request_digest=digest
             )
         return Response(
-            POSTING_OUTPUT.render(result),
+            posting_bodies([result])[0],  # as PostingOutputSerializer renders it, built directly
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )
 

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("rewards", "0029_member_lookups_use_the_composite_index"),
+        ("rewards", "0030_member_lookups_use_the_composite_index"),
     ]
 
     operations = [
