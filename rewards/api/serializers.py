@@ -280,25 +280,6 @@ class PurchaseInput:
         return serializers.ValidationError(errors)
 
 
-class Once:
-    """An output serializer built once per process (its fields likewise), rendering any number of
-    objects: `Once(PostingOutputSerializer).render(result)` is `PostingOutputSerializer(result).data`."""
-
-    def __init__(self, serializer_class):
-        self._class = serializer_class
-        self._serializer = None
-        self._lock = threading.Lock()
-
-    def render(self, instance) -> dict:
-        if self._serializer is None:
-            with self._lock:
-                if self._serializer is None:
-                    serializer = self._class()
-                    serializer.fields  # noqa: B018 — built here, under the lock
-                    self._serializer = serializer
-        return self._serializer.to_representation(instance)
-
-
 MAX_BATCH_PURCHASES = 500
 BATCH_PRICED_FIELDS = ("coupon_code", "points_to_use", "tenders")
 
