@@ -301,6 +301,10 @@ def run_api(env, token, members, *, database, clients, seconds, workers=None, mo
     port = free_port()
     command = [sys.executable, "-m", "gunicorn", "loyalty_crm.wsgi", "--bind", f"127.0.0.1:{port}"]
     command += ["--log-level", "warning"] + (["--workers", str(workers), "--threads", "1"] if workers else [])
+    # No worker recycling while measuring: gunicorn.conf.py's max_requests replaces a worker after
+    # about 5,000 requests, and a replaced worker's CPU (and its new database backends) would leave
+    # the count — the floor's mode passes that many in 20 s (a negative CPU figure was seen).
+    command += ["--max-requests", "0"]
     server = subprocess.Popen(
         command,
         cwd=ROOT,
@@ -332,6 +336,8 @@ def run_api(env, token, members, *, database, clients, seconds, workers=None, mo
             )
         elapsed = time.time() - started
         server_cpu = cpu_seconds(server_pids) - server_cpu
+        if sorted(pids_of(f"gunicorn.*127.0.0.1:{port}")) != sorted(server_pids):
+            raise RuntimeError("a gunicorn worker was replaced during the run: its CPU left the count")
         backends_now = serving_backends(database)  # any opened meanwhile count from 0
         postgres_cpu = sum(cpu_seconds([pid]) - backend_cpu.get(pid, 0) for pid in set(backends) | set(backends_now))
         after = os.times()
