@@ -50,9 +50,16 @@ class CampaignsConfig(AppConfig):
 
         from django.db.models.signals import post_delete
 
-        from campaigns.models import Partner, PartnerOffer
+        # Whether tier upgrades are congratulated, held in each process (automations.congratulates_upgrades).
+        from campaigns.models import Automation, Campaign, Partner, PartnerOffer
         from campaigns.selectors.partners import PARTNER_OFFERS_CACHE
         from loyalty_crm import local_cache
+
+        forget_upgrades = local_cache.forgetter(automations.TIER_UPGRADE_CACHE)
+        for model in (Automation, Campaign):
+            for signal in (post_save, post_delete):
+                uid = f"campaigns-tier-upgrade-{model.__name__}"
+                signal.connect(forget_upgrades, sender=model, weak=False, dispatch_uid=uid)
 
         # The active partner offers held in each process (selectors.partners.may_have_offers).
         forget_offers = local_cache.forgetter(PARTNER_OFFERS_CACHE)

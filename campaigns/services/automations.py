@@ -56,6 +56,7 @@ from campaigns.models import (
     OutboxMessage,
 )
 from campaigns.services import outbox
+from loyalty_crm import local_cache
 from loyalty_crm.errors import DomainError
 from members import holidays as holiday_rules
 from members import selectors as member_selectors
@@ -411,9 +412,27 @@ def run_automations(*, today: datetime.date | None = None, now=None) -> dict[str
 # --- the event trigger: tier upgrades -------------------------------------------------------------
 
 
+TIER_UPGRADE_CACHE = "automations-tier-upgrade"
+
+
+def congratulates_upgrades() -> bool:
+    """Whether an enabled tier-upgrade automation with a campaign exists, held in each process
+    (`loyalty_crm.local_cache`, forgotten when an automation or a campaign is saved or deleted,
+    campaigns.apps): a posting that upgrades a tier schedules nothing, and runs no query after its
+    commit, while nobody congratulates upgrades (issue 20). `congratulate_tier_upgrade` checks again."""
+    return local_cache.get(
+        TIER_UPGRADE_CACHE,
+        lambda: Automation.objects.filter(
+            kind=Automation.Kind.TIER_UPGRADE, enabled=True, campaign__isnull=False
+        ).exists(),
+    )
+
+
 def on_tier_history_saved(sender, instance, created, raw=False, **kwargs) -> None:
     """post_save of `rewards.TierHistory`: congratulate an upgrade once the change commits."""
     if not created or raw or instance.from_tier_id is None:
+        return
+    if not congratulates_upgrades():
         return
     history_id = instance.pk
     transaction.on_commit(lambda: congratulate_tier_upgrade(tier_history_id=history_id))

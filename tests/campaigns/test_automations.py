@@ -234,6 +234,23 @@ def test_disabled_tier_upgrade_sends_nothing(django_capture_on_commit_callbacks)
     assert not outbox(found).exists()
 
 
+def test_no_upgrade_callback_while_nobody_congratulates_upgrades(django_capture_on_commit_callbacks):
+    """Issue 20: with the tier-upgrade automation off, an upgrading posting schedules no after-commit
+    work for it; switched on (through the service, as the admin does), the next upgrade does."""
+    alice = member(name="Alice", sms_consent=True)
+    post(alice, "100.00")
+    with django_capture_on_commit_callbacks() as callbacks:
+        result = post(alice, "6000.00")
+    assert result.tier_changed
+    assert not [c for c in callbacks if "on_tier_history_saved" in c.__qualname__]
+    automation("tier_upgrade")
+    bob = member(name="Bob", sms_consent=True)
+    post(bob, "100.00")
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert post(bob, "6000.00").tier_changed
+    assert len([c for c in callbacks if "on_tier_history_saved" in c.__qualname__]) == 1
+
+
 # --- configuration and permissions ------------------------------------------------------------------
 
 
