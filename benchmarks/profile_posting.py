@@ -17,9 +17,6 @@ to three lines each (as bench_posting.py posts), the replays one posted body sen
 from __future__ import annotations
 
 import argparse
-import io
-import json
-import os
 import random
 import re
 import sys
@@ -29,44 +26,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_posting import body, cpu_seconds
-from purchase_fixtures import ROOT, fresh_database, production_env, sh
+from purchase_fixtures import run_wsgi_child, wsgi_child, wsgi_environ
 
 
 def child(args) -> None:
-    os.environ["DJANGO_SETTINGS_MODULE"] = "bench_settings"
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
-    from django.core.handlers.wsgi import WSGIHandler
+    app, members, token = wsgi_child(args.seed_file)
     from django.db import connection
 
-    app = WSGIHandler()
-    seeded = json.loads(Path(args.seed_file).read_text())
-    members, token = seeded["members"], seeded["token"]
     rng = random.Random(7)
 
     def environ(method: str, path: str, payload: bytes = b"") -> dict:
-        return {
-            "REQUEST_METHOD": method,
-            "PATH_INFO": path,
-            "QUERY_STRING": "",
-            "SERVER_NAME": "127.0.0.1",
-            "SERVER_PORT": "8000",
-            "HTTP_HOST": "127.0.0.1",
-            "REMOTE_ADDR": "127.0.0.1",
-            "HTTP_AUTHORIZATION": f"Token {token}",
-            "CONTENT_TYPE": "application/json",
-            "CONTENT_LENGTH": str(len(payload)),
-            "wsgi.input": io.BytesIO(payload),
-            "wsgi.url_scheme": "http",
-            "wsgi.errors": sys.stderr,
-            "wsgi.version": (1, 0),
-            "wsgi.multithread": True,
-            "wsgi.multiprocess": True,
-            "wsgi.run_once": False,
-            "SERVER_PROTOCOL": "HTTP/1.1",
-        }
+        return wsgi_environ(method, path, token, payload)
 
     statuses: dict[int, int] = {}
 
@@ -149,23 +119,15 @@ def main() -> None:
     if args.child:
         child(args)
         return
-    env = production_env(args.database)
-    seed_file = ROOT / "var" / f"{args.database}.json"
-    if args.fresh or not seed_file.exists():
-        seed_file.parent.mkdir(exist_ok=True)
-        fresh_database(args.database, env)
-        out = sh(sys.executable, str(ROOT / "benchmarks" / "bench_posting.py"), "--child", "seed", env=env)
-        seed_file.write_text(out.splitlines()[-1])
-    command = [sys.executable, __file__, "--child", "--seed-file", str(seed_file), "--requests", str(args.requests)]
+    extra = ["--requests", str(args.requests)]
     if args.profile:
-        command += ["--profile", args.profile]
+        extra += ["--profile", args.profile]
     if args.dump:
-        command += ["--dump", str(Path(args.dump).resolve())]
+        extra += ["--dump", str(Path(args.dump).resolve())]
     if args.statements:
-        command += ["--statements", args.statements]
+        extra += ["--statements", args.statements]
         start = Path(args.server_log).stat().st_size
-    env = {**env, "DJANGO_CONN_MAX_AGE": "600", "PYTHONPATH": str(ROOT / "benchmarks")}
-    sh(*command, env=env, capture=False)
+    run_wsgi_child(__file__, args.database, args.fresh, extra)
     if args.statements:
         with open(args.server_log, "rb") as log:
             log.seek(start)

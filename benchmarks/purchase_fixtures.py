@@ -108,3 +108,63 @@ def machine() -> str:
         f"{platform.machine()}, {os.cpu_count()} cores, {memory}, Python {platform.python_version()}, "
         f"load average {os.getloadavg()[0]:.2f} at the start"
     )
+
+
+# --- the in-process WSGI loops (profile_posting.py, profile_batch.py) ---------------------------------
+
+
+def wsgi_environ(method: str, path: str, token: str, payload: bytes = b"") -> dict:
+    """A ready-made WSGI request environment for the project's application, as gunicorn builds one."""
+    import io
+
+    return {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000",
+        "HTTP_HOST": "127.0.0.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_AUTHORIZATION": f"Token {token}",
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": str(len(payload)),
+        "wsgi.input": io.BytesIO(payload),
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": sys.stderr,
+        "wsgi.version": (1, 0),
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+        "SERVER_PROTOCOL": "HTTP/1.1",
+    }
+
+
+def wsgi_child(seed_file: str):
+    """In the loop's child process: (the project's WSGI application under the benchmark's settings,
+    the seeded member numbers, the store-staff token)."""
+    import json
+
+    os.environ["DJANGO_SETTINGS_MODULE"] = "bench_settings"
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.core.handlers.wsgi import WSGIHandler
+
+    seeded = json.loads(Path(seed_file).read_text())
+    return WSGIHandler(), seeded["members"], seeded["token"]
+
+
+def run_wsgi_child(script: str, database: str, fresh: bool, args: list[str]) -> None:
+    """Seed `database` when asked or never seeded (2,000 members with accounts and a store-staff
+    token, as bench_posting.py seeds), then run `script --child --seed-file … *args` against it
+    with production settings and one persistent connection."""
+    env = production_env(database)
+    seed_file = ROOT / "var" / f"{database}.json"
+    if fresh or not seed_file.exists():
+        seed_file.parent.mkdir(exist_ok=True)
+        fresh_database(database, env)
+        out = sh(sys.executable, str(ROOT / "benchmarks" / "bench_posting.py"), "--child", "seed", env=env)
+        seed_file.write_text(out.splitlines()[-1])
+    env = {**env, "DJANGO_CONN_MAX_AGE": "600", "PYTHONPATH": str(ROOT / "benchmarks")}
+    sh(sys.executable, script, "--child", "--seed-file", str(seed_file), *args, env=env, capture=False)
