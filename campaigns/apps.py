@@ -50,14 +50,16 @@ class CampaignsConfig(AppConfig):
 
         from django.db.models.signals import post_delete
 
-        # Whether tier upgrades are congratulated, held in each process (automations.congratulates_upgrades).
+        # Whether tier upgrades are congratulated, held in each process (automations.congratulates_upgrades):
         from campaigns.models import Automation, Campaign, Partner, PartnerOffer
         from campaigns.selectors.partners import PARTNER_OFFERS_CACHE
         from loyalty_crm import local_cache
 
+        # An automation's save or delete, or a campaign's delete (which empties its automation's
+        # campaign), changes it; a campaign's save does not.
         forget_upgrades = local_cache.forgetter(automations.TIER_UPGRADE_CACHE)
-        for model in (Automation, Campaign):
-            for signal in (post_save, post_delete):
+        for model, signals in ((Automation, (post_save, post_delete)), (Campaign, (post_delete,))):
+            for signal in signals:
                 uid = f"campaigns-tier-upgrade-{model.__name__}"
                 signal.connect(forget_upgrades, sender=model, weak=False, dispatch_uid=uid)
 

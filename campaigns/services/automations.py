@@ -417,8 +417,8 @@ TIER_UPGRADE_CACHE = "automations-tier-upgrade"
 
 def congratulates_upgrades() -> bool:
     """Whether an enabled tier-upgrade automation with a campaign exists, held in each process
-    (`loyalty_crm.local_cache`, forgotten when an automation or a campaign is saved or deleted,
-    campaigns.apps): a posting that upgrades a tier schedules nothing, and runs no query after its
+    (`loyalty_crm.local_cache`, forgotten when an automation is saved or deleted or a campaign
+    deleted, campaigns.apps): a posting that upgrades a tier schedules nothing, and runs no query after its
     commit, while nobody congratulates upgrades (issue 20). `congratulate_tier_upgrade` checks again."""
     return local_cache.get(
         TIER_UPGRADE_CACHE,
