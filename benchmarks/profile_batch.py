@@ -27,8 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_posting import body, cpu_seconds
-from purchase_fixtures import run_wsgi_child, wsgi_child, wsgi_environ
+from bench_posting import body
+from purchase_fixtures import run_calls, run_wsgi_child, wsgi_child, wsgi_environ
 
 
 def child(args) -> None:
@@ -77,24 +77,9 @@ def child(args) -> None:
         backend = cursor.fetchone()[0]
     envs = make(args.batches, "BATCH")
     purchases = args.batches * args.size
-    if args.profile:
-        import cProfile
-        import pstats
-
-        profiler = cProfile.Profile(time.process_time)
-        profiler.enable()
-        for env in envs:
-            call(env)
-        profiler.disable()
-        stats = pstats.Stats(profiler).strip_dirs()
-        stats.sort_stats("tottime").print_stats(50)
-        stats.sort_stats("cumulative").print_stats(80)
-    else:
-        pg0, cpu0, wall0 = cpu_seconds([backend]), time.process_time(), time.perf_counter()
-        for env in envs:
-            call(env)
-        cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-        pg = cpu_seconds([backend]) - pg0
+    measured = run_calls(call, envs, backend, profile=args.profile)
+    if measured:
+        cpu, pg, wall = measured
         print(
             f"batch of {args.size}: app CPU {cpu / purchases * 1000:.3f} ms, PostgreSQL CPU "
             f"{pg / purchases * 1000:.3f} ms, wall {wall / purchases * 1000:.3f} ms per purchase "

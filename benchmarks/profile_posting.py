@@ -25,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_posting import body, cpu_seconds
-from purchase_fixtures import run_wsgi_child, wsgi_child, wsgi_environ
+from bench_posting import body
+from purchase_fixtures import run_calls, run_wsgi_child, wsgi_child, wsgi_environ
 
 
 def child(args) -> None:
@@ -72,26 +72,9 @@ def child(args) -> None:
     for mode in modes:
         envs = make(mode, args.requests)
         statuses.clear()
-        if args.profile:
-            import cProfile
-            import pstats
-
-            profiler = cProfile.Profile(time.process_time)
-            profiler.enable()
-            for env in envs:
-                call(env)
-            profiler.disable()
-            if args.dump:
-                profiler.dump_stats(args.dump)
-            stats = pstats.Stats(profiler).strip_dirs()
-            stats.sort_stats("tottime").print_stats(45)
-            stats.sort_stats("cumulative").print_stats(70)
-        else:
-            pg0, cpu0, wall0 = cpu_seconds([backend]), time.process_time(), time.perf_counter()
-            for env in envs:
-                call(env)
-            cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-            pg = cpu_seconds([backend]) - pg0
+        measured = run_calls(call, envs, backend, profile=bool(args.profile), dump=args.dump, top=45)
+        if measured:
+            cpu, pg, wall = measured
             print(
                 f"{mode}: app CPU {cpu / len(envs) * 1000:.3f} ms, PostgreSQL CPU {pg / len(envs) * 1000:.3f} ms, "
                 f"wall {wall / len(envs) * 1000:.3f} ms per request; answers {statuses}",

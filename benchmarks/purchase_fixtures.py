@@ -168,3 +168,32 @@ def run_wsgi_child(script: str, database: str, fresh: bool, args: list[str]) -> 
         seed_file.write_text(out.splitlines()[-1])
     env = {**env, "DJANGO_CONN_MAX_AGE": "600", "PYTHONPATH": str(ROOT / "benchmarks")}
     sh(sys.executable, script, "--child", "--seed-file", str(seed_file), *args, env=env, capture=False)
+
+
+def run_calls(call, envs: list[dict], backend: int, *, profile: bool, dump: str | None = None, top: int = 50):
+    """Call `call(env)` for each environment. `profile`: print a cProfile of it (own time, then
+    cumulative; `dump` also writes the stats) and return None; otherwise return (app CPU, the
+    PostgreSQL backend's CPU, wall time) in seconds for the whole loop."""
+    import time
+
+    from bench_posting import cpu_seconds
+
+    if profile:
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile(time.process_time)
+        profiler.enable()
+        for env in envs:
+            call(env)
+        profiler.disable()
+        if dump:
+            profiler.dump_stats(dump)
+        stats = pstats.Stats(profiler).strip_dirs()
+        stats.sort_stats("tottime").print_stats(top)
+        stats.sort_stats("cumulative").print_stats(top + 30)
+        return None
+    pg0, cpu0, wall0 = cpu_seconds([backend]), time.process_time(), time.perf_counter()
+    for env in envs:
+        call(env)
+    return time.process_time() - cpu0, cpu_seconds([backend]) - pg0, time.perf_counter() - wall0
