@@ -257,3 +257,18 @@ def test_the_member_centre_shows_a_cancelled_plan_as_ended_and_cancelled(sale):
     assert (row["status"], row["active"], row["claims_left"], row["days_left"]) == ("cancelled", False, 0, 0)
     html = member_client(sale.member, HTTP_ACCEPT_LANGUAGE="en").get("/m/care-plans/").content.decode()
     assert 'class="mcp-cancelled"' in html and 'id="care-plans-ended"' in html
+
+
+def test_the_receipt_shows_a_cancelled_plan_as_refunded_and_the_one_sold_again_as_covering(sale, manager):
+    care_plan_services.cancel_care_plan_sale(sale=sale, reason="收银员选错了计划")
+    again = sell_again(sale).sale
+    client = Client()
+    client.force_login(manager)
+    purchase = sale.purchase_item.purchase
+    response = client.get(reverse("admin:till_receipt", args=[purchase.pk]), HTTP_ACCEPT_LANGUAGE="en")
+    text = response.content.decode()
+    assert response.status_code == 200
+    assert text.count("receipt-care-plan-cancelled") == 1
+    assert f"¥{sale.price_paid:.2f} refunded" in text
+    assert f"covers until {again.ends_on:%Y-%m-%d}" in text
+    assert text.count("covers until") == 1  # the cancelled plan no longer reads as cover
