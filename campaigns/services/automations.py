@@ -415,17 +415,18 @@ def run_automations(*, today: datetime.date | None = None, now=None) -> dict[str
 TIER_UPGRADE_CACHE = "automations-tier-upgrade"
 
 
+def _upgrade_automations():
+    """The automations that congratulate tier upgrades: enabled, with a campaign (one spelling for
+    `congratulates_upgrades` and `congratulate_tier_upgrade`)."""
+    return Automation.objects.filter(kind=Automation.Kind.TIER_UPGRADE, enabled=True, campaign__isnull=False)
+
+
 def congratulates_upgrades() -> bool:
-    """Whether an enabled tier-upgrade automation with a campaign exists, held in each process
-    (`loyalty_crm.local_cache`, forgotten when an automation is saved or deleted or a campaign
-    deleted, campaigns.apps): a posting that upgrades a tier schedules nothing, and runs no query after its
-    commit, while nobody congratulates upgrades (issue 20). `congratulate_tier_upgrade` checks again."""
-    return local_cache.get(
-        TIER_UPGRADE_CACHE,
-        lambda: Automation.objects.filter(
-            kind=Automation.Kind.TIER_UPGRADE, enabled=True, campaign__isnull=False
-        ).exists(),
-    )
+    """Whether any automation congratulates tier upgrades, held in each process
+    (`loyalty_crm.local_cache`, forgotten when an automation is saved or deleted or a campaign is
+    deleted, campaigns.apps): while none does, a posting that upgrades a tier schedules nothing and
+    runs no query after its commit (issue 20). `congratulate_tier_upgrade` checks again."""
+    return local_cache.get(TIER_UPGRADE_CACHE, lambda: _upgrade_automations().exists())
 
 
 def on_tier_history_saved(sender, instance, created, raw=False, **kwargs) -> None:
@@ -445,9 +446,7 @@ def congratulate_tier_upgrade(*, tier_history_id: int, now=None) -> int:
     change = TierHistory.objects.select_related("from_tier", "to_tier").filter(pk=tier_history_id).first()
     if change is None or change.from_tier is None or change.to_tier.rank <= change.from_tier.rank:
         return 0
-    automation = Automation.objects.filter(
-        kind=Automation.Kind.TIER_UPGRADE, enabled=True, campaign__isnull=False
-    ).first()
+    automation = _upgrade_automations().first()
     if automation is None:
         return 0
     day = timezone.localdate(change.at)
